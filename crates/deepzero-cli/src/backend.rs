@@ -1,0 +1,135 @@
+//! Run-time backend selection: `--backend`, else `BURN_DEVICE`, else Flex.
+//!
+//! Cargo features decide which backends are compiled in (Flex always; `ndarray`, `wgpu`, `cuda`
+//! on request); this module turns a name into a burn `Device`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::prelude::Device;
+
+use crate::CliError;
+
+/// A backend the user can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// burn-flex: pure-Rust CPU, SIMD + threads (the default).
+    Flex,
+    /// burn-ndarray (deprecated upstream; CPU).
+    Ndarray,
+    /// CubeCL on wgpu: Vulkan/Metal/DX12, or Mesa's lavapipe in software.
+    Wgpu,
+    /// CubeCL CUDA, device 0.
+    Cuda,
+}
+
+impl Backend {
+    /// Every backend name, compiled in or not.
+    pub const ALL: [Backend; 4] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu, Backend::Cuda];
+
+    /// The name used on the command line and in `metrics.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this binary was built with the backend.
+    pub fn compiled(self) -> bool {
+        match self {
+            Backend::Flex => true,
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The compiled-in backends.
+    pub fn compiled_backends() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.compiled()).collect()
+    }
+
+    /// `--backend` if given, else the `BURN_DEVICE` environment variable, else Flex.
+    pub fn resolve(flag: Option<&str>) -> Result<Backend, CliError> {
+        match flag {
+            Some(name) => name.parse(),
+            None => match std::env::var("BURN_DEVICE") {
+                Ok(name) if !name.is_empty() => name.parse().map_err(|e| match e {
+                    CliError::Usage(m) => CliError::Usage(format!("BURN_DEVICE: {m}")),
+                    other => other,
+                }),
+                _ => Ok(Backend::Flex),
+            },
+        }
+    }
+
+    /// The (non-autodiff) device of this backend.
+    pub fn device(self) -> Result<Device, CliError> {
+        if !self.compiled() {
+            return Err(CliError::Usage(format!(
+                "backend `{}` is not compiled into this binary; rebuild with `cargo build --release -p deepzero-cli --features {}`",
+                self.name(),
+                self.name()
+            )));
+        }
+        Ok(match self {
+            Backend::Flex => Device::flex(),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)] // burn deprecates ndarray in favour of Flex; we keep it selectable
+            Backend::Ndarray => Device::ndarray(),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Device::cuda(0),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("checked by compiled()"),
+        })
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = CliError;
+    fn from_str(s: &str) -> Result<Self, CliError> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "unknown backend `{s}` (expected one of: flex, ndarray, wgpu, cuda)"
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_is_an_error() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>().unwrap(), b);
+        }
+        let err = "tpu".parse::<Backend>().unwrap_err().to_string();
+        assert!(err.contains("unknown backend `tpu`"), "{err}");
+        assert!(Backend::Flex.compiled());
+        assert!(Backend::Flex.device().is_ok());
+    }
+
+    #[test]
+    fn missing_backend_says_how_to_build_it() {
+        if !Backend::Cuda.compiled() {
+            let err = Backend::Cuda.device().unwrap_err().to_string();
+            assert!(err.contains("--features cuda"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The recipe registry: every trainable thing `deepzero` knows, with the seed chapter it
+//! implements and its default hyper-parameters.
+
+use deepzero_core::{LrSchedule, OptimizerKind};
+use deepzero_data::{Augmentation, IdxCorpus};
+use deepzero_vision::Architecture;
+
+use crate::CliError;
+
+/// What a recipe trains on and with.
+#[derive(Clone, Debug)]
+pub enum RecipeKind {
+    /// Chapter 2 demo: least squares with hand-derived gradients on generated data.
+    LinearRegression,
+    /// Chapter 2 demo: logistic regression with hand-derived gradients on generated data.
+    LogisticRegression,
+    /// An image classifier on an IDX corpus (MNIST, Fashion-MNIST).
+    Idx {
+        /// Which corpus.
+        corpus: IdxCorpus,
+        /// Which model.
+        arch: Architecture,
+        /// Training-time augmentation.
+        augment: Augmentation,
+    },
+    /// An image classifier on a folder tree `root/<class>/<image>` (the seed's cats-vs-dogs).
+    ImageFolder,
+}
+
+/// Default hyper-parameters of a recipe (each overridable on the command line).
+#[derive(Clone, Debug)]
+pub struct Defaults {
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Schedule.
+    pub schedule: LrSchedule,
+    /// Weight decay.
+    pub weight_decay: f64,
+}
+
+/// One entry of `deepzero list`.
+#[derive(Clone, Debug)]
+pub struct Recipe {
+    /// The name used on the command line.
+    pub name: &'static str,
+    /// The seed chapter(s) it implements.
+    pub chapter: &'static str,
+    /// One-line description.
+    pub summary: &'static str,
+    /// What it trains.
+    pub kind: RecipeKind,
+    /// Default hyper-parameters.
+    pub defaults: Defaults,
+}
+
+fn defaults(epochs: usize, batch_size: usize, lr: f64, optimizer: OptimizerKind, schedule: LrSchedule) -> Defaults {
+    Defaults {
+        epochs,
+        batch_size,
+        lr,
+        optimizer,
+        schedule,
+        weight_decay: 0.0,
+    }
+}
+
+fn crop(padding: usize, flip: bool) -> Augmentation {
+    Augmentation {
+        crop_padding: Some(padding),
+        horizontal_flip: flip,
+        affine: None,
+    }
+}
+
+/// Every recipe, in the order of the seed's chapters.
+pub fn all() -> Vec<Recipe> {
+    use Architecture::*;
+    use OptimizerKind::*;
+    let cosine = LrSchedule::Cosine { min_lr_factor: 0.0 };
+    vec![
+        Recipe {
+            name: "linear-regression",
+            chapter: "2.1",
+            summary: "least squares on generated data, gradients derived by hand",
+            kind: RecipeKind::LinearRegression,
+            defaults: defaults(200, 0, 0.1, Sgd, LrSchedule::Constant),
+        },
+        Recipe {
+            name: "logistic-regression",
+            chapter: "2.1",
+            summary: "binary logistic regression on generated data, gradients derived by hand",
+            kind: RecipeKind::LogisticRegression,
+            defaults: defaults(300, 0, 0.5, Sgd, LrSchedule::Constant),
+        },
+        Recipe {
+            name: "mnist-mlp",
+            chapter: "1.2, 2.1-2.3",
+            summary: "784-512-256-10 perceptron with dropout on MNIST",
+            kind: RecipeKind::Idx { corpus: IdxCorpus::Mnist, arch: Mlp, augment: Augmentation::default() },
+            defaults: defaults(12, 128, 1e-3, Adam, cosine.clone()),
+        },
+        Recipe {
+            name: "mnist-lenet",
+            chapter: "1.3.1, 7.2",
+            summary: "LeNet-5-style CNN on MNIST",
+            kind: RecipeKind::Idx { corpus: IdxCorpus::Mnist, arch: LeNet5, augment: crop(2, false) },
+            defaults: defaults(15, 64, 2e-3, Adam, cosine.clone()),
+        },
+        Recipe {
+            name: "fashion-mlp",
+            chapter: "1.2, 2.1-2.3",
+            summary: "784-512-256-10 perceptron with dropout on Fashion-MNIST",
+            kind: RecipeKind::Idx { corpus: IdxCorpus::FashionMnist, arch: Mlp, augment: Augmentation::default() },
+            defaults: defaults(12, 128, 1e-3, Adam, cosine.clone()),
+        },
+        Recipe {
+            name: "fashion-cnn",
+            chapter: "1.3.1, 3.1",
+            summary: "VGG-style 4-conv CNN with batch norm on Fashion-MNIST",
+            kind: RecipeKind::Idx { corpus: IdxCorpus::FashionMnist, arch: SmallCnn, augment: crop(2, true) },
+            defaults: defaults(12, 128, 2e-3, Adam, cosine.clone()),
+        },
+        Recipe {
+            name: "image-folder",
+            chapter: "7.2",
+            summary: "CNN classifier of any class-per-folder image tree (cats vs dogs)",
+            kind: RecipeKind::ImageFolder,
+            defaults: defaults(15, 32, 1e-3, Adam, cosine),
+        },
+    ]
+}
+
+/// Looks a recipe up by name.
+pub fn find(name: &str) -> Result<Recipe, CliError> {
+    all().into_iter().find(|r| r.name == name).ok_or_else(|| {
+        let names: Vec<&str> = all().iter().map(|r| r.name).collect();
+        CliError::Usage(format!(
+            "unknown recipe `{name}` (run `deepzero list`; known: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_findable() {
+        let all = all();
+        for r in &all {
+            assert_eq!(find(r.name).unwrap().name, r.name);
+            assert_eq!(all.iter().filter(|o| o.name == r.name).count(), 1);
+        }
+        let err = find("mnist-transformer").unwrap_err().to_string();
+        assert!(err.contains("unknown recipe `mnist-transformer`"), "{err}");
+        assert!(err.contains("mnist-lenet"));
+    }
+}

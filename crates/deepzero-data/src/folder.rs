@@ -1,0 +1,281 @@
+//! A classifier dataset over a directory tree `root/<class>/<image>.{png,jpg,jpeg}`, the layout
+//! of the cats-vs-dogs example (chapter 7.2) and of torchvision's `ImageFolder`.
+
+use std::path::{Path, PathBuf};
+
+use burn::data::dataset::{Dataset, DatasetError};
+
+use crate::dataset::index_error;
+use crate::image::check_image_params;
+use crate::{DataError, ImageItem, InMemoryImages, load_image};
+
+const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+/// Images in class sub-folders. Class `k` is the `k`-th sub-folder in sorted order; files are
+/// listed in sorted order within each class. Images are decoded on demand by
+/// [`Dataset::get`], or all at once by [`ImageFolder::load_all`].
+#[derive(Clone, Debug)]
+pub struct ImageFolder {
+    root: PathBuf,
+    class_names: Vec<String>,
+    files: Vec<(PathBuf, usize)>,
+    channels: usize,
+    size: [usize; 2],
+}
+
+impl ImageFolder {
+    /// Scans `root`. Every non-hidden sub-folder is a class and must hold at least one `.png`,
+    /// `.jpg` or `.jpeg` file (any case); other files and hidden entries are ignored. Images
+    /// will be decoded to `channels` (1 or 3) channels and resized to `size = [H, W]`.
+    ///
+    /// # Errors
+    /// [`DataError::Invalid`] for bad `channels` or `size`, [`DataError::MissingDir`] if `root`
+    /// does not exist, [`DataError::Io`] if a directory cannot be listed,
+    /// [`DataError::EmptyClass`] for a class folder without images and
+    /// [`DataError::EmptyFolder`] if there is no class folder at all.
+    pub fn open(root: &Path, channels: usize, size: [usize; 2]) -> Result<Self, DataError> {
+        check_image_params(channels, size)?;
+        if !root.is_dir() {
+            return Err(DataError::MissingDir {
+                path: root.to_path_buf(),
+            });
+        }
+        let class_dirs = sorted_entries(root, |p| p.is_dir())?;
+        let mut class_names = Vec::with_capacity(class_dirs.len());
+        let mut files = Vec::new();
+        for (label, dir) in class_dirs.into_iter().enumerate() {
+            let images = sorted_entries(&dir, |p| p.is_file() && has_image_extension(p))?;
+            if images.is_empty() {
+                return Err(DataError::EmptyClass { path: dir });
+            }
+            class_names.push(file_name(&dir));
+            files.extend(images.into_iter().map(|p| (p, label)));
+        }
+        if class_names.is_empty() {
+            return Err(DataError::EmptyFolder {
+                path: root.to_path_buf(),
+            });
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            class_names,
+            files,
+            channels,
+            size,
+        })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Class names (the sub-folder names), sorted; label `k` is `class_names()[k]`.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether there are no images (never true for a folder that [`ImageFolder::open`] accepted).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The label of every image, in order, without decoding anything (for
+    /// [`crate::stratified_split`]).
+    pub fn labels(&self) -> Vec<usize> {
+        self.files.iter().map(|&(_, label)| label).collect()
+    }
+
+    /// Every image file with its label, in order.
+    pub fn files(&self) -> &[(PathBuf, usize)] {
+        &self.files
+    }
+
+    /// `[C, H, W]` of the decoded images.
+    pub fn shape(&self) -> [usize; 3] {
+        [self.channels, self.size[0], self.size[1]]
+    }
+
+    fn load(&self, path: &Path, label: usize) -> Result<ImageItem, DataError> {
+        let mut item = load_image(path, self.channels, self.size)?;
+        item.label = label;
+        Ok(item)
+    }
+
+    /// Decodes every image (on all cores) into memory.
+    ///
+    /// # Errors
+    /// The error of the first file, in dataset order, that cannot be read or decoded.
+    pub fn load_all(&self) -> Result<InMemoryImages, DataError> {
+        let image_len = self.shape().iter().product::<usize>();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(self.files.len())
+            .max(1);
+        let chunk = self.files.len().div_ceil(threads);
+        let decoded: Vec<Result<Vec<u8>, DataError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .files
+                .chunks(chunk)
+                .map(|files| {
+                    scope.spawn(move || -> Result<Vec<u8>, DataError> {
+                        let mut pixels = Vec::with_capacity(files.len() * image_len);
+                        for (path, label) in files {
+                            pixels.extend_from_slice(&self.load(path, *label)?.pixels);
+                        }
+                        Ok(pixels)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        let mut pixels = Vec::with_capacity(self.files.len() * image_len);
+        for part in decoded {
+            pixels.extend_from_slice(&part?);
+        }
+        InMemoryImages::new(
+            pixels,
+            self.labels(),
+            self.shape(),
+            self.class_names.iter().cloned(),
+        )
+    }
+}
+
+impl Dataset<ImageItem> for ImageFolder {
+    /// Decodes image `index`; a decoding failure is a [`DatasetError`] wrapping the
+    /// [`DataError`] that names the file.
+    fn get(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        let (path, label) = self
+            .files
+            .get(index)
+            .ok_or_else(|| index_error(index, self.files.len()))?;
+        self.load(path, *label).map_err(DatasetError::new)
+    }
+
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// The non-hidden entries of `dir` that pass `keep`, sorted by name.
+fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, DataError> {
+    let io = |e| DataError::io(dir, e);
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if !hidden && keep(&path) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, Luma};
+
+    /// root/cat/{a,b}.png (grey 10, 20), root/dog/c.png (grey 30), plus noise to be ignored.
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (class, name, value) in [("dog", "c.png", 30u8), ("cat", "b.PNG", 20), ("cat", "a.png", 10)]
+        {
+            std::fs::create_dir_all(root.join(class)).unwrap();
+            GrayImage::from_pixel(4, 3, Luma([value]))
+                .save_with_format(root.join(class).join(name), image::ImageFormat::Png)
+                .unwrap();
+        }
+        std::fs::write(root.join("cat/notes.txt"), "not an image").unwrap();
+        std::fs::write(root.join("README"), "top-level file").unwrap();
+        std::fs::create_dir_all(root.join(".cache")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn scans_sorted_classes_and_files() {
+        let dir = tree();
+        let folder = ImageFolder::open(dir.path(), 1, [3, 4]).unwrap();
+        assert_eq!(folder.class_names(), &["cat", "dog"]);
+        assert_eq!(folder.len(), 3);
+        assert_eq!(folder.labels(), vec![0, 0, 1]);
+        assert!(folder.files()[0].0.ends_with("cat/a.png"));
+        let item = folder.get(1).unwrap();
+        assert_eq!(item.label, 0);
+        assert_eq!(item.shape, [1, 3, 4]);
+        assert_eq!(item.pixels, vec![20; 12]);
+        assert!(folder.get(3).is_err());
+
+        let all = folder.load_all().unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all.labels(), &[0, 0, 1]);
+        assert_eq!(all.class_names(), folder.class_names());
+        assert_eq!(all.get(2).unwrap(), folder.get(2).unwrap());
+
+        let rgb = ImageFolder::open(dir.path(), 3, [6, 8]).unwrap();
+        let item = rgb.get(2).unwrap();
+        assert_eq!(item.shape, [3, 6, 8]);
+        assert!(item.pixels.iter().all(|&p| p == 30));
+    }
+
+    #[test]
+    fn corrupt_jpeg_is_named() {
+        let dir = tree();
+        let bad = dir.path().join("dog/d.jpg");
+        std::fs::write(&bad, b"\xff\xd8 definitely not a whole jpeg").unwrap();
+        let folder = ImageFolder::open(dir.path(), 1, [3, 4]).unwrap();
+        assert_eq!(folder.len(), 4);
+        let err = folder.load_all().unwrap_err();
+        assert!(matches!(err, DataError::Decode { .. }), "{err:?}");
+        assert!(err.to_string().contains("d.jpg"), "{err}");
+        let err = folder.get(3).unwrap_err();
+        assert!(err.to_string().contains("d.jpg: cannot decode image"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ImageFolder::open(dir.path(), 3, [8, 8]).unwrap_err();
+        assert!(matches!(err, DataError::EmptyFolder { .. }));
+        assert!(err.to_string().starts_with("no class sub-folders with images in"));
+
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        let err = ImageFolder::open(dir.path(), 3, [8, 8]).unwrap_err();
+        assert!(matches!(err, DataError::EmptyClass { .. }), "{err:?}");
+
+        let gone = dir.path().join("gone");
+        assert!(matches!(
+            ImageFolder::open(&gone, 3, [8, 8]).unwrap_err(),
+            DataError::MissingDir { .. }
+        ));
+        assert!(matches!(
+            ImageFolder::open(dir.path(), 4, [8, 8]).unwrap_err(),
+            DataError::Invalid(_)
+        ));
+    }
+}

@@ -1,0 +1,174 @@
+//! Seeded, deterministic index splits and per-epoch batch orders.
+//!
+//! Everything here works on indices only, so it applies to any dataset, and everything is a
+//! pure function of its arguments: the same seed gives the same split on every machine, and a
+//! run resumed at epoch `e` sees exactly the batches an uninterrupted run would have seen.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+/// Mixes several numbers into one well-spread 64-bit seed (SplitMix64 finaliser over each
+/// part), so that nearby inputs such as `(seed, epoch)` and `(seed, epoch + 1)` give unrelated
+/// random streams.
+pub(crate) fn mix_seed(parts: &[u64]) -> u64 {
+    fn splitmix64(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    parts
+        .iter()
+        .fold(0x243F_6A88_85A3_08D3, |h, &p| splitmix64(h ^ splitmix64(p)))
+}
+
+/// The number of validation items for `len` items: `round(len × fraction)`, with the fraction
+/// clamped to `[0, 1]` (NaN counts as 0).
+fn valid_count(len: usize, valid_fraction: f64) -> usize {
+    let fraction = if valid_fraction.is_nan() {
+        0.0
+    } else {
+        valid_fraction.clamp(0.0, 1.0)
+    };
+    // The product is in [0, len], so the cast cannot truncate.
+    ((len as f64 * fraction).round() as usize).min(len)
+}
+
+/// Splits `0..len` at random into `(train, valid)` with `round(len × valid_fraction)`
+/// validation indices. Both lists are sorted; together they cover `0..len` exactly once.
+pub fn train_valid_split(len: usize, valid_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(mix_seed(&[seed])));
+    let mut valid = order.split_off(len - valid_count(len, valid_fraction));
+    order.sort_unstable();
+    valid.sort_unstable();
+    (order, valid)
+}
+
+/// Like [`train_valid_split`], but draws `round(n_k × valid_fraction)` validation indices
+/// from each class `k` separately, so that both parts keep the class proportions of `labels`.
+pub fn stratified_split(
+    labels: &[usize],
+    valid_fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let num_classes = labels.iter().max().map_or(0, |&m| m + 1);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+    for (i, &label) in labels.iter().enumerate() {
+        by_class[label].push(i);
+    }
+    let mut rng = StdRng::seed_from_u64(mix_seed(&[seed]));
+    let mut train = Vec::with_capacity(labels.len());
+    let mut valid = Vec::new();
+    for mut members in by_class {
+        members.shuffle(&mut rng);
+        let n_valid = valid_count(members.len(), valid_fraction);
+        valid.extend_from_slice(&members[..n_valid]);
+        train.extend_from_slice(&members[n_valid..]);
+    }
+    train.sort_unstable();
+    valid.sort_unstable();
+    (train, valid)
+}
+
+/// The batches of one epoch over `0..len`, each of `batch_size` indices except possibly the
+/// last (kept, not dropped). With `shuffle_seed = Some(s)` the order is a permutation seeded by
+/// `(s, epoch)`, so it is the same every time that epoch is replayed (a resumed run) and
+/// differs between epochs; with `None` it is `0..len` in order. A `batch_size` of 0 is
+/// treated as 1.
+pub fn epoch_batches(
+    len: usize,
+    batch_size: usize,
+    shuffle_seed: Option<u64>,
+    epoch: usize,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..len).collect();
+    if let Some(seed) = shuffle_seed {
+        order.shuffle(&mut StdRng::seed_from_u64(mix_seed(&[seed, epoch as u64])));
+    }
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_partition(train: &[usize], valid: &[usize], len: usize) {
+        let mut all: Vec<usize> = train.iter().chain(valid).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..len).collect::<Vec<_>>(), "disjoint and covering");
+    }
+
+    #[test]
+    fn split_is_disjoint_covering_deterministic() {
+        let (train, valid) = train_valid_split(100, 0.2, 7);
+        assert_eq!((train.len(), valid.len()), (80, 20));
+        assert_partition(&train, &valid, 100);
+        assert_eq!(train_valid_split(100, 0.2, 7), (train.clone(), valid.clone()));
+        assert_ne!(train_valid_split(100, 0.2, 8).1, valid);
+        assert!(valid.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn split_edge_fractions() {
+        assert_eq!(train_valid_split(10, 0.0, 1).1.len(), 0);
+        assert_eq!(train_valid_split(10, 1.0, 1).0.len(), 0);
+        assert_eq!(train_valid_split(10, 7.0, 1).1.len(), 10);
+        assert_eq!(train_valid_split(10, f64::NAN, 1).1.len(), 0);
+        assert_eq!(train_valid_split(0, 0.5, 1), (vec![], vec![]));
+    }
+
+    #[test]
+    fn stratified_keeps_class_ratios() {
+        // 60 of class 0, 30 of class 1, 10 of class 2, interleaved.
+        let labels: Vec<usize> = (0..100)
+            .map(|i| match i % 10 {
+                0..=5 => 0,
+                6..=8 => 1,
+                _ => 2,
+            })
+            .collect();
+        let (train, valid) = stratified_split(&labels, 0.2, 3);
+        assert_partition(&train, &valid, 100);
+        let count = |idx: &[usize], k: usize| idx.iter().filter(|&&i| labels[i] == k).count();
+        assert_eq!(
+            [count(&valid, 0), count(&valid, 1), count(&valid, 2)],
+            [12, 6, 2]
+        );
+        assert_eq!(
+            [count(&train, 0), count(&train, 1), count(&train, 2)],
+            [48, 24, 8]
+        );
+        assert_eq!(stratified_split(&labels, 0.2, 3), (train, valid));
+        assert_eq!(stratified_split(&[], 0.5, 0), (vec![], vec![]));
+    }
+
+    #[test]
+    fn epoch_batches_per_epoch() {
+        let e0 = epoch_batches(10, 4, Some(1), 0);
+        assert_eq!(e0.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+        let mut flat: Vec<usize> = e0.concat();
+        flat.sort_unstable();
+        assert_eq!(flat, (0..10).collect::<Vec<_>>());
+        assert_eq!(epoch_batches(10, 4, Some(1), 0), e0, "same epoch, same order");
+        assert_ne!(epoch_batches(10, 4, Some(1), 1), e0, "next epoch reshuffles");
+        assert_ne!(epoch_batches(10, 4, Some(2), 0), e0, "seed matters");
+        assert_eq!(
+            epoch_batches(5, 2, None, 3),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+        assert_eq!(epoch_batches(3, 0, None, 0).len(), 3);
+        assert!(epoch_batches(0, 4, Some(1), 0).is_empty());
+    }
+
+    #[test]
+    fn mixed_seeds_differ() {
+        assert_ne!(mix_seed(&[1, 0]), mix_seed(&[1, 1]));
+        assert_ne!(mix_seed(&[1, 2]), mix_seed(&[2, 1]));
+        assert_eq!(mix_seed(&[5, 6, 7]), mix_seed(&[5, 6, 7]));
+    }
+}

@@ -1,0 +1,335 @@
+//! The supervised training loop.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use deepzero_core::{EarlyStopping, LrSchedule, OptimizerKind};
+use deepzero_data::epoch_batches;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{CheckpointState, Checkpoints};
+use crate::metrics_file::{write_metrics_csv, EpochRecord};
+use crate::progress::format_duration;
+use crate::{evaluate, BatchSource, Progress, Supervised, TrainError};
+
+/// Early stopping on the validation loss.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EarlyStop {
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// The smallest decrease that counts as an improvement.
+    pub min_delta: f64,
+}
+
+/// How to train.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// Number of epochs (the total, also when resuming).
+    pub epochs: usize,
+    /// Examples per optimiser step.
+    pub batch_size: usize,
+    /// Base learning rate; the schedule scales it.
+    pub learning_rate: f64,
+    /// Which of deepzero-core's optimisers.
+    pub optimizer: OptimizerKind,
+    /// L2 (SGD family, Adam) or decoupled (AdamW) weight decay.
+    pub weight_decay: f64,
+    /// Learning-rate schedule over all steps of the run.
+    pub schedule: LrSchedule,
+    /// Seed of the shuffling (weights are seeded by the caller, before `init`).
+    pub seed: u64,
+    /// Stop when the validation loss stops improving (needs a validation set).
+    pub early_stopping: Option<EarlyStop>,
+    /// Return (and save as `model.bpk`) the epoch with the best validation loss rather than the last.
+    pub restore_best: bool,
+    /// Epoch checkpoints to keep.
+    pub keep_checkpoints: usize,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            optimizer: OptimizerKind::Adam,
+            weight_decay: 0.0,
+            schedule: LrSchedule::Constant,
+            seed: 42,
+            early_stopping: None,
+            restore_best: true,
+            keep_checkpoints: 2,
+        }
+    }
+}
+
+/// What [`fit`] returns.
+#[derive(Debug)]
+pub struct FitOutcome<M> {
+    /// The trained model (the best epoch's when `restore_best` and validation were used), on
+    /// the training (autodiff) device; call `.valid()` before inference.
+    pub model: M,
+    /// Every epoch's metrics, including those of a run this one resumed.
+    pub history: Vec<EpochRecord>,
+    /// The epoch whose weights `model` holds.
+    pub model_epoch: usize,
+    /// Seconds spent in training steps in this process (validation excluded).
+    pub train_seconds: f64,
+    /// Training examples processed in this process.
+    pub train_samples: usize,
+    /// The epoch this process resumed after, if it did.
+    pub resumed_after: Option<usize>,
+    /// True when early stopping ended the run.
+    pub stopped_early: bool,
+}
+
+impl<M> FitOutcome<M> {
+    /// Training examples per second over this process's training steps.
+    pub fn samples_per_second(&self) -> f64 {
+        if self.train_seconds > 0.0 {
+            self.train_samples as f64 / self.train_seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Trains `model` on `train`, validating on `valid` after every epoch.
+///
+/// * `device` must be an autodiff device (`Device::flex().autodiff()`), and `model` must live on it;
+///   validation runs on `device.clone().without_autodiff()` with `model.valid()`.
+/// * Each epoch ends with a checkpoint in `run_dir/checkpoints` and an updated
+///   `run_dir/metrics.csv` and `run_dir/curves.png`.
+/// * With `resume`, the latest checkpoint in `run_dir` is loaded (model, optimiser, schedule
+///   position, early-stopping state, history) and training continues with the next epoch; `run`
+///   must equal the one stored in the checkpoint (it identifies the recipe and model).
+pub fn fit<M, T, V>(
+    mut model: M,
+    train: &T,
+    valid: Option<&V>,
+    device: &Device,
+    config: &FitConfig,
+    run_dir: &Path,
+    run: serde_json::Value,
+    resume: bool,
+    progress: &mut Progress,
+) -> Result<FitOutcome<M>, TrainError>
+where
+    M: Supervised,
+    T: BatchSource<M::Batch> + ?Sized,
+    V: BatchSource<M::Batch> + ?Sized,
+{
+    if config.batch_size == 0 {
+        return Err(TrainError::Config("batch size must be at least 1".into()));
+    }
+    if train.is_empty() {
+        return Err(TrainError::Config("the training set is empty".into()));
+    }
+    std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
+    let checkpoints = Checkpoints::new(run_dir, config.keep_checkpoints);
+    let mut optim = config.optimizer.build(config.weight_decay);
+    let eval_device = device.clone().without_autodiff();
+
+    let mut state = CheckpointState {
+        epoch: 0,
+        global_step: 0,
+        seed: config.seed,
+        history: Vec::new(),
+        early_stopping: config
+            .early_stopping
+            .as_ref()
+            .map(|e| EarlyStopping::minimize(e.patience, e.min_delta)),
+        run: run.clone(),
+    };
+    let mut resumed_after = None;
+    if resume {
+        match checkpoints.latest()? {
+            Some(checkpoint) => {
+                if checkpoint.state.run != run {
+                    return Err(TrainError::Checkpoint {
+                        path: checkpoint.dir.clone(),
+                        message: format!(
+                            "was written by a different run ({}), not {}",
+                            checkpoint.state.run, run
+                        ),
+                    });
+                }
+                model = checkpoint.load_model(model)?;
+                optim = checkpoint.load_optimizer(optim)?;
+                state = checkpoint.state.clone();
+                resumed_after = Some(state.epoch);
+                progress.message(&format!(
+                    "resuming after epoch {} from {}",
+                    state.epoch,
+                    checkpoint.dir.display()
+                ));
+            }
+            None => progress.message(&format!(
+                "--resume: no checkpoint in {}, starting from scratch",
+                checkpoints.root().display()
+            )),
+        }
+    }
+
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let mut best_model: Option<(M, usize)> = None;
+    if let Some(best) = checkpoints.best()?
+        && resumed_after.is_some()
+        && config.restore_best
+    {
+        best_model = Some((best.load_model(model.clone())?, best.state.epoch));
+    }
+    let (mut train_seconds, mut train_samples) = (0.0f64, 0usize);
+    let mut stopped_early = false;
+    let run_start = Instant::now();
+    let first_epoch = state.epoch + 1;
+
+    for epoch in first_epoch..=config.epochs {
+        if state.early_stopping.as_ref().is_some_and(|e| e.should_stop()) {
+            stopped_early = true;
+            break;
+        }
+        train.start_epoch(epoch);
+        progress.start_epoch(epoch, config.epochs, steps_per_epoch);
+        let batches = epoch_batches(train.len(), config.batch_size, Some(config.seed), epoch);
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut lr = config.learning_rate;
+        for (i, indices) in batches.iter().enumerate() {
+            lr = config
+                .schedule
+                .lr(config.learning_rate, state.global_step, total_steps);
+            let batch = train.batch(indices, device)?;
+            let out = model.step(batch);
+            let loss = out.loss.clone().into_scalar::<f32>() as f64;
+            if !loss.is_finite() {
+                progress.end_epoch("");
+                return Err(TrainError::NonFiniteLoss {
+                    epoch,
+                    step: i + 1,
+                    loss,
+                });
+            }
+            correct += out.correct();
+            let len = out.len();
+            loss_sum += loss * len as f64;
+            seen += len;
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            state.global_step += 1;
+
+            let elapsed = epoch_start.elapsed().as_secs_f64();
+            let per_step = elapsed / (i + 1) as f64;
+            let remaining_steps = total_steps.saturating_sub(state.global_step);
+            progress.step(
+                epoch,
+                i + 1,
+                loss_sum / seen as f64,
+                correct as f64 / seen as f64,
+                seen as f64 / elapsed.max(1e-9),
+                Duration::from_secs_f64(per_step * remaining_steps as f64),
+            );
+        }
+        let epoch_seconds = epoch_start.elapsed().as_secs_f64();
+        train_seconds += epoch_seconds;
+        train_samples += seen;
+
+        let (valid_loss, valid_accuracy) = match valid {
+            Some(v) if !v.is_empty() => {
+                let r = evaluate(&model.valid(), v, config.batch_size.max(256), &eval_device)?;
+                (Some(r.loss), Some(r.accuracy))
+            }
+            _ => (None, None),
+        };
+        let record = EpochRecord {
+            epoch,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            valid_loss,
+            valid_accuracy,
+            train_seconds: epoch_seconds,
+            samples_per_second: seen as f64 / epoch_seconds.max(1e-9),
+        };
+        state.history.push(record.clone());
+        state.epoch = epoch;
+
+        let mut improved = false;
+        if let Some(v) = valid_loss {
+            match state.early_stopping.as_mut() {
+                Some(es) => improved = es.update(epoch, v).is_improvement(),
+                None => {
+                    let best_so_far = state.history[..state.history.len() - 1]
+                        .iter()
+                        .filter_map(|r| r.valid_loss)
+                        .fold(f64::INFINITY, f64::min);
+                    improved = v < best_so_far;
+                }
+            }
+        }
+        if improved && config.restore_best {
+            checkpoints.save_best(&model, &state)?;
+            best_model = Some((model.clone(), epoch));
+        }
+        checkpoints.save(&model, &optim, &state)?;
+        write_metrics_csv(&run_dir.join("metrics.csv"), &state.history)?;
+        // A drawing failure must not lose a training run: report it and go on.
+        if let Err(e) = crate::draw_curves(&run_dir.join("curves.png"), &run_title(&run), &state.history) {
+            progress.message(&format!("warning: {e}"));
+        }
+
+        let valid_text = match (valid_loss, valid_accuracy) {
+            (Some(l), Some(a)) => format!(" | valid loss {l:.4} acc {:.2}%", a * 100.0),
+            _ => String::new(),
+        };
+        let remaining = config.epochs - epoch;
+        let eta = run_start.elapsed().as_secs_f64() / (epoch + 1 - first_epoch) as f64 * remaining as f64;
+        progress.end_epoch(&format!(
+            "epoch {epoch}/{} | lr {lr:.2e} | train loss {:.4} acc {:.2}%{valid_text} | {:.0} samples/s | {:.1}s{}{}",
+            config.epochs,
+            record.train_loss,
+            record.train_accuracy * 100.0,
+            record.samples_per_second,
+            epoch_seconds,
+            if improved { " | best" } else { "" },
+            if remaining > 0 { format!(" | ETA {}", format_duration(Duration::from_secs_f64(eta))) } else { String::new() },
+        ));
+        if state.early_stopping.as_ref().is_some_and(|e| e.should_stop()) {
+            progress.message(&format!(
+                "early stopping: no improvement of the validation loss for {} epochs",
+                config.early_stopping.as_ref().map_or(0, |e| e.patience)
+            ));
+            stopped_early = true;
+            break;
+        }
+    }
+
+    let (model, model_epoch) = match best_model {
+        Some((best, epoch)) if config.restore_best => (best, epoch),
+        _ => (model, state.epoch),
+    };
+    Ok(FitOutcome {
+        model,
+        history: state.history,
+        model_epoch,
+        train_seconds,
+        train_samples,
+        resumed_after,
+        stopped_early,
+    })
+}
+
+fn run_title(run: &serde_json::Value) -> String {
+    run.get("recipe")
+        .and_then(|r| r.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "training".to_owned())
+}
+
+/// The conventional place of a run's final model.
+pub fn final_model_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("model.bpk")
+}

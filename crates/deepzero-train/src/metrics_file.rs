@@ -1,0 +1,123 @@
+//! Per-epoch records, `metrics.csv` and atomic JSON files.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Learning rate at the last step of the epoch.
+    pub lr: f64,
+    /// Mean training loss over the epoch's batches (weighted by batch size).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (with dropout/augmentation active).
+    pub train_accuracy: f64,
+    /// Validation loss, when there is a validation set.
+    pub valid_loss: Option<f64>,
+    /// Validation accuracy, when there is a validation set.
+    pub valid_accuracy: Option<f64>,
+    /// Wall-clock seconds of the training part of the epoch.
+    pub train_seconds: f64,
+    /// Training throughput.
+    pub samples_per_second: f64,
+}
+
+/// Writes all records as `metrics.csv` (header + one row per epoch), atomically.
+pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> Result<(), TrainError> {
+    let mut text = String::from(
+        "epoch,lr,train_loss,train_accuracy,valid_loss,valid_accuracy,train_seconds,samples_per_second\n",
+    );
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+    for r in records {
+        text.push_str(&format!(
+            "{},{:.6e},{:.6},{:.6},{},{},{:.3},{:.1}\n",
+            r.epoch,
+            r.lr,
+            r.train_loss,
+            r.train_accuracy,
+            opt(r.valid_loss),
+            opt(r.valid_accuracy),
+            r.train_seconds,
+            r.samples_per_second
+        ));
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+/// Serialises `value` as pretty JSON to `path` through a temporary file and a rename, so that a
+/// crash never leaves a half-written file behind.
+pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("cannot serialise: {e}"),
+    })?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` via `path.tmp` + fsync + rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    {
+        let mut file = std::fs::File::create(&tmp).map_err(TrainError::io(&tmp))?;
+        file.write_all(bytes).map_err(TrainError::io(&tmp))?;
+        file.sync_all().map_err(TrainError::io(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(TrainError::io(path))
+}
+
+/// Reads a JSON file written by [`write_json_atomic`].
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("cannot parse: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: usize) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            lr: 1e-3,
+            train_loss: 0.5,
+            train_accuracy: 0.8,
+            valid_loss: Some(0.4),
+            valid_accuracy: None,
+            train_seconds: 1.5,
+            samples_per_second: 1000.0,
+        }
+    }
+
+    #[test]
+    fn csv_has_header_and_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        write_metrics_csv(&path, &[record(1), record(2)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("epoch,lr,train_loss"));
+        assert!(lines[2].starts_with("2,1.000000e-3,0.500000,0.800000,0.400000,,1.500,1000.0"));
+        assert!(!dir.path().join("metrics.csv.tmp").exists());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_json_atomic(&path, &vec![record(3)]).unwrap();
+        let back: Vec<EpochRecord> = read_json(&path).unwrap();
+        assert_eq!(back, vec![record(3)]);
+    }
+}
