@@ -1,1 +1,101 @@
-fn main() {}
+//! `deepzero`: train, evaluate and run every recipe of the book.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use deepzero_cli::image_task::{InvertMode, PredictOptions};
+use deepzero_cli::{Backend, CliError, TrainArgs, recipes};
+
+#[derive(Parser)]
+#[command(name = "deepzero", version, about = "Deep learning from zero, on burn: train, evaluate and run every recipe of the book")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every recipe with the seed chapter it implements.
+    List,
+    /// Train a recipe; writes checkpoints, metrics.csv, metrics.json and curves.png to --out.
+    Train {
+        /// Recipe name (see `deepzero list`).
+        recipe: String,
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Evaluate a trained run on the test split; writes OUT/metrics.json (default CHECKPOINT/eval).
+    Eval {
+        /// Recipe name.
+        recipe: String,
+        /// The run folder written by `deepzero train`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Classify PNG/JPEG images with a trained run; prints classes and draws a picture.
+    Predict {
+        /// Recipe name.
+        recipe: String,
+        /// The run folder written by `deepzero train`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Images to classify.
+        images: Vec<PathBuf>,
+        /// Classes to report per image.
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        /// Print JSON (for programs).
+        #[arg(long)]
+        json: bool,
+        /// Where to draw the images with their predicted labels (default CHECKPOINT/predictions.png).
+        #[arg(long)]
+        picture: Option<PathBuf>,
+        /// Invert grayscale images: auto (when the background is light), always, never.
+        #[arg(long, value_enum, default_value_t = InvertMode::Auto)]
+        invert: InvertMode,
+        /// Compute backend.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::List => {
+            print!("{}", deepzero_cli::list_text());
+            Ok(())
+        }
+        Command::Train { recipe, args } => deepzero_cli::train(&recipe, &args),
+        Command::Eval { recipe, checkpoint, args } => deepzero_cli::eval(&recipe, &checkpoint, &args),
+        Command::Predict { recipe, checkpoint, images, top, json, picture, invert, backend } => {
+            let recipe = recipes::find(&recipe)?;
+            let device = Backend::resolve(backend.as_deref())?.device()?;
+            let options = PredictOptions { top_k: top, json, picture, invert };
+            deepzero_cli::image_task::predict(&recipe, &checkpoint, &images, &options, &device).map(|_| ())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // A panic anywhere (a backend included) ends with one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let location = info.location().map(|l| format!(" ({}:{})", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error: {}{location}", message.lines().next().unwrap_or(""));
+    }));
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,53 @@
-//! deepzero-data
+//! Datasets for deepzero.
+//!
+//! Everything a training loop needs between files on disk and tensors on a device:
+//!
+//! - [`idx`]: the IDX format of MNIST and Fashion-MNIST (raw or gzip), read with strict checks
+//!   and written for fixtures and samples;
+//! - [`IdxCorpus`]: MNIST and Fashion-MNIST splits as an [`InMemoryImages`] dataset;
+//! - [`ImageFolder`]: a `root/<class>/<image>` tree of PNG/JPEG files (cats vs dogs);
+//! - [`Subset`], [`train_valid_split`], [`stratified_split`], [`epoch_batches`]: seeded,
+//!   deterministic splits and batch orders;
+//! - [`Augmentation`] and [`Augmented`]: padded crops, flips and affine jitter, seeded per
+//!   `(seed, epoch, index)` so results do not depend on data-loader workers;
+//! - [`ImageBatcher`]: a burn [`Batcher`](burn::data::dataloader::batcher::Batcher) that
+//!   normalises images into one `[B, C, H, W]` tensor;
+//! - [`synthetic`]: linear and logistic regression data for the first chapters;
+//! - [`manifest`]: URLs and checksums used by `cargo xtask download`.
+//!
+//! Nothing in this crate downloads, and nothing panics on a bad file: every failure is a
+//! [`DataError`] whose one-line message names the file and the fault.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use deepzero_data::{IdxCorpus, Split, train_valid_split};
+//!
+//! let train = IdxCorpus::Mnist.load(Path::new("data/mnist"), Split::Train)?;
+//! let (train_idx, valid_idx) = train_valid_split(train.len(), 0.1, 42);
+//! let (train, valid) = (train.subset(&train_idx), train.subset(&valid_idx));
+//! # Ok::<(), deepzero_data::DataError>(())
+//! ```
+
+pub mod augment;
+pub mod batch;
+pub mod dataset;
+pub mod error;
+pub mod folder;
+pub mod idx;
+pub mod image;
+pub mod manifest;
+pub mod mnist;
+pub mod split;
+pub mod synthetic;
+
+pub use augment::{AffineRange, Augmentation, Augmented};
+pub use batch::{ImageBatch, ImageBatcher};
+pub use dataset::{InMemoryImages, Subset};
+pub use error::DataError;
+pub use folder::ImageFolder;
+pub use idx::{IdxImages, read_idx_images, read_idx_labels, write_idx_images, write_idx_labels};
+pub use image::{ImageItem, load_image};
+pub use manifest::{DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify};
+pub use mnist::{IdxCorpus, Split};
+pub use split::{epoch_batches, stratified_split, train_valid_split};
+pub use synthetic::{Regression, linear_regression_data, logistic_data};

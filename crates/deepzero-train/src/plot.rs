@@ -6,6 +6,8 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use deepzero_data::ImageItem;
+
 use crate::{EpochRecord, TrainError};
 
 static FONT: Once = Once::new();
@@ -95,9 +97,68 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
     root.present().map_err(|e| err(e.to_string()))
 }
 
+/// Draws `images` in a grid (five per row, like the seed's 5×5 figure) with `captions` under
+/// them, into a PNG at `path`.
+pub fn draw_image_grid(path: &Path, images: &[ImageItem], captions: &[String]) -> Result<(), TrainError> {
+    register_font();
+    const CELL: u32 = 112;
+    const CAPTION: u32 = 26;
+    let columns = images.len().clamp(1, 5) as u32;
+    let rows = images.len().div_ceil(5).max(1) as u32;
+    let (width, height) = (columns * CELL, rows * (CELL + CAPTION));
+    let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
+    for (i, item) in images.iter().enumerate() {
+        let [c, h, w] = item.shape;
+        let (x0, y0) = ((i as u32 % 5) * CELL, (i as u32 / 5) * (CELL + CAPTION));
+        for y in 0..CELL {
+            for x in 0..CELL {
+                // Nearest-neighbour upscaling keeps the pixels honest.
+                let (sy, sx) = ((y as usize * h) / CELL as usize, (x as usize * w) / CELL as usize);
+                let at = |ch: usize| item.pixels[ch * h * w + sy * w + sx];
+                let rgb = if c >= 3 { [at(0), at(1), at(2)] } else { [at(0); 3] };
+                canvas.put_pixel(x0 + x, y0 + y, image::Rgb(rgb));
+            }
+        }
+    }
+    let err = |e: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("cannot draw predictions: {e}"),
+    };
+    {
+        let buffer: &mut [u8] = &mut canvas;
+        let area = BitMapBackend::with_buffer(buffer, (width, height)).into_drawing_area();
+        for (i, caption) in captions.iter().enumerate().take(images.len()) {
+            let (x0, y0) = ((i as u32 % 5) * CELL, (i as u32 / 5) * (CELL + CAPTION) + CELL);
+            area.draw(&Text::new(
+                caption.clone(),
+                (x0 as i32 + 4, y0 as i32 + 4),
+                ("sans-serif", 15).into_font().color(&BLACK),
+            ))
+            .map_err(|e| err(e.to_string()))?;
+        }
+        area.present().map_err(|e| err(e.to_string()))?;
+    }
+    canvas.save(path).map_err(|e| err(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn draws_a_grid_of_images_with_captions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        let items: Vec<ImageItem> = (0..7)
+            .map(|i| ImageItem { pixels: vec![(i * 30) as u8; 4 * 4], shape: [1, 4, 4], label: i })
+            .collect();
+        let captions: Vec<String> = (0..7).map(|i| format!("class {i}")).collect();
+        draw_image_grid(&path, &items, &captions).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (5 * 112, 2 * (112 + 26)));
+        // The second image is uniformly 30: its centre pixel too.
+        assert_eq!(img.get_pixel(112 + 56, 56).0, [30, 30, 30]);
+    }
 
     #[test]
     fn draws_a_png() {

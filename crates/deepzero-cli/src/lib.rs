@@ -1,0 +1,158 @@
+//! # deepzero-cli
+//!
+//! The library behind the `deepzero` binary: the recipe registry, run-time backend selection,
+//! and the train / eval / predict commands. `cargo xtask bench` uses it too.
+
+pub mod backend;
+pub mod error;
+pub mod image_task;
+pub mod recipes;
+pub mod regression_task;
+
+use std::path::PathBuf;
+
+use deepzero_core::{LrSchedule, OptimizerKind};
+use deepzero_train::{EarlyStop, FitConfig};
+
+pub use backend::Backend;
+pub use error::CliError;
+pub use recipes::{Recipe, RecipeKind};
+
+/// The options of `deepzero train` (and the data options `eval` shares).
+#[derive(Clone, Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Dataset folder (for MNIST: the four IDX files, or a folder with an `mnist/` sub-folder).
+    /// Without it, MNIST and Fashion-MNIST recipes use the small sample shipped in `datasets/`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Epochs (default: the recipe's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Examples per step (default: the recipe's).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Base learning rate (default: the recipe's).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Optimiser: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw.
+    #[arg(long)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Learning-rate schedule: constant, step, exponential, cosine, warmup-cosine, warmup-linear.
+    #[arg(long)]
+    pub schedule: Option<LrSchedule>,
+    /// Weight decay (L2 for SGD-family and Adam, decoupled for AdamW).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Fraction of the training split held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_fraction: f64,
+    /// Side length images are resized to (image-folder recipe).
+    #[arg(long, default_value_t = 64)]
+    pub image_size: usize,
+    /// Seed of weights, shuffling, augmentation and splits.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Compute backend: flex (default), ndarray, wgpu, cuda; or set BURN_DEVICE.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Output folder (default: runs/RECIPE).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the latest checkpoint in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print only one line per epoch.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The output folder of a run of `recipe`.
+    pub fn out_dir(&self, recipe: &Recipe) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(recipe.name))
+    }
+
+    /// The recipe's defaults overridden by the command line.
+    pub fn fit_config(&self, recipe: &Recipe) -> FitConfig {
+        let d = &recipe.defaults;
+        FitConfig {
+            epochs: self.epochs.unwrap_or(d.epochs),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            learning_rate: self.lr.unwrap_or(d.lr),
+            optimizer: self.optimizer.unwrap_or(d.optimizer),
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+            schedule: self.schedule.clone().unwrap_or_else(|| d.schedule.clone()),
+            seed: self.seed,
+            early_stopping: self.patience.map(|patience| EarlyStop {
+                patience,
+                min_delta: 0.0,
+            }),
+            restore_best: true,
+            keep_checkpoints: 2,
+        }
+    }
+
+    fn validate(&self) -> Result<(), CliError> {
+        if self.batch_size == Some(0) {
+            return Err(CliError::Usage("--batch-size must be at least 1".into()));
+        }
+        if self.epochs == Some(0) {
+            return Err(CliError::Usage("--epochs must be at least 1".into()));
+        }
+        if let Some(lr) = self.lr
+            && !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(CliError::Usage(format!("--lr must be a positive number, not {lr}")));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return Err(CliError::Usage("--valid-fraction must be in [0, 1)".into()));
+        }
+        if self.image_size < 8 || self.image_size % 4 != 0 {
+            return Err(CliError::Usage("--image-size must be a multiple of 4, at least 8".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `deepzero train RECIPE ...`
+pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
+    let recipe = recipes::find(recipe_name)?;
+    args.validate()?;
+    let backend = Backend::resolve(args.backend.as_deref())?;
+    let device = backend.device()?;
+    match recipe.kind {
+        RecipeKind::LinearRegression | RecipeKind::LogisticRegression => {
+            regression_task::train(&recipe, args, backend, &device)
+        }
+        _ => image_task::train(&recipe, args, backend, &device),
+    }
+}
+
+/// `deepzero eval RECIPE --checkpoint DIR ...`
+pub fn eval(recipe_name: &str, checkpoint: &std::path::Path, args: &TrainArgs) -> Result<(), CliError> {
+    let recipe = recipes::find(recipe_name)?;
+    let backend = Backend::resolve(args.backend.as_deref())?;
+    let device = backend.device()?;
+    match recipe.kind {
+        RecipeKind::LinearRegression | RecipeKind::LogisticRegression => {
+            regression_task::eval(&recipe, checkpoint, args, backend)
+        }
+        _ => image_task::eval(&recipe, checkpoint, args, backend, &device),
+    }
+}
+
+/// The text of `deepzero list`.
+pub fn list_text() -> String {
+    let mut text = format!("{:<22} {:<14} {}\n", "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS");
+    for r in recipes::all() {
+        text.push_str(&format!("{:<22} {:<14} {}\n", r.name, r.chapter, r.summary));
+    }
+    let backends: Vec<&str> = Backend::compiled_backends().iter().map(|b| b.name()).collect();
+    text.push_str(&format!("\nbackends compiled in: {}\n", backends.join(", ")));
+    text
+}

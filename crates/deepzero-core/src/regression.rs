@@ -1,0 +1,340 @@
+//! Linear and logistic regression trained by full-batch gradient descent on hand-derived
+//! gradients (seed: the "线性模型" and "逻辑回归" formulas, lines 120–137).
+//!
+//! # Linear regression
+//! Prediction `Ŷ = XW + b` with `X: [n, d]`, `W: [d, k]`, `b: [k]`. The loss is the mean squared
+//! error over all `n·k` entries, `J = (1/nk) Σ (Ŷ − Y)²`, so with the residual `R = Ŷ − Y`:
+//!
+//! ```text
+//! ∂J/∂W = (2/nk) Xᵀ R        ∂J/∂b = (2/nk) Σ_rows R
+//! ```
+//!
+//! (The seed writes `∂J/∂w = x − y`, which is not a derivative of its loss at all.)
+//!
+//! # Logistic regression
+//! Probability `p = σ(Xw + b)` with `w: [d, 1]`, `b: [1]`, labels `y ∈ {0, 1}`, loss the mean
+//! binary cross-entropy `J = −(1/n) Σ [y log p + (1 − y) log(1 − p)]`. Because `σ' = σ(1 − σ)`
+//! cancels against the `1/p` and `1/(1 − p)` of the log-loss,
+//!
+//! ```text
+//! ∂J/∂w = (1/n) Xᵀ (σ(Xw + b) − y)        ∂J/∂b = (1/n) Σ (σ(Xw + b) − y)
+//! ```
+//!
+//! (The seed writes `∂J/∂w = x − y p(1 − p)`; see `docs/errata.md`.)
+
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::activation::sigmoid;
+use crate::error::Result;
+use crate::loss::{binary_cross_entropy_with_logits, mse};
+
+/// Gradients of a regression loss with respect to its weight and bias.
+#[derive(Debug, Clone)]
+pub struct RegressionGradients {
+    /// `∂J/∂W`, shape `[d, k]`.
+    pub weight: Tensor<2>,
+    /// `∂J/∂b`, shape `[k]`.
+    pub bias: Tensor<1>,
+}
+
+/// Adds a `[k]` bias to every row of an `[n, k]` matrix.
+fn add_bias(xw: Tensor<2>, bias: Tensor<1>) -> Tensor<2> {
+    xw + bias.unsqueeze::<2>()
+}
+
+/// Sums the rows of `[n, k]` into `[k]`.
+fn sum_rows(t: Tensor<2>) -> Tensor<1> {
+    let [_, k] = t.dims();
+    t.sum_dim(0).reshape([k])
+}
+
+/// Multi-output linear regression `Ŷ = XW + b` with an MSE loss.
+#[derive(Debug, Clone)]
+pub struct LinearRegression {
+    /// Weight matrix, shape `[d_in, d_out]`.
+    pub weight: Tensor<2>,
+    /// Bias, shape `[d_out]`.
+    pub bias: Tensor<1>,
+}
+
+impl LinearRegression {
+    /// A model with all parameters zero (the loss is convex, so no symmetry to break).
+    pub fn new(d_in: usize, d_out: usize, device: &Device) -> Self {
+        Self {
+            weight: Tensor::zeros([d_in, d_out], device),
+            bias: Tensor::zeros([d_out], device),
+        }
+    }
+
+    /// Predictions `XW + b`, shape `[n, d_out]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        add_bias(x.matmul(self.weight.clone()), self.bias.clone())
+    }
+
+    /// Mean squared error over all `n·d_out` entries.
+    pub fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+        mse(self.forward(x), y)
+    }
+
+    /// Hand-derived gradients `(2/nk) Xᵀ R` and `(2/nk) Σ_rows R` with `R = XW + b − Y`.
+    pub fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients {
+        let [n, k] = y.dims();
+        let residual = (self.forward(x.clone()) - y).mul_scalar(2.0 / (n * k) as f64);
+        RegressionGradients {
+            weight: x.transpose().matmul(residual.clone()),
+            bias: sum_rows(residual),
+        }
+    }
+
+    /// One gradient-descent step `θ ← θ − lr · ∂J/∂θ`.
+    pub fn apply_gradients(&mut self, grads: RegressionGradients, lr: f64) {
+        self.weight = self.weight.clone() - grads.weight.mul_scalar(lr);
+        self.bias = self.bias.clone() - grads.bias.mul_scalar(lr);
+    }
+
+    /// Full-batch gradient descent for `epochs` steps; returns the loss before each step.
+    ///
+    /// # Errors
+    /// [`CoreError::TensorRead`](crate::CoreError::TensorRead) if a loss cannot be read back.
+    pub fn fit(&mut self, x: Tensor<2>, y: Tensor<2>, lr: f64, epochs: usize) -> Result<Vec<f64>> {
+        let mut history = Vec::with_capacity(epochs);
+        for _ in 0..epochs {
+            history.push(self.loss(x.clone(), y.clone()).try_into_scalar::<f64>()?);
+            let grads = self.gradients(x.clone(), y.clone());
+            self.apply_gradients(grads, lr);
+        }
+        Ok(history)
+    }
+}
+
+/// Binary logistic regression `p = σ(Xw + b)` with a mean binary cross-entropy loss.
+#[derive(Debug, Clone)]
+pub struct LogisticRegression {
+    /// Weight column, shape `[d_in, 1]`.
+    pub weight: Tensor<2>,
+    /// Bias, shape `[1]`.
+    pub bias: Tensor<1>,
+}
+
+impl LogisticRegression {
+    /// A model with all parameters zero (the loss is convex).
+    pub fn new(d_in: usize, device: &Device) -> Self {
+        Self {
+            weight: Tensor::zeros([d_in, 1], device),
+            bias: Tensor::zeros([1], device),
+        }
+    }
+
+    /// Logits `Xw + b`, shape `[n, 1]`.
+    pub fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        add_bias(x.matmul(self.weight.clone()), self.bias.clone())
+    }
+
+    /// Probabilities `σ(Xw + b)`, shape `[n, 1]`.
+    pub fn predict_proba(&self, x: Tensor<2>) -> Tensor<2> {
+        sigmoid(self.logits(x))
+    }
+
+    /// Hard labels `1[p ≥ 0.5]` (equivalently `1[logit ≥ 0]`), shape `[n]`.
+    pub fn predict(&self, x: Tensor<2>) -> Tensor<1, Int> {
+        let [n, _] = x.dims();
+        self.logits(x).greater_equal_scalar(0.0).int().reshape([n])
+    }
+
+    /// Mean binary cross-entropy; `y` holds 0/1 (or soft) labels, shape `[n, 1]`.
+    pub fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+        binary_cross_entropy_with_logits(self.logits(x), y)
+    }
+
+    /// Hand-derived gradients `Xᵀ(σ(Xw + b) − y)/n` and `Σ(σ(Xw + b) − y)/n`.
+    pub fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients {
+        let [n, _] = y.dims();
+        let error = (self.predict_proba(x.clone()) - y).mul_scalar(1.0 / n as f64);
+        RegressionGradients {
+            weight: x.transpose().matmul(error.clone()),
+            bias: sum_rows(error),
+        }
+    }
+
+    /// One gradient-descent step `θ ← θ − lr · ∂J/∂θ`.
+    pub fn apply_gradients(&mut self, grads: RegressionGradients, lr: f64) {
+        self.weight = self.weight.clone() - grads.weight.mul_scalar(lr);
+        self.bias = self.bias.clone() - grads.bias.mul_scalar(lr);
+    }
+
+    /// Full-batch gradient descent for `epochs` steps; returns the loss before each step.
+    ///
+    /// # Errors
+    /// [`CoreError::TensorRead`](crate::CoreError::TensorRead) if a loss cannot be read back.
+    pub fn fit(&mut self, x: Tensor<2>, y: Tensor<2>, lr: f64, epochs: usize) -> Result<Vec<f64>> {
+        let mut history = Vec::with_capacity(epochs);
+        for _ in 0..epochs {
+            history.push(self.loss(x.clone(), y.clone()).try_into_scalar::<f64>()?);
+            let grads = self.gradients(x.clone(), y.clone());
+            self.apply_gradients(grads, lr);
+        }
+        Ok(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{GradCheck, check_against_autodiff, check_against_finite_differences};
+    use crate::test_util::*;
+    use burn::tensor::TensorData;
+    use rand::Rng;
+
+    fn check<const D: usize>(
+        f: impl Fn(Tensor<D>) -> Tensor<1> + Copy,
+        at: &Tensor<D>,
+        analytic: &Tensor<D>,
+    ) {
+        let cfg = GradCheck::default();
+        let ad = check_against_autodiff(f, at, analytic, &cfg).unwrap();
+        assert!(ad.passed, "autodiff: {ad:?}");
+        let fd = check_against_finite_differences(f, at, analytic, &cfg).unwrap();
+        assert!(fd.passed, "finite differences: {fd:?}");
+    }
+
+    #[test]
+    fn linear_gradients_match_autodiff_and_finite_differences() {
+        let mut r = rng(10);
+        let x = uniform2(&mut r, 6, 3, -1.0, 1.0);
+        let y = uniform2(&mut r, 6, 2, -1.0, 1.0);
+        let model = LinearRegression {
+            weight: uniform2(&mut r, 3, 2, -1.0, 1.0),
+            bias: uniform1(&mut r, 2, -1.0, 1.0),
+        };
+        let grads = model.gradients(x.clone(), y.clone());
+        let b = model.bias.clone();
+        check(
+            |w| LinearRegression { weight: w, bias: b.clone() }.loss(x.clone(), y.clone()),
+            &model.weight,
+            &grads.weight,
+        );
+        let w = model.weight.clone();
+        check(
+            |b| LinearRegression { weight: w.clone(), bias: b }.loss(x.clone(), y.clone()),
+            &model.bias,
+            &grads.bias,
+        );
+    }
+
+    #[test]
+    fn linear_regression_recovers_known_weights() {
+        let mut r = rng(11);
+        let n = 64;
+        let x = uniform2(&mut r, n, 3, -1.0, 1.0);
+        let w_true = Tensor::<2>::from_floats([[2.0], [-3.0], [0.5]], &device());
+        let noise: Vec<f32> = (0..n).map(|_| r.random_range(-0.01..0.01)).collect();
+        let y = x.clone().matmul(w_true.clone()).add_scalar(1.5)
+            + Tensor::from_data(TensorData::new(noise, [n, 1]), &device());
+
+        let mut model = LinearRegression::new(3, 1, &device());
+        let history = model.fit(x, y, 0.5, 300).unwrap();
+        assert!(history.last().unwrap() < &1e-3, "{:?}", history.last());
+        assert_close(&model.weight, &w_true, 0.0, 0.02);
+        assert_close_f64(model.bias.into_scalar::<f64>(), 1.5, 0.02);
+    }
+
+    #[test]
+    fn seed_linear_gradient_is_wrong() {
+        // Seed line 126: J = ½ Σ (w x_i + b − y_i)², "∂J/∂w = x − y". With scalars x_i the
+        // only reading is Σ (x_i − y_i); the true derivative is Σ (w x_i + b − y_i) x_i.
+        let xs = [0.5f64, -1.0, 2.0];
+        let ys = [1.0f64, 0.0, 3.0];
+        let (w, b) = (0.7f64, -0.2f64);
+        let j = |w: f64| 0.5 * xs.iter().zip(&ys).map(|(x, y)| (w * x + b - y).powi(2)).sum::<f64>();
+        let h = 1e-6;
+        let numeric = (j(w + h) - j(w - h)) / (2.0 * h);
+        let correct: f64 = xs.iter().zip(&ys).map(|(x, y)| (w * x + b - y) * x).sum();
+        let seed: f64 = xs.iter().zip(&ys).map(|(x, y)| x - y).sum();
+        assert_close_f64(correct, numeric, 1e-6);
+        assert!((seed - numeric).abs() > 0.5, "seed {seed} vs true {numeric}");
+    }
+
+    #[test]
+    fn logistic_gradients_match_autodiff_and_finite_differences() {
+        let mut r = rng(12);
+        let x = uniform2(&mut r, 8, 3, -2.0, 2.0);
+        let y = labels(&mut r, 8, 2).float().reshape([8, 1]);
+        let model = LogisticRegression {
+            weight: uniform2(&mut r, 3, 1, -1.0, 1.0),
+            bias: uniform1(&mut r, 1, -1.0, 1.0),
+        };
+        let grads = model.gradients(x.clone(), y.clone());
+        let b = model.bias.clone();
+        check(
+            |w| LogisticRegression { weight: w, bias: b.clone() }.loss(x.clone(), y.clone()),
+            &model.weight,
+            &grads.weight,
+        );
+        let w = model.weight.clone();
+        check(
+            |b| LogisticRegression { weight: w.clone(), bias: b }.loss(x.clone(), y.clone()),
+            &model.bias,
+            &grads.bias,
+        );
+    }
+
+    #[test]
+    fn seed_logistic_gradient_is_wrong() {
+        // Seed line 137: "∂J/∂w = x − y p(1 − p)". Read with scalars, Σ (x_i − y_i p_i(1 − p_i)).
+        // The true gradient of the (correctly parenthesised) log-loss is Σ (p_i − y_i) x_i. The
+        // other common confusion, Σ (p_i − y_i) p_i (1 − p_i) x_i (the MSE-on-sigmoid gradient),
+        // is wrong as well.
+        let xs = [0.5f64, -1.0, 2.0, 1.5];
+        let ys = [1.0f64, 0.0, 1.0, 0.0];
+        let (w, b) = (0.3f64, 0.1f64);
+        let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+        let j = |w: f64| -> f64 {
+            xs.iter()
+                .zip(&ys)
+                .map(|(x, y)| {
+                    let p = sig(w * x + b);
+                    -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+                })
+                .sum()
+        };
+        let h = 1e-6;
+        let numeric = (j(w + h) - j(w - h)) / (2.0 * h);
+        let p: Vec<f64> = xs.iter().map(|x| sig(w * x + b)).collect();
+        let correct: f64 = (0..4).map(|i| (p[i] - ys[i]) * xs[i]).sum();
+        let seed: f64 = (0..4).map(|i| xs[i] - ys[i] * p[i] * (1.0 - p[i])).sum();
+        let mse_style: f64 = (0..4).map(|i| (p[i] - ys[i]) * p[i] * (1.0 - p[i]) * xs[i]).sum();
+        assert_close_f64(correct, numeric, 1e-6);
+        assert!((seed - numeric).abs() > 0.5, "seed {seed} vs true {numeric}");
+        assert!((mse_style - numeric).abs() > 0.1, "{mse_style} vs {numeric}");
+    }
+
+    #[test]
+    fn logistic_regression_separates_a_separable_set() {
+        // Label 1 iff x0 + 2 x1 > 0.1; points within 0.2 of the boundary are dropped so the set
+        // has a margin.
+        let mut r = rng(13);
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        while ys.len() < 60 {
+            let (a, b): (f32, f32) = (r.random_range(-1.0..1.0), r.random_range(-1.0..1.0));
+            let s = a + 2.0 * b - 0.1;
+            if s.abs() < 0.2 {
+                continue;
+            }
+            xs.extend([a, b]);
+            ys.push(if s > 0.0 { 1.0f32 } else { 0.0 });
+        }
+        let n = ys.len();
+        let x = Tensor::<2>::from_data(TensorData::new(xs, [n, 2]), &device());
+        let y = Tensor::<2>::from_data(TensorData::new(ys.clone(), [n, 1]), &device());
+
+        let mut model = LogisticRegression::new(2, &device());
+        let history = model.fit(x.clone(), y, 2.0, 400).unwrap();
+        assert!(history.last().unwrap() < &history[0]);
+        let predicted: Vec<i64> = model.predict(x).try_into_vec_as::<i64>().unwrap();
+        let expected: Vec<i64> = ys.iter().map(|&v| v as i64).collect();
+        assert_eq!(predicted, expected);
+        // The learnt boundary is parallel to x0 + 2 x1: w1 / w0 ≈ 2.
+        let w = host(&model.weight);
+        assert!((w[1] / w[0] - 2.0).abs() < 0.5, "{w:?}");
+    }
+}
