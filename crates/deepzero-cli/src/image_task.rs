@@ -13,7 +13,7 @@ use deepzero_data::{
 };
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::{read_json, write_json_atomic};
-use deepzero_train::{BatchSource, DatasetBatches, FitConfig, Progress, evaluate, fit};
+use deepzero_train::{BatchSource, DatasetBatches, Progress, evaluate, fit};
 use deepzero_vision::{Architecture, ImageClassifier, ImageModel};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -339,15 +339,17 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
 /// Per-class and averaged precision/recall/F1 of an evaluation.
 fn classification_report(result: &deepzero_train::EvalResult, num_classes: usize) -> serde_json::Value {
     let mut cm = ConfusionMatrix::new(num_classes);
-    for (&p, &t) in result.predictions.iter().zip(&result.targets) {
-        cm.add(p, t);
+    // Predictions and targets come from the model's own logits and the dataset's validated
+    // labels, so they are in range; a failure here would be a bug, reported rather than hidden.
+    if let Err(e) = cm.add_batch(&result.predictions, &result.targets) {
+        return json!({ "error": e.to_string() });
     }
     json!({
         "macro_precision": cm.macro_precision(),
         "macro_recall": cm.macro_recall(),
         "macro_f1": cm.macro_f1(),
         "micro_f1": cm.micro_f1(),
-        "confusion_matrix": cm.rows(),
+        "confusion_matrix": (0..num_classes).map(|c| cm.row(c).to_vec()).collect::<Vec<_>>(),
     })
 }
 

@@ -186,6 +186,35 @@ mod tests {
     }
 
     #[test]
+    fn seed_dz_shortcut_holds_only_for_matched_pairs() {
+        // Seed lines 110 and 394: dZ = a − y. With L = Σ ℓ (summed, as the seed's dW = xᵀdZ
+        // implies) that is ∂L/∂z exactly for sigmoid + BCE and softmax + cross-entropy, but not
+        // for, e.g., a sigmoid output with a squared error, where ∂L/∂z = (a − y) a (1 − a).
+        let z = Tensor::<2>::from_floats([[0.3, -1.2], [2.0, 0.4]], &device());
+        let y = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &device());
+        let a = sigmoid(z.clone());
+        let seed_dz = a.clone() - y.clone();
+        let cfg = GradCheck::default();
+
+        // Sigmoid + BCE (sum = 4 × mean): the shortcut is right.
+        let bce = |t: Tensor<2>| binary_cross_entropy_with_logits(t, y.clone()) * 4.0;
+        assert!(check_against_autodiff(bce, &z, &seed_dz, &cfg).unwrap().passed);
+
+        // Softmax + cross-entropy (sum = N × mean, targets as indices): right again.
+        let targets = Tensor::<1, Int>::from_ints([0, 1], &device());
+        let probs = softmax(z.clone(), 1);
+        let ce_dz = probs - targets.clone().one_hot::<2>(2).float();
+        let ce = |t: Tensor<2>| cross_entropy(t, targets.clone()) * 2.0;
+        assert!(check_against_autodiff(ce, &z, &ce_dz, &cfg).unwrap().passed);
+
+        // Sigmoid + ½ Σ (a − y)²: the shortcut is wrong; the chain rule needs σ'(z).
+        let sq = |t: Tensor<2>| (sigmoid(t) - y.clone()).square().sum() * 0.5;
+        assert!(!check_against_autodiff(sq, &z, &seed_dz, &cfg).unwrap().passed);
+        let right = seed_dz.clone() * a.clone() * (a.neg() + 1.0);
+        assert!(check_against_autodiff(sq, &z, &right, &cfg).unwrap().passed);
+    }
+
+    #[test]
     fn cross_entropy_known_value_and_stability() {
         // Uniform logits over 4 classes: loss = log 4 whatever the target.
         let z = Tensor::<2>::zeros([2, 4], &device());

@@ -1,5 +1,5 @@
 //! Linear and logistic regression trained by full-batch gradient descent on hand-derived
-//! gradients (seed: the "线性模型" and "逻辑回归" formulas, lines 120–137).
+//! gradients (seed: the "线性模型" and "逻辑回归" formulas, lines 121–137).
 //!
 //! # Linear regression
 //! Prediction `Ŷ = XW + b` with `X: [n, d]`, `W: [d, k]`, `b: [k]`. The loss is the mean squared
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn seed_linear_gradient_is_wrong() {
-        // Seed line 126: J = ½ Σ (w x_i + b − y_i)², "∂J/∂w = x − y". With scalars x_i the
+        // Seed lines 125/127: J = ½ Σ (w x_i + b − y_i)², "∂J/∂w = x − y". With scalars x_i the
         // only reading is Σ (x_i − y_i); the true derivative is Σ (w x_i + b − y_i) x_i.
         let xs = [0.5f64, -1.0, 2.0];
         let ys = [1.0f64, 0.0, 3.0];

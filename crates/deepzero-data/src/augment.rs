@@ -44,9 +44,7 @@ pub struct AffineRange {
 impl AffineRange {
     /// Whether every transform in the range is the identity.
     pub fn is_identity(&self) -> bool {
-        self.max_rotation_deg == 0.0
-            && self.max_translate_frac == 0.0
-            && self.scale == (1.0, 1.0)
+        self.max_rotation_deg == 0.0 && self.max_translate_frac == 0.0 && self.scale == (1.0, 1.0)
     }
 }
 
@@ -276,7 +274,9 @@ mod tests {
             ..Default::default()
         };
         let mut rng = StdRng::seed_from_u64(0);
-        let outs: Vec<Vec<u8>> = (0..32).map(|_| aug.apply(&small(), &mut rng).pixels).collect();
+        let outs: Vec<Vec<u8>> = (0..32)
+            .map(|_| aug.apply(&small(), &mut rng).pixels)
+            .collect();
         assert!(outs.contains(&vec![3, 2, 1, 6, 5, 4]));
         assert!(outs.contains(&vec![1, 2, 3, 4, 5, 6]));
         assert_eq!(outs.iter().filter(|o| o[0] == 1 || o[0] == 3).count(), 32);

@@ -166,7 +166,8 @@ mod tests {
             &TensorData::from([[[[1.0f32]], [[0.0]], [[0.0]]]]),
             Tolerance::rel_abs(1e-5, 1e-6),
         );
-        let unit = ImageBatcher::unit().images_tensor(&[item(vec![255, 0, 51], [3, 1, 1], 0)], &device);
+        let unit =
+            ImageBatcher::unit().images_tensor(&[item(vec![255, 0, 51], [3, 1, 1], 0)], &device);
         unit.to_data().assert_approx_eq::<f32>(
             &TensorData::from([[[[1.0f32]], [[0.0]], [[0.2]]]]),
             Tolerance::rel_abs(1e-5, 1e-6),

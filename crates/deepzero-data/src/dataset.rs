@@ -195,13 +195,11 @@ impl<D> Clone for Subset<D> {
 }
 
 impl<D> Subset<D> {
-    /// Item `i` of the subset is item `indices[i]` of `inner`. Takes a dataset or an `Arc` of
-    /// one. Indices past the end of `inner` are reported as errors by `get`.
-    pub fn new(inner: impl Into<Arc<D>>, indices: Vec<usize>) -> Self {
-        Self {
-            inner: inner.into(),
-            indices,
-        }
+    /// Item `i` of the subset is item `indices[i]` of `inner`; several subsets (train and
+    /// valid) can share one `inner`. Indices past the end of `inner` are reported as errors by
+    /// `get`.
+    pub fn new(inner: Arc<D>, indices: Vec<usize>) -> Self {
+        Self { inner, indices }
     }
 
     /// The indices into the inner dataset.
@@ -238,7 +236,13 @@ mod tests {
 
     /// Four 1×2×2 images whose pixels are `4i..4i+4`, labels 0 1 2 0.
     fn tiny() -> InMemoryImages {
-        InMemoryImages::new((0..16).collect(), [0u8, 1, 2, 0], [1, 2, 2], ["a", "b", "c"]).unwrap()
+        InMemoryImages::new(
+            (0..16).collect(),
+            [0u8, 1, 2, 0],
+            [1, 2, 2],
+            ["a", "b", "c"],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -275,7 +279,7 @@ mod tests {
 
     #[test]
     fn subset_view_indexes_through() {
-        let sub = Subset::new(tiny(), vec![2, 0, 9]);
+        let sub = Subset::new(Arc::new(tiny()), vec![2, 0, 9]);
         assert_eq!(sub.len(), 3);
         assert_eq!(sub.get(0).unwrap(), tiny().get(2).unwrap());
         assert_eq!(sub.get(1).unwrap().label, 0);

@@ -134,7 +134,10 @@ impl ImageFolder {
                 .collect();
             workers
                 .into_iter()
-                .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         });
         let mut pixels = Vec::with_capacity(self.files.len() * image_len);
@@ -204,8 +207,11 @@ mod tests {
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for (class, name, value) in [("dog", "c.png", 30u8), ("cat", "b.PNG", 20), ("cat", "a.png", 10)]
-        {
+        for (class, name, value) in [
+            ("dog", "c.png", 30u8),
+            ("cat", "b.PNG", 20),
+            ("cat", "a.png", 10),
+        ] {
             std::fs::create_dir_all(root.join(class)).unwrap();
             GrayImage::from_pixel(4, 3, Luma([value]))
                 .save_with_format(root.join(class).join(name), image::ImageFormat::Png)
@@ -254,7 +260,10 @@ mod tests {
         assert!(matches!(err, DataError::Decode { .. }), "{err:?}");
         assert!(err.to_string().contains("d.jpg"), "{err}");
         let err = folder.get(3).unwrap_err();
-        assert!(err.to_string().contains("d.jpg: cannot decode image"), "{err}");
+        assert!(
+            err.to_string().contains("d.jpg: cannot decode image"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -262,7 +271,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = ImageFolder::open(dir.path(), 3, [8, 8]).unwrap_err();
         assert!(matches!(err, DataError::EmptyFolder { .. }));
-        assert!(err.to_string().starts_with("no class sub-folders with images in"));
+        assert!(
+            err.to_string()
+                .starts_with("no class sub-folders with images in")
+        );
 
         std::fs::create_dir(dir.path().join("empty")).unwrap();
         let err = ImageFolder::open(dir.path(), 3, [8, 8]).unwrap_err();

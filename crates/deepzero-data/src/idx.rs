@@ -129,7 +129,9 @@ fn parse_header(
     if bytes.len() < header_len {
         return Err(truncated_header());
     }
-    Ok((0..ndims).map(|d| be_u32(bytes, 4 + 4 * d) as usize).collect())
+    Ok((0..ndims)
+        .map(|d| be_u32(bytes, 4 + 4 * d) as usize)
+        .collect())
 }
 
 /// Checks that the payload after the header is exactly `expected` bytes long.
@@ -358,7 +360,10 @@ mod tests {
         );
         let msg = err.to_string();
         assert!(msg.contains("train-images-idx3-ubyte: truncated"), "{msg}");
-        assert!(msg.contains("expected 24 bytes of pixel data, found 19"), "{msg}");
+        assert!(
+            msg.contains("expected 24 bytes of pixel data, found 19"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -391,7 +396,10 @@ mod tests {
         let path = dir.path().join("labels-as-images");
         write_idx_labels(&path, &[1, 2], false).unwrap();
         let err = read_idx_images(&path).unwrap_err();
-        assert!(matches!(err, DataError::BadMagic { found: 0x801, .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::BadMagic { found: 0x801, .. }),
+            "{err:?}"
+        );
         assert_eq!(
             err.to_string(),
             format!(
@@ -401,7 +409,10 @@ mod tests {
         );
         std::fs::write(&path, [0u8; 16]).unwrap();
         let err = read_idx_labels(&path, 10).unwrap_err();
-        assert!(err.to_string().contains("bad magic 0x00000000, expected 0x00000801"));
+        assert!(
+            err.to_string()
+                .contains("bad magic 0x00000000, expected 0x00000801")
+        );
     }
 
     #[test]
@@ -422,7 +433,10 @@ mod tests {
             ),
             "{err:?}"
         );
-        assert!(err.to_string().ends_with("labels: label 12 at index 3 out of range 0..10"));
+        assert!(
+            err.to_string()
+                .ends_with("labels: label 12 at index 3 out of range 0..10")
+        );
     }
 
     #[test]

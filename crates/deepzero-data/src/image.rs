@@ -152,7 +152,10 @@ mod tests {
         std::fs::write(&bad, b"not a jpeg at all").unwrap();
         let err = load_image(&bad, 3, [4, 4]).unwrap_err();
         assert!(matches!(err, DataError::Decode { .. }), "{err:?}");
-        assert!(err.to_string().contains("broken.jpg: cannot decode image"), "{err}");
+        assert!(
+            err.to_string().contains("broken.jpg: cannot decode image"),
+            "{err}"
+        );
         let missing = dir.path().join("missing.png");
         assert!(matches!(
             load_image(&missing, 3, [4, 4]).unwrap_err(),

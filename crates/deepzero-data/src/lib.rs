@@ -13,7 +13,7 @@
 //! - [`ImageBatcher`]: a burn [`Batcher`](burn::data::dataloader::batcher::Batcher) that
 //!   normalises images into one `[B, C, H, W]` tensor;
 //! - [`synthetic`]: linear and logistic regression data for the first chapters;
-//! - [`manifest`]: URLs and checksums used by `cargo xtask download`.
+//! - [`manifest`](mod@manifest): URLs and checksums used by `cargo xtask download`.
 //!
 //! Nothing in this crate downloads, and nothing panics on a bad file: every failure is a
 //! [`DataError`] whose one-line message names the file and the fault.
@@ -47,7 +47,9 @@ pub use error::DataError;
 pub use folder::ImageFolder;
 pub use idx::{IdxImages, read_idx_images, read_idx_labels, write_idx_images, write_idx_labels};
 pub use image::{ImageItem, load_image};
-pub use manifest::{DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify};
+pub use manifest::{
+    DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify,
+};
 pub use mnist::{IdxCorpus, Split};
 pub use split::{epoch_batches, stratified_split, train_valid_split};
 pub use synthetic::{Regression, linear_regression_data, logistic_data};

@@ -172,10 +172,12 @@ pub fn sha256_uncompressed(path: &Path) -> Result<(String, u64), DataError> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
-        let _ = write!(s, "{b:02x}"); // writing to a String cannot fail
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+            let _ = write!(s, "{b:02x}"); // writing to a String cannot fail
+            s
+        })
 }
 
 /// Checks a local file (compressed or not) against its manifest entry.
@@ -214,13 +216,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("abc");
         std::fs::write(&raw, b"abc").unwrap();
-        assert_eq!(sha256_uncompressed(&raw).unwrap(), (ABC_SHA256.to_string(), 3));
+        assert_eq!(
+            sha256_uncompressed(&raw).unwrap(),
+            (ABC_SHA256.to_string(), 3)
+        );
 
         let gz = dir.path().join("abc.bin"); // no .gz: detection is by magic
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(b"abc").unwrap();
         std::fs::write(&gz, enc.finish().unwrap()).unwrap();
-        assert_eq!(sha256_uncompressed(&gz).unwrap(), (ABC_SHA256.to_string(), 3));
+        assert_eq!(
+            sha256_uncompressed(&gz).unwrap(),
+            (ABC_SHA256.to_string(), 3)
+        );
 
         let empty = dir.path().join("empty");
         std::fs::write(&empty, b"").unwrap();
@@ -248,12 +256,18 @@ mod tests {
         };
         assert!(matches!(
             verify(&path, &wrong_size).unwrap_err(),
-            DataError::SizeMismatch { expected: 4, got: 3, .. }
+            DataError::SizeMismatch {
+                expected: 4,
+                got: 3,
+                ..
+            }
         ));
         std::fs::write(&path, b"abd").unwrap();
         let err = verify(&path, &good).unwrap_err();
         assert!(matches!(err, DataError::ChecksumMismatch { .. }));
-        assert!(err.to_string().contains(&format!("abc: checksum mismatch: expected {ABC_SHA256}, got ")));
+        assert!(err.to_string().contains(&format!(
+            "abc: checksum mismatch: expected {ABC_SHA256}, got "
+        )));
     }
 
     #[test]
@@ -270,7 +284,10 @@ mod tests {
                 assert!(m.file(f.name).is_some());
             }
         }
-        assert!(manifest("mnist").unwrap().files[0].urls[0].starts_with("https://storage.googleapis.com/"));
+        assert!(
+            manifest("mnist").unwrap().files[0].urls[0]
+                .starts_with("https://storage.googleapis.com/")
+        );
         let json = serde_json::to_string(manifest("mnist").unwrap()).unwrap();
         assert!(json.contains("\"uncompressed_bytes\":47040016"));
     }

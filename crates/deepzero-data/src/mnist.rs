@@ -3,7 +3,7 @@
 //! Both corpora have the same layout: 60 000 training and 10 000 test greyscale images of
 //! 28×28 pixels, ten classes, in `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 //! `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, usually gzip-compressed.
-//! Nothing here downloads; see [`crate::manifest`] for where the files come from.
+//! Nothing here downloads; see [`crate::manifest`](mod@crate::manifest) for where the files come from.
 
 use std::path::{Path, PathBuf};
 
@@ -160,7 +160,9 @@ mod tests {
         for (gz, dotted) in [(false, false), (true, false), (false, true), (true, true)] {
             let dir = tempfile::tempdir().unwrap();
             write_split(dir.path(), 12, 12, gz, dotted);
-            let ds = IdxCorpus::FashionMnist.load(dir.path(), Split::Test).unwrap();
+            let ds = IdxCorpus::FashionMnist
+                .load(dir.path(), Split::Test)
+                .unwrap();
             assert_eq!(ds.len(), 12);
             assert_eq!(ds.shape(), [1, 3, 2]);
             assert_eq!(ds.class_names()[9], "Ankle boot");
@@ -187,8 +189,14 @@ mod tests {
             "{err:?}"
         );
         let msg = err.to_string();
-        assert!(msg.contains("t10k-images-idx3-ubyte.gz: 6 images but"), "{msg}");
-        assert!(msg.contains("t10k-labels-idx1-ubyte.gz has 5 labels"), "{msg}");
+        assert!(
+            msg.contains("t10k-images-idx3-ubyte.gz: 6 images but"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("t10k-labels-idx1-ubyte.gz has 5 labels"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -108,7 +108,10 @@ mod tests {
         let (train, valid) = train_valid_split(100, 0.2, 7);
         assert_eq!((train.len(), valid.len()), (80, 20));
         assert_partition(&train, &valid, 100);
-        assert_eq!(train_valid_split(100, 0.2, 7), (train.clone(), valid.clone()));
+        assert_eq!(
+            train_valid_split(100, 0.2, 7),
+            (train.clone(), valid.clone())
+        );
         assert_ne!(train_valid_split(100, 0.2, 8).1, valid);
         assert!(valid.windows(2).all(|w| w[0] < w[1]));
     }
@@ -154,8 +157,16 @@ mod tests {
         let mut flat: Vec<usize> = e0.concat();
         flat.sort_unstable();
         assert_eq!(flat, (0..10).collect::<Vec<_>>());
-        assert_eq!(epoch_batches(10, 4, Some(1), 0), e0, "same epoch, same order");
-        assert_ne!(epoch_batches(10, 4, Some(1), 1), e0, "next epoch reshuffles");
+        assert_eq!(
+            epoch_batches(10, 4, Some(1), 0),
+            e0,
+            "same epoch, same order"
+        );
+        assert_ne!(
+            epoch_batches(10, 4, Some(1), 1),
+            e0,
+            "next epoch reshuffles"
+        );
         assert_ne!(epoch_batches(10, 4, Some(2), 0), e0, "seed matters");
         assert_eq!(
             epoch_batches(5, 2, None, 3),

@@ -61,8 +61,8 @@ pub fn linear_regression_data(
 ///
 /// Features are `x ~ N(0, I_d)`. The true weights are a random direction scaled to norm 4, and
 /// the bias is uniform in `[-0.5, 0.5]`; each label is `1` with probability
-/// `σ(x · w + b)`, so the classes overlap a little (a perfect model reaches about 93 %
-/// accuracy, not 100 %). Returns the data (targets `0.0` or `1.0`), the true weights and the
+/// `σ(x · w + b)`, so the classes overlap a little (even the true model is right on only about
+/// 87 % of the examples). Returns the data (targets `0.0` or `1.0`), the true weights and the
 /// true bias, so that a demo can compare what it learns against them.
 pub fn logistic_data(n: usize, d: usize, seed: u64) -> (Regression, Vec<f32>, f32) {
     let mut rng = StdRng::seed_from_u64(mix_seed(&[seed, 2]));
@@ -90,7 +90,10 @@ mod tests {
     #[test]
     fn linear_without_noise_is_exact() {
         let data = linear_regression_data(50, &[2.0, -3.0], 0.5, 0.0, 1);
-        assert_eq!((data.n, data.d, data.x.len(), data.y.len()), (50, 2, 100, 50));
+        assert_eq!(
+            (data.n, data.d, data.x.len(), data.y.len()),
+            (50, 2, 100, 50)
+        );
         for i in 0..data.n {
             let row = data.row(i).unwrap();
             assert!((data.y[i] - (2.0 * row[0] - 3.0 * row[1] + 0.5)).abs() < 1e-5);
@@ -127,7 +130,7 @@ mod tests {
             })
             .count();
         let acc = agree as f32 / data.n as f32;
-        assert!((0.88..0.97).contains(&acc), "Bayes accuracy {acc}");
+        assert!((0.84..0.90).contains(&acc), "Bayes accuracy {acc}");
         assert_eq!(logistic_data(2000, 3, 4).0, data);
     }
 }

@@ -140,7 +140,7 @@ where
         early_stopping: config
             .early_stopping
             .as_ref()
-            .map(|e| EarlyStopping::minimize(e.patience, e.min_delta)),
+            .map(|e| EarlyStopping::new(e.patience, e.min_delta, deepzero_core::early_stopping::Mode::Minimize)),
         run: run.clone(),
     };
     let mut resumed_after = None;
@@ -260,7 +260,7 @@ where
         let mut improved = false;
         if let Some(v) = valid_loss {
             match state.early_stopping.as_mut() {
-                Some(es) => improved = es.update(epoch, v).is_improvement(),
+                Some(es) => improved = matches!(es.update(epoch, v), deepzero_core::early_stopping::Decision::Improved),
                 None => {
                     let best_so_far = state.history[..state.history.len() - 1]
                         .iter()
