@@ -50,8 +50,16 @@ struct Workload {
 }
 
 const WORKLOADS: [Workload; 2] = [
-    Workload { name: "mnist-mlp", batch_size: 128, description: "MLP 784-512-256-10 (dropout 0.2), Adam, batch 128, train step" },
-    Workload { name: "mnist-lenet", batch_size: 64, description: "LeNet-5 (6-16 conv 5x5, 120-84-10), Adam, batch 64, train step" },
+    Workload {
+        name: "mnist-mlp",
+        batch_size: 128,
+        description: "MLP 784-512-256-10 (dropout 0.2), Adam, batch 128, train step",
+    },
+    Workload {
+        name: "mnist-lenet",
+        batch_size: 64,
+        description: "LeNet-5 (6-16 conv 5x5, 120-84-10), Adam, batch 64, train step",
+    },
 ];
 
 /// One row of `results.json`.
@@ -82,13 +90,21 @@ fn time_training(
     args: &BenchArgs,
 ) -> Vec<f64> {
     // Fixed random data built on the host, sent to the device every step like a real loader.
-    let pixels: Vec<f32> = (0..batch_size * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let pixels: Vec<f32> = (0..batch_size * 784)
+        .map(|i| ((i * 7919) % 256) as f32 / 255.0)
+        .collect();
     let labels: Vec<i32> = (0..batch_size).map(|i| (i % 10) as i32).collect();
     let mut optim = OptimizerKind::Adam.build(0.0);
     let mut step = |model: ImageModel| -> ImageModel {
-        let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [batch_size, 1, 28, 28]), device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(pixels.clone(), [batch_size, 1, 28, 28]),
+            device,
+        );
         let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch_size]), device);
-        let out = model.step(ImageBatch { images: x, targets: y });
+        let out = model.step(ImageBatch {
+            images: x,
+            targets: y,
+        });
         let _loss: f32 = out.loss.clone().into_scalar();
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         optim.step(1e-3, model, grads)
@@ -112,8 +128,18 @@ fn ours(workload: &Workload, backend: Backend, args: &BenchArgs) -> Result<f64, 
     let device = backend.device().map_err(|e| e.to_string())?.autodiff();
     device.seed(0);
     let rates = match workload.name {
-        "mnist-mlp" => time_training(Architecture::Mlp.build([1, 28, 28], 10, &device), &device, workload.batch_size, args),
-        "mnist-lenet" => time_training(Architecture::LeNet5.build([1, 28, 28], 10, &device), &device, workload.batch_size, args),
+        "mnist-mlp" => time_training(
+            Architecture::Mlp.build([1, 28, 28], 10, &device),
+            &device,
+            workload.batch_size,
+            args,
+        ),
+        "mnist-lenet" => time_training(
+            Architecture::LeNet5.build([1, 28, 28], 10, &device),
+            &device,
+            workload.batch_size,
+            args,
+        ),
         other => return Err(format!("unknown workload {other}")),
     };
     Ok(median(rates))
@@ -141,8 +167,14 @@ fn peer(workload: &Workload, args: &BenchArgs) -> Result<(String, f64), String> 
     }
     let v: serde_json::Value =
         serde_json::from_slice(&output.stdout).map_err(|e| format!("peer output: {e}"))?;
-    let rate = v["samples_per_second"].as_f64().ok_or("peer output lacks samples_per_second")?;
-    let name = format!("pytorch {} ({} threads)", v["torch"].as_str().unwrap_or("?"), v["threads"]);
+    let rate = v["samples_per_second"]
+        .as_f64()
+        .ok_or("peer output lacks samples_per_second")?;
+    let name = format!(
+        "pytorch {} ({} threads)",
+        v["torch"].as_str().unwrap_or("?"),
+        v["threads"]
+    );
     Ok((name, rate))
 }
 
@@ -161,7 +193,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         .collect();
     let with_peer = !args.no_peer && torch_available();
     if !args.no_peer && !with_peer {
-        println!("PyTorch not importable by python3: running without the peer (pip install torch to compare)");
+        println!(
+            "PyTorch not importable by python3: running without the peer (pip install torch to compare)"
+        );
     }
     let mut rows = Vec::new();
     for workload in &selected {
@@ -202,10 +236,14 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let json_path = args.out.join("results.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&rows).unwrap_or_default())
-        .map_err(|e| format!("{}: {e}", json_path.display()))?;
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&rows).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", json_path.display()))?;
     let md_path = args.out.join("results.md");
-    std::fs::write(&md_path, markdown(&rows, &selected, args)).map_err(|e| format!("{}: {e}", md_path.display()))?;
+    std::fs::write(&md_path, markdown(&rows, &selected, args))
+        .map_err(|e| format!("{}: {e}", md_path.display()))?;
     println!("wrote {} and {}", json_path.display(), md_path.display());
     Ok(())
 }
@@ -213,7 +251,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
 fn markdown(rows: &[BenchRow], workloads: &[&Workload], args: &BenchArgs) -> String {
     let mut text = format!(
         "# cargo xtask bench\n\n{} cores; median of {} repeats of {} steps after {} warm-up steps.\n\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         args.repeats,
         args.steps,
         args.warmup
@@ -228,8 +268,12 @@ fn markdown(rows: &[BenchRow], workloads: &[&Workload], args: &BenchArgs) -> Str
             r.workload,
             r.backend,
             r.samples_per_second,
-            r.peer_samples_per_second.map(|p| format!("{p:.0}")).unwrap_or_else(|| "—".into()),
-            r.ratio.map(|p| format!("{p:.2}")).unwrap_or_else(|| "—".into()),
+            r.peer_samples_per_second
+                .map(|p| format!("{p:.0}"))
+                .unwrap_or_else(|| "—".into()),
+            r.ratio
+                .map(|p| format!("{p:.2}"))
+                .unwrap_or_else(|| "—".into()),
         ));
     }
     text

@@ -28,18 +28,31 @@ pub struct DownloadArgs {
 pub fn run(args: &DownloadArgs) -> Result<(), String> {
     let manifest = manifest::manifest(&args.dataset).ok_or_else(|| {
         let known: Vec<&str> = manifest::MANIFESTS.iter().map(|m| m.name).collect();
-        format!("unknown dataset `{}` (known: {})", args.dataset, known.join(", "))
+        format!(
+            "unknown dataset `{}` (known: {})",
+            args.dataset,
+            known.join(", ")
+        )
     })?;
     let target = args.dir.join(manifest.name);
     std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
     fetch_all(manifest, &target, args.from.as_deref())?;
-    println!("{}: all {} files verified in {}", manifest.name, manifest.files.len(), target.display());
+    println!(
+        "{}: all {} files verified in {}",
+        manifest.name,
+        manifest.files.len(),
+        target.display()
+    );
     println!("licence: {}", manifest.licence);
     Ok(())
 }
 
 /// Fetches every file of `manifest` into `target`.
-pub fn fetch_all(manifest: &DatasetManifest, target: &Path, from: Option<&Path>) -> Result<(), String> {
+pub fn fetch_all(
+    manifest: &DatasetManifest,
+    target: &Path,
+    from: Option<&Path>,
+) -> Result<(), String> {
     for file in manifest.files {
         let dest = target.join(file.name);
         if dest.exists() && manifest::verify(&dest, file).is_ok() {
@@ -62,9 +75,11 @@ pub fn fetch_all(manifest: &DatasetManifest, target: &Path, from: Option<&Path>)
 fn bar(len: u64, name: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{msg:32} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:32} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_message(name.to_string());
     bar
@@ -81,7 +96,8 @@ fn copy_local(local: &Path, dataset: &str, file: &ManifestFile, dest: &Path) -> 
     let part = part_path(dest);
     let mut output = File::create(&part).map_err(|e| format!("{}: {e}", part.display()))?;
     let progress = bar(len, file.name);
-    copy_with_progress(&mut input, &mut output, &progress).map_err(|e| format!("{}: {e}", part.display()))?;
+    copy_with_progress(&mut input, &mut output, &progress)
+        .map_err(|e| format!("{}: {e}", part.display()))?;
     progress.finish_and_clear();
     finish(&part, dest)
 }
@@ -96,7 +112,11 @@ fn finish(part: &Path, dest: &Path) -> Result<(), String> {
     std::fs::rename(part, dest).map_err(|e| format!("{}: {e}", dest.display()))
 }
 
-fn copy_with_progress(input: &mut impl Read, output: &mut impl Write, progress: &ProgressBar) -> std::io::Result<u64> {
+fn copy_with_progress(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    progress: &ProgressBar,
+) -> std::io::Result<u64> {
     let mut buffer = vec![0u8; 1 << 16];
     let mut total = 0;
     loop {
@@ -124,7 +144,11 @@ fn download(file: &ManifestFile, dest: &Path) -> Result<(), String> {
             }
         }
     }
-    Err(format!("could not download {}:\n  {}", file.name, errors.join("\n  ")))
+    Err(format!(
+        "could not download {}:\n  {}",
+        file.name,
+        errors.join("\n  ")
+    ))
 }
 
 fn download_one(url: &str, part: &Path, name: &str) -> Result<(), String> {
@@ -167,7 +191,9 @@ mod tests {
     #[test]
     fn local_copy_verifies_and_rejects_corruption() {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets");
-        let Some(manifest) = manifest::manifest("mnist") else { panic!("mnist manifest") };
+        let Some(manifest) = manifest::manifest("mnist") else {
+            panic!("mnist manifest")
+        };
         if !shared.join("mnist").is_dir() {
             eprintln!("skipped: {} not present", shared.display());
             return;

@@ -11,7 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "xtask", about = "deepzero project tasks: dataset download and benchmarks")]
+#[command(
+    name = "xtask",
+    about = "deepzero project tasks: dataset download and benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -25,7 +25,12 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend name, compiled in or not.
-    pub const ALL: [Backend; 4] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu, Backend::Cuda];
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ];
 
     /// The name used on the command line and in `metrics.json`.
     pub fn name(self) -> &'static str {
@@ -78,7 +83,8 @@ impl Backend {
         Ok(match self {
             Backend::Flex => Device::flex(),
             #[cfg(feature = "ndarray")]
-            #[allow(deprecated)] // burn deprecates ndarray in favour of Flex; we keep it selectable
+            #[allow(deprecated)]
+            // burn deprecates ndarray in favour of Flex; we keep it selectable
             Backend::Ndarray => Device::ndarray(),
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),

@@ -96,7 +96,9 @@ fn shipped_sample(corpus: IdxCorpus) -> Option<PathBuf> {
     let name = format!("{}-sample", corpus.name());
     let candidates = [
         PathBuf::from("datasets").join(&name),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets").join(&name),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../datasets")
+            .join(&name),
     ];
     candidates.into_iter().find(|p| p.is_dir())
 }
@@ -137,9 +139,16 @@ fn idx_dir(corpus: IdxCorpus, data_dir: Option<&Path>) -> Result<(PathBuf, Strin
     }
 }
 
-fn load_data(recipe: &Recipe, args: &TrainArgs) -> Result<(Data, Architecture, Augmentation, ImageBatcherChoice), CliError> {
+fn load_data(
+    recipe: &Recipe,
+    args: &TrainArgs,
+) -> Result<(Data, Architecture, Augmentation, ImageBatcherChoice), CliError> {
     match &recipe.kind {
-        RecipeKind::Idx { corpus, arch, augment } => {
+        RecipeKind::Idx {
+            corpus,
+            arch,
+            augment,
+        } => {
             let (dir, source) = idx_dir(*corpus, args.data_dir.as_deref())?;
             let train = corpus.load(&dir, Split::Train)?;
             let test = corpus.load(&dir, Split::Test)?;
@@ -147,14 +156,28 @@ fn load_data(recipe: &Recipe, args: &TrainArgs) -> Result<(Data, Architecture, A
                 IdxCorpus::Mnist => ImageBatcherChoice::Fixed(ImageBatcher::mnist()),
                 IdxCorpus::FashionMnist => ImageBatcherChoice::Fixed(ImageBatcher::fashion_mnist()),
             };
-            Ok((Data { train, test, source }, *arch, augment.clone(), batcher))
+            Ok((
+                Data {
+                    train,
+                    test,
+                    source,
+                },
+                *arch,
+                augment.clone(),
+                batcher,
+            ))
         }
         RecipeKind::ImageFolder => {
             let root = args.data_dir.as_deref().ok_or_else(|| {
-                CliError::Usage("image-folder needs --data-dir ROOT (one sub-folder per class)".into())
+                CliError::Usage(
+                    "image-folder needs --data-dir ROOT (one sub-folder per class)".into(),
+                )
             })?;
             if !root.is_dir() {
-                return Err(CliError::Usage(format!("data directory {} does not exist", root.display())));
+                return Err(CliError::Usage(format!(
+                    "data directory {} does not exist",
+                    root.display()
+                )));
             }
             let size = [args.image_size, args.image_size];
             let (train_dir, test_dir) = (root.join("train"), root.join("test"));
@@ -176,9 +199,17 @@ fn load_data(recipe: &Recipe, args: &TrainArgs) -> Result<(Data, Architecture, A
                 let (train_idx, test_idx) = stratified_split(&labels, 0.2, args.seed ^ 0x7e57);
                 (all.subset(&train_idx), all.subset(&test_idx))
             };
-            let augment = Augmentation { crop_padding: Some(args.image_size / 8), horizontal_flip: true, affine: None };
+            let augment = Augmentation {
+                crop_padding: Some(args.image_size / 8),
+                horizontal_flip: true,
+                affine: None,
+            };
             Ok((
-                Data { train, test, source: root.display().to_string() },
+                Data {
+                    train,
+                    test,
+                    source: root.display().to_string(),
+                },
                 Architecture::SmallCnn,
                 augment,
                 ImageBatcherChoice::FromTrainingSet,
@@ -220,7 +251,12 @@ fn channel_stats(images: &InMemoryImages) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// `deepzero train` for an image recipe.
-pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Device) -> Result<(), CliError> {
+pub fn train(
+    recipe: &Recipe,
+    args: &TrainArgs,
+    backend: Backend,
+    device: &Device,
+) -> Result<(), CliError> {
     let (data, arch, augment, batcher_choice) = load_data(recipe, args)?;
     let batcher = match batcher_choice {
         ImageBatcherChoice::Fixed(b) => b,
@@ -246,10 +282,15 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
     let labels: Vec<usize> = data.train.labels().to_vec();
     let (train_idx, valid_idx) = stratified_split(&labels, args.valid_fraction, args.seed);
     let full = Arc::new(data.train);
-    let train_set = Arc::new(Augmented::new(Subset::new(full.clone(), train_idx), augment, args.seed));
+    let train_set = Arc::new(Augmented::new(
+        Subset::new(full.clone(), train_idx),
+        augment,
+        args.seed,
+    ));
     let valid_set = Subset::new(full, valid_idx);
     let hook_set = train_set.clone();
-    let train_source = DatasetBatches::new(train_set, batcher.clone()).with_epoch_hook(move |epoch| hook_set.set_epoch(epoch));
+    let train_source = DatasetBatches::new(train_set, batcher.clone())
+        .with_epoch_hook(move |epoch| hook_set.set_epoch(epoch));
     let valid_source = DatasetBatches::new(valid_set, batcher.clone());
     let test_source = DatasetBatches::new(data.test, batcher.clone());
 
@@ -273,7 +314,11 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
     let train_device = device.clone().autodiff();
     train_device.seed(args.seed);
     let model = arch.build(info.input_shape, info.class_names.len(), &train_device);
-    let mut progress = if args.quiet { Progress::quiet() } else { Progress::auto() };
+    let mut progress = if args.quiet {
+        Progress::quiet()
+    } else {
+        Progress::auto()
+    };
     let outcome = fit(
         model,
         &train_source,
@@ -337,7 +382,10 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
 }
 
 /// Per-class and averaged precision/recall/F1 of an evaluation.
-fn classification_report(result: &deepzero_train::EvalResult, num_classes: usize) -> serde_json::Value {
+fn classification_report(
+    result: &deepzero_train::EvalResult,
+    num_classes: usize,
+) -> serde_json::Value {
     let mut cm = ConfusionMatrix::new(num_classes);
     // Predictions and targets come from the model's own logits and the dataset's validated
     // labels, so they are in range; a failure here would be a bug, reported rather than hidden.
@@ -371,12 +419,20 @@ fn model_file(dir: &Path) -> Result<PathBuf, CliError> {
 }
 
 fn load_trained(info: &RunInfo, dir: &Path, device: &Device) -> Result<ImageModel, CliError> {
-    let model = info.arch.build(info.input_shape, info.class_names.len(), device);
+    let model = info
+        .arch
+        .build(info.input_shape, info.class_names.len(), device);
     Ok(load_model(model, &model_file(dir)?)?)
 }
 
 /// `deepzero eval`: the test-split accuracy and loss of a trained run.
-pub fn eval(recipe: &Recipe, checkpoint: &Path, args: &TrainArgs, backend: Backend, device: &Device) -> Result<(), CliError> {
+pub fn eval(
+    recipe: &Recipe,
+    checkpoint: &Path,
+    args: &TrainArgs,
+    backend: Backend,
+    device: &Device,
+) -> Result<(), CliError> {
     let info = RunInfo::load(checkpoint, recipe.name)?;
     let (data, _, _, _) = load_data(recipe, args)?;
     if data.test.shape() != info.input_shape || data.test.num_classes() != info.class_names.len() {
@@ -482,7 +538,13 @@ fn maybe_invert(item: &mut ImageItem, mode: InvertMode) {
 }
 
 /// `deepzero predict`: classifies image files with a trained run.
-pub fn predict(recipe: &Recipe, checkpoint: &Path, images: &[PathBuf], options: &PredictOptions, device: &Device) -> Result<Vec<Prediction>, CliError> {
+pub fn predict(
+    recipe: &Recipe,
+    checkpoint: &Path,
+    images: &[PathBuf],
+    options: &PredictOptions,
+    device: &Device,
+) -> Result<Vec<Prediction>, CliError> {
     if images.is_empty() {
         return Err(CliError::Usage("predict needs at least one IMAGE".into()));
     }
@@ -499,8 +561,12 @@ pub fn predict(recipe: &Recipe, checkpoint: &Path, images: &[PathBuf], options: 
     let probs = softmax(model.logits(batch), 1);
     let k = options.top_k.clamp(1, info.class_names.len());
     let (values, indices) = probs.topk_with_indices(k, 1);
-    let values: Vec<f32> = values.try_into_vec_as::<f32>().map_err(|e| CliError::Usage(format!("{e:?}")))?;
-    let indices: Vec<i64> = indices.try_into_vec_as::<i64>().map_err(|e| CliError::Usage(format!("{e:?}")))?;
+    let values: Vec<f32> = values
+        .try_into_vec_as::<f32>()
+        .map_err(|e| CliError::Usage(format!("{e:?}")))?;
+    let indices: Vec<i64> = indices
+        .try_into_vec_as::<i64>()
+        .map_err(|e| CliError::Usage(format!("{e:?}")))?;
     let predictions: Vec<Prediction> = images
         .iter()
         .enumerate()
@@ -515,17 +581,27 @@ pub fn predict(recipe: &Recipe, checkpoint: &Path, images: &[PathBuf], options: 
         })
         .collect();
 
-    let picture = options.picture.clone().unwrap_or_else(|| checkpoint.join("predictions.png"));
+    let picture = options
+        .picture
+        .clone()
+        .unwrap_or_else(|| checkpoint.join("predictions.png"));
     let captions: Vec<String> = predictions
         .iter()
         .map(|p| format!("{} {:.0}%", p.top[0].1, p.top[0].2 * 100.0))
         .collect();
     deepzero_train::plot::draw_image_grid(&picture, &items, &captions)?;
     if options.json {
-        println!("{}", serde_json::to_string_pretty(&predictions).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&predictions).unwrap_or_default()
+        );
     } else {
         for p in &predictions {
-            let rest: Vec<String> = p.top.iter().map(|(_, name, prob)| format!("{name} {prob:.3}")).collect();
+            let rest: Vec<String> = p
+                .top
+                .iter()
+                .map(|(_, name, prob)| format!("{name} {prob:.3}"))
+                .collect();
             println!("{}: {}", p.image, rest.join(", "));
         }
         println!("picture: {}", picture.display());

@@ -107,13 +107,17 @@ impl TrainArgs {
         if let Some(lr) = self.lr
             && !(lr.is_finite() && lr > 0.0)
         {
-            return Err(CliError::Usage(format!("--lr must be a positive number, not {lr}")));
+            return Err(CliError::Usage(format!(
+                "--lr must be a positive number, not {lr}"
+            )));
         }
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(CliError::Usage("--valid-fraction must be in [0, 1)".into()));
         }
         if self.image_size < 8 || self.image_size % 4 != 0 {
-            return Err(CliError::Usage("--image-size must be a multiple of 4, at least 8".into()));
+            return Err(CliError::Usage(
+                "--image-size must be a multiple of 4, at least 8".into(),
+            ));
         }
         Ok(())
     }
@@ -134,7 +138,11 @@ pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
 }
 
 /// `deepzero eval RECIPE --checkpoint DIR ...`
-pub fn eval(recipe_name: &str, checkpoint: &std::path::Path, args: &TrainArgs) -> Result<(), CliError> {
+pub fn eval(
+    recipe_name: &str,
+    checkpoint: &std::path::Path,
+    args: &TrainArgs,
+) -> Result<(), CliError> {
     let recipe = recipes::find(recipe_name)?;
     let backend = Backend::resolve(args.backend.as_deref())?;
     let device = backend.device()?;
@@ -148,11 +156,20 @@ pub fn eval(recipe_name: &str, checkpoint: &std::path::Path, args: &TrainArgs) -
 
 /// The text of `deepzero list`.
 pub fn list_text() -> String {
-    let mut text = format!("{:<22} {:<14} {}\n", "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS");
+    let mut text = format!(
+        "{:<22} {:<14} {}\n",
+        "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS"
+    );
     for r in recipes::all() {
         text.push_str(&format!("{:<22} {:<14} {}\n", r.name, r.chapter, r.summary));
     }
-    let backends: Vec<&str> = Backend::compiled_backends().iter().map(|b| b.name()).collect();
-    text.push_str(&format!("\nbackends compiled in: {}\n", backends.join(", ")));
+    let backends: Vec<&str> = Backend::compiled_backends()
+        .iter()
+        .map(|b| b.name())
+        .collect();
+    text.push_str(&format!(
+        "\nbackends compiled in: {}\n",
+        backends.join(", ")
+    ));
     text
 }

@@ -8,7 +8,11 @@ use deepzero_cli::image_task::{InvertMode, PredictOptions};
 use deepzero_cli::{Backend, CliError, TrainArgs, recipes};
 
 #[derive(Parser)]
-#[command(name = "deepzero", version, about = "Deep learning from zero, on burn: train, evaluate and run every recipe of the book")]
+#[command(
+    name = "deepzero",
+    version,
+    about = "Deep learning from zero, on burn: train, evaluate and run every recipe of the book"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,12 +73,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Train { recipe, args } => deepzero_cli::train(&recipe, &args),
-        Command::Eval { recipe, checkpoint, args } => deepzero_cli::eval(&recipe, &checkpoint, &args),
-        Command::Predict { recipe, checkpoint, images, top, json, picture, invert, backend } => {
+        Command::Eval {
+            recipe,
+            checkpoint,
+            args,
+        } => deepzero_cli::eval(&recipe, &checkpoint, &args),
+        Command::Predict {
+            recipe,
+            checkpoint,
+            images,
+            top,
+            json,
+            picture,
+            invert,
+            backend,
+        } => {
             let recipe = recipes::find(&recipe)?;
             let device = Backend::resolve(backend.as_deref())?.device()?;
-            let options = PredictOptions { top_k: top, json, picture, invert };
-            deepzero_cli::image_task::predict(&recipe, &checkpoint, &images, &options, &device).map(|_| ())
+            let options = PredictOptions {
+                top_k: top,
+                json,
+                picture,
+                invert,
+            };
+            deepzero_cli::image_task::predict(&recipe, &checkpoint, &images, &options, &device)
+                .map(|_| ())
         }
     }
 }
@@ -88,8 +111,14 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let location = info.location().map(|l| format!(" ({}:{})", l.file(), l.line())).unwrap_or_default();
-        eprintln!("error: internal error: {}{location}", message.lines().next().unwrap_or(""));
+        let location = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error: {}{location}",
+            message.lines().next().unwrap_or("")
+        );
     }));
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

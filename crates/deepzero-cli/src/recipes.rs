@@ -59,7 +59,13 @@ pub struct Recipe {
     pub defaults: Defaults,
 }
 
-fn defaults(epochs: usize, batch_size: usize, lr: f64, optimizer: OptimizerKind, schedule: LrSchedule) -> Defaults {
+fn defaults(
+    epochs: usize,
+    batch_size: usize,
+    lr: f64,
+    optimizer: OptimizerKind,
+    schedule: LrSchedule,
+) -> Defaults {
     Defaults {
         epochs,
         batch_size,
@@ -102,28 +108,44 @@ pub fn all() -> Vec<Recipe> {
             name: "mnist-mlp",
             chapter: "1.2, 2.1-2.3",
             summary: "784-512-256-10 perceptron with dropout on MNIST",
-            kind: RecipeKind::Idx { corpus: IdxCorpus::Mnist, arch: Mlp, augment: Augmentation::default() },
+            kind: RecipeKind::Idx {
+                corpus: IdxCorpus::Mnist,
+                arch: Mlp,
+                augment: Augmentation::default(),
+            },
             defaults: defaults(12, 128, 1e-3, Adam, cosine.clone()),
         },
         Recipe {
             name: "mnist-lenet",
             chapter: "1.3.1, 7.2",
             summary: "LeNet-5-style CNN on MNIST",
-            kind: RecipeKind::Idx { corpus: IdxCorpus::Mnist, arch: LeNet5, augment: crop(2, false) },
+            kind: RecipeKind::Idx {
+                corpus: IdxCorpus::Mnist,
+                arch: LeNet5,
+                augment: crop(2, false),
+            },
             defaults: defaults(15, 64, 2e-3, Adam, cosine.clone()),
         },
         Recipe {
             name: "fashion-mlp",
             chapter: "1.2, 2.1-2.3",
             summary: "784-512-256-10 perceptron with dropout on Fashion-MNIST",
-            kind: RecipeKind::Idx { corpus: IdxCorpus::FashionMnist, arch: Mlp, augment: Augmentation::default() },
+            kind: RecipeKind::Idx {
+                corpus: IdxCorpus::FashionMnist,
+                arch: Mlp,
+                augment: Augmentation::default(),
+            },
             defaults: defaults(12, 128, 1e-3, Adam, cosine.clone()),
         },
         Recipe {
             name: "fashion-cnn",
             chapter: "1.3.1, 3.1",
-            summary: "VGG-style 4-conv CNN with batch norm on Fashion-MNIST",
-            kind: RecipeKind::Idx { corpus: IdxCorpus::FashionMnist, arch: SmallCnn, augment: crop(2, true) },
+            summary: "VGG-style CNN (2 conv blocks, batch norm) on Fashion-MNIST",
+            kind: RecipeKind::Idx {
+                corpus: IdxCorpus::FashionMnist,
+                arch: SmallCnn,
+                augment: crop(2, true),
+            },
             defaults: defaults(12, 128, 2e-3, Adam, cosine.clone()),
         },
         Recipe {

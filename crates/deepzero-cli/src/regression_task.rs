@@ -45,8 +45,14 @@ fn generate(recipe: &Recipe, seed: u64) -> (Regression, Vec<f32>, f32) {
 /// Rows `[start, end)` of the data as tensors `x: [n, d]`, `y: [n, 1]`.
 fn tensors(data: &Regression, start: usize, end: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
     let d = data.d;
-    let x = Tensor::<2>::from_data(TensorData::new(data.x[start * d..end * d].to_vec(), [end - start, d]), device);
-    let y = Tensor::<2>::from_data(TensorData::new(data.y[start..end].to_vec(), [end - start, 1]), device);
+    let x = Tensor::<2>::from_data(
+        TensorData::new(data.x[start * d..end * d].to_vec(), [end - start, d]),
+        device,
+    );
+    let y = Tensor::<2>::from_data(
+        TensorData::new(data.y[start..end].to_vec(), [end - start, 1]),
+        device,
+    );
     (x, y)
 }
 
@@ -55,7 +61,14 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 /// Test metrics of weights `w`, bias `b` on rows `[start, n)`.
-fn test_metrics(kind: &RecipeKind, data: &Regression, start: usize, w: &[f32], b: f32, device: &Device) -> serde_json::Value {
+fn test_metrics(
+    kind: &RecipeKind,
+    data: &Regression,
+    start: usize,
+    w: &[f32],
+    b: f32,
+    device: &Device,
+) -> serde_json::Value {
     let (x, y) = tensors(data, start, data.n, device);
     let weight = Tensor::<2>::from_data(TensorData::new(w.to_vec(), [w.len(), 1]), device);
     let bias = Tensor::<1>::from_data(TensorData::new(vec![b], [1]), device);
@@ -71,16 +84,28 @@ fn test_metrics(kind: &RecipeKind, data: &Regression, start: usize, w: &[f32], b
         _ => {
             let model = LogisticRegression { weight, bias };
             let loss = model.loss(x.clone(), y.clone()).into_scalar::<f32>() as f64;
-            let predicted = model.predict(x).try_into_vec_as::<i64>().unwrap_or_default();
+            let predicted = model
+                .predict(x)
+                .try_into_vec_as::<i64>()
+                .unwrap_or_default();
             let y = host(y);
-            let correct = predicted.iter().zip(&y).filter(|(p, t)| **p as f32 == **t).count();
+            let correct = predicted
+                .iter()
+                .zip(&y)
+                .filter(|(p, t)| **p as f32 == **t)
+                .count();
             json!({ "loss": loss, "accuracy": correct as f64 / y.len() as f64, "examples": y.len() })
         }
     }
 }
 
 /// `deepzero train linear-regression|logistic-regression`.
-pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Device) -> Result<(), CliError> {
+pub fn train(
+    recipe: &Recipe,
+    args: &TrainArgs,
+    backend: Backend,
+    device: &Device,
+) -> Result<(), CliError> {
     let epochs = args.epochs.unwrap_or(recipe.defaults.epochs);
     let lr = args.lr.unwrap_or(recipe.defaults.lr);
     let out = args.out_dir(recipe);
@@ -98,12 +123,16 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
     let (history, weights, bias) = match recipe.kind {
         RecipeKind::LinearRegression => {
             let mut model = LinearRegression::new(data.d, 1, device);
-            let history = model.fit(x, y, lr, epochs).map_err(|e| CliError::Usage(e.to_string()))?;
+            let history = model
+                .fit(x, y, lr, epochs)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
             (history, host(model.weight), host(model.bias.unsqueeze()))
         }
         _ => {
             let mut model = LogisticRegression::new(data.d, device);
-            let history = model.fit(x, y, lr, epochs).map_err(|e| CliError::Usage(e.to_string()))?;
+            let history = model
+                .fit(x, y, lr, epochs)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
             (history, host(model.weight), host(model.bias.unsqueeze()))
         }
     };
@@ -118,7 +147,12 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
     let bias = bias.first().copied().unwrap_or(0.0);
     write_json_atomic(
         &out.join("model.json"),
-        &SavedModel { recipe: recipe.name.into(), seed: args.seed, weights: weights.clone(), bias },
+        &SavedModel {
+            recipe: recipe.name.into(),
+            seed: args.seed,
+            weights: weights.clone(),
+            bias,
+        },
     )?;
     let records: Vec<EpochRecord> = history
         .iter()
@@ -162,10 +196,18 @@ pub fn train(recipe: &Recipe, args: &TrainArgs, backend: Backend, device: &Devic
 }
 
 /// `deepzero eval linear-regression|logistic-regression --checkpoint DIR`.
-pub fn eval(recipe: &Recipe, checkpoint: &Path, args: &TrainArgs, backend: Backend) -> Result<(), CliError> {
+pub fn eval(
+    recipe: &Recipe,
+    checkpoint: &Path,
+    args: &TrainArgs,
+    backend: Backend,
+) -> Result<(), CliError> {
     let path = checkpoint.join("model.json");
     if !path.exists() {
-        return Err(CliError::Usage(format!("{} holds no model.json", checkpoint.display())));
+        return Err(CliError::Usage(format!(
+            "{} holds no model.json",
+            checkpoint.display()
+        )));
     }
     let saved: SavedModel = read_json(&path)?;
     if saved.recipe != recipe.name {
@@ -178,7 +220,14 @@ pub fn eval(recipe: &Recipe, checkpoint: &Path, args: &TrainArgs, backend: Backe
     }
     let device = backend.device()?;
     let (data, _, _) = generate(recipe, saved.seed);
-    let test = test_metrics(&recipe.kind, &data, data.n * 4 / 5, &saved.weights, saved.bias, &device);
+    let test = test_metrics(
+        &recipe.kind,
+        &data,
+        data.n * 4 / 5,
+        &saved.weights,
+        saved.bias,
+        &device,
+    );
     let out = args.out.clone().unwrap_or_else(|| checkpoint.join("eval"));
     std::fs::create_dir_all(&out).map_err(CliError::io(&out))?;
     println!("{}: test {}", recipe.name, test);

@@ -148,7 +148,11 @@ mod tests {
     /// Inputs away from ReLU's kink so finite differences are meaningful.
     fn input() -> Tensor<2> {
         Tensor::from_floats(
-            [[-2.1, -0.7, 0.3, 1.4], [0.9, -1.3, 2.6, -0.4], [0.15, 3.0, -3.2, 0.6]],
+            [
+                [-2.1, -0.7, 0.3, 1.4],
+                [0.9, -1.3, 2.6, -0.4],
+                [0.15, 3.0, -3.2, 0.6],
+            ],
             &device(),
         )
     }
@@ -157,16 +161,17 @@ mod tests {
     /// exactly the vector–Jacobian product the backward function computes.
     fn upstream() -> Tensor<2> {
         Tensor::from_floats(
-            [[0.5, -1.0, 0.25, 2.0], [-0.3, 0.8, 1.1, -0.6], [1.0, 0.1, -0.9, 0.4]],
+            [
+                [0.5, -1.0, 0.25, 2.0],
+                [-0.3, 0.8, 1.1, -0.6],
+                [1.0, 0.1, -0.9, 0.4],
+            ],
             &device(),
         )
     }
 
     /// Runs both checks of `backward(x, g)` against `L(x) = Σ g ⊙ forward(x)`.
-    fn check_vjp(
-        forward: impl Fn(Tensor<2>) -> Tensor<2> + Copy,
-        analytic: Tensor<2>,
-    ) {
+    fn check_vjp(forward: impl Fn(Tensor<2>) -> Tensor<2> + Copy, analytic: Tensor<2>) {
         let x = input();
         let g = upstream();
         let loss = |t: Tensor<2>| (forward(t) * g.clone()).sum();
@@ -180,7 +185,12 @@ mod tests {
     #[test]
     fn sigmoid_matches_burn_and_gradients() {
         let x = input();
-        assert_close(&sigmoid(x.clone()), &burn_act::sigmoid(x.clone()), 1e-6, 1e-7);
+        assert_close(
+            &sigmoid(x.clone()),
+            &burn_act::sigmoid(x.clone()),
+            1e-6,
+            1e-7,
+        );
         let grad = sigmoid_backward(sigmoid(x.clone()), upstream());
         check_vjp(sigmoid, grad);
     }
@@ -237,7 +247,12 @@ mod tests {
     fn softmax_matches_burn_and_gradients() {
         let x = input();
         for dim in [0, 1] {
-            assert_close(&softmax(x.clone(), dim), &burn_act::softmax(x.clone(), dim), 1e-5, 1e-7);
+            assert_close(
+                &softmax(x.clone(), dim),
+                &burn_act::softmax(x.clone(), dim),
+                1e-5,
+                1e-7,
+            );
             let grad = softmax_backward(softmax(x.clone(), dim), upstream(), dim);
             check_vjp(|t| softmax(t, dim), grad);
         }
@@ -263,7 +278,10 @@ mod tests {
         assert_close_f64(f64::from(y[0]), f64::from(1.0 / (1.0 + e)), 1e-6);
         assert_close_f64(f64::from(y[1]), f64::from(e / (1.0 + e)), 1e-6);
         let naive = host(&(x.clone().exp() / x.exp().sum_dim(1)));
-        assert!(naive[0].is_nan(), "the unstable formula overflows: {naive:?}");
+        assert!(
+            naive[0].is_nan(),
+            "the unstable formula overflows: {naive:?}"
+        );
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub struct EarlyStopping {
 
 impl EarlyStopping {
     /// Stops after `patience` consecutive epochs that fail to beat the best value by more than
-    /// `min_delta` (its absolute value is used). `patience = 0` stops at the first such epoch.
+    /// `min_delta` (its absolute value is used), as Keras' and Lightning's `EarlyStopping` do;
+    /// `patience` 0 and 1 both stop at the first such epoch.
     pub fn new(patience: usize, min_delta: f64, mode: Mode) -> Self {
         Self {
             patience,
@@ -109,7 +110,8 @@ impl EarlyStopping {
             return Decision::Improved;
         }
         self.epochs_without_improvement += 1;
-        if self.epochs_without_improvement > self.patience {
+        // Keras / Lightning convention: `patience` non-improving epochs in a row stop the run.
+        if self.epochs_without_improvement >= self.patience {
             self.stopped = true;
             Decision::Stop
         } else {
@@ -178,7 +180,10 @@ mod tests {
             .map(|(e, &v)| es.update(e, v))
             .collect();
         use Decision::*;
-        assert_eq!(decisions, vec![Improved, Improved, NoImprovement, NoImprovement, Stop]);
+        assert_eq!(
+            decisions,
+            vec![Improved, Improved, NoImprovement, Stop, Stop]
+        );
         assert_eq!(es.best_epoch(), Some(1));
         assert_eq!(es.best_value(), Some(0.8));
         assert!(es.should_stop());
@@ -189,7 +194,7 @@ mod tests {
 
     #[test]
     fn improvement_resets_the_counter() {
-        let mut es = EarlyStopping::new(1, 0.0, Mode::Minimize);
+        let mut es = EarlyStopping::new(2, 0.0, Mode::Minimize);
         assert_eq!(es.update(0, 1.0), Decision::Improved);
         assert_eq!(es.update(1, 1.0), Decision::NoImprovement); // equal is not better
         assert_eq!(es.update(2, 0.5), Decision::Improved);
@@ -223,7 +228,7 @@ mod tests {
 
     #[test]
     fn state_survives_serde_so_resume_continues() {
-        let mut es = EarlyStopping::new(2, 0.0, Mode::Minimize);
+        let mut es = EarlyStopping::new(3, 0.0, Mode::Minimize);
         es.update(0, 1.0);
         es.update(1, 1.2);
         let json = serde_json::to_string(&es).unwrap();
@@ -237,7 +242,10 @@ mod tests {
     fn mode_parses_and_displays() {
         assert_eq!("min".parse::<Mode>().unwrap(), Mode::Minimize);
         assert_eq!("Maximize".parse::<Mode>().unwrap(), Mode::Maximize);
-        assert_eq!(Mode::Maximize.to_string().parse::<Mode>().unwrap(), Mode::Maximize);
+        assert_eq!(
+            Mode::Maximize.to_string().parse::<Mode>().unwrap(),
+            Mode::Maximize
+        );
         assert!("up".parse::<Mode>().is_err());
     }
 }

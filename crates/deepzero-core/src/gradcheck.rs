@@ -153,8 +153,8 @@ pub fn compare<const D: usize>(
         report.max_abs_error = report.max_abs_error.max(err);
         report.max_rel_error = report.max_rel_error.max(err / y.abs().max(1e-12));
         let excess = err - (cfg.atol + cfg.rtol * y.abs());
-        // `!(excess <= 0)` also catches NaN.
-        if !(excess <= 0.0) {
+        // A NaN excess (a NaN gradient) fails as well.
+        if excess > 0.0 || excess.is_nan() {
             report.passed = false;
             if report.worst_index.is_none() || excess > worst_excess || excess.is_nan() {
                 worst_excess = excess;

@@ -40,6 +40,8 @@
 //! # let _ = (&mut optim, &mut stopper);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod early_stopping;
 mod error;

@@ -116,7 +116,11 @@ mod tests {
         let ours = mse(p.clone(), t.clone());
         let theirs = MseLoss::new().forward(p.clone(), t.clone(), Reduction::Mean);
         assert_close(&ours, &theirs, 1e-6, 1e-7);
-        both_checks(|x| mse(x, t.clone()), &p, &mse_backward(p.clone(), t.clone()));
+        both_checks(
+            |x| mse(x, t.clone()),
+            &p,
+            &mse_backward(p.clone(), t.clone()),
+        );
     }
 
     #[test]
@@ -124,7 +128,11 @@ mod tests {
         let p = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device());
         let t = Tensor::<1>::from_floats([1.0, 0.0, 6.0], &device());
         // (0 + 4 + 9) / 3
-        assert_close_f64(mse(p.clone(), t.clone()).into_scalar::<f64>(), 13.0 / 3.0, 1e-6);
+        assert_close_f64(
+            mse(p.clone(), t.clone()).into_scalar::<f64>(),
+            13.0 / 3.0,
+            1e-6,
+        );
         // 2(p − t)/3 = [0, 4/3, −2]
         assert_close(
             &mse_backward(p, t),
@@ -147,7 +155,11 @@ mod tests {
             .forward(z.clone(), y_int);
         assert_close(&ours, &theirs, 1e-5, 1e-6);
         let grad = binary_cross_entropy_with_logits_backward(z.clone(), y.clone());
-        both_checks(|x| binary_cross_entropy_with_logits(x, y.clone()), &z, &grad);
+        both_checks(
+            |x| binary_cross_entropy_with_logits(x, y.clone()),
+            &z,
+            &grad,
+        );
     }
 
     #[test]
@@ -156,7 +168,11 @@ mod tests {
         let z = uniform1(&mut r, 6, -3.0, 3.0);
         let y = uniform1(&mut r, 6, 0.0, 1.0);
         let grad = binary_cross_entropy_with_logits_backward(z.clone(), y.clone());
-        both_checks(|x| binary_cross_entropy_with_logits(x, y.clone()), &z, &grad);
+        both_checks(
+            |x| binary_cross_entropy_with_logits(x, y.clone()),
+            &z,
+            &grad,
+        );
     }
 
     #[test]
@@ -198,7 +214,11 @@ mod tests {
 
         // Sigmoid + BCE (sum = 4 × mean): the shortcut is right.
         let bce = |t: Tensor<2>| binary_cross_entropy_with_logits(t, y.clone()) * 4.0;
-        assert!(check_against_autodiff(bce, &z, &seed_dz, &cfg).unwrap().passed);
+        assert!(
+            check_against_autodiff(bce, &z, &seed_dz, &cfg)
+                .unwrap()
+                .passed
+        );
 
         // Softmax + cross-entropy (sum = N × mean, targets as indices): right again.
         let targets = Tensor::<1, Int>::from_ints([0, 1], &device());
@@ -209,7 +229,11 @@ mod tests {
 
         // Sigmoid + ½ Σ (a − y)²: the shortcut is wrong; the chain rule needs σ'(z).
         let sq = |t: Tensor<2>| (sigmoid(t) - y.clone()).square().sum() * 0.5;
-        assert!(!check_against_autodiff(sq, &z, &seed_dz, &cfg).unwrap().passed);
+        assert!(
+            !check_against_autodiff(sq, &z, &seed_dz, &cfg)
+                .unwrap()
+                .passed
+        );
         let right = seed_dz.clone() * a.clone() * (a.neg() + 1.0);
         assert!(check_against_autodiff(sq, &z, &right, &cfg).unwrap().passed);
     }

@@ -195,7 +195,11 @@ pub struct ClassificationReport {
 impl fmt::Display for ClassificationReport {
     /// A table in the layout of scikit-learn's `classification_report`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:>12} {:>9} {:>9} {:>9} {:>9}", "", "precision", "recall", "f1-score", "support")?;
+        writeln!(
+            f,
+            "{:>12} {:>9} {:>9} {:>9} {:>9}",
+            "", "precision", "recall", "f1-score", "support"
+        )?;
         for (c, s) in self.per_class.iter().enumerate() {
             writeln!(
                 f,
@@ -204,7 +208,11 @@ impl fmt::Display for ClassificationReport {
             )?;
         }
         writeln!(f)?;
-        writeln!(f, "{:>12} {:>9} {:>9} {:>9.4} {:>9}", "accuracy", "", "", self.accuracy, self.total)?;
+        writeln!(
+            f,
+            "{:>12} {:>9} {:>9} {:>9.4} {:>9}",
+            "accuracy", "", "", self.accuracy, self.total
+        )?;
         for (name, s) in [
             ("macro avg", self.macro_avg),
             ("micro avg", self.micro_avg),
@@ -445,7 +453,11 @@ impl ConfusionMatrix {
         let sum = (0..self.num_classes).fold((0.0, 0.0, 0.0), |acc, c| {
             let s = self.class_scores(c);
             let w = self.support(c) as f64;
-            (acc.0 + w * s.precision, acc.1 + w * s.recall, acc.2 + w * s.f1)
+            (
+                acc.0 + w * s.precision,
+                acc.1 + w * s.recall,
+                acc.2 + w * s.f1,
+            )
         });
         let t = total as f64;
         Scores {
@@ -537,7 +549,11 @@ mod tests {
         assert_eq!(m.row(3), &[1, 0, 0, 0]);
         assert_eq!((m.total(), m.correct()), (9, 5));
         assert_eq!(
-            (m.true_positives(1), m.false_positives(1), m.false_negatives(1)),
+            (
+                m.true_positives(1),
+                m.false_positives(1),
+                m.false_negatives(1)
+            ),
             (1, 2, 1)
         );
     }
@@ -598,7 +614,10 @@ mod tests {
         let mut a = ConfusionMatrix::from_predictions(&Y_PRED[..4], &Y_TRUE[..4], 4).unwrap();
         let b = ConfusionMatrix::from_predictions(&Y_PRED[4..], &Y_TRUE[4..], 4).unwrap();
         a.merge(&b).unwrap();
-        assert_eq!(a, ConfusionMatrix::from_predictions(&Y_PRED, &Y_TRUE, 4).unwrap());
+        assert_eq!(
+            a,
+            ConfusionMatrix::from_predictions(&Y_PRED, &Y_TRUE, 4).unwrap()
+        );
     }
 
     #[test]
@@ -613,10 +632,22 @@ mod tests {
             &device(),
         );
         let targets = Tensor::<1, Int>::from_ints([0, 1, 0, 2], &device());
-        close(accuracy_from_logits(logits.clone(), targets.clone()).unwrap(), 0.5);
-        close(top_k_accuracy(logits.clone(), targets.clone(), 1).unwrap(), 0.5);
-        close(top_k_accuracy(logits.clone(), targets.clone(), 2).unwrap(), 0.75);
-        close(top_k_accuracy(logits.clone(), targets.clone(), 3).unwrap(), 1.0);
+        close(
+            accuracy_from_logits(logits.clone(), targets.clone()).unwrap(),
+            0.5,
+        );
+        close(
+            top_k_accuracy(logits.clone(), targets.clone(), 1).unwrap(),
+            0.5,
+        );
+        close(
+            top_k_accuracy(logits.clone(), targets.clone(), 2).unwrap(),
+            0.75,
+        );
+        close(
+            top_k_accuracy(logits.clone(), targets.clone(), 3).unwrap(),
+            1.0,
+        );
         assert!(top_k_accuracy(logits.clone(), targets.clone(), 0).is_err());
         let m = ConfusionMatrix::from_logits(logits, targets).unwrap();
         assert_eq!(m.row(0), &[1, 1, 0]);
@@ -643,6 +674,9 @@ mod tests {
         let mj = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<ConfusionMatrix>(&mj).unwrap(), m);
         let text = report.to_string();
-        assert!(text.contains("macro avg") && text.contains("0.4333"), "{text}");
+        assert!(
+            text.contains("macro avg") && text.contains("0.4333"),
+            "{text}"
+        );
     }
 }

@@ -54,7 +54,12 @@ impl HiddenActivation {
     }
 
     /// `∂L/∂z` from `∂L/∂a`, given the pre-activation `z` and the activation `a = f(z)`.
-    pub fn backward<const D: usize>(self, z: Tensor<D>, a: Tensor<D>, grad: Tensor<D>) -> Tensor<D> {
+    pub fn backward<const D: usize>(
+        self,
+        z: Tensor<D>,
+        a: Tensor<D>,
+        grad: Tensor<D>,
+    ) -> Tensor<D> {
         match self {
             Self::Relu => relu_backward(z, grad),
             Self::Sigmoid => sigmoid_backward(a, grad),
@@ -187,7 +192,9 @@ impl Mlp {
     /// [`CoreError::TensorRead`](crate::CoreError::TensorRead) if the loss cannot be read back.
     pub fn train_step(&mut self, x: Tensor<2>, targets: Tensor<1, Int>, lr: f64) -> Result<f64> {
         let cache = self.forward(x);
-        let loss = self.loss(&cache, targets.clone()).try_into_scalar::<f64>()?;
+        let loss = self
+            .loss(&cache, targets.clone())
+            .try_into_scalar::<f64>()?;
         let grads = self.backward(&cache, targets);
         self.apply_gradients(grads, lr);
         Ok(loss)
@@ -251,10 +258,30 @@ mod tests {
         let (x, y) = batch();
         let grads = m.backward(&m.forward(x.clone()), y.clone());
         let loss_of = |m: Mlp| m.loss(&m.forward(x.clone()), y.clone());
-        check(|w| loss_of(Mlp { w1: w, ..m.clone() }), &m.w1, &grads.w1, finite_differences);
-        check(|b| loss_of(Mlp { b1: b, ..m.clone() }), &m.b1, &grads.b1, finite_differences);
-        check(|w| loss_of(Mlp { w2: w, ..m.clone() }), &m.w2, &grads.w2, finite_differences);
-        check(|b| loss_of(Mlp { b2: b, ..m.clone() }), &m.b2, &grads.b2, finite_differences);
+        check(
+            |w| loss_of(Mlp { w1: w, ..m.clone() }),
+            &m.w1,
+            &grads.w1,
+            finite_differences,
+        );
+        check(
+            |b| loss_of(Mlp { b1: b, ..m.clone() }),
+            &m.b1,
+            &grads.b1,
+            finite_differences,
+        );
+        check(
+            |w| loss_of(Mlp { w2: w, ..m.clone() }),
+            &m.w2,
+            &grads.w2,
+            finite_differences,
+        );
+        check(
+            |b| loss_of(Mlp { b2: b, ..m.clone() }),
+            &m.b2,
+            &grads.b2,
+            finite_differences,
+        );
     }
 
     #[test]
@@ -285,14 +312,20 @@ mod tests {
         let (x, y) = batch();
         let cache = m.forward(x.clone());
         let dz2 = cross_entropy_backward(cache.logits.clone(), y.clone());
-        let seed_dw1 = x.clone().transpose().matmul(dz2.matmul(m.w2.clone().transpose()));
+        let seed_dw1 = x
+            .clone()
+            .transpose()
+            .matmul(dz2.matmul(m.w2.clone().transpose()));
         let loss_of_w1 = |w| {
             let mm = Mlp { w1: w, ..m.clone() };
             mm.loss(&mm.forward(x.clone()), y.clone())
         };
         let report =
             check_against_autodiff(loss_of_w1, &m.w1, &seed_dw1, &GradCheck::default()).unwrap();
-        assert!(!report.passed, "the seed's dW1 should not match: {report:?}");
+        assert!(
+            !report.passed,
+            "the seed's dW1 should not match: {report:?}"
+        );
     }
 
     #[test]
@@ -304,7 +337,10 @@ mod tests {
         for i in 0..90 {
             let c = i % 3;
             let (cx, cy) = centres[c];
-            xs.extend([cx + r.random_range(-0.4..0.4), cy + r.random_range(-0.4..0.4)]);
+            xs.extend([
+                cx + r.random_range(-0.4..0.4),
+                cy + r.random_range(-0.4..0.4),
+            ]);
             ys.push(c as i32);
         }
         let x = Tensor::<2>::from_data(TensorData::new(xs, [90, 2]), &device());
@@ -323,12 +359,7 @@ mod tests {
             .collect();
         let (first, last) = (losses[0], losses[losses.len() - 1]);
         assert!(last < 0.3 * first, "loss {first} -> {last}");
-        let correct = m
-            .predict(x)
-            .equal(y)
-            .int()
-            .sum()
-            .into_scalar::<i64>();
+        let correct = m.predict(x).equal(y).int().sum().into_scalar::<i64>();
         assert!(correct >= 85, "{correct}/90 correct");
     }
 

@@ -209,13 +209,25 @@ mod tests {
         let grads = model.gradients(x.clone(), y.clone());
         let b = model.bias.clone();
         check(
-            |w| LinearRegression { weight: w, bias: b.clone() }.loss(x.clone(), y.clone()),
+            |w| {
+                LinearRegression {
+                    weight: w,
+                    bias: b.clone(),
+                }
+                .loss(x.clone(), y.clone())
+            },
             &model.weight,
             &grads.weight,
         );
         let w = model.weight.clone();
         check(
-            |b| LinearRegression { weight: w.clone(), bias: b }.loss(x.clone(), y.clone()),
+            |b| {
+                LinearRegression {
+                    weight: w.clone(),
+                    bias: b,
+                }
+                .loss(x.clone(), y.clone())
+            },
             &model.bias,
             &grads.bias,
         );
@@ -245,13 +257,22 @@ mod tests {
         let xs = [0.5f64, -1.0, 2.0];
         let ys = [1.0f64, 0.0, 3.0];
         let (w, b) = (0.7f64, -0.2f64);
-        let j = |w: f64| 0.5 * xs.iter().zip(&ys).map(|(x, y)| (w * x + b - y).powi(2)).sum::<f64>();
+        let j = |w: f64| {
+            0.5 * xs
+                .iter()
+                .zip(&ys)
+                .map(|(x, y)| (w * x + b - y).powi(2))
+                .sum::<f64>()
+        };
         let h = 1e-6;
         let numeric = (j(w + h) - j(w - h)) / (2.0 * h);
         let correct: f64 = xs.iter().zip(&ys).map(|(x, y)| (w * x + b - y) * x).sum();
         let seed: f64 = xs.iter().zip(&ys).map(|(x, y)| x - y).sum();
         assert_close_f64(correct, numeric, 1e-6);
-        assert!((seed - numeric).abs() > 0.5, "seed {seed} vs true {numeric}");
+        assert!(
+            (seed - numeric).abs() > 0.5,
+            "seed {seed} vs true {numeric}"
+        );
     }
 
     #[test]
@@ -266,13 +287,25 @@ mod tests {
         let grads = model.gradients(x.clone(), y.clone());
         let b = model.bias.clone();
         check(
-            |w| LogisticRegression { weight: w, bias: b.clone() }.loss(x.clone(), y.clone()),
+            |w| {
+                LogisticRegression {
+                    weight: w,
+                    bias: b.clone(),
+                }
+                .loss(x.clone(), y.clone())
+            },
             &model.weight,
             &grads.weight,
         );
         let w = model.weight.clone();
         check(
-            |b| LogisticRegression { weight: w.clone(), bias: b }.loss(x.clone(), y.clone()),
+            |b| {
+                LogisticRegression {
+                    weight: w.clone(),
+                    bias: b,
+                }
+                .loss(x.clone(), y.clone())
+            },
             &model.bias,
             &grads.bias,
         );
@@ -302,10 +335,18 @@ mod tests {
         let p: Vec<f64> = xs.iter().map(|x| sig(w * x + b)).collect();
         let correct: f64 = (0..4).map(|i| (p[i] - ys[i]) * xs[i]).sum();
         let seed: f64 = (0..4).map(|i| xs[i] - ys[i] * p[i] * (1.0 - p[i])).sum();
-        let mse_style: f64 = (0..4).map(|i| (p[i] - ys[i]) * p[i] * (1.0 - p[i]) * xs[i]).sum();
+        let mse_style: f64 = (0..4)
+            .map(|i| (p[i] - ys[i]) * p[i] * (1.0 - p[i]) * xs[i])
+            .sum();
         assert_close_f64(correct, numeric, 1e-6);
-        assert!((seed - numeric).abs() > 0.5, "seed {seed} vs true {numeric}");
-        assert!((mse_style - numeric).abs() > 0.1, "{mse_style} vs {numeric}");
+        assert!(
+            (seed - numeric).abs() > 0.5,
+            "seed {seed} vs true {numeric}"
+        );
+        assert!(
+            (mse_style - numeric).abs() > 0.1,
+            "{mse_style} vs {numeric}"
+        );
     }
 
     #[test]

@@ -339,7 +339,10 @@ mod tests {
         close(s.lr(base, 24, 24), 0.0);
 
         let l = LrSchedule::WarmupLinear { warmup_steps: 2 };
-        assert_eq!((0..2).map(|k| l.lr(0.1, k, 12)).collect::<Vec<_>>(), vec![0.05, 0.1]);
+        assert_eq!(
+            (0..2).map(|k| l.lr(0.1, k, 12)).collect::<Vec<_>>(),
+            vec![0.05, 0.1]
+        );
         close(l.lr(0.1, 2, 12), 0.1);
         close(l.lr(0.1, 7, 12), 0.05);
         close(l.lr(0.1, 12, 12), 0.0);
@@ -360,7 +363,10 @@ mod tests {
         let ours = LrSchedule::Cosine { min_lr_factor: 0.1 };
         for step in 0..=total {
             let theirs = burn_sched.step().base();
-            assert!((ours.lr(base, step, total) - theirs).abs() < 1e-12, "step {step}");
+            assert!(
+                (ours.lr(base, step, total) - theirs).abs() < 1e-12,
+                "step {step}"
+            );
         }
     }
 
@@ -370,7 +376,10 @@ mod tests {
         let ours = LrSchedule::Exponential { gamma: 0.9 };
         for step in 0..15 {
             let theirs = exp.step().base();
-            assert!((ours.lr(0.1, step, 0) - theirs).abs() < 1e-12, "step {step}");
+            assert!(
+                (ours.lr(0.1, step, 0) - theirs).abs() < 1e-12,
+                "step {step}"
+            );
         }
         let mut st = StepLrSchedulerConfig::new(0.1, 4)
             .with_gamma(0.5)
@@ -382,13 +391,19 @@ mod tests {
         };
         for step in 0..15 {
             let theirs = st.step().base();
-            assert!((ours.lr(0.1, step, 0) - theirs).abs() < 1e-12, "step {step}");
+            assert!(
+                (ours.lr(0.1, step, 0) - theirs).abs() < 1e-12,
+                "step {step}"
+            );
         }
     }
 
     #[test]
     fn parse_defaults_parameters_and_errors() {
-        assert_eq!("constant".parse::<LrSchedule>().unwrap(), LrSchedule::Constant);
+        assert_eq!(
+            "constant".parse::<LrSchedule>().unwrap(),
+            LrSchedule::Constant
+        );
         assert_eq!(
             "step".parse::<LrSchedule>().unwrap(),
             LrSchedule::Step {

@@ -80,6 +80,9 @@ impl Augmentation {
 /// Mirrors every row of every channel in place.
 fn flip_horizontal(item: &mut ImageItem) {
     let w = item.shape[2];
+    if w == 0 {
+        return;
+    }
     for row in item.pixels.chunks_exact_mut(w) {
         row.reverse();
     }

@@ -66,7 +66,7 @@ impl ImageBatcher {
     /// built on the host and uploaded in one transfer. An empty slice gives `[0, 0, 0, 0]`.
     ///
     /// # Panics
-    /// If the items do not all have the same shape, or `mean`/`std` hold neither one value nor
+    /// If the items do not all have the same shape (with `C × H × W` pixels each), or `mean`/`std` hold neither one value nor
     /// one per channel: both are programming errors, and a [`Batcher`] cannot return an error.
     pub fn images_tensor(&self, items: &[ImageItem], device: &Device) -> Tensor<4> {
         let Some(first) = items.first() else {
@@ -76,12 +76,18 @@ impl ImageBatcher {
         let tables = self.tables(c);
         let mut data = Vec::with_capacity(items.len() * c * h * w);
         for item in items {
-            assert_eq!(
-                item.shape, first.shape,
-                "all images of a batch must have the same shape"
+            assert!(
+                item.shape == first.shape && item.pixels.len() == c * h * w,
+                "all images of a batch must have the same shape and C×H×W pixels: \
+                 {:?} with {} pixels after {:?}",
+                item.shape,
+                item.pixels.len(),
+                first.shape
             );
-            for (plane, table) in item.pixels.chunks_exact(h * w).zip(&tables) {
-                data.extend(plane.iter().map(|&p| table[usize::from(p)]));
+            if h * w > 0 {
+                for (plane, table) in item.pixels.chunks_exact(h * w).zip(&tables) {
+                    data.extend(plane.iter().map(|&p| table[usize::from(p)]));
+                }
             }
         }
         Tensor::from_data(TensorData::new(data, [items.len(), c, h, w]), device)

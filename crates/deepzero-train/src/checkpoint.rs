@@ -156,7 +156,11 @@ impl Checkpoints {
     }
 
     /// Saves `model` as the best so far (with the state that describes it).
-    pub fn save_best<M: Module>(&self, model: &M, state: &CheckpointState) -> Result<(), TrainError> {
+    pub fn save_best<M: Module>(
+        &self,
+        model: &M,
+        state: &CheckpointState,
+    ) -> Result<(), TrainError> {
         let dir = self.best_dir();
         std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
         save_model(model, &dir.join("model.bpk"))?;

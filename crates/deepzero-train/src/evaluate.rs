@@ -24,7 +24,12 @@ pub struct EvalResult {
 
 /// Runs `model` (put it in inference mode first: `model.valid()`) over every example of
 /// `source` in order, in batches of `batch_size`, on `device` (a non-autodiff device).
-pub fn evaluate<M, S>(model: &M, source: &S, batch_size: usize, device: &Device) -> Result<EvalResult, TrainError>
+pub fn evaluate<M, S>(
+    model: &M,
+    source: &S,
+    batch_size: usize,
+    device: &Device,
+) -> Result<EvalResult, TrainError>
 where
     M: Supervised,
     S: BatchSource<M::Batch> + ?Sized,

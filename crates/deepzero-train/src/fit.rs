@@ -10,9 +10,9 @@ use deepzero_data::epoch_batches;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{CheckpointState, Checkpoints};
-use crate::metrics_file::{write_metrics_csv, EpochRecord};
+use crate::metrics_file::{EpochRecord, write_metrics_csv};
 use crate::progress::format_duration;
-use crate::{evaluate, BatchSource, Progress, Supervised, TrainError};
+use crate::{BatchSource, Progress, Supervised, TrainError, evaluate};
 
 /// Early stopping on the validation loss.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -137,10 +137,13 @@ where
         global_step: 0,
         seed: config.seed,
         history: Vec::new(),
-        early_stopping: config
-            .early_stopping
-            .as_ref()
-            .map(|e| EarlyStopping::new(e.patience, e.min_delta, deepzero_core::early_stopping::Mode::Minimize)),
+        early_stopping: config.early_stopping.as_ref().map(|e| {
+            EarlyStopping::new(
+                e.patience,
+                e.min_delta,
+                deepzero_core::early_stopping::Mode::Minimize,
+            )
+        }),
         run: run.clone(),
     };
     let mut resumed_after = None;
@@ -188,7 +191,11 @@ where
     let first_epoch = state.epoch + 1;
 
     for epoch in first_epoch..=config.epochs {
-        if state.early_stopping.as_ref().is_some_and(|e| e.should_stop()) {
+        if state
+            .early_stopping
+            .as_ref()
+            .is_some_and(|e| e.should_stop())
+        {
             stopped_early = true;
             break;
         }
@@ -260,7 +267,12 @@ where
         let mut improved = false;
         if let Some(v) = valid_loss {
             match state.early_stopping.as_mut() {
-                Some(es) => improved = matches!(es.update(epoch, v), deepzero_core::early_stopping::Decision::Improved),
+                Some(es) => {
+                    improved = matches!(
+                        es.update(epoch, v),
+                        deepzero_core::early_stopping::Decision::Improved
+                    )
+                }
                 None => {
                     let best_so_far = state.history[..state.history.len() - 1]
                         .iter()
@@ -277,7 +289,11 @@ where
         checkpoints.save(&model, &optim, &state)?;
         write_metrics_csv(&run_dir.join("metrics.csv"), &state.history)?;
         // A drawing failure must not lose a training run: report it and go on.
-        if let Err(e) = crate::draw_curves(&run_dir.join("curves.png"), &run_title(&run), &state.history) {
+        if let Err(e) = crate::draw_curves(
+            &run_dir.join("curves.png"),
+            &run_title(&run),
+            &state.history,
+        ) {
             progress.message(&format!("warning: {e}"));
         }
 
@@ -286,7 +302,8 @@ where
             _ => String::new(),
         };
         let remaining = config.epochs - epoch;
-        let eta = run_start.elapsed().as_secs_f64() / (epoch + 1 - first_epoch) as f64 * remaining as f64;
+        let eta =
+            run_start.elapsed().as_secs_f64() / (epoch + 1 - first_epoch) as f64 * remaining as f64;
         progress.end_epoch(&format!(
             "epoch {epoch}/{} | lr {lr:.2e} | train loss {:.4} acc {:.2}%{valid_text} | {:.0} samples/s | {:.1}s{}{}",
             config.epochs,
@@ -297,7 +314,11 @@ where
             if improved { " | best" } else { "" },
             if remaining > 0 { format!(" | ETA {}", format_duration(Duration::from_secs_f64(eta))) } else { String::new() },
         ));
-        if state.early_stopping.as_ref().is_some_and(|e| e.should_stop()) {
+        if state
+            .early_stopping
+            .as_ref()
+            .is_some_and(|e| e.should_stop())
+        {
             progress.message(&format!(
                 "early stopping: no improvement of the validation loss for {} epochs",
                 config.early_stopping.as_ref().map_or(0, |e| e.patience)

@@ -30,7 +30,7 @@ pub use checkpoint::{Checkpoint, CheckpointState, Checkpoints};
 pub use error::TrainError;
 pub use evaluate::{EvalResult, evaluate};
 pub use fit::{EarlyStop, FitConfig, FitOutcome, fit};
-pub use metrics_file::{EpochRecord, write_metrics_csv, write_json_atomic};
+pub use metrics_file::{EpochRecord, write_json_atomic, write_metrics_csv};
 pub use plot::draw_curves;
 pub use progress::Progress;
 pub use source::{BatchSource, DatasetBatches};

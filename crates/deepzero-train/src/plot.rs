@@ -16,7 +16,11 @@ static FONT: Once = Once::new();
 pub fn register_font() {
     FONT.call_once(|| {
         // Registration only fails for a malformed font; the embedded one is valid.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
@@ -34,7 +38,11 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
         .map_err(|e| err(e.to_string()))?;
     let (left, right) = root.split_horizontally(500);
     let epochs = records.len().max(1) as f64;
-    let x_range = if records.len() <= 1 { 0.5..1.5 } else { 1.0..epochs };
+    let x_range = if records.len() <= 1 {
+        0.5..1.5
+    } else {
+        1.0..epochs
+    };
 
     let series = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
         records
@@ -42,7 +50,12 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
             .filter_map(|r| f(r).filter(|v| v.is_finite()).map(|v| (r.epoch as f64, v)))
             .collect()
     };
-    let panels: [(&DrawingArea<BitMapBackend, _>, &str, Vec<(f64, f64)>, Vec<(f64, f64)>); 2] = [
+    let panels: [(
+        &DrawingArea<BitMapBackend, _>,
+        &str,
+        Vec<(f64, f64)>,
+        Vec<(f64, f64)>,
+    ); 2] = [
         (
             &left,
             "loss",
@@ -84,7 +97,11 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
             chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, color.filled())),
+                )
                 .map_err(|e| err(e.to_string()))?;
         }
         chart
@@ -99,7 +116,11 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
 
 /// Draws `images` in a grid (five per row, like the seed's 5×5 figure) with `captions` under
 /// them, into a PNG at `path`.
-pub fn draw_image_grid(path: &Path, images: &[ImageItem], captions: &[String]) -> Result<(), TrainError> {
+pub fn draw_image_grid(
+    path: &Path,
+    images: &[ImageItem],
+    captions: &[String],
+) -> Result<(), TrainError> {
     register_font();
     const CELL: u32 = 112;
     const CAPTION: u32 = 26;
@@ -113,9 +134,16 @@ pub fn draw_image_grid(path: &Path, images: &[ImageItem], captions: &[String]) -
         for y in 0..CELL {
             for x in 0..CELL {
                 // Nearest-neighbour upscaling keeps the pixels honest.
-                let (sy, sx) = ((y as usize * h) / CELL as usize, (x as usize * w) / CELL as usize);
+                let (sy, sx) = (
+                    (y as usize * h) / CELL as usize,
+                    (x as usize * w) / CELL as usize,
+                );
                 let at = |ch: usize| item.pixels[ch * h * w + sy * w + sx];
-                let rgb = if c >= 3 { [at(0), at(1), at(2)] } else { [at(0); 3] };
+                let rgb = if c >= 3 {
+                    [at(0), at(1), at(2)]
+                } else {
+                    [at(0); 3]
+                };
                 canvas.put_pixel(x0 + x, y0 + y, image::Rgb(rgb));
             }
         }
@@ -128,7 +156,10 @@ pub fn draw_image_grid(path: &Path, images: &[ImageItem], captions: &[String]) -
         let buffer: &mut [u8] = &mut canvas;
         let area = BitMapBackend::with_buffer(buffer, (width, height)).into_drawing_area();
         for (i, caption) in captions.iter().enumerate().take(images.len()) {
-            let (x0, y0) = ((i as u32 % 5) * CELL, (i as u32 / 5) * (CELL + CAPTION) + CELL);
+            let (x0, y0) = (
+                (i as u32 % 5) * CELL,
+                (i as u32 / 5) * (CELL + CAPTION) + CELL,
+            );
             area.draw(&Text::new(
                 caption.clone(),
                 (x0 as i32 + 4, y0 as i32 + 4),
@@ -150,7 +181,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("grid.png");
         let items: Vec<ImageItem> = (0..7)
-            .map(|i| ImageItem { pixels: vec![(i * 30) as u8; 4 * 4], shape: [1, 4, 4], label: i })
+            .map(|i| ImageItem {
+                pixels: vec![(i * 30) as u8; 4 * 4],
+                shape: [1, 4, 4],
+                label: i,
+            })
             .collect();
         let captions: Vec<String> = (0..7).map(|i| format!("class {i}")).collect();
         draw_image_grid(&path, &items, &captions).unwrap();

@@ -47,18 +47,24 @@ impl Progress {
         }
         let bar = ProgressBar::new(steps as u64);
         bar.set_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
         );
         bar.set_prefix(format!("{epoch}/{epochs}"));
         self.bar = Some(bar);
     }
 
     /// Reports step `step` (1-based) of the current epoch.
-    pub fn step(&mut self, epoch: usize, step: usize, loss: f64, accuracy: f64, samples_per_s: f64, eta: Duration) {
+    pub fn step(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        loss: f64,
+        accuracy: f64,
+        samples_per_s: f64,
+        eta: Duration,
+    ) {
         if self.quiet {
             return;
         }

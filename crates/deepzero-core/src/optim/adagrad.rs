@@ -105,7 +105,9 @@ impl Optimizer for AdaGrad {
             Some(s) => (s.step + 1, s.sum),
             None => (
                 1,
-                tensor.zeros_like().add_scalar(self.initial_accumulator_value),
+                tensor
+                    .zeros_like()
+                    .add_scalar(self.initial_accumulator_value),
             ),
         };
         let sum = sum + grad.clone().square();
@@ -176,6 +178,9 @@ mod tests {
         assert_vec(&crate::test_util::host(&ours), &[0.1], 1e-6);
         let (g_sum, lr) = (1.0f64, 0.1f64);
         let seed = 0.0 - lr / (g_sum.sqrt() + 1e-10);
-        assert!((seed + 0.1).abs() < 1e-9, "the seed moves the wrong way: {seed}");
+        assert!(
+            (seed + 0.1).abs() < 1e-9,
+            "the seed moves the wrong way: {seed}"
+        );
     }
 }

@@ -84,7 +84,7 @@ impl<const D: usize> RecordState for AdamState<D> {
 }
 
 impl<const D: usize> AdamState<D> {
-    pub(super) fn to_device(self, device: &Device) -> Self {
+    pub(super) fn moved_to(self, device: &Device) -> Self {
         Self {
             step: self.step,
             moment_1: self.moment_1.to_device(device),
@@ -160,7 +160,7 @@ impl Optimizer for Adam {
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }
 

@@ -86,7 +86,7 @@ impl Optimizer for AdamW {
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }
 
@@ -136,6 +136,9 @@ mod tests {
         // Same λ, different algorithms: Adam + L2 divides λw by √v̂, AdamW does not.
         let l2 = two_param_steps(&AdamConfig::new().with_weight_decay(0.1).build());
         let decoupled = two_param_steps(&AdamWConfig::new().with_weight_decay(0.1).build());
-        assert!((l2[0] - decoupled[0]).abs() > 1e-3, "{l2:?} vs {decoupled:?}");
+        assert!(
+            (l2[0] - decoupled[0]).abs() > 1e-3,
+            "{l2:?} vs {decoupled:?}"
+        );
     }
 }

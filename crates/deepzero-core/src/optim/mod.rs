@@ -173,7 +173,9 @@ impl fmt::Display for OptimizerKind {
 
 /// An optimiser name that is not one of [`OptimizerKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown optimizer `{given}`; valid names: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")]
+#[error(
+    "unknown optimizer `{given}`; valid names: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw"
+)]
 pub struct ParseOptimizerError {
     /// What was given.
     pub given: String,
@@ -227,7 +229,11 @@ pub(crate) mod testing {
     pub fn grads(layer: &Linear, k: usize, device: &Device) -> GradientsParams {
         let s = k as f32 * 0.37;
         let x = Tensor::<2>::from_floats(
-            [[1.0 + s, -0.5, 0.25], [0.3, 0.9 - s, -1.2], [-0.7, 0.4, 0.6 + s]],
+            [
+                [1.0 + s, -0.5, 0.25],
+                [0.3, 0.9 - s, -1.2],
+                [-0.7, 0.4, 0.6 + s],
+            ],
             device,
         );
         let target = Tensor::<2>::from_floats([[0.5, -1.0], [0.0, 0.7], [1.2, -0.3]], device);
@@ -290,7 +296,10 @@ pub(crate) mod testing {
     pub fn assert_vec(actual: &[f32], expected: &[f64], tol: f64) {
         assert_eq!(actual.len(), expected.len());
         for (a, e) in actual.iter().zip(expected) {
-            assert!((f64::from(*a) - e).abs() <= tol, "{actual:?} vs {expected:?}");
+            assert!(
+                (f64::from(*a) - e).abs() <= tol,
+                "{actual:?} vs {expected:?}"
+            );
         }
     }
 
@@ -312,7 +321,10 @@ pub(crate) mod testing {
         assert_same(&a, &b, 1e-6);
         // A fresh optimiser (state lost) must differ, or the test proves nothing.
         let c = make().step(0.05, model.clone(), grads(&model, 2, &dev));
-        let diff = (a.weight.val() - c.weight.val()).abs().max().into_scalar::<f32>();
+        let diff = (a.weight.val() - c.weight.val())
+            .abs()
+            .max()
+            .into_scalar::<f32>();
         assert!(diff > 1e-6, "state made no difference");
     }
 }
@@ -331,8 +343,14 @@ mod tests {
             assert_eq!(json, format!("\"{kind}\""));
             assert_eq!(serde_json::from_str::<OptimizerKind>(&json).unwrap(), kind);
         }
-        assert_eq!("AdamW".parse::<OptimizerKind>().unwrap(), OptimizerKind::AdamW);
-        assert_eq!(" RMSProp ".parse::<OptimizerKind>().unwrap(), OptimizerKind::RmsProp);
+        assert_eq!(
+            "AdamW".parse::<OptimizerKind>().unwrap(),
+            OptimizerKind::AdamW
+        );
+        assert_eq!(
+            " RMSProp ".parse::<OptimizerKind>().unwrap(),
+            OptimizerKind::RmsProp
+        );
         let err = "lbfgs".parse::<OptimizerKind>().unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("lbfgs"));

@@ -147,7 +147,11 @@ mod tests {
     #[test]
     fn matches_burn_momentum_with_pytorch_dampening() {
         // burn's default dampening is 0.1; PyTorch's (and ours) is 0.
-        assert_matches_burn(MomentumConfig::new().init(), burn_sgd(0.9, 0.0, false, None), 6);
+        assert_matches_burn(
+            MomentumConfig::new().init(),
+            burn_sgd(0.9, 0.0, false, None),
+            6,
+        );
         assert_matches_burn(
             MomentumConfig::new().with_weight_decay(0.05).init(),
             burn_sgd(0.9, 0.0, false, Some(0.05)),
@@ -176,7 +180,11 @@ mod tests {
         // Step 1: v = g₁ = [0.5, −1];  w = [1 − 0.05, −2 + 0.1] = [0.95, −1.9].
         // Step 2: v = 0.9·[0.5, −1] + [0.2, 0.4] = [0.65, −0.5];
         //         w = [0.95 − 0.065, −1.9 + 0.05] = [0.885, −1.85].
-        assert_vec(&two_param_steps(&MomentumConfig::new().build()), &[0.885, -1.85], 1e-6);
+        assert_vec(
+            &two_param_steps(&MomentumConfig::new().build()),
+            &[0.885, -1.85],
+            1e-6,
+        );
         // Nesterov step 1: d = g₁ + 0.9·g₁ = [0.95, −1.9]; w = [0.905, −1.81].
         // Step 2: v = [0.65, −0.5]; d = [0.2 + 0.585, 0.4 − 0.45] = [0.785, −0.05];
         //         w = [0.905 − 0.0785, −1.81 + 0.005] = [0.8265, −1.805].
@@ -232,6 +240,9 @@ mod tests {
         }
         assert!((w[0] - 0.93).abs() < 1e-12 && (w[1] + 1.94).abs() < 1e-12);
         let ours = two_param_steps(&MomentumConfig::new().build());
-        assert!((f64::from(ours[0]) - w[0]).abs() > 0.04, "momentum must differ from SGD");
+        assert!(
+            (f64::from(ours[0]) - w[0]).abs() > 0.04,
+            "momentum must differ from SGD"
+        );
     }
 }

@@ -172,7 +172,11 @@ mod tests {
 
     #[test]
     fn matches_burn_rmsprop() {
-        assert_matches_burn(RmsPropConfig::new().init(), burn_rmsprop(0.0, false).init(), 6);
+        assert_matches_burn(
+            RmsPropConfig::new().init(),
+            burn_rmsprop(0.0, false).init(),
+            6,
+        );
         assert_matches_burn(
             RmsPropConfig::new().with_weight_decay(0.05).init(),
             burn_rmsprop(0.0, false)
@@ -190,7 +194,10 @@ mod tests {
             6,
         );
         assert_matches_burn(
-            RmsPropConfig::new().with_centered(true).with_momentum(0.5).init(),
+            RmsPropConfig::new()
+                .with_centered(true)
+                .with_momentum(0.5)
+                .init(),
             burn_rmsprop(0.5, true).init(),
             6,
         );

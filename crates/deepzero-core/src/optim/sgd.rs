@@ -62,7 +62,11 @@ mod tests {
 
     #[test]
     fn matches_burn_sgd() {
-        assert_matches_burn(SgdConfig::new().init(), burn::optim::SgdConfig::new().init(), 5);
+        assert_matches_burn(
+            SgdConfig::new().init(),
+            burn::optim::SgdConfig::new().init(),
+            5,
+        );
         assert_matches_burn(
             SgdConfig::new().with_weight_decay(0.1).init(),
             burn::optim::SgdConfig::new()

@@ -75,8 +75,12 @@ impl LeNet5 {
     /// - images: `[B, C, H, W]` with the configured channels and size
     /// - output: `[B, num_classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.activation.forward(self.conv1.forward(images))); // [B,6,14,14]
-        let x = self.pool.forward(self.activation.forward(self.conv2.forward(x))); // [B,16,5,5]
+        let x = self
+            .pool
+            .forward(self.activation.forward(self.conv1.forward(images))); // [B,6,14,14]
+        let x = self
+            .pool
+            .forward(self.activation.forward(self.conv2.forward(x))); // [B,16,5,5]
         let x: Tensor<2> = x.flatten(1, 3); // [B,400]
         let x = self.activation.forward(self.fc1.forward(x));
         let x = self.activation.forward(self.fc2.forward(x));
@@ -108,7 +112,13 @@ mod tests {
     #[test]
     fn accepts_32_pixel_rgb_input() {
         let device = Device::flex();
-        let model = LeNet5Config::new(2).with_in_channels(3).with_input_size(32).init(&device);
-        assert_eq!(model.forward(Tensor::zeros([1, 3, 32, 32], &device)).dims(), [1, 2]);
+        let model = LeNet5Config::new(2)
+            .with_in_channels(3)
+            .with_input_size(32)
+            .init(&device);
+        assert_eq!(
+            model.forward(Tensor::zeros([1, 3, 32, 32], &device)).dims(),
+            [1, 2]
+        );
     }
 }

@@ -60,7 +60,9 @@ impl MlpClassifier {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = images.flatten(1, 3); // [B, C·H·W]
         for layer in &self.hidden {
-            x = self.dropout.forward(self.activation.forward(layer.forward(x)));
+            x = self
+                .dropout
+                .forward(self.activation.forward(layer.forward(x)));
         }
         self.output.forward(x)
     }
@@ -83,14 +85,22 @@ mod tests {
         let logits = model.forward(Tensor::zeros([3, 1, 28, 28], &device));
         assert_eq!(logits.dims(), [3, 10]);
         // 784·512+512 + 512·256+256 + 256·10+10
-        assert_eq!(model.num_params(), 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10);
+        assert_eq!(
+            model.num_params(),
+            784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+        );
     }
 
     #[test]
     fn no_hidden_layer_is_softmax_regression() {
         let device = Device::flex();
-        let model = MlpClassifierConfig::new([1, 2, 2], 3).with_hidden(vec![]).init(&device);
+        let model = MlpClassifierConfig::new([1, 2, 2], 3)
+            .with_hidden(vec![])
+            .init(&device);
         assert_eq!(model.num_params(), 4 * 3 + 3);
-        assert_eq!(model.forward(Tensor::ones([2, 1, 2, 2], &device)).dims(), [2, 3]);
+        assert_eq!(
+            model.forward(Tensor::ones([2, 1, 2, 2], &device)).dims(),
+            [2, 3]
+        );
     }
 }

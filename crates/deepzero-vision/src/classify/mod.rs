@@ -27,7 +27,12 @@ macro_rules! supervised_image_classifier {
         }
     )*};
 }
-supervised_image_classifier!(mlp::MlpClassifier, lenet::LeNet5, small_cnn::SmallCnn, ImageModel);
+supervised_image_classifier!(
+    mlp::MlpClassifier,
+    lenet::LeNet5,
+    small_cnn::SmallCnn,
+    ImageModel
+);
 
 /// Any of the classifiers, chosen at run time (what the recipes train and checkpoint).
 #[derive(Module, Debug)]
@@ -77,9 +82,9 @@ impl Architecture {
     pub fn build(self, input_shape: [usize; 3], num_classes: usize, device: &Device) -> ImageModel {
         let [channels, height, _] = input_shape;
         match self {
-            Architecture::Mlp => {
-                ImageModel::Mlp(mlp::MlpClassifierConfig::new(input_shape, num_classes).init(device))
-            }
+            Architecture::Mlp => ImageModel::Mlp(
+                mlp::MlpClassifierConfig::new(input_shape, num_classes).init(device),
+            ),
             Architecture::LeNet5 => ImageModel::LeNet5(
                 lenet::LeNet5Config::new(num_classes)
                     .with_in_channels(channels)
@@ -103,10 +108,15 @@ mod tests {
     #[test]
     fn every_architecture_builds_and_classifies() {
         let device = Device::flex();
-        for arch in [Architecture::Mlp, Architecture::LeNet5, Architecture::SmallCnn] {
+        for arch in [
+            Architecture::Mlp,
+            Architecture::LeNet5,
+            Architecture::SmallCnn,
+        ] {
             for shape in [[1, 28, 28], [3, 32, 32]] {
                 let model = arch.build(shape, 4, &device);
-                let logits = model.logits(Tensor::zeros([2, shape[0], shape[1], shape[2]], &device));
+                let logits =
+                    model.logits(Tensor::zeros([2, shape[0], shape[1], shape[2]], &device));
                 assert_eq!(logits.dims(), [2, 4], "{arch:?} {shape:?}");
             }
         }
