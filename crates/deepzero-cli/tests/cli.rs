@@ -1,0 +1,279 @@
+//! End-to-end tests of the `deepzero` binary: the happy path, every kind of bad input the
+//! foundation promises a one-line error for, and a kill during training.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use deepzero_data::{IdxImages, write_idx_images, write_idx_labels};
+
+fn deepzero() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
+    cmd.env_remove("BURN_DEVICE");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    deepzero().args(args).output().expect("deepzero runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts a failure that printed exactly one `error: ...` line containing `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    assert!(!out.status.success(), "expected failure, got success: {}", stdout(out));
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A learnable synthetic MNIST-shaped corpus: class k lights up row band k.
+fn synthetic_images(n: usize, offset: usize) -> (IdxImages, Vec<u8>) {
+    let mut pixels = vec![0u8; n * 784];
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let label = ((i + offset) % 10) as u8;
+        labels.push(label);
+        let row0 = 2 + 2 * label as usize;
+        for y in row0..row0 + 3 {
+            for x in 4..24 {
+                pixels[i * 784 + y * 28 + x] = 200 + ((i * 7 + x) % 50) as u8;
+            }
+        }
+    }
+    (IdxImages { count: n, rows: 28, cols: 28, pixels }, labels)
+}
+
+fn write_corpus(dir: &Path, train: usize, test: usize) {
+    let (images, labels) = synthetic_images(train, 0);
+    write_idx_images(&dir.join("train-images-idx3-ubyte.gz"), &images, true).unwrap();
+    write_idx_labels(&dir.join("train-labels-idx1-ubyte.gz"), &labels, true).unwrap();
+    let (images, labels) = synthetic_images(test, 3);
+    write_idx_images(&dir.join("t10k-images-idx3-ubyte"), &images, false).unwrap();
+    write_idx_labels(&dir.join("t10k-labels-idx1-ubyte"), &labels, false).unwrap();
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn list_names_every_recipe_and_its_chapter() {
+    let out = run(&["list"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for (recipe, chapter) in [
+        ("linear-regression", "2.1"),
+        ("logistic-regression", "2.1"),
+        ("mnist-mlp", "1.2"),
+        ("mnist-lenet", "1.3.1"),
+        ("fashion-mlp", "1.2"),
+        ("fashion-cnn", "3.1"),
+        ("image-folder", "7.2"),
+    ] {
+        let line = text.lines().find(|l| l.starts_with(recipe)).unwrap_or_else(|| panic!("{recipe} missing:\n{text}"));
+        assert!(line.contains(chapter), "{line}");
+    }
+    assert!(text.contains("backends compiled in: flex"));
+}
+
+#[test]
+fn train_eval_predict_on_idx_data() {
+    let data = tempfile::tempdir().unwrap();
+    write_corpus(data.path(), 300, 100);
+    let out_dir = tempfile::tempdir().unwrap();
+    let run_dir = out_dir.path().join("run");
+    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "3", "--batch-size", "32", "--out", path(&run_dir), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap()).unwrap();
+    for key in ["recipe", "backend", "epochs", "train_seconds", "train_samples_per_second"] {
+        assert!(!metrics[key].is_null(), "metrics.json lacks {key}: {metrics}");
+    }
+    assert_eq!(metrics["recipe"], "mnist-mlp");
+    assert_eq!(metrics["backend"], "flex");
+    assert_eq!(metrics["epochs"], 3);
+    let accuracy = metrics["test"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.9, "the synthetic task is easy: {accuracy}");
+    assert!(metrics["test"]["loss"].as_f64().unwrap().is_finite());
+    assert!(run_dir.join("curves.png").is_file());
+    assert_eq!(std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap().lines().count(), 4);
+
+    // eval writes its own metrics.json with the same test accuracy.
+    let eval_dir = out_dir.path().join("eval");
+    let out = run(&["eval", "mnist-mlp", "--checkpoint", path(&run_dir), "--data-dir", path(data.path()), "--out", path(&eval_dir)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(eval_dir.join("metrics.json")).unwrap()).unwrap();
+    assert!((eval["test"]["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
+
+    // predict: a white-on-black "class 4" image, and the same drawn dark-on-light (auto-inverted).
+    let (images, labels) = synthetic_images(10, 0);
+    let four = labels.iter().position(|&l| l == 4).unwrap();
+    let px = &images.pixels[four * 784..(four + 1) * 784];
+    let light = image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap();
+    let dark = image::GrayImage::from_raw(28, 28, px.iter().map(|p| 255 - p).collect()).unwrap();
+    let (a, b) = (out_dir.path().join("four.png"), out_dir.path().join("four-on-paper.png"));
+    light.save(&a).unwrap();
+    dark.save(&b).unwrap();
+    let picture = out_dir.path().join("pred.png");
+    let out = run(&["predict", "mnist-mlp", "--checkpoint", path(&run_dir), path(&a), path(&b), "--json", "--picture", path(&picture)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let predictions: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for p in predictions.as_array().unwrap() {
+        assert_eq!(p["top"][0][1], "4", "{p}");
+        assert!(p["top"][0][2].as_f64().unwrap() > 0.5);
+    }
+    assert!(picture.is_file());
+}
+
+#[test]
+fn regression_demos_recover_the_true_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["train", "linear-regression", "--out", path(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
+    let w: Vec<f64> = m["learned"]["weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!((w[0] - 2.0).abs() < 0.05 && (w[1] + 3.4).abs() < 0.05, "{w:?}");
+    assert!((m["learned"]["bias"].as_f64().unwrap() - 4.2).abs() < 0.05);
+    assert!(m["test"]["r2"].as_f64().unwrap() > 0.99);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["train", "logistic-regression", "--out", path(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
+    assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.75, "{m}");
+    let out = run(&["eval", "logistic-regression", "--checkpoint", path(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_recipe_and_backend_are_one_line_errors() {
+    assert_one_line_error(&run(&["train", "mnist-transformer"]), "unknown recipe `mnist-transformer`");
+    assert_one_line_error(&run(&["train", "mnist-mlp", "--backend", "tpu"]), "unknown backend `tpu`");
+    let out = deepzero().args(["train", "mnist-mlp"]).env("BURN_DEVICE", "quantum").output().unwrap();
+    assert_one_line_error(&out, "BURN_DEVICE: unknown backend `quantum`");
+    if !cfg!(feature = "cuda") {
+        assert_one_line_error(&run(&["train", "mnist-mlp", "--backend", "cuda"]), "--features cuda");
+    }
+    assert_one_line_error(&run(&["train", "mnist-mlp", "--batch-size", "0"]), "--batch-size");
+}
+
+#[test]
+fn missing_data_directory_is_a_one_line_error() {
+    assert_one_line_error(&run(&["train", "mnist-mlp", "--data-dir", "/no/such/folder"]), "/no/such/folder does not exist");
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(&["train", "mnist-mlp", "--data-dir", path(empty.path())]);
+    assert_one_line_error(&out, "train-images");
+    assert_one_line_error(&run(&["train", "image-folder"]), "--data-dir");
+}
+
+#[test]
+fn truncated_idx_file_is_a_one_line_error_naming_the_file() {
+    let data = tempfile::tempdir().unwrap();
+    write_corpus(data.path(), 50, 20);
+    let file = data.path().join("t10k-images-idx3-ubyte");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1"]);
+    assert_one_line_error(&out, "t10k-images-idx3-ubyte");
+    assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
+}
+
+#[test]
+fn label_out_of_range_is_a_one_line_error() {
+    let data = tempfile::tempdir().unwrap();
+    write_corpus(data.path(), 50, 20);
+    let (_, mut labels) = synthetic_images(50, 0);
+    labels[7] = 12;
+    write_idx_labels(&data.path().join("train-labels-idx1-ubyte.gz"), &labels, true).unwrap();
+    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1"]);
+    assert_one_line_error(&out, "train-labels-idx1-ubyte.gz");
+    assert!(stderr(&out).contains("12"), "{}", stderr(&out));
+}
+
+#[test]
+fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
+    let data = tempfile::tempdir().unwrap();
+    write_corpus(data.path(), 100, 20);
+    let run_dir = tempfile::tempdir().unwrap();
+    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1", "--out", path(run_dir.path()), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let bad = run_dir.path().join("broken.png");
+    std::fs::write(&bad, b"this is not a png").unwrap();
+    assert_one_line_error(&run(&["predict", "mnist-mlp", "--checkpoint", path(run_dir.path()), path(&bad)]), "broken.png");
+
+    let out = run(&["eval", "mnist-lenet", "--checkpoint", path(run_dir.path()), "--data-dir", path(data.path())]);
+    assert_one_line_error(&out, "was trained by recipe `mnist-mlp`, not `mnist-lenet`");
+    let out = run(&["predict", "fashion-cnn", "--checkpoint", path(run_dir.path()), path(&bad)]);
+    assert_one_line_error(&out, "was trained by recipe `mnist-mlp`");
+    assert_one_line_error(&run(&["eval", "mnist-mlp", "--checkpoint", "/no/such/run"]), "does not exist");
+}
+
+/// Kills training at several moments (between and during checkpoint writes): every time the
+/// last complete checkpoint stays loadable, and `--resume` carries on from it.
+#[test]
+fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
+    let data = tempfile::tempdir().unwrap();
+    write_corpus(data.path(), 600, 50);
+    let out_dir = tempfile::tempdir().unwrap();
+    let run_dir: PathBuf = out_dir.path().join("run");
+    let latest = run_dir.join("checkpoints/latest.json");
+    let train = |resume: bool| {
+        let mut cmd = deepzero();
+        cmd.args(["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1000", "--batch-size", "64", "--out", path(&run_dir), "--quiet"]);
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    };
+
+    let mut last_epoch = 0u64;
+    for (attempt, extra_ms) in [0u64, 37, 91].into_iter().enumerate() {
+        let mut child = train(attempt > 0);
+        // Wait until at least one more epoch has been checkpointed, then a little more.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let epoch = std::fs::read_to_string(&latest)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["epoch"].as_u64())
+                .unwrap_or(0);
+            if epoch > last_epoch {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no checkpoint appeared");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(extra_ms));
+        child.kill().unwrap(); // SIGKILL: no chance to clean up
+        child.wait().unwrap();
+
+        // The checkpoint latest.json names is complete: eval loads it (there is no model.bpk yet).
+        assert!(!run_dir.join("model.bpk").exists());
+        let pointer: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
+        let epoch = pointer["epoch"].as_u64().unwrap();
+        assert!(epoch > last_epoch, "attempt {attempt}: epoch {epoch} after {last_epoch}");
+        last_epoch = epoch;
+        let out = run(&["eval", "mnist-mlp", "--checkpoint", path(&run_dir), "--data-dir", path(data.path()), "--out", path(&out_dir.path().join("eval"))]);
+        assert!(out.status.success(), "attempt {attempt}: {}", stderr(&out));
+    }
+
+    // A final resume with a reachable epoch count finishes and reports where it resumed.
+    let total = (last_epoch + 2).to_string();
+    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", &total, "--batch-size", "64", "--out", path(&run_dir), "--resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("resuming after epoch"), "{text}");
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["epochs"].as_u64().unwrap(), last_epoch + 2);
+    assert!(run_dir.join("model.bpk").is_file());
+}
