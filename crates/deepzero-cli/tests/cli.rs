@@ -277,3 +277,40 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
     assert_eq!(metrics["epochs"].as_u64().unwrap(), last_epoch + 2);
     assert!(run_dir.join("model.bpk").is_file());
 }
+
+/// The seed's chapter 7.2 example in miniature: a class-per-folder tree of PNG and JPEG files.
+#[test]
+fn image_folder_trains_on_a_class_per_folder_tree() {
+    let root = tempfile::tempdir().unwrap();
+    for (class, colour) in [("cats", [200u8, 60, 40]), ("dogs", [40u8, 60, 200])] {
+        let dir = root.path().join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..30u32 {
+            let img = image::RgbImage::from_fn(20, 24, |x, y| {
+                let noise = ((x * 31 + y * 17 + i * 13) % 40) as u8;
+                image::Rgb([colour[0].saturating_add(noise), colour[1], colour[2].saturating_sub(noise)])
+            });
+            let ext = if i % 2 == 0 { "png" } else { "jpg" };
+            img.save(dir.join(format!("{class}-{i}.{ext}"))).unwrap();
+        }
+    }
+    let run_dir = tempfile::tempdir().unwrap();
+    let out = run(&["train", "image-folder", "--data-dir", path(root.path()), "--image-size", "16", "--epochs", "10", "--batch-size", "8", "--lr", "0.003", "--out", path(run_dir.path()), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["data"]["test_examples"], 12, "20 % of 60 held out: {m}");
+    assert!(m["test"]["accuracy"].as_f64().unwrap() >= 0.9, "{m}");
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["class_names"], serde_json::json!(["cats", "dogs"]));
+    assert_eq!(info["input_shape"], serde_json::json!([3, 16, 16]));
+
+    let cat = root.path().join("cats/cats-0.png");
+    let out = run(&["predict", "image-folder", "--checkpoint", path(run_dir.path()), path(&cat)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("cats-0.png: cats"), "{}", stdout(&out));
+
+    // A corrupt file in the tree is named in a one-line error.
+    std::fs::write(root.path().join("dogs/broken.jpg"), b"garbage").unwrap();
+    let out = run(&["train", "image-folder", "--data-dir", path(root.path()), "--image-size", "16", "--epochs", "1", "--out", path(run_dir.path())]);
+    assert_one_line_error(&out, "broken.jpg");
+}
