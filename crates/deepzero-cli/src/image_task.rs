@@ -13,7 +13,7 @@ use deepzero_data::{
 };
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::{read_json, write_json_atomic};
-use deepzero_train::{BatchSource, DatasetBatches, Progress, evaluate, fit};
+use deepzero_train::{BatchSource, DatasetBatches, Progress, RunDir, evaluate, fit};
 use deepzero_vision::{Architecture, ImageClassifier, ImageModel};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -325,9 +325,7 @@ pub fn train(
         Some(&valid_source),
         &train_device,
         &config,
-        &out,
-        info.fingerprint(),
-        args.resume,
+        &RunDir::new(&out, info.fingerprint()).resume(args.resume),
         &mut progress,
     )?;
 

@@ -86,7 +86,7 @@ impl TrainArgs {
             learning_rate: self.lr.unwrap_or(d.lr),
             optimizer: self.optimizer.unwrap_or(d.optimizer),
             weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
-            schedule: self.schedule.clone().unwrap_or_else(|| d.schedule.clone()),
+            schedule: self.schedule.unwrap_or(d.schedule),
             seed: self.seed,
             early_stopping: self.patience.map(|patience| EarlyStop {
                 patience,
@@ -114,7 +114,7 @@ impl TrainArgs {
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(CliError::Usage("--valid-fraction must be in [0, 1)".into()));
         }
-        if self.image_size < 8 || self.image_size % 4 != 0 {
+        if self.image_size < 8 || !self.image_size.is_multiple_of(4) {
             return Err(CliError::Usage(
                 "--image-size must be a multiple of 4, at least 8".into(),
             ));

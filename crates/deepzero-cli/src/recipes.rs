@@ -113,7 +113,7 @@ pub fn all() -> Vec<Recipe> {
                 arch: Mlp,
                 augment: Augmentation::default(),
             },
-            defaults: defaults(12, 128, 1e-3, Adam, cosine.clone()),
+            defaults: defaults(12, 128, 1e-3, Adam, cosine),
         },
         Recipe {
             name: "mnist-lenet",
@@ -124,7 +124,7 @@ pub fn all() -> Vec<Recipe> {
                 arch: LeNet5,
                 augment: crop(2, false),
             },
-            defaults: defaults(15, 64, 2e-3, Adam, cosine.clone()),
+            defaults: defaults(15, 64, 2e-3, Adam, cosine),
         },
         Recipe {
             name: "fashion-mlp",
@@ -135,7 +135,7 @@ pub fn all() -> Vec<Recipe> {
                 arch: Mlp,
                 augment: Augmentation::default(),
             },
-            defaults: defaults(12, 128, 1e-3, Adam, cosine.clone()),
+            defaults: defaults(12, 128, 1e-3, Adam, cosine),
         },
         Recipe {
             name: "fashion-cnn",
@@ -146,7 +146,7 @@ pub fn all() -> Vec<Recipe> {
                 arch: SmallCnn,
                 augment: crop(2, true),
             },
-            defaults: defaults(12, 128, 2e-3, Adam, cosine.clone()),
+            defaults: defaults(12, 128, 2e-3, Adam, cosine),
         },
         Recipe {
             name: "image-folder",

@@ -27,7 +27,11 @@ fn stdout(out: &Output) -> String {
 
 /// Asserts a failure that printed exactly one `error: ...` line containing `needle`.
 fn assert_one_line_error(out: &Output, needle: &str) {
-    assert!(!out.status.success(), "expected failure, got success: {}", stdout(out));
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {}",
+        stdout(out)
+    );
     let err = stderr(out);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line expected, got: {err}");
@@ -50,7 +54,15 @@ fn synthetic_images(n: usize, offset: usize) -> (IdxImages, Vec<u8>) {
             }
         }
     }
-    (IdxImages { count: n, rows: 28, cols: 28, pixels }, labels)
+    (
+        IdxImages {
+            count: n,
+            rows: 28,
+            cols: 28,
+            pixels,
+        },
+        labels,
+    )
 }
 
 fn write_corpus(dir: &Path, train: usize, test: usize) {
@@ -80,7 +92,10 @@ fn list_names_every_recipe_and_its_chapter() {
         ("fashion-cnn", "3.1"),
         ("image-folder", "7.2"),
     ] {
-        let line = text.lines().find(|l| l.starts_with(recipe)).unwrap_or_else(|| panic!("{recipe} missing:\n{text}"));
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(recipe))
+            .unwrap_or_else(|| panic!("{recipe} missing:\n{text}"));
         assert!(line.contains(chapter), "{line}");
     }
     assert!(text.contains("backends compiled in: flex"));
@@ -92,11 +107,34 @@ fn train_eval_predict_on_idx_data() {
     write_corpus(data.path(), 300, 100);
     let out_dir = tempfile::tempdir().unwrap();
     let run_dir = out_dir.path().join("run");
-    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "3", "--batch-size", "32", "--out", path(&run_dir), "--quiet"]);
+    let out = run(&[
+        "train",
+        "mnist-mlp",
+        "--data-dir",
+        path(data.path()),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--out",
+        path(&run_dir),
+        "--quiet",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap()).unwrap();
-    for key in ["recipe", "backend", "epochs", "train_seconds", "train_samples_per_second"] {
-        assert!(!metrics[key].is_null(), "metrics.json lacks {key}: {metrics}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap())
+            .unwrap();
+    for key in [
+        "recipe",
+        "backend",
+        "epochs",
+        "train_seconds",
+        "train_samples_per_second",
+    ] {
+        assert!(
+            !metrics[key].is_null(),
+            "metrics.json lacks {key}: {metrics}"
+        );
     }
     assert_eq!(metrics["recipe"], "mnist-mlp");
     assert_eq!(metrics["backend"], "flex");
@@ -105,13 +143,30 @@ fn train_eval_predict_on_idx_data() {
     assert!(accuracy > 0.9, "the synthetic task is easy: {accuracy}");
     assert!(metrics["test"]["loss"].as_f64().unwrap().is_finite());
     assert!(run_dir.join("curves.png").is_file());
-    assert_eq!(std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap().lines().count(), 4);
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
 
     // eval writes its own metrics.json with the same test accuracy.
     let eval_dir = out_dir.path().join("eval");
-    let out = run(&["eval", "mnist-mlp", "--checkpoint", path(&run_dir), "--data-dir", path(data.path()), "--out", path(&eval_dir)]);
+    let out = run(&[
+        "eval",
+        "mnist-mlp",
+        "--checkpoint",
+        path(&run_dir),
+        "--data-dir",
+        path(data.path()),
+        "--out",
+        path(&eval_dir),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(eval_dir.join("metrics.json")).unwrap()).unwrap();
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval_dir.join("metrics.json")).unwrap())
+            .unwrap();
     assert!((eval["test"]["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
 
     // predict: a white-on-black "class 4" image, and the same drawn dark-on-light (auto-inverted).
@@ -120,11 +175,24 @@ fn train_eval_predict_on_idx_data() {
     let px = &images.pixels[four * 784..(four + 1) * 784];
     let light = image::GrayImage::from_raw(28, 28, px.to_vec()).unwrap();
     let dark = image::GrayImage::from_raw(28, 28, px.iter().map(|p| 255 - p).collect()).unwrap();
-    let (a, b) = (out_dir.path().join("four.png"), out_dir.path().join("four-on-paper.png"));
+    let (a, b) = (
+        out_dir.path().join("four.png"),
+        out_dir.path().join("four-on-paper.png"),
+    );
     light.save(&a).unwrap();
     dark.save(&b).unwrap();
     let picture = out_dir.path().join("pred.png");
-    let out = run(&["predict", "mnist-mlp", "--checkpoint", path(&run_dir), path(&a), path(&b), "--json", "--picture", path(&picture)]);
+    let out = run(&[
+        "predict",
+        "mnist-mlp",
+        "--checkpoint",
+        path(&run_dir),
+        path(&a),
+        path(&b),
+        "--json",
+        "--picture",
+        path(&picture),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let predictions: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     for p in predictions.as_array().unwrap() {
@@ -139,36 +207,72 @@ fn regression_demos_recover_the_true_parameters() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["train", "linear-regression", "--out", path(dir.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
-    let w: Vec<f64> = m["learned"]["weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert!((w[0] - 2.0).abs() < 0.05 && (w[1] + 3.4).abs() < 0.05, "{w:?}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap())
+            .unwrap();
+    let w: Vec<f64> = m["learned"]["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        (w[0] - 2.0).abs() < 0.05 && (w[1] + 3.4).abs() < 0.05,
+        "{w:?}"
+    );
     assert!((m["learned"]["bias"].as_f64().unwrap() - 4.2).abs() < 0.05);
     assert!(m["test"]["r2"].as_f64().unwrap() > 0.99);
 
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["train", "logistic-regression", "--out", path(dir.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap())
+            .unwrap();
     assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.75, "{m}");
-    let out = run(&["eval", "logistic-regression", "--checkpoint", path(dir.path())]);
+    let out = run(&[
+        "eval",
+        "logistic-regression",
+        "--checkpoint",
+        path(dir.path()),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
 fn unknown_recipe_and_backend_are_one_line_errors() {
-    assert_one_line_error(&run(&["train", "mnist-transformer"]), "unknown recipe `mnist-transformer`");
-    assert_one_line_error(&run(&["train", "mnist-mlp", "--backend", "tpu"]), "unknown backend `tpu`");
-    let out = deepzero().args(["train", "mnist-mlp"]).env("BURN_DEVICE", "quantum").output().unwrap();
+    assert_one_line_error(
+        &run(&["train", "mnist-transformer"]),
+        "unknown recipe `mnist-transformer`",
+    );
+    assert_one_line_error(
+        &run(&["train", "mnist-mlp", "--backend", "tpu"]),
+        "unknown backend `tpu`",
+    );
+    let out = deepzero()
+        .args(["train", "mnist-mlp"])
+        .env("BURN_DEVICE", "quantum")
+        .output()
+        .unwrap();
     assert_one_line_error(&out, "BURN_DEVICE: unknown backend `quantum`");
     if !cfg!(feature = "cuda") {
-        assert_one_line_error(&run(&["train", "mnist-mlp", "--backend", "cuda"]), "--features cuda");
+        assert_one_line_error(
+            &run(&["train", "mnist-mlp", "--backend", "cuda"]),
+            "--features cuda",
+        );
     }
-    assert_one_line_error(&run(&["train", "mnist-mlp", "--batch-size", "0"]), "--batch-size");
+    assert_one_line_error(
+        &run(&["train", "mnist-mlp", "--batch-size", "0"]),
+        "--batch-size",
+    );
 }
 
 #[test]
 fn missing_data_directory_is_a_one_line_error() {
-    assert_one_line_error(&run(&["train", "mnist-mlp", "--data-dir", "/no/such/folder"]), "/no/such/folder does not exist");
+    assert_one_line_error(
+        &run(&["train", "mnist-mlp", "--data-dir", "/no/such/folder"]),
+        "/no/such/folder does not exist",
+    );
     let empty = tempfile::tempdir().unwrap();
     let out = run(&["train", "mnist-mlp", "--data-dir", path(empty.path())]);
     assert_one_line_error(&out, "train-images");
@@ -182,7 +286,14 @@ fn truncated_idx_file_is_a_one_line_error_naming_the_file() {
     let file = data.path().join("t10k-images-idx3-ubyte");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1"]);
+    let out = run(&[
+        "train",
+        "mnist-mlp",
+        "--data-dir",
+        path(data.path()),
+        "--epochs",
+        "1",
+    ]);
     assert_one_line_error(&out, "t10k-images-idx3-ubyte");
     assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
 }
@@ -193,8 +304,20 @@ fn label_out_of_range_is_a_one_line_error() {
     write_corpus(data.path(), 50, 20);
     let (_, mut labels) = synthetic_images(50, 0);
     labels[7] = 12;
-    write_idx_labels(&data.path().join("train-labels-idx1-ubyte.gz"), &labels, true).unwrap();
-    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1"]);
+    write_idx_labels(
+        &data.path().join("train-labels-idx1-ubyte.gz"),
+        &labels,
+        true,
+    )
+    .unwrap();
+    let out = run(&[
+        "train",
+        "mnist-mlp",
+        "--data-dir",
+        path(data.path()),
+        "--epochs",
+        "1",
+    ]);
     assert_one_line_error(&out, "train-labels-idx1-ubyte.gz");
     assert!(stderr(&out).contains("12"), "{}", stderr(&out));
 }
@@ -204,18 +327,53 @@ fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
     let data = tempfile::tempdir().unwrap();
     write_corpus(data.path(), 100, 20);
     let run_dir = tempfile::tempdir().unwrap();
-    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1", "--out", path(run_dir.path()), "--quiet"]);
+    let out = run(&[
+        "train",
+        "mnist-mlp",
+        "--data-dir",
+        path(data.path()),
+        "--epochs",
+        "1",
+        "--out",
+        path(run_dir.path()),
+        "--quiet",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let bad = run_dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a png").unwrap();
-    assert_one_line_error(&run(&["predict", "mnist-mlp", "--checkpoint", path(run_dir.path()), path(&bad)]), "broken.png");
+    assert_one_line_error(
+        &run(&[
+            "predict",
+            "mnist-mlp",
+            "--checkpoint",
+            path(run_dir.path()),
+            path(&bad),
+        ]),
+        "broken.png",
+    );
 
-    let out = run(&["eval", "mnist-lenet", "--checkpoint", path(run_dir.path()), "--data-dir", path(data.path())]);
+    let out = run(&[
+        "eval",
+        "mnist-lenet",
+        "--checkpoint",
+        path(run_dir.path()),
+        "--data-dir",
+        path(data.path()),
+    ]);
     assert_one_line_error(&out, "was trained by recipe `mnist-mlp`, not `mnist-lenet`");
-    let out = run(&["predict", "fashion-cnn", "--checkpoint", path(run_dir.path()), path(&bad)]);
+    let out = run(&[
+        "predict",
+        "fashion-cnn",
+        "--checkpoint",
+        path(run_dir.path()),
+        path(&bad),
+    ]);
     assert_one_line_error(&out, "was trained by recipe `mnist-mlp`");
-    assert_one_line_error(&run(&["eval", "mnist-mlp", "--checkpoint", "/no/such/run"]), "does not exist");
+    assert_one_line_error(
+        &run(&["eval", "mnist-mlp", "--checkpoint", "/no/such/run"]),
+        "does not exist",
+    );
 }
 
 /// Kills training at several moments (between and during checkpoint writes): every time the
@@ -229,11 +387,26 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
     let latest = run_dir.join("checkpoints/latest.json");
     let train = |resume: bool| {
         let mut cmd = deepzero();
-        cmd.args(["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", "1000", "--batch-size", "64", "--out", path(&run_dir), "--quiet"]);
+        cmd.args([
+            "train",
+            "mnist-mlp",
+            "--data-dir",
+            path(data.path()),
+            "--epochs",
+            "1000",
+            "--batch-size",
+            "64",
+            "--out",
+            path(&run_dir),
+            "--quiet",
+        ]);
         if resume {
             cmd.arg("--resume");
         }
-        cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     };
 
     let mut last_epoch = 0u64;
@@ -259,21 +432,48 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
 
         // The checkpoint latest.json names is complete: eval loads it (there is no model.bpk yet).
         assert!(!run_dir.join("model.bpk").exists());
-        let pointer: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
+        let pointer: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
         let epoch = pointer["epoch"].as_u64().unwrap();
-        assert!(epoch > last_epoch, "attempt {attempt}: epoch {epoch} after {last_epoch}");
+        assert!(
+            epoch > last_epoch,
+            "attempt {attempt}: epoch {epoch} after {last_epoch}"
+        );
         last_epoch = epoch;
-        let out = run(&["eval", "mnist-mlp", "--checkpoint", path(&run_dir), "--data-dir", path(data.path()), "--out", path(&out_dir.path().join("eval"))]);
+        let out = run(&[
+            "eval",
+            "mnist-mlp",
+            "--checkpoint",
+            path(&run_dir),
+            "--data-dir",
+            path(data.path()),
+            "--out",
+            path(&out_dir.path().join("eval")),
+        ]);
         assert!(out.status.success(), "attempt {attempt}: {}", stderr(&out));
     }
 
     // A final resume with a reachable epoch count finishes and reports where it resumed.
     let total = (last_epoch + 2).to_string();
-    let out = run(&["train", "mnist-mlp", "--data-dir", path(data.path()), "--epochs", &total, "--batch-size", "64", "--out", path(&run_dir), "--resume"]);
+    let out = run(&[
+        "train",
+        "mnist-mlp",
+        "--data-dir",
+        path(data.path()),
+        "--epochs",
+        &total,
+        "--batch-size",
+        "64",
+        "--out",
+        path(&run_dir),
+        "--resume",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("resuming after epoch"), "{text}");
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap())
+            .unwrap();
     assert_eq!(metrics["epochs"].as_u64().unwrap(), last_epoch + 2);
     assert!(run_dir.join("model.bpk").is_file());
 }
@@ -288,29 +488,75 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
         for i in 0..30u32 {
             let img = image::RgbImage::from_fn(20, 24, |x, y| {
                 let noise = ((x * 31 + y * 17 + i * 13) % 40) as u8;
-                image::Rgb([colour[0].saturating_add(noise), colour[1], colour[2].saturating_sub(noise)])
+                image::Rgb([
+                    colour[0].saturating_add(noise),
+                    colour[1],
+                    colour[2].saturating_sub(noise),
+                ])
             });
             let ext = if i % 2 == 0 { "png" } else { "jpg" };
             img.save(dir.join(format!("{class}-{i}.{ext}"))).unwrap();
         }
     }
     let run_dir = tempfile::tempdir().unwrap();
-    let out = run(&["train", "image-folder", "--data-dir", path(root.path()), "--image-size", "16", "--epochs", "10", "--batch-size", "8", "--lr", "0.003", "--out", path(run_dir.path()), "--quiet"]);
+    let out = run(&[
+        "train",
+        "image-folder",
+        "--data-dir",
+        path(root.path()),
+        "--image-size",
+        "16",
+        "--epochs",
+        "10",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.003",
+        "--out",
+        path(run_dir.path()),
+        "--quiet",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap()).unwrap();
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(m["data"]["test_examples"], 12, "20 % of 60 held out: {m}");
     assert!(m["test"]["accuracy"].as_f64().unwrap() >= 0.9, "{m}");
-    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("run.json")).unwrap()).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("run.json")).unwrap())
+            .unwrap();
     assert_eq!(info["class_names"], serde_json::json!(["cats", "dogs"]));
     assert_eq!(info["input_shape"], serde_json::json!([3, 16, 16]));
 
     let cat = root.path().join("cats/cats-0.png");
-    let out = run(&["predict", "image-folder", "--checkpoint", path(run_dir.path()), path(&cat)]);
+    let out = run(&[
+        "predict",
+        "image-folder",
+        "--checkpoint",
+        path(run_dir.path()),
+        path(&cat),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("cats-0.png: cats"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("cats-0.png: cats"),
+        "{}",
+        stdout(&out)
+    );
 
     // A corrupt file in the tree is named in a one-line error.
     std::fs::write(root.path().join("dogs/broken.jpg"), b"garbage").unwrap();
-    let out = run(&["train", "image-folder", "--data-dir", path(root.path()), "--image-size", "16", "--epochs", "1", "--out", path(run_dir.path())]);
+    let out = run(&[
+        "train",
+        "image-folder",
+        "--data-dir",
+        path(root.path()),
+        "--image-size",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        path(run_dir.path()),
+    ]);
     assert_one_line_error(&out, "broken.jpg");
 }

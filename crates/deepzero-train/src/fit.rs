@@ -65,6 +65,35 @@ impl Default for FitConfig {
     }
 }
 
+/// Where a run lives and what it is: the folder for checkpoints and metrics, the identity a
+/// `--resume` must match (recipe, model configuration), and whether to resume.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    /// Output folder (checkpoints, `metrics.csv`, `curves.png`).
+    pub path: PathBuf,
+    /// Description of the run stored in every checkpoint; a resume refuses a different one.
+    pub identity: serde_json::Value,
+    /// Continue from the latest checkpoint in `path`, if there is one.
+    pub resume: bool,
+}
+
+impl RunDir {
+    /// A fresh run (no resume) in `path`.
+    pub fn new(path: impl Into<PathBuf>, identity: serde_json::Value) -> Self {
+        Self {
+            path: path.into(),
+            identity,
+            resume: false,
+        }
+    }
+
+    /// Resumes from the latest checkpoint when `resume` is true.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+}
+
 /// What [`fit`] returns.
 #[derive(Debug)]
 pub struct FitOutcome<M> {
@@ -100,20 +129,18 @@ impl<M> FitOutcome<M> {
 ///
 /// * `device` must be an autodiff device (`Device::flex().autodiff()`), and `model` must live on it;
 ///   validation runs on `device.clone().without_autodiff()` with `model.valid()`.
-/// * Each epoch ends with a checkpoint in `run_dir/checkpoints` and an updated
-///   `run_dir/metrics.csv` and `run_dir/curves.png`.
-/// * With `resume`, the latest checkpoint in `run_dir` is loaded (model, optimiser, schedule
-///   position, early-stopping state, history) and training continues with the next epoch; `run`
-///   must equal the one stored in the checkpoint (it identifies the recipe and model).
+/// * Each epoch ends with a checkpoint in `run.path/checkpoints` and an updated
+///   `run.path/metrics.csv` and `run.path/curves.png`.
+/// * With `run.resume`, the latest checkpoint is loaded (model, optimiser, schedule position,
+///   early-stopping state, history) and training continues with the next epoch;
+///   `run.identity` must equal the one stored in the checkpoint.
 pub fn fit<M, T, V>(
     mut model: M,
     train: &T,
     valid: Option<&V>,
     device: &Device,
     config: &FitConfig,
-    run_dir: &Path,
-    run: serde_json::Value,
-    resume: bool,
+    run: &RunDir,
     progress: &mut Progress,
 ) -> Result<FitOutcome<M>, TrainError>
 where
@@ -127,6 +154,7 @@ where
     if train.is_empty() {
         return Err(TrainError::Config("the training set is empty".into()));
     }
+    let run_dir = run.path.as_path();
     std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
     let checkpoints = Checkpoints::new(run_dir, config.keep_checkpoints);
     let mut optim = config.optimizer.build(config.weight_decay);
@@ -144,18 +172,18 @@ where
                 deepzero_core::early_stopping::Mode::Minimize,
             )
         }),
-        run: run.clone(),
+        run: run.identity.clone(),
     };
     let mut resumed_after = None;
-    if resume {
+    if run.resume {
         match checkpoints.latest()? {
             Some(checkpoint) => {
-                if checkpoint.state.run != run {
+                if checkpoint.state.run != run.identity {
                     return Err(TrainError::Checkpoint {
                         path: checkpoint.dir.clone(),
                         message: format!(
                             "was written by a different run ({}), not {}",
-                            checkpoint.state.run, run
+                            checkpoint.state.run, run.identity
                         ),
                     });
                 }
@@ -291,7 +319,7 @@ where
         // A drawing failure must not lose a training run: report it and go on.
         if let Err(e) = crate::draw_curves(
             &run_dir.join("curves.png"),
-            &run_title(&run),
+            &run_title(&run.identity),
             &state.history,
         ) {
             progress.message(&format!("warning: {e}"));

@@ -50,12 +50,7 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
             .filter_map(|r| f(r).filter(|v| v.is_finite()).map(|v| (r.epoch as f64, v)))
             .collect()
     };
-    let panels: [(
-        &DrawingArea<BitMapBackend, _>,
-        &str,
-        Vec<(f64, f64)>,
-        Vec<(f64, f64)>,
-    ); 2] = [
+    let panels = [
         (
             &left,
             "loss",

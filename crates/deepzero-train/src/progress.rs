@@ -79,7 +79,7 @@ impl Progress {
         }
         let every = (self.steps / self.lines_per_epoch).max(1);
         let slow = self.last_plain.elapsed() > Duration::from_secs(30);
-        if (step % every == 0 && step < self.steps) || slow {
+        if (step.is_multiple_of(every) && step < self.steps) || slow {
             self.last_plain = Instant::now();
             println!(
                 "  epoch {epoch} step {step}/{} {msg} ETA {}",

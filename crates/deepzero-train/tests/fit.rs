@@ -6,8 +6,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use deepzero_core::{LrSchedule, OptimizerKind};
 use deepzero_train::{
-    Checkpoints, ClassificationStep, DatasetBatches, EarlyStop, FitConfig, Progress, Supervised,
-    TrainError, fit,
+    Checkpoints, ClassificationStep, DatasetBatches, EarlyStop, FitConfig, Progress, RunDir,
+    Supervised, TrainError, fit,
 };
 use serde_json::json;
 
@@ -105,9 +105,7 @@ fn learns_writes_files_and_keeps_two_checkpoints() {
         Some(&valid),
         &device,
         &config(5),
-        dir.path(),
-        json!({"recipe": "tiny"}),
-        false,
+        &RunDir::new(dir.path(), json!({"recipe": "tiny"})).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap();
@@ -155,9 +153,7 @@ fn resume_continues_exactly_where_it_stopped() {
         None::<&Source>,
         &device,
         &cfg,
-        dir.path(),
-        run.clone(),
-        false,
+        &RunDir::new(dir.path(), run.clone()).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap();
@@ -180,9 +176,7 @@ fn resume_continues_exactly_where_it_stopped() {
         None::<&Source>,
         &device,
         &cfg,
-        dir.path(),
-        run,
-        true,
+        &RunDir::new(dir.path(), run).resume(true),
         &mut Progress::quiet(),
     )
     .unwrap();
@@ -213,9 +207,7 @@ fn resume_refuses_a_checkpoint_of_another_run() {
         None::<&Source>,
         &device,
         &config(1),
-        dir.path(),
-        json!({"recipe": "a"}),
-        false,
+        &RunDir::new(dir.path(), json!({"recipe": "a"})).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap();
@@ -225,9 +217,7 @@ fn resume_refuses_a_checkpoint_of_another_run() {
         None::<&Source>,
         &device,
         &config(2),
-        dir.path(),
-        json!({"recipe": "b"}),
-        true,
+        &RunDir::new(dir.path(), json!({"recipe": "b"})).resume(true),
         &mut Progress::quiet(),
     )
     .unwrap_err();
@@ -248,9 +238,7 @@ fn non_finite_loss_stops_with_an_error_and_keeps_the_last_checkpoint() {
         None::<&Source>,
         &device,
         &config(1),
-        dir.path(),
-        run.clone(),
-        false,
+        &RunDir::new(dir.path(), run.clone()).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap();
@@ -261,9 +249,7 @@ fn non_finite_loss_stops_with_an_error_and_keeps_the_last_checkpoint() {
         None::<&Source>,
         &device,
         &config(3),
-        dir.path(),
-        run,
-        true,
+        &RunDir::new(dir.path(), run).resume(true),
         &mut Progress::quiet(),
     )
     .unwrap_err();
@@ -303,9 +289,7 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
         Some(&valid),
         &device,
         &cfg,
-        dir.path(),
-        json!({}),
-        false,
+        &RunDir::new(dir.path(), json!({})).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap();
@@ -326,9 +310,7 @@ fn empty_training_set_and_zero_batch_are_config_errors() {
         None::<&Source>,
         &device,
         &config(1),
-        dir.path(),
-        json!({}),
-        false,
+        &RunDir::new(dir.path(), json!({})).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap_err();
@@ -343,9 +325,7 @@ fn empty_training_set_and_zero_batch_are_config_errors() {
         None::<&Source>,
         &device,
         &cfg,
-        dir.path(),
-        json!({}),
-        false,
+        &RunDir::new(dir.path(), json!({})).resume(false),
         &mut Progress::quiet(),
     )
     .unwrap_err();

@@ -35,6 +35,8 @@ supervised_image_classifier!(
 );
 
 /// Any of the classifiers, chosen at run time (what the recipes train and checkpoint).
+// One value per run: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ImageModel {
     /// A multi-layer perceptron.
