@@ -156,7 +156,8 @@ mod tests {
         let y = model.forward(Tensor::zeros([2, 1, 28, 28], &device));
         assert_eq!(y.dims(), [2, 10]);
         let convs = 9 * 4 + 9 * 4 * 4 + 9 * 4 * 8 + 9 * 8 * 8; // no conv biases
-        let norms = 2 * (4 + 4 + 8 + 8); // gamma and beta (running stats are not parameters)
+        // gamma, beta and burn's running mean and variance (num_params counts the running state too)
+        let norms = 4 * (4 + 4 + 8 + 8);
         let fc = 8 * 7 * 7 * 8 + 8 + 8 * 10 + 10;
         assert_eq!(model.num_params(), convs + norms + fc);
 
@@ -165,7 +166,7 @@ mod tests {
             .with_hidden(8)
             .init(&device);
         let convs = 9 * 4 + 9 * 4 * 8;
-        let norms = 2 * (4 + 8);
+        let norms = 4 * (4 + 8);
         assert_eq!(single.num_params(), convs + norms + fc);
         assert_eq!(
             single
