@@ -8,6 +8,15 @@
 //! | [`MlpClassifier`] — fully connected net on flattened pixels | `classify/mlp.rs` | 1.2, 2.1 |
 //! | [`LeNet5`] — LeNet-5-style CNN (LeCun et al. 1998, ReLU + max-pool) | `classify/lenet.rs` | 1.3.1, 7.2 |
 //! | [`SmallCnn`] — a VGG-style 2-block CNN with batch norm for Fashion-MNIST | `classify/small_cnn.rs` | 1.3.1, 3.1 |
+//! | [`AlexNet`] — torchvision's AlexNet ([`alexnet`]) | `classify/zoo/alexnet.rs` | 3.1 |
+//! | [`Vgg`] — VGG-11/13/16/19, with or without BN ([`vgg11`] … [`vgg19_bn`]) | `classify/zoo/vgg.rs` | 3.1 |
+//! | [`ResNet`] — ResNet-18/34/50/101/152, torchvision v1.5 ([`resnet18`] … [`resnet152`]) | `classify/zoo/resnet.rs` | 3.1 |
+//! | [`GoogLeNet`] — Inception v1 as torchvision ([`googlenet`]) | `classify/zoo/googlenet.rs` | 3.1 |
+//! | [`CifarResNet`] — He et al.'s CIFAR ResNet-20/32/44/56/110 ([`resnet20`] …) | `classify/zoo/cifar_resnet.rs` | 3.1 |
+//!
+//! The zoo models (`classify/zoo/`) mirror torchvision's parameter names and counts
+//! ([`trainable_params`]), and each ImageNet model has a small-input variant for 28–32 px images
+//! (`small_input()` on its config).
 //!
 //! Every model implements [`deepzero_train::Supervised`] for [`deepzero_data::ImageBatch`], so the
 //! same training loop trains any of them.
@@ -17,4 +26,17 @@ pub mod classify;
 pub use classify::lenet::{LeNet5, LeNet5Config};
 pub use classify::mlp::{MlpClassifier, MlpClassifierConfig};
 pub use classify::small_cnn::{SmallCnn, SmallCnnConfig};
+pub use classify::zoo::alexnet::{AlexNet, AlexNetConfig, alexnet};
+pub use classify::zoo::cifar_resnet::{
+    CifarResNet, CifarResNetConfig, CifarShortcut, resnet20, resnet32, resnet44, resnet56,
+    resnet110,
+};
+pub use classify::zoo::googlenet::{GoogLeNet, GoogLeNetConfig, GoogLeNetOutput, googlenet};
+pub use classify::zoo::resnet::{
+    BlockKind, ResNet, ResNetConfig, resnet18, resnet34, resnet50, resnet101, resnet152,
+};
+pub use classify::zoo::trainable_params;
+pub use classify::zoo::vgg::{
+    Vgg, VggCfg, VggConfig, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
+};
 pub use classify::{Architecture, ImageClassifier, ImageModel};

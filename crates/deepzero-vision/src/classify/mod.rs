@@ -3,6 +3,7 @@
 pub mod lenet;
 pub mod mlp;
 pub mod small_cnn;
+pub mod zoo;
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -31,6 +32,11 @@ supervised_image_classifier!(
     mlp::MlpClassifier,
     lenet::LeNet5,
     small_cnn::SmallCnn,
+    zoo::alexnet::AlexNet,
+    zoo::vgg::Vgg,
+    zoo::resnet::ResNet,
+    zoo::googlenet::GoogLeNet,
+    zoo::cifar_resnet::CifarResNet,
     ImageModel
 );
 
@@ -45,6 +51,16 @@ pub enum ImageModel {
     LeNet5(lenet::LeNet5),
     /// The small VGG-style CNN.
     SmallCnn(small_cnn::SmallCnn),
+    /// AlexNet (either variant).
+    AlexNet(zoo::alexnet::AlexNet),
+    /// A VGG (any depth, with or without batch norm, either variant).
+    Vgg(zoo::vgg::Vgg),
+    /// An ImageNet ResNet (any depth, either variant).
+    ResNet(zoo::resnet::ResNet),
+    /// GoogLeNet (either variant).
+    GoogLeNet(zoo::googlenet::GoogLeNet),
+    /// A CIFAR ResNet (He et al. 2016, §4.2).
+    CifarResNet(zoo::cifar_resnet::CifarResNet),
 }
 
 impl ImageClassifier for ImageModel {
@@ -53,6 +69,11 @@ impl ImageClassifier for ImageModel {
             ImageModel::Mlp(m) => m.forward(images),
             ImageModel::LeNet5(m) => m.forward(images),
             ImageModel::SmallCnn(m) => m.forward(images),
+            ImageModel::AlexNet(m) => m.forward(images),
+            ImageModel::Vgg(m) => m.forward(images),
+            ImageModel::ResNet(m) => m.forward(images),
+            ImageModel::GoogLeNet(m) => m.forward(images),
+            ImageModel::CifarResNet(m) => m.forward(images),
         }
     }
 }
@@ -67,6 +88,24 @@ pub enum Architecture {
     LeNet5,
     /// [`small_cnn::SmallCnn`].
     SmallCnn,
+    /// [`zoo::alexnet::AlexNet`], small-input variant ([`zoo::alexnet::AlexNetConfig::small_input`]).
+    #[serde(rename = "alexnet-small")]
+    AlexNetSmall,
+    /// VGG-11 with batch norm, small-input variant ([`zoo::vgg::VggConfig::small_input`]).
+    #[serde(rename = "vgg11-bn-small")]
+    Vgg11BnSmall,
+    /// ResNet-18, small-input variant ([`zoo::resnet::ResNetConfig::small_input`]).
+    #[serde(rename = "resnet18-small")]
+    ResNet18Small,
+    /// GoogLeNet, small-input variant ([`zoo::googlenet::GoogLeNetConfig::small_input`]).
+    #[serde(rename = "googlenet-small")]
+    GoogLeNetSmall,
+    /// The CIFAR [`zoo::cifar_resnet::resnet20`] (option A shortcuts).
+    #[serde(rename = "resnet20")]
+    ResNet20,
+    /// The CIFAR [`zoo::cifar_resnet::resnet56`] (option A shortcuts).
+    #[serde(rename = "resnet56")]
+    ResNet56,
 }
 
 impl Architecture {
@@ -76,11 +115,18 @@ impl Architecture {
             Architecture::Mlp => "mlp",
             Architecture::LeNet5 => "lenet5",
             Architecture::SmallCnn => "small-cnn",
+            Architecture::AlexNetSmall => "alexnet-small",
+            Architecture::Vgg11BnSmall => "vgg11-bn-small",
+            Architecture::ResNet18Small => "resnet18-small",
+            Architecture::GoogLeNetSmall => "googlenet-small",
+            Architecture::ResNet20 => "resnet20",
+            Architecture::ResNet56 => "resnet56",
         }
     }
 
     /// Builds the model for images of `input_shape` `[C, H, W]` (square for the CNNs) and
-    /// `num_classes` classes, with default widths, on `device`.
+    /// `num_classes` classes, with default widths, on `device`. The zoo models are built for
+    /// small (28–32 px) images; their global pools accept larger ones too.
     pub fn build(self, input_shape: [usize; 3], num_classes: usize, device: &Device) -> ImageModel {
         let [channels, height, _] = input_shape;
         match self {
@@ -99,6 +145,43 @@ impl Architecture {
                     .with_input_size(height)
                     .init(device),
             ),
+            Architecture::AlexNetSmall => ImageModel::AlexNet(
+                zoo::alexnet::AlexNetConfig::new(num_classes)
+                    .with_in_channels(channels)
+                    .small_input()
+                    .init(device),
+            ),
+            Architecture::Vgg11BnSmall => ImageModel::Vgg(
+                zoo::vgg::VggConfig::new(zoo::vgg::VggCfg::A, num_classes)
+                    .with_batch_norm(true)
+                    .with_in_channels(channels)
+                    .small_input()
+                    .init(device),
+            ),
+            Architecture::ResNet18Small => ImageModel::ResNet(
+                zoo::resnet::ResNetConfig::resnet18(num_classes)
+                    .with_in_channels(channels)
+                    .small_input()
+                    .init(device),
+            ),
+            Architecture::GoogLeNetSmall => ImageModel::GoogLeNet(
+                zoo::googlenet::GoogLeNetConfig::new(num_classes)
+                    .with_in_channels(channels)
+                    .small_input()
+                    .init(device),
+            ),
+            Architecture::ResNet20 | Architecture::ResNet56 => {
+                let depth = if self == Architecture::ResNet20 {
+                    20
+                } else {
+                    56
+                };
+                ImageModel::CifarResNet(
+                    zoo::cifar_resnet::CifarResNetConfig::with_depth(depth, num_classes)
+                        .with_in_channels(channels)
+                        .init(device),
+                )
+            }
         }
     }
 }
@@ -108,12 +191,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn zoo_architectures_serialise_under_their_short_names() {
+        for arch in [
+            Architecture::AlexNetSmall,
+            Architecture::Vgg11BnSmall,
+            Architecture::ResNet18Small,
+            Architecture::GoogLeNetSmall,
+            Architecture::ResNet20,
+            Architecture::ResNet56,
+        ] {
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(json, format!("\"{}\"", arch.name()));
+            assert_eq!(serde_json::from_str::<Architecture>(&json).unwrap(), arch);
+        }
+    }
+
+    #[test]
     fn every_architecture_builds_and_classifies() {
         let device = Device::flex();
         for arch in [
             Architecture::Mlp,
             Architecture::LeNet5,
             Architecture::SmallCnn,
+            Architecture::AlexNetSmall,
+            Architecture::Vgg11BnSmall,
+            Architecture::ResNet18Small,
+            Architecture::GoogLeNetSmall,
+            Architecture::ResNet20,
+            Architecture::ResNet56,
         ] {
             for shape in [[1, 28, 28], [3, 32, 32]] {
                 let model = arch.build(shape, 4, &device);
