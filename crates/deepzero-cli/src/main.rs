@@ -49,7 +49,7 @@ enum Command {
         /// Images to classify.
         images: Vec<PathBuf>,
         /// Classes to report per image.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         top: usize,
         /// Print JSON (for programs).
         #[arg(long)]

@@ -84,6 +84,41 @@ fn crop(padding: usize, flip: bool) -> Augmentation {
     }
 }
 
+/// A chapter-3.1 recipe: `arch` on `corpus` with the usual small-image training settings
+/// (SGD with momentum and weight decay for the batch-normalised nets, Adam for AlexNet, which has
+/// no normalisation; cosine decay; padded random crops, plus flips for Fashion-MNIST).
+fn zoo(
+    name: &'static str,
+    chapter: &'static str,
+    summary: &'static str,
+    corpus: IdxCorpus,
+    arch: Architecture,
+) -> Recipe {
+    let cosine = LrSchedule::Cosine { min_lr_factor: 0.0 };
+    let defaults = match arch {
+        Architecture::AlexNetSmall => defaults(15, 128, 1e-3, OptimizerKind::Adam, cosine),
+        Architecture::ResNet20 | Architecture::ResNet56 => Defaults {
+            weight_decay: 5e-4,
+            ..defaults(15, 128, 0.1, OptimizerKind::Momentum, cosine)
+        },
+        _ => Defaults {
+            weight_decay: 5e-4,
+            ..defaults(15, 128, 0.05, OptimizerKind::Momentum, cosine)
+        },
+    };
+    Recipe {
+        name,
+        chapter,
+        summary,
+        kind: RecipeKind::Idx {
+            corpus,
+            arch,
+            augment: crop(2, corpus == IdxCorpus::FashionMnist),
+        },
+        defaults,
+    }
+}
+
 /// Every recipe, in the order of the seed's chapters.
 pub fn all() -> Vec<Recipe> {
     use Architecture::*;
@@ -148,6 +183,63 @@ pub fn all() -> Vec<Recipe> {
             },
             defaults: defaults(12, 128, 2e-3, Adam, cosine),
         },
+        // The classic architectures of chapter 3.1 in their small-input variants.
+        zoo(
+            "mnist-resnet20",
+            "3.1.3",
+            "CIFAR-style ResNet-20 (He et al. 2016 §4.2) on MNIST",
+            IdxCorpus::Mnist,
+            ResNet20,
+        ),
+        zoo(
+            "fashion-resnet20",
+            "3.1.3",
+            "CIFAR-style ResNet-20 (He et al. 2016 §4.2) on Fashion-MNIST",
+            IdxCorpus::FashionMnist,
+            ResNet20,
+        ),
+        zoo(
+            "mnist-vgg11",
+            "3.1.2",
+            "VGG-11 with batch norm, small-input variant, on MNIST",
+            IdxCorpus::Mnist,
+            Vgg11BnSmall,
+        ),
+        zoo(
+            "fashion-vgg11",
+            "3.1.2",
+            "VGG-11 with batch norm, small-input variant, on Fashion-MNIST",
+            IdxCorpus::FashionMnist,
+            Vgg11BnSmall,
+        ),
+        zoo(
+            "mnist-googlenet",
+            "3.1.4",
+            "GoogLeNet (Inception v1), small-input variant, on MNIST",
+            IdxCorpus::Mnist,
+            GoogLeNetSmall,
+        ),
+        zoo(
+            "fashion-googlenet",
+            "3.1.4",
+            "GoogLeNet (Inception v1), small-input variant, on Fashion-MNIST",
+            IdxCorpus::FashionMnist,
+            GoogLeNetSmall,
+        ),
+        zoo(
+            "mnist-alexnet",
+            "3.1.1",
+            "AlexNet, small-input variant, on MNIST",
+            IdxCorpus::Mnist,
+            AlexNetSmall,
+        ),
+        zoo(
+            "fashion-alexnet",
+            "3.1.1",
+            "AlexNet, small-input variant, on Fashion-MNIST",
+            IdxCorpus::FashionMnist,
+            AlexNetSmall,
+        ),
         Recipe {
             name: "image-folder",
             chapter: "7.2",
