@@ -39,13 +39,15 @@ def main():
     model.train()
     optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     loss_fn = nn.CrossEntropyLoss()
-    # Fixed data on the host, copied into a tensor every step like a loader would.
-    pixels = [((i * 7919) % 256) / 255.0 for i in range(batch * 784)]
-    labels = [i % 10 for i in range(batch)]
+    # Fixed data on the host; every step copies it into a fresh tensor, as deepzero's side does
+    # (a Python list → tensor conversion would cost more than the step itself).
+    pixels = torch.tensor([((i * 7919) % 256) / 255.0 for i in range(batch * 784)],
+                          dtype=torch.float32).reshape(batch, 1, 28, 28)
+    labels = torch.tensor([i % 10 for i in range(batch)], dtype=torch.int64)
 
     def step():
-        x = torch.tensor(pixels, dtype=torch.float32).reshape(batch, 1, 28, 28)
-        y = torch.tensor(labels, dtype=torch.int64)
+        x = pixels.clone()
+        y = labels.clone()
         optim.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()

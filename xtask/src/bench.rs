@@ -23,13 +23,13 @@ use serde::Serialize;
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Timed steps per repeat.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 100)]
     pub steps: usize,
     /// Untimed steps before timing.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     pub warmup: usize,
     /// Repeats; the median is reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub repeats: usize,
     /// Only these workloads (comma-separated; default all).
     #[arg(long, value_delimiter = ',')]

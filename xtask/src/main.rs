@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
+/// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
+/// page-faults its memory in again. mimalloc keeps and reuses them (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "xtask",

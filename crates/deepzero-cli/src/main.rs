@@ -4,6 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
+/// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
+/// page-faults its memory in again. mimalloc keeps and reuses them (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use deepzero_cli::finetune_task::FinetuneArgs;
 use deepzero_cli::image_task::{InvertMode, PredictOptions};
 use deepzero_cli::{Backend, CliError, TrainArgs, recipes};
 
@@ -28,6 +35,14 @@ enum Command {
         recipe: String,
         #[command(flatten)]
         args: TrainArgs,
+    },
+    /// Fine-tune a trained run on a new task (new head; linear probe, full, LoRA or gradual
+    /// unfreezing); writes a run folder that eval and predict accept.
+    Finetune {
+        /// Recipe name (the data and the architecture).
+        recipe: String,
+        #[command(flatten)]
+        args: FinetuneArgs,
     },
     /// Evaluate a trained run on the test split; writes OUT/metrics.json (default CHECKPOINT/eval).
     Eval {
@@ -73,6 +88,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Train { recipe, args } => deepzero_cli::train(&recipe, &args),
+        Command::Finetune { recipe, args } => deepzero_cli::finetune_task::finetune(&recipe, &args),
         Command::Eval {
             recipe,
             checkpoint,

@@ -75,14 +75,14 @@ impl Optimizer for AdamW {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let (direction, state) = self.moments.update(grad, state);
+        let (update, state) = self.moments.update(grad, state, lr);
         let decay = lr * self.weight_decay;
         let decayed = if decay == 0.0 {
             tensor
         } else {
             tensor.mul_scalar(1.0 - decay)
         };
-        (decayed - direction.mul_scalar(lr), Some(state))
+        (decayed - update, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
