@@ -12,6 +12,9 @@ pub enum CliError {
     /// Training or evaluation failed.
     #[error(transparent)]
     Train(#[from] deepzero_train::TrainError),
+    /// Weights could not be imported (`deepzero import`).
+    #[error(transparent)]
+    Import(#[from] deepzero_vision::ImportError),
     /// A file could not be written or read.
     #[error("{path}: {source}")]
     Io {

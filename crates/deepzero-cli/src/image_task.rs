@@ -9,7 +9,7 @@ use burn::tensor::activation::softmax;
 use deepzero_core::ConfusionMatrix;
 use deepzero_data::{
     Augmentation, Augmented, IdxCorpus, ImageBatcher, ImageFolder, ImageItem, InMemoryImages,
-    Split, Subset, load_image, stratified_split,
+    Split, Subset, load_image, select_classes, stratified_split,
 };
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::{read_json, write_json_atomic};
@@ -139,7 +139,73 @@ fn idx_dir(corpus: IdxCorpus, data_dir: Option<&Path>) -> Result<(PathBuf, Strin
     }
 }
 
+/// The data of an image recipe, narrowed to `--classes-subset` (relabelled in that order) and,
+/// in the training split, to `--per-class` images per class (seeded by `--seed`).
 fn load_data(
+    recipe: &Recipe,
+    args: &TrainArgs,
+) -> Result<(Data, Architecture, Augmentation, ImageBatcherChoice), CliError> {
+    let (mut data, arch, augment, batcher) = load_all_data(recipe, args)?;
+    if args.classes_subset.is_some() || args.per_class.is_some() {
+        let classes = args
+            .classes_subset
+            .clone()
+            .unwrap_or_else(|| (0..data.train.num_classes()).collect());
+        data.train = select_classes(&data.train, &classes, args.per_class, Some(args.seed))?;
+        data.test = select_classes(&data.test, &classes, None, None)?;
+        let ids: Vec<String> = classes.iter().map(|c| c.to_string()).collect();
+        let per_class = args
+            .per_class
+            .map(|k| format!(", {k} training images per class"))
+            .unwrap_or_default();
+        data.source = format!("{} (classes {}{per_class})", data.source, ids.join(","));
+    }
+    Ok((data, arch, augment, batcher))
+}
+
+/// The (train, test, source, architecture, augmentation) of an image recipe, after
+/// `--classes-subset` and `--per-class`: what `deepzero finetune` trains on.
+pub(crate) fn recipe_data(
+    recipe: &Recipe,
+    args: &TrainArgs,
+) -> Result<
+    (
+        InMemoryImages,
+        InMemoryImages,
+        String,
+        Architecture,
+        Augmentation,
+    ),
+    CliError,
+> {
+    let (data, arch, augment, _) = load_data(recipe, args)?;
+    Ok((data.train, data.test, data.source, arch, augment))
+}
+
+/// A run trained on some classes of a corpus is evaluated on those classes (found by name)
+/// when `--classes-subset` is not given again.
+fn narrow_to_run_classes(
+    mut data: Data,
+    info: &RunInfo,
+    args: &TrainArgs,
+) -> Result<Data, CliError> {
+    if args.classes_subset.is_some() || data.test.class_names() == info.class_names.as_slice() {
+        return Ok(data);
+    }
+    let ids: Option<Vec<usize>> = info
+        .class_names
+        .iter()
+        .map(|name| data.test.class_names().iter().position(|c| c == name))
+        .collect();
+    if let Some(ids) = ids {
+        data.test = select_classes(&data.test, &ids, None, None)?;
+        let list: Vec<String> = ids.iter().map(|c| c.to_string()).collect();
+        data.source = format!("{} (classes {})", data.source, list.join(","));
+    }
+    Ok(data)
+}
+
+fn load_all_data(
     recipe: &Recipe,
     args: &TrainArgs,
 ) -> Result<(Data, Architecture, Augmentation, ImageBatcherChoice), CliError> {
@@ -215,6 +281,11 @@ fn load_data(
                 ImageBatcherChoice::FromTrainingSet,
             ))
         }
+        RecipeKind::ImageNet => Err(CliError::Usage(format!(
+            "the `{}` recipe holds weights imported by `deepzero import`; it predicts only \
+             (deepzero predict {} --checkpoint DIR IMAGE...)",
+            recipe.name, recipe.name
+        ))),
         _ => unreachable!("regression recipes are handled elsewhere"),
     }
 }
@@ -380,7 +451,7 @@ pub fn train(
 }
 
 /// Per-class and averaged precision/recall/F1 of an evaluation.
-fn classification_report(
+pub(crate) fn classification_report(
     result: &deepzero_train::EvalResult,
     num_classes: usize,
 ) -> serde_json::Value {
@@ -401,7 +472,7 @@ fn classification_report(
 
 /// Where `eval` and `predict` find the weights in a run folder: `model.bpk` (written when
 /// training finished) or else the latest epoch checkpoint (a run that was interrupted).
-fn model_file(dir: &Path) -> Result<PathBuf, CliError> {
+pub(crate) fn model_file(dir: &Path) -> Result<PathBuf, CliError> {
     let final_model = dir.join("model.bpk");
     if final_model.exists() {
         return Ok(final_model);
@@ -433,6 +504,7 @@ pub fn eval(
 ) -> Result<(), CliError> {
     let info = RunInfo::load(checkpoint, recipe.name)?;
     let (data, _, _, _) = load_data(recipe, args)?;
+    let data = narrow_to_run_classes(data, &info, args)?;
     if data.test.shape() != info.input_shape || data.test.num_classes() != info.class_names.len() {
         return Err(CliError::Usage(format!(
             "the data in {} ({:?}, {} classes) does not match the checkpoint ({:?}, {} classes)",
@@ -551,7 +623,11 @@ pub fn predict(
     let [c, h, w] = info.input_shape;
     let mut items = Vec::with_capacity(images.len());
     for path in images {
-        let mut item = load_image(path, c, [h, w])?;
+        let mut item = match recipe.kind {
+            // torchvision's evaluation transform: resize the short side, crop the centre.
+            RecipeKind::ImageNet => deepzero_vision::EvalTransform::for_crop(h).load(path)?,
+            _ => load_image(path, c, [h, w])?,
+        };
         maybe_invert(&mut item, options.invert);
         items.push(item);
     }

@@ -1,13 +1,16 @@
 //! # deepzero-cli
 //!
 //! The library behind the `deepzero` binary: the recipe registry, run-time backend selection,
-//! and the train / eval / predict commands. `cargo xtask bench` uses it too.
+//! the train / eval / predict commands, and `summary` / `import` for the model zoo
+//! ([`zoo_cmds`]). `cargo xtask bench` uses it too.
 
 pub mod backend;
 pub mod error;
+pub mod finetune_task;
 pub mod image_task;
 pub mod recipes;
 pub mod regression_task;
+pub mod zoo_cmds;
 
 use std::path::PathBuf;
 
@@ -49,6 +52,14 @@ pub struct TrainArgs {
     /// Fraction of the training split held out for validation.
     #[arg(long, default_value_t = 0.1)]
     pub valid_fraction: f64,
+    /// Keep only these classes (comma-separated ids, e.g. 5,6,7,8,9), relabelled 0..n in that
+    /// order, in the training and the test split.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub classes_subset: Option<Vec<usize>>,
+    /// Few-shot training: keep K training images per class (a seeded choice); the test split
+    /// keeps all of its images.
+    #[arg(long, value_name = "K")]
+    pub per_class: Option<usize>,
     /// Side length images are resized to (image-folder recipe).
     #[arg(long, default_value_t = 64)]
     pub image_size: usize,

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use deepzero_cli::finetune_task::FinetuneArgs;
 use deepzero_cli::image_task::{InvertMode, PredictOptions};
+use deepzero_cli::zoo_cmds::{ImportArgs, SummaryArgs};
 use deepzero_cli::{Backend, CliError, TrainArgs, recipes};
 
 #[derive(Parser)]
@@ -79,6 +80,11 @@ enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
+    Summary(SummaryArgs),
+    /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
+    /// recipe, for predict.
+    Import(ImportArgs),
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -115,6 +121,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             deepzero_cli::image_task::predict(&recipe, &checkpoint, &images, &options, &device)
                 .map(|_| ())
         }
+        Command::Summary(args) => deepzero_cli::zoo_cmds::summary(&args),
+        Command::Import(args) => deepzero_cli::zoo_cmds::import(&args).map(|_| ()),
     }
 }
 

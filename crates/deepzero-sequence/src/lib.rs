@@ -1,11 +1,69 @@
-//! deepzero-sequence (work in progress)
+//! # deepzero-sequence: recurrent networks, attention and the Transformer, from their equations
+//!
+//! Chapters 1.3.2–1.3.3 and 4.1–4.3 of the seed textbook (*从零开始大模型开发与微调*) on burn 0.22
+//! tensors. Every cell is written from its gate equations, every hand-derived gradient is
+//! checked against burn's autodiff and against finite differences (`deepzero_core::gradcheck`),
+//! and every layer that burn also has is checked number for number against burn's own
+//! (`from_burn` copies burn's weights in). Where the seed's maths is wrong the code follows the
+//! correct version and `docs/errata.md` names the proving test.
+//!
+//! | seed | topic | module / file |
+//! |---|---|---|
+//! | 1.3.2, 4.1.1 | Elman RNN `h_t = tanh(x W_ih + h W_hh + b)` | [`rnn::vanilla`] ([`RnnCell`]) |
+//! | 1.3.2, 4.2.1 | LSTM (input, forget, output gates; `h = o ⊙ tanh(c)`) | [`rnn::lstm`] ([`LstmCell`]) |
+//! | 1.3.2 | GRU, both reset conventions | [`rnn::gru`] ([`GruCell`]) |
+//! | 4.1.3, 4.2.3 | stacked, bidirectional layers over padded batches | [`rnn::stack`] ([`StackedRnn`]) |
+//! | 4.1.2, 4.2.2 | long dependencies: RNN vs LSTM vs GRU | [`rnn::memory_task`], `examples/memory_task.rs` |
+//! | 1.3.2 (Seq2Seq) | additive (Bahdanau) attention | [`attention::additive`] |
+//! | 1.3.3, 4.3.1 | scaled dot-product attention `softmax(QKᵀ/√d_k + M) V` | [`attention::scaled_dot`] |
+//! | 1.3.3, 4.3.1 | multi-head attention, padding and causal masks | [`attention::multi_head`], [`attention::mask`] |
+//! | 4.3.1 | sinusoidal and learned positional encodings | [`transformer::position`] |
+//! | 4.3.1 | encoder layer and stack (pre-/post-norm), FFN | [`transformer::encoder`] |
+//! | 4.3.1 | decoder layer (self- + cross-attention) and stack | [`transformer::decoder`] |
+//! | 1.3.3, 4.3 | encoder–decoder Transformer | [`transformer::seq2seq`] ([`Transformer`]) |
+//!
+//! Conventions: batch-first tensors (`[B, T, d]`); weights in burn's `Linear` layout
+//! `[d_in, d_out]`; every mask is boolean with **`true` = masked** (padded or future), padding
+//! masks `[B, T]`, attention masks `[B, T_q, T_k]`. Nothing names a backend: a model lives on
+//! the `Device` it was built on.
+//!
+//! ```no_run
+//! use burn::prelude::*;
+//! use deepzero_sequence::attention::{key_padding_mask, padding_mask};
+//! use deepzero_sequence::rnn::{RecurrentKind, StackedRnnConfig};
+//! use deepzero_sequence::transformer::{TransformerEncoderConfig, TransformerLayerConfig};
+//!
+//! let device = Device::flex();
+//! let x = Tensor::<3>::zeros([2, 5, 8], &device); // two sequences, padded to 5 steps
+//! let pad = padding_mask(&[5, 3], 5, &device).unwrap();
+//!
+//! let lstm = StackedRnnConfig::new(RecurrentKind::Lstm, 8, 16)
+//!     .with_num_layers(2)
+//!     .with_bidirectional(true)
+//!     .init(&device);
+//! let (out, state) = lstm.forward(x.clone(), None, Some(pad.clone())); // [2, 5, 32], [4, 2, 16]
+//!
+//! let encoder = TransformerEncoderConfig::new(TransformerLayerConfig::new(8, 2, 32), 2)
+//!     .init(&device)
+//!     .unwrap();
+//! let y = encoder.forward(x, Some(key_padding_mask(pad, 5))); // [2, 5, 8]
+//! # let _ = (out, state, y);
+//! ```
+
 #![warn(missing_docs)]
 
 pub mod attention;
 mod error;
 pub mod rnn;
-
-pub use error::{Result, SequenceError};
+pub mod transformer;
 
 #[cfg(test)]
 mod test_util;
+
+pub use attention::{AdditiveAttention, MultiHeadAttention, scaled_dot_product_attention};
+pub use error::{Result, SequenceError};
+pub use rnn::{
+    GruCell, LstmCell, LstmState, RecurrentCell, RecurrentKind, RnnCell, StackedRnn,
+    StackedRnnConfig, StackedState,
+};
+pub use transformer::{Transformer, TransformerConfig};

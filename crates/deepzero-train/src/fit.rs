@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::module::ParamGroup;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use deepzero_core::{EarlyStopping, LrSchedule, OptimizerKind};
@@ -135,6 +137,88 @@ impl<M> FitOutcome<M> {
 ///   early-stopping state, history) and training continues with the next epoch;
 ///   `run.identity` must equal the one stored in the checkpoint.
 pub fn fit<M, T, V>(
+    model: M,
+    train: &T,
+    valid: Option<&V>,
+    device: &Device,
+    config: &FitConfig,
+    run: &RunDir,
+    progress: &mut Progress,
+) -> Result<FitOutcome<M>, TrainError>
+where
+    M: Supervised,
+    T: BatchSource<M::Batch> + ?Sized,
+    V: BatchSource<M::Batch> + ?Sized,
+{
+    fit_with(
+        model,
+        train,
+        valid,
+        device,
+        config,
+        run,
+        progress,
+        FitHooks::default(),
+    )
+}
+
+/// Optional changes to what [`fit_with`] trains, for fine-tuning.
+///
+/// * [`FitHooks::on_epoch_start`]: a function `(epoch, model) -> model` called before every
+///   epoch's first step (also the first epoch of a resumed run), e.g. to unfreeze a backbone
+///   from epoch `e` on. It should depend on the epoch number only, so that a resumed run trains
+///   what the uninterrupted run would have.
+/// * [`FitHooks::lr_factor`]: the parameters of a group train at `factor ×` the scheduled
+///   learning rate (discriminative learning rates: a pre-trained backbone slower than a new
+///   head). Groups added later win where they overlap. Use path-based groups
+///   (`ParamGroup::from_paths`, `from_regex`): parameter ids change when a checkpoint is loaded.
+///
+/// Frozen parameters (`Module::freeze`, `freeze_group`, `no_grad`) need no hook: they get no
+/// gradient, so the optimiser leaves them (and their batch-norm statistics, when frozen) as
+/// they are.
+pub struct FitHooks<'a, M> {
+    on_epoch_start: Option<Box<dyn FnMut(usize, M) -> M + 'a>>,
+    lr_factors: Vec<(ParamGroup, f64)>,
+}
+
+impl<M> Default for FitHooks<'_, M> {
+    fn default() -> Self {
+        Self {
+            on_epoch_start: None,
+            lr_factors: Vec::new(),
+        }
+    }
+}
+
+impl<'a, M> FitHooks<'a, M> {
+    /// Calls `hook(epoch, model)` before each epoch and trains the model it returns.
+    pub fn on_epoch_start(mut self, hook: impl FnMut(usize, M) -> M + 'a) -> Self {
+        self.on_epoch_start = Some(Box::new(hook));
+        self
+    }
+
+    /// Trains the parameters of `group` at `factor ×` the scheduled learning rate.
+    pub fn lr_factor(mut self, group: ParamGroup, factor: f64) -> Self {
+        self.lr_factors.push((group, factor));
+        self
+    }
+
+    /// The learning rate of every parameter when the schedule says `lr`.
+    pub fn learning_rates(&self, lr: f64) -> ModuleLearningRate {
+        if self.lr_factors.is_empty() {
+            return lr.into();
+        }
+        let mut policy = ModuleLrScheduler::new(lr);
+        for (group, factor) in &self.lr_factors {
+            policy = policy.with_group(group.clone(), lr * factor);
+        }
+        policy.step()
+    }
+}
+
+/// [`fit`] with [`FitHooks`]: the same loop, checkpoints and files.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with<M, T, V>(
     mut model: M,
     train: &T,
     valid: Option<&V>,
@@ -142,6 +226,7 @@ pub fn fit<M, T, V>(
     config: &FitConfig,
     run: &RunDir,
     progress: &mut Progress,
+    mut hooks: FitHooks<'_, M>,
 ) -> Result<FitOutcome<M>, TrainError>
 where
     M: Supervised,
@@ -227,6 +312,9 @@ where
             stopped_early = true;
             break;
         }
+        if let Some(hook) = hooks.on_epoch_start.as_mut() {
+            model = hook(epoch, model);
+        }
         train.start_epoch(epoch);
         progress.start_epoch(epoch, config.epochs, steps_per_epoch);
         let batches = epoch_batches(train.len(), config.batch_size, Some(config.seed), epoch);
@@ -253,7 +341,7 @@ where
             loss_sum += loss * len as f64;
             seen += len;
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            model = optim.step(hooks.learning_rates(lr), model, grads);
             state.global_step += 1;
 
             let elapsed = epoch_start.elapsed().as_secs_f64();

@@ -29,7 +29,7 @@ pub mod step;
 pub use checkpoint::{Checkpoint, CheckpointState, Checkpoints};
 pub use error::TrainError;
 pub use evaluate::{EvalResult, evaluate};
-pub use fit::{EarlyStop, FitConfig, FitOutcome, RunDir, fit};
+pub use fit::{EarlyStop, FitConfig, FitHooks, FitOutcome, RunDir, fit, fit_with};
 pub use metrics_file::{EpochRecord, write_json_atomic, write_metrics_csv};
 pub use plot::draw_curves;
 pub use progress::Progress;

@@ -16,12 +16,18 @@
 //!
 //! The zoo models (`classify/zoo/`) mirror torchvision's parameter names and counts
 //! ([`trainable_params`]), and each ImageNet model has a small-input variant for 28–32 px images
-//! (`small_input()` on its config).
+//! (`small_input()` on its config). [`ZooModel`] names them all; [`load_torchvision`]
+//! (`import.rs`) loads torchvision's `.pth` / `.safetensors` weights into them, and
+//! [`EvalTransform`] with [`imagenet_classes`] (`imagenet.rs`) is what their ImageNet weights
+//! expect around them.
 //!
 //! Every model implements [`deepzero_train::Supervised`] for [`deepzero_data::ImageBatch`], so the
 //! same training loop trains any of them.
 
 pub mod classify;
+pub mod finetune;
+pub mod imagenet;
+pub mod import;
 
 pub use classify::lenet::{LeNet5, LeNet5Config};
 pub use classify::mlp::{MlpClassifier, MlpClassifierConfig};
@@ -32,11 +38,17 @@ pub use classify::zoo::cifar_resnet::{
     resnet110,
 };
 pub use classify::zoo::googlenet::{GoogLeNet, GoogLeNetConfig, GoogLeNetOutput, googlenet};
+pub use classify::zoo::registry::{UnknownModel, ZooModel};
 pub use classify::zoo::resnet::{
     BlockKind, ResNet, ResNetConfig, resnet18, resnet34, resnet50, resnet101, resnet152,
 };
+pub use classify::zoo::summary::{LayerSummary, ModelSummary, summarize};
 pub use classify::zoo::trainable_params;
 pub use classify::zoo::vgg::{
     Vgg, VggCfg, VggConfig, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
 };
 pub use classify::{Architecture, ImageClassifier, ImageModel};
+pub use imagenet::{EvalTransform, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes};
+pub use import::{
+    ImportError, ImportOptions, ImportReport, WeightFormat, load_torchvision, load_torchvision_with,
+};

@@ -106,6 +106,11 @@ pub enum Architecture {
     /// The CIFAR [`zoo::cifar_resnet::resnet56`] (option A shortcuts).
     #[serde(rename = "resnet56")]
     ResNet56,
+    /// Any model of the zoo in its reference configuration ([`zoo::registry::ZooModel`]), as
+    /// `deepzero import` writes it; serialised as the bare name (`"resnet18"`, `"vgg16-bn"`).
+    /// The input size is the model's own (224 for the ImageNet models).
+    #[serde(untagged)]
+    Zoo(zoo::registry::ZooModel),
 }
 
 impl Architecture {
@@ -121,6 +126,7 @@ impl Architecture {
             Architecture::GoogLeNetSmall => "googlenet-small",
             Architecture::ResNet20 => "resnet20",
             Architecture::ResNet56 => "resnet56",
+            Architecture::Zoo(model) => model.name(),
         }
     }
 
@@ -170,6 +176,7 @@ impl Architecture {
                     .small_input()
                     .init(device),
             ),
+            Architecture::Zoo(model) => model.build(num_classes, channels, false, device),
             Architecture::ResNet20 | Architecture::ResNet56 => {
                 let depth = if self == Architecture::ResNet20 {
                     20
@@ -202,6 +209,16 @@ mod tests {
         ] {
             let json = serde_json::to_string(&arch).unwrap();
             assert_eq!(json, format!("\"{}\"", arch.name()));
+            assert_eq!(serde_json::from_str::<Architecture>(&json).unwrap(), arch);
+        }
+        // Imported reference models go by their bare zoo name.
+        for model in [
+            zoo::registry::ZooModel::ResNet18,
+            zoo::registry::ZooModel::Vgg16Bn,
+        ] {
+            let arch = Architecture::Zoo(model);
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(json, format!("\"{model}\""));
             assert_eq!(serde_json::from_str::<Architecture>(&json).unwrap(), arch);
         }
     }

@@ -24,6 +24,9 @@
 //! `gamma`/`beta` and transposes `Linear` weights, so importing a torchvision checkpoint needs
 //! no key map for AlexNet, VGG, ResNet and GoogLeNet.
 //!
+//! The import itself is [`crate::import`]; [`registry::ZooModel`] names every model
+//! (`"resnet18"`, `"vgg16-bn"`, …) and [`summary`] prints Keras-style layer tables.
+//!
 //! # Parameter counts
 //!
 //! [`trainable_params`] counts what PyTorch's `sum(p.numel() for p in model.parameters())` counts.
@@ -34,7 +37,9 @@
 pub mod alexnet;
 pub mod cifar_resnet;
 pub mod googlenet;
+pub mod registry;
 pub mod resnet;
+pub mod summary;
 pub mod vgg;
 
 use burn::module::{ModuleVisitor, Param};

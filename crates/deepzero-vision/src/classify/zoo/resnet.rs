@@ -79,6 +79,11 @@ pub struct ResNetConfig {
     /// The 3×3 stride-2 max-pool after the stem.
     #[config(default = true)]
     pub stem_max_pool: bool,
+    /// Channels of the stem and of `layer1`'s blocks; `layer2`–`layer4` use 2×, 4× and 8× this
+    /// (torchvision: always 64). A smaller value gives the same keys with narrower tensors, as
+    /// in the 4-channel ResNet-18 of the weight-import golden test.
+    #[config(default = 64)]
+    pub base_channels: usize,
 }
 
 impl ResNetConfig {
@@ -116,7 +121,8 @@ impl ResNetConfig {
     /// `U(±1/√fan_in)` (burn's default too).
     pub fn init(&self, device: &Device) -> ResNet {
         let expansion = self.block.expansion();
-        let mut in_planes = 64;
+        let width = self.base_channels;
+        let mut in_planes = width;
         let mut stage = |planes: usize, blocks: usize, stride: usize| -> Vec<ResidualBlock> {
             (0..blocks)
                 .map(|i| {
@@ -134,13 +140,13 @@ impl ResNetConfig {
                 })
                 .collect()
         };
-        let layer1 = stage(64, self.layers[0], 1);
-        let layer2 = stage(128, self.layers[1], 2);
-        let layer3 = stage(256, self.layers[2], 2);
-        let layer4 = stage(512, self.layers[3], 2);
+        let layer1 = stage(width, self.layers[0], 1);
+        let layer2 = stage(2 * width, self.layers[1], 2);
+        let layer3 = stage(4 * width, self.layers[2], 2);
+        let layer4 = stage(8 * width, self.layers[3], 2);
         ResNet {
             conv1: conv_config(
-                [self.in_channels, 64],
+                [self.in_channels, width],
                 self.stem_kernel,
                 self.stem_stride,
                 self.stem_kernel / 2,
@@ -148,7 +154,7 @@ impl ResNetConfig {
             .with_bias(false)
             .with_initializer(kaiming_normal_fan_out())
             .init(device),
-            bn1: BatchNormConfig::new(64).init(device),
+            bn1: BatchNormConfig::new(width).init(device),
             relu: Relu::new(),
             maxpool: self.stem_max_pool.then(|| {
                 MaxPool2dConfig::new([3, 3])
@@ -161,7 +167,7 @@ impl ResNetConfig {
             layer3,
             layer4,
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(512 * expansion, self.num_classes).init(device),
+            fc: LinearConfig::new(8 * width * expansion, self.num_classes).init(device),
         }
     }
 }

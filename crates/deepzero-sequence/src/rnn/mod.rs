@@ -1,0 +1,224 @@
+//! Recurrent networks written from their gate equations (seed chapters 1.3.2, 4.1 and 4.2).
+//!
+//! | cell | file | equations |
+//! |---|---|---|
+//! | [`RnnCell`] (Elman) | `vanilla.rs` | `h' = tanh(x W_ih + b_ih + h W_hh + b_hh)` |
+//! | [`LstmCell`] | `lstm.rs` | input, forget, output gates, `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')` |
+//! | [`GruCell`] | `gru.rs` | reset and update gates, both reset conventions |
+//! | [`StackedRnn`] | `stack.rs` | several layers, optionally bidirectional, over padded batches |
+//!
+//! # Conventions
+//!
+//! - Tensors are batch-first: a sequence batch is `[B, T, d_input]`, a state `[B, d_hidden]`.
+//! - Weights use burn's `Linear` layout `[d_in, d_out]` (the transpose of PyTorch's), with the
+//!   gates of one cell fused side by side along the output axis: `weight_ih` is
+//!   `[d_input, G·H]`, `weight_hh` is `[H, G·H]` for `G` gates. The seed's form
+//!   `W · [h_{t−1}, x_t] + b` is the same thing written with one matrix on the concatenation:
+//!   `[h, x] W = h W_hh + x W_ih`.
+//! - Two biases per gate (`b_ih`, `b_hh`), as in PyTorch and burn. Their sum is what matters,
+//!   except in the GRU's reset-after candidate, where `b_hn` sits inside `r ⊙ (…)`.
+//! - Padding: a `[B, T]` boolean mask, `true` = padded (burn's convention, see
+//!   [`crate::attention::padding_mask`]). A padded step neither updates the state nor
+//!   produces output (its output row is zero), so with right padding the final state of each
+//!   sequence is its state at its true last step, and a backward-direction pass starts at that
+//!   step.
+//!
+//! Running a whole sequence goes through [`unroll`], which projects all inputs at once
+//! (`x W_ih + b_ih` is one matrix product over `[B·T, d_input]`) and then runs the cheap
+//! recurrent part step by step.
+
+pub mod gru;
+pub mod lstm;
+pub mod memory_task;
+pub mod stack;
+pub mod vanilla;
+
+use burn::module::Param;
+use burn::nn::Initializer;
+use burn::prelude::*;
+
+pub use gru::{GruCell, GruCellConfig};
+pub use lstm::{LstmCell, LstmCellConfig, LstmState};
+pub use stack::{RecurrentCell, RecurrentKind, StackedRnn, StackedRnnConfig, StackedState};
+pub use vanilla::{RnnCell, RnnCellConfig};
+
+/// The parts every recurrent cell provides to [`unroll`].
+pub trait Recurrence {
+    /// The carried state: the hidden state, plus the cell state for an LSTM.
+    type State: Clone;
+
+    /// Width `H` of the hidden state.
+    fn d_hidden(&self) -> usize;
+
+    /// All-zero initial state `[batch, H]`.
+    fn zero_state(&self, batch: usize, device: &Device) -> Self::State;
+
+    /// The input half of every gate for all steps at once: `x W_ih + b_ih`.
+    ///
+    /// # Shapes
+    /// - x: `[B, T, d_input]`
+    /// - output: `[B, T, G·H]`
+    fn project_inputs(&self, x: Tensor<3>) -> Tensor<3>;
+
+    /// One step from an already projected input `[B, G·H]`.
+    fn step_projected(&self, projected: Tensor<2>, state: Self::State) -> Self::State;
+
+    /// The hidden state `[B, H]` (the step's output).
+    fn hidden(state: &Self::State) -> Tensor<2>;
+
+    /// `new` where `keep_old` is false, `old` where it is true (`keep_old` is `[B, H]`).
+    fn select(keep_old: Tensor<2, Bool>, new: Self::State, old: Self::State) -> Self::State;
+}
+
+/// The order in which [`unroll`] visits the time steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `t = 0, 1, …, T−1`.
+    Forward,
+    /// `t = T−1, …, 1, 0` (the second half of a bidirectional layer). The output at position
+    /// `t` is still written at index `t`.
+    Backward,
+}
+
+/// Runs `cell` over a batch of sequences.
+///
+/// Padded steps (`padding[b, t] = true`) keep the previous state and output zeros, so nothing
+/// about them reaches the outputs, the final state or the gradients of the real steps.
+///
+/// # Shapes
+/// - x: `[B, T, d_input]`
+/// - padding: `[B, T]`, `true` = padded
+/// - output: `[B, T, H]`, and the final state (`[B, H]` tensors)
+pub fn unroll<C: Recurrence>(
+    cell: &C,
+    x: Tensor<3>,
+    state: Option<C::State>,
+    padding: Option<Tensor<2, Bool>>,
+    direction: Direction,
+) -> (Tensor<3>, C::State) {
+    let [batch, steps, _] = x.dims();
+    let hidden = cell.d_hidden();
+    let device = x.device();
+    let mut state = state.unwrap_or_else(|| cell.zero_state(batch, &device));
+    let projected: Vec<Tensor<2>> = cell
+        .project_inputs(x)
+        .iter_dim(1)
+        .map(|t| t.squeeze_dim(1))
+        .collect(); // T × [B, G·H]
+    let padded: Option<Vec<Tensor<2, Bool>>> = padding.map(|p| {
+        p.iter_dim(1)
+            .map(|col| col.expand([batch, hidden])) // [B, 1] → [B, H]
+            .collect()
+    });
+
+    let order: Vec<usize> = match direction {
+        Direction::Forward => (0..steps).collect(),
+        Direction::Backward => (0..steps).rev().collect(),
+    };
+    let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
+    for t in order {
+        let next = cell.step_projected(projected[t].clone(), state.clone());
+        match &padded {
+            Some(pads) => {
+                let pad = pads[t].clone();
+                outputs[t] = Some(C::hidden(&next).mask_fill(pad.clone(), 0.0));
+                state = C::select(pad, next, state);
+            }
+            None => {
+                outputs[t] = Some(C::hidden(&next));
+                state = next;
+            }
+        }
+    }
+    let outputs: Vec<Tensor<2>> = outputs.into_iter().flatten().collect();
+    (Tensor::stack(outputs, 1), state)
+}
+
+/// Gradients of one cell step, from the hand-derived backward pass (`step_backward` of each
+/// cell). Parameter gradients are summed over the batch.
+#[derive(Debug, Clone)]
+pub struct StepGrads {
+    /// `∂L/∂x`, `[B, d_input]`.
+    pub x: Tensor<2>,
+    /// `∂L/∂h` of the previous hidden state, `[B, H]`.
+    pub hidden: Tensor<2>,
+    /// `∂L/∂c` of the previous cell state (LSTM only), `[B, H]`.
+    pub cell: Option<Tensor<2>>,
+    /// `∂L/∂W_ih`, `[d_input, G·H]`.
+    pub weight_ih: Tensor<2>,
+    /// `∂L/∂W_hh`, `[H, G·H]`.
+    pub weight_hh: Tensor<2>,
+    /// `∂L/∂b_ih`, `[G·H]` (when the cell has biases).
+    pub bias_ih: Option<Tensor<1>>,
+    /// `∂L/∂b_hh`, `[G·H]` (when the cell has biases).
+    pub bias_hh: Option<Tensor<1>>,
+}
+
+/// The fused parameters shared by all three cells.
+pub(crate) struct FusedParams {
+    pub weight_ih: Param<Tensor<2>>,
+    pub weight_hh: Param<Tensor<2>>,
+    pub bias_ih: Option<Param<Tensor<1>>>,
+    pub bias_hh: Option<Param<Tensor<1>>>,
+}
+
+impl FusedParams {
+    /// PyTorch's initialisation: every weight and bias `U(−1/√H, 1/√H)`.
+    pub fn init(
+        d_input: usize,
+        d_hidden: usize,
+        gates: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Self {
+        let k = 1.0 / (d_hidden as f64).sqrt();
+        let init = Initializer::Uniform { min: -k, max: k };
+        let width = gates * d_hidden;
+        Self {
+            weight_ih: init.init([d_input, width], device),
+            weight_hh: init.init([d_hidden, width], device),
+            bias_ih: bias.then(|| init.init([width], device)),
+            bias_hh: bias.then(|| init.init([width], device)),
+        }
+    }
+}
+
+/// `x W + b` for a rank-`D` input (the bias broadcasts over the leading axes).
+pub(crate) fn affine<const D: usize>(
+    x: Tensor<D>,
+    w: Tensor<2>,
+    b: Option<Tensor<1>>,
+) -> Tensor<D> {
+    burn::tensor::module::linear(x, w, b)
+}
+
+/// Sum over the batch axis of a `[B, N]` gradient: the bias gradient `[N]`.
+pub(crate) fn batch_sum(g: Tensor<2>) -> Tensor<1> {
+    g.sum_dim(0).squeeze_dim(0)
+}
+
+/// Concatenates the `[d, H]` per-gate matrices of burn's `GateController`s along the output axis.
+pub(crate) fn fuse_linears(linears: &[&burn::nn::Linear]) -> (Tensor<2>, Option<Tensor<1>>) {
+    let w = Tensor::cat(linears.iter().map(|l| l.weight.val()).collect(), 1);
+    let b = linears
+        .iter()
+        .map(|l| l.bias.as_ref().map(|b| b.val()))
+        .collect::<Option<Vec<_>>>()
+        .map(|bs| Tensor::cat(bs, 0));
+    (w, b)
+}
+
+/// Builds fused parameters from burn's gate controllers, in the given gate order.
+pub(crate) fn fuse_gates(gates: &[&burn::nn::GateController]) -> FusedParams {
+    let inputs: Vec<&burn::nn::Linear> = gates.iter().map(|g| &g.input_transform).collect();
+    let hiddens: Vec<&burn::nn::Linear> = gates.iter().map(|g| &g.hidden_transform).collect();
+    let (w_ih, b_ih) = fuse_linears(&inputs);
+    let (w_hh, b_hh) = fuse_linears(&hiddens);
+    // `detach`: on an autodiff device the concatenation is not a leaf, and a parameter must be.
+    FusedParams {
+        weight_ih: Param::from_tensor(w_ih.detach()),
+        weight_hh: Param::from_tensor(w_hh.detach()),
+        bias_ih: b_ih.map(|b| Param::from_tensor(b.detach())),
+        bias_hh: b_hh.map(|b| Param::from_tensor(b.detach())),
+    }
+}
