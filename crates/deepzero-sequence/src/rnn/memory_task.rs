@@ -11,6 +11,24 @@
 //! `∂h_t/∂h_{t−1} ∋ z_t`, both of which can stay near 1. [`train_memory_task`] trains a small
 //! model of each kind for the same fixed budget; the `examples/memory_task.rs` binary prints the
 //! table and `memory_task::tests` asserts the gap.
+//!
+//! Measured (`cargo run --release -p deepzero-sequence --example memory_task -- 100 300 1 2 3 4 5`,
+//! the defaults: `T = 100`, 4 classes, 4 distractors, `H = 32`, 300 Adam steps of batch 32,
+//! gate bias 4; 10–30 s per model on the shared 2-core machine):
+//!
+//! | seed | RNN acc / loss | LSTM acc / loss | GRU acc / loss | gradient ratio at init RNN / LSTM / GRU |
+//! |---|---|---|---|---|
+//! | 1 | 0.254 / 1.391 | 1.000 / 0.004 | 1.000 / 0.009 | 0 (f32 underflow) / 4.6e-2 / 1.6e-1 |
+//! | 2 | 0.252 / 1.390 | 1.000 / 0.003 | 1.000 / 0.002 | 0 / 6.0e-2 / 2.0e-1 |
+//! | 3 | 0.250 / 1.389 | 1.000 / 0.001 | 1.000 / 0.001 | 0 / 4.7e-2 / 1.8e-1 |
+//! | 4 | 0.760 / 1.178 | 1.000 / 0.003 | 1.000 / 0.001 | 0 / 6.4e-2 / 2.1e-1 |
+//! | 5 | 0.516 / 0.933 | 1.000 / 0.004 | 1.000 / 0.001 | 1.7e-20 / 5.4e-2 / 2.1e-1 |
+//!
+//! The RNN sometimes finds a partial solution (seeds 4, 5) but never the task; on this budget
+//! the gated cells always do. The initialisation matters as much as the gates: with gate bias
+//! 0 (PyTorch's initialisation) or 1, at `T = 40` and 300 steps (seed 1), LSTM and GRU stay at
+//! 0.229 (gradient ratio at init 1e-8 / 3e-9 for bias 0, 1e-4 / 6e-5 for bias 1) while the RNN
+//! reaches 0.473.
 
 use std::time::Instant;
 
