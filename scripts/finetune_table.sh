@@ -11,7 +11,7 @@
 #   DATA_DIR  folder with the four Fashion-MNIST IDX files  (default: datasets/fashion-mnist)
 #   OUT_DIR   where the runs, results.tsv and table.md go   (default: runs/finetune-table)
 #   env BIN           the deepzero binary (default: target/release/deepzero, built if missing)
-#   env SEEDS_SMALL   seeds for k = 10 and 50 (default: "1 2 3")
+#   env SEEDS_SMALL   seeds for k = 10 and 50 (default: "1 2 3 4 5")
 #   env SEEDS_LARGE   seeds for k = 500 (default: "1")
 #   env PRETRAIN_EPOCHS (default: 3)
 #
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 DATA=${1:-datasets/fashion-mnist}
 OUT=${2:-runs/finetune-table}
 BIN=${BIN:-target/release/deepzero}
-SEEDS_SMALL=${SEEDS_SMALL:-"1 2 3"}
+SEEDS_SMALL=${SEEDS_SMALL:-"1 2 3 4 5"}
 SEEDS_LARGE=${SEEDS_LARGE:-"1"}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}
 

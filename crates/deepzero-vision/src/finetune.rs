@@ -514,7 +514,10 @@ mod tests {
         let before = snapshot(&model);
         // Two steps: with B = 0 the first gradient of A is zero (dL/dA = dL/dW · Bᵀ).
         let model = train_step(model, &device);
-        assert!(!changed(&before, &snapshot(&model)).contains(&"SmallCnn.fc1.weight.lora.a".to_string()));
+        assert!(
+            !changed(&before, &snapshot(&model))
+                .contains(&"SmallCnn.fc1.weight.lora.a".to_string())
+        );
         let model = train_step(model, &device);
         let after = snapshot(&model);
         let mut moved = changed(&before, &after);
