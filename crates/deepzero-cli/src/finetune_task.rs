@@ -241,9 +241,9 @@ fn first_line(text: &str) -> &str {
 pub fn finetune(recipe_name: &str, args: &FinetuneArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe_name)?;
     args.train.validate()?;
-    if matches!(
+    if !matches!(
         recipe.kind,
-        RecipeKind::LinearRegression | RecipeKind::LogisticRegression
+        RecipeKind::Idx { .. } | RecipeKind::ImageFolder | RecipeKind::ImageNet
     ) {
         return Err(CliError::Usage(format!(
             "finetune adapts image classifiers; `{}` is not an image recipe",

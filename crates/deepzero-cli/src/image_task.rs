@@ -286,7 +286,10 @@ fn load_all_data(
              (deepzero predict {} --checkpoint DIR IMAGE...)",
             recipe.name, recipe.name
         ))),
-        _ => unreachable!("regression recipes are handled elsewhere"),
+        _ => Err(CliError::Usage(format!(
+            "`{}` is not an image recipe",
+            recipe.name
+        ))),
     }
 }
 

@@ -10,6 +10,9 @@ pub mod finetune_task;
 pub mod image_task;
 pub mod recipes;
 pub mod regression_task;
+pub mod tagging_task;
+pub mod text_corpus;
+pub mod text_task;
 pub mod zoo_cmds;
 
 use std::path::PathBuf;
@@ -63,6 +66,13 @@ pub struct TrainArgs {
     /// Side length images are resized to (image-folder recipe).
     #[arg(long, default_value_t = 64)]
     pub image_size: usize,
+    /// Text recipes: keep the first N tokens of each document (default: the recipe's, e.g.
+    /// 400 words; the number of truncated documents is logged and written to metrics.json).
+    #[arg(long, value_name = "N")]
+    pub max_len: Option<usize>,
+    /// spam-lstm: drop every mail header except Subject (default: keep all headers).
+    #[arg(long)]
+    pub strip_headers: bool,
     /// Seed of weights, shuffling, augmentation and splits.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -144,6 +154,8 @@ pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
         RecipeKind::LinearRegression | RecipeKind::LogisticRegression => {
             regression_task::train(&recipe, args, backend, &device)
         }
+        RecipeKind::Tagging { .. } => tagging_task::train(&recipe, args, backend, &device),
+        RecipeKind::Text(_) => text_task::train(&recipe, args, backend, &device),
         _ => image_task::train(&recipe, args, backend, &device),
     }
 }
@@ -161,6 +173,10 @@ pub fn eval(
         RecipeKind::LinearRegression | RecipeKind::LogisticRegression => {
             regression_task::eval(&recipe, checkpoint, args, backend)
         }
+        RecipeKind::Tagging { .. } => {
+            tagging_task::eval(&recipe, checkpoint, args, backend, &device)
+        }
+        RecipeKind::Text(_) => text_task::eval(&recipe, checkpoint, args, backend, &device),
         _ => image_task::eval(&recipe, checkpoint, args, backend, &device),
     }
 }

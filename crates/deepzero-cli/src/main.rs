@@ -55,15 +55,20 @@ enum Command {
         #[command(flatten)]
         args: TrainArgs,
     },
-    /// Classify PNG/JPEG images with a trained run; prints classes and draws a picture.
+    /// Classify PNG/JPEG images with a trained run (prints classes and draws a picture), or tag
+    /// sentences with a NER run (one tagged line per input line).
     Predict {
         /// Recipe name.
         recipe: String,
         /// The run folder written by `deepzero train`.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Images to classify.
+        /// Images to classify (NER recipes: sentences to tag).
         images: Vec<PathBuf>,
+        /// NER recipes: tag each line of this file (`-`: standard input; the default when no
+        /// sentence is given).
+        #[arg(long)]
+        input: Option<PathBuf>,
         /// Classes to report per image.
         #[arg(long, default_value_t = 5)]
         top: usize,
@@ -109,9 +114,44 @@ fn run(cli: Cli) -> Result<(), CliError> {
             picture,
             invert,
             backend,
+            input,
         } => {
             let recipe = recipes::find(&recipe)?;
             let device = Backend::resolve(backend.as_deref())?.device()?;
+            if let recipes::RecipeKind::Tagging { .. } = recipe.kind {
+                let sentences: Vec<String> = images
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                return deepzero_cli::tagging_task::predict(
+                    &recipe,
+                    &checkpoint,
+                    &sentences,
+                    input.as_deref(),
+                    &device,
+                )
+                .map(|_| ());
+            }
+            if let recipes::RecipeKind::Text(_) = recipe.kind {
+                use deepzero_cli::text_task::TextInput;
+                let texts: Vec<String> = images
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                let input = match input {
+                    Some(path) => TextInput::File(path),
+                    None if texts.is_empty() => TextInput::Stdin,
+                    None => TextInput::Args(texts),
+                };
+                return deepzero_cli::text_task::predict(
+                    &recipe,
+                    &checkpoint,
+                    &input,
+                    json,
+                    &device,
+                )
+                .map(|_| ());
+            }
             let options = PredictOptions {
                 top_k: top,
                 json,

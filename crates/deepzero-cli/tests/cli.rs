@@ -265,6 +265,10 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
         &run(&["train", "mnist-mlp", "--batch-size", "0"]),
         "--batch-size",
     );
+    assert_one_line_error(
+        &run(&["finetune", "peoples-daily-ner", "--from", "/tmp"]),
+        "not an image recipe",
+    );
 }
 
 #[test]

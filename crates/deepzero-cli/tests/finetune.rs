@@ -125,7 +125,10 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
         let metrics = json(&out_dir.join("metrics.json"));
         assert_eq!(metrics["finetune"]["strategy"]["name"], strategy);
         assert_eq!(metrics["data"]["train_examples"], 50, "{name}");
-        assert_eq!(metrics["test"]["examples"], 50, "{name}: classes 5-9 of 100");
+        assert_eq!(
+            metrics["test"]["examples"], 50,
+            "{name}: classes 5-9 of 100"
+        );
         let info = json(&out_dir.join("run.json"));
         assert_eq!(info["class_names"].as_array().unwrap().len(), 5);
         assert_eq!(info["class_names"][0], "5");
@@ -134,7 +137,10 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
         match strategy {
             "linear-probe" | "unfreeze" => assert_eq!(trainable, 256 * 5 + 5),
             "full" => assert_eq!(trainable, all, "no batch norm: every value trains"),
-            _ => assert!(trainable > 256 * 5 + 5 && trainable < all / 10, "{trainable}"),
+            _ => assert!(
+                trainable > 256 * 5 + 5 && trainable < all / 10,
+                "{trainable}"
+            ),
         }
 
         // eval finds the run's classes (5-9) by name, without --classes-subset.
@@ -145,7 +151,10 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
         assert_ok(&deepzero(&args));
         let eval = json(&eval_dir.join("metrics.json"));
         assert_eq!(eval["test"]["examples"], 50);
-        assert_eq!(eval["test"]["accuracy"], metrics["test"]["accuracy"], "{name}");
+        assert_eq!(
+            eval["test"]["accuracy"], metrics["test"]["accuracy"],
+            "{name}"
+        );
     }
 
     // predict on the fine-tuned run: an image of class 7 (row band 7).
@@ -177,7 +186,11 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
         .map(|t| t[1].as_str().unwrap())
         .collect();
     assert_eq!(classes.len(), 5, "the head has the 5 new classes");
-    assert!(classes.iter().all(|c| ["5", "6", "7", "8", "9"].contains(c)));
+    assert!(
+        classes
+            .iter()
+            .all(|c| ["5", "6", "7", "8", "9"].contains(c))
+    );
 }
 
 #[test]

@@ -21,6 +21,9 @@
 //! | 4.3.1 | encoder layer and stack (pre-/post-norm), FFN | [`transformer::encoder`] |
 //! | 4.3.1 | decoder layer (self- + cross-attention) and stack | [`transformer::decoder`] |
 //! | 1.3.3, 4.3 | encoder–decoder Transformer | [`transformer::seq2seq`] ([`Transformer`]) |
+//! | 4.2 | sequence labelling: linear-chain CRF, BiLSTM-CRF, seqeval-exact entity F1 | [`tagging`] |
+//! | 4.1, 4.2 | tokenisation: word/character vocabularies, trained BPE | [`text`] ([`text::Vocab`], [`text::Bpe`]) |
+//! | 4.1, 4.2 | text classification: BiLSTM or Transformer encoder, masked pooling | [`tasks::text_classifier`] |
 //!
 //! Conventions: batch-first tensors (`[B, T, d]`); weights in burn's `Linear` layout
 //! `[d_in, d_out]`; every mask is boolean with **`true` = masked** (padded or future), padding
@@ -55,6 +58,9 @@
 pub mod attention;
 mod error;
 pub mod rnn;
+pub mod tagging;
+pub mod tasks;
+pub mod text;
 pub mod transformer;
 
 #[cfg(test)]

@@ -1,0 +1,572 @@
+//! Train, evaluate and predict with the text-classification recipes (seed chapters 4.1–4.2):
+//! `bbc-lstm`, `bbc-transformer`, `spam-lstm`, `chinese-sentiment`.
+//!
+//! The path of a run: read the corpus ([`crate::text_corpus`]) → seeded stratified 80/20
+//! train/test split, then 10 % of train (`--valid-fraction`) held out for validation → a
+//! vocabulary built from the training part only (words lower-cased, or characters for Chinese),
+//! saved as `OUT/vocab.json` → every document encoded and **truncated to its first `--max-len`
+//! tokens** (how many were cut is logged and recorded in metrics.json) → a
+//! [`TextClassifier`] trained by `deepzero_train::fit` → `model.bpk`, `run.json` (the
+//! architecture, the vocabulary's size and fingerprint, the split seed) and `metrics.json`.
+//!
+//! `eval` rebuilds the same test split from the seed in run.json; `predict` classifies the
+//! sentences given as arguments, or one per line from `--input FILE` or standard input, and
+//! prints `label<TAB>probability` per line. Both refuse a vocab.json that is not the one the
+//! checkpoint was trained with.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use burn::data::dataset::InMemDataset;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use deepzero_data::stratified_split;
+use deepzero_sequence::tasks::{
+    TextBatcher, TextClassifier, TextClassifierConfig, TextEncoderKind, TextItem,
+};
+use deepzero_sequence::text::{TokenLevel, Vocab, VocabConfig};
+use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::metrics_file::{read_json, write_json_atomic};
+use deepzero_train::{BatchSource, DatasetBatches, Progress, RunDir, evaluate, fit};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::image_task::{classification_report, model_file};
+use crate::recipes::{Recipe, RecipeKind};
+use crate::text_corpus::{CorpusOptions, LoadedCorpus, TextCorpus};
+use crate::{Backend, CliError, TrainArgs};
+
+/// What a text recipe reads and builds (its registry entry).
+#[derive(Clone, Debug)]
+pub struct TextRecipe {
+    /// The corpus.
+    pub corpus: TextCorpus,
+    /// BiLSTM or Transformer.
+    pub encoder: TextEncoderKind,
+    /// Words or characters.
+    pub level: TokenLevel,
+    /// Default `--max-len` (tokens kept per document).
+    pub max_len: usize,
+    /// Vocabulary frequency cut-off.
+    pub min_freq: usize,
+    /// Vocabulary size limit (`<pad>`, `<unk>` included).
+    pub max_vocab: usize,
+    /// Embedding width.
+    pub d_embed: usize,
+    /// LSTM hidden width per direction / Transformer feed-forward width.
+    pub d_hidden: usize,
+    /// Layers.
+    pub n_layers: usize,
+    /// Attention heads (Transformer).
+    pub n_heads: usize,
+}
+
+/// `OUT/run.json` of a text run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TextRunInfo {
+    /// Recipe name.
+    pub recipe: String,
+    /// `bilstm` or `transformer`.
+    pub encoder: String,
+    /// Class names, index = class id.
+    pub class_names: Vec<String>,
+    /// The vocabulary file, relative to the run folder.
+    pub vocab_file: String,
+    /// Its number of tokens.
+    pub vocab_size: usize,
+    /// Its fingerprint ([`Vocab::fingerprint`]).
+    pub vocab_fingerprint: u64,
+    /// Tokens kept per document.
+    pub max_len: usize,
+    /// Mail headers stripped (spam recipe).
+    pub strip_headers: bool,
+    /// Embedding width.
+    pub d_embed: usize,
+    /// Hidden width.
+    pub d_hidden: usize,
+    /// Layers.
+    pub n_layers: usize,
+    /// Heads.
+    pub n_heads: usize,
+    /// Seed of the train/test split (eval rebuilds the same test split).
+    pub seed: u64,
+    /// Where the training data came from.
+    pub data: String,
+}
+
+impl TextRunInfo {
+    fn encoder_kind(&self) -> Result<TextEncoderKind, CliError> {
+        match self.encoder.as_str() {
+            "bilstm" => Ok(TextEncoderKind::BiLstm),
+            "transformer" => Ok(TextEncoderKind::Transformer),
+            other => Err(CliError::Usage(format!(
+                "run.json: unknown encoder `{other}`"
+            ))),
+        }
+    }
+
+    fn model_config(&self) -> Result<TextClassifierConfig, CliError> {
+        Ok(TextClassifierConfig::new(
+            self.vocab_size,
+            self.class_names.len(),
+            self.encoder_kind()?,
+        )
+        .with_d_embed(self.d_embed)
+        .with_d_hidden(self.d_hidden)
+        .with_n_layers(self.n_layers)
+        .with_n_heads(self.n_heads)
+        .with_max_len(self.max_len.max(1)))
+    }
+
+    fn fingerprint(&self) -> serde_json::Value {
+        json!({
+            "recipe": self.recipe,
+            "encoder": self.encoder,
+            "classes": self.class_names.len(),
+            "vocab_size": self.vocab_size,
+            "vocab_fingerprint": self.vocab_fingerprint,
+            "dims": [self.d_embed, self.d_hidden, self.n_layers, self.n_heads],
+        })
+    }
+
+    /// Reads `DIR/run.json` and checks that it belongs to `recipe`.
+    pub fn load(dir: &Path, recipe: &str) -> Result<Self, CliError> {
+        let path = dir.join("run.json");
+        if !path.exists() {
+            return Err(CliError::Usage(format!(
+                "{} is not a deepzero run folder (no run.json)",
+                dir.display()
+            )));
+        }
+        let info: TextRunInfo = read_json(&path)?;
+        if info.recipe != recipe {
+            return Err(CliError::Usage(format!(
+                "checkpoint {} was trained by recipe `{}`, not `{recipe}`",
+                dir.display(),
+                info.recipe
+            )));
+        }
+        Ok(info)
+    }
+
+    /// Loads the run's vocabulary and checks it is the one the model was trained with.
+    pub fn load_vocab(&self, dir: &Path) -> Result<Vocab, CliError> {
+        let path = dir.join(&self.vocab_file);
+        let vocab = Vocab::load(&path).map_err(|e| CliError::Usage(e.to_string()))?;
+        vocab
+            .check_matches(self.vocab_size, self.vocab_fingerprint)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        Ok(vocab)
+    }
+}
+
+fn text_recipe(recipe: &Recipe) -> &TextRecipe {
+    match &recipe.kind {
+        RecipeKind::Text(t) => t,
+        _ => unreachable!("text_task handles text recipes only"),
+    }
+}
+
+fn load_corpus(
+    recipe: &Recipe,
+    args: &TrainArgs,
+    strip_headers: bool,
+) -> Result<LoadedCorpus, CliError> {
+    let spec = text_recipe(recipe);
+    let dir = args.data_dir.as_deref().ok_or_else(|| {
+        CliError::Usage(format!(
+            "{} needs --data-dir (see `deepzero list`; e.g. shared/datasets)",
+            recipe.name
+        ))
+    })?;
+    let corpus = spec.corpus.load(dir, CorpusOptions { strip_headers })?;
+    if corpus.skipped_empty > 0 {
+        println!(
+            "{}: skipped {} empty documents",
+            recipe.name, corpus.skipped_empty
+        );
+    }
+    if !corpus.latin1_files.is_empty() {
+        println!(
+            "{}: {} files were not UTF-8 and were read as Latin-1 (first: {})",
+            recipe.name,
+            corpus.latin1_files.len(),
+            corpus.latin1_files[0]
+        );
+    }
+    Ok(corpus)
+}
+
+/// Train and test indices: a stratified 80/20 split seeded by `seed`.
+fn split(corpus: &LoadedCorpus, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let labels: Vec<usize> = corpus.docs.iter().map(|d| d.label).collect();
+    stratified_split(&labels, 0.2, seed ^ 0x7e57)
+}
+
+/// Encodes documents, truncated to `max_len`; returns the items and how many were cut.
+fn encode(
+    corpus: &LoadedCorpus,
+    indices: &[usize],
+    vocab: &Vocab,
+    max_len: usize,
+) -> (Vec<TextItem>, usize) {
+    let mut truncated = 0;
+    let items = indices
+        .iter()
+        .map(|&i| {
+            let doc = &corpus.docs[i];
+            let (tokens, cut) = vocab.encode_truncated(&doc.text, max_len);
+            truncated += cut as usize;
+            TextItem {
+                tokens,
+                label: doc.label,
+            }
+        })
+        .collect();
+    (items, truncated)
+}
+
+type Source = DatasetBatches<TextItem, InMemDataset<TextItem>, TextBatcher>;
+
+fn source(items: Vec<TextItem>) -> Source {
+    DatasetBatches::new(InMemDataset::new(items), TextBatcher)
+}
+
+/// `deepzero train` for a text recipe.
+pub fn train(
+    recipe: &Recipe,
+    args: &TrainArgs,
+    backend: Backend,
+    device: &Device,
+) -> Result<(), CliError> {
+    let spec = text_recipe(recipe);
+    let max_len = args.max_len.unwrap_or(spec.max_len);
+    if max_len == 0 {
+        return Err(CliError::Usage("--max-len must be at least 1".into()));
+    }
+    let corpus = load_corpus(recipe, args, args.strip_headers)?;
+    let (train_all, test_idx) = split(&corpus, args.seed);
+    let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
+    let (train_pos, valid_pos) = stratified_split(&train_labels, args.valid_fraction, args.seed);
+    let train_idx: Vec<usize> = train_pos.iter().map(|&p| train_all[p]).collect();
+    let valid_idx: Vec<usize> = valid_pos.iter().map(|&p| train_all[p]).collect();
+
+    // The vocabulary sees the training part only.
+    let config = match spec.level {
+        TokenLevel::Word => VocabConfig::words(),
+        TokenLevel::Char => VocabConfig::chars(),
+    }
+    .with_min_freq(spec.min_freq)
+    .with_max_size(Some(spec.max_vocab));
+    let vocab = Vocab::build(
+        train_idx.iter().map(|&i| corpus.docs[i].text.as_str()),
+        config,
+    );
+
+    let out = args.out_dir(recipe);
+    std::fs::create_dir_all(&out).map_err(CliError::io(&out))?;
+    vocab
+        .save(&out.join("vocab.json"))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let info = TextRunInfo {
+        recipe: recipe.name.to_string(),
+        encoder: match spec.encoder {
+            TextEncoderKind::BiLstm => "bilstm",
+            TextEncoderKind::Transformer => "transformer",
+        }
+        .into(),
+        class_names: corpus.class_names.clone(),
+        vocab_file: "vocab.json".into(),
+        vocab_size: vocab.len(),
+        vocab_fingerprint: vocab.fingerprint(),
+        max_len,
+        strip_headers: args.strip_headers,
+        d_embed: spec.d_embed,
+        d_hidden: spec.d_hidden,
+        n_layers: spec.n_layers,
+        n_heads: spec.n_heads,
+        seed: args.seed,
+        data: corpus.source.clone(),
+    };
+    write_json_atomic(&out.join("run.json"), &info)?;
+
+    let (train_items, cut_train) = encode(&corpus, &train_idx, &vocab, max_len);
+    let (valid_items, cut_valid) = encode(&corpus, &valid_idx, &vocab, max_len);
+    let (test_items, cut_test) = encode(&corpus, &test_idx, &vocab, max_len);
+    let truncated = cut_train + cut_valid + cut_test;
+    let mean_len = train_items.iter().map(|i| i.tokens.len()).sum::<usize>() as f64
+        / train_items.len().max(1) as f64;
+    let train_source = source(train_items);
+    let valid_source = source(valid_items);
+    let test_source = source(test_items);
+
+    let fit_config = args.fit_config(recipe);
+    println!(
+        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens, {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        recipe.name,
+        info.encoder,
+        corpus.source,
+        info.class_names.len(),
+        train_source.len(),
+        valid_source.len(),
+        test_source.len(),
+        vocab.len(),
+        truncated,
+        corpus.docs.len(),
+        max_len,
+        mean_len,
+        fit_config.epochs,
+        fit_config.batch_size,
+        fit_config.optimizer,
+        fit_config.learning_rate,
+        fit_config.schedule,
+        out.display()
+    );
+
+    let train_device = device.clone().autodiff();
+    train_device.seed(args.seed);
+    let model = info
+        .model_config()?
+        .init(&train_device)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut progress = if args.quiet {
+        Progress::quiet()
+    } else {
+        Progress::auto()
+    };
+    let outcome = fit(
+        model,
+        &train_source,
+        Some(&valid_source),
+        &train_device,
+        &fit_config,
+        &RunDir::new(&out, info.fingerprint()).resume(args.resume),
+        &mut progress,
+    )?;
+
+    let model = outcome.model.valid();
+    save_model(&model, &out.join("model.bpk"))?;
+    let valid = evaluate(&model, &valid_source, 64, device)?;
+    let test = evaluate(&model, &test_source, 64, device)?;
+    let mut test_json = classification_report(&test, info.class_names.len());
+    println!(
+        "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
+        test.accuracy * 100.0,
+        test.loss,
+        test_json["macro_f1"].as_f64().unwrap_or(0.0),
+        outcome.model_epoch,
+        out.join("metrics.json").display()
+    );
+    test_json["accuracy"] = json!(test.accuracy);
+    test_json["loss"] = json!(test.loss);
+    test_json["examples"] = json!(test.examples);
+    let metrics = json!({
+        "recipe": recipe.name,
+        "chapter": recipe.chapter,
+        "backend": backend.name(),
+        "model": format!("text classifier ({})", info.encoder),
+        "parameters": model.num_params(),
+        "epochs": outcome.history.len(),
+        "model_epoch": outcome.model_epoch,
+        "stopped_early": outcome.stopped_early,
+        "resumed_after": outcome.resumed_after,
+        "batch_size": fit_config.batch_size,
+        "learning_rate": fit_config.learning_rate,
+        "optimizer": fit_config.optimizer.to_string(),
+        "schedule": fit_config.schedule.to_string(),
+        "weight_decay": fit_config.weight_decay,
+        "seed": args.seed,
+        "vocab_size": vocab.len(),
+        "max_len": max_len,
+        "strip_headers": args.strip_headers,
+        "data": {
+            "source": corpus.source,
+            "train_examples": train_source.len(),
+            "valid_examples": valid_source.len(),
+            "test_examples": test_source.len(),
+            "skipped_empty": corpus.skipped_empty,
+            "latin1_files": corpus.latin1_files.len(),
+            "truncated_documents": truncated,
+            "mean_train_tokens": mean_len,
+        },
+        "train_seconds": outcome.train_seconds,
+        "train_samples_per_second": outcome.samples_per_second(),
+        "valid": { "accuracy": valid.accuracy, "loss": valid.loss },
+        "test": test_json,
+        "history": outcome.history,
+    });
+    write_json_atomic(&out.join("metrics.json"), &metrics)?;
+    Ok(())
+}
+
+fn load_trained(
+    info: &TextRunInfo,
+    dir: &Path,
+    device: &Device,
+) -> Result<TextClassifier, CliError> {
+    let model = info
+        .model_config()?
+        .init(device)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(load_model(model, &model_file(dir)?)?)
+}
+
+/// `deepzero eval` for a text recipe: the test split of the seed recorded in run.json.
+pub fn eval(
+    recipe: &Recipe,
+    checkpoint: &Path,
+    args: &TrainArgs,
+    backend: Backend,
+    device: &Device,
+) -> Result<(), CliError> {
+    let info = TextRunInfo::load(checkpoint, recipe.name)?;
+    let vocab = info.load_vocab(checkpoint)?;
+    let model = load_trained(&info, checkpoint, device)?;
+    let corpus = load_corpus(recipe, args, info.strip_headers)?;
+    if corpus.class_names != info.class_names {
+        return Err(CliError::Usage(format!(
+            "the classes of {} ({}) are not those of the checkpoint ({})",
+            corpus.source,
+            corpus.class_names.join(", "),
+            info.class_names.join(", ")
+        )));
+    }
+    let (_, test_idx) = split(&corpus, info.seed);
+    let (items, truncated) = encode(&corpus, &test_idx, &vocab, info.max_len);
+    let test_source = source(items);
+    let start = std::time::Instant::now();
+    let test = evaluate(&model, &test_source, args.batch_size.unwrap_or(64), device)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut test_json = classification_report(&test, info.class_names.len());
+    test_json["accuracy"] = json!(test.accuracy);
+    test_json["loss"] = json!(test.loss);
+    test_json["examples"] = json!(test.examples);
+    let out = args.out.clone().unwrap_or_else(|| checkpoint.join("eval"));
+    std::fs::create_dir_all(&out).map_err(CliError::io(&out))?;
+    let metrics = json!({
+        "recipe": recipe.name,
+        "backend": backend.name(),
+        "checkpoint": checkpoint.display().to_string(),
+        "data": corpus.source,
+        "max_len": info.max_len,
+        "truncated_documents": truncated,
+        "epochs": 0,
+        "train_seconds": 0.0,
+        "train_samples_per_second": 0.0,
+        "eval_seconds": seconds,
+        "eval_samples_per_second": test.examples as f64 / seconds.max(1e-9),
+        "test": test_json,
+    });
+    write_json_atomic(&out.join("metrics.json"), &metrics)?;
+    println!(
+        "{}: test accuracy {:.2}% loss {:.4} macro-F1 {:.4} on {} documents ({}) -> {}",
+        recipe.name,
+        test.accuracy * 100.0,
+        test.loss,
+        metrics["test"]["macro_f1"].as_f64().unwrap_or(0.0),
+        test.examples,
+        corpus.source,
+        out.join("metrics.json").display()
+    );
+    Ok(())
+}
+
+/// One text's prediction.
+#[derive(Clone, Debug, Serialize)]
+pub struct TextPrediction {
+    /// The input text.
+    pub text: String,
+    /// The most probable class.
+    pub label: String,
+    /// Its probability.
+    pub probability: f32,
+}
+
+/// Where `predict` reads its texts from.
+#[derive(Clone, Debug)]
+pub enum TextInput {
+    /// Texts given on the command line.
+    Args(Vec<String>),
+    /// One text per line of a file (`-` is standard input).
+    File(PathBuf),
+    /// One text per line of standard input.
+    Stdin,
+}
+
+fn read_lines(input: &TextInput) -> Result<Vec<String>, CliError> {
+    match input {
+        TextInput::Args(texts) => Ok(texts.clone()),
+        TextInput::File(path) if path.as_os_str() == "-" => read_lines(&TextInput::Stdin),
+        TextInput::File(path) => {
+            let bytes = std::fs::read(path).map_err(CliError::io(path))?;
+            let text = crate::text_corpus::decode_utf8(&bytes, path)?;
+            Ok(text.lines().map(str::to_string).collect())
+        }
+        TextInput::Stdin => {
+            let stdin = std::io::stdin();
+            let mut lines = Vec::new();
+            for (n, line) in stdin.lock().split(b'\n').enumerate() {
+                let line = line.map_err(CliError::io(Path::new("<stdin>")))?;
+                let text = String::from_utf8(line)
+                    .map_err(|_| CliError::Usage(format!("<stdin>:{}: not valid UTF-8", n + 1)))?;
+                lines.push(text.trim_end_matches('\r').to_string());
+            }
+            Ok(lines)
+        }
+    }
+}
+
+/// `deepzero predict` for a text recipe: one `label<TAB>probability` line per input text
+/// (or a JSON array with `json`).
+pub fn predict(
+    recipe: &Recipe,
+    checkpoint: &Path,
+    input: &TextInput,
+    json_output: bool,
+    device: &Device,
+) -> Result<Vec<TextPrediction>, CliError> {
+    let info = TextRunInfo::load(checkpoint, recipe.name)?;
+    let vocab = info.load_vocab(checkpoint)?;
+    let model = load_trained(&info, checkpoint, device)?.valid();
+    let texts = read_lines(input)?;
+    if texts.is_empty() {
+        return Err(CliError::Usage(
+            "predict needs at least one text (as arguments, --input FILE, or lines on standard input)".into(),
+        ));
+    }
+    let mut predictions = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(64) {
+        let ids: Vec<Vec<usize>> = chunk
+            .iter()
+            .map(|t| vocab.encode_truncated(t, info.max_len).0)
+            .collect();
+        let docs: Vec<&[usize]> = ids.iter().map(Vec::as_slice).collect();
+        let (tokens, padding) = TextBatcher::tokens_tensor(&docs, device);
+        let probs = softmax(model.forward(tokens, padding), 1);
+        let (values, indices) = probs.max_dim_with_indices(1);
+        let values: Vec<f32> = values
+            .try_into_vec_as::<f32>()
+            .map_err(|e| CliError::Usage(format!("{e:?}")))?;
+        let indices: Vec<i64> = indices
+            .try_into_vec_as::<i64>()
+            .map_err(|e| CliError::Usage(format!("{e:?}")))?;
+        for ((text, p), c) in chunk.iter().zip(values).zip(indices) {
+            predictions.push(TextPrediction {
+                text: text.clone(),
+                label: info.class_names[c as usize].clone(),
+                probability: p,
+            });
+        }
+    }
+    if json_output {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&predictions).unwrap_or_default()
+        );
+    } else {
+        for p in &predictions {
+            println!("{}\t{:.4}", p.label, p.probability);
+        }
+    }
+    Ok(predictions)
+}

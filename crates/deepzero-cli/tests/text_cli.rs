@@ -1,0 +1,189 @@
+//! End-to-end test of a text-classification recipe on a generated corpus: train, eval,
+//! predict (arguments, --input, standard input), and the vocabulary-mismatch error.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn deepzero() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
+    cmd.env_remove("BURN_DEVICE");
+    cmd
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Two "topics" of generated sentences, 40 documents each, in `root/bbc/<class>/NNN.txt`,
+/// plus one empty document and one Latin-1 document.
+fn write_corpus(root: &Path) {
+    let sport = ["goal", "match", "team", "coach", "league", "score"];
+    let tech = ["chip", "software", "phone", "network", "robot", "code"];
+    let filler = ["the", "a", "today", "new", "said", "very"];
+    for (class, words) in [("sport", sport), ("tech", tech)] {
+        let dir = root.join("bbc").join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..40 {
+            let text: Vec<&str> = (0..12)
+                .map(|j| {
+                    if (i + j) % 3 == 0 {
+                        filler[(i * 7 + j) % filler.len()]
+                    } else {
+                        words[(i * 5 + j * 3) % words.len()]
+                    }
+                })
+                .collect();
+            std::fs::write(dir.join(format!("{i:03}.txt")), text.join(" ")).unwrap();
+        }
+    }
+    std::fs::write(root.join("bbc/sport/900.txt"), "  \n").unwrap();
+    std::fs::write(root.join("bbc/sport/901.txt"), b"goal \xa3 team match").unwrap();
+}
+
+#[test]
+fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_corpus(&data);
+    let out = tmp.path().join("run");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+
+    let train = deepzero()
+        .args(["train", "bbc-lstm", "--data-dir", data_s, "--out", out_s])
+        .args([
+            "--epochs",
+            "8",
+            "--batch-size",
+            "8",
+            "--lr",
+            "0.01",
+            "--max-len",
+            "8",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&train);
+    let log = String::from_utf8_lossy(&train.stdout);
+    assert!(log.contains("skipped 1 empty documents"), "{log}");
+    assert!(log.contains("read as Latin-1"), "{log}");
+    assert!(log.contains("truncated to --max-len 8"), "{log}");
+    let metrics = json(&out.join("metrics.json"));
+    for key in ["accuracy", "loss", "macro_f1"] {
+        assert!(metrics["test"][key].is_number(), "{key}: {metrics}");
+    }
+    for key in [
+        "recipe",
+        "backend",
+        "epochs",
+        "train_seconds",
+        "train_samples_per_second",
+    ] {
+        assert!(!metrics[key].is_null(), "{key}");
+    }
+    assert!(
+        metrics["test"]["accuracy"].as_f64().unwrap() >= 0.9,
+        "{}",
+        metrics["test"]
+    );
+    assert_eq!(metrics["data"]["truncated_documents"], 80);
+    assert!(out.join("vocab.json").exists() && out.join("run.json").exists());
+
+    // eval rebuilds the same test split.
+    let eval_out = tmp.path().join("eval");
+    assert_ok(
+        &deepzero()
+            .args([
+                "eval",
+                "bbc-lstm",
+                "--checkpoint",
+                out_s,
+                "--data-dir",
+                data_s,
+            ])
+            .args(["--out", eval_out.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    let eval = json(&eval_out.join("metrics.json"));
+    assert_eq!(eval["test"]["accuracy"], metrics["test"]["accuracy"]);
+
+    // predict: arguments, a file, standard input; one `label<TAB>probability` line each.
+    let predict = deepzero()
+        .args(["predict", "bbc-lstm", "--checkpoint", out_s])
+        .args([
+            "goal match team coach score",
+            "chip software robot code phone",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&predict);
+    let lines: Vec<String> = String::from_utf8_lossy(&predict.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("sport\t") && lines[1].starts_with("tech\t"),
+        "{lines:?}"
+    );
+    let p: f64 = lines[0].split('\t').nth(1).unwrap().parse().unwrap();
+    assert!(p > 0.5 && p <= 1.0);
+
+    let input = tmp.path().join("input.txt");
+    std::fs::write(&input, "league score goal\nnetwork phone chip\n\n").unwrap();
+    let from_file = deepzero()
+        .args(["predict", "bbc-lstm", "--checkpoint", out_s, "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_ok(&from_file);
+    assert_eq!(
+        String::from_utf8_lossy(&from_file.stdout).lines().count(),
+        3
+    );
+
+    let mut child = deepzero()
+        .args(["predict", "bbc-lstm", "--checkpoint", out_s])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"team coach\nsoftware code\n")
+        .unwrap();
+    let from_stdin = child.wait_with_output().unwrap();
+    assert_ok(&from_stdin);
+    let labels: Vec<String> = String::from_utf8_lossy(&from_stdin.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["sport", "tech"]);
+
+    // A vocabulary that is not the run's: one clear error line.
+    let vocab = json(&out.join("vocab.json"));
+    let mut other = vocab.clone();
+    other["tokens"].as_array_mut().unwrap().pop();
+    std::fs::write(out.join("vocab.json"), other.to_string()).unwrap();
+    let bad = deepzero()
+        .args(["predict", "bbc-lstm", "--checkpoint", out_s, "goal"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("vocabulary mismatch"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -1,0 +1,309 @@
+//! Document classification (seed chapters 4.1–4.2): token ids → embedding → a sequence
+//! encoder → pooling over the real (unpadded) positions → a linear layer to class logits.
+//!
+//! Two encoders:
+//! - [`TextEncoderKind::BiLstm`]: a bidirectional [`StackedRnn`] of LSTM cells; the pooled
+//!   feature is `[masked mean ; masked max]` of its `[B, T, 2H]` outputs (`4H` wide).
+//! - [`TextEncoderKind::Transformer`]: embeddings scaled by `√d`, plus sinusoidal positions,
+//!   through a [`TransformerEncoder`] whose attention ignores padded keys; the pooled feature
+//!   is the masked mean (`d` wide).
+//!
+//! Padding never leaks into the result: the LSTM neither updates nor outputs at padded steps,
+//! the encoder masks padded keys, and both poolings skip padded positions, so a document
+//! gives the same logits whatever it is batched with (tested below).
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use deepzero_train::{ClassificationStep, Supervised};
+
+use crate::attention::key_padding_mask;
+use crate::rnn::{RecurrentKind, StackedRnn, StackedRnnConfig};
+use crate::text::PAD_ID;
+use crate::transformer::{
+    FfnActivation, NormPosition, PositionalEncoding, PositionalKind, TransformerEncoder,
+    TransformerEncoderConfig, TransformerLayerConfig,
+};
+
+/// The sequence encoder of a [`TextClassifier`].
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum TextEncoderKind {
+    /// Bidirectional LSTM, masked mean and max pooling.
+    BiLstm,
+    /// Transformer encoder (pre-norm, GELU), masked mean pooling.
+    Transformer,
+}
+
+/// Configuration of a [`TextClassifier`].
+#[derive(Config, Debug)]
+pub struct TextClassifierConfig {
+    /// Vocabulary size (rows of the embedding table; id 0 is padding).
+    pub vocab_size: usize,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// The sequence encoder.
+    pub encoder: TextEncoderKind,
+    /// Embedding width (the Transformer's `d_model`).
+    #[config(default = 64)]
+    pub d_embed: usize,
+    /// LSTM hidden width per direction, or the Transformer's feed-forward width.
+    #[config(default = 64)]
+    pub d_hidden: usize,
+    /// Stacked LSTM layers or Transformer layers.
+    #[config(default = 1)]
+    pub n_layers: usize,
+    /// Attention heads (Transformer).
+    #[config(default = 4)]
+    pub n_heads: usize,
+    /// Longest sequence the positional table covers (Transformer).
+    #[config(default = 512)]
+    pub max_len: usize,
+    /// Dropout on the embeddings and before the head (and inside the Transformer).
+    #[config(default = 0.2)]
+    pub dropout: f64,
+}
+
+impl TextClassifierConfig {
+    /// Builds the model.
+    ///
+    /// # Errors
+    /// [`crate::SequenceError::InvalidArgument`] if `n_heads` does not divide `d_embed`.
+    pub fn init(&self, device: &Device) -> crate::Result<TextClassifier> {
+        let (lstm, position, encoder, d_feature) = match self.encoder {
+            TextEncoderKind::BiLstm => {
+                let lstm = StackedRnnConfig::new(RecurrentKind::Lstm, self.d_embed, self.d_hidden)
+                    .with_num_layers(self.n_layers)
+                    .with_bidirectional(true)
+                    .with_dropout(self.dropout)
+                    .with_forget_bias(1.0)
+                    .init(device);
+                (Some(lstm), None, None, 4 * self.d_hidden)
+            }
+            TextEncoderKind::Transformer => {
+                let layer = TransformerLayerConfig::new(self.d_embed, self.n_heads, self.d_hidden)
+                    .with_dropout(self.dropout)
+                    .with_norm(NormPosition::Pre)
+                    .with_activation(FfnActivation::Gelu);
+                let encoder = TransformerEncoderConfig::new(layer, self.n_layers).init(device)?;
+                let position = PositionalEncoding::new(
+                    PositionalKind::Sinusoidal,
+                    self.d_embed,
+                    self.max_len,
+                    device,
+                );
+                (None, Some(position), Some(encoder), self.d_embed)
+            }
+        };
+        Ok(TextClassifier {
+            embedding: EmbeddingConfig::new(self.vocab_size, self.d_embed).init(device),
+            lstm,
+            position,
+            encoder,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(d_feature, self.num_classes).init(device),
+        })
+    }
+}
+
+/// Embedding → encoder → masked pooling → linear.
+#[derive(Module, Debug)]
+pub struct TextClassifier {
+    /// Token embeddings `[V, d]`.
+    pub embedding: Embedding,
+    /// The BiLSTM (BiLSTM variant).
+    pub lstm: Option<StackedRnn>,
+    /// Sinusoidal positions (Transformer variant).
+    pub position: Option<PositionalEncoding>,
+    /// The encoder stack (Transformer variant).
+    pub encoder: Option<TransformerEncoder>,
+    /// Dropout on embeddings and pooled features.
+    pub dropout: Dropout,
+    /// Pooled feature → class logits.
+    pub head: Linear,
+}
+
+impl TextClassifier {
+    /// Class logits.
+    ///
+    /// # Shapes
+    /// - tokens: `[B, T]` ids, padding: `[B, T]` (`true` = padded)
+    /// - output: `[B, classes]`
+    pub fn forward(&self, tokens: Tensor<2, Int>, padding: Tensor<2, Bool>) -> Tensor<2> {
+        let [_, steps] = tokens.dims();
+        let x = self.embedding.forward(tokens); // [B, T, d]
+        let features = if let Some(lstm) = &self.lstm {
+            let (out, _) = lstm.forward(self.dropout.forward(x), None, Some(padding.clone())); // [B, T, 2H]
+            Tensor::cat(
+                vec![
+                    masked_mean(out.clone(), padding.clone()),
+                    masked_max(out, padding),
+                ],
+                1,
+            ) // [B, 4H]
+        } else {
+            let d = x.dims()[2] as f64;
+            let mut x = x * d.sqrt();
+            if let Some(position) = &self.position {
+                x = position.forward(x);
+            }
+            let x = self.dropout.forward(x);
+            let x = match &self.encoder {
+                Some(encoder) => encoder.forward(x, Some(key_padding_mask(padding.clone(), steps))),
+                None => x,
+            }; // [B, T, d]
+            masked_mean(x, padding) // [B, d]
+        };
+        self.head.forward(self.dropout.forward(features))
+    }
+}
+
+/// Mean over the unpadded positions.
+///
+/// # Shapes
+/// - x: `[B, T, D]`, padding `[B, T]` (`true` = padded) → `[B, D]`
+pub fn masked_mean(x: Tensor<3>, padding: Tensor<2, Bool>) -> Tensor<2> {
+    let keep = padding.bool_not().float().unsqueeze_dim::<3>(2); // [B, T, 1]
+    let sum = (x * keep.clone()).sum_dim(1).squeeze_dim::<2>(1); // [B, D]
+    let count = keep.sum_dim(1).squeeze_dim::<2>(1).clamp_min(1.0); // [B, 1]
+    sum / count
+}
+
+/// Maximum over the unpadded positions (a fully padded row gives `-1e4`).
+///
+/// # Shapes
+/// - x: `[B, T, D]`, padding `[B, T]` (`true` = padded) → `[B, D]`
+pub fn masked_max(x: Tensor<3>, padding: Tensor<2, Bool>) -> Tensor<2> {
+    let [b, t, d] = x.dims();
+    let mask = padding.unsqueeze_dim::<3>(2).expand([b, t, d]);
+    x.mask_fill(mask, -1.0e4).max_dim(1).squeeze_dim::<2>(1)
+}
+
+/// One document: its token ids and its class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextItem {
+    /// Token ids (already truncated to the maximum length).
+    pub tokens: Vec<usize>,
+    /// Class id.
+    pub label: usize,
+}
+
+/// A padded batch of documents.
+#[derive(Clone, Debug)]
+pub struct TextBatch {
+    /// `[B, T]` ids, padded with `<pad>` (0) to the longest document of the batch.
+    pub tokens: Tensor<2, Int>,
+    /// `[B, T]`, `true` at padded positions.
+    pub padding: Tensor<2, Bool>,
+    /// `[B]` classes.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Pads a list of [`TextItem`]s to the longest one. An empty document becomes one unmasked
+/// `<pad>` step, so that attention and pooling always have a position to look at.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextBatcher;
+
+impl TextBatcher {
+    /// The `[B, T]` ids and padding mask of token lists.
+    pub fn tokens_tensor(docs: &[&[usize]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
+        let steps = docs.iter().map(|d| d.len()).max().unwrap_or(0).max(1);
+        let mut ids = Vec::with_capacity(docs.len() * steps);
+        let mut pad = Vec::with_capacity(docs.len() * steps);
+        for doc in docs {
+            for t in 0..steps {
+                ids.push(doc.get(t).map_or(PAD_ID as i64, |&i| i as i64));
+                pad.push(t >= doc.len().max(1)); // an empty document keeps one <pad> step
+            }
+        }
+        (
+            Tensor::from_data(TensorData::new(ids, [docs.len(), steps]), device),
+            Tensor::from_data(TensorData::new(pad, [docs.len(), steps]), device),
+        )
+    }
+}
+
+impl Batcher<TextItem, TextBatch> for TextBatcher {
+    fn batch(&self, items: Vec<TextItem>, device: &Device) -> TextBatch {
+        let docs: Vec<&[usize]> = items.iter().map(|i| i.tokens.as_slice()).collect();
+        let (tokens, padding) = Self::tokens_tensor(&docs, device);
+        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        TextBatch {
+            tokens,
+            padding,
+            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+        }
+    }
+}
+
+impl Supervised for TextClassifier {
+    type Batch = TextBatch;
+    fn step(&self, batch: TextBatch) -> ClassificationStep {
+        ClassificationStep::from_logits(self.forward(batch.tokens, batch.padding), batch.targets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Tolerance;
+
+    #[test]
+    fn pooling_skips_padding() {
+        let device = Device::flex();
+        let x = Tensor::<3>::from_data([[[1.0, -2.0], [3.0, 4.0], [100.0, 100.0]]], &device);
+        let pad = Tensor::<2, Bool>::from_data([[false, false, true]], &device);
+        masked_mean(x.clone(), pad.clone())
+            .to_data()
+            .assert_approx_eq::<f32>(&TensorData::from([[2.0, 1.0]]), Tolerance::default());
+        masked_max(x, pad)
+            .to_data()
+            .assert_approx_eq::<f32>(&TensorData::from([[3.0, 4.0]]), Tolerance::default());
+    }
+
+    #[test]
+    fn logits_do_not_depend_on_batch_padding() {
+        let device = Device::flex();
+        for encoder in [TextEncoderKind::BiLstm, TextEncoderKind::Transformer] {
+            device.seed(3);
+            let model = TextClassifierConfig::new(20, 3, encoder)
+                .with_d_embed(8)
+                .with_d_hidden(8)
+                .with_n_heads(2)
+                .with_dropout(0.0)
+                .init(&device)
+                .unwrap();
+            let short = TextItem {
+                tokens: vec![4, 5, 6],
+                label: 0,
+            };
+            let long = TextItem {
+                tokens: vec![7, 8, 9, 10, 11, 12],
+                label: 1,
+            };
+            let alone = TextBatcher.batch(vec![short.clone()], &device);
+            let together = TextBatcher.batch(vec![short, long], &device);
+            assert_eq!(together.tokens.dims(), [2, 6]);
+            let a = model.forward(alone.tokens, alone.padding);
+            let b = model
+                .forward(together.tokens, together.padding)
+                .slice(s![0..1, ..]);
+            a.to_data()
+                .assert_approx_eq::<f32>(&b.to_data(), Tolerance::rel_abs(1e-4, 1e-5));
+            let step = model.step(TextBatcher.batch(
+                vec![
+                    TextItem {
+                        tokens: vec![],
+                        label: 2,
+                    },
+                    TextItem {
+                        tokens: vec![3],
+                        label: 1,
+                    },
+                ],
+                &device,
+            ));
+            assert_eq!(step.logits.dims(), [2, 3]);
+            assert!(step.loss.into_scalar::<f32>().is_finite());
+        }
+    }
+}

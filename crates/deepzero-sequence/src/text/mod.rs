@@ -1,0 +1,98 @@
+//! Text to token ids (seed chapters 4.1–4.2: preparing text for a recurrent or Transformer
+//! classifier).
+//!
+//! | piece | file | what it does |
+//! |---|---|---|
+//! | [`split_words`], [`split_chars`] | `tokenize.rs` | Unicode-aware splitting; CJK text one character per token |
+//! | [`Vocab`] | `vocab.rs` | character or word vocabulary: frequency cut-off, maximum size, `<pad>` = 0, `<unk>` = 1, lower-casing; JSON save/load and a checkpoint check |
+//! | [`Bpe`] | `bpe.rs` | byte-pair encoding (Sennrich et al. 2016) trained to a target vocabulary size, deterministic merges, encode/decode, JSON save/load |
+//!
+//! Ids `0` and `1` are the same in both: `<pad>` (what batches are padded with; the padding
+//! mask hides it from every model) and `<unk>` (anything the vocabulary has not seen).
+
+pub mod bpe;
+pub mod tokenize;
+pub mod vocab;
+
+use std::path::{Path, PathBuf};
+
+pub use bpe::Bpe;
+pub use tokenize::{is_cjk, split_chars, split_words};
+pub use vocab::{TokenLevel, Vocab, VocabConfig};
+
+/// The padding token, id 0.
+pub const PAD: &str = "<pad>";
+/// The unknown token, id 1.
+pub const UNK: &str = "<unk>";
+/// Id of [`PAD`].
+pub const PAD_ID: usize = 0;
+/// Id of [`UNK`].
+pub const UNK_ID: usize = 1;
+
+/// Errors of the text tools.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A vocabulary or BPE file that is not valid JSON of the expected form.
+    #[error("{}: not a valid {what} file: {message}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// "vocabulary" or "BPE model".
+        what: &'static str,
+        /// The parser's message.
+        message: String,
+    },
+    /// A vocabulary that is not the one a model was trained with.
+    #[error("vocabulary mismatch: {0}")]
+    Mismatch(String),
+    /// An argument out of range (a zero vocabulary size, …).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), TextError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| TextError::Format {
+        path: path.to_path_buf(),
+        what: "JSON",
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(|source| TextError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<T, TextError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TextError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| TextError::Format {
+        path: path.to_path_buf(),
+        what,
+        message: e.to_string(),
+    })
+}
+
+/// 64-bit FNV-1a of a token list: a cheap fingerprint that tells two vocabularies apart.
+pub(crate) fn fingerprint<'a>(tokens: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for t in tokens {
+        for b in t.bytes().chain(std::iter::once(0xff)) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}

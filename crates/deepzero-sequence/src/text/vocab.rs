@@ -1,0 +1,326 @@
+//! Character and word vocabularies.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{PAD, PAD_ID, TextError, UNK, UNK_ID, split_chars, split_words};
+
+/// What one token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenLevel {
+    /// One visible character (whitespace dropped).
+    Char,
+    /// One word of [`split_words`] (CJK: one character).
+    Word,
+}
+
+/// How a [`Vocab`] is built and how it tokenises.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VocabConfig {
+    /// Characters or words.
+    pub level: TokenLevel,
+    /// Lower-case text before splitting (building and encoding alike).
+    pub lowercase: bool,
+    /// Keep only tokens seen at least this often.
+    pub min_freq: usize,
+    /// At most this many ids, `<pad>` and `<unk>` included (`None`: no limit).
+    pub max_size: Option<usize>,
+}
+
+impl VocabConfig {
+    /// A word vocabulary: lower-cased, tokens seen at least twice, no size limit.
+    pub fn words() -> Self {
+        Self {
+            level: TokenLevel::Word,
+            lowercase: true,
+            min_freq: 2,
+            max_size: None,
+        }
+    }
+
+    /// A character vocabulary: case kept, characters seen at least twice, no size limit.
+    pub fn chars() -> Self {
+        Self {
+            level: TokenLevel::Char,
+            lowercase: false,
+            min_freq: 2,
+            max_size: None,
+        }
+    }
+
+    /// Sets the frequency cut-off.
+    pub fn with_min_freq(mut self, min_freq: usize) -> Self {
+        self.min_freq = min_freq;
+        self
+    }
+
+    /// Sets the maximum size (`<pad>` and `<unk>` included).
+    pub fn with_max_size(mut self, max_size: Option<usize>) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// Sets lower-casing.
+    pub fn with_lowercase(mut self, lowercase: bool) -> Self {
+        self.lowercase = lowercase;
+        self
+    }
+}
+
+/// A token ↔ id table. Id 0 is `<pad>`, id 1 `<unk>`; the others follow by decreasing
+/// frequency in the training texts (ties: the token's string order), so building twice from
+/// the same texts gives the same ids.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Vocab {
+    /// How it was built and how it tokenises.
+    pub config: VocabConfig,
+    tokens: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+impl PartialEq for Vocab {
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config && self.tokens == other.tokens
+    }
+}
+
+impl Vocab {
+    /// Builds a vocabulary from training texts.
+    pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>, config: VocabConfig) -> Self {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for text in texts {
+            for token in tokenize_with(&config, text) {
+                *counts.entry(token).or_insert(0) += 1;
+            }
+        }
+        let mut ranked: Vec<(String, usize)> = counts
+            .into_iter()
+            .filter(|(t, c)| *c >= config.min_freq.max(1) && t != PAD && t != UNK)
+            .collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut tokens = vec![PAD.to_string(), UNK.to_string()];
+        let room = config.max_size.map_or(usize::MAX, |m| m.saturating_sub(2));
+        tokens.extend(ranked.into_iter().take(room).map(|(t, _)| t));
+        Self::from_tokens(tokens, config)
+    }
+
+    fn from_tokens(tokens: Vec<String>, config: VocabConfig) -> Self {
+        let index = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i))
+            .collect();
+        Self {
+            config,
+            tokens,
+            index,
+        }
+    }
+
+    /// Number of ids (`<pad>` and `<unk>` included): the embedding table's row count.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Always false: `<pad>` and `<unk>` are always there.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The id of `token`, if it is in the vocabulary.
+    pub fn id(&self, token: &str) -> Option<usize> {
+        self.index.get(token).copied()
+    }
+
+    /// The token of `id`.
+    pub fn token(&self, id: usize) -> Option<&str> {
+        self.tokens.get(id).map(String::as_str)
+    }
+
+    /// The tokens of `text` (lower-cased if so configured).
+    pub fn tokenize(&self, text: &str) -> Vec<String> {
+        tokenize_with(&self.config, text)
+    }
+
+    /// The ids of `text`; unknown tokens become `<unk>` (1).
+    pub fn encode(&self, text: &str) -> Vec<usize> {
+        self.tokenize(text)
+            .iter()
+            .map(|t| self.id(t).unwrap_or(UNK_ID))
+            .collect()
+    }
+
+    /// The first `max_len` ids of `text`, and whether the text was longer (truncated).
+    pub fn encode_truncated(&self, text: &str, max_len: usize) -> (Vec<usize>, bool) {
+        let mut ids = self.encode(text);
+        let truncated = ids.len() > max_len;
+        ids.truncate(max_len);
+        (ids, truncated)
+    }
+
+    /// Text of `ids`: words joined by spaces, characters joined directly; `<pad>` skipped.
+    pub fn decode(&self, ids: &[usize]) -> String {
+        let pieces: Vec<&str> = ids
+            .iter()
+            .filter(|&&i| i != PAD_ID)
+            .map(|&i| self.token(i).unwrap_or(UNK))
+            .collect();
+        match self.config.level {
+            TokenLevel::Word => pieces.join(" "),
+            TokenLevel::Char => pieces.concat(),
+        }
+    }
+
+    /// A fingerprint of the token list and configuration: store it with a checkpoint and
+    /// compare with [`Vocab::check_matches`].
+    pub fn fingerprint(&self) -> u64 {
+        let level = match self.config.level {
+            TokenLevel::Char => "char",
+            TokenLevel::Word => "word",
+        };
+        let case = if self.config.lowercase {
+            "lower"
+        } else {
+            "cased"
+        };
+        super::fingerprint(
+            [level, case]
+                .into_iter()
+                .chain(self.tokens.iter().map(String::as_str)),
+        )
+    }
+
+    /// Checks that this is the vocabulary a checkpoint was trained with (its size and
+    /// fingerprint, as recorded at training time).
+    ///
+    /// # Errors
+    /// [`TextError::Mismatch`] naming both sizes and fingerprints.
+    pub fn check_matches(
+        &self,
+        expected_len: usize,
+        expected_fingerprint: u64,
+    ) -> Result<(), TextError> {
+        if self.len() != expected_len || self.fingerprint() != expected_fingerprint {
+            return Err(TextError::Mismatch(format!(
+                "the vocabulary has {} tokens (fingerprint {:016x}) but the checkpoint was trained with {} tokens (fingerprint {:016x}); use the vocab.json saved with that run",
+                self.len(),
+                self.fingerprint(),
+                expected_len,
+                expected_fingerprint
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes the vocabulary as JSON (`{"config": .., "tokens": [..]}`).
+    ///
+    /// # Errors
+    /// [`TextError::Io`] if the file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), TextError> {
+        super::write_json(path, self)
+    }
+
+    /// Reads a vocabulary written by [`Vocab::save`].
+    ///
+    /// # Errors
+    /// [`TextError::Io`], or [`TextError::Format`] for a file that is not a vocabulary (or
+    /// whose first two tokens are not `<pad>`, `<unk>`, or that repeats a token).
+    pub fn load(path: &Path) -> Result<Self, TextError> {
+        let raw: Vocab = super::read_json(path, "vocabulary")?;
+        let bad = |message: String| TextError::Format {
+            path: path.to_path_buf(),
+            what: "vocabulary",
+            message,
+        };
+        if raw.tokens.first().map(String::as_str) != Some(PAD)
+            || raw.tokens.get(1).map(String::as_str) != Some(UNK)
+        {
+            return Err(bad("the first two tokens must be <pad> and <unk>".into()));
+        }
+        let vocab = Self::from_tokens(raw.tokens, raw.config);
+        if vocab.index.len() != vocab.tokens.len() {
+            return Err(bad("a token appears twice".into()));
+        }
+        Ok(vocab)
+    }
+}
+
+fn tokenize_with(config: &VocabConfig, text: &str) -> Vec<String> {
+    let lowered;
+    let text = if config.lowercase {
+        lowered = text.to_lowercase();
+        lowered.as_str()
+    } else {
+        text
+    };
+    let pieces = match config.level {
+        TokenLevel::Char => split_chars(text),
+        TokenLevel::Word => split_words(text),
+    };
+    pieces.into_iter().map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXTS: [&str; 3] = ["The cat sat.", "the cat ran", "A dog sat"];
+
+    #[test]
+    fn frequency_order_cut_off_and_specials() {
+        let v = Vocab::build(TEXTS, VocabConfig::words());
+        // the ×2, cat ×2, sat ×2 survive min_freq 2; ties in string order.
+        assert_eq!(v.tokens, ["<pad>", "<unk>", "cat", "sat", "the"]);
+        assert_eq!(v.encode("The dog sat"), [4, UNK_ID, 3]);
+        assert_eq!(v.decode(&[4, 2, 0, 0]), "the cat");
+        let capped = Vocab::build(TEXTS, VocabConfig::words().with_max_size(Some(3)));
+        assert_eq!(capped.len(), 3);
+        let all = Vocab::build(TEXTS, VocabConfig::words().with_min_freq(1));
+        assert_eq!(all.len(), 2 + 7); // the cat sat . ran a dog
+        let cased = Vocab::build(
+            TEXTS,
+            VocabConfig::words().with_min_freq(1).with_lowercase(false),
+        );
+        assert!(cased.id("The").is_some() && cased.id("the").is_some());
+    }
+
+    #[test]
+    fn chinese_characters_and_truncation() {
+        let v = Vocab::build(["很好很好", "不好"], VocabConfig::chars());
+        assert_eq!(v.tokens, ["<pad>", "<unk>", "好", "很"]);
+        assert_eq!(v.encode("很不好"), [3, UNK_ID, 2]);
+        assert_eq!(v.decode(&[3, 2]), "很好");
+        assert_eq!(v.encode_truncated("很好很好", 3), (vec![3, 2, 3], true));
+        assert_eq!(v.encode_truncated("很好", 3), (vec![3, 2], false));
+    }
+
+    #[test]
+    fn save_load_round_trip_and_mismatch() {
+        let dir = std::env::temp_dir().join(format!("dz-vocab-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vocab.json");
+        let v = Vocab::build(TEXTS, VocabConfig::words());
+        v.save(&path).unwrap();
+        let back = Vocab::load(&path).unwrap();
+        assert_eq!(back, v);
+        assert_eq!(back.encode("the cat"), v.encode("the cat"));
+        back.check_matches(v.len(), v.fingerprint()).unwrap();
+
+        let other = Vocab::build(["dogs and cats", "dogs and cats"], VocabConfig::words());
+        let err = other
+            .check_matches(v.len(), v.fingerprint())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vocabulary mismatch"), "{err}");
+        assert!(err.contains("5 tokens"), "{err}");
+
+        std::fs::write(&path, "{\"tokens\": 3}").unwrap();
+        let err = Vocab::load(&path).unwrap_err().to_string();
+        assert!(err.contains("not a valid vocabulary file"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
