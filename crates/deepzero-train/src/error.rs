@@ -29,6 +29,14 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// A picture (curves, predictions) could not be drawn or written.
+    #[error("{}: {message}", path.display())]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The loss became NaN or infinite; the weights before this step are kept in the last checkpoint.
     #[error(
         "loss is {loss} at epoch {epoch}, step {step}: training stopped (try a lower --lr; the last good checkpoint is kept)"

@@ -1,6 +1,6 @@
 //! The supervised training loop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
@@ -464,9 +464,4 @@ fn run_title(run: &serde_json::Value) -> String {
         .and_then(|r| r.as_str())
         .map(str::to_owned)
         .unwrap_or_else(|| "training".to_owned())
-}
-
-/// The conventional place of a run's final model.
-pub fn final_model_path(run_dir: &Path) -> PathBuf {
-    run_dir.join("model.bpk")
 }

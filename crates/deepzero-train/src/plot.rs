@@ -27,7 +27,7 @@ pub fn register_font() {
 /// Draws train/valid loss (left) and accuracy (right) per epoch into a PNG at `path`.
 pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<(), TrainError> {
     register_font();
-    let err = |e: String| TrainError::Checkpoint {
+    let err = |e: String| TrainError::Plot {
         path: path.to_path_buf(),
         message: format!("cannot draw curves: {e}"),
     };
@@ -143,7 +143,7 @@ pub fn draw_image_grid(
             }
         }
     }
-    let err = |e: String| TrainError::Checkpoint {
+    let err = |e: String| TrainError::Plot {
         path: path.to_path_buf(),
         message: format!("cannot draw predictions: {e}"),
     };
