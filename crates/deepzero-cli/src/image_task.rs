@@ -12,7 +12,7 @@ use deepzero_data::{
     Split, Subset, load_image, select_classes, stratified_split,
 };
 use deepzero_train::checkpoint::{load_model, save_model};
-use deepzero_train::metrics_file::{read_json, write_json_atomic};
+use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{BatchSource, DatasetBatches, Progress, RunDir, evaluate, fit};
 use deepzero_vision::{Architecture, ImageClassifier, ImageModel};
 use serde::{Deserialize, Serialize};
@@ -58,28 +58,7 @@ impl RunInfo {
 
     /// Reads `DIR/run.json` and checks it belongs to `recipe`.
     pub fn load(dir: &Path, recipe: &str) -> Result<RunInfo, CliError> {
-        if !dir.is_dir() {
-            return Err(CliError::Usage(format!(
-                "checkpoint folder {} does not exist",
-                dir.display()
-            )));
-        }
-        let path = dir.join("run.json");
-        if !path.exists() {
-            return Err(CliError::Usage(format!(
-                "{} is not a deepzero run folder (no run.json)",
-                dir.display()
-            )));
-        }
-        let info: RunInfo = read_json(&path)?;
-        if info.recipe != recipe {
-            return Err(CliError::Usage(format!(
-                "checkpoint {} was trained by recipe `{}`, not `{recipe}`",
-                dir.display(),
-                info.recipe
-            )));
-        }
-        Ok(info)
+        crate::load_run_json(dir, recipe, |info: &RunInfo| info.recipe.as_str())
     }
 }
 

@@ -200,3 +200,35 @@ pub fn list_text() -> String {
     ));
     text
 }
+
+/// Reads `DIR/run.json` as `T` and checks that the run was made by `recipe` (`recipe_of` says
+/// which recipe a `T` records): one-line errors for a missing folder, a folder that is not a
+/// run, and a run of another recipe.
+pub(crate) fn load_run_json<T: for<'de> serde::Deserialize<'de>>(
+    dir: &std::path::Path,
+    recipe: &str,
+    recipe_of: impl Fn(&T) -> &str,
+) -> Result<T, CliError> {
+    if !dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "checkpoint folder {} does not exist",
+            dir.display()
+        )));
+    }
+    let path = dir.join("run.json");
+    if !path.exists() {
+        return Err(CliError::Usage(format!(
+            "{} is not a deepzero run folder (no run.json)",
+            dir.display()
+        )));
+    }
+    let info: T = deepzero_train::metrics_file::read_json(&path)?;
+    let trained_by = recipe_of(&info);
+    if trained_by != recipe {
+        return Err(CliError::Usage(format!(
+            "checkpoint {} was trained by recipe `{trained_by}`, not `{recipe}`",
+            dir.display()
+        )));
+    }
+    Ok(info)
+}

@@ -30,7 +30,7 @@ use deepzero_sequence::tagging::{
     read_conll,
 };
 use deepzero_train::checkpoint::{load_model, save_model};
-use deepzero_train::metrics_file::{read_json, write_json_atomic};
+use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{BatchSource, Progress, RunDir, TrainError, evaluate, fit};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -122,22 +122,7 @@ impl TaggerInfo {
     }
 
     fn load(dir: &Path, recipe: &str) -> Result<Self, CliError> {
-        let path = dir.join("run.json");
-        if !path.exists() {
-            return Err(CliError::Usage(format!(
-                "{} is not a deepzero run folder (no run.json)",
-                dir.display()
-            )));
-        }
-        let info: TaggerInfo = read_json(&path)?;
-        if info.recipe != recipe {
-            return Err(CliError::Usage(format!(
-                "checkpoint {} was trained by recipe `{}`, not `{recipe}`",
-                dir.display(),
-                info.recipe
-            )));
-        }
-        Ok(info)
+        crate::load_run_json(dir, recipe, |info: &TaggerInfo| info.recipe.as_str())
     }
 
     /// Turns tokens into (token ids, shape ids), truncated to `max_len`.

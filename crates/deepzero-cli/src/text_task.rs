@@ -26,7 +26,7 @@ use deepzero_sequence::tasks::{
 };
 use deepzero_sequence::text::{TokenLevel, Vocab, VocabConfig};
 use deepzero_train::checkpoint::{load_model, save_model};
-use deepzero_train::metrics_file::{read_json, write_json_atomic};
+use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{BatchSource, DatasetBatches, Progress, RunDir, evaluate, fit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -131,22 +131,7 @@ impl TextRunInfo {
 
     /// Reads `DIR/run.json` and checks that it belongs to `recipe`.
     pub fn load(dir: &Path, recipe: &str) -> Result<Self, CliError> {
-        let path = dir.join("run.json");
-        if !path.exists() {
-            return Err(CliError::Usage(format!(
-                "{} is not a deepzero run folder (no run.json)",
-                dir.display()
-            )));
-        }
-        let info: TextRunInfo = read_json(&path)?;
-        if info.recipe != recipe {
-            return Err(CliError::Usage(format!(
-                "checkpoint {} was trained by recipe `{}`, not `{recipe}`",
-                dir.display(),
-                info.recipe
-            )));
-        }
-        Ok(info)
+        crate::load_run_json(dir, recipe, |info: &TextRunInfo| info.recipe.as_str())
     }
 
     /// Loads the run's vocabulary and checks it is the one the model was trained with.
