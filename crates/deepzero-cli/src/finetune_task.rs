@@ -20,7 +20,7 @@ use burn::prelude::*;
 use deepzero_data::{Augmented, ImageBatcher, Subset, stratified_split};
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::{read_json, write_json_atomic};
-use deepzero_train::{BatchSource, DatasetBatches, FitHooks, Progress, RunDir, evaluate, fit_with};
+use deepzero_train::{BatchSource, DatasetBatches, FitHooks, RunDir, evaluate, fit_with};
 use deepzero_vision::finetune::{
     apply_lora, backbone_group, freeze_backbone, head_paths, lora_targets, merge_lora,
     replace_head, trainable_values, unfreeze_backbone,
@@ -409,11 +409,7 @@ fn run(
                 }
             });
     }
-    let mut progress = if args.train.quiet {
-        Progress::quiet()
-    } else {
-        Progress::auto()
-    };
+    let mut progress = args.train.progress();
     let valid = (!valid_source.is_empty()).then_some(&valid_source);
     let outcome = fit_with(
         model,

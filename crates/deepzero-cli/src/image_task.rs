@@ -13,7 +13,7 @@ use deepzero_data::{
 };
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
-use deepzero_train::{BatchSource, DatasetBatches, Progress, RunDir, evaluate, fit};
+use deepzero_train::{BatchSource, DatasetBatches, RunDir, evaluate, fit};
 use deepzero_vision::{Architecture, ImageClassifier, ImageModel};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -367,11 +367,7 @@ pub fn train(
     let train_device = device.clone().autodiff();
     train_device.seed(args.seed);
     let model = arch.build(info.input_shape, info.class_names.len(), &train_device);
-    let mut progress = if args.quiet {
-        Progress::quiet()
-    } else {
-        Progress::auto()
-    };
+    let mut progress = args.progress();
     let outcome = fit(
         model,
         &train_source,

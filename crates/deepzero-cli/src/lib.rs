@@ -118,6 +118,16 @@ impl TrainArgs {
         }
     }
 
+    /// The progress display these options ask for: epoch lines only with `--quiet`, otherwise a
+    /// bar on a terminal and plain lines elsewhere.
+    pub fn progress(&self) -> deepzero_train::Progress {
+        if self.quiet {
+            deepzero_train::Progress::quiet()
+        } else {
+            deepzero_train::Progress::auto()
+        }
+    }
+
     fn validate(&self) -> Result<(), CliError> {
         if self.batch_size == Some(0) {
             return Err(CliError::Usage("--batch-size must be at least 1".into()));

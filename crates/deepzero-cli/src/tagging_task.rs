@@ -31,7 +31,7 @@ use deepzero_sequence::tagging::{
 };
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
-use deepzero_train::{BatchSource, Progress, RunDir, TrainError, evaluate, fit};
+use deepzero_train::{BatchSource, RunDir, TrainError, evaluate, fit};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -405,11 +405,7 @@ pub fn train(
     let train_device = device.clone().autodiff();
     train_device.seed(args.seed);
     let model = info.model.init(&train_device);
-    let mut progress = if args.quiet {
-        Progress::quiet()
-    } else {
-        Progress::auto()
-    };
+    let mut progress = args.progress();
     let valid_ref = (!valid_source.is_empty()).then_some(&valid_source);
     let outcome = fit(
         model,

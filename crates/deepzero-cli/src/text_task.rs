@@ -27,7 +27,7 @@ use deepzero_sequence::tasks::{
 use deepzero_sequence::text::{TokenLevel, Vocab, VocabConfig};
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
-use deepzero_train::{BatchSource, DatasetBatches, Progress, RunDir, evaluate, fit};
+use deepzero_train::{BatchSource, DatasetBatches, RunDir, evaluate, fit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -314,11 +314,7 @@ pub fn train(
         .model_config()?
         .init(&train_device)
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut progress = if args.quiet {
-        Progress::quiet()
-    } else {
-        Progress::auto()
-    };
+    let mut progress = args.progress();
     let outcome = fit(
         model,
         &train_source,
