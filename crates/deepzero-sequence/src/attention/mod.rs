@@ -20,4 +20,4 @@ pub use mask::{
     MASKED_SCORE, causal_mask, combine, decoder_self_mask, key_padding_mask, padding_mask,
 };
 pub use multi_head::{MhaOutput, MultiHeadAttention, MultiHeadAttentionConfig};
-pub use scaled_dot::scaled_dot_product_attention;
+pub use scaled_dot::{attention_weights, scaled_dot_product_attention};

@@ -16,7 +16,7 @@
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
-use super::scaled_dot::scaled_dot_product_attention;
+use super::scaled_dot::attention_weights;
 use crate::error::SequenceError;
 
 /// Configuration of [`MultiHeadAttention`].
@@ -134,7 +134,7 @@ impl MultiHeadAttention {
         let k = self.split_heads(self.key.forward(key)); // [B, h, T_k, d_k]
         let v = self.split_heads(self.value.forward(value)); // [B, h, T_k, d_k]
         let mask = mask.map(|m| m.unsqueeze_dim::<4>(1)); // [B, 1, T_q, T_k]: every head
-        let (_, weights) = scaled_dot_product_attention(q, k, v.clone(), mask);
+        let weights = attention_weights(q, k, mask);
         let context = self.dropout.forward(weights.clone()).matmul(v); // [B, h, T_q, d_k]
         let context = context.swap_dims(1, 2).reshape([batch, len_q, d_model]); // concat heads
         MhaOutput {

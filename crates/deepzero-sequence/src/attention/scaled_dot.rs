@@ -36,6 +36,21 @@ pub fn scaled_dot_product_attention<const D: usize>(
     value: Tensor<D>,
     mask: Option<Tensor<D, Bool>>,
 ) -> (Tensor<D>, Tensor<D>) {
+    let weights = attention_weights(query, key, mask);
+    (weights.clone().matmul(value), weights)
+}
+
+/// The weights half of [`scaled_dot_product_attention`]: `softmax(Q Kᵀ / √d_k + mask)`, for
+/// callers that apply dropout to the weights before multiplying by `V` (multi-head attention).
+///
+/// # Shapes
+/// - query: `[..., T_q, d_k]`, key: `[..., T_k, d_k]`, mask: `[..., T_q, T_k]`
+/// - output: `[..., T_q, T_k]` (rows sum to 1)
+pub fn attention_weights<const D: usize>(
+    query: Tensor<D>,
+    key: Tensor<D>,
+    mask: Option<Tensor<D, Bool>>,
+) -> Tensor<D> {
     let d_k = query.dims()[D - 1];
     let scores = query.matmul(key.transpose()) / (d_k as f64).sqrt(); // [..., T_q, T_k]
     let scores = match mask {
@@ -45,8 +60,7 @@ pub fn scaled_dot_product_attention<const D: usize>(
         }
         None => scores,
     };
-    let weights = softmax(scores, D - 1);
-    (weights.clone().matmul(value), weights)
+    softmax(scores, D - 1)
 }
 
 #[cfg(test)]
