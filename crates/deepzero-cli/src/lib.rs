@@ -7,12 +7,14 @@
 pub mod backend;
 pub mod error;
 pub mod finetune_task;
+pub mod generation_task;
 pub mod image_task;
 pub mod recipes;
 pub mod regression_task;
 pub mod tagging_task;
 pub mod text_corpus;
 pub mod text_task;
+pub mod translation_task;
 pub mod zoo_cmds;
 
 use std::path::PathBuf;
@@ -73,6 +75,11 @@ pub struct TrainArgs {
     /// spam-lstm: drop every mail header except Subject (default: keep all headers).
     #[arg(long)]
     pub strip_headers: bool,
+    /// shakespeare-lstm, shakespeare-gpt: training steps per epoch (each a batch of random
+    /// windows; default: the recipe's). Their block size (characters per window, the GPT's
+    /// context) is --max-len.
+    #[arg(long, value_name = "N")]
+    pub steps_per_epoch: Option<usize>,
     /// Seed of weights, shuffling, augmentation and splits.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -166,6 +173,8 @@ pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
         }
         RecipeKind::Tagging { .. } => tagging_task::train(&recipe, args, backend, &device),
         RecipeKind::Text(_) => text_task::train(&recipe, args, backend, &device),
+        RecipeKind::Generation(_) => generation_task::train(&recipe, args, backend, &device),
+        RecipeKind::Translation(_) => translation_task::train(&recipe, args, backend, &device),
         _ => image_task::train(&recipe, args, backend, &device),
     }
 }
@@ -187,6 +196,12 @@ pub fn eval(
             tagging_task::eval(&recipe, checkpoint, args, backend, &device)
         }
         RecipeKind::Text(_) => text_task::eval(&recipe, checkpoint, args, backend, &device),
+        RecipeKind::Generation(_) => {
+            generation_task::eval(&recipe, checkpoint, args, backend, &device)
+        }
+        RecipeKind::Translation(_) => {
+            translation_task::eval(&recipe, checkpoint, args, backend, &device)
+        }
         _ => image_task::eval(&recipe, checkpoint, args, backend, &device),
     }
 }

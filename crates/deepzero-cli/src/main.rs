@@ -55,13 +55,15 @@ enum Command {
         #[command(flatten)]
         args: TrainArgs,
     },
-    /// Classify PNG/JPEG images with a trained run (prints classes and draws a picture), or tag
-    /// sentences with a NER run (one tagged line per input line).
+    /// Classify PNG/JPEG images with a trained run (prints classes and draws a picture), tag
+    /// sentences with a NER run (one tagged line per input line), or generate text from a
+    /// prompt with a shakespeare-* run (--prompt, or one prompt per line of --input / stdin and
+    /// one continuation per output line, newlines escaped as \n).
     Predict {
         /// Recipe name.
         recipe: String,
-        /// The run folder written by `deepzero train`.
-        #[arg(long)]
+        /// The run folder written by `deepzero train` (alias --run).
+        #[arg(long, alias = "run")]
         checkpoint: PathBuf,
         /// Images to classify (NER recipes: sentences to tag).
         images: Vec<PathBuf>,
@@ -84,6 +86,10 @@ enum Command {
         /// Compute backend.
         #[arg(long)]
         backend: Option<String>,
+        #[command(flatten)]
+        generate: deepzero_cli::generation_task::GenerateArgs,
+        #[command(flatten)]
+        translate: deepzero_cli::translation_task::TranslateArgs,
     },
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryArgs),
@@ -115,9 +121,47 @@ fn run(cli: Cli) -> Result<(), CliError> {
             invert,
             backend,
             input,
+            generate,
+            translate,
         } => {
             let recipe = recipes::find(&recipe)?;
             let device = Backend::resolve(backend.as_deref())?.device()?;
+            if let recipes::RecipeKind::Translation(_) = recipe.kind {
+                use deepzero_cli::text_task::TextInput;
+                let texts: Vec<String> = images
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                let input = match input {
+                    Some(path) => TextInput::File(path),
+                    None if texts.is_empty() => TextInput::Stdin,
+                    None => TextInput::Args(texts),
+                };
+                return deepzero_cli::translation_task::predict(
+                    &recipe,
+                    &checkpoint,
+                    &input,
+                    &translate,
+                    &device,
+                )
+                .map(|_| ());
+            }
+            if let recipes::RecipeKind::Generation(_) = recipe.kind {
+                let prompts: Vec<String> = images
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                return deepzero_cli::generation_task::predict(
+                    &recipe,
+                    &checkpoint,
+                    &prompts,
+                    input.as_deref(),
+                    &generate,
+                    json,
+                    &device,
+                )
+                .map(|_| ());
+            }
             if let recipes::RecipeKind::Tagging { .. } = recipe.kind {
                 let sentences: Vec<String> = images
                     .iter()

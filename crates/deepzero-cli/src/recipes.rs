@@ -39,6 +39,10 @@ pub enum RecipeKind {
     },
     /// A document classifier (chapters 4.1–4.2; see `text_task`).
     Text(crate::text_task::TextRecipe),
+    /// A character language model (chapters 4.2–4.3; see `generation_task`).
+    Generation(crate::generation_task::LmRecipe),
+    /// An encoder–decoder translation model (chapter 4.3; see `translation_task`).
+    Translation(crate::translation_task::TranslationRecipe),
 }
 
 /// Default hyper-parameters of a recipe (each overridable on the command line).
@@ -148,6 +152,15 @@ pub fn all() -> Vec<Recipe> {
     let cosine = LrSchedule::Cosine { min_lr_factor: 0.0 };
     let warmup = LrSchedule::WarmupCosine {
         warmup_steps: 100,
+        min_lr_factor: 0.0,
+    };
+    let lm_warmup = LrSchedule::WarmupCosine {
+        warmup_steps: 100,
+        min_lr_factor: 0.1,
+    };
+    // Translation: the warm-up is capped at an eighth of the run (see translation_task).
+    let mt_warmup = LrSchedule::WarmupCosine {
+        warmup_steps: 400,
         min_lr_factor: 0.0,
     };
     vec![
@@ -351,6 +364,57 @@ pub fn all() -> Vec<Recipe> {
             },
             defaults(2, 128, 5e-3, Adam, cosine),
         ),
+        // Character language models on tiny-shakespeare; an epoch is `steps_per_epoch` steps.
+        Recipe {
+            name: "shakespeare-lstm",
+            chapter: "4.2",
+            summary: "character LSTM language model (2 × 256) on tiny-shakespeare; generates text",
+            kind: RecipeKind::Generation(crate::generation_task::LmRecipe {
+                arch: crate::generation_task::LmArch::Lstm,
+                block_size: 64,
+                d_model: 64,
+                d_hidden: 256,
+                n_layers: 2,
+                n_heads: 0,
+                dropout: 0.0,
+                steps_per_epoch: 200,
+            }),
+            defaults: defaults(10, 32, 3e-3, Adam, lm_warmup),
+        },
+        Recipe {
+            name: "shakespeare-gpt",
+            chapter: "4.3",
+            summary: "small decoder-only Transformer (GPT, 4 × 128, block 128) on tiny-shakespeare",
+            kind: RecipeKind::Generation(crate::generation_task::LmRecipe {
+                arch: crate::generation_task::LmArch::Gpt,
+                block_size: 128,
+                d_model: 128,
+                d_hidden: 512,
+                n_layers: 4,
+                n_heads: 4,
+                dropout: 0.0,
+                steps_per_epoch: 250,
+            }),
+            defaults: Defaults {
+                weight_decay: 0.01,
+                ..defaults(20, 32, 2e-3, AdamW, lm_warmup)
+            },
+        },
+        // Transformer translation on Multi30k; a batch is ~100 sentences of similar length.
+        Recipe {
+            name: "multi30k-de-en",
+            chapter: "4.3",
+            summary: "Transformer seq2seq (3+3 × 256) German→English on Multi30k; beam search, sacreBLEU",
+            kind: RecipeKind::Translation(crate::translation_task::multi30k("de", "en")),
+            defaults: defaults(10, 100, 7e-4, Adam, mt_warmup),
+        },
+        Recipe {
+            name: "multi30k-en-de",
+            chapter: "4.3",
+            summary: "Transformer seq2seq (3+3 × 256) English→German on Multi30k; beam search, sacreBLEU",
+            kind: RecipeKind::Translation(crate::translation_task::multi30k("en", "de")),
+            defaults: defaults(10, 100, 7e-4, Adam, mt_warmup),
+        },
     ]
 }
 

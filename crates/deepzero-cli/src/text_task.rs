@@ -474,7 +474,7 @@ pub enum TextInput {
     Stdin,
 }
 
-fn read_lines(input: &TextInput) -> Result<Vec<String>, CliError> {
+pub(crate) fn read_lines(input: &TextInput) -> Result<Vec<String>, CliError> {
     match input {
         TextInput::Args(texts) => Ok(texts.clone()),
         TextInput::File(path) if path.as_os_str() == "-" => read_lines(&TextInput::Stdin),

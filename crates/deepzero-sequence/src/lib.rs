@@ -24,6 +24,8 @@
 //! | 4.2 | sequence labelling: linear-chain CRF, BiLSTM-CRF, seqeval-exact entity F1 | [`tagging`] |
 //! | 4.1, 4.2 | tokenisation: word/character vocabularies, trained BPE | [`text`] ([`text::Vocab`], [`text::Bpe`]) |
 //! | 4.1, 4.2 | text classification: BiLSTM or Transformer encoder, masked pooling | [`tasks::text_classifier`] |
+//! | 4.3 | translation: sacreBLEU-exact BLEU, greedy and beam search, Multi30k batches | [`translation`] |
+//! | 4.2, 4.3 | character language models (LSTM, GPT), temperature/top-k sampling | [`lm`] ([`lm::CharLstmLm`], [`lm::Gpt`]) |
 //!
 //! Conventions: batch-first tensors (`[B, T, d]`); weights in burn's `Linear` layout
 //! `[d_in, d_out]`; every mask is boolean with **`true` = masked** (padded or future), padding
@@ -57,11 +59,13 @@
 
 pub mod attention;
 mod error;
+pub mod lm;
 pub mod rnn;
 pub mod tagging;
 pub mod tasks;
 pub mod text;
 pub mod transformer;
+pub mod translation;
 
 #[cfg(test)]
 mod test_util;

@@ -155,6 +155,11 @@ impl Bpe {
         self.vocab.get(id).map(String::as_str)
     }
 
+    /// The id of a symbol, if it is in the vocabulary.
+    pub fn id(&self, symbol: &str) -> Option<usize> {
+        self.index.get(symbol).copied()
+    }
+
     /// The subword symbols of one word (merges replayed by rank).
     pub fn segment_word(&self, word: &str) -> Vec<String> {
         let mut symbols = symbols_of(word);
