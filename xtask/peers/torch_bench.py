@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """PyTorch peer of `cargo xtask bench`: the same workloads, the same measurement.
 
-Prints one JSON object: {"workload", "samples_per_second", "torch", "threads"}.
+Prints one JSON object: {"workload", "samples_per_second", "params", "torch", "threads"}.
+Every model here is built to be the same architecture as deepzero's (the parameter counts are
+compared by `cargo xtask bench`, which fails when they differ).
 """
 import argparse, json, os, statistics, time
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+CLASSES = 10
 
 
 def mlp():
@@ -22,7 +27,91 @@ def lenet():
                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-WORKLOADS = {"mnist-mlp": (mlp, 128), "mnist-lenet": (lenet, 64)}
+class CifarBlock(nn.Module):
+    """He et al. 2016 basic block with the option-A shortcut (deepzero_vision::CifarBlock)."""
+
+    def __init__(self, in_planes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.pad = (planes - in_planes) // 2 if stride != 1 or in_planes != planes else 0
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.pad:
+            # x[:, :, ::2, ::2], then planes/4 zero channels on each side: no parameters.
+            shortcut = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+        else:
+            shortcut = x
+        return F.relu(out + shortcut)
+
+
+class CifarResNet(nn.Module):
+    """ResNet-(6n+2) of He et al. 2016 §4.2, as deepzero_vision::CifarResNet (option A)."""
+
+    def __init__(self, n=3, in_channels=1, classes=CLASSES):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        blocks, in_planes = [], 16
+        for planes, stride in [(16, 1), (32, 2), (64, 2)]:
+            for i in range(n):
+                blocks.append(CifarBlock(in_planes, planes, stride if i == 0 else 1))
+                in_planes = planes
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = self.blocks(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class LstmClassifier(nn.Module):
+    """One-layer LSTM 128 → 256 and a linear head on the final hidden state."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(128, 256, batch_first=True)
+        self.head = nn.Linear(256, CLASSES)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.head(h[-1])
+
+
+def transformer_layer():
+    # Post-norm (norm_first=False), ReLU, dropout 0: deepzero's TransformerLayerConfig defaults
+    # with dropout 0 and burn-nn's TransformerEncoder with activation ReLU, norm_first false.
+    return nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.0, activation="relu",
+                                      layer_norm_eps=1e-5, batch_first=True, norm_first=False)
+
+
+def resnet18():
+    import torchvision
+    return torchvision.models.resnet18(weights=None, num_classes=1000)
+
+
+# name: (builder, batch, input shape without the batch, kind, optimiser)
+WORKLOADS = {
+    "mnist-mlp": (mlp, 128, (1, 28, 28), "classify", "adam"),
+    "mnist-lenet": (lenet, 64, (1, 28, 28), "classify", "adam"),
+    "resnet18-infer": (resnet18, 8, (3, 224, 224), "infer", None),
+    "resnet20-train": (CifarResNet, 128, (1, 28, 28), "classify", "momentum"),
+    "lstm-train": (LstmClassifier, 32, (64, 128), "classify", "adam"),
+    "transformer-layer-train": (transformer_layer, 32, (128, 256), "regress", "adam"),
+}
+
+
+def host_data(shape, offset):
+    """The same values as deepzero's side: ((i·7919) mod 256)/255 − offset."""
+    n = 1
+    for d in shape:
+        n *= d
+    i = torch.arange(n, dtype=torch.int64)
+    return (((i * 7919) % 256).to(torch.float32) / 255.0 - offset).reshape(shape)
 
 
 def main():
@@ -31,39 +120,56 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     a = p.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
-    build, batch = WORKLOADS[a.workload]
+    torch.set_num_threads(max(1, a.threads))
+    build, batch, shape, kind, optimiser = WORKLOADS[a.workload]
     model = build()
-    model.train()
-    optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
-    loss_fn = nn.CrossEntropyLoss()
-    # Fixed data on the host; every step copies it into a fresh tensor, as deepzero's side does
-    # (a Python list → tensor conversion would cost more than the step itself).
-    pixels = torch.tensor([((i * 7919) % 256) / 255.0 for i in range(batch * 784)],
-                          dtype=torch.float32).reshape(batch, 1, 28, 28)
-    labels = torch.tensor([i % 10 for i in range(batch)], dtype=torch.int64)
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # Fixed data on the host; every step copies it into a fresh tensor, as deepzero's side does.
+    offset = {"classify": 0.0 if len(shape) == 3 else 0.5, "infer": 0.5, "regress": 0.5}[kind]
+    inputs = host_data((batch,) + shape, offset)
+    labels = torch.tensor([i % CLASSES for i in range(batch)], dtype=torch.int64)
+    targets = host_data((batch,) + shape, 0.25)
 
-    def step():
-        x = pixels.clone()
-        y = labels.clone()
-        optim.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optim.step()
-        return loss.item()
+    if kind == "infer":
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                return model(inputs.clone()).numpy().sum()
+    else:
+        model.train()
+        if optimiser == "adam":
+            optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+        else:
+            optim = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, dampening=0,
+                                    weight_decay=5e-4)
+        loss_fn = nn.CrossEntropyLoss() if kind == "classify" else nn.MSELoss()
+
+        def step():
+            x = inputs.clone()
+            y = labels.clone() if kind == "classify" else targets.clone()
+            optim.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            value = loss.item()
+            loss.backward()
+            optim.step()
+            return value
 
     for _ in range(a.warmup):
         step()
     rates = []
+    steps = max(1, a.steps)
     for _ in range(max(1, a.repeats)):
         start = time.perf_counter()
-        for _ in range(a.steps):
+        for _ in range(steps):
             step()
-        rates.append(a.steps * batch / (time.perf_counter() - start))
+        rates.append(steps * batch / (time.perf_counter() - start))
     print(json.dumps({"workload": a.workload, "samples_per_second": statistics.median(rates),
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                      "params": params, "torch": torch.__version__,
+                      "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":

@@ -1,45 +1,83 @@
-//! Training-throughput benchmarks beside PyTorch.
+//! Throughput benchmarks beside PyTorch.
 //!
-//! Each workload is one training step (batch to device → forward → cross-entropy → backward →
-//! optimiser step → loss read back) repeated on fixed random data. We time `steps` steps after
-//! `warmup` steps, `repeats` times, and report the median samples/s. When `python3 -c "import
-//! torch"` works, `xtask/peers/torch_bench.py` runs the identical workload in PyTorch (CPU, all
-//! cores) in the same run, and the table shows ours / PyTorch.
+//! A training workload is one training step (batch to device → forward → loss → loss read back →
+//! backward → optimiser step) repeated on fixed data; an inference workload is one forward pass
+//! (batch to device → forward → logits read back) on a device without autodiff. We time
+//! `steps` steps after `warmup` steps, `repeats` times, and report the median samples/s (each
+//! workload has its own default plan, sized for ≈10–30 s of measurement on 2 cores). When
+//! `python3 -c "import torch"` works, `xtask/peers/torch_bench.py` runs the identical workload
+//! in PyTorch (CPU) in the same run, with the same plan; the table shows ours / PyTorch, and the
+//! run fails if the two models' parameter counts differ.
+//!
+//! Threads: ours uses rayon's pool (`RAYON_NUM_THREADS`, default all cores); the peer uses
+//! `--peer-threads`, else `RAYON_NUM_THREADS`, else all cores.
+
+mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-use burn::optim::GradientsParams;
-use burn::prelude::*;
+#[cfg(test)]
+use burn::prelude::Device;
 use deepzero_cli::Backend;
-use deepzero_core::OptimizerKind;
-use deepzero_data::ImageBatch;
-use deepzero_train::Supervised;
-use deepzero_vision::{Architecture, ImageModel};
 use serde::Serialize;
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Timed steps per repeat.
-    #[arg(long, default_value_t = 100)]
-    pub steps: usize,
-    /// Untimed steps before timing.
-    #[arg(long, default_value_t = 10)]
-    pub warmup: usize,
-    /// Repeats; the median is reported.
-    #[arg(long, default_value_t = 5)]
-    pub repeats: usize,
+    /// Timed steps per repeat (default: each workload's own, see `--list`).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Untimed steps before timing (default: each workload's own).
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Repeats; the median is reported (default: each workload's own).
+    #[arg(long)]
+    pub repeats: Option<usize>,
     /// Only these workloads (comma-separated; default all).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, visible_alias = "only", value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// Only these implementations of ours (`deepzero`, `burn-nn`; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub implementations: Vec<String>,
     /// Skip the PyTorch peer.
     #[arg(long)]
     pub no_peer: bool,
+    /// Threads of the PyTorch peer (default: `RAYON_NUM_THREADS` if set, else all cores).
+    #[arg(long)]
+    pub peer_threads: Option<usize>,
+    /// List the workloads and their default plans, then exit.
+    #[arg(long)]
+    pub list: bool,
     /// Where to write results.json and results.md.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
+}
+
+/// How many steps to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    warmup: usize,
+    steps: usize,
+    repeats: usize,
+}
+
+/// Who wrote the model being timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implementation {
+    /// deepzero's own layers (from the equations where burn has them too).
+    Deepzero,
+    /// burn-nn's built-in layer, for comparison.
+    BurnNn,
+}
+
+impl Implementation {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Deepzero => "deepzero",
+            Self::BurnNn => "burn-nn",
+        }
+    }
 }
 
 /// A benchmark workload.
@@ -47,18 +85,87 @@ struct Workload {
     name: &'static str,
     batch_size: usize,
     description: &'static str,
+    /// What one sample is (`samples/s` or `images/s`).
+    unit: &'static str,
+    implementations: &'static [Implementation],
+    plan: Plan,
 }
 
-const WORKLOADS: [Workload; 2] = [
+const OURS: &[Implementation] = &[Implementation::Deepzero];
+const OURS_AND_BURN: &[Implementation] = &[Implementation::Deepzero, Implementation::BurnNn];
+
+const WORKLOADS: [Workload; 6] = [
     Workload {
         name: "mnist-mlp",
         batch_size: 128,
         description: "MLP 784-512-256-10 (dropout 0.2), Adam, batch 128, train step",
+        unit: "samples/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 10,
+            steps: 100,
+            repeats: 5,
+        },
     },
     Workload {
         name: "mnist-lenet",
         batch_size: 64,
         description: "LeNet-5 (6-16 conv 5x5, 120-84-10), Adam, batch 64, train step",
+        unit: "samples/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 10,
+            steps: 100,
+            repeats: 5,
+        },
+    },
+    Workload {
+        name: "resnet18-infer",
+        batch_size: 8,
+        description: "torchvision ResNet-18 (3x224x224, 1000 classes), eval mode, no autodiff, batch 8, forward",
+        unit: "images/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 2,
+            steps: 8,
+            repeats: 3,
+        },
+    },
+    Workload {
+        name: "resnet20-train",
+        batch_size: 128,
+        description: "CIFAR ResNet-20, option-A shortcuts, 1x28x28 input as the fashion-resnet20 recipe, SGD momentum 0.9 + weight decay 5e-4, batch 128, train step",
+        unit: "samples/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 2,
+            steps: 8,
+            repeats: 3,
+        },
+    },
+    Workload {
+        name: "lstm-train",
+        batch_size: 32,
+        description: "LSTM 128->256, one layer, batch 32 x 64 steps, linear head 256->10 on the last hidden state, cross-entropy, Adam, train step",
+        unit: "samples/s",
+        implementations: OURS_AND_BURN,
+        plan: Plan {
+            warmup: 3,
+            steps: 15,
+            repeats: 3,
+        },
+    },
+    Workload {
+        name: "transformer-layer-train",
+        batch_size: 32,
+        description: "one post-norm Transformer encoder layer (d_model 256, 4 heads, FFN 1024 ReLU, dropout 0), batch 32 x 128 tokens, MSE to a fixed target, Adam, train step",
+        unit: "samples/s",
+        implementations: OURS_AND_BURN,
+        plan: Plan {
+            warmup: 2,
+            steps: 8,
+            repeats: 3,
+        },
     },
 ];
 
@@ -66,15 +173,29 @@ const WORKLOADS: [Workload; 2] = [
 #[derive(Debug, Serialize)]
 pub struct BenchRow {
     workload: String,
+    implementation: String,
     backend: String,
     batch_size: usize,
+    /// What `samples_per_second` counts (`samples/s` or `images/s`).
+    unit: String,
     samples_per_second: f64,
+    params: usize,
+    threads: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     peer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     peer_samples_per_second: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    peer_params: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ratio: Option<f64>,
+}
+
+/// What the PyTorch peer reported.
+struct PeerResult {
+    name: String,
+    rate: f64,
+    params: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -82,67 +203,33 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times `steps` training steps of `model`, returning samples/s per repeat.
-fn time_training(
-    mut model: ImageModel,
-    device: &Device,
-    batch_size: usize,
-    args: &BenchArgs,
-) -> Vec<f64> {
-    // Fixed random data built on the host, sent to the device every step like a real loader.
-    let pixels: Vec<f32> = (0..batch_size * 784)
-        .map(|i| ((i * 7919) % 256) as f32 / 255.0)
-        .collect();
-    let labels: Vec<i32> = (0..batch_size).map(|i| (i % 10) as i32).collect();
-    let mut optim = OptimizerKind::Adam.build(0.0);
-    let mut step = |model: ImageModel| -> ImageModel {
-        let x = Tensor::<4>::from_data(
-            TensorData::new(pixels.clone(), [batch_size, 1, 28, 28]),
-            device,
-        );
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch_size]), device);
-        let out = model.step(ImageBatch {
-            images: x,
-            targets: y,
-        });
-        let _loss: f32 = out.loss.clone().into_scalar();
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        optim.step(1e-3, model, grads)
-    };
-    for _ in 0..args.warmup {
-        model = step(model);
-    }
-    let mut rates = Vec::new();
-    for _ in 0..args.repeats.max(1) {
-        let start = Instant::now();
-        for _ in 0..args.steps {
-            model = step(model);
-        }
-        let _ = device.sync();
-        rates.push((args.steps * batch_size) as f64 / start.elapsed().as_secs_f64());
-    }
-    rates
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
-fn ours(workload: &Workload, backend: Backend, args: &BenchArgs) -> Result<f64, String> {
-    let device = backend.device().map_err(|e| e.to_string())?.autodiff();
-    device.seed(0);
-    let rates = match workload.name {
-        "mnist-mlp" => time_training(
-            Architecture::Mlp.build([1, 28, 28], 10, &device),
-            &device,
-            workload.batch_size,
-            args,
-        ),
-        "mnist-lenet" => time_training(
-            Architecture::LeNet5.build([1, 28, 28], 10, &device),
-            &device,
-            workload.batch_size,
-            args,
-        ),
-        other => return Err(format!("unknown workload {other}")),
-    };
-    Ok(median(rates))
+/// Threads of our side: rayon's `RAYON_NUM_THREADS`, else all cores.
+fn our_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(cores)
+}
+
+impl BenchArgs {
+    fn plan(&self, workload: &Workload) -> Plan {
+        Plan {
+            warmup: self.warmup.unwrap_or(workload.plan.warmup),
+            steps: self.steps.unwrap_or(workload.plan.steps),
+            repeats: self.repeats.unwrap_or(workload.plan.repeats),
+        }
+    }
+
+    fn peer_threads(&self) -> usize {
+        self.peer_threads.unwrap_or_else(our_threads)
+    }
 }
 
 fn torch_available() -> bool {
@@ -152,14 +239,15 @@ fn torch_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn peer(workload: &Workload, args: &BenchArgs) -> Result<(String, f64), String> {
+fn peer(workload: &Workload, plan: Plan, threads: usize) -> Result<PeerResult, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/torch_bench.py");
     let output = Command::new("python3")
         .arg(&script)
         .args(["--workload", workload.name])
-        .args(["--steps", &args.steps.to_string()])
-        .args(["--warmup", &args.warmup.to_string()])
-        .args(["--repeats", &args.repeats.to_string()])
+        .args(["--steps", &plan.steps.to_string()])
+        .args(["--warmup", &plan.warmup.to_string()])
+        .args(["--repeats", &plan.repeats.to_string()])
+        .args(["--threads", &threads.to_string()])
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     if !output.status.success() {
@@ -170,23 +258,60 @@ fn peer(workload: &Workload, args: &BenchArgs) -> Result<(String, f64), String> 
     let rate = v["samples_per_second"]
         .as_f64()
         .ok_or("peer output lacks samples_per_second")?;
+    let params = v["params"].as_u64().ok_or("peer output lacks params")? as usize;
     let name = format!(
         "pytorch {} ({} threads)",
         v["torch"].as_str().unwrap_or("?"),
         v["threads"]
     );
-    Ok((name, rate))
+    Ok(PeerResult { name, rate, params })
+}
+
+fn list() {
+    println!(
+        "{:<24} {:>5} {:>7} {:>6} {:>8}  implementations",
+        "workload", "batch", "warmup", "steps", "repeats"
+    );
+    for w in &WORKLOADS {
+        let names: Vec<&str> = w.implementations.iter().map(|i| i.name()).collect();
+        println!(
+            "{:<24} {:>5} {:>7} {:>6} {:>8}  {}",
+            w.name,
+            w.batch_size,
+            w.plan.warmup,
+            w.plan.steps,
+            w.plan.repeats,
+            names.join(", ")
+        );
+        println!("    {}", w.description);
+    }
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    if args.list {
+        list();
+        return Ok(());
+    }
+    let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+    if let Some(unknown) = args.workloads.iter().find(|n| !names.contains(&n.as_str())) {
+        return Err(format!(
+            "no workload {unknown} (known: {})",
+            names.join(", ")
+        ));
+    }
+    if let Some(unknown) = args
+        .implementations
+        .iter()
+        .find(|n| !["deepzero", "burn-nn"].contains(&n.as_str()))
+    {
+        return Err(format!(
+            "no implementation {unknown} (known: deepzero, burn-nn)"
+        ));
+    }
     let selected: Vec<&Workload> = WORKLOADS
         .iter()
         .filter(|w| args.workloads.is_empty() || args.workloads.iter().any(|n| n == w.name))
         .collect();
-    if selected.is_empty() {
-        let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
-        return Err(format!("no such workload (known: {})", names.join(", ")));
-    }
     let backends: Vec<Backend> = Backend::compiled_backends()
         .into_iter()
         .filter(|b| matches!(b, Backend::Flex | Backend::Ndarray))
@@ -198,9 +323,11 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         );
     }
     let mut rows = Vec::new();
+    let mut mismatches = Vec::new();
     for workload in &selected {
+        let plan = args.plan(workload);
         let peer_result = if with_peer {
-            match peer(workload, args) {
+            match peer(workload, plan, args.peer_threads()) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     eprintln!("{}: PyTorch peer failed: {e}", workload.name);
@@ -210,28 +337,61 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         } else {
             None
         };
-        for &backend in &backends {
-            let rate = ours(workload, backend, args)?;
-            let row = BenchRow {
-                workload: workload.name.into(),
-                backend: backend.name().into(),
-                batch_size: workload.batch_size,
-                samples_per_second: rate,
-                peer: peer_result.as_ref().map(|p| p.0.clone()),
-                peer_samples_per_second: peer_result.as_ref().map(|p| p.1),
-                ratio: peer_result.as_ref().map(|p| rate / p.1),
-            };
-            println!(
-                "{:<12} {:<8} {:>10.0} samples/s{}",
-                row.workload,
-                row.backend,
-                row.samples_per_second,
-                match (row.peer_samples_per_second, row.ratio) {
-                    (Some(p), Some(r)) => format!("   pytorch {p:>10.0} samples/s   ratio {r:.2}"),
-                    _ => String::new(),
+        let implementations = workload.implementations.iter().filter(|i| {
+            args.implementations.is_empty() || args.implementations.iter().any(|n| n == i.name())
+        });
+        for &implementation in implementations {
+            for &backend in &backends {
+                let device = backend.device().map_err(|e| e.to_string())?;
+                device.seed(0);
+                let measured = workloads::measure(
+                    workload.name,
+                    implementation,
+                    workload.batch_size,
+                    &device,
+                    plan,
+                )?;
+                let rate = median(measured.rates);
+                let row = BenchRow {
+                    workload: workload.name.into(),
+                    implementation: implementation.name().into(),
+                    backend: backend.name().into(),
+                    batch_size: workload.batch_size,
+                    unit: workload.unit.into(),
+                    samples_per_second: rate,
+                    params: measured.params,
+                    threads: our_threads(),
+                    peer: peer_result.as_ref().map(|p| p.name.clone()),
+                    peer_samples_per_second: peer_result.as_ref().map(|p| p.rate),
+                    peer_params: peer_result.as_ref().map(|p| p.params),
+                    ratio: peer_result.as_ref().map(|p| rate / p.rate),
+                };
+                println!(
+                    "{:<24} {:<9} {:<8} {:>9.1} {:<9} params {:>10}{}",
+                    row.workload,
+                    row.implementation,
+                    row.backend,
+                    row.samples_per_second,
+                    row.unit,
+                    row.params,
+                    match (&peer_result, row.ratio) {
+                        (Some(p), Some(r)) => format!(
+                            "   pytorch {:>9.1} {}  params {:>10}   ratio {r:.2}",
+                            p.rate, row.unit, p.params
+                        ),
+                        _ => String::new(),
+                    }
+                );
+                if let Some(p) = &peer_result
+                    && p.params != row.params
+                {
+                    mismatches.push(format!(
+                        "{} ({}): {} parameters, PyTorch's model {}",
+                        row.workload, row.implementation, row.params, p.params
+                    ));
                 }
-            );
-            rows.push(row);
+                rows.push(row);
+            }
         }
     }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
@@ -245,36 +405,95 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     std::fs::write(&md_path, markdown(&rows, &selected, args))
         .map_err(|e| format!("{}: {e}", md_path.display()))?;
     println!("wrote {} and {}", json_path.display(), md_path.display());
+    if !mismatches.is_empty() {
+        return Err(format!(
+            "the PyTorch peer built a different model: {}",
+            mismatches.join("; ")
+        ));
+    }
     Ok(())
 }
 
 fn markdown(rows: &[BenchRow], workloads: &[&Workload], args: &BenchArgs) -> String {
     let mut text = format!(
-        "# cargo xtask bench\n\n{} cores; median of {} repeats of {} steps after {} warm-up steps.\n\n",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        args.repeats,
-        args.steps,
-        args.warmup
+        "# cargo xtask bench\n\n{} cores available; ours on {} threads, PyTorch on {}; median of the repeats \
+         (plans below).\n\n",
+        cores(),
+        our_threads(),
+        args.peer_threads()
     );
     for w in workloads {
-        text.push_str(&format!("- `{}`: {}\n", w.name, w.description));
+        let p = args.plan(w);
+        text.push_str(&format!(
+            "- `{}`: {} ({} warm-up steps, {} repeats of {} steps)\n",
+            w.name, w.description, p.warmup, p.repeats, p.steps
+        ));
     }
-    text.push_str("\n| workload | backend | samples/s | PyTorch samples/s | ours / PyTorch |\n|---|---|---:|---:|---:|\n");
+    text.push_str(
+        "\n| workload | implementation | backend | ours | PyTorch | ours / PyTorch | parameters |\n\
+         |---|---|---|---:|---:|---:|---:|\n",
+    );
     for r in rows {
         text.push_str(&format!(
-            "| {} | {} | {:.0} | {} | {} |\n",
+            "| {} | {} | {} | {:.1} {} | {} | {} | {} |\n",
             r.workload,
+            r.implementation,
             r.backend,
             r.samples_per_second,
+            r.unit,
             r.peer_samples_per_second
-                .map(|p| format!("{p:.0}"))
+                .map(|p| format!("{p:.1}"))
                 .unwrap_or_else(|| "—".into()),
             r.ratio
                 .map(|p| format!("{p:.2}"))
                 .unwrap_or_else(|| "—".into()),
+            r.params,
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every workload has a PyTorch peer of the same name and a plan that measures something.
+    #[test]
+    fn every_workload_has_a_peer_and_a_plan() {
+        let script = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/torch_bench.py"),
+        )
+        .unwrap();
+        for w in &WORKLOADS {
+            assert!(
+                script.contains(&format!("\"{}\": (", w.name)),
+                "{} missing from torch_bench.py",
+                w.name
+            );
+            assert!(w.plan.steps > 0 && w.plan.repeats > 0, "{}", w.name);
+            assert!(!w.implementations.is_empty(), "{}", w.name);
+        }
+    }
+
+    /// One step of each cheap workload runs on Flex and counts PyTorch's parameters
+    /// (the figures `torch_bench.py` reports for the same models).
+    #[test]
+    fn small_workloads_run_and_match_pytorch_parameter_counts() {
+        let device = Device::flex();
+        let plan = Plan {
+            warmup: 0,
+            steps: 1,
+            repeats: 1,
+        };
+        for (name, implementation, batch, params) in [
+            ("mnist-mlp", Implementation::Deepzero, 128, 535_818),
+            ("mnist-lenet", Implementation::Deepzero, 64, 61_706),
+            ("lstm-train", Implementation::Deepzero, 32, 397_834),
+            ("lstm-train", Implementation::BurnNn, 32, 397_834),
+        ] {
+            let m = workloads::measure(name, implementation, batch, &device, plan).unwrap();
+            assert_eq!(m.params, params, "{name} {}", implementation.name());
+            assert!(m.rates.len() == 1 && m.rates[0] > 0.0);
+        }
+    }
 }

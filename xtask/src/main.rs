@@ -1,7 +1,7 @@
 //! `cargo xtask`: project chores that are not part of the `deepzero` program.
 //!
 //! - `cargo xtask download mnist|fashion-mnist [--dir DIR] [--from LOCAL_DIR]`
-//! - `cargo xtask bench [--steps N] [--repeats N] [--no-peer]`
+//! - `cargo xtask bench [--only W1,W2] [--steps N] [--repeats N] [--no-peer] [--list]`
 
 mod bench;
 mod download;
@@ -31,8 +31,8 @@ enum Command {
     /// Download a dataset from its canonical URLs (or copy it from a local folder), verifying
     /// every file against the manifest's sha256.
     Download(download::DownloadArgs),
-    /// Measure training throughput of the benchmark workloads on every compiled CPU backend,
-    /// beside PyTorch when `python3 -c "import torch"` works.
+    /// Measure training and inference throughput of the benchmark workloads on every compiled
+    /// CPU backend, beside PyTorch when `python3 -c "import torch"` works.
     Bench(bench::BenchArgs),
 }
 

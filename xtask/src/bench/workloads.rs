@@ -1,0 +1,293 @@
+//! The model side of every benchmark workload: what one step is, for each implementation.
+//!
+//! Every step starts from data on the host (a `Vec`), sends it to the device like a real
+//! loader would, and ends by reading a value back (the loss, or the logits for inference), so
+//! that the work of a step has finished when the next one starts.
+
+use std::time::Instant;
+
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use deepzero_core::OptimizerKind;
+use deepzero_data::ImageBatch;
+use deepzero_sequence::rnn::{RecurrentKind, StackedRnn, StackedRnnConfig};
+use deepzero_sequence::transformer::{
+    FfnActivation, NormPosition, TransformerEncoderLayer, TransformerLayerConfig,
+};
+use deepzero_train::Supervised;
+use deepzero_vision::{Architecture, ImageModel};
+
+use super::{Implementation, Plan};
+
+/// What a workload measured: throughput per repeat and the model's parameter count.
+pub struct Measured {
+    /// Samples (or images) per second, one per repeat.
+    pub rates: Vec<f64>,
+    /// Trainable parameters (BatchNorm running statistics not counted, as in PyTorch).
+    pub params: usize,
+}
+
+// Shapes shared with `xtask/peers/torch_bench.py`.
+const LSTM: [usize; 4] = [32, 64, 128, 256]; // batch, steps, input, hidden
+const TRANSFORMER: [usize; 5] = [32, 128, 256, 4, 1024]; // batch, seq, d_model, heads, d_ff
+const CLASSES: usize = 10;
+
+/// Runs `workload` with `implementation` on `device` (a device without autodiff; training
+/// workloads add it).
+pub fn measure(
+    workload: &str,
+    implementation: Implementation,
+    batch_size: usize,
+    device: &Device,
+    plan: Plan,
+) -> Result<Measured, String> {
+    let train_device = device.clone().autodiff();
+    let adam = || OptimizerKind::Adam.build(0.0);
+    Ok(match (workload, implementation) {
+        ("mnist-mlp", Implementation::Deepzero) => image_training(
+            Architecture::Mlp.build([1, 28, 28], CLASSES, &train_device),
+            &train_device,
+            [1, 28, 28],
+            batch_size,
+            plan,
+            adam(),
+            1e-3,
+        ),
+        ("mnist-lenet", Implementation::Deepzero) => image_training(
+            Architecture::LeNet5.build([1, 28, 28], CLASSES, &train_device),
+            &train_device,
+            [1, 28, 28],
+            batch_size,
+            plan,
+            adam(),
+            1e-3,
+        ),
+        // The `fashion-resnet20` recipe: 1×28×28, option-A ResNet-20, SGD momentum 0.9
+        // (dampening 0), weight decay 5e-4, lr 0.1, batch 128.
+        ("resnet20-train", Implementation::Deepzero) => image_training(
+            Architecture::ResNet20.build([1, 28, 28], CLASSES, &train_device),
+            &train_device,
+            [1, 28, 28],
+            batch_size,
+            plan,
+            OptimizerKind::Momentum.build(5e-4),
+            0.1,
+        ),
+        ("resnet18-infer", Implementation::Deepzero) => {
+            resnet18_inference(device, batch_size, plan)
+        }
+        ("lstm-train", imp) => lstm_training(imp, &train_device, plan),
+        ("transformer-layer-train", imp) => transformer_training(imp, &train_device, plan)?,
+        (name, imp) => return Err(format!("{name}: no {} implementation", imp.name())),
+    })
+}
+
+/// Deterministic values in `[−offset, 1 − offset]`, the same formula as the peer's.
+fn host_data(len: usize, offset: f32) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919) % 256) as f32 / 255.0 - offset)
+        .collect()
+}
+
+fn host_labels(len: usize) -> Vec<i32> {
+    (0..len).map(|i| (i % CLASSES) as i32).collect()
+}
+
+/// `warmup` untimed steps, then `repeats` × `steps` timed ones; samples/s per repeat.
+fn time_loop<M>(
+    mut model: M,
+    device: &Device,
+    samples_per_step: usize,
+    plan: Plan,
+    mut step: impl FnMut(M) -> M,
+) -> Vec<f64> {
+    for _ in 0..plan.warmup {
+        model = step(model);
+    }
+    let steps = plan.steps.max(1);
+    let mut rates = Vec::new();
+    for _ in 0..plan.repeats.max(1) {
+        let start = Instant::now();
+        for _ in 0..steps {
+            model = step(model);
+        }
+        let _ = device.sync();
+        rates.push((steps * samples_per_step) as f64 / start.elapsed().as_secs_f64());
+    }
+    rates
+}
+
+/// Training steps: `loss(model)` (which builds its batch from host data), loss read back,
+/// backward, optimiser step.
+fn train<M: Module>(
+    model: M,
+    device: &Device,
+    batch_size: usize,
+    plan: Plan,
+    mut optim: ModuleOptimizer,
+    lr: f64,
+    loss: impl Fn(&M) -> Tensor<1>,
+) -> Measured {
+    let params = deepzero_vision::trainable_params(&model);
+    let rates = time_loop(model, device, batch_size, plan, |model| {
+        let loss = loss(&model);
+        let _loss: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        optim.step(lr, model, grads)
+    });
+    Measured { rates, params }
+}
+
+fn image_training(
+    model: ImageModel,
+    device: &Device,
+    [channels, height, width]: [usize; 3],
+    batch_size: usize,
+    plan: Plan,
+    optim: ModuleOptimizer,
+    lr: f64,
+) -> Measured {
+    let pixels = host_data(batch_size * channels * height * width, 0.0);
+    let labels = host_labels(batch_size);
+    train(model, device, batch_size, plan, optim, lr, |model| {
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels.clone(), [batch_size, channels, height, width]),
+            device,
+        );
+        let targets =
+            Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch_size]), device);
+        model.step(ImageBatch { images, targets }).loss
+    })
+}
+
+/// torchvision's ResNet-18 (224×224, 1000 classes), forward only, on a device without
+/// autodiff (batch norm uses its running statistics), logits read back every step.
+fn resnet18_inference(device: &Device, batch_size: usize, plan: Plan) -> Measured {
+    let model = deepzero_vision::resnet18(1000, device).valid();
+    let params = deepzero_vision::trainable_params(&model);
+    let pixels = host_data(batch_size * 3 * 224 * 224, 0.5);
+    let rates = time_loop(model, device, batch_size, plan, |model| {
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels.clone(), [batch_size, 3, 224, 224]),
+            device,
+        );
+        let _logits = model.forward(images).into_data();
+        model
+    });
+    Measured { rates, params }
+}
+
+/// deepzero's LSTM (from the gate equations) with a linear head on the last hidden state.
+#[derive(Module, Debug)]
+struct DeepzeroLstm {
+    lstm: StackedRnn,
+    head: Linear,
+}
+
+/// burn-nn's `Lstm` with the same head.
+#[derive(Module, Debug)]
+struct BurnLstm {
+    lstm: burn::nn::Lstm,
+    head: Linear,
+}
+
+/// One-layer LSTM (batch 32, 64 steps, 128 → 256), linear head 256 → 10 on the final hidden
+/// state, cross-entropy, Adam.
+fn lstm_training(implementation: Implementation, device: &Device, plan: Plan) -> Measured {
+    let [batch, steps, d_input, d_hidden] = LSTM;
+    let inputs = host_data(batch * steps * d_input, 0.5);
+    let labels = host_labels(batch);
+    let ce: CrossEntropyLoss = CrossEntropyLossConfig::new().init(device);
+    let head = || LinearConfig::new(d_hidden, CLASSES).init(device);
+    let batch_of = || {
+        (
+            Tensor::<3>::from_data(
+                TensorData::new(inputs.clone(), [batch, steps, d_input]),
+                device,
+            ),
+            Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), device),
+        )
+    };
+    let adam = OptimizerKind::Adam.build(0.0);
+    match implementation {
+        Implementation::Deepzero => {
+            let model = DeepzeroLstm {
+                lstm: StackedRnnConfig::new(RecurrentKind::Lstm, d_input, d_hidden).init(device),
+                head: head(),
+            };
+            train(model, device, batch, plan, adam, 1e-3, |m| {
+                let (x, y) = batch_of();
+                let (_, state) = m.lstm.forward(x, None, None);
+                let last = state.hidden.squeeze_dim::<2>(0); // [1, B, H] → [B, H]
+                ce.forward(m.head.forward(last), y)
+            })
+        }
+        Implementation::BurnNn => {
+            let model = BurnLstm {
+                lstm: burn::nn::LstmConfig::new(d_input, d_hidden, true).init(device),
+                head: head(),
+            };
+            train(model, device, batch, plan, adam, 1e-3, |m| {
+                let (x, y) = batch_of();
+                let (_, state) = m.lstm.forward(x, None);
+                ce.forward(m.head.forward(state.hidden), y)
+            })
+        }
+    }
+}
+
+/// One post-norm Transformer encoder layer (d_model 256, 4 heads, FFN 1024 with ReLU, dropout
+/// 0; PyTorch's `TransformerEncoderLayer` defaults otherwise), batch 32 × 128 tokens, MSE of the
+/// layer's output against a fixed target, Adam.
+fn transformer_training(
+    implementation: Implementation,
+    device: &Device,
+    plan: Plan,
+) -> Result<Measured, String> {
+    let [batch, seq, d_model, heads, d_ff] = TRANSFORMER;
+    let inputs = host_data(batch * seq * d_model, 0.5);
+    let targets = host_data(batch * seq * d_model, 0.25);
+    let batch_of = || {
+        (
+            Tensor::<3>::from_data(
+                TensorData::new(inputs.clone(), [batch, seq, d_model]),
+                device,
+            ),
+            Tensor::<3>::from_data(
+                TensorData::new(targets.clone(), [batch, seq, d_model]),
+                device,
+            ),
+        )
+    };
+    let mse = MseLoss::new();
+    let adam = OptimizerKind::Adam.build(0.0);
+    Ok(match implementation {
+        Implementation::Deepzero => {
+            let layer: TransformerEncoderLayer = TransformerLayerConfig::new(d_model, heads, d_ff)
+                .with_dropout(0.0)
+                .with_norm(NormPosition::Post)
+                .with_activation(FfnActivation::Relu)
+                .init_encoder_layer(device)
+                .map_err(|e| e.to_string())?;
+            train(layer, device, batch, plan, adam, 1e-3, |layer| {
+                let (x, target) = batch_of();
+                mse.forward(layer.forward(x, None), target, Reduction::Mean)
+            })
+        }
+        Implementation::BurnNn => {
+            let encoder =
+                burn::nn::transformer::TransformerEncoderConfig::new(d_model, d_ff, heads, 1)
+                    .with_dropout(0.0)
+                    .with_norm_first(false)
+                    .with_activation(burn::nn::activation::ActivationConfig::Relu)
+                    .init(device);
+            train(encoder, device, batch, plan, adam, 1e-3, |encoder| {
+                let (x, target) = batch_of();
+                let y = encoder.forward(burn::nn::transformer::TransformerEncoderInput::new(x));
+                mse.forward(y, target, Reduction::Mean)
+            })
+        }
+    })
+}
