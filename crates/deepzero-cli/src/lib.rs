@@ -122,6 +122,7 @@ impl TrainArgs {
             }),
             restore_best: true,
             keep_checkpoints: 2,
+            valid_batch_size: None,
         }
     }
 

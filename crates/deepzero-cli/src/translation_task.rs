@@ -472,6 +472,8 @@ pub fn train(
     let valid_source = TranslationBatches::new(valid_pairs, sentences_per_batch, None, 0.0);
     // One example of these sources is a whole length-bucketed batch.
     fit_config.batch_size = 1;
+    // Validate one length bucket at a time, not 256 of them (the whole set) in one forward.
+    fit_config.valid_batch_size = Some(1);
     if args.schedule.is_none()
         && let LrSchedule::WarmupCosine { min_lr_factor, .. } = fit_config.schedule
     {

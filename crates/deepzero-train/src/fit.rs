@@ -48,6 +48,10 @@ pub struct FitConfig {
     pub restore_best: bool,
     /// Epoch checkpoints to keep.
     pub keep_checkpoints: usize,
+    /// Examples per validation batch (default: `batch_size`, at least 256). Sources whose
+    /// examples are themselves whole batches (translation's length buckets) set it to 1.
+    #[serde(default)]
+    pub valid_batch_size: Option<usize>,
 }
 
 impl Default for FitConfig {
@@ -63,6 +67,7 @@ impl Default for FitConfig {
             early_stopping: None,
             restore_best: true,
             keep_checkpoints: 2,
+            valid_batch_size: None,
         }
     }
 }
@@ -362,7 +367,14 @@ where
 
         let (valid_loss, valid_accuracy) = match valid {
             Some(v) if !v.is_empty() => {
-                let r = evaluate(&model.valid(), v, config.batch_size.max(256), &eval_device)?;
+                let r = evaluate(
+                    &model.valid(),
+                    v,
+                    config
+                        .valid_batch_size
+                        .unwrap_or(config.batch_size.max(256)),
+                    &eval_device,
+                )?;
                 (Some(r.loss), Some(r.accuracy))
             }
             _ => (None, None),

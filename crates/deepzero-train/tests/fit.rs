@@ -80,6 +80,7 @@ fn config(epochs: usize) -> FitConfig {
         early_stopping: None,
         restore_best: false,
         keep_checkpoints: 2,
+        valid_batch_size: None,
     }
 }
 

@@ -86,6 +86,7 @@ fn config(epochs: usize) -> FitConfig {
         early_stopping: None,
         restore_best: false,
         keep_checkpoints: 1,
+        valid_batch_size: None,
     }
 }
 
