@@ -301,7 +301,8 @@ pub fn all() -> Vec<Recipe> {
             kind: RecipeKind::Tagging {
                 corpus: crate::tagging_task::NerCorpus::PeoplesDaily,
             },
-            defaults: defaults(3, 64, 2e-3, Adam, LrSchedule::Constant),
+            // 8 epochs: entity F1 0.811 after 3, 0.876 after 8 (docs/book-map.md).
+            defaults: defaults(8, 64, 2e-3, Adam, LrSchedule::Constant),
         },
         Recipe {
             name: "wnut17-ner",
