@@ -360,10 +360,11 @@ pub fn all() -> Vec<Recipe> {
                     TextCorpus::ChineseSentiment,
                     TextEncoderKind::BiLstm,
                     TokenLevel::Char,
-                    150,
+                    100,
                 )
             },
-            defaults(2, 128, 5e-3, Adam, cosine),
+            // Test accuracy 83.3 % after 2 epochs, 91.4 % after 8 (docs/book-map.md).
+            defaults(8, 128, 5e-3, Adam, cosine),
         ),
         // Character language models on tiny-shakespeare; an epoch is `steps_per_epoch` steps.
         Recipe {
