@@ -72,6 +72,11 @@ pub struct TrainArgs {
     /// 400 words; the number of truncated documents is logged and written to metrics.json).
     #[arg(long, value_name = "N")]
     pub max_len: Option<usize>,
+    /// Text classifiers (bbc-lstm, bbc-transformer, spam-lstm, chinese-sentiment): dropout on
+    /// the embeddings and the pooled features, and inside the Transformer (default: the
+    /// recipe's). Other recipes refuse it.
+    #[arg(long, value_name = "P")]
+    pub dropout: Option<f64>,
     /// spam-lstm: drop every mail header except Subject (default: keep all headers).
     #[arg(long)]
     pub strip_headers: bool,
@@ -166,6 +171,12 @@ impl TrainArgs {
 pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe_name)?;
     args.validate()?;
+    if args.dropout.is_some() && !matches!(recipe.kind, RecipeKind::Text(_)) {
+        return Err(CliError::Usage(format!(
+            "--dropout applies to the text-classification recipes, not to {}",
+            recipe.name
+        )));
+    }
     let backend = Backend::resolve(args.backend.as_deref())?;
     let device = backend.device()?;
     match recipe.kind {

@@ -439,6 +439,7 @@ fn text(
         d_hidden: 64,
         n_layers: 1,
         n_heads: 4,
+        dropout: 0.2,
     }
 }
 

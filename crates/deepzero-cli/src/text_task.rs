@@ -59,6 +59,8 @@ pub struct TextRecipe {
     pub n_layers: usize,
     /// Attention heads (Transformer).
     pub n_heads: usize,
+    /// Dropout on the embeddings and the pooled features (and inside the Transformer).
+    pub dropout: f64,
 }
 
 /// `OUT/run.json` of a text run.
@@ -88,10 +90,17 @@ pub struct TextRunInfo {
     pub n_layers: usize,
     /// Heads.
     pub n_heads: usize,
+    /// Dropout while training (runs written before it was recorded used 0.2).
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
     /// Seed of the train/test split (eval rebuilds the same test split).
     pub seed: u64,
     /// Where the training data came from.
     pub data: String,
+}
+
+fn default_dropout() -> f64 {
+    0.2
 }
 
 impl TextRunInfo {
@@ -115,6 +124,7 @@ impl TextRunInfo {
         .with_d_hidden(self.d_hidden)
         .with_n_layers(self.n_layers)
         .with_n_heads(self.n_heads)
+        .with_dropout(self.dropout)
         .with_max_len(self.max_len.max(1)))
     }
 
@@ -229,6 +239,12 @@ pub fn train(
     if max_len == 0 {
         return Err(CliError::Usage("--max-len must be at least 1".into()));
     }
+    let dropout = args.dropout.unwrap_or(spec.dropout);
+    if !(0.0..1.0).contains(&dropout) {
+        return Err(CliError::Usage(format!(
+            "--dropout must be in [0, 1), got {dropout}"
+        )));
+    }
     let corpus = load_corpus(recipe, args, args.strip_headers)?;
     let (train_all, test_idx) = split(&corpus, args.seed);
     let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
@@ -270,6 +286,7 @@ pub fn train(
         d_hidden: spec.d_hidden,
         n_layers: spec.n_layers,
         n_heads: spec.n_heads,
+        dropout,
         seed: args.seed,
         data: corpus.source.clone(),
     };
@@ -287,7 +304,7 @@ pub fn train(
 
     let fit_config = args.fit_config(recipe);
     println!(
-        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens, {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens, {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
         recipe.name,
         info.encoder,
         corpus.source,
@@ -359,6 +376,7 @@ pub fn train(
         "seed": args.seed,
         "vocab_size": vocab.len(),
         "max_len": max_len,
+        "dropout": dropout,
         "strip_headers": args.strip_headers,
         "data": {
             "source": corpus.source,

@@ -269,6 +269,14 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
         &run(&["finetune", "peoples-daily-ner", "--from", "/tmp"]),
         "not an image recipe",
     );
+    assert_one_line_error(
+        &run(&["train", "mnist-mlp", "--dropout", "0.5"]),
+        "--dropout applies to the text-classification recipes",
+    );
+    assert_one_line_error(
+        &run(&["train", "bbc-lstm", "--dropout", "1.5"]),
+        "--dropout must be in [0, 1)",
+    );
 }
 
 #[test]

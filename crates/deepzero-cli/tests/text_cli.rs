@@ -97,6 +97,10 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         metrics["test"]
     );
     assert_eq!(metrics["data"]["truncated_documents"], 80);
+    assert_eq!(
+        metrics["dropout"], 0.2,
+        "the recipe's default dropout is recorded"
+    );
     assert!(out.join("vocab.json").exists() && out.join("run.json").exists());
 
     // eval rebuilds the same test split.
