@@ -77,6 +77,10 @@ pub struct TrainArgs {
     /// recipe's). Other recipes refuse it.
     #[arg(long, value_name = "P")]
     pub dropout: Option<f64>,
+    /// Text classifiers: probability of dropping a whole token (its embedding) while
+    /// training (default: the recipe's). Other recipes refuse it.
+    #[arg(long, value_name = "P")]
+    pub word_dropout: Option<f64>,
     /// spam-lstm: drop every mail header except Subject (default: keep all headers).
     #[arg(long)]
     pub strip_headers: bool,
@@ -171,11 +175,18 @@ impl TrainArgs {
 pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe_name)?;
     args.validate()?;
-    if args.dropout.is_some() && !matches!(recipe.kind, RecipeKind::Text(_)) {
-        return Err(CliError::Usage(format!(
-            "--dropout applies to the text-classification recipes, not to {}",
-            recipe.name
-        )));
+    if !matches!(recipe.kind, RecipeKind::Text(_)) {
+        for (flag, given) in [
+            ("--dropout", args.dropout.is_some()),
+            ("--word-dropout", args.word_dropout.is_some()),
+        ] {
+            if given {
+                return Err(CliError::Usage(format!(
+                    "{flag} applies to the text-classification recipes, not to {}",
+                    recipe.name
+                )));
+            }
+        }
     }
     let backend = Backend::resolve(args.backend.as_deref())?;
     let device = backend.device()?;

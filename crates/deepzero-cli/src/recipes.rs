@@ -440,6 +440,7 @@ fn text(
         n_layers: 1,
         n_heads: 4,
         dropout: 0.2,
+        word_dropout: 0.0,
     }
 }
 

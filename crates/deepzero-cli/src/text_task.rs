@@ -61,6 +61,8 @@ pub struct TextRecipe {
     pub n_heads: usize,
     /// Dropout on the embeddings and the pooled features (and inside the Transformer).
     pub dropout: f64,
+    /// Probability of dropping a whole token while training.
+    pub word_dropout: f64,
 }
 
 /// `OUT/run.json` of a text run.
@@ -93,6 +95,9 @@ pub struct TextRunInfo {
     /// Dropout while training (runs written before it was recorded used 0.2).
     #[serde(default = "default_dropout")]
     pub dropout: f64,
+    /// Word dropout while training (0 in runs written before it was recorded).
+    #[serde(default)]
+    pub word_dropout: f64,
     /// Seed of the train/test split (eval rebuilds the same test split).
     pub seed: u64,
     /// Where the training data came from.
@@ -125,6 +130,7 @@ impl TextRunInfo {
         .with_n_layers(self.n_layers)
         .with_n_heads(self.n_heads)
         .with_dropout(self.dropout)
+        .with_word_dropout(self.word_dropout)
         .with_max_len(self.max_len.max(1)))
     }
 
@@ -240,10 +246,13 @@ pub fn train(
         return Err(CliError::Usage("--max-len must be at least 1".into()));
     }
     let dropout = args.dropout.unwrap_or(spec.dropout);
-    if !(0.0..1.0).contains(&dropout) {
-        return Err(CliError::Usage(format!(
-            "--dropout must be in [0, 1), got {dropout}"
-        )));
+    let word_dropout = args.word_dropout.unwrap_or(spec.word_dropout);
+    for (flag, p) in [("--dropout", dropout), ("--word-dropout", word_dropout)] {
+        if !(0.0..1.0).contains(&p) {
+            return Err(CliError::Usage(format!(
+                "{flag} must be in [0, 1), got {p}"
+            )));
+        }
     }
     let corpus = load_corpus(recipe, args, args.strip_headers)?;
     let (train_all, test_idx) = split(&corpus, args.seed);
@@ -287,6 +296,7 @@ pub fn train(
         n_layers: spec.n_layers,
         n_heads: spec.n_heads,
         dropout,
+        word_dropout,
         seed: args.seed,
         data: corpus.source.clone(),
     };
@@ -304,7 +314,7 @@ pub fn train(
 
     let fit_config = args.fit_config(recipe);
     println!(
-        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens, {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens, {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, word dropout {word_dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
         recipe.name,
         info.encoder,
         corpus.source,
@@ -377,6 +387,7 @@ pub fn train(
         "vocab_size": vocab.len(),
         "max_len": max_len,
         "dropout": dropout,
+        "word_dropout": word_dropout,
         "strip_headers": args.strip_headers,
         "data": {
             "source": corpus.source,

@@ -8,6 +8,12 @@
 //!   through a [`TransformerEncoder`] whose attention ignores padded keys; the pooled feature
 //!   is the masked mean (`d` wide).
 //!
+//! Regularisation for small corpora: element-wise dropout on the embeddings and the pooled
+//! feature, and optionally *word dropout* (`word_dropout`): whole token vectors are zeroed
+//! with that probability while training (the survivors scaled by `1/(1-p)`), so the model
+//! cannot lean on any single (rare) word — Gal & Ghahramani's embedding dropout, applied per
+//! position, as in Iyyer et al.'s deep averaging networks.
+//!
 //! Padding never leaks into the result: the LSTM neither updates nor outputs at padded steps,
 //! the encoder masks padded keys, and both poolings skip padded positions, so a document
 //! gives the same logits whatever it is batched with (tested below).
@@ -61,6 +67,9 @@ pub struct TextClassifierConfig {
     /// Dropout on the embeddings and before the head (and inside the Transformer).
     #[config(default = 0.2)]
     pub dropout: f64,
+    /// Probability of dropping a whole token vector while training (see the module docs).
+    #[config(default = 0.0)]
+    pub word_dropout: f64,
 }
 
 impl TextClassifierConfig {
@@ -100,6 +109,7 @@ impl TextClassifierConfig {
             position,
             encoder,
             dropout: DropoutConfig::new(self.dropout).init(),
+            word_dropout: DropoutConfig::new(self.word_dropout).init(),
             head: LinearConfig::new(d_feature, self.num_classes).init(device),
         })
     }
@@ -118,6 +128,8 @@ pub struct TextClassifier {
     pub encoder: Option<TransformerEncoder>,
     /// Dropout on embeddings and pooled features.
     pub dropout: Dropout,
+    /// Whole-token dropout on the embeddings.
+    pub word_dropout: Dropout,
     /// Pooled feature → class logits.
     pub head: Linear,
 }
@@ -130,7 +142,7 @@ impl TextClassifier {
     /// - output: `[B, classes]`
     pub fn forward(&self, tokens: Tensor<2, Int>, padding: Tensor<2, Bool>) -> Tensor<2> {
         let [_, steps] = tokens.dims();
-        let x = self.embedding.forward(tokens); // [B, T, d]
+        let x = drop_tokens(self.embedding.forward(tokens), &self.word_dropout); // [B, T, d]
         let features = if let Some(lstm) = &self.lstm {
             let (out, _) = lstm.forward(self.dropout.forward(x), None, Some(padding.clone())); // [B, T, 2H]
             Tensor::cat(
@@ -155,6 +167,20 @@ impl TextClassifier {
         };
         self.head.forward(self.dropout.forward(features))
     }
+}
+
+/// Zeroes whole token vectors with `dropout`'s probability while training (one Bernoulli
+/// draw per position, the survivors scaled by `1/(1-p)`); the identity in inference.
+///
+/// # Shapes
+/// - x: `[B, T, D]` → `[B, T, D]`
+pub fn drop_tokens(x: Tensor<3>, dropout: &Dropout) -> Tensor<3> {
+    if dropout.prob == 0.0 {
+        return x;
+    }
+    let [b, t, _] = x.dims();
+    let keep = dropout.forward(Tensor::<3>::ones([b, t, 1], &x.device())); // 0 or 1/(1-p)
+    x * keep
 }
 
 /// Mean over the unpadded positions.
@@ -258,6 +284,32 @@ mod tests {
         masked_max(x, pad)
             .to_data()
             .assert_approx_eq::<f32>(&TensorData::from([[3.0, 4.0]]), Tolerance::default());
+    }
+
+    /// Word dropout zeroes whole token vectors (about `p` of them) while training, scales the
+    /// rest by `1/(1-p)`, and does nothing in inference.
+    #[test]
+    fn word_dropout_drops_whole_tokens_only_in_training() {
+        let dropout = DropoutConfig::new(0.5).init();
+        let train = Device::flex().autodiff();
+        train.seed(7);
+        let x = Tensor::<3>::ones([4, 50, 6], &train);
+        let y: Vec<f32> = drop_tokens(x, &dropout).into_data().to_vec().unwrap();
+        let mut dropped = 0;
+        for token in y.chunks(6) {
+            assert!(token.iter().all(|&v| v == token[0]), "{token:?}");
+            assert!(
+                token[0] == 0.0 || (token[0] - 2.0).abs() < 1e-6,
+                "{token:?}"
+            );
+            dropped += usize::from(token[0] == 0.0);
+        }
+        assert!((60..140).contains(&dropped), "{dropped} of 200 dropped");
+        let infer = Device::flex();
+        let x = Tensor::<3>::ones([2, 3, 4], &infer);
+        drop_tokens(x.clone(), &dropout)
+            .to_data()
+            .assert_eq(&x.to_data(), true);
     }
 
     #[test]
