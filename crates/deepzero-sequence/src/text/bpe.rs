@@ -245,8 +245,12 @@ struct PairCounts {
     /// The words in which each pair has occurred (a superset: entries may be stale).
     seen_in: HashMap<(u32, u32), Vec<usize>>,
     /// Candidates: (count, the pair's strings reversed for "smallest wins ties", the pair).
-    heap: BinaryHeap<(usize, Reverse<(String, String)>, (u32, u32))>,
+    heap: BinaryHeap<Candidate>,
 }
+
+/// A heap entry: a pair's count when pushed, its strings (reversed, so that the smallest pair
+/// wins ties in a max-heap) and its ids.
+type Candidate = (usize, Reverse<(String, String)>, (u32, u32));
 
 impl PairCounts {
     fn new(words: &[(Vec<String>, usize)]) -> Self {
@@ -309,8 +313,7 @@ impl PairCounts {
     /// pair is left.
     fn learn_merges(mut self, mut on_merge: impl FnMut(&str) -> bool) -> Vec<(String, String)> {
         let mut merges = Vec::new();
-        loop {
-            let Some((a, b)) = self.best() else { break };
+        while let Some((a, b)) = self.best() {
             let (sa, sb) = (
                 self.symbols[a as usize].clone(),
                 self.symbols[b as usize].clone(),
