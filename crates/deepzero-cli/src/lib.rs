@@ -81,6 +81,11 @@ pub struct TrainArgs {
     /// training (default: the recipe's). Other recipes refuse it.
     #[arg(long, value_name = "P")]
     pub word_dropout: Option<f64>,
+    /// Text classifiers: keep in the vocabulary only the tokens seen at least N times in the
+    /// training documents; rarer ones read as `<unk>` (default: the recipe's, 2). Other
+    /// recipes refuse it.
+    #[arg(long, value_name = "N")]
+    pub min_freq: Option<usize>,
     /// spam-lstm: drop every mail header except Subject (default: keep all headers).
     #[arg(long)]
     pub strip_headers: bool,
@@ -179,6 +184,7 @@ pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
         for (flag, given) in [
             ("--dropout", args.dropout.is_some()),
             ("--word-dropout", args.word_dropout.is_some()),
+            ("--min-freq", args.min_freq.is_some()),
         ] {
             if given {
                 return Err(CliError::Usage(format!(

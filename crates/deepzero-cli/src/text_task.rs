@@ -254,6 +254,10 @@ pub fn train(
             )));
         }
     }
+    let min_freq = args.min_freq.unwrap_or(spec.min_freq);
+    if min_freq == 0 {
+        return Err(CliError::Usage("--min-freq must be at least 1".into()));
+    }
     let corpus = load_corpus(recipe, args, args.strip_headers)?;
     let (train_all, test_idx) = split(&corpus, args.seed);
     let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
@@ -266,7 +270,7 @@ pub fn train(
         TokenLevel::Word => VocabConfig::words(),
         TokenLevel::Char => VocabConfig::chars(),
     }
-    .with_min_freq(spec.min_freq)
+    .with_min_freq(min_freq)
     .with_max_size(Some(spec.max_vocab));
     let vocab = Vocab::build(
         train_idx.iter().map(|&i| corpus.docs[i].text.as_str()),
@@ -314,7 +318,7 @@ pub fn train(
 
     let fit_config = args.fit_config(recipe);
     println!(
-        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens, {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, word dropout {word_dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens (min freq {min_freq}), {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, word dropout {word_dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
         recipe.name,
         info.encoder,
         corpus.source,
@@ -388,6 +392,7 @@ pub fn train(
         "max_len": max_len,
         "dropout": dropout,
         "word_dropout": word_dropout,
+        "min_freq": min_freq,
         "strip_headers": args.strip_headers,
         "data": {
             "source": corpus.source,

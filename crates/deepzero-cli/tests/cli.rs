@@ -277,6 +277,14 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
         &run(&["train", "bbc-lstm", "--dropout", "1.5"]),
         "--dropout must be in [0, 1)",
     );
+    assert_one_line_error(
+        &run(&["train", "mnist-mlp", "--min-freq", "3"]),
+        "--min-freq applies to the text-classification recipes",
+    );
+    assert_one_line_error(
+        &run(&["train", "bbc-lstm", "--min-freq", "0"]),
+        "--min-freq must be at least 1",
+    );
 }
 
 #[test]

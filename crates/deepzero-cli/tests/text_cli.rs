@@ -101,6 +101,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         metrics["dropout"], 0.2,
         "the recipe's default dropout is recorded"
     );
+    assert_eq!(metrics["min_freq"], 2, "the recipe's vocabulary cut-off");
     assert!(out.join("vocab.json").exists() && out.join("run.json").exists());
 
     // eval rebuilds the same test split.
