@@ -1,7 +1,8 @@
 //! Train, evaluate and predict with the text-classification recipes (seed chapters 4.1–4.2):
 //! `bbc-lstm`, `bbc-transformer`, `spam-lstm`, `chinese-sentiment`.
 //!
-//! The path of a run: read the corpus ([`crate::text_corpus`]) → seeded stratified 80/20
+//! The path of a run: read the corpus ([`crate::text_corpus`]) → drop repeated documents
+//! ([`LoadedCorpus::drop_duplicates`]; `--keep-duplicates` keeps them) → seeded stratified 80/20
 //! train/test split, then 10 % of train (`--valid-fraction`) held out for validation → a
 //! vocabulary built from the training part only (words lower-cased, or characters for Chinese),
 //! saved as `OUT/vocab.json` → every document encoded and **truncated to its first `--max-len`
@@ -33,7 +34,7 @@ use serde_json::json;
 
 use crate::image_task::{classification_report, model_file};
 use crate::recipes::{Recipe, RecipeKind};
-use crate::text_corpus::{CorpusOptions, LoadedCorpus, TextCorpus};
+use crate::text_corpus::{CorpusOptions, Duplicates, LoadedCorpus, TextCorpus};
 use crate::{Backend, CliError, TrainArgs};
 
 /// What a text recipe reads and builds (its registry entry).
@@ -84,6 +85,10 @@ pub struct TextRunInfo {
     pub max_len: usize,
     /// Mail headers stripped (spam recipe).
     pub strip_headers: bool,
+    /// Repeated documents removed before the split ([`LoadedCorpus::drop_duplicates`]); false
+    /// in runs written before it existed, so that `eval` rebuilds their split.
+    #[serde(default)]
+    pub drop_duplicates: bool,
     /// Embedding width.
     pub d_embed: usize,
     /// Hidden width.
@@ -172,7 +177,8 @@ fn load_corpus(
     recipe: &Recipe,
     args: &TrainArgs,
     strip_headers: bool,
-) -> Result<LoadedCorpus, CliError> {
+    drop_duplicates: bool,
+) -> Result<(LoadedCorpus, Duplicates), CliError> {
     let spec = text_recipe(recipe);
     let dir = args.data_dir.as_deref().ok_or_else(|| {
         CliError::Usage(format!(
@@ -180,7 +186,7 @@ fn load_corpus(
             recipe.name
         ))
     })?;
-    let corpus = spec.corpus.load(dir, CorpusOptions { strip_headers })?;
+    let mut corpus = spec.corpus.load(dir, CorpusOptions { strip_headers })?;
     if corpus.skipped_empty > 0 {
         println!(
             "{}: skipped {} empty documents",
@@ -195,7 +201,20 @@ fn load_corpus(
             corpus.latin1_files[0]
         );
     }
-    Ok(corpus)
+    let mut removed = Duplicates::default();
+    if drop_duplicates {
+        removed = corpus.drop_duplicates();
+        if removed != Duplicates::default() {
+            println!(
+                "{}: dropped {} repeated documents and {} whose text occurs under two labels, {} left (--keep-duplicates keeps them)",
+                recipe.name,
+                removed.copies,
+                removed.conflicting,
+                corpus.docs.len()
+            );
+        }
+    }
+    Ok((corpus, removed))
 }
 
 /// Train and test indices: a stratified 80/20 split seeded by `seed`.
@@ -258,7 +277,8 @@ pub fn train(
     if min_freq == 0 {
         return Err(CliError::Usage("--min-freq must be at least 1".into()));
     }
-    let corpus = load_corpus(recipe, args, args.strip_headers)?;
+    let drop_duplicates = !args.keep_duplicates;
+    let (corpus, duplicates) = load_corpus(recipe, args, args.strip_headers, drop_duplicates)?;
     let (train_all, test_idx) = split(&corpus, args.seed);
     let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
     let (train_pos, valid_pos) = stratified_split(&train_labels, args.valid_fraction, args.seed);
@@ -295,6 +315,7 @@ pub fn train(
         vocab_fingerprint: vocab.fingerprint(),
         max_len,
         strip_headers: args.strip_headers,
+        drop_duplicates,
         d_embed: spec.d_embed,
         d_hidden: spec.d_hidden,
         n_layers: spec.n_layers,
@@ -400,6 +421,9 @@ pub fn train(
             "valid_examples": valid_source.len(),
             "test_examples": test_source.len(),
             "skipped_empty": corpus.skipped_empty,
+            "drop_duplicates": drop_duplicates,
+            "duplicate_copies_removed": duplicates.copies,
+            "conflicting_removed": duplicates.conflicting,
             "latin1_files": corpus.latin1_files.len(),
             "truncated_documents": truncated,
             "mean_train_tokens": mean_len,
@@ -437,7 +461,7 @@ pub fn eval(
     let info = TextRunInfo::load(checkpoint, recipe.name)?;
     let vocab = info.load_vocab(checkpoint)?;
     let model = load_trained(&info, checkpoint, device)?;
-    let corpus = load_corpus(recipe, args, info.strip_headers)?;
+    let (corpus, _) = load_corpus(recipe, args, info.strip_headers, info.drop_duplicates)?;
     if corpus.class_names != info.class_names {
         return Err(CliError::Usage(format!(
             "the classes of {} ({}) are not those of the checkpoint ({})",

@@ -285,6 +285,10 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
         &run(&["train", "bbc-lstm", "--min-freq", "0"]),
         "--min-freq must be at least 1",
     );
+    assert_one_line_error(
+        &run(&["train", "mnist-mlp", "--keep-duplicates"]),
+        "--keep-duplicates applies to the text-classification recipes",
+    );
 }
 
 #[test]

@@ -24,8 +24,9 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Two "topics" of generated sentences, 40 documents each, in `root/bbc/<class>/NNN.txt`,
-/// plus one empty document and one Latin-1 document.
+/// Two "topics" of generated sentences, 40 distinct documents each, in
+/// `root/bbc/<class>/NNN.txt`, plus one empty document, one Latin-1 document and one copy of
+/// `sport/000.txt` with other line breaks.
 fn write_corpus(root: &Path) {
     let sport = ["goal", "match", "team", "coach", "league", "score"];
     let tech = ["chip", "software", "phone", "network", "robot", "code"];
@@ -43,11 +44,15 @@ fn write_corpus(root: &Path) {
                     }
                 })
                 .collect();
-            std::fs::write(dir.join(format!("{i:03}.txt")), text.join(" ")).unwrap();
+            // The word patterns repeat every 6 documents; a serial number keeps them distinct.
+            let text = format!("{} n{i}", text.join(" "));
+            std::fs::write(dir.join(format!("{i:03}.txt")), text).unwrap();
         }
     }
     std::fs::write(root.join("bbc/sport/900.txt"), "  \n").unwrap();
     std::fs::write(root.join("bbc/sport/901.txt"), b"goal \xa3 team match").unwrap();
+    let copy = std::fs::read_to_string(root.join("bbc/sport/000.txt")).unwrap();
+    std::fs::write(root.join("bbc/sport/902.txt"), copy.replace(' ', "\n")).unwrap();
 }
 
 #[test]
@@ -78,6 +83,10 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
     assert!(log.contains("skipped 1 empty documents"), "{log}");
     assert!(log.contains("read as Latin-1"), "{log}");
     assert!(log.contains("truncated to --max-len 8"), "{log}");
+    assert!(
+        log.contains("dropped 1 repeated documents and 0 whose text occurs under two labels"),
+        "{log}"
+    );
     let metrics = json(&out.join("metrics.json"));
     for key in ["accuracy", "loss", "macro_f1"] {
         assert!(metrics["test"][key].is_number(), "{key}: {metrics}");
@@ -102,6 +111,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         "the recipe's default dropout is recorded"
     );
     assert_eq!(metrics["min_freq"], 2, "the recipe's vocabulary cut-off");
+    assert_eq!(metrics["data"]["duplicate_copies_removed"], 1);
     assert!(out.join("vocab.json").exists() && out.join("run.json").exists());
 
     // eval rebuilds the same test split.
