@@ -62,30 +62,39 @@ impl LoadedCorpus {
     /// SpamAssassin mails, headers included, none. Left in, a test document may be a copy of
     /// a training one and score as if it were unseen.
     pub fn drop_duplicates(&mut self) -> Duplicates {
-        use std::collections::HashMap;
-        let key = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        use std::collections::{HashMap, HashSet};
+        let keys: Vec<String> = self
+            .docs
+            .iter()
+            .map(|doc| doc.text.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
         // Every label each text occurs under.
-        let mut labels: HashMap<String, Vec<usize>> = HashMap::new();
-        for doc in &self.docs {
-            let seen = labels.entry(key(&doc.text)).or_default();
+        let mut labels: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (key, doc) in keys.iter().zip(&self.docs) {
+            let seen = labels.entry(key).or_default();
             if !seen.contains(&doc.label) {
                 seen.push(doc.label);
             }
         }
-        let mut kept_texts = std::collections::HashSet::new();
+        let mut kept = HashSet::new();
         let mut removed = Duplicates::default();
-        self.docs.retain(|doc| {
-            let k = key(&doc.text);
-            if labels[&k].len() > 1 {
-                removed.conflicting += 1;
-                false
-            } else if kept_texts.insert(k) {
-                true
-            } else {
-                removed.copies += 1;
-                false
-            }
-        });
+        let docs = std::mem::take(&mut self.docs);
+        self.docs = docs
+            .into_iter()
+            .zip(&keys)
+            .filter(|(_, key)| {
+                if labels[key.as_str()].len() > 1 {
+                    removed.conflicting += 1;
+                    false
+                } else if kept.insert(key.as_str()) {
+                    true
+                } else {
+                    removed.copies += 1;
+                    false
+                }
+            })
+            .map(|(doc, _)| doc)
+            .collect();
         removed
     }
 }
