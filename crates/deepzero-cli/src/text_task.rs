@@ -1,5 +1,6 @@
 //! Train, evaluate and predict with the text-classification recipes (seed chapters 4.1–4.2):
-//! `bbc-lstm`, `bbc-transformer`, `spam-lstm`, `chinese-sentiment`.
+//! `bbc-lstm`, `bbc-transformer`, `spam-lstm`, `chinese-sentiment`, and the bag-of-n-grams
+//! baselines `bbc-fasttext`, `chinese-sentiment-fasttext`.
 //!
 //! The path of a run: read the corpus ([`crate::text_corpus`]) → drop repeated documents
 //! ([`LoadedCorpus::drop_duplicates`]; `--keep-duplicates` keeps them) → seeded stratified 80/20
@@ -50,6 +51,8 @@ pub struct TextRecipe {
     pub max_len: usize,
     /// Vocabulary frequency cut-off.
     pub min_freq: usize,
+    /// Longest n-gram added to the plain tokens (1: none; bag encoders only).
+    pub ngrams: usize,
     /// Vocabulary size limit (`<pad>`, `<unk>` included).
     pub max_vocab: usize,
     /// Embedding width.
@@ -116,6 +119,7 @@ fn default_dropout() -> f64 {
 impl TextRunInfo {
     fn encoder_kind(&self) -> Result<TextEncoderKind, CliError> {
         match self.encoder.as_str() {
+            "bag" => Ok(TextEncoderKind::Bag),
             "bilstm" => Ok(TextEncoderKind::BiLstm),
             "transformer" => Ok(TextEncoderKind::Transformer),
             other => Err(CliError::Usage(format!(
@@ -277,6 +281,16 @@ pub fn train(
     if min_freq == 0 {
         return Err(CliError::Usage("--min-freq must be at least 1".into()));
     }
+    let ngrams = args.ngrams.unwrap_or(spec.ngrams);
+    if ngrams == 0 {
+        return Err(CliError::Usage("--ngrams must be at least 1".into()));
+    }
+    if ngrams > 1 && spec.encoder != TextEncoderKind::Bag {
+        return Err(CliError::Usage(format!(
+            "--ngrams applies to the bag-of-n-grams recipes (bbc-fasttext, chinese-sentiment-fasttext), not to {}, which reads tokens in order",
+            recipe.name
+        )));
+    }
     let drop_duplicates = !args.keep_duplicates;
     let (corpus, duplicates) = load_corpus(recipe, args, args.strip_headers, drop_duplicates)?;
     let (train_all, test_idx) = split(&corpus, args.seed);
@@ -291,6 +305,7 @@ pub fn train(
         TokenLevel::Char => VocabConfig::chars(),
     }
     .with_min_freq(min_freq)
+    .with_ngrams(ngrams)
     .with_max_size(Some(spec.max_vocab));
     let vocab = Vocab::build(
         train_idx.iter().map(|&i| corpus.docs[i].text.as_str()),
@@ -305,6 +320,7 @@ pub fn train(
     let info = TextRunInfo {
         recipe: recipe.name.to_string(),
         encoder: match spec.encoder {
+            TextEncoderKind::Bag => "bag",
             TextEncoderKind::BiLstm => "bilstm",
             TextEncoderKind::Transformer => "transformer",
         }
@@ -339,7 +355,7 @@ pub fn train(
 
     let fit_config = args.fit_config(recipe);
     println!(
-        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens (min freq {min_freq}), {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, word dropout {word_dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens (min freq {min_freq}, n-grams up to {ngrams}), {} of {} documents truncated to --max-len {} (mean train length {:.0} tokens), dropout {dropout}, word dropout {word_dropout}, backend {backend}, {} epochs, batch {}, {} lr {} ({}), out {}",
         recipe.name,
         info.encoder,
         corpus.source,
@@ -414,6 +430,7 @@ pub fn train(
         "dropout": dropout,
         "word_dropout": word_dropout,
         "min_freq": min_freq,
+        "ngrams": ngrams,
         "strip_headers": args.strip_headers,
         "data": {
             "source": corpus.source,

@@ -202,3 +202,90 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
     assert!(err.contains("vocabulary mismatch"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// The bag-of-n-grams recipe: words and word pairs in the vocabulary, trains, evaluates to
+/// the same figure, predicts; `--ngrams` is refused where tokens are read in order.
+#[test]
+fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_corpus(&data);
+    let out = tmp.path().join("run");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+
+    let train = deepzero()
+        .args([
+            "train",
+            "bbc-fasttext",
+            "--data-dir",
+            data_s,
+            "--out",
+            out_s,
+        ])
+        .args(["--epochs", "10", "--batch-size", "8", "--quiet"])
+        .output()
+        .unwrap();
+    assert_ok(&train);
+    let log = String::from_utf8_lossy(&train.stdout);
+    assert!(log.contains("n-grams up to 2"), "{log}");
+    let metrics = json(&out.join("metrics.json"));
+    assert_eq!(metrics["ngrams"], 2);
+    assert!(
+        metrics["test"]["accuracy"].as_f64().unwrap() >= 0.9,
+        "{}",
+        metrics["test"]
+    );
+    assert_eq!(json(&out.join("run.json"))["encoder"], "bag");
+    let vocab = json(&out.join("vocab.json"));
+    let tokens: Vec<&str> = vocab["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tokens.iter().any(|t| t.contains(' ')),
+        "word pairs in the vocabulary: {tokens:?}"
+    );
+
+    let eval_out = tmp.path().join("eval");
+    assert_ok(
+        &deepzero()
+            .args(["eval", "bbc-fasttext", "--checkpoint", out_s])
+            .args(["--data-dir", data_s, "--out", eval_out.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    let eval = json(&eval_out.join("metrics.json"));
+    assert_eq!(eval["test"]["accuracy"], metrics["test"]["accuracy"]);
+
+    let predict = deepzero()
+        .args(["predict", "bbc-fasttext", "--checkpoint", out_s])
+        .args([
+            "goal match team coach score",
+            "chip software robot code phone",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&predict);
+    let labels: Vec<String> = String::from_utf8_lossy(&predict.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["sport", "tech"]);
+
+    for (recipe, expected) in [
+        ("bbc-lstm", "reads tokens in order"),
+        ("mnist-mlp", "applies to the text-classification recipes"),
+    ] {
+        let refused = deepzero()
+            .args(["train", recipe, "--data-dir", data_s, "--ngrams", "2"])
+            .args(["--out", tmp.path().join("refused").to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{recipe}");
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains(expected), "{recipe}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

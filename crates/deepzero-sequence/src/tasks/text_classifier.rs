@@ -1,7 +1,13 @@
 //! Document classification (seed chapters 4.1–4.2): token ids → embedding → a sequence
 //! encoder → pooling over the real (unpadded) positions → a linear layer to class logits.
 //!
-//! Two encoders:
+//! Three encoders:
+//! - [`TextEncoderKind::Bag`]: no encoder at all: the mean of the token vectors is the
+//!   feature (`d` wide), a linear model of the document's bag of tokens. Fed words *and* their
+//!   n-grams (see [`crate::text::VocabConfig::ngrams`]) it is fastText's classifier (Joulin et
+//!   al. 2017, "Bag of Tricks for Efficient Text Classification"). Tokens the vocabulary does
+//!   not know (`<unk>`) are left out of the mean, as fastText drops unknown words: with
+//!   n-grams most unseen pairs are `<unk>`, and averaging them in would dilute the rest.
 //! - [`TextEncoderKind::BiLstm`]: a bidirectional [`StackedRnn`] of LSTM cells; the pooled
 //!   feature is `[masked mean ; masked max]` of its `[B, T, 2H]` outputs (`4H` wide).
 //! - [`TextEncoderKind::Transformer`]: embeddings scaled by `√d`, plus sinusoidal positions,
@@ -25,7 +31,7 @@ use deepzero_train::{ClassificationStep, Supervised};
 
 use crate::attention::key_padding_mask;
 use crate::rnn::{RecurrentKind, StackedRnn, StackedRnnConfig};
-use crate::text::PAD_ID;
+use crate::text::{PAD_ID, UNK_ID};
 use crate::transformer::{
     FfnActivation, NormPosition, PositionalEncoding, PositionalKind, TransformerEncoder,
     TransformerEncoderConfig, TransformerLayerConfig,
@@ -34,6 +40,8 @@ use crate::transformer::{
 /// The sequence encoder of a [`TextClassifier`].
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum TextEncoderKind {
+    /// No encoder: the mean of the known tokens' vectors (fastText with n-grams).
+    Bag,
     /// Bidirectional LSTM, masked mean and max pooling.
     BiLstm,
     /// Transformer encoder (pre-norm, GELU), masked mean pooling.
@@ -79,6 +87,7 @@ impl TextClassifierConfig {
     /// [`crate::SequenceError::InvalidArgument`] if `n_heads` does not divide `d_embed`.
     pub fn init(&self, device: &Device) -> crate::Result<TextClassifier> {
         let (lstm, position, encoder, d_feature) = match self.encoder {
+            TextEncoderKind::Bag => (None, None, None, self.d_embed),
             TextEncoderKind::BiLstm => {
                 let lstm = StackedRnnConfig::new(RecurrentKind::Lstm, self.d_embed, self.d_hidden)
                     .with_num_layers(self.n_layers)
@@ -142,8 +151,12 @@ impl TextClassifier {
     /// - output: `[B, classes]`
     pub fn forward(&self, tokens: Tensor<2, Int>, padding: Tensor<2, Bool>) -> Tensor<2> {
         let [_, steps] = tokens.dims();
+        let bag = self.lstm.is_none() && self.encoder.is_none();
+        let unknown = tokens.clone().equal_elem(UNK_ID as i64); // [B, T]
         let x = drop_tokens(self.embedding.forward(tokens), &self.word_dropout); // [B, T, d]
-        let features = if let Some(lstm) = &self.lstm {
+        let features = if bag {
+            masked_mean(x, padding.bool_or(unknown)) // [B, d]
+        } else if let Some(lstm) = &self.lstm {
             let (out, _) = lstm.forward(self.dropout.forward(x), None, Some(padding.clone())); // [B, T, 2H]
             Tensor::cat(
                 vec![
@@ -312,10 +325,48 @@ mod tests {
             .assert_eq(&x.to_data(), true);
     }
 
+    /// The bag model is exactly `head(mean of the known tokens' embeddings)`.
+    #[test]
+    fn bag_is_a_linear_model_of_the_mean_known_embedding() {
+        let device = Device::flex();
+        device.seed(5);
+        let model = TextClassifierConfig::new(10, 3, TextEncoderKind::Bag)
+            .with_d_embed(4)
+            .with_dropout(0.0)
+            .init(&device)
+            .unwrap();
+        let batch = TextBatcher.batch(
+            vec![
+                TextItem {
+                    tokens: vec![2, UNK_ID, 7, 7],
+                    label: 0,
+                },
+                TextItem {
+                    tokens: vec![5],
+                    label: 1,
+                },
+            ],
+            &device,
+        );
+        let logits = model.forward(batch.tokens, batch.padding);
+        let table = model.embedding.weight.val(); // [10, 4]
+        let row = |i: usize| table.clone().slice(s![i..i + 1, ..]);
+        let first = (row(2) + row(7) * 2.0) / 3.0; // <unk> left out
+        let expected = model.head.forward(Tensor::cat(vec![first, row(5)], 0));
+        logits
+            .to_data()
+            .assert_approx_eq::<f32>(&expected.to_data(), Tolerance::rel_abs(1e-5, 1e-6));
+        assert_eq!(model.num_params(), 10 * 4 + 4 * 3 + 3);
+    }
+
     #[test]
     fn logits_do_not_depend_on_batch_padding() {
         let device = Device::flex();
-        for encoder in [TextEncoderKind::BiLstm, TextEncoderKind::Transformer] {
+        for encoder in [
+            TextEncoderKind::Bag,
+            TextEncoderKind::BiLstm,
+            TextEncoderKind::Transformer,
+        ] {
             device.seed(3);
             let model = TextClassifierConfig::new(20, 3, encoder)
                 .with_d_embed(8)

@@ -28,6 +28,16 @@ pub struct VocabConfig {
     pub min_freq: usize,
     /// At most this many ids, `<pad>` and `<unk>` included (`None`: no limit).
     pub max_size: Option<usize>,
+    /// Longest n-gram: 1 keeps the plain tokens; `n` > 1 appends every run of 2..=n adjacent
+    /// tokens as one more token (words joined by a space, "new york"; characters joined
+    /// directly, "很好"), the features of a bag-of-n-grams classifier (fastText). Absent in
+    /// vocabularies saved before it existed, which read as 1.
+    #[serde(default = "one")]
+    pub ngrams: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl VocabConfig {
@@ -38,6 +48,7 @@ impl VocabConfig {
             lowercase: true,
             min_freq: 2,
             max_size: None,
+            ngrams: 1,
         }
     }
 
@@ -48,6 +59,7 @@ impl VocabConfig {
             lowercase: false,
             min_freq: 2,
             max_size: None,
+            ngrams: 1,
         }
     }
 
@@ -60,6 +72,12 @@ impl VocabConfig {
     /// Sets the maximum size (`<pad>` and `<unk>` included).
     pub fn with_max_size(mut self, max_size: Option<usize>) -> Self {
         self.max_size = max_size;
+        self
+    }
+
+    /// Sets the longest n-gram (1: plain tokens; see [`VocabConfig::ngrams`]).
+    pub fn with_ngrams(mut self, ngrams: usize) -> Self {
+        self.ngrams = ngrams.max(1);
         self
     }
 
@@ -141,25 +159,31 @@ impl Vocab {
         self.tokens.get(id).map(String::as_str)
     }
 
-    /// The tokens of `text` (lower-cased if so configured).
+    /// The tokens of `text` (lower-cased if so configured), n-grams appended if so configured.
     pub fn tokenize(&self, text: &str) -> Vec<String> {
         tokenize_with(&self.config, text)
     }
 
-    /// The ids of `text`; unknown tokens become `<unk>` (1).
-    pub fn encode(&self, text: &str) -> Vec<usize> {
-        self.tokenize(text)
+    fn ids(&self, tokens: &[String]) -> Vec<usize> {
+        tokens
             .iter()
             .map(|t| self.id(t).unwrap_or(UNK_ID))
             .collect()
     }
 
-    /// The first `max_len` ids of `text`, and whether the text was longer (truncated).
+    /// The ids of `text`; unknown tokens become `<unk>` (1).
+    pub fn encode(&self, text: &str) -> Vec<usize> {
+        self.ids(&self.tokenize(text))
+    }
+
+    /// The ids of the first `max_len` tokens of `text`, and whether the text was longer
+    /// (truncated). With n-grams, `max_len` counts the plain tokens: the n-grams of the kept
+    /// tokens follow them.
     pub fn encode_truncated(&self, text: &str, max_len: usize) -> (Vec<usize>, bool) {
-        let mut ids = self.encode(text);
-        let truncated = ids.len() > max_len;
-        ids.truncate(max_len);
-        (ids, truncated)
+        let mut pieces = split_with(&self.config, text);
+        let truncated = pieces.len() > max_len;
+        pieces.truncate(max_len);
+        (self.ids(&with_ngrams(pieces, &self.config)), truncated)
     }
 
     /// Text of `ids`: words joined by spaces, characters joined directly; `<pad>` skipped.
@@ -187,9 +211,13 @@ impl Vocab {
         } else {
             "cased"
         };
+        // Plain vocabularies keep the fingerprint they had before n-grams existed.
+        let ngrams = format!("ngrams{}", self.config.ngrams);
+        let extra = (self.config.ngrams > 1).then_some(ngrams.as_str());
         super::fingerprint(
             [level, case]
                 .into_iter()
+                .chain(extra)
                 .chain(self.tokens.iter().map(String::as_str)),
         )
     }
@@ -250,6 +278,11 @@ impl Vocab {
 }
 
 fn tokenize_with(config: &VocabConfig, text: &str) -> Vec<String> {
+    with_ngrams(split_with(config, text), config)
+}
+
+/// The plain tokens of `text`.
+fn split_with(config: &VocabConfig, text: &str) -> Vec<String> {
     let lowered;
     let text = if config.lowercase {
         lowered = text.to_lowercase();
@@ -262,6 +295,23 @@ fn tokenize_with(config: &VocabConfig, text: &str) -> Vec<String> {
         TokenLevel::Word => split_words(text),
     };
     pieces.into_iter().map(str::to_string).collect()
+}
+
+/// `tokens` followed by their n-grams for n = 2..=`config.ngrams`, in order of n, then of
+/// position.
+fn with_ngrams(mut tokens: Vec<String>, config: &VocabConfig) -> Vec<String> {
+    let glue = match config.level {
+        TokenLevel::Word => " ",
+        TokenLevel::Char => "",
+    };
+    let plain = tokens.len();
+    for n in 2..=config.ngrams {
+        for start in 0..plain.saturating_sub(n - 1) {
+            let gram = tokens[start..start + n].join(glue);
+            tokens.push(gram);
+        }
+    }
+    tokens
 }
 
 #[cfg(test)]
@@ -296,6 +346,50 @@ mod tests {
         assert_eq!(v.decode(&[3, 2]), "很好");
         assert_eq!(v.encode_truncated("很好很好", 3), (vec![3, 2, 3], true));
         assert_eq!(v.encode_truncated("很好", 3), (vec![3, 2], false));
+    }
+
+    #[test]
+    fn ngrams_follow_the_plain_tokens() {
+        let words = VocabConfig::words().with_min_freq(1).with_ngrams(3);
+        let v = Vocab::build(["New York is big"], words);
+        assert_eq!(
+            v.tokenize("New York is big"),
+            [
+                "new",
+                "york",
+                "is",
+                "big", // plain
+                "new york",
+                "york is",
+                "is big", // bigrams
+                "new york is",
+                "york is big", // trigrams
+            ]
+        );
+        // Truncation counts plain tokens; the n-grams come from the kept ones only.
+        let (ids, cut) = v.encode_truncated("new york is big", 2);
+        assert!(cut);
+        assert_eq!(v.decode(&ids), "new york new york");
+        // An unseen pair is <unk> even when both its words are known.
+        assert_eq!(v.encode("york new")[2], UNK_ID);
+
+        let chars = Vocab::build(["很好很好"], VocabConfig::chars().with_ngrams(2));
+        // 很 ×2, 好 ×2, 很好 ×2 survive min_freq 2; 好很 ×1 does not.
+        assert_eq!(chars.tokens, ["<pad>", "<unk>", "好", "很", "很好"]);
+        assert_eq!(chars.encode("很好"), [3, 2, 4]);
+        assert_eq!(chars.encode("好"), [2]); // too short for a bigram
+        // The n-gram setting is part of the fingerprint; plain vocabularies keep theirs.
+        let plain = Vocab::build(["很好很好"], VocabConfig::chars());
+        let mut relabelled = plain.clone();
+        relabelled.config.ngrams = 2;
+        assert_ne!(plain.fingerprint(), relabelled.fingerprint());
+    }
+
+    #[test]
+    fn vocabularies_saved_before_ngrams_load_as_plain() {
+        let json = r#"{"config":{"level":"word","lowercase":true,"min_freq":2,"max_size":null},"tokens":["<pad>","<unk>","cat"]}"#;
+        let v: Vocab = serde_json::from_str(json).unwrap();
+        assert_eq!(v.config.ngrams, 1);
     }
 
     #[test]
