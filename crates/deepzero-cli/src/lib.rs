@@ -91,6 +91,13 @@ pub struct TrainArgs {
     /// recipes refuse it.
     #[arg(long, value_name = "N")]
     pub ngrams: Option<usize>,
+    /// Text classifiers: start the token embeddings from those of another text run (a
+    /// folder with run.json, vocab.json and model.bpk): rows are copied for the tokens both
+    /// vocabularies hold; the rest keep their random start. A run of the same corpus must
+    /// have used the same split (`--seed`, duplicates setting), so that its embeddings have
+    /// not seen this run's test documents. Other recipes refuse it.
+    #[arg(long, value_name = "RUN")]
+    pub embeddings_from: Option<std::path::PathBuf>,
     /// Text classifiers: keep repeated documents. By default a text that occurs more than
     /// once is kept once (and dropped when it occurs under two labels) before the train/test
     /// split, so that no test document is a copy of a training one. Other recipes refuse it.
@@ -196,6 +203,7 @@ pub fn train(recipe_name: &str, args: &TrainArgs) -> Result<(), CliError> {
             ("--word-dropout", args.word_dropout.is_some()),
             ("--min-freq", args.min_freq.is_some()),
             ("--ngrams", args.ngrams.is_some()),
+            ("--embeddings-from", args.embeddings_from.is_some()),
             ("--keep-duplicates", args.keep_duplicates),
         ] {
             if given {

@@ -106,6 +106,9 @@ pub struct TextRunInfo {
     /// Word dropout while training (0 in runs written before it was recorded).
     #[serde(default)]
     pub word_dropout: f64,
+    /// The run whose token embeddings started this one's (`--embeddings-from`), if any.
+    #[serde(default)]
+    pub embeddings_from: Option<String>,
     /// Seed of the train/test split (eval rebuilds the same test split).
     pub seed: u64,
     /// Where the training data came from.
@@ -338,6 +341,10 @@ pub fn train(
         n_heads: spec.n_heads,
         dropout,
         word_dropout,
+        embeddings_from: args
+            .embeddings_from
+            .as_ref()
+            .map(|p| p.display().to_string()),
         seed: args.seed,
         data: corpus.source.clone(),
     };
@@ -378,10 +385,21 @@ pub fn train(
 
     let train_device = device.clone().autodiff();
     train_device.seed(args.seed);
-    let model = info
+    let mut model = info
         .model_config()?
         .init(&train_device)
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut embeddings_copied = 0;
+    if let Some(source) = &args.embeddings_from {
+        let copied = embeddings_from(source, recipe, &info, &vocab, model, &train_device)?;
+        (model, embeddings_copied) = copied;
+        println!(
+            "{}: {embeddings_copied} of {} token embeddings start from {}",
+            recipe.name,
+            vocab.len(),
+            source.display()
+        );
+    }
     let mut progress = args.progress();
     let outcome = fit(
         model,
@@ -431,6 +449,8 @@ pub fn train(
         "word_dropout": word_dropout,
         "min_freq": min_freq,
         "ngrams": ngrams,
+        "embeddings_from": info.embeddings_from,
+        "embeddings_copied": embeddings_copied,
         "strip_headers": args.strip_headers,
         "data": {
             "source": corpus.source,
@@ -453,6 +473,103 @@ pub fn train(
     });
     write_json_atomic(&out.join("metrics.json"), &metrics)?;
     Ok(())
+}
+
+/// Starts `model`'s token embeddings from those of the text run in `source` (see
+/// `--embeddings-from`): the row of every token both vocabularies hold is copied, the others
+/// keep their random start. Returns the model and the number of rows copied.
+fn embeddings_from(
+    source: &Path,
+    recipe: &Recipe,
+    info: &TextRunInfo,
+    vocab: &Vocab,
+    mut model: TextClassifier,
+    device: &Device,
+) -> Result<(TextClassifier, usize), CliError> {
+    let run_json = source.join("run.json");
+    if !run_json.exists() {
+        return Err(CliError::Usage(format!(
+            "--embeddings-from {}: not a text run folder (no run.json)",
+            source.display()
+        )));
+    }
+    let from: TextRunInfo = deepzero_train::metrics_file::read_json(&run_json)?;
+    let same_corpus = crate::recipes::find(&from.recipe)
+        .ok()
+        .and_then(|r| match r.kind {
+            RecipeKind::Text(t) => Some(t.corpus == text_recipe(recipe).corpus),
+            _ => None,
+        })
+        .unwrap_or(false);
+    if same_corpus && (from.seed != info.seed || from.drop_duplicates != info.drop_duplicates) {
+        return Err(CliError::Usage(format!(
+            "--embeddings-from {}: that run split the same corpus differently (seed {}, duplicates {}; this run: seed {}, duplicates {}), so its embeddings have seen this run's test documents",
+            source.display(),
+            from.seed,
+            if from.drop_duplicates {
+                "dropped"
+            } else {
+                "kept"
+            },
+            info.seed,
+            if info.drop_duplicates {
+                "dropped"
+            } else {
+                "kept"
+            },
+        )));
+    }
+    if from.d_embed != info.d_embed {
+        return Err(CliError::Usage(format!(
+            "--embeddings-from {}: its embeddings are {} wide, this recipe's {}",
+            source.display(),
+            from.d_embed,
+            info.d_embed
+        )));
+    }
+    let from_vocab = from.load_vocab(source)?;
+    let trained = load_trained(&from, source, &Device::flex())?;
+    let table: Vec<f32> = trained
+        .embedding
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| CliError::Usage(format!("{e:?}")))?;
+    let d = info.d_embed;
+    let mut rows: Vec<f32> = model
+        .embedding
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| CliError::Usage(format!("{e:?}")))?;
+    let copied = copy_shared_rows(&from_vocab, &table, vocab, &mut rows, d);
+    model.embedding.weight =
+        burn::module::Param::from_data(TensorData::new(rows, [vocab.len(), d]), device);
+    Ok((model, copied))
+}
+
+/// Copies into `to_table` (`[to.len(), d]`, row-major) the row of `from_table` of every
+/// token that both vocabularies hold; returns how many rows were copied. Ids 0 and 1 are
+/// `<pad>` and `<unk>` in every vocabulary and are not carried over.
+fn copy_shared_rows(
+    from: &Vocab,
+    from_table: &[f32],
+    to: &Vocab,
+    to_table: &mut [f32],
+    d: usize,
+) -> usize {
+    let mut copied = 0;
+    for id in 2..to.len() {
+        let token = to.token(id).unwrap_or_default();
+        if let Some(from_id) = from.id(token).filter(|&i| i >= 2) {
+            to_table[id * d..(id + 1) * d]
+                .copy_from_slice(&from_table[from_id * d..(from_id + 1) * d]);
+            copied += 1;
+        }
+    }
+    copied
 }
 
 fn load_trained(
@@ -625,4 +742,35 @@ pub fn predict(
         }
     }
     Ok(predictions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_tokens_take_their_rows_the_rest_keep_theirs() {
+        // from: <pad> <unk> cat sat the "cat sat" (words and pairs); to: <pad> <unk> the dog cat
+        let from = Vocab::build(
+            ["the cat sat", "the cat sat"],
+            VocabConfig::words().with_ngrams(2),
+        );
+        let to = Vocab::build(["the dog cat", "the dog cat"], VocabConfig::words());
+        let d = 2;
+        let from_table: Vec<f32> = (0..from.len() * d).map(|v| v as f32).collect();
+        let mut to_table = vec![-1.0; to.len() * d];
+        let copied = copy_shared_rows(&from, &from_table, &to, &mut to_table, d);
+        assert_eq!(copied, 2); // "the" and "cat"
+        for token in ["the", "cat"] {
+            let (t, f) = (to.id(token).unwrap(), from.id(token).unwrap());
+            assert_eq!(to_table[t * d..(t + 1) * d], from_table[f * d..(f + 1) * d]);
+        }
+        let dog = to.id("dog").unwrap();
+        assert_eq!(to_table[dog * d..(dog + 1) * d], [-1.0, -1.0]);
+        assert_eq!(
+            to_table[..2 * d],
+            [-1.0; 4],
+            "<pad> and <unk> are not carried over"
+        );
+    }
 }

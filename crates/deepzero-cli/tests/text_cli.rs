@@ -274,6 +274,54 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
         .collect();
     assert_eq!(labels, ["sport", "tech"]);
 
+    // The BiLSTM can start from the bag model's word vectors (same split: same seed).
+    let lstm_out = tmp.path().join("lstm");
+    let from_bag = deepzero()
+        .args([
+            "train",
+            "bbc-lstm",
+            "--data-dir",
+            data_s,
+            "--embeddings-from",
+            out_s,
+        ])
+        .args([
+            "--out",
+            lstm_out.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&from_bag);
+    let log = String::from_utf8_lossy(&from_bag.stdout);
+    assert!(log.contains("token embeddings start from"), "{log}");
+    let lstm_metrics = json(&lstm_out.join("metrics.json"));
+    assert!(lstm_metrics["embeddings_copied"].as_u64().unwrap() > 10);
+    assert_eq!(
+        json(&lstm_out.join("run.json"))["embeddings_from"],
+        out_s,
+        "recorded in run.json"
+    );
+    // Another split of the same corpus would have trained on this run's test documents.
+    let leak = deepzero()
+        .args([
+            "train",
+            "bbc-lstm",
+            "--data-dir",
+            data_s,
+            "--embeddings-from",
+            out_s,
+        ])
+        .args(["--out", lstm_out.to_str().unwrap(), "--seed", "7"])
+        .output()
+        .unwrap();
+    assert!(!leak.status.success());
+    let err = String::from_utf8_lossy(&leak.stderr);
+    assert!(err.contains("split the same corpus differently"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
     for (recipe, expected) in [
         ("bbc-lstm", "reads tokens in order"),
         ("mnist-mlp", "applies to the text-classification recipes"),
