@@ -283,6 +283,22 @@ pub(crate) fn load_run_json<T: for<'de> serde::Deserialize<'de>>(
     recipe: &str,
     recipe_of: impl Fn(&T) -> &str,
 ) -> Result<T, CliError> {
+    let info: T = read_run_json(dir)?;
+    let trained_by = recipe_of(&info);
+    if trained_by != recipe {
+        return Err(CliError::Usage(format!(
+            "checkpoint {} was trained by recipe `{trained_by}`, not `{recipe}`",
+            dir.display()
+        )));
+    }
+    Ok(info)
+}
+
+/// Reads `DIR/run.json` as `T`, whatever recipe made it: one-line errors for a missing folder
+/// and a folder that is not a run.
+pub(crate) fn read_run_json<T: for<'de> serde::Deserialize<'de>>(
+    dir: &std::path::Path,
+) -> Result<T, CliError> {
     if !dir.is_dir() {
         return Err(CliError::Usage(format!(
             "checkpoint folder {} does not exist",
@@ -296,13 +312,5 @@ pub(crate) fn load_run_json<T: for<'de> serde::Deserialize<'de>>(
             dir.display()
         )));
     }
-    let info: T = deepzero_train::metrics_file::read_json(&path)?;
-    let trained_by = recipe_of(&info);
-    if trained_by != recipe {
-        return Err(CliError::Usage(format!(
-            "checkpoint {} was trained by recipe `{trained_by}`, not `{recipe}`",
-            dir.display()
-        )));
-    }
-    Ok(info)
+    Ok(deepzero_train::metrics_file::read_json(&path)?)
 }

@@ -486,14 +486,7 @@ fn embeddings_from(
     mut model: TextClassifier,
     device: &Device,
 ) -> Result<(TextClassifier, usize), CliError> {
-    let run_json = source.join("run.json");
-    if !run_json.exists() {
-        return Err(CliError::Usage(format!(
-            "--embeddings-from {}: not a text run folder (no run.json)",
-            source.display()
-        )));
-    }
-    let from: TextRunInfo = deepzero_train::metrics_file::read_json(&run_json)?;
+    let from: TextRunInfo = crate::read_run_json(source)?;
     let same_corpus = crate::recipes::find(&from.recipe)
         .ok()
         .and_then(|r| match r.kind {
@@ -529,25 +522,24 @@ fn embeddings_from(
     }
     let from_vocab = from.load_vocab(source)?;
     let trained = load_trained(&from, source, &Device::flex())?;
-    let table: Vec<f32> = trained
-        .embedding
-        .weight
-        .val()
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| CliError::Usage(format!("{e:?}")))?;
+    let table = embedding_table(&trained)?;
+    let mut rows = embedding_table(&model)?;
     let d = info.d_embed;
-    let mut rows: Vec<f32> = model
-        .embedding
-        .weight
-        .val()
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| CliError::Usage(format!("{e:?}")))?;
     let copied = copy_shared_rows(&from_vocab, &table, vocab, &mut rows, d);
     model.embedding.weight =
         burn::module::Param::from_data(TensorData::new(rows, [vocab.len(), d]), device);
     Ok((model, copied))
+}
+
+/// The token-embedding table of `model`, row-major `[vocab, d]`.
+fn embedding_table(model: &TextClassifier) -> Result<Vec<f32>, CliError> {
+    model
+        .embedding
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| CliError::Usage(format!("embedding table: {e:?}")))
 }
 
 /// Copies into `to_table` (`[to.len(), d]`, row-major) the row of `from_table` of every

@@ -20,6 +20,14 @@ fn assert_ok(out: &Output) {
     );
 }
 
+/// The labels of `predict`'s `label<TAB>probability` lines.
+fn predicted_labels(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -182,11 +190,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         .unwrap();
     let from_stdin = child.wait_with_output().unwrap();
     assert_ok(&from_stdin);
-    let labels: Vec<String> = String::from_utf8_lossy(&from_stdin.stdout)
-        .lines()
-        .map(|l| l.split('\t').next().unwrap().to_string())
-        .collect();
-    assert_eq!(labels, ["sport", "tech"]);
+    assert_eq!(predicted_labels(&from_stdin), ["sport", "tech"]);
 
     // A vocabulary that is not the run's: one clear error line.
     let vocab = json(&out.join("vocab.json"));
@@ -268,11 +272,7 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
         .output()
         .unwrap();
     assert_ok(&predict);
-    let labels: Vec<String> = String::from_utf8_lossy(&predict.stdout)
-        .lines()
-        .map(|l| l.split('\t').next().unwrap().to_string())
-        .collect();
-    assert_eq!(labels, ["sport", "tech"]);
+    assert_eq!(predicted_labels(&predict), ["sport", "tech"]);
 
     // The BiLSTM can start from the bag model's word vectors (same split: same seed).
     let lstm_out = tmp.path().join("lstm");

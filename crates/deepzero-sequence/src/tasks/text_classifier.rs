@@ -151,11 +151,15 @@ impl TextClassifier {
     /// - output: `[B, classes]`
     pub fn forward(&self, tokens: Tensor<2, Int>, padding: Tensor<2, Bool>) -> Tensor<2> {
         let [_, steps] = tokens.dims();
-        let bag = self.lstm.is_none() && self.encoder.is_none();
-        let unknown = tokens.clone().equal_elem(UNK_ID as i64); // [B, T]
+        // The bag model averages over the known tokens only: padding and <unk> are left out.
+        let bag_ignored = (self.lstm.is_none() && self.encoder.is_none()).then(|| {
+            padding
+                .clone()
+                .bool_or(tokens.clone().equal_elem(UNK_ID as i64))
+        }); // [B, T]
         let x = drop_tokens(self.embedding.forward(tokens), &self.word_dropout); // [B, T, d]
-        let features = if bag {
-            masked_mean(x, padding.bool_or(unknown)) // [B, d]
+        let features = if let Some(ignored) = bag_ignored {
+            masked_mean(x, ignored) // [B, d]
         } else if let Some(lstm) = &self.lstm {
             let (out, _) = lstm.forward(self.dropout.forward(x), None, Some(padding.clone())); // [B, T, 2H]
             Tensor::cat(
