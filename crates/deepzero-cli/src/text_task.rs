@@ -315,11 +315,6 @@ pub fn train(
         config,
     );
 
-    let out = args.out_dir(recipe);
-    std::fs::create_dir_all(&out).map_err(CliError::io(&out))?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
     let info = TextRunInfo {
         recipe: recipe.name.to_string(),
         encoder: match spec.encoder {
@@ -348,6 +343,17 @@ pub fn train(
         seed: args.seed,
         data: corpus.source.clone(),
     };
+    // Check the embedding source before anything is written, so that a bad one leaves no
+    // half-made run folder.
+    let embedding_source = match &args.embeddings_from {
+        Some(dir) => Some((dir, embedding_source(dir, recipe, &info)?)),
+        None => None,
+    };
+    let out = args.out_dir(recipe);
+    std::fs::create_dir_all(&out).map_err(CliError::io(&out))?;
+    vocab
+        .save(&out.join("vocab.json"))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     write_json_atomic(&out.join("run.json"), &info)?;
 
     let (train_items, cut_train) = encode(&corpus, &train_idx, &vocab, max_len);
@@ -390,8 +396,8 @@ pub fn train(
         .init(&train_device)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut embeddings_copied = 0;
-    if let Some(source) = &args.embeddings_from {
-        let copied = embeddings_from(source, recipe, &info, &vocab, model, &train_device)?;
+    if let Some((source, from)) = &embedding_source {
+        let copied = embeddings_from(source, from, &vocab, model, &train_device)?;
         (model, embeddings_copied) = copied;
         println!(
             "{}: {embeddings_copied} of {} token embeddings start from {}",
@@ -475,17 +481,14 @@ pub fn train(
     Ok(())
 }
 
-/// Starts `model`'s token embeddings from those of the text run in `source` (see
-/// `--embeddings-from`): the row of every token both vocabularies hold is copied, the others
-/// keep their random start. Returns the model and the number of rows copied.
-fn embeddings_from(
+/// Reads the run.json of `--embeddings-from`'s `source` and checks that its embeddings may
+/// start this run's: the same width, and, on the same corpus, the same split (otherwise they
+/// have seen this run's test documents).
+fn embedding_source(
     source: &Path,
     recipe: &Recipe,
     info: &TextRunInfo,
-    vocab: &Vocab,
-    mut model: TextClassifier,
-    device: &Device,
-) -> Result<(TextClassifier, usize), CliError> {
+) -> Result<TextRunInfo, CliError> {
     let from: TextRunInfo = crate::read_run_json(source)?;
     let same_corpus = crate::recipes::find(&from.recipe)
         .ok()
@@ -520,11 +523,24 @@ fn embeddings_from(
             info.d_embed
         )));
     }
+    Ok(from)
+}
+
+/// Starts `model`'s token embeddings from those of the text run `from` in `source` (checked
+/// by [`embedding_source`]): the row of every token both vocabularies hold is copied, the
+/// others keep their random start. Returns the model and the number of rows copied.
+fn embeddings_from(
+    source: &Path,
+    from: &TextRunInfo,
+    vocab: &Vocab,
+    mut model: TextClassifier,
+    device: &Device,
+) -> Result<(TextClassifier, usize), CliError> {
     let from_vocab = from.load_vocab(source)?;
-    let trained = load_trained(&from, source, &Device::flex())?;
+    let trained = load_trained(from, source, &Device::flex())?;
     let table = embedding_table(&trained)?;
     let mut rows = embedding_table(&model)?;
-    let d = info.d_embed;
+    let d = from.d_embed; // equal to this run's (checked by embedding_source)
     let copied = copy_shared_rows(&from_vocab, &table, vocab, &mut rows, d);
     model.embedding.weight =
         burn::module::Param::from_data(TensorData::new(rows, [vocab.len(), d]), device);

@@ -305,6 +305,7 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
         "recorded in run.json"
     );
     // Another split of the same corpus would have trained on this run's test documents.
+    let leak_out = tmp.path().join("leak");
     let leak = deepzero()
         .args([
             "train",
@@ -314,13 +315,14 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
             "--embeddings-from",
             out_s,
         ])
-        .args(["--out", lstm_out.to_str().unwrap(), "--seed", "7"])
+        .args(["--out", leak_out.to_str().unwrap(), "--seed", "7"])
         .output()
         .unwrap();
     assert!(!leak.status.success());
     let err = String::from_utf8_lossy(&leak.stderr);
     assert!(err.contains("split the same corpus differently"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!leak_out.exists(), "a refused source leaves no run folder");
 
     for (recipe, expected) in [
         ("bbc-lstm", "reads tokens in order"),
