@@ -183,7 +183,7 @@ impl Vocab {
         let mut pieces = split_with(&self.config, text);
         let truncated = pieces.len() > max_len;
         pieces.truncate(max_len);
-        (self.ids(&with_ngrams(pieces, &self.config)), truncated)
+        (self.ids(&append_ngrams(pieces, &self.config)), truncated)
     }
 
     /// Text of `ids`: words joined by spaces, characters joined directly; `<pad>` skipped.
@@ -278,7 +278,7 @@ impl Vocab {
 }
 
 fn tokenize_with(config: &VocabConfig, text: &str) -> Vec<String> {
-    with_ngrams(split_with(config, text), config)
+    append_ngrams(split_with(config, text), config)
 }
 
 /// The plain tokens of `text`.
@@ -299,7 +299,7 @@ fn split_with(config: &VocabConfig, text: &str) -> Vec<String> {
 
 /// `tokens` followed by their n-grams for n = 2..=`config.ngrams`, in order of n, then of
 /// position.
-fn with_ngrams(mut tokens: Vec<String>, config: &VocabConfig) -> Vec<String> {
+fn append_ngrams(mut tokens: Vec<String>, config: &VocabConfig) -> Vec<String> {
     let glue = match config.level {
         TokenLevel::Word => " ",
         TokenLevel::Char => "",
