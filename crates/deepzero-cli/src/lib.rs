@@ -4,6 +4,7 @@
 //! the train / eval / predict commands, and `summary` / `import` for the model zoo
 //! ([`zoo_cmds`]). `cargo xtask bench` uses it too.
 
+pub mod allocator;
 pub mod backend;
 pub mod error;
 pub mod finetune_task;

@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
 /// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
-/// page-faults its memory in again. mimalloc keeps and reuses them (see docs/benchmarks.md).
+/// page-faults its memory in again. mimalloc keeps and reuses them, and `main` tells it never to
+/// give them back ([`deepzero_cli::allocator`]; docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use deepzero_cli::finetune_task::FinetuneArgs;
@@ -211,6 +212,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    deepzero_cli::allocator::keep_freed_memory();
     // A panic anywhere (a backend included) ends with one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let message = info

@@ -29,7 +29,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
-use super::{conv_config, linear, torch_default_bias};
+use super::{conv_config, conv2d, linear, torch_default_bias};
 use crate::classify::ImageClassifier;
 
 /// torchvision's GoogLeNet initialisation: `trunc_normal_(std=0.01, a=-2, b=2)`, whose bounds
@@ -67,7 +67,7 @@ impl BasicConv2d {
 
     /// `[B, in, H, W] → [B, out, H/stride, W/stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.relu.forward(self.bn.forward(self.conv.forward(x)))
+        self.relu.forward(self.bn.forward(conv2d(&self.conv, x)))
     }
 }
 

@@ -36,7 +36,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::{conv_config, kaiming_normal_fan_out, projection};
+use super::{conv_config, conv2d, kaiming_normal_fan_out, projection};
 use crate::classify::ImageClassifier;
 
 /// Which residual block a [`ResNet`] stacks.
@@ -291,9 +291,9 @@ impl Bottleneck {
     /// `[B, in_planes, H, W] → [B, 4·planes, H/stride, W/stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = shortcut(&self.downsample, x.clone());
-        let out = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let out = self.relu.forward(self.bn1.forward(conv2d(&self.conv1, x)));
         let out = self.relu.forward(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = self.bn3.forward(conv2d(&self.conv3, out));
         self.relu.forward(out + identity)
     }
 }

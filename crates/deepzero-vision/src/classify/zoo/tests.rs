@@ -11,10 +11,10 @@ use super::alexnet::{AlexNetConfig, alexnet};
 use super::cifar_resnet::{CifarResNetConfig, resnet20, resnet32, resnet44, resnet56, resnet110};
 use super::googlenet::{GoogLeNetConfig, googlenet};
 use super::resnet::{ResNetConfig, resnet18, resnet34, resnet50, resnet101, resnet152};
-use super::trainable_params;
 use super::vgg::{
     VggCfg, VggConfig, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
 };
+use super::{conv2d, trainable_params};
 use crate::classify::ImageClassifier;
 
 /// The parameter keys of a module as torchvision names them: burn's path with enum variants left
@@ -172,4 +172,55 @@ fn resnet18_at_224_pixels() {
     let model = resnet18(1000, &device);
     let y = model.forward(Tensor::zeros([1, 3, 224, 224], &device));
     assert_eq!(y.dims(), [1, 1000]);
+}
+
+#[test]
+fn conv2d_as_matrix_products_equals_burn_conv2d_in_values_and_gradients() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Distribution, Tolerance};
+
+    let device = Device::flex().autodiff();
+    // Both 1×1 forms (4² and 12² pixels around the crossover), with and without bias, and two
+    // convolutions that must take burn's own path (3×3; a padded 1×1).
+    let cases = [
+        (Conv2dConfig::new([6, 5], [1, 1]), 4),
+        (Conv2dConfig::new([6, 5], [1, 1]).with_bias(false), 12),
+        (Conv2dConfig::new([6, 5], [3, 3]), 5),
+        (
+            Conv2dConfig::new([6, 5], [1, 1]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+            4,
+        ),
+    ];
+    for (config, side) in cases {
+        let conv = config.init(&device);
+        let x = Tensor::<4>::random([3, 6, side, side], Distribution::Normal(0.0, 1.0), &device);
+        let target = Tensor::<4>::random_like(&conv.forward(x.clone()), Distribution::Default);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().require_grad();
+            let y = f(x.clone());
+            let grads = (y.clone() * target.clone()).sum().backward();
+            let weight_grad = conv.weight.val().grad(&grads).unwrap();
+            let bias_grad = conv.bias.as_ref().map(|b| b.val().grad(&grads).unwrap());
+            (y.inner(), x.grad(&grads).unwrap(), weight_grad, bias_grad)
+        };
+        let ours = run(&|x| conv2d(&conv, x));
+        let burns = run(&|x| conv.forward(x));
+        let tol = Tolerance::<f32>::rel_abs(1e-5, 1e-5);
+        let label = format!("{:?} on {side}²", conv.kernel_size);
+        assert_eq!(ours.0.dims(), burns.0.dims(), "{label}");
+        ours.0
+            .into_data()
+            .assert_approx_eq(&burns.0.into_data(), tol);
+        ours.1
+            .into_data()
+            .assert_approx_eq(&burns.1.into_data(), tol);
+        ours.2
+            .into_data()
+            .assert_approx_eq(&burns.2.into_data(), tol);
+        assert_eq!(ours.3.is_some(), burns.3.is_some(), "{label}");
+        if let (Some(a), Some(b)) = (ours.3, burns.3) {
+            a.into_data().assert_approx_eq(&b.into_data(), tol);
+        }
+    }
 }
