@@ -203,10 +203,11 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     pointwise_conv(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
 }
 
-/// Below this many pixels per image a 1×1 convolution is one `[B·H·W, C] × [C, O]` product;
-/// from it on, one `[O, C] × [C, H·W]` product per image. The batched form needs no transposes
-/// but its weight gradient is a `[B, O, C]` tensor summed over the batch, which costs more than
-/// the products themselves on small feature maps (measured crossover between 7² and 14²).
+/// Below this many pixels per image a 1×1 convolution is one `[B·H·W, C] × [C, O]` product over
+/// the whole batch; from it on, one `[O, C] × [C, H·W]` product per image. The per-image form
+/// needs no transposes, but its weight gradient is a `[B, O, C]` tensor summed over the batch,
+/// which costs more than the products themselves on small feature maps (measured crossover
+/// between 7² and 14²).
 const PER_IMAGE_PRODUCT_MIN_PIXELS: usize = 100;
 
 /// A 1×1 convolution as matrix products. weight: `[O, C, 1, 1]`, bias: `[O]`;
