@@ -94,12 +94,25 @@ def resnet18():
     return torchvision.models.resnet18(weights=None, num_classes=1000)
 
 
+def googlenet_small():
+    # torchvision's GoogLeNet without auxiliary heads, with deepzero's small-input stem
+    # (GoogLeNetConfig::small_input): conv1 a 3x3 stride-1 BasicConv2d on 1 channel, no maxpool1.
+    import torchvision
+    from torchvision.models.googlenet import BasicConv2d
+    model = torchvision.models.googlenet(weights=None, num_classes=CLASSES, aux_logits=False,
+                                         transform_input=False, init_weights=True)
+    model.conv1 = BasicConv2d(1, 64, kernel_size=3, stride=1, padding=1)
+    model.maxpool1 = nn.Identity()
+    return model
+
+
 # name: (builder, batch, input shape without the batch, kind, optimiser)
 WORKLOADS = {
     "mnist-mlp": (mlp, 128, (1, 28, 28), "classify", "adam"),
     "mnist-lenet": (lenet, 64, (1, 28, 28), "classify", "adam"),
     "resnet18-infer": (resnet18, 8, (3, 224, 224), "infer", None),
     "resnet20-train": (CifarResNet, 128, (1, 28, 28), "classify", "momentum"),
+    "googlenet-train": (googlenet_small, 128, (1, 28, 28), "classify", "momentum"),
     "lstm-train": (LstmClassifier, 32, (64, 128), "classify", "adam"),
     "transformer-layer-train": (transformer_layer, 32, (128, 256), "regress", "adam"),
 }

@@ -94,7 +94,7 @@ struct Workload {
 const OURS: &[Implementation] = &[Implementation::Deepzero];
 const OURS_AND_BURN: &[Implementation] = &[Implementation::Deepzero, Implementation::BurnNn];
 
-const WORKLOADS: [Workload; 6] = [
+const WORKLOADS: [Workload; 7] = [
     Workload {
         name: "mnist-mlp",
         batch_size: 128,
@@ -140,6 +140,18 @@ const WORKLOADS: [Workload; 6] = [
         plan: Plan {
             warmup: 2,
             steps: 8,
+            repeats: 3,
+        },
+    },
+    Workload {
+        name: "googlenet-train",
+        batch_size: 128,
+        description: "GoogLeNet, small-input variant (3x3 stride-1 conv1, no maxpool1), 1x28x28 as the fashion-googlenet recipe, SGD momentum 0.9 + weight decay 5e-4, batch 128, train step",
+        unit: "samples/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 1,
+            steps: 2,
             repeats: 3,
         },
     },
@@ -490,6 +502,8 @@ mod tests {
             ("mnist-lenet", Implementation::Deepzero, 64, 61_706),
             ("lstm-train", Implementation::Deepzero, 32, 397_834),
             ("lstm-train", Implementation::BurnNn, 32, 397_834),
+            // GoogLeNet's step at the workload's batch of 128 takes seconds; 2 images will do.
+            ("googlenet-train", Implementation::Deepzero, 2, 5_601_322),
         ] {
             let m = workloads::measure(name, implementation, batch, &device, plan).unwrap();
             assert_eq!(m.params, params, "{name} {}", implementation.name());

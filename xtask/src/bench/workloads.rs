@@ -75,6 +75,17 @@ pub fn measure(
             OptimizerKind::Momentum.build(5e-4),
             0.1,
         ),
+        // The `fashion-googlenet` recipe's model and optimiser (its lr is 0.05; the step's
+        // work does not depend on it, and the peer uses 0.1 for every SGD workload).
+        ("googlenet-train", Implementation::Deepzero) => image_training(
+            Architecture::GoogLeNetSmall.build([1, 28, 28], CLASSES, &train_device),
+            &train_device,
+            [1, 28, 28],
+            batch_size,
+            plan,
+            OptimizerKind::Momentum.build(5e-4),
+            0.1,
+        ),
         ("resnet18-infer", Implementation::Deepzero) => {
             resnet18_inference(device, batch_size, plan)
         }
