@@ -1,10 +1,12 @@
 //! Experiment: burn's Conv2d (Flex) against a 1×1 convolution written as one batched matmul,
 //! forward + backward, on the 1×1 shapes of the small-input GoogLeNet.
-use std::time::Instant;
+#[path = "common/timing.rs"]
+mod timing;
 
 use burn::nn::conv::Conv2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use timing::time;
 
 fn conv1x1(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Tensor<4> {
     let [n, c, h, wd] = x.dims();
@@ -20,17 +22,6 @@ fn conv1x1_cl(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Tensor<4> {
     let rows = x.permute([0, 2, 3, 1]).reshape([n * h * wd, c]);
     let y = rows.matmul(w.reshape([o, c]).transpose()) + b.reshape([1, o]);
     y.reshape([n, h, wd, o]).permute([0, 3, 1, 2])
-}
-
-fn time(label: &str, iters: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    let ms = start.elapsed().as_secs_f64() * 1000.0 / iters as f64;
-    println!("{label:<40} {ms:8.2} ms");
-    ms
 }
 
 fn main() {

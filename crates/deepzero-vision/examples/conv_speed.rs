@@ -1,11 +1,13 @@
 //! Experiment: burn's Conv2d (Flex) against an im2col + matmul convolution built from tensor
 //! ops, forward + backward, on the shapes of LeNet-5 and ResNet-20.
-use std::time::Instant;
+#[path = "common/timing.rs"]
+mod timing;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use timing::time;
 
 /// im2col by k² shifted slices of the padded input, then one batched matmul.
 fn conv_im2col(x: Tensor<4>, w: Tensor<4>, pad: usize) -> Tensor<4> {
@@ -30,17 +32,6 @@ fn conv_im2col(x: Tensor<4>, w: Tensor<4>, pad: usize) -> Tensor<4> {
     let cols = Tensor::stack::<5>(cols, 2).reshape([b, c * k * k, ho * wo]);
     let w = w.reshape([1, o, c * k * k]); // weight index order (c, dy, dx) matches
     w.matmul(cols).reshape([b, o, ho, wo])
-}
-
-fn time(label: &str, iters: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    let ms = start.elapsed().as_secs_f64() * 1000.0 / iters as f64;
-    println!("{label:<40} {ms:8.2} ms");
-    ms
 }
 
 fn main() {
