@@ -258,12 +258,17 @@ pub fn eval(
 
 /// The text of `deepzero list`.
 pub fn list_text() -> String {
+    let all = recipes::all();
+    let width = all.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut text = format!(
-        "{:<22} {:<14} {}\n",
+        "{:<width$} {:<14} {}\n",
         "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS"
     );
-    for r in recipes::all() {
-        text.push_str(&format!("{:<22} {:<14} {}\n", r.name, r.chapter, r.summary));
+    for r in all {
+        text.push_str(&format!(
+            "{:<width$} {:<14} {}\n",
+            r.name, r.chapter, r.summary
+        ));
     }
     let backends: Vec<&str> = Backend::compiled_backends()
         .iter()

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use deepzero_cli::finetune_task::FinetuneArgs;
 use deepzero_cli::image_task::{InvertMode, PredictOptions};
+use deepzero_cli::text_task::TextInput;
 use deepzero_cli::zoo_cmds::{ImportArgs, SummaryArgs};
 use deepzero_cli::{Backend, CliError, TrainArgs, recipes};
 
@@ -56,20 +57,21 @@ enum Command {
         #[command(flatten)]
         args: TrainArgs,
     },
-    /// Classify PNG/JPEG images with a trained run (prints classes and draws a picture), tag
-    /// sentences with a NER run (one tagged line per input line), or generate text from a
-    /// prompt with a shakespeare-* run (--prompt, or one prompt per line of --input / stdin and
-    /// one continuation per output line, newlines escaped as \n).
+    /// Run a trained model: classify PNG/JPEG images (prints the top classes and draws a
+    /// picture), classify texts (bbc-*, spam-lstm, chinese-sentiment*), tag sentences (NER),
+    /// translate sentences (multi30k-*) or continue prompts (shakespeare-*). Text recipes take
+    /// their texts as arguments or one per line of --input / standard input, and write one
+    /// result per line (generated newlines escaped as \n).
     Predict {
         /// Recipe name.
         recipe: String,
         /// The run folder written by `deepzero train` (alias --run).
         #[arg(long, alias = "run")]
         checkpoint: PathBuf,
-        /// Images to classify (NER recipes: sentences to tag).
+        /// Images to classify (text recipes: the texts, sentences or prompts).
         images: Vec<PathBuf>,
-        /// NER recipes: tag each line of this file (`-`: standard input; the default when no
-        /// sentence is given).
+        /// Text recipes: one input per line of this file (`-`: standard input, the default when
+        /// no text is given).
         #[arg(long)]
         input: Option<PathBuf>,
         /// Classes to report per image.
@@ -127,75 +129,61 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let recipe = recipes::find(&recipe)?;
             let device = Backend::resolve(backend.as_deref())?.device()?;
-            if let recipes::RecipeKind::Translation(_) = recipe.kind {
-                use deepzero_cli::text_task::TextInput;
-                let texts: Vec<String> = images
+            let texts = || -> Result<TextInput, CliError> {
+                let texts = images
                     .iter()
                     .map(|p| p.to_string_lossy().into_owned())
                     .collect();
-                let input = match input {
-                    Some(path) => TextInput::File(path),
-                    None if texts.is_empty() => TextInput::Stdin,
-                    None => TextInput::Args(texts),
-                };
-                return deepzero_cli::translation_task::predict(
-                    &recipe,
-                    &checkpoint,
-                    &input,
-                    &translate,
-                    &device,
-                )
-                .map(|_| ());
-            }
-            if let recipes::RecipeKind::Generation(_) = recipe.kind {
-                let prompts: Vec<String> = images
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                return deepzero_cli::generation_task::predict(
-                    &recipe,
-                    &checkpoint,
-                    &prompts,
-                    input.as_deref(),
-                    &generate,
-                    json,
-                    &device,
-                )
-                .map(|_| ());
-            }
-            if let recipes::RecipeKind::Tagging { .. } = recipe.kind {
-                let sentences: Vec<String> = images
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                return deepzero_cli::tagging_task::predict(
-                    &recipe,
-                    &checkpoint,
-                    &sentences,
-                    input.as_deref(),
-                    &device,
-                )
-                .map(|_| ());
-            }
-            if let recipes::RecipeKind::Text(_) = recipe.kind {
-                use deepzero_cli::text_task::TextInput;
-                let texts: Vec<String> = images
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                let input = match input {
-                    Some(path) => TextInput::File(path),
-                    None if texts.is_empty() => TextInput::Stdin,
-                    None => TextInput::Args(texts),
-                };
-                return deepzero_cli::text_task::predict(
-                    &recipe,
-                    &checkpoint,
-                    &input,
-                    json,
-                    &device,
-                )
-                .map(|_| ());
+                TextInput::from_args(texts, input.clone())
+            };
+            match recipe.kind {
+                recipes::RecipeKind::Translation(_) => {
+                    return deepzero_cli::translation_task::predict(
+                        &recipe,
+                        &checkpoint,
+                        &texts()?,
+                        &translate,
+                        &device,
+                    )
+                    .map(|_| ());
+                }
+                recipes::RecipeKind::Tagging { .. } => {
+                    return deepzero_cli::tagging_task::predict(
+                        &recipe,
+                        &checkpoint,
+                        &texts()?,
+                        &device,
+                    )
+                    .map(|_| ());
+                }
+                recipes::RecipeKind::Text(_) => {
+                    return deepzero_cli::text_task::predict(
+                        &recipe,
+                        &checkpoint,
+                        &texts()?,
+                        json,
+                        &device,
+                    )
+                    .map(|_| ());
+                }
+                recipes::RecipeKind::Generation(_) => {
+                    // Prompts also come from --prompt, so generation sorts its inputs itself.
+                    let prompts: Vec<String> = images
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect();
+                    return deepzero_cli::generation_task::predict(
+                        &recipe,
+                        &checkpoint,
+                        &prompts,
+                        input.as_deref(),
+                        &generate,
+                        json,
+                        &device,
+                    )
+                    .map(|_| ());
+                }
+                _ => {}
             }
             let options = PredictOptions {
                 top_k: top,

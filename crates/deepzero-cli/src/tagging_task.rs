@@ -18,8 +18,7 @@
 //! Scores are entity-level precision/recall/F1 exactly as seqeval computes them
 //! ([`deepzero_sequence::tagging::metrics`]).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use deepzero_sequence::tagging::data::{
@@ -544,32 +543,16 @@ pub fn render(tokens: &[String], tags: &[String], char_level: bool) -> String {
     parts.join(sep)
 }
 
-/// `deepzero predict` for a NER recipe: tags each sentence (given as arguments, or one per
-/// line of `input`, `-` or nothing meaning standard input) and prints one tagged line per
-/// input line.
+/// `deepzero predict` for a NER recipe: tags each sentence of `input` and prints one tagged
+/// line per input line.
 pub fn predict(
     recipe: &Recipe,
     checkpoint: &Path,
-    sentences: &[String],
-    input: Option<&Path>,
+    input: &crate::text_task::TextInput,
     device: &Device,
 ) -> Result<Vec<String>, CliError> {
     let info = TaggerInfo::load(checkpoint, recipe.name)?;
-    let lines: Vec<String> = if !sentences.is_empty() {
-        sentences.to_vec()
-    } else {
-        let text = match input {
-            Some(p) if p != Path::new("-") => read_text(p)?,
-            _ => {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .map_err(CliError::io(&PathBuf::from("<stdin>")))?;
-                s
-            }
-        };
-        text.lines().map(String::from).collect()
-    };
+    let lines = crate::text_task::read_lines(input)?;
     let char_level = info.corpus.char_level();
     let tokens: Vec<Vec<String>> = lines
         .iter()

@@ -674,6 +674,21 @@ pub enum TextInput {
     Stdin,
 }
 
+impl TextInput {
+    /// Where `predict` reads from: the texts given as arguments, or else the lines of `--input`
+    /// (`-` or neither: standard input). Both at once is a usage error.
+    pub fn from_args(texts: Vec<String>, input: Option<PathBuf>) -> Result<Self, CliError> {
+        match (input, texts.is_empty()) {
+            (Some(path), true) => Ok(Self::File(path)),
+            (Some(_), false) => Err(CliError::Usage(
+                "give texts either as arguments or with --input, not both".into(),
+            )),
+            (None, true) => Ok(Self::Stdin),
+            (None, false) => Ok(Self::Args(texts)),
+        }
+    }
+}
+
 pub(crate) fn read_lines(input: &TextInput) -> Result<Vec<String>, CliError> {
     match input {
         TextInput::Args(texts) => Ok(texts.clone()),

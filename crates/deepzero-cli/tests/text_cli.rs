@@ -175,6 +175,22 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         String::from_utf8_lossy(&from_file.stdout).lines().count(),
         3
     );
+    // Texts as arguments and --input at once: a usage error, not one of them silently dropped.
+    let both = deepzero()
+        .args([
+            "predict",
+            "bbc-lstm",
+            "--checkpoint",
+            out_s,
+            "goal",
+            "--input",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!both.status.success());
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert!(err.contains("not both"), "{err}");
 
     let mut child = deepzero()
         .args(["predict", "bbc-lstm", "--checkpoint", out_s])
