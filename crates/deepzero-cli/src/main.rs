@@ -13,9 +13,11 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use deepzero_cli::finetune_task::FinetuneArgs;
 use deepzero_cli::image_task::{InvertMode, PredictOptions};
+use deepzero_cli::recipes::RecipeKind as Kind;
 use deepzero_cli::text_task::TextInput;
 use deepzero_cli::zoo_cmds::{ImportArgs, SummaryArgs};
 use deepzero_cli::{Backend, CliError, TrainArgs, recipes};
+use deepzero_cli::{generation_task, image_task, tagging_task, text_task, translation_task};
 
 #[derive(Parser)]
 #[command(
@@ -129,70 +131,46 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let recipe = recipes::find(&recipe)?;
             let device = Backend::resolve(backend.as_deref())?.device()?;
-            let texts = || -> Result<TextInput, CliError> {
-                let texts = images
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                TextInput::from_args(texts, input.clone())
-            };
+            // Text recipes read their positional arguments as texts, not as image paths.
+            let texts: Vec<String> = images
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
             match recipe.kind {
-                recipes::RecipeKind::Translation(_) => {
-                    return deepzero_cli::translation_task::predict(
-                        &recipe,
-                        &checkpoint,
-                        &texts()?,
-                        &translate,
-                        &device,
-                    )
-                    .map(|_| ());
+                Kind::Translation(_) => {
+                    let input = TextInput::from_args(texts, input)?;
+                    translation_task::predict(&recipe, &checkpoint, &input, &translate, &device)
+                        .map(drop)
                 }
-                recipes::RecipeKind::Tagging { .. } => {
-                    return deepzero_cli::tagging_task::predict(
-                        &recipe,
-                        &checkpoint,
-                        &texts()?,
-                        &device,
-                    )
-                    .map(|_| ());
+                Kind::Tagging { .. } => {
+                    let input = TextInput::from_args(texts, input)?;
+                    tagging_task::predict(&recipe, &checkpoint, &input, &device).map(drop)
                 }
-                recipes::RecipeKind::Text(_) => {
-                    return deepzero_cli::text_task::predict(
-                        &recipe,
-                        &checkpoint,
-                        &texts()?,
+                Kind::Text(_) => {
+                    let input = TextInput::from_args(texts, input)?;
+                    text_task::predict(&recipe, &checkpoint, &input, json, &device).map(drop)
+                }
+                // Prompts also come from --prompt, so generation sorts out its inputs itself.
+                Kind::Generation(_) => generation_task::predict(
+                    &recipe,
+                    &checkpoint,
+                    &texts,
+                    input.as_deref(),
+                    &generate,
+                    json,
+                    &device,
+                )
+                .map(drop),
+                _ => {
+                    let options = PredictOptions {
+                        top_k: top,
                         json,
-                        &device,
-                    )
-                    .map(|_| ());
+                        picture,
+                        invert,
+                    };
+                    image_task::predict(&recipe, &checkpoint, &images, &options, &device).map(drop)
                 }
-                recipes::RecipeKind::Generation(_) => {
-                    // Prompts also come from --prompt, so generation sorts its inputs itself.
-                    let prompts: Vec<String> = images
-                        .iter()
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .collect();
-                    return deepzero_cli::generation_task::predict(
-                        &recipe,
-                        &checkpoint,
-                        &prompts,
-                        input.as_deref(),
-                        &generate,
-                        json,
-                        &device,
-                    )
-                    .map(|_| ());
-                }
-                _ => {}
             }
-            let options = PredictOptions {
-                top_k: top,
-                json,
-                picture,
-                invert,
-            };
-            deepzero_cli::image_task::predict(&recipe, &checkpoint, &images, &options, &device)
-                .map(|_| ())
         }
         Command::Summary(args) => deepzero_cli::zoo_cmds::summary(&args),
         Command::Import(args) => deepzero_cli::zoo_cmds::import(&args).map(|_| ()),
