@@ -1,1 +1,10 @@
 //! deepzero-graph
+
+#![warn(missing_docs)]
+
+pub mod data;
+mod error;
+pub mod gcn;
+pub mod sparse;
+
+pub use error::{GraphError, Result};
