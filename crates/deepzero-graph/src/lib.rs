@@ -4,6 +4,7 @@
 
 pub mod data;
 mod error;
+pub mod gat;
 pub mod gcn;
 pub mod sparse;
 
