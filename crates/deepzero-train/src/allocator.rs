@@ -1,4 +1,15 @@
-//! Settings of mimalloc, the global allocator of the `deepzero` and `xtask` binaries.
+//! Settings of mimalloc for programs that make it their global allocator (the `deepzero` and
+//! `xtask` binaries do; a library never chooses the allocator). Behind the `mimalloc` feature.
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+//!
+//! fn main() {
+//!     deepzero_train::allocator::keep_freed_memory();
+//!     // ...
+//! }
+//! ```
 //!
 //! A training step frees and re-allocates the same tensor-sized buffers every step. By default
 //! mimalloc (v3) hands memory that stayed free for 1 s back to the kernel ("purging"), so on
@@ -10,7 +21,8 @@
 
 use std::ffi::{c_int, c_long};
 
-// Links mimalloc's C library (with the functions below) into every binary, tests included.
+// Links mimalloc's C library (with the functions below) into every program that enables the
+// feature, tests included.
 use mimalloc as _;
 
 unsafe extern "C" {

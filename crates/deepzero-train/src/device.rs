@@ -1,14 +1,27 @@
-//! Run-time backend selection: `--backend`, else `BURN_DEVICE`, else Flex.
+//! Run-time backend selection: a name (a program's `--backend` option, say), else the
+//! `BURN_DEVICE` environment variable, else Flex.
 //!
-//! Cargo features decide which backends are compiled in (Flex always; `ndarray`, `wgpu`, `cuda`
-//! on request); this module turns a name into a burn `Device`.
+//! Cargo features of this crate decide which backends are compiled in (Flex always; `ndarray`,
+//! `wgpu`, `cuda` on request); this module turns a name into a burn [`Device`]. Models never name
+//! a backend: they take the device this returns.
+//!
+//! ```
+//! use deepzero_train::device::Backend;
+//!
+//! let backend = Backend::resolve(None)?; // BURN_DEVICE, else Flex
+//! let device = backend.device()?;
+//! # Ok::<(), deepzero_train::device::BackendError>(())
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
 
 use burn::prelude::Device;
 
-use crate::CliError;
+/// A backend that is unknown or not compiled into this program.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(String);
 
 /// A backend the user can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +45,7 @@ impl Backend {
         Backend::Cuda,
     ];
 
-    /// The name used on the command line and in `metrics.json`.
+    /// The name accepted by [`Backend::resolve`] and written to `metrics.json`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",
@@ -42,7 +55,7 @@ impl Backend {
         }
     }
 
-    /// Whether this binary was built with the backend.
+    /// Whether this program was built with the backend (this crate's Cargo features).
     pub fn compiled(self) -> bool {
         match self {
             Backend::Flex => true,
@@ -57,25 +70,25 @@ impl Backend {
         Self::ALL.into_iter().filter(|b| b.compiled()).collect()
     }
 
-    /// `--backend` if given, else the `BURN_DEVICE` environment variable, else Flex.
-    pub fn resolve(flag: Option<&str>) -> Result<Backend, CliError> {
-        match flag {
+    /// `name` if given, else the `BURN_DEVICE` environment variable, else Flex.
+    pub fn resolve(name: Option<&str>) -> Result<Backend, BackendError> {
+        match name {
             Some(name) => name.parse(),
             None => match std::env::var("BURN_DEVICE") {
-                Ok(name) if !name.is_empty() => name.parse().map_err(|e| match e {
-                    CliError::Usage(m) => CliError::Usage(format!("BURN_DEVICE: {m}")),
-                    other => other,
-                }),
+                Ok(name) if !name.is_empty() => name
+                    .parse()
+                    .map_err(|BackendError(m)| BackendError(format!("BURN_DEVICE: {m}"))),
                 _ => Ok(Backend::Flex),
             },
         }
     }
 
     /// The (non-autodiff) device of this backend.
-    pub fn device(self) -> Result<Device, CliError> {
+    pub fn device(self) -> Result<Device, BackendError> {
         if !self.compiled() {
-            return Err(CliError::Usage(format!(
-                "backend `{}` is not compiled into this binary; rebuild with `cargo build --release -p deepzero-cli --features {}`",
+            return Err(BackendError(format!(
+                "backend `{}` is not compiled into this program; rebuild it with the Cargo feature `{}` (e.g. `cargo build --release -p deepzero-cli --features {}`)",
+                self.name(),
                 self.name(),
                 self.name()
             )));
@@ -96,6 +109,12 @@ impl Backend {
     }
 }
 
+/// The device named by `BURN_DEVICE`, else Flex's: what a program without a `--backend`
+/// option uses.
+pub fn from_env() -> Result<Device, BackendError> {
+    Backend::resolve(None)?.device()
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -103,13 +122,13 @@ impl fmt::Display for Backend {
 }
 
 impl FromStr for Backend {
-    type Err = CliError;
-    fn from_str(s: &str) -> Result<Self, CliError> {
+    type Err = BackendError;
+    fn from_str(s: &str) -> Result<Self, BackendError> {
         Self::ALL
             .into_iter()
             .find(|b| b.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                CliError::Usage(format!(
+                BackendError(format!(
                     "unknown backend `{s}` (expected one of: flex, ndarray, wgpu, cuda)"
                 ))
             })

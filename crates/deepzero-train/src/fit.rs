@@ -224,12 +224,42 @@ impl<'a, M> FitHooks<'a, M> {
 /// [`fit`] with [`FitHooks`]: the same loop, checkpoints and files.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_with<M, T, V>(
-    mut model: M,
+    model: M,
     train: &T,
     valid: Option<&V>,
     device: &Device,
     config: &FitConfig,
     run: &RunDir,
+    progress: &mut Progress,
+    hooks: FitHooks<'_, M>,
+) -> Result<FitOutcome<M>, TrainError>
+where
+    M: Supervised,
+    T: BatchSource<M::Batch> + ?Sized,
+    V: BatchSource<M::Batch> + ?Sized,
+{
+    fit_loop(
+        model,
+        train,
+        valid,
+        device,
+        config,
+        Some(run),
+        progress,
+        hooks,
+    )
+}
+
+/// The loop behind [`fit`], [`fit_with`] and [`crate::Trainer`]; without a run folder nothing
+/// is written and the best epoch is kept in memory.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_loop<M, T, V>(
+    mut model: M,
+    train: &T,
+    valid: Option<&V>,
+    device: &Device,
+    config: &FitConfig,
+    run: Option<&RunDir>,
     progress: &mut Progress,
     mut hooks: FitHooks<'_, M>,
 ) -> Result<FitOutcome<M>, TrainError>
@@ -244,9 +274,16 @@ where
     if train.is_empty() {
         return Err(TrainError::Config("the training set is empty".into()));
     }
-    let run_dir = run.path.as_path();
-    std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
-    let checkpoints = Checkpoints::new(run_dir, config.keep_checkpoints);
+    let checkpoints = match run {
+        Some(run) => {
+            let dir = run.path.as_path();
+            std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
+            Some(Checkpoints::new(dir, config.keep_checkpoints))
+        }
+        None => None,
+    };
+    let identity = run.map_or(serde_json::Value::Null, |r| r.identity.clone());
+    let resume = run.is_some_and(|r| r.resume);
     let mut optim = config.optimizer.build(config.weight_decay);
     let eval_device = device.clone().without_autodiff();
 
@@ -262,18 +299,18 @@ where
                 deepzero_core::early_stopping::Mode::Minimize,
             )
         }),
-        run: run.identity.clone(),
+        run: identity.clone(),
     };
     let mut resumed_after = None;
-    if run.resume {
+    if let (true, Some(checkpoints)) = (resume, &checkpoints) {
         match checkpoints.latest()? {
             Some(checkpoint) => {
-                if checkpoint.state.run != run.identity {
+                if checkpoint.state.run != identity {
                     return Err(TrainError::Checkpoint {
                         path: checkpoint.dir.clone(),
                         message: format!(
                             "was written by a different run ({}), not {}",
-                            checkpoint.state.run, run.identity
+                            checkpoint.state.run, identity
                         ),
                     });
                 }
@@ -288,7 +325,7 @@ where
                 ));
             }
             None => progress.message(&format!(
-                "--resume: no checkpoint in {}, starting from scratch",
+                "resume: no checkpoint in {}, starting from scratch",
                 checkpoints.root().display()
             )),
         }
@@ -297,9 +334,10 @@ where
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
     let mut best_model: Option<(M, usize)> = None;
-    if let Some(best) = checkpoints.best()?
+    if let Some(checkpoints) = &checkpoints
         && resumed_after.is_some()
         && config.restore_best
+        && let Some(best) = checkpoints.best()?
     {
         best_model = Some((best.load_model(model.clone())?, best.state.epoch));
     }
@@ -411,18 +449,23 @@ where
             }
         }
         if improved && config.restore_best {
-            checkpoints.save_best(&model, &state)?;
+            if let Some(checkpoints) = &checkpoints {
+                checkpoints.save_best(&model, &state)?;
+            }
             best_model = Some((model.clone(), epoch));
         }
-        checkpoints.save(&model, &optim, &state)?;
-        write_metrics_csv(&run_dir.join("metrics.csv"), &state.history)?;
-        // A drawing failure must not lose a training run: report it and go on.
-        if let Err(e) = crate::draw_curves(
-            &run_dir.join("curves.png"),
-            &run_title(&run.identity),
-            &state.history,
-        ) {
-            progress.message(&format!("warning: {e}"));
+        if let (Some(run), Some(checkpoints)) = (run, &checkpoints) {
+            let run_dir = run.path.as_path();
+            checkpoints.save(&model, &optim, &state)?;
+            write_metrics_csv(&run_dir.join("metrics.csv"), &state.history)?;
+            // A drawing failure must not lose a training run: report it and go on.
+            if let Err(e) = crate::draw_curves(
+                &run_dir.join("curves.png"),
+                &run_title(&identity),
+                &state.history,
+            ) {
+                progress.message(&format!("warning: {e}"));
+            }
         }
 
         let valid_text = match (valid_loss, valid_accuracy) {

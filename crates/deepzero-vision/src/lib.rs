@@ -22,12 +22,34 @@
 //! expect around them.
 //!
 //! Every model implements [`deepzero_train::Supervised`] for [`deepzero_data::ImageBatch`], so the
-//! same training loop trains any of them.
+//! same training loop trains any of them. [`tasks`] turns them into whole tasks — data, training,
+//! evaluation, prediction, fine-tuning, torchvision import — callable from a program:
+//!
+//! ## Quick start
+//! ```no_run
+//! use deepzero_data::IdxCorpus;
+//! use deepzero_train::{FitConfig, RunSettings};
+//! use deepzero_vision::Architecture;
+//! use deepzero_vision::tasks::classify::{self, ImageSpec, PredictOptions, Predictor};
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! let spec = ImageSpec::idx(IdxCorpus::Mnist, Architecture::LeNet5); // the shipped MNIST sample
+//! let settings = RunSettings::new("mnist-lenet", "runs/lenet")
+//!     .with_fit(FitConfig { epochs: 2, ..FitConfig::default() });
+//! let report = classify::train(&spec, &settings)?;
+//! println!("test accuracy {}", report.test["accuracy"]);
+//! let predictor = Predictor::load("runs/lenet".as_ref(), None, &settings.device()?)?;
+//! let top = predictor.predict(&["digit.png".into()], &PredictOptions::default())?;
+//! println!("{} ({:.2})", top[0].top[0].1, top[0].top[0].2);
+//! # Ok(()) }
+//! ```
+//! `examples/finetune_fashion.rs` pre-trains and fine-tunes on the shipped Fashion-MNIST sample.
 
 pub mod classify;
 pub mod finetune;
 pub mod imagenet;
 pub mod import;
+pub mod tasks;
 
 pub use classify::lenet::{LeNet5, LeNet5Config};
 pub use classify::mlp::{MlpClassifier, MlpClassifierConfig};

@@ -1,9 +1,14 @@
-//! Trainable models for whole tasks, built from the layers of this crate.
+//! Whole tasks, from data on disk to a trained model in a run folder and back: each module has a
+//! serialisable spec, `train`, `evaluate_run` and a `Predictor` that loads a run folder.
 //!
-//! | seed | task | file |
+//! | seed | task | module |
 //! |---|---|---|
-//! | 4.1, 4.2 | text classification: embedding → BiLSTM or Transformer encoder → masked pooling → linear | `text_classifier.rs` ([`TextClassifier`]) |
+//! | 4.1, 4.2 | the model: embedding → bag / BiLSTM / Transformer encoder → masked pooling → linear | [`text_classifier`] ([`TextClassifier`]) |
+//! | 4.1, 4.2 | text classification of a labelled corpus (BBC News, SpamAssassin, Chinese reviews) | [`classify`] |
+//! | 4.2 | named-entity tagging with a BiLSTM-CRF (People's Daily characters, WNUT-17 words) | [`tag`] |
 
+pub mod classify;
+pub mod tag;
 pub mod text_classifier;
 
 pub use text_classifier::{

@@ -1,0 +1,221 @@
+//! What every task of the domain crates shares: the error type a task returns, and the settings
+//! of one run (what to call it, how to train, where to write, which backend).
+//!
+//! A task (`deepzero_sequence::tasks::classify`, `deepzero_vision::tasks::classify`, …) is a
+//! library call `train(&spec, &settings)`: `spec` says what to build from which data, and
+//! [`RunSettings`] the rest. The `deepzero` CLI fills both from its flags; a program fills them
+//! itself:
+//!
+//! ```no_run
+//! use deepzero_train::{FitConfig, RunSettings};
+//!
+//! let settings = RunSettings::new("my-run", "runs/my-run").with_fit(FitConfig {
+//!     epochs: 3,
+//!     ..FitConfig::default()
+//! });
+//! assert_eq!(settings.seed(), 42);
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+use deepzero_data::DataError;
+
+use crate::device::{Backend, BackendError};
+use crate::{FitConfig, Progress, RunDir, TrainError};
+
+/// Anything that ends a task: one line of text, typed by its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The task's settings or inputs make no sense (an option out of range, a run folder of
+    /// another task, an input the model cannot read).
+    #[error("{0}")]
+    Invalid(String),
+    /// A dataset could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Training, evaluation or a run-folder file failed.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// The backend is unknown or not compiled in.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A failure of a domain crate's own (weights import, a model's configuration).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl TaskError {
+    /// `TaskError::Invalid` from anything printable.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+
+    /// Maps an I/O error on `path` (`.map_err(TaskError::io(&path))`).
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TaskError + '_ {
+        move |source| TaskError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// How one run of a task is trained and where it goes; the task's own spec says what is trained.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    /// What the run is called (a recipe name): recorded in `run.json` and `metrics.json`, and
+    /// checked when the run is loaded again.
+    pub name: String,
+    /// The seed chapter the task implements, for `metrics.json` (empty if none).
+    pub chapter: String,
+    /// Epochs, batch size, optimiser, schedule, seed …
+    pub fit: FitConfig,
+    /// The run folder.
+    pub out: PathBuf,
+    /// Continue from the latest checkpoint in `out`.
+    pub resume: bool,
+    /// Epoch lines only, no progress bar or per-step lines.
+    pub quiet: bool,
+    /// Where the tensors live.
+    pub backend: Backend,
+    /// The data folder (tasks with a shipped sample use it when this is `None`).
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of the training split held out for validation.
+    pub valid_fraction: f64,
+    /// Examples per batch when evaluating a trained run (default: the task's).
+    pub eval_batch_size: Option<usize>,
+}
+
+impl RunSettings {
+    /// Settings with [`FitConfig::default`], Flex, 10 % validation and no data folder.
+    pub fn new(name: impl Into<String>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            chapter: String::new(),
+            fit: FitConfig::default(),
+            out: out.into(),
+            resume: false,
+            quiet: false,
+            backend: Backend::Flex,
+            data_dir: None,
+            valid_fraction: 0.1,
+            eval_batch_size: None,
+        }
+    }
+
+    /// Trains with `fit`.
+    pub fn with_fit(mut self, fit: FitConfig) -> Self {
+        self.fit = fit;
+        self
+    }
+
+    /// Reads the data from `dir`.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Computes on `backend`.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// The seed of weights, shuffling, augmentation and splits.
+    pub fn seed(&self) -> u64 {
+        self.fit.seed
+    }
+
+    /// The (non-autodiff) device of [`RunSettings::backend`].
+    pub fn device(&self) -> Result<Device, TaskError> {
+        Ok(self.backend.device()?)
+    }
+
+    /// The progress display: epoch lines only when quiet, else a bar on a terminal and plain
+    /// lines elsewhere.
+    pub fn progress(&self) -> Progress {
+        if self.quiet {
+            Progress::quiet()
+        } else {
+            Progress::auto()
+        }
+    }
+
+    /// The data folder, or an error saying that `self.name` needs one.
+    pub fn require_data_dir(&self) -> Result<&Path, TaskError> {
+        self.data_dir.as_deref().ok_or_else(|| {
+            TaskError::invalid(format!(
+                "{} needs a data folder (the staged datasets, e.g. shared/datasets)",
+                self.name
+            ))
+        })
+    }
+
+    /// The run folder for [`crate::fit`], checkpoints tagged with `identity`.
+    pub fn run_dir(&self, identity: serde_json::Value) -> RunDir {
+        RunDir::new(&self.out, identity).resume(self.resume)
+    }
+
+    /// Checks the settings every task shares.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        if self.fit.batch_size == 0 {
+            return Err(TaskError::invalid("the batch size must be at least 1"));
+        }
+        if self.fit.epochs == 0 {
+            return Err(TaskError::invalid("the number of epochs must be at least 1"));
+        }
+        let lr = self.fit.learning_rate;
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(TaskError::invalid(format!(
+                "the learning rate must be a positive number, not {lr}"
+            )));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return Err(TaskError::invalid(
+                "the validation fraction must be in [0, 1)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates the run folder.
+    pub fn create_out(&self) -> Result<&Path, TaskError> {
+        std::fs::create_dir_all(&self.out).map_err(TaskError::io(&self.out))?;
+        Ok(&self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_setting() {
+        let mut s = RunSettings::new("t", "out");
+        assert!(s.validate().is_ok());
+        s.fit.batch_size = 0;
+        assert!(s.validate().unwrap_err().to_string().contains("batch size"));
+        s.fit.batch_size = 1;
+        s.fit.learning_rate = f64::NAN;
+        assert!(s.validate().unwrap_err().to_string().contains("learning rate"));
+        s.fit.learning_rate = 0.1;
+        s.valid_fraction = 1.0;
+        assert!(s.validate().unwrap_err().to_string().contains("validation"));
+    }
+
+    #[test]
+    fn io_errors_keep_their_path_and_kind() {
+        let err = std::fs::read("/no/such/file").map_err(TaskError::io(Path::new("/no/such/file")));
+        let err = err.unwrap_err();
+        assert!(matches!(err, TaskError::Io { .. }));
+        assert!(err.to_string().starts_with("/no/such/file: "), "{err}");
+    }
+}

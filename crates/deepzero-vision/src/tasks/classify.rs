@@ -1,0 +1,870 @@
+//! The image-classification task (seed chapters 1.3.1, 3.1, 7.2): an IDX corpus (MNIST,
+//! Fashion-MNIST) or a class-per-folder image tree → a trained classifier in a run folder, its
+//! evaluation, and a [`Predictor`] for image files.
+//!
+//! ```no_run
+//! use deepzero_data::IdxCorpus;
+//! use deepzero_vision::Architecture;
+//! use deepzero_vision::tasks::classify::{self, ImageSpec, PredictOptions, Predictor};
+//! use deepzero_train::RunSettings;
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! // Without a data folder the shipped sample datasets/mnist-sample is used.
+//! let spec = ImageSpec::idx(IdxCorpus::Mnist, Architecture::LeNet5);
+//! let report = classify::train(&spec, &RunSettings::new("mnist-lenet", "runs/lenet"))?;
+//! println!("test accuracy {}", report.test["accuracy"]);
+//! let predictor = Predictor::load("runs/lenet".as_ref(), None, &burn::prelude::Device::flex())?;
+//! let predictions = predictor.predict(&["digit.png".into()], &PredictOptions::default())?;
+//! println!("{}", predictions[0].top[0].1);
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use deepzero_data::{
+    Augmentation, Augmented, IdxCorpus, ImageBatcher, ImageFolder, ImageItem, InMemoryImages,
+    Split, Subset, load_image, select_classes, stratified_split,
+};
+use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::metrics_file::write_json_atomic;
+use deepzero_train::{
+    BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit,
+    load_run_json, model_file, read_run_json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{Architecture, ImageClassifier, ImageModel};
+
+/// Where an image classifier's data come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImageData {
+    /// An IDX corpus: the data folder's four files (or its `<corpus>` sub-folder), else the
+    /// shipped sample `datasets/<corpus>-sample`.
+    Idx {
+        /// Which corpus.
+        corpus: IdxCorpus,
+        /// Training-time augmentation.
+        augment: Augmentation,
+    },
+    /// A folder tree `root/<class>/<image>` (or `root/{train,test}/<class>/<image>`), images
+    /// resized to `image_size`², three channels, normalised with the training images' own
+    /// per-channel statistics; padded crops and flips.
+    Folder {
+        /// Side length of the resized images (a multiple of 4, at least 8).
+        image_size: usize,
+    },
+}
+
+/// What an image-classification run trains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageSpec {
+    /// The data.
+    pub data: ImageData,
+    /// The model.
+    pub arch: Architecture,
+    /// Keep only these classes, relabelled 0..n in this order, in the training and test split.
+    pub classes_subset: Option<Vec<usize>>,
+    /// Few-shot training: keep this many training images per class (a seeded choice).
+    pub per_class: Option<usize>,
+}
+
+impl ImageSpec {
+    /// `arch` on an IDX corpus, without augmentation.
+    pub fn idx(corpus: IdxCorpus, arch: Architecture) -> Self {
+        Self {
+            data: ImageData::Idx {
+                corpus,
+                augment: Augmentation::default(),
+            },
+            arch,
+            classes_subset: None,
+            per_class: None,
+        }
+    }
+
+    /// The small CNN on an image folder of `image_size`² images.
+    pub fn folder(image_size: usize) -> Self {
+        Self {
+            data: ImageData::Folder { image_size },
+            arch: Architecture::SmallCnn,
+            classes_subset: None,
+            per_class: None,
+        }
+    }
+
+    /// The same spec with training-time augmentation (IDX corpora; folders choose their own).
+    pub fn with_augment(mut self, augmentation: Augmentation) -> Self {
+        if let ImageData::Idx { augment, .. } = &mut self.data {
+            *augment = augmentation;
+        }
+        self
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        if let ImageData::Folder { image_size } = self.data
+            && (image_size < 8 || !image_size.is_multiple_of(4))
+        {
+            return Err(TaskError::invalid(
+                "the image size must be a multiple of 4, at least 8",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The current version of [`ImageRunInfo`]'s format.
+pub const RUN_VERSION: u32 = 2;
+
+/// How [`Predictor`] turns an image file into the model's input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preprocess {
+    /// Resize to the input size (the training data's way).
+    #[default]
+    Resize,
+    /// torchvision's evaluation transform: resize the short side, crop the centre (imported
+    /// ImageNet weights).
+    ResizeCenterCrop,
+}
+
+/// What `OUT/run.json` records about a trained image classifier, so that evaluation and
+/// prediction can rebuild it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImageRunInfo {
+    /// Format version (1: written before versions were recorded).
+    #[serde(default = "version_1")]
+    pub version: u32,
+    /// Recipe name.
+    pub recipe: String,
+    /// Model architecture.
+    pub arch: Architecture,
+    /// Input `[C, H, W]`.
+    pub input_shape: [usize; 3],
+    /// Class names, index = class id.
+    pub class_names: Vec<String>,
+    /// Per-channel normalisation mean (of pixel/255).
+    pub mean: Vec<f32>,
+    /// Per-channel normalisation standard deviation.
+    pub std: Vec<f32>,
+    /// Where the training data came from.
+    pub data: String,
+    /// How images are prepared for the model (absent from version 1: resize, or centre crop
+    /// for the `imagenet` recipe).
+    #[serde(default)]
+    pub preprocess: Option<Preprocess>,
+}
+
+fn version_1() -> u32 {
+    1
+}
+
+impl ImageRunInfo {
+    fn batcher(&self) -> ImageBatcher {
+        ImageBatcher::new(self.mean.clone(), self.std.clone())
+    }
+
+    /// The identity of the run that a resume must match.
+    fn fingerprint(&self) -> serde_json::Value {
+        json!({
+            "recipe": self.recipe,
+            "arch": self.arch,
+            "input_shape": self.input_shape,
+            "classes": self.class_names.len(),
+        })
+    }
+
+    /// How images are prepared (see [`ImageRunInfo::preprocess`]).
+    pub fn preprocessing(&self) -> Preprocess {
+        self.preprocess.unwrap_or(if self.recipe == "imagenet" {
+            Preprocess::ResizeCenterCrop
+        } else {
+            Preprocess::Resize
+        })
+    }
+
+    /// Reads `DIR/run.json`, checking its version, that it can be used (no zero standard
+    /// deviation) and, when `recipe` is given, that the run was made by it.
+    pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
+        let info: Self = match recipe {
+            Some(recipe) => load_run_json(dir, recipe, |i: &ImageRunInfo| i.recipe.as_str())?,
+            None => read_run_json(dir)?,
+        };
+        if info.version > RUN_VERSION {
+            return Err(TaskError::invalid(format!(
+                "{}: run.json is version {}, newer than this library reads ({RUN_VERSION})",
+                dir.display(),
+                info.version
+            )));
+        }
+        let channels = info.input_shape[0];
+        if info.mean.len() != channels
+            || info.std.len() != channels
+            || info.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+            || info.class_names.is_empty()
+        {
+            return Err(TaskError::invalid(format!(
+                "{}: run.json needs {channels} means, {channels} positive standard deviations and at least one class",
+                dir.display()
+            )));
+        }
+        Ok(info)
+    }
+
+    /// The trained model of the run in `dir`, on `device`.
+    pub fn load_model(&self, dir: &Path, device: &Device) -> Result<ImageModel, TaskError> {
+        let model = self
+            .arch
+            .build(self.input_shape, self.class_names.len(), device);
+        Ok(load_model(model, &model_file(dir)?)?)
+    }
+
+    /// Writes `DIR/run.json` atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), TaskError> {
+        std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
+        Ok(write_json_atomic(&dir.join("run.json"), self)?)
+    }
+}
+
+/// The training and test images of a run, and what to build and train with.
+pub(crate) struct LoadedImages {
+    pub train: InMemoryImages,
+    pub test: InMemoryImages,
+    pub source: String,
+    pub augment: Augmentation,
+    /// `None`: normalise with the training images' own statistics.
+    pub batcher: Option<ImageBatcher>,
+}
+
+/// Looks for the shipped sample of `corpus` (`datasets/<name>-sample`), from the working
+/// directory first, then from the source tree this crate was built from.
+fn shipped_sample(corpus: IdxCorpus) -> Option<PathBuf> {
+    let name = format!("{}-sample", corpus.name());
+    let candidates = [
+        PathBuf::from("datasets").join(&name),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../datasets")
+            .join(&name),
+    ];
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// The folder holding `corpus`'s IDX files: `data_dir` itself, or its `<corpus>` sub-folder.
+fn idx_dir(corpus: IdxCorpus, data_dir: Option<&Path>) -> Result<(PathBuf, String), TaskError> {
+    match data_dir {
+        None => shipped_sample(corpus)
+            .map(|p| {
+                let label = format!("shipped sample {}", p.display());
+                (p, label)
+            })
+            .ok_or_else(|| {
+                TaskError::invalid(format!(
+                    "no data folder given and the shipped sample datasets/{}-sample was not found (run from the repository root, or give the data folder)",
+                    corpus.name()
+                ))
+            }),
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(TaskError::invalid(format!(
+                    "data directory {} does not exist",
+                    dir.display()
+                )));
+            }
+            let nested = dir.join(corpus.name());
+            let has_files = |d: &Path| {
+                std::fs::read_dir(d).is_ok_and(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.file_name().to_string_lossy().starts_with("train-images"))
+                })
+            };
+            let chosen = if !has_files(dir) && nested.is_dir() {
+                nested
+            } else {
+                dir.to_path_buf()
+            };
+            let label = chosen.display().to_string();
+            Ok((chosen, label))
+        }
+    }
+}
+
+/// The data of `spec`, narrowed to its class subset (relabelled in that order) and, in the
+/// training split, to `per_class` images per class (seeded).
+pub(crate) fn load_images(
+    spec: &ImageSpec,
+    settings: &RunSettings,
+) -> Result<LoadedImages, TaskError> {
+    let mut data = load_all_images(spec, settings)?;
+    if spec.classes_subset.is_some() || spec.per_class.is_some() {
+        let classes = spec
+            .classes_subset
+            .clone()
+            .unwrap_or_else(|| (0..data.train.num_classes()).collect());
+        data.train = select_classes(
+            &data.train,
+            &classes,
+            spec.per_class,
+            Some(settings.seed()),
+        )?;
+        data.test = select_classes(&data.test, &classes, None, None)?;
+        let ids: Vec<String> = classes.iter().map(|c| c.to_string()).collect();
+        let per_class = spec
+            .per_class
+            .map(|k| format!(", {k} training images per class"))
+            .unwrap_or_default();
+        data.source = format!("{} (classes {}{per_class})", data.source, ids.join(","));
+    }
+    Ok(data)
+}
+
+fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedImages, TaskError> {
+    match &spec.data {
+        ImageData::Idx { corpus, augment } => {
+            let (dir, source) = idx_dir(*corpus, settings.data_dir.as_deref())?;
+            let train = corpus.load(&dir, Split::Train)?;
+            let test = corpus.load(&dir, Split::Test)?;
+            let batcher = match corpus {
+                IdxCorpus::Mnist => ImageBatcher::mnist(),
+                IdxCorpus::FashionMnist => ImageBatcher::fashion_mnist(),
+            };
+            Ok(LoadedImages {
+                train,
+                test,
+                source,
+                augment: augment.clone(),
+                batcher: Some(batcher),
+            })
+        }
+        ImageData::Folder { image_size } => {
+            let root = settings.data_dir.as_deref().ok_or_else(|| {
+                TaskError::invalid(format!(
+                    "{} needs a data folder ROOT (one sub-folder per class)",
+                    settings.name
+                ))
+            })?;
+            if !root.is_dir() {
+                return Err(TaskError::invalid(format!(
+                    "data directory {} does not exist",
+                    root.display()
+                )));
+            }
+            let size = [*image_size, *image_size];
+            let (train_dir, test_dir) = (root.join("train"), root.join("test"));
+            let (train, test) = if train_dir.is_dir() && test_dir.is_dir() {
+                let train = ImageFolder::open(&train_dir, 3, size)?;
+                let test = ImageFolder::open(&test_dir, 3, size)?;
+                if train.class_names() != test.class_names() {
+                    return Err(TaskError::invalid(format!(
+                        "{} and {} have different class folders",
+                        train_dir.display(),
+                        test_dir.display()
+                    )));
+                }
+                (train.load_all()?, test.load_all()?)
+            } else {
+                // One tree: hold out a stratified 20 % as the test set.
+                let all = ImageFolder::open(root, 3, size)?.load_all()?;
+                let labels: Vec<usize> = all.labels().to_vec();
+                let (train_idx, test_idx) =
+                    stratified_split(&labels, 0.2, settings.seed() ^ 0x7e57);
+                (all.subset(&train_idx), all.subset(&test_idx))
+            };
+            Ok(LoadedImages {
+                train,
+                test,
+                source: root.display().to_string(),
+                augment: Augmentation {
+                    crop_padding: Some(image_size / 8),
+                    horizontal_flip: true,
+                    affine: None,
+                },
+                batcher: None,
+            })
+        }
+    }
+}
+
+/// Per-channel mean and standard deviation of pixel/255 over `images`.
+pub fn channel_stats(images: &InMemoryImages) -> (Vec<f32>, Vec<f32>) {
+    let [c, h, w] = images.shape();
+    let mut sum = vec![0f64; c];
+    let mut sq = vec![0f64; c];
+    let n = images.len();
+    for i in 0..n {
+        let Some(px) = images.image(i) else { continue };
+        for ch in 0..c {
+            for &p in &px[ch * h * w..(ch + 1) * h * w] {
+                let v = p as f64 / 255.0;
+                sum[ch] += v;
+                sq[ch] += v * v;
+            }
+        }
+    }
+    let count = (n * h * w).max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
+    let std: Vec<f32> = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, &m)| ((q / count - (m as f64).powi(2)).max(1e-6)).sqrt() as f32)
+        .collect();
+    (mean, std)
+}
+
+/// Training, validation and test batches of `train`/`test`: a stratified validation split of
+/// the training images, augmentation of the rest re-seeded every epoch.
+pub(crate) type Batches = DatasetBatches<ImageItem, Arc<Augmented<Subset<InMemoryImages>>>, ImageBatcher>;
+
+pub(crate) fn split_batches(
+    train: InMemoryImages,
+    test: InMemoryImages,
+    augment: Augmentation,
+    batcher: &ImageBatcher,
+    settings: &RunSettings,
+) -> (
+    Batches,
+    DatasetBatches<ImageItem, Subset<InMemoryImages>, ImageBatcher>,
+    DatasetBatches<ImageItem, InMemoryImages, ImageBatcher>,
+) {
+    let labels: Vec<usize> = train.labels().to_vec();
+    let (train_idx, valid_idx) =
+        stratified_split(&labels, settings.valid_fraction, settings.seed());
+    let full = Arc::new(train);
+    let train_set = Arc::new(Augmented::new(
+        Subset::new(full.clone(), train_idx),
+        augment,
+        settings.seed(),
+    ));
+    let valid_set = Subset::new(full, valid_idx);
+    let hook_set = train_set.clone();
+    let train_source = DatasetBatches::new(train_set, batcher.clone())
+        .with_epoch_hook(move |epoch| hook_set.set_epoch(epoch));
+    let valid_source = DatasetBatches::new(valid_set, batcher.clone());
+    let test_source = DatasetBatches::new(test, batcher.clone());
+    (train_source, valid_source, test_source)
+}
+
+/// Trains an image classifier as `spec` says into `settings.out`; returns what it wrote to
+/// `metrics.json`.
+pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+    spec.validate()?;
+    settings.validate()?;
+    let data = load_images(spec, settings)?;
+    let batcher = data.batcher.clone().unwrap_or_else(|| {
+        let (mean, std) = channel_stats(&data.train);
+        ImageBatcher::new(mean, std)
+    });
+    let info = ImageRunInfo {
+        version: RUN_VERSION,
+        recipe: settings.name.clone(),
+        arch: spec.arch,
+        input_shape: data.train.shape(),
+        class_names: data.train.class_names().to_vec(),
+        mean: batcher.mean.clone(),
+        std: batcher.std.clone(),
+        data: data.source.clone(),
+        preprocess: Some(Preprocess::Resize),
+    };
+    let out = settings.create_out()?;
+    info.save(out)?;
+
+    let source = data.source.clone();
+    let (train_source, valid_source, test_source) =
+        split_batches(data.train, data.test, data.augment, &batcher, settings);
+    let config = &settings.fit;
+    let mut progress = settings.progress();
+    progress.message(&format!(
+        "{}: {} on {} ({} train / {} valid / {} test), backend {}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        settings.name,
+        spec.arch.name(),
+        source,
+        train_source.len(),
+        valid_source.len(),
+        test_source.len(),
+        settings.backend,
+        config.epochs,
+        config.batch_size,
+        config.optimizer,
+        config.learning_rate,
+        config.schedule,
+        out.display()
+    ));
+
+    let device = settings.device()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(settings.seed());
+    let model = spec
+        .arch
+        .build(info.input_shape, info.class_names.len(), &train_device);
+    let outcome = fit(
+        model,
+        &train_source,
+        Some(&valid_source),
+        &train_device,
+        config,
+        &settings.run_dir(info.fingerprint()),
+        &mut progress,
+    )?;
+
+    let model = outcome.model.valid();
+    save_model(&model, &out.join("model.bpk"))?;
+    let valid = evaluate(&model, &valid_source, 256, &device)?;
+    let test = evaluate(&model, &test_source, 256, &device)?;
+    let report = RunReport::new(settings, &outcome, spec.arch.name(), model.num_params());
+    let report = RunReport {
+        data: json!({
+            "source": source,
+            "train_examples": train_source.len(),
+            "valid_examples": valid_source.len(),
+            "test_examples": test_source.len(),
+        }),
+        valid: json!({ "accuracy": valid.accuracy, "loss": valid.loss }),
+        test: test.classification_report(info.class_names.len()),
+        ..report
+    };
+    let path = report.write(out)?;
+    progress.message(&format!(
+        "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
+        test.accuracy * 100.0,
+        test.loss,
+        report.test["macro_f1"].as_f64().unwrap_or(0.0),
+        outcome.model_epoch,
+        path.display()
+    ));
+    Ok(report)
+}
+
+/// A run trained on some classes of a corpus is evaluated on those classes (found by name)
+/// when the spec names no subset.
+fn narrow_to_run_classes(
+    mut data: LoadedImages,
+    info: &ImageRunInfo,
+    spec: &ImageSpec,
+) -> Result<LoadedImages, TaskError> {
+    if spec.classes_subset.is_some() || data.test.class_names() == info.class_names.as_slice() {
+        return Ok(data);
+    }
+    let ids: Option<Vec<usize>> = info
+        .class_names
+        .iter()
+        .map(|name| data.test.class_names().iter().position(|c| c == name))
+        .collect();
+    if let Some(ids) = ids {
+        data.test = select_classes(&data.test, &ids, None, None)?;
+        let list: Vec<String> = ids.iter().map(|c| c.to_string()).collect();
+        data.source = format!("{} (classes {})", data.source, list.join(","));
+    }
+    Ok(data)
+}
+
+/// The test-split accuracy and loss of the run in `run` (the data as `spec` and
+/// `settings.data_dir` say); writes `settings.out/metrics.json`.
+pub fn evaluate_run(
+    spec: &ImageSpec,
+    run: &Path,
+    settings: &RunSettings,
+) -> Result<EvalReport, TaskError> {
+    let info = ImageRunInfo::load(run, Some(&settings.name))?;
+    let data = narrow_to_run_classes(load_images(spec, settings)?, &info, spec)?;
+    if data.test.shape() != info.input_shape || data.test.num_classes() != info.class_names.len() {
+        return Err(TaskError::invalid(format!(
+            "the data in {} ({:?}, {} classes) does not match the run ({:?}, {} classes)",
+            data.source,
+            data.test.shape(),
+            data.test.num_classes(),
+            info.input_shape,
+            info.class_names.len()
+        )));
+    }
+    let device = settings.device()?;
+    let model = info.load_model(run, &device)?;
+    let source = DatasetBatches::new(data.test, info.batcher());
+    let start = std::time::Instant::now();
+    let test = evaluate(
+        &model,
+        &source,
+        settings.eval_batch_size.unwrap_or(256),
+        &device,
+    )?;
+    let report = EvalReport::new(
+        settings,
+        run,
+        &data.source,
+        test.examples,
+        start.elapsed().as_secs_f64(),
+        test.classification_report(info.class_names.len()),
+    );
+    if !test.loss.is_finite() {
+        return Err(TaskError::invalid(format!(
+            "{}: the model's loss on the test split is {} (its weights are not finite numbers)",
+            run.display(),
+            test.loss
+        )));
+    }
+    let path = report.write(&settings.out)?;
+    settings.progress().message(&format!(
+        "{}: test accuracy {:.2}% loss {:.4} on {} images ({}) -> {}",
+        settings.name,
+        test.accuracy * 100.0,
+        test.loss,
+        test.examples,
+        data.source,
+        path.display()
+    ));
+    Ok(report)
+}
+
+/// One image's prediction.
+#[derive(Clone, Debug, Serialize)]
+pub struct Prediction {
+    /// The image file.
+    pub image: String,
+    /// The most probable classes, best first: (class id, class name, probability).
+    pub top: Vec<(usize, String, f32)>,
+}
+
+/// When to invert a grayscale input image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvertMode {
+    /// When the border is mostly light (a dark digit on white paper).
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How [`Predictor::predict`] reads and reports.
+#[derive(Clone, Debug)]
+pub struct PredictOptions {
+    /// How many classes to report per image.
+    pub top_k: usize,
+    /// Whether to invert gray images with a light background (MNIST digits are light on dark).
+    pub invert: InvertMode,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        Self {
+            top_k: 5,
+            invert: InvertMode::Auto,
+        }
+    }
+}
+
+/// Dark-on-light images are inverted so that they look like the training data (light on dark).
+fn maybe_invert(item: &mut ImageItem, mode: InvertMode) {
+    let [c, h, w] = item.shape;
+    if c != 1 {
+        return;
+    }
+    let invert = match mode {
+        InvertMode::Always => true,
+        InvertMode::Never => false,
+        InvertMode::Auto => {
+            let border: Vec<u8> = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (y, x)))
+                .filter(|&(y, x)| y == 0 || x == 0 || y == h - 1 || x == w - 1)
+                .map(|(y, x)| item.pixels[y * w + x])
+                .collect();
+            let mean = border.iter().map(|&p| p as f32).sum::<f32>() / border.len().max(1) as f32;
+            mean > 127.0
+        }
+    };
+    if invert {
+        item.pixels.iter_mut().for_each(|p| *p = 255 - *p);
+    }
+}
+
+/// A trained image classifier loaded from its run folder.
+pub struct Predictor {
+    info: ImageRunInfo,
+    model: ImageModel,
+    device: Device,
+}
+
+impl Predictor {
+    /// Loads the run in `dir` (checking, when `recipe` is given, that it made the run).
+    pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
+        let info = ImageRunInfo::load(dir, recipe)?;
+        let model = info.load_model(dir, device)?;
+        Ok(Self {
+            info,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// What run.json says about the model.
+    pub fn info(&self) -> &ImageRunInfo {
+        &self.info
+    }
+
+    /// Reads an image file as the model sees it (resized or cropped, inverted as asked).
+    pub fn load_image(&self, path: &Path, invert: InvertMode) -> Result<ImageItem, TaskError> {
+        let [c, h, w] = self.info.input_shape;
+        let mut item = match self.info.preprocessing() {
+            Preprocess::ResizeCenterCrop => crate::EvalTransform::for_crop(h).load(path)?,
+            Preprocess::Resize => load_image(path, c, [h, w])?,
+        };
+        maybe_invert(&mut item, invert);
+        Ok(item)
+    }
+
+    /// The `top_k` most probable classes of each image.
+    pub fn predict(
+        &self,
+        images: &[PathBuf],
+        options: &PredictOptions,
+    ) -> Result<Vec<Prediction>, TaskError> {
+        let items = images
+            .iter()
+            .map(|p| self.load_image(p, options.invert))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.predict_items(images, &items, options.top_k)
+    }
+
+    /// [`Predictor::predict`] on images already read ([`Predictor::load_image`]).
+    pub fn predict_items(
+        &self,
+        images: &[PathBuf],
+        items: &[ImageItem],
+        top_k: usize,
+    ) -> Result<Vec<Prediction>, TaskError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self.info.batcher().images_tensor(items, &self.device);
+        let probs = softmax(self.model.logits(batch), 1);
+        let k = top_k.clamp(1, self.info.class_names.len());
+        let (values, indices) = probs.topk_with_indices(k, 1);
+        let values: Vec<f32> = values
+            .try_into_vec_as::<f32>()
+            .map_err(|e| TaskError::invalid(format!("{e:?}")))?;
+        let indices: Vec<i64> = indices
+            .try_into_vec_as::<i64>()
+            .map_err(|e| TaskError::invalid(format!("{e:?}")))?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(TaskError::invalid(
+                "the model's probabilities are not finite numbers (are its weights?)",
+            ));
+        }
+        Ok(images
+            .iter()
+            .enumerate()
+            .map(|(i, path)| Prediction {
+                image: path.display().to_string(),
+                top: (0..k)
+                    .map(|j| {
+                        let class = indices[i * k + j] as usize;
+                        (class, self.info.class_names[class].clone(), values[i * k + j])
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+/// The recipe name of run folders made by [`import_torchvision`].
+pub const IMAGENET_RECIPE: &str = "imagenet";
+
+/// Converts torchvision's ImageNet weights (`.pth` or `.safetensors`) for `model` into a run
+/// folder at `out` (`model.bpk` and a `run.json` of the [`IMAGENET_RECIPE`] whose
+/// [`Predictor`] applies torchvision's evaluation transform). With `classes` other than 1000
+/// the classes are named `0, 1, …`; `allow_partial` keeps the model's own initial values where
+/// the file does not fit (listed in the returned report).
+pub fn import_torchvision(
+    model: crate::ZooModel,
+    weights: &Path,
+    out: &Path,
+    classes: usize,
+    allow_partial: bool,
+) -> Result<(ImageRunInfo, crate::ImportReport), TaskError> {
+    if !model.is_imagenet() {
+        return Err(TaskError::invalid(format!(
+            "torchvision import is for the ImageNet models; {model} is a CIFAR ResNet \
+             (load its weights with deepzero_vision::load_torchvision)"
+        )));
+    }
+    if classes == 0 {
+        return Err(TaskError::invalid("the number of classes must be at least 1"));
+    }
+    if !weights.is_file() {
+        return Err(TaskError::invalid(format!(
+            "weights file {} does not exist",
+            weights.display()
+        )));
+    }
+    let device = Device::flex();
+    let options = crate::ImportOptions { allow_partial };
+    let (built, report) =
+        crate::load_torchvision_with(model.build(classes, 3, false, &device), weights, &options)?;
+    std::fs::create_dir_all(out).map_err(TaskError::io(out))?;
+    save_model(&built, &out.join("model.bpk"))?;
+
+    let size = model.reference_input_size();
+    let (mean, std) = model.input_normalisation();
+    let class_names: Vec<String> = if classes == 1000 {
+        crate::imagenet_classes()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    } else {
+        (0..classes).map(|c| c.to_string()).collect()
+    };
+    let info = ImageRunInfo {
+        version: RUN_VERSION,
+        recipe: IMAGENET_RECIPE.to_string(),
+        arch: Architecture::Zoo(model),
+        input_shape: [3, size, size],
+        class_names,
+        mean: mean.to_vec(),
+        std: std.to_vec(),
+        data: format!("torchvision weights {}", weights.display()),
+        preprocess: Some(Preprocess::ResizeCenterCrop),
+    };
+    info.save(out)?;
+    Ok((info, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_imagenet_runs_crop_the_centre() {
+        let json = r#"{"recipe":"imagenet","arch":"resnet18","input_shape":[3,224,224],"class_names":["a"],"mean":[0.5,0.5,0.5],"std":[0.2,0.2,0.2],"data":"d"}"#;
+        let info: ImageRunInfo = serde_json::from_str(json).unwrap();
+        assert_eq!(info.version, 1);
+        assert_eq!(info.preprocessing(), Preprocess::ResizeCenterCrop);
+    }
+
+    #[test]
+    fn zero_std_and_newer_versions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |v: serde_json::Value| {
+            std::fs::write(dir.path().join("run.json"), v.to_string()).unwrap()
+        };
+        let mut run = json!({"recipe":"r","arch":"mlp","input_shape":[1,28,28],"class_names":["a","b"],"mean":[0.1],"std":[0.0],"data":"d"});
+        write(run.clone());
+        let err = ImageRunInfo::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("positive standard deviations"), "{err}");
+        run["std"] = json!([0.3]);
+        run["version"] = json!(99);
+        write(run);
+        let err = ImageRunInfo::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("version 99"), "{err}");
+    }
+
+    #[test]
+    fn folder_sizes_are_checked() {
+        assert!(ImageSpec::folder(64).validate().is_ok());
+        let err = ImageSpec::folder(30).validate().unwrap_err().to_string();
+        assert!(err.contains("multiple of 4"), "{err}");
+    }
+}

@@ -1,0 +1,481 @@
+//! Fine-tuning (seed chapter 3.1, 微调): adapt a trained image classifier to a new task.
+//!
+//! The source run's weights are loaded, the head is replaced for the new classes
+//! ([`crate::finetune`]), and the shared loop ([`deepzero_train::fit_with`]) trains the result
+//! with one of four [`Strategy`]s. The output is an ordinary run folder (`run.json`,
+//! `model.bpk`, `metrics.json`, `metrics.csv`, `curves.png`, checkpoints), so
+//! [`super::classify::evaluate_run`] and [`super::classify::Predictor`] work on it; LoRA
+//! adapters are merged into the weights before `model.bpk` is written.
+//!
+//! ```no_run
+//! use deepzero_data::IdxCorpus;
+//! use deepzero_vision::Architecture;
+//! use deepzero_vision::tasks::classify::ImageSpec;
+//! use deepzero_vision::tasks::finetune::{self, FinetuneSpec, Strategy};
+//! use deepzero_train::RunSettings;
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! let mut data = ImageSpec::idx(IdxCorpus::FashionMnist, Architecture::SmallCnn);
+//! data.classes_subset = Some(vec![5, 6, 7, 8, 9]);
+//! data.per_class = Some(10);
+//! let spec = FinetuneSpec::new(data, "runs/pretrained", Strategy::LinearProbe);
+//! finetune::finetune(&spec, &RunSettings::new("fashion-cnn", "runs/probe"))?;
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use deepzero_data::ImageBatcher;
+use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::metrics_file::read_json;
+use deepzero_train::{
+    BatchSource, FitHooks, RunReport, RunSettings, TaskError, evaluate, fit_with, model_file,
+};
+use serde_json::json;
+
+use super::classify::{ImageData, ImageRunInfo, ImageSpec, RUN_VERSION, load_images, split_batches};
+use crate::finetune::{
+    apply_lora, backbone_group, freeze_backbone, head_paths, lora_targets, merge_lora,
+    replace_head, trainable_values, unfreeze_backbone,
+};
+
+/// What is trained.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Strategy {
+    /// Everything trains.
+    Full,
+    /// Only the head trains.
+    LinearProbe,
+    /// The head for `after` epochs, then everything, the backbone at `factor ×` the rate.
+    GradualUnfreeze {
+        /// Epochs of head-only training (1 ..= epochs − 1).
+        after: usize,
+        /// Backbone learning-rate factor once unfrozen.
+        factor: f64,
+    },
+    /// LoRA adapters on the backbone's linear layers (burn 0.22.1 adapts only linear weights,
+    /// not convolutions), plus the head; the rest of the backbone is frozen.
+    Lora {
+        /// Adapter rank.
+        rank: usize,
+        /// Scale numerator: adapters add (alpha / rank)·A·B.
+        alpha: f64,
+    },
+}
+
+impl Strategy {
+    /// Short name (`full`, `linear-probe`, `unfreeze`, `lora`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Full => "full",
+            Strategy::LinearProbe => "linear-probe",
+            Strategy::GradualUnfreeze { .. } => "unfreeze",
+            Strategy::Lora { .. } => "lora",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Strategy::Full => "full fine-tuning".into(),
+            Strategy::LinearProbe => "linear probe (frozen backbone)".into(),
+            Strategy::GradualUnfreeze { after, factor } => format!(
+                "linear probe for {after} epochs, then full fine-tuning (backbone lr × {factor})"
+            ),
+            Strategy::Lora { rank, alpha } => format!("LoRA rank {rank}, alpha {alpha}"),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Strategy::GradualUnfreeze { after, factor } => {
+                json!({"name": self.name(), "unfreeze_after": after, "unfreeze_lr_factor": factor})
+            }
+            Strategy::Lora { rank, alpha } => {
+                json!({"name": self.name(), "rank": rank, "alpha": alpha})
+            }
+            _ => json!({"name": self.name()}),
+        }
+    }
+
+    /// Checks the strategy against a run of `epochs` epochs.
+    pub fn validate(&self, epochs: usize) -> Result<(), TaskError> {
+        match *self {
+            Strategy::Lora { rank, alpha } => {
+                if rank == 0 {
+                    return Err(TaskError::invalid("the LoRA rank must be at least 1"));
+                }
+                if !(alpha.is_finite() && alpha > 0.0) {
+                    return Err(TaskError::invalid("the LoRA alpha must be a positive number"));
+                }
+            }
+            Strategy::GradualUnfreeze { after, factor } => {
+                if after == 0 || after >= epochs {
+                    return Err(TaskError::invalid(format!(
+                        "the backbone must unfreeze after between 1 and the number of epochs - 1 ({}) epochs",
+                        epochs.saturating_sub(1)
+                    )));
+                }
+                if !(factor.is_finite() && factor > 0.0) {
+                    return Err(TaskError::invalid(
+                        "the unfrozen backbone's learning-rate factor must be a positive number",
+                    ));
+                }
+            }
+            Strategy::Full | Strategy::LinearProbe => {}
+        }
+        Ok(())
+    }
+}
+
+/// A fine-tuning run: the new data, the run to start from, and what trains.
+#[derive(Clone, Debug)]
+pub struct FinetuneSpec {
+    /// The new task's data (and, except for image folders, the architecture the source must have).
+    pub data: ImageSpec,
+    /// The trained run to start from: a run folder, or a checkpoint folder or `.bpk` file in one.
+    pub from: PathBuf,
+    /// What trains.
+    pub strategy: Strategy,
+    /// Classes of the new head, when given: must match the data.
+    pub classes: Option<usize>,
+}
+
+impl FinetuneSpec {
+    /// Fine-tunes the run in `from` on `data` with `strategy`.
+    pub fn new(data: ImageSpec, from: impl Into<PathBuf>, strategy: Strategy) -> Self {
+        Self {
+            data,
+            from: from.into(),
+            strategy,
+            classes: None,
+        }
+    }
+}
+
+/// A trained run to start from.
+#[derive(Clone, Debug)]
+pub struct Pretrained {
+    /// Its run folder (the one holding `run.json`).
+    pub dir: PathBuf,
+    /// What `run.json` says about it.
+    pub info: ImageRunInfo,
+    /// The weights file.
+    pub weights: PathBuf,
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// Finds the run behind `from`: a run folder, a checkpoint folder inside one
+/// (`RUN/checkpoints/epoch-0003`, `RUN/checkpoints/best`) or a `.bpk` file inside one.
+pub fn locate(from: &Path) -> Result<Pretrained, TaskError> {
+    if !from.exists() {
+        return Err(TaskError::invalid(format!(
+            "{}: no such run folder or weights file",
+            from.display()
+        )));
+    }
+    let (weights, start) = if from.is_file() {
+        (from.to_path_buf(), from.parent().unwrap_or(Path::new(".")))
+    } else if from.join("run.json").is_file() {
+        (model_file(from)?, from)
+    } else if from.join("model.bpk").is_file() {
+        (from.join("model.bpk"), from)
+    } else {
+        return Err(TaskError::invalid(format!(
+            "{} is not a deepzero run folder (no run.json, no model.bpk)",
+            from.display()
+        )));
+    };
+    // run.json sits in the run folder: up to two levels above a checkpoint's model.bpk.
+    let dir = start
+        .ancestors()
+        .take(3)
+        .find(|d| d.join("run.json").is_file())
+        .ok_or_else(|| {
+            TaskError::invalid(format!(
+                "{}: no run.json in it or its run folder, so its architecture is unknown",
+                from.display()
+            ))
+        })?
+        .to_path_buf();
+    let info: ImageRunInfo = read_json(&dir.join("run.json")).map_err(|e| {
+        TaskError::invalid(format!(
+            "{}: unreadable run.json: {}",
+            from.display(),
+            first_line(&e.to_string())
+        ))
+    })?;
+    Ok(Pretrained { dir, info, weights })
+}
+
+/// Whether two paths name the same folder (when both exist).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Fine-tunes as `spec` says into `settings.out`; returns what it wrote to `metrics.json`.
+pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+    spec.data.validate()?;
+    settings.validate()?;
+    spec.strategy.validate(settings.fit.epochs)?;
+    let source = locate(&spec.from)?;
+    let data = load_images(&spec.data, settings)?;
+    let arch = source.info.arch;
+    let from = spec.from.display();
+    // An image folder is classified with any architecture; the corpora name theirs.
+    if !matches!(spec.data.data, ImageData::Folder { .. }) && arch != spec.data.arch {
+        return Err(TaskError::invalid(format!(
+            "{from} holds a {} model, but recipe `{}` trains {}",
+            arch.name(),
+            settings.name,
+            spec.data.arch.name()
+        )));
+    }
+    if data.train.shape() != source.info.input_shape {
+        return Err(TaskError::invalid(format!(
+            "{from} was trained on {:?} images, the data in {} are {:?}",
+            source.info.input_shape,
+            data.source,
+            data.train.shape()
+        )));
+    }
+    let classes = data.train.num_classes();
+    if let Some(n) = spec.classes
+        && n != classes
+    {
+        return Err(TaskError::invalid(format!(
+            "a head of {n} classes does not match the data, which has {classes} classes (choose them with a class subset)"
+        )));
+    }
+    if same_folder(&settings.out, &source.dir) {
+        return Err(TaskError::invalid(format!(
+            "the output folder {} is the run being fine-tuned; choose another folder",
+            settings.out.display()
+        )));
+    }
+
+    // The backbone was trained on images normalised with the source run's statistics.
+    let batcher = ImageBatcher::new(source.info.mean.clone(), source.info.std.clone());
+    let info = ImageRunInfo {
+        version: RUN_VERSION,
+        recipe: settings.name.clone(),
+        class_names: data.train.class_names().to_vec(),
+        data: data.source.clone(),
+        ..source.info.clone()
+    };
+
+    // The pre-trained model with a new head, prepared for the strategy.
+    let device = settings.device()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(settings.seed());
+    let pretrained = arch.build(
+        source.info.input_shape,
+        source.info.class_names.len(),
+        &train_device,
+    );
+    let pretrained = load_model(pretrained, &source.weights).map_err(|e| {
+        TaskError::invalid(format!("{from}: {}", first_line(&e.to_string())))
+    })?;
+    let total_values = pretrained.num_params();
+    let model = replace_head(pretrained, classes, &train_device)
+        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    let head = head_paths(&model);
+    let strategy = &spec.strategy;
+    let lora_layers = if matches!(strategy, Strategy::Lora { .. }) {
+        lora_targets(&model)
+    } else {
+        Vec::new()
+    };
+    let model = match strategy {
+        Strategy::Full => model,
+        Strategy::LinearProbe | Strategy::GradualUnfreeze { .. } => freeze_backbone(model),
+        Strategy::Lora { rank, alpha } => {
+            apply_lora(model, *rank, *alpha).map_err(|e| TaskError::invalid(e.to_string()))?
+        }
+    };
+    let trainable = trainable_values(&model);
+
+    let identity = json!({
+        "recipe": settings.name,
+        "arch": arch,
+        "input_shape": info.input_shape,
+        "classes": classes,
+        "finetune": {
+            "from": source.weights.display().to_string(),
+            "strategy": strategy.to_json(),
+        },
+    });
+    let out = settings.create_out()?;
+    info.save(out)?;
+
+    let data_source = data.source.clone();
+    let (train_source, valid_source, test_source) =
+        split_batches(data.train, data.test, data.augment, &batcher, settings);
+    let config = &settings.fit;
+    let mut progress = settings.progress();
+    progress.message(&format!(
+        "{}: fine-tuning {} from {} with {}: {} of {} values train; {} classes on {} ({} train / {} valid / {} test), backend {}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        settings.name,
+        arch.name(),
+        source.weights.display(),
+        strategy.describe(),
+        trainable,
+        total_values,
+        classes,
+        data_source,
+        train_source.len(),
+        valid_source.len(),
+        test_source.len(),
+        settings.backend,
+        config.epochs,
+        config.batch_size,
+        config.optimizer,
+        config.learning_rate,
+        config.schedule,
+        out.display()
+    ));
+
+    let mut hooks = FitHooks::default();
+    if let Strategy::GradualUnfreeze { after, factor } = *strategy {
+        hooks = hooks
+            .lr_factor(backbone_group(&model), factor)
+            .on_epoch_start(move |epoch, model| {
+                if epoch > after {
+                    unfreeze_backbone(model)
+                } else {
+                    model
+                }
+            });
+    }
+    let valid = (!valid_source.is_empty()).then_some(&valid_source);
+    let outcome = fit_with(
+        model,
+        &train_source,
+        valid,
+        &train_device,
+        config,
+        &settings.run_dir(identity),
+        &mut progress,
+        hooks,
+    )?;
+
+    let model = outcome.model.valid();
+    let model = match strategy {
+        Strategy::Lora { .. } => merge_lora(model),
+        _ => model,
+    };
+    save_model(&model, &out.join("model.bpk"))?;
+    let valid = match valid {
+        Some(v) => {
+            let r = evaluate(&model, v, 256, &device)?;
+            json!({ "accuracy": r.accuracy, "loss": r.loss })
+        }
+        None => serde_json::Value::Null,
+    };
+    let test = evaluate(&model, &test_source, 256, &device)?;
+    let report = RunReport::new(settings, &outcome, arch.name(), model.num_params());
+    let report = RunReport {
+        chapter: "3.1".into(),
+        data: json!({
+            "source": data_source,
+            "train_examples": train_source.len(),
+            "valid_examples": valid_source.len(),
+            "test_examples": test_source.len(),
+        }),
+        valid,
+        test: test.classification_report(classes),
+        ..report
+    }
+    .with(
+        "finetune",
+        json!({
+            "from": source.weights.display().to_string(),
+            "from_recipe": source.info.recipe,
+            "from_classes": source.info.class_names,
+            "strategy": strategy.to_json(),
+            "head": head,
+            "lora_layers": lora_layers,
+            "trainable_values": trainable,
+            "pretrained_values": total_values,
+        }),
+    );
+    let path = report.write(out)?;
+    progress.message(&format!(
+        "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
+        test.accuracy * 100.0,
+        test.loss,
+        report.test["macro_f1"].as_f64().unwrap_or(0.0),
+        outcome.model_epoch,
+        path.display()
+    ));
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepzero_train::write_json_atomic;
+
+    #[test]
+    fn impossible_strategies_are_refused() {
+        for (strategy, needle) in [
+            (Strategy::Lora { rank: 0, alpha: 1.0 }, "at least 1"),
+            (Strategy::Lora { rank: 2, alpha: 0.0 }, "positive"),
+            (
+                Strategy::GradualUnfreeze {
+                    after: 10,
+                    factor: 0.1,
+                },
+                "between 1 and",
+            ),
+            (
+                Strategy::GradualUnfreeze {
+                    after: 2,
+                    factor: 0.0,
+                },
+                "positive",
+            ),
+        ] {
+            let err = strategy.validate(10).unwrap_err().to_string();
+            assert!(err.contains(needle), "{strategy:?}: {err}");
+        }
+        assert!(Strategy::LinearProbe.validate(1).is_ok());
+    }
+
+    #[test]
+    fn missing_or_foreign_from_folders_are_one_line_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = locate(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(err.contains("no such run folder"), "{err}");
+        let err = locate(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a deepzero run folder"), "{err}");
+        // A checkpoint's model.bpk finds run.json two levels up.
+        let ckpt = dir.path().join("checkpoints/epoch-0002");
+        std::fs::create_dir_all(&ckpt).unwrap();
+        std::fs::write(ckpt.join("model.bpk"), b"").unwrap();
+        let err = locate(&ckpt).unwrap_err().to_string();
+        assert!(err.contains("no run.json"), "{err}");
+        let info = json!({
+            "recipe": "fashion-cnn",
+            "arch": "small-cnn",
+            "input_shape": [1, 28, 28],
+            "class_names": ["a", "b"],
+            "mean": [0.5],
+            "std": [0.25],
+            "data": "test",
+        });
+        write_json_atomic(&dir.path().join("run.json"), &info).unwrap();
+        let found = locate(&ckpt).unwrap();
+        assert_eq!(found.dir, dir.path());
+        assert_eq!(found.weights, ckpt.join("model.bpk"));
+        let found = locate(&ckpt.join("model.bpk")).unwrap();
+        assert_eq!(found.info.class_names.len(), 2);
+        assert_eq!(err.lines().count(), 1);
+    }
+}

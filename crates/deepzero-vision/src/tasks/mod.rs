@@ -1,0 +1,17 @@
+//! Whole tasks, from data on disk to a trained model in a run folder and back. Each has a spec
+//! (what to train on what), a `train` taking it with [`deepzero_train::RunSettings`], an
+//! `evaluate_run`, and a `Predictor` that loads the run folder.
+//!
+//! | seed | task | module |
+//! |---|---|---|
+//! | 1.3.1, 3.1, 7.2 | image classification of MNIST, Fashion-MNIST or any class-per-folder tree; torchvision weight import | [`classify`] |
+//! | 3.1 (微调) | fine-tuning a trained classifier: linear probe, full, gradual unfreezing, LoRA | [`finetune`] |
+
+pub mod classify;
+pub mod finetune;
+
+impl From<crate::ImportError> for deepzero_train::TaskError {
+    fn from(e: crate::ImportError) -> Self {
+        deepzero_train::TaskError::Other(Box::new(e))
+    }
+}
