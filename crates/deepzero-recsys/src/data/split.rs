@@ -1,0 +1,241 @@
+//! Splits: seeded random k-fold (rating prediction, as Surprise's `KFold`), leave-one-out by
+//! timestamp (top-K, the NCF protocol) and timestamp-ordered sequences with the last two items
+//! held out (next-item, the SASRec protocol).
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::{Interaction, Interactions};
+use crate::error::{RecsysError, Result};
+
+/// One fold of a k-fold split.
+#[derive(Clone, Debug)]
+pub struct Fold {
+    /// The other k − 1 parts.
+    pub train: Interactions,
+    /// This part.
+    pub test: Interactions,
+}
+
+/// Shuffles the ratings with `seed` and cuts them into `k` parts of sizes differing by at most
+/// one (the first `len % k` parts are one longer, as in Surprise and scikit-learn); fold `f`
+/// tests on part `f` and trains on the rest.
+///
+/// # Errors
+/// `k < 2`, or fewer ratings than folds (a fold would be empty).
+pub fn kfold(data: &Interactions, k: usize, seed: u64) -> Result<Vec<Fold>> {
+    if k < 2 {
+        return Err(RecsysError::InvalidArgument(format!(
+            "k-fold needs at least 2 folds, got {k}"
+        )));
+    }
+    if data.len() < k {
+        return Err(RecsysError::InvalidArgument(format!(
+            "{} ratings cannot fill {k} folds (a fold would be empty)",
+            data.len()
+        )));
+    }
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let (base, extra) = (data.len() / k, data.len() % k);
+    let mut folds = Vec::with_capacity(k);
+    let mut start = 0;
+    for f in 0..k {
+        let stop = start + base + usize::from(f < extra);
+        let pick = |range: &mut dyn Iterator<Item = &usize>| -> Vec<Interaction> {
+            range.map(|&i| data.data[i]).collect()
+        };
+        let test = pick(&mut order[start..stop].iter());
+        let train = pick(&mut order[..start].iter().chain(&order[stop..]));
+        folds.push(Fold {
+            train: data.with_data(train),
+            test: data.with_data(test),
+        });
+        start = stop;
+    }
+    Ok(folds)
+}
+
+/// Each user's ratings as `(timestamp, position in the data)` order.
+fn by_user_in_time(data: &Interactions) -> Vec<Vec<usize>> {
+    let mut per_user: Vec<Vec<usize>> = vec![Vec::new(); data.n_users];
+    for (pos, x) in data.data.iter().enumerate() {
+        per_user[x.user as usize].push(pos);
+    }
+    for list in &mut per_user {
+        // Stable: equal timestamps keep file order, so "latest" is well defined.
+        list.sort_by_key(|&pos| data.data[pos].timestamp);
+    }
+    per_user
+}
+
+/// A leave-one-out split.
+#[derive(Clone, Debug)]
+pub struct LeaveOneOut {
+    /// Everything but each user's latest rating.
+    pub train: Interactions,
+    /// Each user's latest rating (users with a single rating keep it in `train` and have none).
+    pub test: Vec<Interaction>,
+}
+
+/// Holds out each user's latest interaction (ties: the one later in the file), as NCF (He et
+/// al. 2017) does. Users with only one interaction stay entirely in training.
+///
+/// # Errors
+/// When no user has two interactions (the test set would be empty).
+pub fn leave_one_out(data: &Interactions) -> Result<LeaveOneOut> {
+    let mut held = vec![false; data.len()];
+    let mut test = Vec::new();
+    for list in by_user_in_time(data) {
+        if list.len() >= 2 {
+            let last = list[list.len() - 1];
+            held[last] = true;
+            test.push(data.data[last]);
+        }
+    }
+    if test.is_empty() {
+        return Err(RecsysError::InvalidArgument(
+            "leave-one-out: no user has two interactions, the test set would be empty".into(),
+        ));
+    }
+    let train = data
+        .data
+        .iter()
+        .zip(&held)
+        .filter(|(_, h)| !**h)
+        .map(|(x, _)| *x)
+        .collect();
+    Ok(LeaveOneOut {
+        train: data.with_data(train),
+        test,
+    })
+}
+
+/// Each user's items in time order (ties in file order), indexed by user.
+pub fn user_sequences(data: &Interactions) -> Vec<Vec<u32>> {
+    by_user_in_time(data)
+        .into_iter()
+        .map(|list| list.into_iter().map(|p| data.data[p].item).collect())
+        .collect()
+}
+
+/// A next-item split of time-ordered sequences.
+#[derive(Clone, Debug)]
+pub struct SequenceSplit {
+    /// Each user's sequence without the last two items (the whole sequence when it has fewer than 3).
+    pub train: Vec<Vec<u32>>,
+    /// The second-to-last item, for users with at least 3 items.
+    pub valid: Vec<Option<u32>>,
+    /// The last item, for users with at least 3 items.
+    pub test: Vec<Option<u32>>,
+}
+
+/// SASRec's split (Kang & McAuley 2018): per user, the last item is the test target, the one
+/// before it the validation target, and the rest is training history.
+pub fn sequence_split(data: &Interactions) -> SequenceSplit {
+    let mut split = SequenceSplit {
+        train: Vec::new(),
+        valid: Vec::new(),
+        test: Vec::new(),
+    };
+    for mut seq in user_sequences(data) {
+        if seq.len() >= 3 {
+            let test = seq.pop();
+            let valid = seq.pop();
+            split.test.push(test);
+            split.valid.push(valid);
+        } else {
+            split.test.push(None);
+            split.valid.push(None);
+        }
+        split.train.push(seq);
+    }
+    split
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::RatingScale;
+
+    fn data(rows: &[(u32, u32, i64)]) -> Interactions {
+        Interactions {
+            n_users: 3,
+            n_items: 5,
+            data: rows
+                .iter()
+                .map(|&(user, item, timestamp)| Interaction {
+                    user,
+                    item,
+                    rating: 3.0,
+                    timestamp,
+                })
+                .collect(),
+            scale: RatingScale::STARS,
+        }
+    }
+
+    #[test]
+    fn kfold_partitions_every_rating_once() {
+        let d = data(
+            &(0..11)
+                .map(|k| (k % 3, k % 5, k as i64))
+                .collect::<Vec<_>>(),
+        );
+        let folds = kfold(&d, 3, 7).unwrap();
+        let sizes: Vec<usize> = folds.iter().map(|f| f.test.len()).collect();
+        assert_eq!(sizes, vec![4, 4, 3]);
+        let mut seen: Vec<i64> = folds
+            .iter()
+            .flat_map(|f| f.test.data.iter().map(|x| x.timestamp))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, (0..11).collect::<Vec<_>>());
+        for f in &folds {
+            assert_eq!(f.train.len() + f.test.len(), 11);
+        }
+        // Same seed, same folds; another seed, other folds.
+        assert_eq!(kfold(&d, 3, 7).unwrap()[0].test, folds[0].test);
+        assert_ne!(kfold(&d, 3, 8).unwrap()[0].test, folds[0].test);
+        assert!(kfold(&d, 1, 7).is_err());
+        assert!(
+            kfold(&data(&[(0, 0, 0)]), 2, 7)
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
+    }
+
+    #[test]
+    fn leave_one_out_holds_out_the_latest() {
+        // User 0: items 1 (t=5), 2 (t=9), 3 (t=9): tie at 9, the later line (item 3) is held out.
+        // User 1: one rating, stays in train. User 2: items 4 (t=2), 0 (t=1).
+        let d = data(&[
+            (0, 1, 5),
+            (0, 2, 9),
+            (1, 2, 3),
+            (0, 3, 9),
+            (2, 4, 2),
+            (2, 0, 1),
+        ]);
+        let loo = leave_one_out(&d).unwrap();
+        let test: Vec<(u32, u32)> = loo.test.iter().map(|x| (x.user, x.item)).collect();
+        assert_eq!(test, vec![(0, 3), (2, 4)]);
+        assert_eq!(loo.train.len(), 4);
+        assert!(leave_one_out(&data(&[(0, 1, 5), (1, 1, 5)])).is_err());
+    }
+
+    #[test]
+    fn sequences_are_time_ordered_and_split_last_two() {
+        let d = data(&[(0, 1, 5), (0, 2, 1), (0, 3, 9), (0, 4, 7), (1, 2, 3)]);
+        assert_eq!(user_sequences(&d)[0], vec![2, 1, 4, 3]);
+        let s = sequence_split(&d);
+        assert_eq!(
+            (s.train[0].clone(), s.valid[0], s.test[0]),
+            (vec![2, 1], Some(4), Some(3))
+        );
+        assert_eq!((s.train[1].clone(), s.test[1]), (vec![2], None));
+        assert!(s.train[2].is_empty());
+    }
+}

@@ -1,0 +1,118 @@
+//! Recommenders behind one trait, [`Recommender`]: `fit` on interactions, `score` a
+//! `(user, item)` pair, `recommend` the top K.
+//!
+//! | seed | model | file |
+//! |---|---|---|
+//! | 5.1 | most popular items (the baseline every top-K model must beat) | `popularity.rs` ([`Popularity`]) |
+//! | 5.1 | global mean + regularised user and item biases, by ALS (Surprise's `BaselineOnly`) | `baseline.rs` ([`Baseline`]) |
+//! | 5.1.1 | user- and item-based k-NN: cosine, Pearson, baseline-centred Pearson with shrinkage | `knn.rs` ([`Knn`]) |
+//! | 5.2.1 | biased matrix factorisation by SGD (FunkSVD, Surprise's `SVD`) and user fold-in | `mf.rs` ([`FunkSvd`]) |
+//! | 5.2.1 | SVD++ (implicit feedback of *which* items a user rated) | `svdpp.rs` ([`SvdPp`]) |
+//! | 5.2.1 | BPR-MF (pairwise ranking from implicit feedback) | `bpr.rs` ([`Bpr`]) |
+//! | 5.2.1, 5.3.1 | GMF, MLP and NeuMF on burn tensors, with NCF's pre-training | `neumf.rs` ([`NeuMf`]) |
+//!
+//! Indices are dense (`0..n_users`, `0..n_items`, see [`crate::data::IdMap`]). A user or item
+//! index the model has no parameters for (out of range) is scored with what the model knows
+//! without it (global mean, item popularity, the item's bias), never a panic.
+
+pub mod baseline;
+pub mod bpr;
+pub mod knn;
+pub mod mf;
+// pub mod neumf;
+pub mod popularity;
+pub mod svdpp;
+
+pub use baseline::{Baseline, BaselineConfig};
+pub use bpr::{Bpr, BprConfig};
+pub use knn::{Knn, KnnConfig, KnnPrediction, Similarity};
+pub use mf::{FunkSvd, SvdConfig};
+// pub use neumf::{NeuMf, NeuMfConfig, NeuMfKind};
+pub use popularity::Popularity;
+pub use svdpp::{SvdPp, SvdppConfig};
+
+use crate::data::{Csr, Interactions};
+use crate::error::Result;
+
+/// A model that scores `(user, item)` pairs and recommends the best-scoring items.
+pub trait Recommender {
+    /// A short name for tables (`"svd"`, `"knn-baseline"`, …).
+    fn name(&self) -> String;
+
+    /// Learns from `train` (replacing anything learnt before).
+    fn fit(&mut self, train: &Interactions) -> Result<()>;
+
+    /// The model's score of `item` for `user`: a predicted rating for rating models, a
+    /// ranking score for implicit ones. Indices the model does not know fall back (see the
+    /// module docs).
+    fn score(&self, user: usize, item: usize) -> f32;
+
+    /// The interactions the model was fitted on, as a user × item matrix (what
+    /// `exclude_seen` leaves out).
+    fn seen(&self) -> &Csr;
+
+    /// Scores many pairs at once; models that batch on a device override it.
+    fn score_pairs(&self, users: &[u32], items: &[u32]) -> Vec<f32> {
+        users
+            .iter()
+            .zip(items)
+            .map(|(&u, &i)| self.score(u as usize, i as usize))
+            .collect()
+    }
+
+    /// The `k` best items for `user` as `(item, score)`, best first (ties by lower index);
+    /// with `exclude_seen`, items the user interacted with in training are left out.
+    fn recommend(&self, user: usize, k: usize, exclude_seen: bool) -> Vec<(u32, f32)> {
+        let n_items = self.seen().n_cols as u32;
+        let items: Vec<u32> = (0..n_items)
+            .filter(|&i| !(exclude_seen && self.seen().contains(user, i as usize)))
+            .collect();
+        let users = vec![user as u32; items.len()];
+        let scores = self.score_pairs(&users, &items);
+        top_k(items.into_iter().zip(scores).collect(), k)
+    }
+}
+
+/// The `k` highest-scoring `(item, score)` pairs, best first; equal scores by lower item.
+pub fn top_k(mut scored: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
+    let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if scored.len() > k && k > 0 {
+        scored.select_nth_unstable_by(k - 1, cmp);
+        scored.truncate(k);
+    }
+    scored.sort_by(cmp);
+    scored.truncate(k);
+    scored
+}
+
+/// A dot product.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `n` rows of `dim` values drawn from `N(mean, std)` (row-major).
+pub(crate) fn normal_matrix(
+    n: usize,
+    dim: usize,
+    mean: f32,
+    std: f32,
+    rng: &mut impl rand::Rng,
+) -> Vec<f32> {
+    (0..n * dim)
+        .map(|_| mean + std * crate::data::synthetic::normal(rng))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_by_score_then_index() {
+        let scored = vec![(0, 0.5), (1, 0.9), (2, 0.5), (3, 0.1), (4, 0.9)];
+        assert_eq!(top_k(scored.clone(), 3), vec![(1, 0.9), (4, 0.9), (0, 0.5)]);
+        assert_eq!(top_k(scored.clone(), 10).len(), 5);
+        assert!(top_k(scored, 0).is_empty());
+    }
+}
