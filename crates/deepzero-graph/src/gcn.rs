@@ -16,7 +16,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::sparse::{MessageEdges, propagate};
+use crate::sparse::{MessageEdges, NodeInput, propagate};
 
 /// Configuration of one [`GcnLayer`].
 #[derive(Config, Debug)]
@@ -57,6 +57,15 @@ impl GcnLayer {
     /// - x: `[N, d_input]`
     /// - output: `[N, d_output]`
     pub fn forward(&self, x: Tensor<2>, edges: &MessageEdges) -> Tensor<2> {
+        self.forward_input(&NodeInput::Dense(x), edges)
+    }
+
+    /// One graph convolution of dense or sparse input.
+    ///
+    /// # Shapes
+    /// - x: `[N, d_input]`
+    /// - output: `[N, d_output]`
+    pub fn forward_input(&self, x: &NodeInput, edges: &MessageEdges) -> Tensor<2> {
         let xw = x.matmul(self.linear.weight.val()); // [N, d_output]
         let out = propagate(edges, xw); // [N, d_output]
         match &self.linear.bias {
@@ -117,8 +126,8 @@ impl Gcn {
     /// # Shapes
     /// - x: `[N, d_input]`
     /// - output: `[N, num_classes]`
-    pub fn forward(&self, x: Tensor<2>, edges: &MessageEdges) -> Tensor<2> {
-        let h = relu(self.layer1.forward(self.dropout.forward(x), edges)); // [N, d_hidden]
+    pub fn forward(&self, x: &NodeInput, edges: &MessageEdges) -> Tensor<2> {
+        let h = relu(self.layer1.forward_input(&x.dropout(&self.dropout), edges)); // [N, d_hidden]
         self.layer2.forward(self.dropout.forward(h), edges) // [N, classes]
     }
 
@@ -126,8 +135,8 @@ impl Gcn {
     ///
     /// # Shapes
     /// - output: `[N, d_hidden]`
-    pub fn hidden(&self, x: Tensor<2>, edges: &MessageEdges) -> Tensor<2> {
-        relu(self.layer1.forward(x, edges))
+    pub fn hidden(&self, x: &NodeInput, edges: &MessageEdges) -> Tensor<2> {
+        relu(self.layer1.forward_input(x, edges))
     }
 
     /// tkipf/gcn's weight decay: `½ ‖W₁‖²` (the first layer's weights only); the trainer
@@ -195,6 +204,7 @@ mod tests {
         use deepzero_core::gradcheck::{GradCheck, autodiff_gradient, compare, numerical_gradient};
         let device = Device::flex();
         let graph = Graph::from_edges(5, &[(0, 1), (1, 2), (2, 3), (3, 4)]).unwrap();
+        device.seed(7);
         let layer = GcnLayerConfig::new(3, 2).init(&device);
         let x = Tensor::<2>::from_data(
             TensorData::new(
@@ -227,12 +237,12 @@ mod tests {
         let graph = Graph::from_edges(4, &[(0, 1), (2, 3)]).unwrap();
         let model = GcnConfig::new(5, 3).init(&device);
         let edges = MessageEdges::gcn(&graph, &device);
-        let x = Tensor::<2>::ones([4, 5], &device);
-        let a = model.forward(x.clone(), &edges);
-        let b = model.forward(x.clone(), &edges);
+        let x = NodeInput::Dense(Tensor::<2>::ones([4, 5], &device));
+        let a = model.forward(&x, &edges);
+        let b = model.forward(&x, &edges);
         assert_eq!(a.dims(), [4, 3]);
         // No dropout off the autodiff device.
         a.to_data().assert_eq(&b.to_data(), true);
-        assert_eq!(model.hidden(x, &edges).dims(), [4, 16]);
+        assert_eq!(model.hidden(&x, &edges).dims(), [4, 16]);
     }
 }

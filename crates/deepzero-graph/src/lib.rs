@@ -6,6 +6,7 @@ pub mod data;
 mod error;
 pub mod gat;
 pub mod gcn;
+pub mod node_train;
 pub mod sparse;
 
 pub use error::{GraphError, Result};
