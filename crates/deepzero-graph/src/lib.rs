@@ -7,6 +7,8 @@ mod error;
 pub mod gat;
 pub mod gcn;
 pub mod node_train;
+pub mod skipgram;
 pub mod sparse;
+pub mod walk;
 
 pub use error::{GraphError, Result};
