@@ -9,7 +9,7 @@
 //! Where to get the data (MovieLens may not be redistributed, so nothing here ships it):
 //! [`DOWNLOADS`] lists GroupLens' archives.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -450,10 +450,9 @@ pub fn read_item_table(path: &Path) -> Result<Vec<(u64, ItemInfo)>> {
                 format!("expected {} fields, found {}", columns.len(), f.len()),
             ));
         }
-        let year = match cy.map(|c| f[c].trim()) {
-            None | Some("") => None,
-            Some(y) => Some(field(path, n, "release year", y)?),
-        };
+        // RecBole's table spells a missing year "unkonwn" (item 267) and has "V" for one
+        // video release (item 1412): anything that is not a year is "no year".
+        let year = cy.and_then(|c| f[c].trim().parse().ok());
         let genres = cg
             .map(|c| f[c].split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
@@ -576,16 +575,11 @@ pub fn read_ml_latest_movies(path: &Path) -> Result<Vec<(u64, ItemInfo)>> {
         .collect()
 }
 
-/// The path of a file inside a data folder (for messages).
-pub fn data_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn write(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
+    fn write(dir: &Path, name: &str, text: &[u8]) -> std::path::PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p

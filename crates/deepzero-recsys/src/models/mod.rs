@@ -19,7 +19,7 @@ pub mod baseline;
 pub mod bpr;
 pub mod knn;
 pub mod mf;
-// pub mod neumf;
+pub mod neumf;
 pub mod popularity;
 pub mod svdpp;
 
@@ -27,7 +27,7 @@ pub use baseline::{Baseline, BaselineConfig};
 pub use bpr::{Bpr, BprConfig};
 pub use knn::{Knn, KnnConfig, KnnPrediction, Similarity};
 pub use mf::{FunkSvd, SvdConfig};
-// pub use neumf::{NeuMf, NeuMfConfig, NeuMfKind};
+pub use neumf::{NeuMf, NeuMfConfig, NeuMfKind};
 pub use popularity::Popularity;
 pub use svdpp::{SvdPp, SvdppConfig};
 
