@@ -11,6 +11,7 @@ pub mod node_train;
 pub mod plot;
 pub mod skipgram;
 pub mod sparse;
+pub mod tasks;
 pub mod walk;
 
 pub use error::{GraphError, Result};
