@@ -7,6 +7,41 @@
 //! (`from_burn` copies burn's weights in). Where the seed's maths is wrong the code follows the
 //! correct version and `docs/errata.md` names the proving test.
 //!
+//! ## Quick start: whole tasks
+//! [`tasks`] runs each of the book's sequence tasks end to end, from data on disk to a run folder
+//! and back: a spec (the recipe's hyper-parameters), `train(&spec, &settings)` →
+//! [`deepzero_train::RunReport`], `evaluate_run` → [`deepzero_train::EvalReport`], and a
+//! `Predictor` that loads the run folder for inference.
+//!
+//! | task | module | spec | predictor returns |
+//! |---|---|---|---|
+//! | text classification (BBC News, SpamAssassin, Chinese reviews) | [`tasks::classify`] | [`ClassifySpec::bilstm`](tasks::classify::ClassifySpec::bilstm) | labels and probabilities |
+//! | named entities (People's Daily, WNUT-17) | [`tasks::tag`] | [`TagSpec::peoples_daily`](tasks::tag::TagSpec::peoples_daily) | tags and `[…]TYPE` lines |
+//! | translation (Multi30k) | [`tasks::translate`] | [`TranslateSpec::multi30k`](tasks::translate::TranslateSpec::multi30k) | translations |
+//! | generation (tiny-shakespeare) | [`tasks::generate`] | [`GenerateSpec::shakespeare_gpt`](tasks::generate::GenerateSpec::shakespeare_gpt) | continuations |
+//!
+//! ```no_run
+//! use deepzero_sequence::tasks::generate::{self, GenerateSpec, Predictor, SampleOptions};
+//! use deepzero_train::{FitConfig, RunSettings};
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! // No data folder: the shipped sample datasets/tiny-shakespeare-sample.
+//! let fit = FitConfig { epochs: 1, batch_size: 16, ..FitConfig::default() };
+//! let settings = RunSettings::new("shakespeare-gpt", "runs/gpt").with_fit(fit);
+//! let report = generate::train(&GenerateSpec::shakespeare_gpt(), &settings)?;
+//! println!("valid loss {} nats/char", report.valid["loss"]);
+//! let predictor = Predictor::load("runs/gpt".as_ref(), None, &settings.device()?)?;
+//! println!("{}", predictor.generate(&["ROMEO:".into()], &SampleOptions::default())?[0]);
+//! # Ok(()) }
+//! ```
+//!
+//! Runnable versions, each a whole task on a small sample in about 40 lines:
+//! `examples/{bbc_classifier, peoples_daily_ner, multi30k_translation, shakespeare_gpt}.rs`
+//! (`cargo run --release -p deepzero-sequence --example shakespeare_gpt`).
+//!
+//! ## Building blocks
+//! The layers the tasks are made of, usable on their own:
+//!
 //! | seed | topic | module / file |
 //! |---|---|---|
 //! | 1.3.2, 4.1.1 | Elman RNN `h_t = tanh(x W_ih + h W_hh + b)` | [`rnn::vanilla`] ([`RnnCell`]) |

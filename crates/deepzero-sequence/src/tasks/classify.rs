@@ -7,10 +7,10 @@
 //! from the training part only (words lower-cased, or characters for Chinese), saved as
 //! `OUT/vocab.json` → every document encoded and **truncated to its first `max_len` tokens**
 //! (how many were cut is logged and recorded in metrics.json) → a [`TextClassifier`] trained by
-//! [`deepzero_train::fit`] → `model.bpk`, `run.json` ([`TextRunInfo`]: the architecture, the
+//! [`deepzero_train::fit()`] → `model.bpk`, `run.json` ([`TextRunInfo`]: the architecture, the
 //! vocabulary's size and fingerprint, the split seed) and `metrics.json`.
 //!
-//! [`evaluate`] rebuilds the same test split from the seed in run.json; [`Predictor`] classifies
+//! [`evaluate_run`] rebuilds the same test split from the seed in run.json; [`Predictor`] classifies
 //! texts. Both refuse a vocab.json that is not the one the model was trained with.
 //!
 //! ```no_run

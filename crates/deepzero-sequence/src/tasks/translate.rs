@@ -10,7 +10,7 @@
 //! logged; pairs with an empty side are left out of training) → length-bucketed batches of
 //! `settings.fit.batch_size` **sentences** (one example of the training source is one whole
 //! batch, so the task trains with a batch size of 1 bucket) → [`Transformer`] trained by
-//! [`deepzero_train::fit`] with label-smoothed cross-entropy (ε = 0.1; validation loss is the
+//! [`deepzero_train::fit()`] with label-smoothed cross-entropy (ε = 0.1; validation loss is the
 //! plain per-token NLL) → `model.bpk`, `run.json`, `metrics.json`, `curves.png`.
 //!
 //! After training the test set is translated by beam search (beam 4, GNMT length penalty
