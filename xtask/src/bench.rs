@@ -19,7 +19,7 @@ use std::process::Command;
 
 #[cfg(test)]
 use burn::prelude::Device;
-use deepzero_cli::Backend;
+use deepzero_train::device::Backend;
 use serde::Serialize;
 
 /// Options of `cargo xtask bench`.

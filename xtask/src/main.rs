@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 /// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
 /// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
 /// page-faults its memory in again. mimalloc keeps and reuses them, and `main` tells it never to
-/// give them back ([`deepzero_cli::allocator`]; docs/benchmarks.md).
+/// give them back ([`deepzero_train::allocator`]; docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -38,7 +38,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    deepzero_cli::allocator::keep_freed_memory();
+    deepzero_train::allocator::keep_freed_memory();
     let result = match Cli::parse().command {
         Command::Download(args) => download::run(&args),
         Command::Bench(args) => bench::run(&args),

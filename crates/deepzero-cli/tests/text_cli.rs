@@ -90,7 +90,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
     let log = String::from_utf8_lossy(&train.stdout);
     assert!(log.contains("skipped 1 empty documents"), "{log}");
     assert!(log.contains("read as Latin-1"), "{log}");
-    assert!(log.contains("truncated to --max-len 8"), "{log}");
+    assert!(log.contains("truncated to 8 tokens"), "{log}");
     assert!(
         log.contains("dropped 1 repeated documents and 0 whose text occurs under two labels"),
         "{log}"

@@ -199,7 +199,7 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        err.contains("tgt_bpe.json") && err.contains("not the one the checkpoint was trained with"),
+        err.contains("tgt_bpe.json") && err.contains("is not the one the model was trained with"),
         "{err}"
     );
 }

@@ -81,6 +81,7 @@ pub mod fit;
 pub mod metrics_file;
 pub mod plot;
 pub mod progress;
+pub mod regression;
 pub mod run_folder;
 pub mod source;
 pub mod step;

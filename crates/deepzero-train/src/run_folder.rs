@@ -159,8 +159,10 @@ impl RunReport {
 
     /// Adds a task-specific field.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        self.extra
-            .insert(key.into(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self.extra.insert(
+            key.into(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
         self
     }
 
@@ -222,8 +224,10 @@ impl EvalReport {
 
     /// Adds a task-specific field.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        self.extra
-            .insert(key.into(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self.extra.insert(
+            key.into(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
         self
     }
 

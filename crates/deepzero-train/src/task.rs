@@ -170,7 +170,9 @@ impl RunSettings {
             return Err(TaskError::invalid("the batch size must be at least 1"));
         }
         if self.fit.epochs == 0 {
-            return Err(TaskError::invalid("the number of epochs must be at least 1"));
+            return Err(TaskError::invalid(
+                "the number of epochs must be at least 1",
+            ));
         }
         let lr = self.fit.learning_rate;
         if !(lr.is_finite() && lr > 0.0) {
@@ -205,7 +207,12 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().contains("batch size"));
         s.fit.batch_size = 1;
         s.fit.learning_rate = f64::NAN;
-        assert!(s.validate().unwrap_err().to_string().contains("learning rate"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("learning rate")
+        );
         s.fit.learning_rate = 0.1;
         s.valid_fraction = 1.0;
         assert!(s.validate().unwrap_err().to_string().contains("validation"));

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use burn::prelude::*;
 
 use crate::fit::fit_loop;
-use crate::{BatchSource, FitConfig, FitHooks, FitOutcome, Progress, RunDir, Supervised, TrainError};
+use crate::{
+    BatchSource, FitConfig, FitHooks, FitOutcome, Progress, RunDir, Supervised, TrainError,
+};
 
 /// Trains a [`Supervised`] model: `Trainer::new(config).run_dir(dir).fit(model, &train, Some(&valid), &device)`.
 ///

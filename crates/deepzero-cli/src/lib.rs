@@ -1,0 +1,75 @@
+//! # deepzero-cli
+//!
+//! The `deepzero` command: argument parsing ([`args`]) and the recipe registry ([`recipes`]),
+//! nothing more. Every recipe is a call into a library crate (`deepzero_vision::tasks`,
+//! `deepzero_sequence::tasks`, `deepzero_train::regression`), which does the reading,
+//! training, evaluation, prediction and run-folder work; [`tasks`] maps the options onto
+//! those calls and prints their results.
+
+pub mod args;
+pub mod error;
+pub mod recipes;
+pub mod tasks;
+
+pub use args::{FinetuneArgs, PredictArgs, TrainArgs};
+pub use error::CliError;
+pub use recipes::{Recipe, RecipeTask};
+
+use deepzero_train::device::Backend;
+
+/// `deepzero train RECIPE ...`
+pub fn train(recipe: &str, args: &TrainArgs) -> Result<(), CliError> {
+    let recipe = recipes::find(recipe)?;
+    args.validate(&recipe)?;
+    let settings = args.settings(&recipe, args.out_dir(&recipe))?;
+    recipe.task.train(args, &settings)
+}
+
+/// `deepzero eval RECIPE --checkpoint DIR ...`
+pub fn eval(recipe: &str, run: &std::path::Path, args: &TrainArgs) -> Result<(), CliError> {
+    let recipe = recipes::find(recipe)?;
+    args.validate(&recipe)?;
+    let out = args.out.clone().unwrap_or_else(|| run.join("eval"));
+    let settings = args.settings(&recipe, out)?;
+    recipe.task.eval(run, args, &settings)
+}
+
+/// `deepzero predict RECIPE --checkpoint DIR ...`
+pub fn predict(recipe: &str, args: &PredictArgs) -> Result<(), CliError> {
+    let recipe = recipes::find(recipe)?;
+    recipe.task.predict(&recipe, &args.checkpoint, args)
+}
+
+/// `deepzero finetune RECIPE --from RUN ...`
+pub fn finetune(recipe: &str, args: &FinetuneArgs) -> Result<(), CliError> {
+    let recipe = recipes::find(recipe)?;
+    if recipe.task.family() == recipes::Family::Image {
+        args.train.validate(&recipe)?;
+    }
+    recipe.task.finetune(&recipe, args)
+}
+
+/// The text of `deepzero list`.
+pub fn list_text() -> String {
+    let all = recipes::all();
+    let width = all.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut text = format!(
+        "{:<width$} {:<14} {}\n",
+        "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS"
+    );
+    for r in all {
+        text.push_str(&format!(
+            "{:<width$} {:<14} {}\n",
+            r.name, r.chapter, r.summary
+        ));
+    }
+    let backends: Vec<&str> = Backend::compiled_backends()
+        .iter()
+        .map(|b| b.name())
+        .collect();
+    text.push_str(&format!(
+        "\nbackends compiled in: {}\n",
+        backends.join(", ")
+    ));
+    text
+}

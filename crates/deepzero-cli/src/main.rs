@@ -1,0 +1,120 @@
+//! `deepzero`: train, evaluate and run every recipe of the book.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
+use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs};
+
+/// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
+/// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
+/// page-faults its memory in again. mimalloc keeps and reuses them, and `main` tells it never to
+/// give them back ([`deepzero_train::allocator`]; docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "deepzero",
+    version,
+    about = "Deep learning from zero, on burn: train, evaluate and run every recipe of the book"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every recipe with the seed chapter it implements.
+    List,
+    /// Train a recipe; writes checkpoints, metrics.csv, metrics.json and curves.png to --out.
+    Train {
+        /// Recipe name (see `deepzero list`).
+        recipe: String,
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Fine-tune a trained run on a new task (new head; linear probe, full, LoRA or gradual
+    /// unfreezing); writes a run folder that eval and predict accept.
+    Finetune {
+        /// Recipe name (the data and the architecture).
+        recipe: String,
+        #[command(flatten)]
+        args: FinetuneArgs,
+    },
+    /// Evaluate a trained run on the test split; writes OUT/metrics.json (default CHECKPOINT/eval).
+    Eval {
+        /// Recipe name.
+        recipe: String,
+        /// The run folder written by `deepzero train`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[command(flatten)]
+        args: TrainArgs,
+    },
+    /// Run a trained model: classify PNG/JPEG images (prints the top classes and draws a
+    /// picture), classify texts (bbc-*, spam-lstm, chinese-sentiment*), tag sentences (NER),
+    /// translate sentences (multi30k-*) or continue prompts (shakespeare-*). Text recipes take
+    /// their texts as arguments or one per line of --input / standard input, and write one
+    /// result per line (generated newlines escaped as \n).
+    Predict {
+        /// Recipe name.
+        recipe: String,
+        #[command(flatten)]
+        args: PredictArgs,
+    },
+    /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
+    Summary(SummaryArgs),
+    /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
+    /// recipe, for predict.
+    Import(ImportArgs),
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::List => {
+            print!("{}", deepzero_cli::list_text());
+            Ok(())
+        }
+        Command::Train { recipe, args } => deepzero_cli::train(&recipe, &args),
+        Command::Finetune { recipe, args } => deepzero_cli::finetune(&recipe, &args),
+        Command::Eval {
+            recipe,
+            checkpoint,
+            args,
+        } => deepzero_cli::eval(&recipe, &checkpoint, &args),
+        Command::Predict { recipe, args } => deepzero_cli::predict(&recipe, &args),
+        Command::Summary(args) => deepzero_cli::tasks::zoo::summary(&args),
+        Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
+    }
+}
+
+fn main() -> ExitCode {
+    deepzero_train::allocator::keep_freed_memory();
+    // A panic anywhere (a backend included) ends with one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let location = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error: {}{location}",
+            message.lines().next().unwrap_or("")
+        );
+    }));
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

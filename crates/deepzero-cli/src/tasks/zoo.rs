@@ -1,0 +1,226 @@
+//! `deepzero summary` and `deepzero import`: look inside the model zoo, and turn torchvision's
+//! pretrained weights into a run folder (seed chapter 3.1) with
+//! [`deepzero_vision::tasks::classify::import_torchvision`].
+//!
+//! ```text
+//! deepzero summary resnet18                      # layer table at 224×224, 11,689,512 parameters
+//! deepzero summary vgg16-bn --small              # the small-input variant at 32×32, 10 classes
+//! deepzero import resnet18 resnet18-f37072fd.pth --out runs/resnet18-imagenet
+//! deepzero predict imagenet --checkpoint runs/resnet18-imagenet cat.jpg   # top-5 classes
+//! ```
+//! `import` reads a torchvision `.pth` or `.safetensors` file, writes the weights as `model.bpk` and a `run.json` of the `imagenet` recipe, whose `predict`
+//! applies torchvision's evaluation transform (resize 256, centre crop 224, ImageNet
+//! normalisation) and names the 1000 ImageNet classes.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use deepzero_vision::classify::zoo::summary::zeroed;
+use deepzero_vision::tasks::classify::{IMAGENET_RECIPE, import_torchvision};
+use deepzero_vision::{ModelSummary, ZooModel, summarize};
+
+use crate::CliError;
+
+/// The options of `deepzero summary`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SummaryArgs {
+    /// Model name: alexnet, vgg11 … vgg19, vgg11-bn … vgg19-bn, resnet18 … resnet152,
+    /// googlenet, or the CIFAR resnet20 … resnet110.
+    pub model: String,
+    /// Side of the square input (default: 224, or 32 with --small and for the CIFAR ResNets).
+    #[arg(long, value_name = "N")]
+    pub input_size: Option<usize>,
+    /// Number of classes (default: 1000, or 10 with --small and for the CIFAR ResNets).
+    #[arg(long, value_name = "N")]
+    pub classes: Option<usize>,
+    /// Input channels.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub channels: usize,
+    /// The small-input variant of an ImageNet model (for 28–32 px images).
+    #[arg(long)]
+    pub small: bool,
+}
+
+/// The options of `deepzero import`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ImportArgs {
+    /// ImageNet model of the zoo: alexnet, vgg11 … vgg19-bn, resnet18 … resnet152, googlenet.
+    pub model: String,
+    /// torchvision weights: a PyTorch .pth/.pt file or a .safetensors file.
+    pub weights: PathBuf,
+    /// Run folder to write (model.bpk and run.json).
+    #[arg(long, value_name = "CHECKPOINT_DIR")]
+    pub out: PathBuf,
+    /// Classes of the model's classifier (default 1000, ImageNet's; other counts are named
+    /// 0, 1, …).
+    #[arg(long, value_name = "N")]
+    pub classes: Option<usize>,
+    /// Import even when keys are missing, unused or of another shape, keeping the model's own
+    /// initial values there (e.g. a new classifier for --classes 10); they are listed.
+    #[arg(long)]
+    pub allow_partial: bool,
+}
+
+fn zoo_model(name: &str) -> Result<ZooModel, CliError> {
+    name.parse()
+        .map_err(|e: deepzero_vision::UnknownModel| CliError::Usage(e.to_string()))
+}
+
+/// Runs `f`, turning a panic (a layer given an input too small for it) into a usage error
+/// without the panic hook's message.
+fn quietly<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T, CliError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|_| CliError::Usage(what()))
+}
+
+/// The summary of `deepzero summary` (also what the tests check).
+pub fn model_summary(args: &SummaryArgs) -> Result<(String, ModelSummary), CliError> {
+    let model = zoo_model(&args.model)?;
+    if args.small && !model.is_imagenet() {
+        return Err(CliError::Usage(format!(
+            "--small is for the ImageNet models; {model} is a CIFAR ResNet, made for 32 px images already"
+        )));
+    }
+    let small_sized = args.small || !model.is_imagenet();
+    let side = args
+        .input_size
+        .unwrap_or(if small_sized { 32 } else { 224 });
+    let classes = args.classes.unwrap_or(if small_sized { 10 } else { 1000 });
+    if side == 0 || classes == 0 || !(args.channels == 1 || args.channels == 3) {
+        return Err(CliError::Usage(
+            "--input-size and --classes must be at least 1, --channels 1 or 3".into(),
+        ));
+    }
+    let device = Device::flex();
+    let variant = if args.small {
+        "small-input variant"
+    } else if model.is_imagenet() {
+        "reference configuration (ImageNet)"
+    } else {
+        "CIFAR configuration"
+    };
+    let title = format!(
+        "{model}: {variant}, input {}×{side}×{side}, {classes} classes",
+        args.channels
+    );
+    let too_small = || {
+        format!(
+            "a {side}×{side} input is too small for {model} ({variant}); try a larger --input-size"
+        )
+    };
+    // Zero weights, no random draws: only the shapes matter.
+    let summary = quietly(too_small, || {
+        let built = zeroed(model.build(classes, args.channels, args.small, &device));
+        summarize(
+            &built,
+            Tensor::zeros([1, args.channels, side, side], &device),
+        )
+    })?;
+    // A layer that shrinks the map to nothing (an adaptive pool would then make up a map).
+    if let Some(row) = summary.layers.iter().find(|l| l.output_shape.contains(&0)) {
+        return Err(CliError::Usage(format!(
+            "{} ({} gives {:?})",
+            too_small(),
+            row.path,
+            row.output_shape
+        )));
+    }
+    Ok((title, summary))
+}
+
+/// `deepzero summary MODEL`: prints the layer table and the parameter count.
+pub fn summary(args: &SummaryArgs) -> Result<(), CliError> {
+    let (title, summary) = model_summary(args)?;
+    println!("{title}\n");
+    print!("{}", summary.table());
+    Ok(())
+}
+
+/// `deepzero import MODEL WEIGHTS --out DIR`: writes `DIR/model.bpk` and `DIR/run.json`.
+pub fn import(args: &ImportArgs) -> Result<(), CliError> {
+    let model = zoo_model(&args.model)?;
+    let (_, report) = import_torchvision(
+        model,
+        &args.weights,
+        &args.out,
+        args.classes.unwrap_or(1000),
+        args.allow_partial,
+    )?;
+    let format = report.format.map(|f| f.name()).unwrap_or("?");
+    println!(
+        "{model}: {} tensors imported from {} ({format}; {} num_batches_tracked / auxiliary-head keys ignored) -> {}",
+        report.applied,
+        args.weights.display(),
+        report.ignored,
+        args.out.join("model.bpk").display()
+    );
+    if !report.is_complete() {
+        println!(
+            "warning: kept the model's initial values where the file did not fit: {}",
+            report.problems(8)
+        );
+    }
+    println!(
+        "classify images with: deepzero predict {IMAGENET_RECIPE} --checkpoint {} IMAGE...",
+        shell_path(&args.out)
+    );
+    Ok(())
+}
+
+fn shell_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.contains(' ') { format!("'{s}'") } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(model: &str) -> SummaryArgs {
+        SummaryArgs {
+            model: model.into(),
+            input_size: None,
+            classes: None,
+            channels: 3,
+            small: false,
+        }
+    }
+
+    #[test]
+    fn cifar_and_small_defaults() {
+        let (title, s) = model_summary(&args("resnet20")).unwrap();
+        assert!(title.contains("3×32×32, 10 classes"), "{title}");
+        assert_eq!(s.trainable_params, 269_722);
+        let small = SummaryArgs {
+            small: true,
+            ..args("resnet18")
+        };
+        let (_, s) = model_summary(&small).unwrap();
+        assert_eq!(s.layers.last().unwrap().output_shape, [1, 10]);
+        assert_eq!(s.layers[0].output_shape, [1, 64, 32, 32]);
+    }
+
+    #[test]
+    fn bad_requests_are_usage_errors() {
+        let err = model_summary(&args("resnet19")).unwrap_err().to_string();
+        assert!(err.contains("unknown model `resnet19`"), "{err}");
+        let err = model_summary(&SummaryArgs {
+            small: true,
+            ..args("resnet56")
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--small is for the ImageNet models"), "{err}");
+        let err = model_summary(&SummaryArgs {
+            input_size: Some(16),
+            ..args("alexnet")
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("too small for alexnet"), "{err}");
+    }
+}
