@@ -64,6 +64,7 @@ pub fn draw_embedding(
         .map_err(|e| err(e.to_string()))?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
         .x_desc("PC 1")
         .y_desc("PC 2")
         .draw()

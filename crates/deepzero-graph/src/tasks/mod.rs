@@ -283,7 +283,7 @@ fn train_gnn(
     device.seed(spec.seed);
     let train_device = device.clone().autodiff();
     let mut every = |r: &NodeEpoch| {
-        if r.epoch % 50 == 0 {
+        if r.epoch.is_multiple_of(50) {
             log(&format!(
                 "epoch {}: train loss {:.4}, valid loss {:.4}, valid accuracy {:.2} %",
                 r.epoch,
@@ -613,8 +613,8 @@ pub struct NodePrediction {
 }
 
 enum Inner {
-    Gcn(Gcn, Box<NodeTensors>),
-    Gat(Gat, Box<NodeTensors>),
+    Gcn(Box<Gcn>, Box<NodeTensors>),
+    Gat(Box<Gat>, Box<NodeTensors>),
     Embedding(LogisticRegression),
 }
 
@@ -646,14 +646,20 @@ impl Predictor {
                 let data = gnn_inputs(spec, &dataset, &split, device)?;
                 let m = build_gcn(model, info.feature_dim, info.class_names.len(), device);
                 let m = load_model(m, &run_dir.join("model.bpk"))?;
-                (Inner::Gcn(m, Box::new(data)), Some(dataset.labels))
+                (
+                    Inner::Gcn(Box::new(m), Box::new(data)),
+                    Some(dataset.labels),
+                )
             }
             Method::Gat { model, .. } => {
                 let dataset = load_dataset(spec.dataset, &data_dir)?;
                 let data = gnn_inputs(spec, &dataset, &split, device)?;
                 let m = build_gat(model, info.feature_dim, info.class_names.len(), device);
                 let m = load_model(m, &run_dir.join("model.bpk"))?;
-                (Inner::Gat(m, Box::new(data)), Some(dataset.labels))
+                (
+                    Inner::Gat(Box::new(m), Box::new(data)),
+                    Some(dataset.labels),
+                )
             }
             Method::Embedding { .. } => {
                 let classifier: LogisticRegression = read_json(&run_dir.join("classifier.json"))?;
@@ -681,8 +687,8 @@ impl Predictor {
     /// [`GraphError::Tensor`] if the model's output cannot be read back.
     pub fn predict(&self) -> Result<Vec<NodePrediction>> {
         let classes: Vec<(usize, f64)> = match &self.inner {
-            Inner::Gcn(m, data) => predict_classes(m, data)?,
-            Inner::Gat(m, data) => predict_classes(m, data)?,
+            Inner::Gcn(m, data) => predict_classes(m.as_ref(), data)?,
+            Inner::Gat(m, data) => predict_classes(m.as_ref(), data)?,
             Inner::Embedding(lr) => (0..self.embeddings.num_nodes)
                 .map(|i| {
                     let p = lr.probabilities(self.embeddings.row(i));
