@@ -6,6 +6,7 @@ mod error;
 pub mod eval;
 pub mod metrics;
 pub mod models;
+pub mod tasks;
 
 #[cfg(test)]
 mod test_util;

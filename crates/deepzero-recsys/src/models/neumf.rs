@@ -75,6 +75,9 @@ pub struct NeuMfConfig {
     pub finetune_lr: f64,
     /// Weight of the GMF half of the pre-trained output layer.
     pub alpha: f32,
+    /// L2 penalty on the embeddings looked up in each batch (`l2 · mean_b ‖e_b‖²`).
+    #[serde(default)]
+    pub l2: f32,
     /// Seed of the initial weights and the negative samples.
     pub seed: u64,
 }
@@ -93,6 +96,7 @@ impl Default for NeuMfConfig {
             finetune_optimizer: NcfOptimizer::Sgd,
             finetune_lr: 0.001,
             alpha: 0.5,
+            l2: 0.0,
             seed: 0,
         }
     }
@@ -183,22 +187,34 @@ impl NcfNet {
     /// - `users`, `items`: `[B]`
     /// - output: `[B]`
     pub fn forward(&self, users: Tensor<1, Int>, items: Tensor<1, Int>) -> Tensor<1> {
+        self.forward_with_norm(users, items).0
+    }
+
+    /// Logits and the batch mean of the squared norm of the embeddings looked up (an L2
+    /// penalty that touches only the rows in the batch).
+    ///
+    /// # Shapes
+    /// - `users`, `items`: `[B]`
+    /// - output: `([B], [1])`
+    pub fn forward_with_norm(
+        &self,
+        users: Tensor<1, Int>,
+        items: Tensor<1, Int>,
+    ) -> (Tensor<1>, Tensor<1>) {
         let mut features = Vec::new();
+        let mut looked_up = Vec::new();
         if let (Some(pu), Some(qi)) = (&self.gmf_user, &self.gmf_item) {
-            // [B, f] ⊙ [B, f]
-            features.push(
-                pu.weight.val().select(0, users.clone()) * qi.weight.val().select(0, items.clone()),
-            );
+            let p = pu.weight.val().select(0, users.clone());
+            let q = qi.weight.val().select(0, items.clone());
+            looked_up.extend([p.clone(), q.clone()]);
+            features.push(p * q); // [B, f] ⊙ [B, f]
         }
         if let (Some(pu), Some(qi)) = (&self.mlp_user, &self.mlp_item) {
+            let p = pu.weight.val().select(0, users);
+            let q = qi.weight.val().select(0, items);
+            looked_up.extend([p.clone(), q.clone()]);
             // [B, d/2] ; [B, d/2] → [B, d] → tower → [B, last]
-            let mut h = Tensor::cat(
-                vec![
-                    pu.weight.val().select(0, users),
-                    qi.weight.val().select(0, items),
-                ],
-                1,
-            );
+            let mut h = Tensor::cat(vec![p, q], 1);
             for layer in &self.mlp {
                 h = relu(layer.forward(h));
             }
@@ -206,7 +222,8 @@ impl NcfNet {
         }
         let x = Tensor::cat(features, 1); // [B, d_features]
         let [b, _] = x.dims();
-        self.out.forward(x).reshape([b])
+        let norm = Tensor::cat(looked_up, 1).powi_scalar(2).sum_dim(1).mean(); // [1]
+        (self.out.forward(x).reshape([b]), norm)
     }
 }
 
@@ -322,8 +339,14 @@ impl NeuMf {
                     TensorData::new(batch.iter().map(|x| x.2).collect::<Vec<_>>(), [b]),
                     &device,
                 );
-                let loss = bce_with_logits(net.forward(users, items), labels);
-                let value: f32 = loss.clone().into_scalar();
+                let (logits, norm) = net.forward_with_norm(users, items);
+                let bce = bce_with_logits(logits, labels);
+                let value: f32 = bce.clone().into_scalar();
+                let loss = if cfg.l2 > 0.0 {
+                    bce + norm * cfg.l2
+                } else {
+                    bce
+                };
                 sum += value as f64 * b as f64;
                 n += b;
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -347,7 +370,8 @@ pub fn fuse_pretrained(gmf: NcfNet, mlp: NcfNet, alpha: f32) -> NcfNet {
     );
     let bias = match (gmf.out.bias, mlp.out.bias) {
         (Some(a), Some(b)) => Some(Param::from_tensor(
-            a.val() * alpha + b.val() * (1.0 - alpha),
+            // A new leaf: the computed tensor must not stay in the old graph.
+            (a.val() * alpha + b.val() * (1.0 - alpha)).detach(),
         )),
         _ => None,
     };
@@ -358,7 +382,7 @@ pub fn fuse_pretrained(gmf: NcfNet, mlp: NcfNet, alpha: f32) -> NcfNet {
         mlp_item: mlp.mlp_item,
         mlp: mlp.mlp,
         out: Linear {
-            weight: Param::from_tensor(w),
+            weight: Param::from_tensor(w.detach()),
             bias,
         },
     }
