@@ -268,7 +268,7 @@ impl EvalResult {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Debug, Deserialize)]
     struct Info {
         recipe: String,
     }

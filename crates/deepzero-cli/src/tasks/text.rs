@@ -133,6 +133,8 @@ impl RecipeTask for TranslateTask {
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
         let spec = TranslateSpec {
             max_len: args.text.max_len.unwrap_or(self.0.max_len),
+            // A schedule given on the command line is taken as it is.
+            warmup_steps: self.0.warmup_steps.filter(|_| args.schedule.is_none()),
             ..self.0.clone()
         };
         translate::train(&spec, settings)?;

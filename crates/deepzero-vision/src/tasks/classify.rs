@@ -305,12 +305,7 @@ pub(crate) fn load_images(
             .classes_subset
             .clone()
             .unwrap_or_else(|| (0..data.train.num_classes()).collect());
-        data.train = select_classes(
-            &data.train,
-            &classes,
-            spec.per_class,
-            Some(settings.seed()),
-        )?;
+        data.train = select_classes(&data.train, &classes, spec.per_class, Some(settings.seed()))?;
         data.test = select_classes(&data.test, &classes, None, None)?;
         let ids: Vec<String> = classes.iter().map(|c| c.to_string()).collect();
         let per_class = spec
@@ -417,7 +412,11 @@ pub fn channel_stats(images: &InMemoryImages) -> (Vec<f32>, Vec<f32>) {
 
 /// Training, validation and test batches of `train`/`test`: a stratified validation split of
 /// the training images, augmentation of the rest re-seeded every epoch.
-pub(crate) type Batches = DatasetBatches<ImageItem, Arc<Augmented<Subset<InMemoryImages>>>, ImageBatcher>;
+pub(crate) type Batches =
+    DatasetBatches<ImageItem, Arc<Augmented<Subset<InMemoryImages>>>, ImageBatcher>;
+
+pub(crate) type ValidBatches = DatasetBatches<ImageItem, Subset<InMemoryImages>, ImageBatcher>;
+pub(crate) type TestBatches = DatasetBatches<ImageItem, InMemoryImages, ImageBatcher>;
 
 pub(crate) fn split_batches(
     train: InMemoryImages,
@@ -425,11 +424,7 @@ pub(crate) fn split_batches(
     augment: Augmentation,
     batcher: &ImageBatcher,
     settings: &RunSettings,
-) -> (
-    Batches,
-    DatasetBatches<ImageItem, Subset<InMemoryImages>, ImageBatcher>,
-    DatasetBatches<ImageItem, InMemoryImages, ImageBatcher>,
-) {
+) -> (Batches, ValidBatches, TestBatches) {
     let labels: Vec<usize> = train.labels().to_vec();
     let (train_idx, valid_idx) =
         stratified_split(&labels, settings.valid_fraction, settings.seed());
@@ -762,7 +757,11 @@ impl Predictor {
                 top: (0..k)
                     .map(|j| {
                         let class = indices[i * k + j] as usize;
-                        (class, self.info.class_names[class].clone(), values[i * k + j])
+                        (
+                            class,
+                            self.info.class_names[class].clone(),
+                            values[i * k + j],
+                        )
                     })
                     .collect(),
             })
@@ -792,7 +791,9 @@ pub fn import_torchvision(
         )));
     }
     if classes == 0 {
-        return Err(TaskError::invalid("the number of classes must be at least 1"));
+        return Err(TaskError::invalid(
+            "the number of classes must be at least 1",
+        ));
     }
     if !weights.is_file() {
         return Err(TaskError::invalid(format!(
@@ -852,12 +853,16 @@ mod tests {
         };
         let mut run = json!({"recipe":"r","arch":"mlp","input_shape":[1,28,28],"class_names":["a","b"],"mean":[0.1],"std":[0.0],"data":"d"});
         write(run.clone());
-        let err = ImageRunInfo::load(dir.path(), None).unwrap_err().to_string();
+        let err = ImageRunInfo::load(dir.path(), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("positive standard deviations"), "{err}");
         run["std"] = json!([0.3]);
         run["version"] = json!(99);
         write(run);
-        let err = ImageRunInfo::load(dir.path(), None).unwrap_err().to_string();
+        let err = ImageRunInfo::load(dir.path(), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("version 99"), "{err}");
     }
 

@@ -34,7 +34,9 @@ use deepzero_train::{
 };
 use serde_json::json;
 
-use super::classify::{ImageData, ImageRunInfo, ImageSpec, RUN_VERSION, load_images, split_batches};
+use super::classify::{
+    ImageData, ImageRunInfo, ImageSpec, RUN_VERSION, load_images, split_batches,
+};
 use crate::finetune::{
     apply_lora, backbone_group, freeze_backbone, head_paths, lora_targets, merge_lora,
     replace_head, trainable_values, unfreeze_backbone,
@@ -106,7 +108,9 @@ impl Strategy {
                     return Err(TaskError::invalid("the LoRA rank must be at least 1"));
                 }
                 if !(alpha.is_finite() && alpha > 0.0) {
-                    return Err(TaskError::invalid("the LoRA alpha must be a positive number"));
+                    return Err(TaskError::invalid(
+                        "the LoRA alpha must be a positive number",
+                    ));
                 }
             }
             Strategy::GradualUnfreeze { after, factor } => {
@@ -279,9 +283,8 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         source.info.class_names.len(),
         &train_device,
     );
-    let pretrained = load_model(pretrained, &source.weights).map_err(|e| {
-        TaskError::invalid(format!("{from}: {}", first_line(&e.to_string())))
-    })?;
+    let pretrained = load_model(pretrained, &source.weights)
+        .map_err(|e| TaskError::invalid(format!("{from}: {}", first_line(&e.to_string()))))?;
     let total_values = pretrained.num_params();
     let model = replace_head(pretrained, classes, &train_device)
         .map_err(|e| TaskError::invalid(e.to_string()))?;
@@ -425,8 +428,20 @@ mod tests {
     #[test]
     fn impossible_strategies_are_refused() {
         for (strategy, needle) in [
-            (Strategy::Lora { rank: 0, alpha: 1.0 }, "at least 1"),
-            (Strategy::Lora { rank: 2, alpha: 0.0 }, "positive"),
+            (
+                Strategy::Lora {
+                    rank: 0,
+                    alpha: 1.0,
+                },
+                "at least 1",
+            ),
+            (
+                Strategy::Lora {
+                    rank: 2,
+                    alpha: 0.0,
+                },
+                "positive",
+            ),
             (
                 Strategy::GradualUnfreeze {
                     after: 10,
