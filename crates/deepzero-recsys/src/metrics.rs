@@ -39,7 +39,10 @@ pub fn mae(pairs: &[(f32, f32)]) -> f64 {
 /// The 0-based rank of a positive scoring `positive` among candidates scoring `others`:
 /// the number of others with a score `>=` it (ties count against the model; NaN scores too).
 pub fn rank_of(positive: f32, others: &[f32]) -> usize {
-    others.iter().filter(|&&s| !(s < positive)).count()
+    others
+        .iter()
+        .filter(|&&s| s.partial_cmp(&positive) != Some(std::cmp::Ordering::Less))
+        .count()
 }
 
 /// HR@K of one ranked positive.

@@ -305,6 +305,8 @@ struct RunData {
 }
 
 /// A fitted model of any kind (the concrete type, for saving and item similarities).
+// One lives per predictor, so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Fitted {
     Popularity(Popularity),
     Baseline(Baseline),

@@ -439,8 +439,8 @@ mod tests {
         for &(i, r) in &ratings {
             let e = svd.score(0, i as usize) - r;
             g_bu += e;
-            for k in 0..f {
-                g_p[k] += e * svd.q[i as usize * f + k];
+            for (g, q) in g_p.iter_mut().zip(&svd.q[i as usize * f..]) {
+                *g += e * q;
             }
         }
         assert!(

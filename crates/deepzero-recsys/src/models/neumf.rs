@@ -140,7 +140,7 @@ impl NeuMfConfig {
             || self.batch_size == 0
             || (self.kind != NeuMfKind::Gmf
                 && (self.mlp_layers.len() < 2
-                    || self.mlp_layers[0] % 2 != 0
+                    || !self.mlp_layers[0].is_multiple_of(2)
                     || self.mlp_layers.contains(&0)));
         if bad {
             return Err(RecsysError::InvalidArgument(format!(
