@@ -58,6 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = std::fs::remove_dir_all(&run);
     }
     let stat = |v: &[f64]| {
+        if v.is_empty() {
+            return "n/a".to_string();
+        }
         let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
         let s = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt();
         format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s)
