@@ -7,11 +7,13 @@
 //! | TSV node table `id<TAB>label<TAB>value` | [`read_node_table`] |
 //! | GML (Newman style) | [`read_gml`] |
 //! | Planetoid text conversion (Cora, CiteSeer) with the standard split | [`read_planetoid`] |
+//! | the raw Planetoid pickles (`ind.cora.x`, …), same result | [`read_planetoid_raw`] |
 //! | the small labelled graphs (karate, polblogs, football, …) | [`read_labelled`] |
 //! | any of these by name | [`load_dataset`] with a [`DatasetName`] |
 
 mod dataset;
 mod graph;
+mod pickle;
 mod read;
 
 pub use dataset::{
@@ -19,4 +21,5 @@ pub use dataset::{
     shipped_karate_dir,
 };
 pub use graph::{Csr, EdgeStats, Graph};
+pub use pickle::read_planetoid_raw;
 pub use read::{GmlGraph, read_edge_list, read_gml, read_node_table};
