@@ -57,7 +57,9 @@ pub struct SkipGramConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SkipGramOptimizer {
-    /// word2vec's SGD on the summed loss, linear decay (lr 0.025 in word2vec).
+    /// word2vec's SGD on the summed loss, linear decay (lr 0.025 in word2vec). Suits graphs
+    /// much larger than a batch; on a tiny graph a batch holds each node many times, the
+    /// summed step is too large and the loss diverges (use Adam there).
     #[default]
     Sgd,
     /// Adam on the mean loss (lr about 0.01).
