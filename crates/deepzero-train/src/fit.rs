@@ -72,6 +72,16 @@ impl Default for FitConfig {
     }
 }
 
+impl FitConfig {
+    /// `10 epochs, batch 64, adam lr 0.001 (cosine)`: how a run trains, for its first line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} epochs, batch {}, {} lr {} ({})",
+            self.epochs, self.batch_size, self.optimizer, self.learning_rate, self.schedule
+        )
+    }
+}
+
 /// Where a run lives and what it is: the folder for checkpoints and metrics, the identity a
 /// `--resume` must match (recipe, model configuration), and whether to resume.
 #[derive(Clone, Debug)]

@@ -97,7 +97,9 @@ pub use fit::{EarlyStop, FitConfig, FitHooks, FitOutcome, RunDir, fit, fit_with}
 pub use metrics_file::{EpochRecord, write_json_atomic, write_metrics_csv};
 pub use plot::draw_curves;
 pub use progress::Progress;
-pub use run_folder::{EvalReport, RunReport, load_run_json, model_file, read_run_json};
+pub use run_folder::{
+    EvalReport, RunInfo, RunReport, load_run_info, load_run_json, model_file, read_run_json,
+};
 pub use source::{BatchSource, DatasetBatches};
 pub use step::{ClassificationStep, Supervised};
 pub use task::{RunSettings, TaskError};

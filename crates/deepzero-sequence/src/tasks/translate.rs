@@ -47,8 +47,8 @@ use deepzero_core::LrSchedule;
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::{write_atomic, write_json_atomic};
 use deepzero_train::{
-    BatchSource, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit, load_run_json,
-    model_file, read_run_json,
+    BatchSource, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit, load_run_info,
+    model_file,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -185,15 +185,11 @@ impl DecodeOptions {
 /// The current version of [`TranslationRunInfo`]'s format.
 pub const RUN_VERSION: u32 = 2;
 
-fn version_1() -> u32 {
-    1
-}
-
 /// `OUT/run.json` of a translation run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TranslationRunInfo {
     /// Format version (1: written before versions were recorded).
-    #[serde(default = "version_1")]
+    #[serde(default = "deepzero_train::run_folder::version_1")]
     pub version: u32,
     /// Recipe name.
     pub recipe: String,
@@ -219,21 +215,13 @@ pub struct TranslationRunInfo {
     pub data_dir: PathBuf,
 }
 
+deepzero_train::impl_run_info!(TranslationRunInfo, RUN_VERSION);
+
 impl TranslationRunInfo {
     /// Reads `DIR/run.json`, checking its version and, when `recipe` is given, that the run
     /// was made by it.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = match recipe {
-            Some(recipe) => load_run_json(dir, recipe, |i: &TranslationRunInfo| i.recipe.as_str())?,
-            None => read_run_json(dir)?,
-        };
-        if info.version > RUN_VERSION {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json is version {}, newer than this library reads ({RUN_VERSION})",
-                dir.display(),
-                info.version
-            )));
-        }
+        let info: Self = load_run_info(dir, recipe)?;
         Ok(info)
     }
 

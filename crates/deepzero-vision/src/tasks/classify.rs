@@ -32,7 +32,7 @@ use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit,
-    load_run_json, model_file, read_run_json,
+    load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -137,7 +137,7 @@ pub enum Preprocess {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImageRunInfo {
     /// Format version (1: written before versions were recorded).
-    #[serde(default = "version_1")]
+    #[serde(default = "deepzero_train::run_folder::version_1")]
     pub version: u32,
     /// Recipe name.
     pub recipe: String,
@@ -159,9 +159,7 @@ pub struct ImageRunInfo {
     pub preprocess: Option<Preprocess>,
 }
 
-fn version_1() -> u32 {
-    1
-}
+deepzero_train::impl_run_info!(ImageRunInfo, RUN_VERSION);
 
 impl ImageRunInfo {
     fn batcher(&self) -> ImageBatcher {
@@ -190,17 +188,7 @@ impl ImageRunInfo {
     /// Reads `DIR/run.json`, checking its version, that it can be used (no zero standard
     /// deviation) and, when `recipe` is given, that the run was made by it.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = match recipe {
-            Some(recipe) => load_run_json(dir, recipe, |i: &ImageRunInfo| i.recipe.as_str())?,
-            None => read_run_json(dir)?,
-        };
-        if info.version > RUN_VERSION {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json is version {}, newer than this library reads ({RUN_VERSION})",
-                dir.display(),
-                info.version
-            )));
-        }
+        let info: Self = load_run_info(dir, recipe)?;
         let channels = info.input_shape[0];
         if info.mean.len() != channels
             || info.std.len() != channels
@@ -473,7 +461,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
     let config = &settings.fit;
     let mut progress = settings.progress();
     progress.message(&format!(
-        "{}: {} on {} ({} train / {} valid / {} test), backend {}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: {} on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
         settings.name,
         spec.arch.name(),
         source,
@@ -481,11 +469,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
         valid_source.len(),
         test_source.len(),
         settings.backend,
-        config.epochs,
-        config.batch_size,
-        config.optimizer,
-        config.learning_rate,
-        config.schedule,
+        config.describe(),
         out.display()
     ));
 
@@ -522,14 +506,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
         ..report
     };
     let path = report.write(out)?;
-    progress.message(&format!(
-        "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
-        test.accuracy * 100.0,
-        test.loss,
-        report.test["macro_f1"].as_f64().unwrap_or(0.0),
-        outcome.model_epoch,
-        path.display()
-    ));
+    progress.message(&report.classification_line(&path));
     Ok(report)
 }
 

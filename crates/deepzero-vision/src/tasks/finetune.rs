@@ -323,7 +323,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     let config = &settings.fit;
     let mut progress = settings.progress();
     progress.message(&format!(
-        "{}: fine-tuning {} from {} with {}: {} of {} values train; {} classes on {} ({} train / {} valid / {} test), backend {}, {} epochs, batch {}, {} lr {} ({}), out {}",
+        "{}: fine-tuning {} from {} with {}: {} of {} values train; {} classes on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
         settings.name,
         arch.name(),
         source.weights.display(),
@@ -336,11 +336,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         valid_source.len(),
         test_source.len(),
         settings.backend,
-        config.epochs,
-        config.batch_size,
-        config.optimizer,
-        config.learning_rate,
-        config.schedule,
+        config.describe(),
         out.display()
     ));
 
@@ -409,14 +405,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         }),
     );
     let path = report.write(out)?;
-    progress.message(&format!(
-        "test: accuracy {:.2}% loss {:.4} macro-F1 {:.4} (model of epoch {}) -> {}",
-        test.accuracy * 100.0,
-        test.loss,
-        report.test["macro_f1"].as_f64().unwrap_or(0.0),
-        outcome.model_epoch,
-        path.display()
-    ));
+    progress.message(&report.classification_line(&path));
     Ok(report)
 }
 
