@@ -56,7 +56,10 @@ use crate::plot::draw_embedding;
 use crate::skipgram::{Embeddings, SkipGramConfig, SkipGramEpoch, train_skipgram};
 use crate::walk::{WalkConfig, random_walks};
 
-pub use spec::{EmbeddingEval, GatSpec, GcnSpec, GraphTaskSpec, Method, RECIPES, SPEC_VERSION};
+pub use spec::{
+    EmbeddingEval, GatSpec, GcnSpec, GraphTaskSpec, Method, RECIPES, SPEC_VERSION,
+    recipe_description,
+};
 
 /// What `run.json` holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,6 +149,28 @@ pub fn train(
     device: &Device,
 ) -> Result<GraphReport> {
     train_with_log(spec, data_dir, run_dir, device, &mut |_| {})
+}
+
+/// One call for a command line: the recipe `name` (see [`RECIPES`]) with `seed` and, if
+/// given, another number of epochs, trained on `data_dir` into `run_dir`, progress lines to
+/// `log`.
+///
+/// # Errors
+/// As [`GraphTaskSpec::recipe`] and [`train`].
+pub fn train_recipe(
+    name: &str,
+    data_dir: &Path,
+    run_dir: &Path,
+    seed: u64,
+    epochs: Option<usize>,
+    device: &Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<GraphReport> {
+    let mut spec = GraphTaskSpec::recipe(name)?.with_seed(seed);
+    if let Some(epochs) = epochs {
+        spec = spec.with_epochs(epochs);
+    }
+    train_with_log(&spec, data_dir, run_dir, device, log)
 }
 
 /// [`train`], handing a few progress lines per run to `log`.

@@ -25,6 +25,26 @@ pub const RECIPES: [&str; 9] = [
     "polblogs-node2vec",
 ];
 
+/// One line about a recipe of [`RECIPES`] (for a command line's list), `None` for others.
+pub fn recipe_description(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "cora-gcn" => "GCN (Kipf & Welling) on Planetoid Cora, split 140/500/1000",
+        "cora-gat" => "GAT (8 heads x 8) on Planetoid Cora, split 140/500/1000",
+        "citeseer-gcn" => "GCN on Planetoid CiteSeer, split 120/500/1000",
+        "citeseer-gat" => "GAT on Planetoid CiteSeer, split 120/500/1000",
+        "cora-deepwalk" => {
+            "DeepWalk embeddings of Cora + logistic regression on the standard split"
+        }
+        "cora-node2vec" => "node2vec (p = 1, q = 0.5) embeddings of Cora + logistic regression",
+        "karate-node2vec" => {
+            "node2vec on Zachary's karate club: the two clubs, link-prediction AUC"
+        }
+        "karate-gcn" => "GCN on Zachary's karate club (one-hot ids, stratified 20/20/60 split)",
+        "polblogs-node2vec" => "node2vec on political blogs: the two leanings, link-prediction AUC",
+        _ => return None,
+    })
+}
+
 /// GCN architecture (the input width and class count come from the data).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GcnSpec {
