@@ -91,6 +91,31 @@ impl Csr {
         self.get(r, c).is_some()
     }
 
+    /// Adds (or overwrites) values in row `r`, growing the row count if `r` is past the end:
+    /// one copy of the arrays, no sort of the whole matrix (for real-time updates).
+    pub fn merge_row(&mut self, r: usize, entries: &[(u32, f32)]) {
+        if r >= self.n_rows {
+            let last = *self.indptr.last().unwrap_or(&0);
+            self.indptr.resize(r + 2, last);
+            self.n_rows = r + 1;
+        }
+        let mut row: std::collections::BTreeMap<u32, f32> = {
+            let (c, v) = self.row(r);
+            c.iter().copied().zip(v.iter().copied()).collect()
+        };
+        for &(c, v) in entries {
+            row.insert(c, v);
+            self.n_cols = self.n_cols.max(c as usize + 1);
+        }
+        let (start, end) = (self.indptr[r], self.indptr[r + 1]);
+        let grow = row.len() as isize - (end - start) as isize;
+        self.indices.splice(start..end, row.keys().copied());
+        self.values.splice(start..end, row.values().copied());
+        for p in &mut self.indptr[r + 1..] {
+            *p = (*p as isize + grow) as usize;
+        }
+    }
+
     /// The transpose (items × users from users × items).
     pub fn transpose(&self) -> Csr {
         Csr::from_triplets(
@@ -117,6 +142,25 @@ mod tests {
         assert_eq!(m.get(2, 3), Some(1.0));
         assert!(!m.contains(2, 2));
         assert_eq!(m.row(7).0.len(), 0);
+    }
+
+    #[test]
+    fn merge_row_adds_and_overwrites() {
+        let mut m = Csr::from_triplets(3, 4, [(2, 3, 1.0), (0, 2, 5.0), (1, 0, 4.0)]);
+        m.merge_row(1, &[(3, 2.0), (0, 1.0)]);
+        m.merge_row(4, &[(5, 3.0)]);
+        let want = Csr::from_triplets(
+            5,
+            6,
+            [
+                (2, 3, 1.0),
+                (0, 2, 5.0),
+                (1, 0, 1.0),
+                (1, 3, 2.0),
+                (4, 5, 3.0),
+            ],
+        );
+        assert_eq!(m, want);
     }
 
     #[test]

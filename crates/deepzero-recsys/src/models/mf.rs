@@ -145,7 +145,8 @@ impl FunkSvd {
     /// Replaces user `user`'s bias and factors by the minimiser of
     /// `Σ_{(i, r) ∈ ratings} (r − μ − b_u − b_i − p_uᵀ q_i)² + λ n (b_u² + ‖p_u‖²)` with the
     /// items fixed (`n = ratings.len()`, the weight the per-rating SGD gives λ), and adds the
-    /// ratings to the seen matrix. The user index must exist; use the task layer to add users.
+    /// ratings to the seen matrix. Pass all the ratings the user should be fitted to (the
+    /// objective covers only `ratings`); the user index must be one the model has parameters for.
     ///
     /// # Errors
     /// An unknown user or item index, or no ratings.
@@ -202,21 +203,7 @@ impl FunkSvd {
             self.p[user * f + k] = x[offset + k] as f32;
         }
         // Record the new ratings as seen.
-        let mut triplets: Vec<(u32, u32, f32)> = (0..self.seen.n_rows)
-            .flat_map(|r| {
-                let (c, v) = self.seen.row(r);
-                c.iter()
-                    .zip(v)
-                    .map(move |(&c, &v)| (r as u32, c, v))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        triplets.extend(ratings.iter().map(|&(i, r)| (user as u32, i, r)));
-        self.seen = Csr::from_triplets(
-            self.seen.n_rows.max(user + 1),
-            self.q.len() / f.max(1),
-            triplets,
-        );
+        self.seen.merge_row(user, ratings);
         Ok(())
     }
 }
