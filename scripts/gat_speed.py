@@ -1,5 +1,7 @@
 """GAT training-step time on Cora in plain PyTorch, PyTorch-Geometric style (no dense N x N):
-gather the edge endpoints, softmax per destination with scatter max/sum, scatter-add the messages.
+gather the edge endpoints (`index_select`, whose gradient is `index_add_`, as PyG does; plain
+`t[idx]` indexing would back-propagate through the much slower `index_put_(accumulate=True)`),
+softmax per destination with scatter max/sum, scatter-add the messages.
 The reference for the speed ratio in docs/graphs.md.
 
     python3 scripts/gat_speed.py ../shared/datasets/graphs/cora-planetoid [steps] [threads] [dense|sparse]
@@ -68,18 +70,18 @@ class GatLayer(torch.nn.Module):
     def forward(self, x):
         if isinstance(x, tuple):  # sparse input: (rows, cols, values) of the nonzeros
             r, c, v = x
-            wx = torch.zeros(n, self.h * self.f).index_add_(0, r, self.lin.weight.t()[c] * v[:, None])
+            wx = torch.zeros(n, self.h * self.f).index_add_(0, r, self.lin.weight.t().index_select(0, c) * v[:, None])
         else:
             wx = self.lin(x)
         wx = wx.view(-1, self.h, self.f)                               # [N, H, F]
         s_src = (wx * self.att_src).sum(-1)                            # [N, H]
         s_dst = (wx * self.att_dst).sum(-1)
-        e = F.leaky_relu(s_src[src] + s_dst[dst], 0.2)                 # [E, H]
+        e = F.leaky_relu(s_src.index_select(0, src) + s_dst.index_select(0, dst), 0.2)  # [E, H]
         m = torch.full((n, self.h), -1e38).scatter_reduce(0, dst[:, None].expand_as(e), e.detach(), "amax")
-        a = (e - m[dst]).exp()
+        a = (e - m.index_select(0, dst)).exp()
         z = torch.zeros(n, self.h).index_add_(0, dst, a)
-        a = F.dropout(a / z[dst], 0.6, self.training)                  # [E, H]
-        out = torch.zeros(n, self.h, self.f).index_add_(0, dst, wx[src] * a[..., None])
+        a = F.dropout(a / z.index_select(0, dst), 0.6, self.training)  # [E, H]
+        out = torch.zeros(n, self.h, self.f).index_add_(0, dst, wx.index_select(0, src) * a[..., None])
         out = out.reshape(n, -1) if self.concat else out.mean(1)
         return out + self.bias
 
