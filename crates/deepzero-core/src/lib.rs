@@ -56,6 +56,16 @@ pub mod schedule;
 #[cfg(test)]
 mod test_util;
 
+/// burn itself, so that one dependency line gives a program the tensors, modules and optimisers.
+pub use burn;
+
+/// What most programs built on deepzero use: burn's prelude (tensors, `Device`, `Module`,
+/// `Config`) and this crate's optimisers, schedules and metrics.
+pub mod prelude {
+    pub use crate::{ConfusionMatrix, Decision, EarlyStopping, LrSchedule, Mode, OptimizerKind};
+    pub use burn::prelude::*;
+}
+
 pub use early_stopping::{Decision, EarlyStopping, Mode};
 pub use error::{CoreError, Result};
 pub use metrics::{ClassificationReport, ConfusionMatrix};
