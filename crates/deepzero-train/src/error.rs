@@ -39,7 +39,7 @@ pub enum TrainError {
     },
     /// The loss became NaN or infinite; the weights before this step are kept in the last checkpoint.
     #[error(
-        "loss is {loss} at epoch {epoch}, step {step}: training stopped (try a lower --lr; the last good checkpoint is kept)"
+        "loss is {loss} at epoch {epoch}, step {step}: training stopped (try a lower learning rate; the last good checkpoint is kept)"
     )]
     NonFiniteLoss {
         /// 1-based epoch.

@@ -54,7 +54,7 @@ pub enum FinetuneError {
     ZeroRank,
     /// The backbone has no layer LoRA can adapt.
     #[error(
-        "LoRA has nothing to adapt in {model}: burn 0.22.1 adapts only linear (rank-2) weights and this backbone has none; use --freeze backbone (linear probe) or full fine-tuning"
+        "LoRA has nothing to adapt in {model}: burn 0.22.1 adapts only linear (rank-2) weights and this backbone has none; use a linear probe (frozen backbone) or full fine-tuning"
     )]
     NoLoraTarget {
         /// The model kind.
