@@ -558,6 +558,17 @@ mod tests {
     }
 
     #[test]
+    fn shipped_karate_gml_equals_its_edge_list() {
+        let dir = shipped_karate_dir();
+        let gml = crate::data::read_gml(&dir.join("karate.gml")).unwrap();
+        assert!(!gml.directed);
+        assert_eq!(gml.ids, (0..34).collect::<Vec<i64>>());
+        let from_gml = Graph::from_edges(34, &gml.edges).unwrap();
+        let d = load_dataset(DatasetName::Karate, &dir).unwrap();
+        assert_eq!(from_gml.edges(), d.graph.edges());
+    }
+
+    #[test]
     fn masks_must_match_the_node_count() {
         let err = Split::from_masks(3, &[true, false, false], &[false; 2], &[false; 3])
             .unwrap_err()
