@@ -141,6 +141,9 @@ pub struct TaskSpec {
     pub seed: u64,
 }
 
+/// Fine-tuning epochs of the pre-trained NeuMF recipe.
+const FINETUNE_EPOCHS: usize = 3;
+
 /// The built-in recipes, tuned on ml-100k (see docs/recsys.md).
 pub const RECIPES: &[&str] = &[
     "ml100k-popularity",
@@ -180,8 +183,14 @@ impl TaskSpec {
             k: 10,
             full_ranking: true,
         };
+        // Tuned on a validation split (each user's second-latest interaction held out of
+        // the training part), see docs/recsys.md.
         let ncf = |kind| NeuMfConfig {
             kind,
+            factors: 16,
+            mlp_layers: vec![128, 64, 32, 16],
+            l2: 0.03,
+            finetune_epochs: Some(FINETUNE_EPOCHS),
             ..NeuMfConfig::default()
         };
         let (model, protocol) = match name {
@@ -208,7 +217,16 @@ impl TaskSpec {
                 }),
                 kfold,
             ),
-            "ml100k-bpr" => (ModelSpec::Bpr(BprConfig::default()), loo),
+            "ml100k-bpr" => (
+                ModelSpec::Bpr(BprConfig {
+                    n_factors: 64,
+                    n_epochs: 60,
+                    lr: 0.05,
+                    reg: 0.01,
+                    ..BprConfig::default()
+                }),
+                loo,
+            ),
             "ml100k-gmf" => (ModelSpec::Ncf(ncf(NeuMfKind::Gmf)), loo),
             "ml100k-mlp" => (ModelSpec::Ncf(ncf(NeuMfKind::Mlp)), loo),
             "ml100k-neumf" => (ModelSpec::Ncf(ncf(NeuMfKind::NeuMf)), loo),

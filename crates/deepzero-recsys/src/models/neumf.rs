@@ -73,6 +73,9 @@ pub struct NeuMfConfig {
     pub finetune_optimizer: NcfOptimizer,
     /// Its learning rate.
     pub finetune_lr: f64,
+    /// Its epochs (`None`: `epochs`; 0 keeps the fused pre-trained networks as they are).
+    #[serde(default)]
+    pub finetune_epochs: Option<usize>,
     /// Weight of the GMF half of the pre-trained output layer.
     pub alpha: f32,
     /// L2 penalty on the embeddings looked up in each batch (`l2 · mean_b ‖e_b‖²`).
@@ -95,6 +98,7 @@ impl Default for NeuMfConfig {
             pretrain: true,
             finetune_optimizer: NcfOptimizer::Sgd,
             finetune_lr: 0.001,
+            finetune_epochs: None,
             alpha: 0.5,
             l2: 0.0,
             seed: 0,
@@ -301,6 +305,7 @@ impl NeuMf {
         optimizer: NcfOptimizer,
         lr: f64,
         seed: u64,
+        epochs: usize,
     ) -> (NcfNet, Vec<f64>) {
         let cfg = &self.config;
         let device = self.device.clone().autodiff();
@@ -311,7 +316,7 @@ impl NeuMf {
             NcfOptimizer::Sgd => SgdConfig::new().init(),
         };
         let mut losses = Vec::new();
-        for _ in 0..cfg.epochs {
+        for _ in 0..epochs {
             // (user, item, label) instances: each positive and `negatives` fresh negatives.
             let mut inst: Vec<(i32, i32, f32)> =
                 Vec::with_capacity(train.len() * (1 + cfg.negatives));
@@ -420,6 +425,7 @@ impl Recommender for NeuMf {
                 NcfOptimizer::Adam,
                 cfg.lr,
                 cfg.seed + 1,
+                cfg.epochs,
             );
             let (mlp, _) = self.train_stage(
                 mlp_cfg.init(n_u, n_i, &ad),
@@ -427,6 +433,7 @@ impl Recommender for NeuMf {
                 NcfOptimizer::Adam,
                 cfg.lr,
                 cfg.seed + 2,
+                cfg.epochs,
             );
             let fused = fuse_pretrained(gmf, mlp, cfg.alpha);
             let (net, losses) = self.train_stage(
@@ -435,6 +442,7 @@ impl Recommender for NeuMf {
                 cfg.finetune_optimizer,
                 cfg.finetune_lr,
                 cfg.seed + 3,
+                cfg.finetune_epochs.unwrap_or(cfg.epochs),
             );
             self.losses = losses;
             net
@@ -445,6 +453,7 @@ impl Recommender for NeuMf {
                 NcfOptimizer::Adam,
                 cfg.lr,
                 cfg.seed,
+                cfg.epochs,
             );
             self.losses = losses;
             net
