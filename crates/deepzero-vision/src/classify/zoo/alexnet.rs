@@ -54,6 +54,11 @@ pub struct AlexNetConfig {
     /// Dropout probability before each hidden layer.
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// Divides the five convolutions' widths (64-192-384-256-256), rounding up; torchvision:
+    /// always 1. A larger value gives the same keys with narrower tensors, as in the reduced
+    /// AlexNet of the logits golden test (the hidden layers have their own knob, `hidden`).
+    #[config(default = 1)]
+    pub width_divisor: usize,
 }
 
 impl AlexNetConfig {
@@ -72,6 +77,7 @@ impl AlexNetConfig {
     pub fn init(&self, device: &Device) -> AlexNet {
         use ClassifierLayer as C;
         use FeatureLayer as F;
+        let w = |channels: usize| channels.div_ceil(self.width_divisor);
         let conv = |c_in, c_out, k, stride, pad| {
             F::Conv(conv_config([c_in, c_out], k, stride, pad).init(device))
         };
@@ -79,25 +85,25 @@ impl AlexNetConfig {
         let features = vec![
             conv(
                 self.in_channels,
-                64,
+                w(64),
                 self.stem_kernel,
                 self.stem_stride,
                 self.stem_padding,
             ), // 0
             F::Relu(Relu::new()),
             pool(),
-            conv(64, 192, 5, 1, 2), // 3
+            conv(w(64), w(192), 5, 1, 2), // 3
             F::Relu(Relu::new()),
             pool(),
-            conv(192, 384, 3, 1, 1), // 6
+            conv(w(192), w(384), 3, 1, 1), // 6
             F::Relu(Relu::new()),
-            conv(384, 256, 3, 1, 1), // 8
+            conv(w(384), w(256), 3, 1, 1), // 8
             F::Relu(Relu::new()),
-            conv(256, 256, 3, 1, 1), // 10
+            conv(w(256), w(256), 3, 1, 1), // 10
             F::Relu(Relu::new()),
             pool(),
         ];
-        let flat = 256 * self.pool_size * self.pool_size;
+        let flat = w(256) * self.pool_size * self.pool_size;
         let linear = |d_in, d_out| C::Linear(LinearConfig::new(d_in, d_out).init(device));
         let dropout = || C::Dropout(DropoutConfig::new(self.dropout).init());
         let classifier = vec![

@@ -94,6 +94,11 @@ impl Widths {
         }
     }
 
+    /// Every width divided by `divisor`, rounding up.
+    fn divided(w: [usize; 6], divisor: usize) -> Self {
+        Self::new(w.map(|c| c.div_ceil(divisor)))
+    }
+
     fn out(self) -> usize {
         self.ch1x1 + self.ch3x3 + self.ch5x5 + self.pool_proj
     }
@@ -160,15 +165,32 @@ pub struct InceptionAux {
 }
 
 impl InceptionAux {
-    fn new(in_channels: usize, num_classes: usize, dropout: f64, device: &Device) -> Self {
+    /// `conv` has `128 / width_divisor` channels and `fc1` `1024 / width_divisor` units (both
+    /// rounded up; torchvision: 128 and 1024).
+    fn new(
+        in_channels: usize,
+        num_classes: usize,
+        dropout: f64,
+        width_divisor: usize,
+        device: &Device,
+    ) -> Self {
+        let conv = 128usize.div_ceil(width_divisor);
+        let flat = conv * 4 * 4;
+        let hidden = 1024usize.div_ceil(width_divisor);
         Self {
-            conv: BasicConv2d::new([in_channels, 128], 1, 1, device),
-            fc1: linear(2048, 1024, weight_init(), torch_default_bias(2048), device),
+            conv: BasicConv2d::new([in_channels, conv], 1, 1, device),
+            fc1: linear(
+                flat,
+                hidden,
+                weight_init(),
+                torch_default_bias(flat),
+                device,
+            ),
             fc2: linear(
-                1024,
+                hidden,
                 num_classes,
                 weight_init(),
-                torch_default_bias(1024),
+                torch_default_bias(hidden),
                 device,
             ),
             pool: AdaptiveAvgPool2dConfig::new([4, 4]).init(),
@@ -212,6 +234,12 @@ pub struct GoogLeNetConfig {
     /// The max-pool after `conv1` (`maxpool1`).
     #[config(default = true)]
     pub stem_max_pool: bool,
+    /// Divides every convolution's width (stem 64-64-192, each Inception branch) and the
+    /// auxiliary heads' 128 channels and 1024 hidden units, rounding up; torchvision: always 1.
+    /// A larger value gives the same keys with narrower tensors, as in the reduced GoogLeNet of
+    /// the logits golden test.
+    #[config(default = 1)]
+    pub width_divisor: usize,
 }
 
 impl GoogLeNetConfig {
@@ -233,28 +261,31 @@ impl GoogLeNetConfig {
                 .with_ceil_mode(true)
                 .init()
         };
+        let d = self.width_divisor;
+        let w = |channels: usize| channels.div_ceil(d);
         // Each block takes the previous one's concatenated output (maxpools keep the width).
-        let mut channels = 192;
-        let mut block = |w| {
-            let widths = Widths::new(w);
+        let mut channels = w(192);
+        let mut block = |widths| {
+            let widths = Widths::divided(widths, d);
             let block = Inception::new(channels, widths, device);
             channels = widths.out();
             block
         };
         let aux = |in_channels| {
-            self.aux_logits
-                .then(|| InceptionAux::new(in_channels, self.num_classes, self.aux_dropout, device))
+            self.aux_logits.then(|| {
+                InceptionAux::new(in_channels, self.num_classes, self.aux_dropout, d, device)
+            })
         };
         GoogLeNet {
             conv1: BasicConv2d::new(
-                [self.in_channels, 64],
+                [self.in_channels, w(64)],
                 self.stem_kernel,
                 self.stem_stride,
                 device,
             ),
             maxpool1: self.stem_max_pool.then(|| pool(3)),
-            conv2: BasicConv2d::new([64, 64], 1, 1, device),
-            conv3: BasicConv2d::new([64, 192], 3, 1, device),
+            conv2: BasicConv2d::new([w(64), w(64)], 1, 1, device),
+            conv3: BasicConv2d::new([w(64), w(192)], 3, 1, device),
             maxpool2: pool(3),
             inception3a: block([64, 96, 128, 16, 32, 32]), // 192 → 256
             inception3b: block([128, 128, 192, 32, 96, 64]), // 256 → 480
@@ -267,15 +298,15 @@ impl GoogLeNetConfig {
             maxpool4: pool(2),
             inception5a: block([256, 160, 320, 32, 128, 128]), // 832 → 832
             inception5b: block([384, 192, 384, 48, 128, 128]), // 832 → 1024
-            aux1: aux(512),
-            aux2: aux(528),
+            aux1: aux(Widths::divided([192, 96, 208, 16, 48, 64], d).out()),
+            aux2: aux(Widths::divided([112, 144, 288, 32, 64, 64], d).out()),
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
             fc: linear(
-                1024,
+                channels,
                 self.num_classes,
                 weight_init(),
-                torch_default_bias(1024),
+                torch_default_bias(channels),
                 device,
             ),
         }

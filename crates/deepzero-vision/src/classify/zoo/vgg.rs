@@ -113,6 +113,11 @@ pub struct VggConfig {
     /// Dropout probability after each hidden layer.
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// Channels of the first block; the five blocks use 1×, 2×, 4×, 8× and 8× this (the
+    /// paper and torchvision: always 64, i.e. 64-128-256-512-512). A smaller value gives the
+    /// same keys with narrower tensors, as in the reduced VGG-11 of the logits golden test.
+    #[config(default = 64)]
+    pub base_channels: usize,
 }
 
 impl VggConfig {
@@ -142,6 +147,7 @@ impl VggConfig {
                     features.push(F::MaxPool(MaxPool2dConfig::new([2, 2]).init()));
                 }
                 VggItem::Conv(width) => {
+                    let width = width * self.base_channels / 64;
                     let mut conv = conv_config([channels, width], 3, 1, 1)
                         .with_initializer(kaiming_normal_fan_out())
                         .init(device);
