@@ -22,7 +22,7 @@ use burn::prelude::Device;
 use deepzero_data::DataError;
 
 use crate::device::{Backend, BackendError};
-use crate::{FitConfig, Progress, RunDir, TrainError};
+use crate::{BatchSource, FitConfig, FitOutcome, Progress, RunDir, Supervised, TrainError};
 
 /// Anything that ends a task: one line of text, typed by its cause.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +186,30 @@ impl RunSettings {
             ));
         }
         Ok(())
+    }
+
+    /// Trains `model` with [`crate::fit`] into the run folder (checkpoints tagged with
+    /// `identity`), then saves the kept model, in inference mode, as `out/model.bpk`; the
+    /// returned outcome holds that model.
+    pub fn fit_and_save<M, T, V>(
+        &self,
+        model: M,
+        train: &T,
+        valid: Option<&V>,
+        device: &Device,
+        identity: serde_json::Value,
+        progress: &mut Progress,
+    ) -> Result<FitOutcome<M>, TaskError>
+    where
+        M: Supervised,
+        T: BatchSource<M::Batch> + ?Sized,
+        V: BatchSource<M::Batch> + ?Sized,
+    {
+        let run = self.run_dir(identity);
+        let mut outcome = crate::fit(model, train, valid, device, &self.fit, &run, progress)?;
+        outcome.model = outcome.model.valid();
+        crate::checkpoint::save_model(&outcome.model, &self.out.join("model.bpk"))?;
+        Ok(outcome)
     }
 
     /// Creates the run folder.

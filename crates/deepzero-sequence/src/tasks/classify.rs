@@ -35,10 +35,10 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use deepzero_data::stratified_split;
 use deepzero_data::text::{CorpusOptions, Duplicates, LoadedCorpus, TextCorpus};
-use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::checkpoint::load_model;
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
-    BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit,
+    BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate,
     load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
@@ -499,18 +499,15 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
             source.display()
         ));
     }
-    let outcome = fit(
+    let outcome = settings.fit_and_save(
         model,
         &train_source,
         Some(&valid_source),
         &train_device,
-        fit_config,
-        &settings.run_dir(info.fingerprint()),
+        info.fingerprint(),
         &mut progress,
     )?;
-
-    let model = outcome.model.valid();
-    save_model(&model, &out.join("model.bpk"))?;
+    let model = outcome.model.clone();
     let valid = evaluate(&model, &valid_source, 64, &device)?;
     let test = evaluate(&model, &test_source, 64, &device)?;
     let test_json = test.classification_report(info.class_names.len());

@@ -40,10 +40,10 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::checkpoint::load_model;
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
-    BatchSource, EvalReport, RunReport, RunSettings, TaskError, TrainError, evaluate, fit,
+    BatchSource, EvalReport, RunReport, RunSettings, TaskError, TrainError, evaluate,
     load_run_info, model_file,
 };
 use rand::SeedableRng;
@@ -505,17 +505,15 @@ pub fn train(spec: &TagSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
     train_device.seed(settings.seed());
     let model = info.model.init(&train_device);
     let valid_ref = (!valid_source.is_empty()).then_some(&valid_source);
-    let outcome = fit(
+    let outcome = settings.fit_and_save(
         model,
         &train_source,
         valid_ref,
         &train_device,
-        config,
-        &settings.run_dir(info.fingerprint()),
+        info.fingerprint(),
         &mut progress,
     )?;
-    let model = outcome.model.valid();
-    save_model(&model, &out.join("model.bpk"))?;
+    let model = outcome.model.clone();
 
     let (test_source, cut_test) = encode_all(&info, &vocab, &tags, &data.test);
     if let Some(line) = truncation_warning(cut_test, "test", info.max_len) {

@@ -44,11 +44,10 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use deepzero_core::LrSchedule;
-use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::checkpoint::load_model;
 use deepzero_train::metrics_file::{write_atomic, write_json_atomic};
 use deepzero_train::{
-    BatchSource, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit, load_run_info,
-    model_file,
+    BatchSource, EvalReport, RunReport, RunSettings, TaskError, evaluate, load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -584,17 +583,20 @@ pub fn train(spec: &TranslateSpec, settings: &RunSettings) -> Result<RunReport, 
         .model
         .init(&train_device)
         .map_err(|e| TaskError::invalid(e.to_string()))?;
-    let outcome = fit(
+    // Trained with the batch-per-example settings above; reported with the user's.
+    let trained_as = RunSettings {
+        fit: fit_config.clone(),
+        ..settings.clone()
+    };
+    let outcome = trained_as.fit_and_save(
         model,
         &train_source,
         Some(&valid_source),
         &train_device,
-        &fit_config,
-        &settings.run_dir(info.fingerprint()),
+        info.fingerprint(),
         &mut progress,
     )?;
-    let model = outcome.model.valid();
-    save_model(&model, &out.join("model.bpk"))?;
+    let model = outcome.model.clone();
 
     let valid_eval = evaluate(&model, &valid_source, 1, &device)?;
     let options = DecodeOptions::default();

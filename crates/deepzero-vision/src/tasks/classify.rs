@@ -31,7 +31,7 @@ use deepzero_data::{
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
-    BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate, fit,
+    BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate,
     load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
@@ -479,18 +479,15 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
     let model = spec
         .arch
         .build(info.input_shape, info.class_names.len(), &train_device);
-    let outcome = fit(
+    let outcome = settings.fit_and_save(
         model,
         &train_source,
         Some(&valid_source),
         &train_device,
-        config,
-        &settings.run_dir(info.fingerprint()),
+        info.fingerprint(),
         &mut progress,
     )?;
-
-    let model = outcome.model.valid();
-    save_model(&model, &out.join("model.bpk"))?;
+    let model = outcome.model.clone();
     let valid = evaluate(&model, &valid_source, 256, &device)?;
     let test = evaluate(&model, &test_source, 256, &device)?;
     let report = RunReport::new(settings, &outcome, spec.arch.name(), model.num_params());
