@@ -144,7 +144,7 @@ impl TrainArgs {
         FitConfig {
             epochs: self.epochs.unwrap_or(d.epochs),
             batch_size: self.batch_size.unwrap_or(d.batch_size),
-            learning_rate: self.lr.unwrap_or(d.lr),
+            learning_rate: self.lr.unwrap_or(d.learning_rate),
             optimizer: self.optimizer.unwrap_or(d.optimizer),
             weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
             schedule: self.schedule.unwrap_or(d.schedule),
@@ -153,9 +153,7 @@ impl TrainArgs {
                 patience,
                 min_delta: 0.0,
             }),
-            restore_best: true,
-            keep_checkpoints: 2,
-            valid_batch_size: None,
+            ..d.clone()
         }
     }
 

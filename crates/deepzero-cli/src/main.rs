@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use deepzero_cli::tasks::graph::EmbedArgs;
+use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs};
 
@@ -65,6 +67,12 @@ enum Command {
         #[command(flatten)]
         args: PredictArgs,
     },
+    /// Recommend items to a user with a trained recommender run (ml100k-*).
+    Recommend(RecommendArgs),
+    /// The items most like an item, from a trained recommender run (ml100k-*).
+    SimilarItems(RecommendArgs),
+    /// Write the node vectors of a trained graph run (word2vec text format).
+    Embed(EmbedArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryArgs),
     /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
@@ -86,6 +94,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             args,
         } => deepzero_cli::eval(&recipe, &checkpoint, &args),
         Command::Predict { recipe, args } => deepzero_cli::predict(&recipe, &args),
+        Command::Recommend(args) => deepzero_cli::tasks::recsys::recommend(&args, false),
+        Command::SimilarItems(args) => deepzero_cli::tasks::recsys::recommend(&args, true),
+        Command::Embed(args) => deepzero_cli::tasks::graph::embed(&args),
         Command::Summary(args) => deepzero_cli::tasks::zoo::summary(&args),
         Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
     }

@@ -37,7 +37,10 @@ fn bad_requests_are_usage_errors() {
     })
     .unwrap_err()
     .to_string();
-    assert!(err.contains("--small is for the ImageNet models"), "{err}");
+    assert!(
+        err.contains("the small-input variants are of the ImageNet models"),
+        "{err}"
+    );
     let err = model_summary(&SummaryArgs {
         input_size: Some(16),
         ..args("alexnet")

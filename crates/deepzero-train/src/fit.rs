@@ -73,6 +73,30 @@ impl Default for FitConfig {
 }
 
 impl FitConfig {
+    /// [`FitConfig::default`] with these five settings (no weight decay).
+    pub fn recipe(
+        epochs: usize,
+        batch_size: usize,
+        learning_rate: f64,
+        optimizer: OptimizerKind,
+        schedule: LrSchedule,
+    ) -> Self {
+        Self {
+            epochs,
+            batch_size,
+            learning_rate,
+            optimizer,
+            schedule,
+            ..Self::default()
+        }
+    }
+
+    /// The same with `weight_decay`.
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
     /// `10 epochs, batch 64, adam lr 0.001 (cosine)`: how a run trains, for its first line.
     pub fn describe(&self) -> String {
         format!(

@@ -102,5 +102,5 @@ pub use run_folder::{
 };
 pub use source::{BatchSource, DatasetBatches};
 pub use step::{ClassificationStep, Supervised};
-pub use task::{RunSettings, TaskError};
+pub use task::{Recipe, RunSettings, TaskError};
 pub use trainer::Trainer;

@@ -27,6 +27,28 @@ use serde_json::json;
 use crate::metrics_file::{read_json, write_json_atomic};
 use crate::{EpochRecord, RunSettings, TaskError, draw_curves};
 
+/// The chapter-2 recipes: full-batch gradient descent at a constant rate.
+pub fn recipes() -> Vec<crate::Recipe<RegressionKind>> {
+    use deepzero_core::{LrSchedule::Constant, OptimizerKind::Sgd};
+    let gd = |epochs, lr| crate::FitConfig::recipe(epochs, 0, lr, Sgd, Constant);
+    vec![
+        crate::Recipe::new(
+            "linear-regression",
+            "2.1",
+            "least squares on generated data, gradients derived by hand",
+            RegressionKind::Linear,
+            gd(200, 0.1),
+        ),
+        crate::Recipe::new(
+            "logistic-regression",
+            "2.1",
+            "binary logistic regression on generated data, gradients derived by hand",
+            RegressionKind::Logistic,
+            gd(300, 0.5),
+        ),
+    ]
+}
+
 /// Which regression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegressionKind {

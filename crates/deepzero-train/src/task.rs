@@ -68,6 +68,49 @@ impl TaskError {
     }
 }
 
+/// A named, ready-made configuration of a task, with the training settings it was measured
+/// with: what the `deepzero` CLI lists and trains, and a starting point for a program.
+#[derive(Clone, Debug)]
+pub struct Recipe<S> {
+    /// The name (`mnist-lenet`).
+    pub name: &'static str,
+    /// The seed chapter(s) it implements.
+    pub chapter: &'static str,
+    /// One line saying what it trains.
+    pub summary: &'static str,
+    /// What the task builds and reads.
+    pub spec: S,
+    /// How it trains.
+    pub fit: FitConfig,
+}
+
+impl<S> Recipe<S> {
+    /// A recipe of `spec` trained as `fit` says.
+    pub fn new(
+        name: &'static str,
+        chapter: &'static str,
+        summary: &'static str,
+        spec: S,
+        fit: FitConfig,
+    ) -> Self {
+        Self {
+            name,
+            chapter,
+            summary,
+            spec,
+            fit,
+        }
+    }
+
+    /// [`RunSettings`] for this recipe into `out`.
+    pub fn settings(&self, out: impl Into<PathBuf>) -> RunSettings {
+        RunSettings {
+            chapter: self.chapter.into(),
+            ..RunSettings::new(self.name, out).with_fit(self.fit.clone())
+        }
+    }
+}
+
 /// How one run of a task is trained and where it goes; the task's own spec says what is trained.
 #[derive(Clone, Debug)]
 pub struct RunSettings {

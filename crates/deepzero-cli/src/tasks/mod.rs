@@ -1,7 +1,9 @@
 //! The [`RecipeTask`](crate::RecipeTask) of each family of recipes: options → library spec →
 //! library call → printed result.
 
+pub mod graph;
 mod image;
+pub mod recsys;
 mod regression;
 mod text;
 pub mod zoo;
@@ -9,7 +11,9 @@ pub mod zoo;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+pub use graph::GraphTask;
 pub use image::{ImageNetTask, ImageTask};
+pub use recsys::RecsysTask;
 pub use regression::RegressionTask;
 pub use text::{GenerateTask, TagTask, TextTask, TranslateTask};
 

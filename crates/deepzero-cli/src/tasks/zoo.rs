@@ -12,13 +12,10 @@
 //! applies torchvision's evaluation transform (resize 256, centre crop 224, ImageNet
 //! normalisation) and names the 1000 ImageNet classes.
 
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
-use deepzero_vision::classify::zoo::summary::zeroed;
 use deepzero_vision::tasks::classify::{IMAGENET_RECIPE, import_torchvision};
-use deepzero_vision::{ModelSummary, ZooModel, summarize};
+use deepzero_vision::{ModelSummary, ZooModel, zoo_summary};
 
 use crate::CliError;
 
@@ -67,69 +64,16 @@ fn zoo_model(name: &str) -> Result<ZooModel, CliError> {
         .map_err(|e: deepzero_vision::UnknownModel| CliError::Usage(e.to_string()))
 }
 
-/// Runs `f`, turning a panic (a layer given an input too small for it) into a usage error
-/// without the panic hook's message.
-fn quietly<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T, CliError> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
-    result.map_err(|_| CliError::Usage(what()))
-}
-
-/// The summary of `deepzero summary` (also what the tests check).
+/// The title and layer table of `deepzero summary` (also what the tests check).
 pub fn model_summary(args: &SummaryArgs) -> Result<(String, ModelSummary), CliError> {
     let model = zoo_model(&args.model)?;
-    if args.small && !model.is_imagenet() {
-        return Err(CliError::Usage(format!(
-            "--small is for the ImageNet models; {model} is a CIFAR ResNet, made for 32 px images already"
-        )));
-    }
-    let small_sized = args.small || !model.is_imagenet();
-    let side = args
-        .input_size
-        .unwrap_or(if small_sized { 32 } else { 224 });
-    let classes = args.classes.unwrap_or(if small_sized { 10 } else { 1000 });
-    if side == 0 || classes == 0 || !(args.channels == 1 || args.channels == 3) {
-        return Err(CliError::Usage(
-            "--input-size and --classes must be at least 1, --channels 1 or 3".into(),
-        ));
-    }
-    let device = Device::flex();
-    let variant = if args.small {
-        "small-input variant"
-    } else if model.is_imagenet() {
-        "reference configuration (ImageNet)"
-    } else {
-        "CIFAR configuration"
-    };
-    let title = format!(
-        "{model}: {variant}, input {}×{side}×{side}, {classes} classes",
-        args.channels
-    );
-    let too_small = || {
-        format!(
-            "a {side}×{side} input is too small for {model} ({variant}); try a larger --input-size"
-        )
-    };
-    // Zero weights, no random draws: only the shapes matter.
-    let summary = quietly(too_small, || {
-        let built = zeroed(model.build(classes, args.channels, args.small, &device));
-        summarize(
-            &built,
-            Tensor::zeros([1, args.channels, side, side], &device),
-        )
-    })?;
-    // A layer that shrinks the map to nothing (an adaptive pool would then make up a map).
-    if let Some(row) = summary.layers.iter().find(|l| l.output_shape.contains(&0)) {
-        return Err(CliError::Usage(format!(
-            "{} ({} gives {:?})",
-            too_small(),
-            row.path,
-            row.output_shape
-        )));
-    }
-    Ok((title, summary))
+    Ok(zoo_summary(
+        model,
+        args.input_size,
+        args.classes,
+        args.channels,
+        args.small,
+    )?)
 }
 
 /// `deepzero summary MODEL`: prints the layer table and the parameter count.

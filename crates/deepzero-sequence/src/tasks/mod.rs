@@ -11,6 +11,7 @@
 
 pub mod classify;
 pub mod generate;
+pub mod recipes;
 pub mod tag;
 pub mod text_classifier;
 pub mod translate;

@@ -9,6 +9,7 @@
 
 pub mod classify;
 pub mod finetune;
+pub mod recipes;
 
 impl From<crate::ImportError> for deepzero_train::TaskError {
     fn from(e: crate::ImportError) -> Self {

@@ -12,12 +12,16 @@
 //! buffers, reported apart. [`zeroed`] builds a model's weights as zeros without drawing
 //! random numbers, which is all a shape walk needs.
 
+use std::panic::AssertUnwindSafe;
+
 use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use deepzero_train::TaskError;
 
 use super::cifar_resnet::CifarResNet;
 use super::googlenet::GoogLeNet;
+use super::registry::ZooModel;
 use super::resnet::{ResNet, ResidualBlock};
 use super::{ClassifierLayer, FeatureLayer, trainable_params};
 use crate::classify::{ImageClassifier, ImageModel};
@@ -352,6 +356,72 @@ pub fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// Runs `f`, turning a panic (a layer given an input too small for it) into a usage error
+/// without the panic hook's message.
+fn quietly<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T, TaskError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|_| TaskError::invalid(what()))
+}
+
+/// The layer table of a zoo model and its title: at 224 px and 1000 classes (ImageNet models)
+/// or 32 px and 10 classes (the CIFAR ResNets and `small`, the small-input variants) unless
+/// `input_size` and `classes` say otherwise. An input too small for the model is an error, not
+/// a panic.
+pub fn zoo_summary(
+    model: ZooModel,
+    input_size: Option<usize>,
+    classes: Option<usize>,
+    channels: usize,
+    small: bool,
+) -> Result<(String, ModelSummary), TaskError> {
+    if small && !model.is_imagenet() {
+        return Err(TaskError::invalid(format!(
+            "the small-input variants are of the ImageNet models; {model} is a CIFAR ResNet, made for 32 px images already"
+        )));
+    }
+    let small_sized = small || !model.is_imagenet();
+    let side = input_size.unwrap_or(if small_sized { 32 } else { 224 });
+    let classes = classes.unwrap_or(if small_sized { 10 } else { 1000 });
+    if side == 0 || classes == 0 || !(channels == 1 || channels == 3) {
+        return Err(TaskError::invalid(
+            "the input size and the classes must be at least 1, the channels 1 or 3",
+        ));
+    }
+    let device = Device::flex();
+    let variant = if small {
+        "small-input variant"
+    } else if model.is_imagenet() {
+        "reference configuration (ImageNet)"
+    } else {
+        "CIFAR configuration"
+    };
+    let title = format!(
+        "{model}: {variant}, input {}×{side}×{side}, {classes} classes",
+        channels
+    );
+    let too_small = || {
+        format!("a {side}×{side} input is too small for {model} ({variant}); try a larger input")
+    };
+    // Zero weights, no random draws: only the shapes matter.
+    let summary = quietly(too_small, || {
+        let built = zeroed(model.build(classes, channels, small, &device));
+        summarize(&built, Tensor::zeros([1, channels, side, side], &device))
+    })?;
+    // A layer that shrinks the map to nothing (an adaptive pool would then make up a map).
+    if let Some(row) = summary.layers.iter().find(|l| l.output_shape.contains(&0)) {
+        return Err(TaskError::invalid(format!(
+            "{} ({} gives {:?})",
+            too_small(),
+            row.path,
+            row.output_shape
+        )));
+    }
+    Ok((title, summary))
 }
 
 /// The module with every float parameter (and running statistic) set to zero without drawing

@@ -1,0 +1,138 @@
+//! The graph recipes ([`deepzero_graph::tasks`]): GCN and GAT node classifiers, DeepWalk and
+//! node2vec embeddings, and `deepzero embed`.
+
+use std::path::{Path, PathBuf};
+
+use deepzero_graph::tasks::{self as graph, Predictor};
+use deepzero_train::RunSettings;
+use deepzero_train::device::Backend;
+
+use super::print_json;
+use crate::recipes::{Family, Recipe, RecipeTask};
+use crate::{CliError, PredictArgs, TrainArgs};
+
+/// One graph recipe, by its library name.
+pub struct GraphTask(pub &'static str);
+
+fn cli_error(e: deepzero_graph::GraphError) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+impl GraphTask {
+    /// `--data-dir`, else the karate club shipped in `datasets/karate`.
+    fn data_dir(&self, settings: &RunSettings) -> Result<PathBuf, CliError> {
+        match &settings.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None if self.0.starts_with("karate") => Ok(PathBuf::from("datasets/karate")),
+            None => Ok(settings.require_data_dir()?.to_path_buf()),
+        }
+    }
+}
+
+impl RecipeTask for GraphTask {
+    fn family(&self) -> Family {
+        Family::Graph
+    }
+
+    fn needs_data_dir(&self) -> bool {
+        !self.0.starts_with("karate")
+    }
+
+    fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        if args.resume {
+            return Err(CliError::Usage(format!(
+                "{} trains in one go; --resume does not apply",
+                self.0
+            )));
+        }
+        let data = self.data_dir(settings)?;
+        let mut log = |line: &str| println!("{line}");
+        let r = graph::train_recipe(
+            self.0,
+            &data,
+            &settings.out,
+            settings.seed(),
+            args.epochs,
+            &settings.device()?,
+            &mut log,
+        )
+        .map_err(cli_error)?;
+        println!(
+            "{}: test accuracy {:.2}% (macro-F1 {:.4}) on {} nodes -> {}",
+            self.0,
+            r.test.accuracy * 100.0,
+            r.test.macro_f1,
+            r.test.support,
+            settings.out.join("metrics.json").display()
+        );
+        Ok(())
+    }
+
+    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        let scores = graph::evaluate(run, settings.data_dir.as_deref(), &settings.device()?)
+            .map_err(cli_error)?;
+        println!(
+            "{}: test accuracy {:.2}% (macro-F1 {:.4}) on {} nodes",
+            self.0,
+            scores.accuracy * 100.0,
+            scores.macro_f1,
+            scores.support
+        );
+        Ok(())
+    }
+
+    /// `node<TAB>class<TAB>probability` for every node (or the nodes given as arguments).
+    fn predict(&self, _: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        let device = Backend::resolve(args.backend.as_deref())?.device()?;
+        let predictor = Predictor::load(run, None, &device).map_err(cli_error)?;
+        let wanted: Vec<usize> = args
+            .inputs
+            .iter()
+            .map(|n| {
+                n.parse()
+                    .map_err(|_| CliError::Usage(format!("`{n}` is not a node id")))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut predictions = predictor.predict().map_err(cli_error)?;
+        if !wanted.is_empty() {
+            predictions.retain(|p| wanted.contains(&p.node));
+        }
+        if args.json {
+            print_json(&predictions);
+            return Ok(());
+        }
+        for p in &predictions {
+            println!("{}\t{}\t{:.4}", p.node, p.class_name, p.probability);
+        }
+        Ok(())
+    }
+}
+
+/// The options of `deepzero embed`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EmbedArgs {
+    /// Recipe name (a graph recipe).
+    pub recipe: String,
+    /// The run folder written by `deepzero train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Where to write the vectors (word2vec text format: `N d`, then `node v1 … vd` per node).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `deepzero embed RECIPE --run DIR --out FILE`.
+pub fn embed(args: &EmbedArgs) -> Result<(), CliError> {
+    let recipe = crate::recipes::find(&args.recipe)?;
+    if recipe.task.family() != Family::Graph {
+        return Err(CliError::Usage(format!(
+            "`{}` is not a graph recipe",
+            recipe.name
+        )));
+    }
+    let device = Backend::resolve(None)?.device()?;
+    let predictor = Predictor::load(&args.run, None, &device).map_err(cli_error)?;
+    predictor.write_embeddings(&args.out).map_err(cli_error)?;
+    println!("{} -> {}", recipe.name, args.out.display());
+    Ok(())
+}
