@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::text::{PAD, UNK};
+
 /// One sentence: tokens (characters or words) and one BIO tag per token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaggedSentence {
@@ -230,10 +232,10 @@ pub struct Vocab {
 }
 
 impl Vocab {
-    /// Id of padding.
-    pub const PAD: usize = 0;
-    /// Id of unknown tokens.
-    pub const UNK: usize = 1;
+    /// The padding id (`crate::text::PAD_ID`).
+    pub const PAD: usize = crate::text::PAD_ID;
+    /// The unknown-token id (`crate::text::UNK_ID`).
+    pub const UNK: usize = crate::text::UNK_ID;
 
     /// The tokens seen at least `min_count` times, most frequent first (ties by token).
     pub fn build<'a>(tokens: impl IntoIterator<Item = &'a str>, min_count: usize) -> Self {
@@ -246,7 +248,7 @@ impl Vocab {
             .filter(|(_, c)| *c >= min_count)
             .collect();
         kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let mut tokens = vec!["<pad>".to_string(), "<unk>".to_string()];
+        let mut tokens = vec![PAD.to_string(), UNK.to_string()];
         tokens.extend(kept.into_iter().map(|(t, _)| t.to_string()));
         Self::from_tokens(tokens)
     }

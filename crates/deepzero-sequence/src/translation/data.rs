@@ -40,12 +40,10 @@ use rand::seq::SliceRandom;
 use crate::Transformer;
 use crate::error::SequenceError;
 use crate::text::bpe::END_OF_WORD;
-use crate::text::{Bpe, split_words};
+use crate::text::{Bpe, PAD, UNK, split_words};
 
-/// Padding id.
-pub const PAD_ID: usize = 0;
-/// Unknown-symbol id.
-pub const UNK_ID: usize = 1;
+/// Padding and unknown-symbol ids: the same in every vocabulary of the crate.
+pub use crate::text::{PAD_ID, UNK_ID};
 /// Beginning-of-sentence id (the decoder's first input).
 pub const BOS_ID: usize = 2;
 /// End-of-sentence id.
@@ -53,7 +51,7 @@ pub const EOS_ID: usize = 3;
 /// "No space before the next piece" id.
 pub const JOIN_ID: usize = 4;
 /// Ids before the first BPE symbol.
-const SPECIALS: [&str; 5] = ["<pad>", "<unk>", "<bos>", "<eos>", "<join>"];
+const SPECIALS: [&str; 5] = [PAD, UNK, "<bos>", "<eos>", "<join>"];
 
 /// Sentence pairs of one split.
 #[derive(Clone, Debug, Default)]
