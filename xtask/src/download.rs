@@ -16,10 +16,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct DownloadArgs {
     /// Dataset name: mnist or fashion-mnist.
     pub dataset: String,
-    /// Where to put it (the files go into DIR/<dataset>/).
+    /// Where to put it (the files go into `DIR/<dataset>/`).
     #[arg(long, default_value = "data")]
     pub dir: PathBuf,
-    /// Copy from this local folder instead of the network (it holds the files, or a <dataset>/
+    /// Copy from this local folder instead of the network (it holds the files, or a `<dataset>/`
     /// sub-folder with them).
     #[arg(long)]
     pub from: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! # deepzero-train
 //!
 //! The training glue every deepzero task reuses: a supervised loop with validation
-//! ([`Trainer`], or the function [`fit`]), atomic per-epoch checkpoints and exact resume, early
+//! ([`Trainer`], or the function [`fit()`]), atomic per-epoch checkpoints and exact resume, early
 //! stopping with restore-best, a hard stop on a NaN/inf loss, a progress display (bar on a
 //! terminal, plain lines otherwise), `metrics.csv` per epoch, a typed `metrics.json`
 //! ([`RunReport`]), loss/accuracy curves drawn to a PNG, the run folder's helpers
@@ -68,7 +68,7 @@
 //! history as well as model and optimiser, and be published atomically as one unit; (3) a
 //! non-finite loss must end the run with a typed error before the optimiser step corrupts the
 //! weights; (4) off a terminal, burn-train prints one line per iteration, while CI logs want a
-//! few lines per epoch. The loop itself is short ([`fit`]), so owning it costs little; it uses
+//! few lines per epoch. The loop itself is short ([`fit()`]), so owning it costs little; it uses
 //! burn's modules, autodiff, `ModuleOptimizer` and burnpack records for everything else.
 
 #[cfg(feature = "mimalloc")]

@@ -1,4 +1,4 @@
-//! What a model must offer to be trained by [`crate::fit`].
+//! What a model must offer to be trained by [`crate::fit()`].
 
 use burn::module::Module;
 use burn::prelude::*;

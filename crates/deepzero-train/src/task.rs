@@ -202,7 +202,7 @@ impl RunSettings {
         })
     }
 
-    /// The run folder for [`crate::fit`], checkpoints tagged with `identity`.
+    /// The run folder for [`crate::fit()`], checkpoints tagged with `identity`.
     pub fn run_dir(&self, identity: serde_json::Value) -> RunDir {
         RunDir::new(&self.out, identity).resume(self.resume)
     }
@@ -231,7 +231,7 @@ impl RunSettings {
         Ok(())
     }
 
-    /// Trains `model` with [`crate::fit`] into the run folder (checkpoints tagged with
+    /// Trains `model` with [`crate::fit()`] into the run folder (checkpoints tagged with
     /// `identity`), then saves the kept model, in inference mode, as `out/model.bpk`; the
     /// returned outcome holds that model.
     pub fn fit_and_save<M, T, V>(

@@ -85,7 +85,7 @@ impl<'a, M: Supervised> Trainer<'a, M> {
     }
 
     /// Trains `model` (on `device`, an autodiff device) on `train`, validating on `valid` after
-    /// every epoch; see [`crate::fit`] for the details of the loop.
+    /// every epoch; see [`crate::fit()`] for the details of the loop.
     pub fn fit<T, V>(
         mut self,
         model: M,

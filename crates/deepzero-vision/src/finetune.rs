@@ -18,9 +18,9 @@
 //! | [`MlpClassifier`](crate::MlpClassifier) | `output` | every `hidden.i` |
 //! | [`LeNet5`](crate::LeNet5) | `fc3` | `fc1`, `fc2` |
 //! | [`SmallCnn`](crate::SmallCnn) | `fc2` | `fc1` |
-//! | [`AlexNet`](crate::AlexNet), [`Vgg`](crate::Vgg) | the last `classifier` linear | the other two `classifier` linears |
+//! | [`AlexNet`], [`Vgg`] | the last `classifier` linear | the other two `classifier` linears |
 //! | [`ResNet`](crate::ResNet), [`CifarResNet`](crate::CifarResNet) | `fc` | none (all convolutions) |
-//! | [`GoogLeNet`](crate::GoogLeNet) | `fc` (and `aux1.fc2`, `aux2.fc2` when built) | the auxiliary heads' `fc1` |
+//! | [`GoogLeNet`] | `fc` (and `aux1.fc2`, `aux2.fc2` when built) | the auxiliary heads' `fc1` |
 //!
 //! ## LoRA in burn 0.22.1
 //! `Module::apply_lora(Lora::new(rank, alpha))` attaches adapters to **rank-2 parameters only**
