@@ -8,8 +8,9 @@
 //! run.json      the spec, the data summary and this crate's version (format version 1)
 //! metrics.json  the protocol's figures (a [`TaskReport`])
 //! data.json     id maps, item titles and the training matrix (what `exclude_seen` leaves out)
-//! model.json    the parameters of the models written in plain Rust, or
-//! model.bpk     the weights of GMF/MLP/NeuMF (burnpack)
+//! model.json    the parameters of the models written in plain Rust (and the Markov chain), or
+//! model.bpk     the weights of GMF/MLP/NeuMF/GRU4Rec (burnpack)
+//! histories.json  GRU4Rec only: each user's training items in time order
 //! ```
 //! It is written into a temporary sibling folder and renamed into place at the end, so a
 //! failed or interrupted run leaves nothing half-written, and an existing run folder is never
@@ -32,8 +33,9 @@ use crate::eval::{
 };
 use crate::metrics::RankMetrics;
 use crate::models::{
-    Baseline, BaselineConfig, Bpr, BprConfig, FunkSvd, Knn, KnnConfig, NeuMf, NeuMfConfig,
-    NeuMfKind, Popularity, Recommender, SvdConfig, SvdPp, SvdppConfig, top_k,
+    Baseline, BaselineConfig, Bpr, BprConfig, FunkSvd, Gru4Rec, Gru4RecConfig, Knn, KnnConfig,
+    MarkovChain, NeuMf, NeuMfConfig, NeuMfKind, Popularity, Recommender, SequenceRecommender,
+    SvdConfig, SvdPp, SvdppConfig, top_k,
 };
 
 /// The `run.json` format version this crate writes and reads.
@@ -60,6 +62,10 @@ pub enum ModelSpec {
     Bpr(BprConfig),
     /// GMF, MLP or NeuMF.
     Ncf(NeuMfConfig),
+    /// First-order Markov chain over items (next-item).
+    Markov,
+    /// GRU4Rec-style next-item model.
+    Gru4rec(Gru4RecConfig),
 }
 
 impl ModelSpec {
@@ -67,7 +73,8 @@ impl ModelSpec {
     /// keep their ALS sweeps).
     pub fn set_epochs(&mut self, epochs: usize) {
         match self {
-            ModelSpec::Popularity | ModelSpec::Knn(_) => {}
+            ModelSpec::Popularity | ModelSpec::Knn(_) | ModelSpec::Markov => {}
+            ModelSpec::Gru4rec(c) => c.epochs = epochs,
             ModelSpec::Baseline(c) => c.n_epochs = epochs,
             ModelSpec::Svd(c) => c.n_epochs = epochs,
             ModelSpec::Svdpp(c) => c.n_epochs = epochs,
@@ -79,7 +86,11 @@ impl ModelSpec {
     /// Sets the seed of the models that draw random numbers.
     pub fn set_seed(&mut self, seed: u64) {
         match self {
-            ModelSpec::Popularity | ModelSpec::Baseline(_) | ModelSpec::Knn(_) => {}
+            ModelSpec::Popularity
+            | ModelSpec::Baseline(_)
+            | ModelSpec::Knn(_)
+            | ModelSpec::Markov => {}
+            ModelSpec::Gru4rec(c) => c.seed = seed,
             ModelSpec::Svd(c) => c.seed = seed,
             ModelSpec::Svdpp(c) => c.seed = seed,
             ModelSpec::Bpr(c) => c.seed = seed,
@@ -97,6 +108,10 @@ impl ModelSpec {
             ModelSpec::Knn(c) => Box::new(Knn::new(c)),
             ModelSpec::Bpr(c) => Box::new(Bpr::new(c)),
             ModelSpec::Ncf(c) => Box::new(NeuMf::new(c, device.clone())),
+            ModelSpec::Markov => Box::new(SequenceRecommender::new(MarkovChain::new())),
+            ModelSpec::Gru4rec(c) => {
+                Box::new(SequenceRecommender::new(Gru4Rec::new(c, device.clone())))
+            }
         }
     }
 }
@@ -155,6 +170,8 @@ pub const RECIPES: &[&str] = &[
     "ml100k-gmf",
     "ml100k-mlp",
     "ml100k-neumf",
+    "ml100k-markov",
+    "ml100k-gru4rec",
 ];
 
 impl TaskSpec {
@@ -230,6 +247,10 @@ impl TaskSpec {
             "ml100k-gmf" => (ModelSpec::Ncf(ncf(NeuMfKind::Gmf)), loo),
             "ml100k-mlp" => (ModelSpec::Ncf(ncf(NeuMfKind::Mlp)), loo),
             "ml100k-neumf" => (ModelSpec::Ncf(ncf(NeuMfKind::NeuMf)), loo),
+            // Next-item models: each user's latest interaction is the target, the history is
+            // the rest in time order (the SASRec test; see docs/recsys.md).
+            "ml100k-markov" => (ModelSpec::Markov, loo),
+            "ml100k-gru4rec" => (ModelSpec::Gru4rec(Gru4RecConfig::default()), loo),
             other => {
                 return Err(RecsysError::InvalidArgument(format!(
                     "unknown recipe {other:?} (known: {})",
@@ -333,6 +354,8 @@ enum Fitted {
     Knn(Knn),
     Bpr(Bpr),
     Ncf(NeuMf),
+    Markov(SequenceRecommender<MarkovChain>),
+    Gru4rec(SequenceRecommender<Gru4Rec>),
 }
 
 impl Fitted {
@@ -345,6 +368,10 @@ impl Fitted {
             ModelSpec::Knn(c) => Fitted::Knn(Knn::new(c)),
             ModelSpec::Bpr(c) => Fitted::Bpr(Bpr::new(c)),
             ModelSpec::Ncf(c) => Fitted::Ncf(NeuMf::new(c, device.clone())),
+            ModelSpec::Markov => Fitted::Markov(SequenceRecommender::new(MarkovChain::new())),
+            ModelSpec::Gru4rec(c) => {
+                Fitted::Gru4rec(SequenceRecommender::new(Gru4Rec::new(c, device.clone())))
+            }
         }
     }
 
@@ -357,6 +384,8 @@ impl Fitted {
             Fitted::Knn(m) => m,
             Fitted::Bpr(m) => m,
             Fitted::Ncf(m) => m,
+            Fitted::Markov(m) => m,
+            Fitted::Gru4rec(m) => m,
         }
     }
 
@@ -369,6 +398,8 @@ impl Fitted {
             Fitted::Knn(m) => m,
             Fitted::Bpr(m) => m,
             Fitted::Ncf(m) => m,
+            Fitted::Markov(m) => m,
+            Fitted::Gru4rec(m) => m,
         }
     }
 
@@ -383,6 +414,11 @@ impl Fitted {
             Fitted::Knn(m) => write_json_atomic(&json, m)?,
             Fitted::Bpr(m) => write_json_atomic(&json, m)?,
             Fitted::Ncf(m) => m.save(&dir.join("model.bpk"))?,
+            Fitted::Markov(m) => write_json_atomic(&json, m)?,
+            Fitted::Gru4rec(m) => {
+                m.model.save(&dir.join("model.bpk"))?;
+                write_json_atomic(&dir.join("histories.json"), &m.histories)?;
+            }
         }
         Ok(())
     }
@@ -434,6 +470,25 @@ impl Fitted {
                 &dir.join("model.bpk"),
                 device.clone(),
             )?),
+            ModelSpec::Markov => {
+                let mut m: SequenceRecommender<MarkovChain> = read_json(&json)?;
+                m.set_seen(train.clone());
+                Fitted::Markov(m)
+            }
+            ModelSpec::Gru4rec(c) => {
+                let model = Gru4Rec::load(
+                    c.clone(),
+                    train.n_cols,
+                    &dir.join("model.bpk"),
+                    device.clone(),
+                )?;
+                let histories: Vec<Vec<u32>> = read_json(&dir.join("histories.json"))?;
+                Fitted::Gru4rec(SequenceRecommender::from_parts(
+                    model,
+                    histories,
+                    train.clone(),
+                ))
+            }
         })
     }
 
