@@ -8,8 +8,28 @@ use deepzero_train::device::Backend;
 use deepzero_train::{EarlyStop, FitConfig, RunSettings};
 use deepzero_vision::tasks::finetune::Strategy;
 
-use crate::CliError;
-use crate::recipes::{Family, Recipe};
+use crate::error::CliError;
+
+/// Which options a recipe accepts beyond the common ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Linear and logistic regression.
+    Regression,
+    /// Image classifiers (and imported ImageNet models).
+    Image,
+    /// Document classifiers.
+    Text,
+    /// Named-entity taggers.
+    Tagging,
+    /// Character language models.
+    Generation,
+    /// Translation models.
+    Translation,
+    /// Recommenders (MovieLens).
+    Recsys,
+    /// Graph node classifiers and embeddings.
+    Graph,
+}
 
 /// The options of `deepzero train` (and the data options `eval` shares).
 #[derive(Clone, Debug, clap::Args)]
@@ -131,16 +151,15 @@ pub struct LmArgs {
 }
 
 impl TrainArgs {
-    /// The output folder of a run of `recipe`.
-    pub fn out_dir(&self, recipe: &Recipe) -> PathBuf {
+    /// The output folder of a run of recipe `name`.
+    pub fn out_dir(&self, name: &str) -> PathBuf {
         self.out
             .clone()
-            .unwrap_or_else(|| PathBuf::from("runs").join(recipe.name))
+            .unwrap_or_else(|| PathBuf::from("runs").join(name))
     }
 
     /// The recipe's defaults overridden by the command line.
-    pub fn fit_config(&self, recipe: &Recipe) -> FitConfig {
-        let d = &recipe.defaults;
+    pub fn fit_config(&self, d: &FitConfig) -> FitConfig {
         FitConfig {
             epochs: self.epochs.unwrap_or(d.epochs),
             batch_size: self.batch_size.unwrap_or(d.batch_size),
@@ -157,12 +176,17 @@ impl TrainArgs {
         }
     }
 
-    /// What the libraries need to run `recipe` into `out`.
-    pub fn settings(&self, recipe: &Recipe, out: PathBuf) -> Result<RunSettings, CliError> {
+    /// What the libraries need to run recipe `name` (of `chapter`, trained as `defaults` says
+    /// unless an option says otherwise) into `out`.
+    pub fn settings(
+        &self,
+        (name, chapter, defaults): (&str, &str, &FitConfig),
+        out: PathBuf,
+    ) -> Result<RunSettings, CliError> {
         Ok(RunSettings {
-            name: recipe.name.into(),
-            chapter: recipe.chapter.into(),
-            fit: self.fit_config(recipe),
+            name: name.into(),
+            chapter: chapter.into(),
+            fit: self.fit_config(defaults),
             out,
             resume: self.resume,
             quiet: self.quiet,
@@ -173,8 +197,9 @@ impl TrainArgs {
         })
     }
 
-    /// Checks the options every recipe shares, and refuses those of another family of recipes.
-    pub fn validate(&self, recipe: &Recipe) -> Result<(), CliError> {
+    /// Checks the options every recipe shares, and refuses those of another family of recipes
+    /// than `family`, the family of recipe `name` (which `needs_data` a `--data-dir`).
+    pub fn validate(&self, name: &str, family: Family, needs_data: bool) -> Result<(), CliError> {
         let usage = |m: &str| Err(CliError::Usage(m.into()));
         if self.batch_size == Some(0) {
             return usage("--batch-size must be at least 1");
@@ -196,7 +221,6 @@ impl TrainArgs {
             return usage("--image-size must be a multiple of 4, at least 8");
         }
         let text = &self.text;
-        let family = recipe.task.family();
         if family != Family::Text {
             for (flag, given) in [
                 ("--dropout", text.dropout.is_some()),
@@ -209,7 +233,7 @@ impl TrainArgs {
                 if given {
                     return Err(CliError::Usage(format!(
                         "{flag} applies to the text-classification recipes, not to {}",
-                        recipe.name
+                        name
                     )));
                 }
             }
@@ -231,10 +255,10 @@ impl TrainArgs {
                 return Err(CliError::Usage(format!("{flag} must be at least 1")));
             }
         }
-        if self.data_dir.is_none() && recipe.task.needs_data_dir() {
+        if self.data_dir.is_none() && needs_data {
             return Err(CliError::Usage(format!(
                 "{} needs --data-dir DIR (see `deepzero list`; e.g. shared/datasets)",
-                recipe.name
+                name
             )));
         }
         if text.max_len == Some(0) {

@@ -8,29 +8,30 @@
 
 pub mod args;
 pub mod error;
+pub mod recipe;
 pub mod recipes;
 pub mod tasks;
 
 pub use args::{FinetuneArgs, PredictArgs, TrainArgs};
 pub use error::CliError;
-pub use recipes::{Recipe, RecipeTask};
+pub use recipe::{Recipe, RecipeTask};
 
 use deepzero_train::device::Backend;
 
 /// `deepzero train RECIPE ...`
 pub fn train(recipe: &str, args: &TrainArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe)?;
-    args.validate(&recipe)?;
-    let settings = args.settings(&recipe, args.out_dir(&recipe))?;
+    recipe.validate(args)?;
+    let settings = args.settings(recipe.identity(), args.out_dir(recipe.name))?;
     recipe.task.train(args, &settings)
 }
 
 /// `deepzero eval RECIPE --checkpoint DIR ...`
 pub fn eval(recipe: &str, run: &std::path::Path, args: &TrainArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe)?;
-    args.validate(&recipe)?;
+    recipe.validate(args)?;
     let out = args.out.clone().unwrap_or_else(|| run.join("eval"));
-    let settings = args.settings(&recipe, out)?;
+    let settings = args.settings(recipe.identity(), out)?;
     recipe.task.eval(run, args, &settings)
 }
 
@@ -43,10 +44,20 @@ pub fn predict(recipe: &str, args: &PredictArgs) -> Result<(), CliError> {
 /// `deepzero finetune RECIPE --from RUN ...`
 pub fn finetune(recipe: &str, args: &FinetuneArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe)?;
-    if recipe.task.family() == recipes::Family::Image {
-        args.train.validate(&recipe)?;
+    if recipe.task.family() == args::Family::Image {
+        recipe.validate(&args.train)?;
     }
     recipe.task.finetune(&recipe, args)
+}
+
+/// `deepzero recommend` and `deepzero similar-items`.
+pub fn recommend(args: &tasks::recsys::RecommendArgs, similar: bool) -> Result<(), CliError> {
+    tasks::recsys::recommend(&recipes::find(&args.recipe)?, args, similar)
+}
+
+/// `deepzero embed`.
+pub fn embed(args: &tasks::graph::EmbedArgs) -> Result<(), CliError> {
+    tasks::graph::embed(&recipes::find(&args.recipe)?, args)
 }
 
 /// The text of `deepzero list`.

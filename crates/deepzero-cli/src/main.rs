@@ -94,9 +94,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             args,
         } => deepzero_cli::eval(&recipe, &checkpoint, &args),
         Command::Predict { recipe, args } => deepzero_cli::predict(&recipe, &args),
-        Command::Recommend(args) => deepzero_cli::tasks::recsys::recommend(&args, false),
-        Command::SimilarItems(args) => deepzero_cli::tasks::recsys::recommend(&args, true),
-        Command::Embed(args) => deepzero_cli::tasks::graph::embed(&args),
+        Command::Recommend(args) => deepzero_cli::recommend(&args, false),
+        Command::SimilarItems(args) => deepzero_cli::recommend(&args, true),
+        Command::Embed(args) => deepzero_cli::embed(&args),
         Command::Summary(args) => deepzero_cli::tasks::zoo::summary(&args),
         Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
     }

@@ -5,92 +5,17 @@
 //! `deepzero_sequence::tasks::classify::ClassifySpec`, …) wrapped in a [`RecipeTask`]: the one
 //! place where command-line options meet a library call.
 
-use std::path::Path;
-
 use deepzero_core::{LrSchedule, OptimizerKind};
+use deepzero_train::FitConfig;
 use deepzero_train::regression;
-use deepzero_train::{FitConfig, Recipe as LibRecipe, RunSettings};
 use deepzero_vision::tasks::recipes as vision;
 
-use crate::args::TrainArgs;
+use crate::error::CliError;
+use crate::recipe::{Recipe, entry};
 use crate::tasks::{
     GenerateTask, GraphTask, ImageNetTask, ImageTask, RecsysTask, RegressionTask, TagTask,
     TextTask, TranslateTask,
 };
-use crate::{CliError, FinetuneArgs, PredictArgs};
-
-/// Which options a recipe accepts beyond the common ones.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    /// Linear and logistic regression.
-    Regression,
-    /// Image classifiers (and imported ImageNet models).
-    Image,
-    /// Document classifiers.
-    Text,
-    /// Named-entity taggers.
-    Tagging,
-    /// Character language models.
-    Generation,
-    /// Translation models.
-    Translation,
-    /// Recommenders (MovieLens).
-    Recsys,
-    /// Graph node classifiers and embeddings.
-    Graph,
-}
-
-/// What a recipe does with the command's options: each family of recipes implements it once.
-pub trait RecipeTask: Send + Sync {
-    /// The family (which options apply).
-    fn family(&self) -> Family;
-    /// Whether it reads a `--data-dir` that it cannot do without (no shipped sample).
-    fn needs_data_dir(&self) -> bool {
-        matches!(
-            self.family(),
-            Family::Text | Family::Tagging | Family::Recsys
-        )
-    }
-    /// `deepzero train`.
-    fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError>;
-    /// `deepzero eval` of the run in `run` (`settings.out`: where its metrics go).
-    fn eval(&self, run: &Path, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError>;
-    /// `deepzero predict` with the run in `run`.
-    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError>;
-    /// `deepzero finetune`.
-    fn finetune(&self, recipe: &Recipe, args: &FinetuneArgs) -> Result<(), CliError> {
-        let _ = args;
-        Err(CliError::Usage(format!(
-            "finetune adapts image classifiers; `{}` is not an image recipe",
-            recipe.name
-        )))
-    }
-}
-
-/// One entry of `deepzero list`.
-pub struct Recipe {
-    /// The name used on the command line.
-    pub name: &'static str,
-    /// The seed chapter(s) it implements.
-    pub chapter: &'static str,
-    /// One-line description.
-    pub summary: &'static str,
-    /// What runs it.
-    pub task: Box<dyn RecipeTask>,
-    /// The recipe's training settings (each overridable on the command line).
-    pub defaults: FitConfig,
-}
-
-/// A library recipe whose spec `task` wraps.
-fn entry<S, T: RecipeTask + 'static>(r: LibRecipe<S>, task: impl Fn(S) -> T) -> Recipe {
-    Recipe {
-        name: r.name,
-        chapter: r.chapter,
-        summary: r.summary,
-        task: Box::new(task(r.spec)),
-        defaults: r.fit,
-    }
-}
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
 /// ImageNet models, the recommenders and the graphs.
@@ -169,15 +94,6 @@ pub fn all() -> Vec<Recipe> {
         all.push(plain(name, "1.3.4", summary, Box::new(GraphTask(name))));
     }
     all
-}
-
-impl std::fmt::Debug for Recipe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recipe")
-            .field("name", &self.name)
-            .field("family", &self.task.family())
-            .finish()
-    }
 }
 
 /// Looks a recipe up by name.

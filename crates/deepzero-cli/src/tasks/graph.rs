@@ -8,8 +8,9 @@ use deepzero_train::RunSettings;
 use deepzero_train::device::Backend;
 
 use super::print_json;
-use crate::recipes::{Family, Recipe, RecipeTask};
-use crate::{CliError, PredictArgs, TrainArgs};
+use crate::args::{Family, PredictArgs, TrainArgs};
+use crate::error::CliError;
+use crate::recipe::{Recipe, RecipeTask};
 
 /// One graph recipe, by its library name.
 pub struct GraphTask(pub &'static str);
@@ -121,9 +122,8 @@ pub struct EmbedArgs {
     pub out: PathBuf,
 }
 
-/// `deepzero embed RECIPE --run DIR --out FILE`.
-pub fn embed(args: &EmbedArgs) -> Result<(), CliError> {
-    let recipe = crate::recipes::find(&args.recipe)?;
+/// `deepzero embed RECIPE --run DIR --out FILE` with a run of `recipe`.
+pub fn embed(recipe: &Recipe, args: &EmbedArgs) -> Result<(), CliError> {
     if recipe.task.family() != Family::Graph {
         return Err(CliError::Usage(format!(
             "`{}` is not a graph recipe",

@@ -10,9 +10,9 @@ use deepzero_vision::tasks::classify::{
 use deepzero_vision::tasks::finetune::{self, FinetuneSpec};
 
 use super::print_json;
-use crate::args::Invert;
-use crate::recipes::{Family, Recipe, RecipeTask};
-use crate::{CliError, FinetuneArgs, PredictArgs, TrainArgs};
+use crate::args::{Family, FinetuneArgs, Invert, PredictArgs, TrainArgs};
+use crate::error::CliError;
+use crate::recipe::{Recipe, RecipeTask};
 
 /// A trainable image classifier.
 pub struct ImageTask(pub ImageSpec);
@@ -68,7 +68,7 @@ impl RecipeTask for ImageTask {
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-finetune", recipe.name)));
-        let settings = args.train.settings(recipe, out)?;
+        let settings = args.train.settings(recipe.identity(), out)?;
         finetune::finetune(&spec, &settings)?;
         Ok(())
     }

@@ -17,7 +17,7 @@ pub use recsys::RecsysTask;
 pub use regression::RegressionTask;
 pub use text::{GenerateTask, TagTask, TextTask, TranslateTask};
 
-use crate::CliError;
+use crate::error::CliError;
 
 /// Where a text recipe's `predict` reads its inputs from.
 #[derive(Clone, Debug)]

@@ -8,8 +8,9 @@ use deepzero_train::RunSettings;
 use deepzero_train::device::Backend;
 
 use super::print_json;
-use crate::recipes::{Family, Recipe, RecipeTask};
-use crate::{CliError, PredictArgs, TrainArgs};
+use crate::args::{Family, PredictArgs, TrainArgs};
+use crate::error::CliError;
+use crate::recipe::{Recipe, RecipeTask};
 
 /// One `ml100k-*` recipe, by its library name.
 pub struct RecsysTask(pub &'static str);
@@ -101,9 +102,9 @@ pub struct RecommendArgs {
     pub json: bool,
 }
 
-/// `deepzero recommend` (`similar` false) or `deepzero similar-items` (`similar` true).
-pub fn recommend(args: &RecommendArgs, similar: bool) -> Result<(), CliError> {
-    let recipe = crate::recipes::find(&args.recipe)?;
+/// `deepzero recommend` (`similar` false) or `deepzero similar-items` (`similar` true) with
+/// a run of `recipe`.
+pub fn recommend(recipe: &Recipe, args: &RecommendArgs, similar: bool) -> Result<(), CliError> {
     if recipe.task.family() != Family::Recsys {
         return Err(CliError::Usage(format!(
             "`{}` is not a recommender recipe",

@@ -5,8 +5,9 @@ use std::path::Path;
 use deepzero_train::RunSettings;
 use deepzero_train::regression::{self, RegressionKind};
 
-use crate::recipes::{Family, Recipe, RecipeTask};
-use crate::{CliError, PredictArgs, TrainArgs};
+use crate::args::{Family, PredictArgs, TrainArgs};
+use crate::error::CliError;
+use crate::recipe::{Recipe, RecipeTask};
 
 /// `linear-regression`, `logistic-regression`.
 pub struct RegressionTask(pub RegressionKind);

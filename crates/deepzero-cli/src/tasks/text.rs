@@ -13,8 +13,9 @@ use deepzero_train::device::Backend;
 use serde::Serialize;
 
 use super::{TextInput, print_json};
-use crate::recipes::{Family, Recipe, RecipeTask};
-use crate::{CliError, PredictArgs, TrainArgs};
+use crate::args::{Family, PredictArgs, TrainArgs};
+use crate::error::CliError;
+use crate::recipe::{Recipe, RecipeTask};
 
 fn device(args: &PredictArgs) -> Result<burn::prelude::Device, CliError> {
     Ok(Backend::resolve(args.backend.as_deref())?.device()?)

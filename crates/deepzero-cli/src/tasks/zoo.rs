@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use deepzero_vision::tasks::classify::{IMAGENET_RECIPE, import_torchvision};
 use deepzero_vision::{ModelSummary, ZooModel, zoo_summary};
 
-use crate::CliError;
+use crate::error::CliError;
 
 /// The options of `deepzero summary`.
 #[derive(Clone, Debug, clap::Args)]
