@@ -15,6 +15,7 @@
 //! | GCN layer and model | [`gcn`] |
 //! | GAT layer and model | [`gat`] |
 //! | full-batch masked training, the papers' stopping rules | [`node_train`] |
+//! | GraphSAGE: neighbour sampling into blocks, mini-batch training | [`sage`] |
 //! | DeepWalk / node2vec walks, alias sampling | [`walk`] |
 //! | skip-gram with negative sampling | [`skipgram`] |
 //! | logistic regression (Micro/Macro-F1), link-prediction AUC, PCA | [`eval`] |
@@ -71,6 +72,7 @@ pub mod gat;
 pub mod gcn;
 pub mod node_train;
 pub mod plot;
+pub mod sage;
 pub mod skipgram;
 pub mod sparse;
 pub mod tasks;
