@@ -49,7 +49,7 @@ pub fn all() -> Vec<Recipe> {
             .map(|r| entry(r, TranslateTask)),
     );
     // Recommenders (chapter 5) and graphs (1.3.4): the libraries hold their recipes' settings.
-    for (name, summary) in [
+    let recsys_summaries = [
         (
             "ml100k-popularity",
             "most-rated items first (the baseline of every top-K table) on MovieLens-100k",
@@ -86,7 +86,12 @@ pub fn all() -> Vec<Recipe> {
             "ml100k-neumf",
             "NeuMF = GMF + MLP with pre-trained branches (He et al. 2017), HR@10 / NDCG@10",
         ),
-    ] {
+    ];
+    for &name in deepzero_recsys::tasks::RECIPES {
+        let summary = recsys_summaries
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("recommender on MovieLens-100k (docs/recsys.md)", |(_, s)| s);
         all.push(plain(name, "5.1-5.4", summary, Box::new(RecsysTask(name))));
     }
     for name in deepzero_graph::tasks::RECIPES {
