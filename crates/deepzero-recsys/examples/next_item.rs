@@ -11,8 +11,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use deepzero_recsys::data::{RatingsDataset, sequence_split};
 use deepzero_recsys::models::{
-    Gru4Rec, Gru4RecConfig, MarkovChain, NextItem, NextTarget, SequencePopularity,
-    evaluate_next_item,
+    Gru4Rec, Gru4RecConfig, MarkovChain, NextItem, NextTarget, SasRec, SasRecConfig,
+    SequencePopularity, evaluate_next_item,
 };
 
 fn flag(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
@@ -47,13 +47,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed,
         ..Gru4RecConfig::default()
     };
+    let mut sas_cfg = SasRecConfig {
+        seed,
+        ..SasRecConfig::default()
+    };
     if let Some(e) = epochs {
         gru_cfg.epochs = e;
+        sas_cfg.epochs = e;
     }
     let models: Vec<Box<dyn NextItem>> = vec![
         Box::new(SequencePopularity::default()),
         Box::new(MarkovChain::new()),
         Box::new(Gru4Rec::new(gru_cfg, Device::flex())),
+        Box::new(SasRec::new(sas_cfg, Device::flex())),
     ];
     println!(
         "| model | valid HR@10 | valid NDCG@10 | test HR@10 | test NDCG@10 | test MRR@10 | fit |"

@@ -9,8 +9,8 @@
 //! metrics.json  the protocol's figures (a [`TaskReport`])
 //! data.json     id maps, item titles and the training matrix (what `exclude_seen` leaves out)
 //! model.json    the parameters of the models written in plain Rust (and the Markov chain), or
-//! model.bpk     the weights of GMF/MLP/NeuMF/GRU4Rec (burnpack)
-//! histories.json  GRU4Rec only: each user's training items in time order
+//! model.bpk     the weights of GMF/MLP/NeuMF/GRU4Rec/SASRec (burnpack)
+//! histories.json  GRU4Rec and SASRec: each user's training items in time order
 //! ```
 //! It is written into a temporary sibling folder and renamed into place at the end, so a
 //! failed or interrupted run leaves nothing half-written, and an existing run folder is never
@@ -34,8 +34,8 @@ use crate::eval::{
 use crate::metrics::RankMetrics;
 use crate::models::{
     Baseline, BaselineConfig, Bpr, BprConfig, FunkSvd, Gru4Rec, Gru4RecConfig, Knn, KnnConfig,
-    MarkovChain, NeuMf, NeuMfConfig, NeuMfKind, Popularity, Recommender, SequenceRecommender,
-    SvdConfig, SvdPp, SvdppConfig, top_k,
+    MarkovChain, NeuMf, NeuMfConfig, NeuMfKind, Popularity, Recommender, SasRec, SasRecConfig,
+    SequenceRecommender, SvdConfig, SvdPp, SvdppConfig, top_k,
 };
 
 /// The `run.json` format version this crate writes and reads.
@@ -66,6 +66,8 @@ pub enum ModelSpec {
     Markov,
     /// GRU4Rec-style next-item model.
     Gru4rec(Gru4RecConfig),
+    /// SASRec-style next-item model.
+    Sasrec(SasRecConfig),
 }
 
 impl ModelSpec {
@@ -75,6 +77,7 @@ impl ModelSpec {
         match self {
             ModelSpec::Popularity | ModelSpec::Knn(_) | ModelSpec::Markov => {}
             ModelSpec::Gru4rec(c) => c.epochs = epochs,
+            ModelSpec::Sasrec(c) => c.epochs = epochs,
             ModelSpec::Baseline(c) => c.n_epochs = epochs,
             ModelSpec::Svd(c) => c.n_epochs = epochs,
             ModelSpec::Svdpp(c) => c.n_epochs = epochs,
@@ -91,6 +94,7 @@ impl ModelSpec {
             | ModelSpec::Knn(_)
             | ModelSpec::Markov => {}
             ModelSpec::Gru4rec(c) => c.seed = seed,
+            ModelSpec::Sasrec(c) => c.seed = seed,
             ModelSpec::Svd(c) => c.seed = seed,
             ModelSpec::Svdpp(c) => c.seed = seed,
             ModelSpec::Bpr(c) => c.seed = seed,
@@ -111,6 +115,9 @@ impl ModelSpec {
             ModelSpec::Markov => Box::new(SequenceRecommender::new(MarkovChain::new())),
             ModelSpec::Gru4rec(c) => {
                 Box::new(SequenceRecommender::new(Gru4Rec::new(c, device.clone())))
+            }
+            ModelSpec::Sasrec(c) => {
+                Box::new(SequenceRecommender::new(SasRec::new(c, device.clone())))
             }
         }
     }
@@ -172,6 +179,7 @@ pub const RECIPES: &[&str] = &[
     "ml100k-neumf",
     "ml100k-markov",
     "ml100k-gru4rec",
+    "ml100k-sasrec",
 ];
 
 impl TaskSpec {
@@ -251,6 +259,7 @@ impl TaskSpec {
             // the rest in time order (the SASRec test; see docs/recsys.md).
             "ml100k-markov" => (ModelSpec::Markov, loo),
             "ml100k-gru4rec" => (ModelSpec::Gru4rec(Gru4RecConfig::default()), loo),
+            "ml100k-sasrec" => (ModelSpec::Sasrec(SasRecConfig::default()), loo),
             other => {
                 return Err(RecsysError::InvalidArgument(format!(
                     "unknown recipe {other:?} (known: {})",
@@ -356,6 +365,7 @@ enum Fitted {
     Ncf(NeuMf),
     Markov(SequenceRecommender<MarkovChain>),
     Gru4rec(SequenceRecommender<Gru4Rec>),
+    Sasrec(SequenceRecommender<SasRec>),
 }
 
 impl Fitted {
@@ -372,6 +382,9 @@ impl Fitted {
             ModelSpec::Gru4rec(c) => {
                 Fitted::Gru4rec(SequenceRecommender::new(Gru4Rec::new(c, device.clone())))
             }
+            ModelSpec::Sasrec(c) => {
+                Fitted::Sasrec(SequenceRecommender::new(SasRec::new(c, device.clone())))
+            }
         }
     }
 
@@ -386,6 +399,7 @@ impl Fitted {
             Fitted::Ncf(m) => m,
             Fitted::Markov(m) => m,
             Fitted::Gru4rec(m) => m,
+            Fitted::Sasrec(m) => m,
         }
     }
 
@@ -400,6 +414,7 @@ impl Fitted {
             Fitted::Ncf(m) => m,
             Fitted::Markov(m) => m,
             Fitted::Gru4rec(m) => m,
+            Fitted::Sasrec(m) => m,
         }
     }
 
@@ -416,6 +431,10 @@ impl Fitted {
             Fitted::Ncf(m) => m.save(&dir.join("model.bpk"))?,
             Fitted::Markov(m) => write_json_atomic(&json, m)?,
             Fitted::Gru4rec(m) => {
+                m.model.save(&dir.join("model.bpk"))?;
+                write_json_atomic(&dir.join("histories.json"), &m.histories)?;
+            }
+            Fitted::Sasrec(m) => {
                 m.model.save(&dir.join("model.bpk"))?;
                 write_json_atomic(&dir.join("histories.json"), &m.histories)?;
             }
@@ -484,6 +503,20 @@ impl Fitted {
                 )?;
                 let histories: Vec<Vec<u32>> = read_json(&dir.join("histories.json"))?;
                 Fitted::Gru4rec(SequenceRecommender::from_parts(
+                    model,
+                    histories,
+                    train.clone(),
+                ))
+            }
+            ModelSpec::Sasrec(c) => {
+                let model = SasRec::load(
+                    c.clone(),
+                    train.n_cols,
+                    &dir.join("model.bpk"),
+                    device.clone(),
+                )?;
+                let histories: Vec<Vec<u32>> = read_json(&dir.join("histories.json"))?;
+                Fitted::Sasrec(SequenceRecommender::from_parts(
                     model,
                     histories,
                     train.clone(),

@@ -11,6 +11,7 @@
 //! | 5.2.1 | BPR-MF (pairwise ranking from implicit feedback) | `bpr.rs` ([`Bpr`]) |
 //! | 5.2.1, 5.3.1 | GMF, MLP and NeuMF on burn tensors, with NCF's pre-training | `neumf.rs` ([`NeuMf`]) |
 //! | 5.3 | next-item: first-order Markov chain, GRU4Rec (behind [`NextItem`], SASRec's protocol) | `sequence.rs` ([`MarkovChain`], [`Gru4Rec`]) |
+//! | 5.3 | next-item: SASRec (causal self-attention, learned positions) | `sasrec.rs` ([`SasRec`]) |
 //!
 //! Indices are dense (`0..n_users`, `0..n_items`, see [`crate::data::IdMap`]). A user or item
 //! index the model has no parameters for (out of range) is scored with what the model knows
@@ -22,6 +23,7 @@ pub mod knn;
 pub mod mf;
 pub mod neumf;
 pub mod popularity;
+pub mod sasrec;
 pub mod sequence;
 pub mod svdpp;
 
@@ -31,6 +33,7 @@ pub use knn::{Knn, KnnConfig, KnnPrediction, Similarity};
 pub use mf::{FunkSvd, SvdConfig};
 pub use neumf::{NeuMf, NeuMfConfig, NeuMfKind};
 pub use popularity::Popularity;
+pub use sasrec::{SasRec, SasRecConfig};
 pub use sequence::{
     Gru4Rec, Gru4RecConfig, MarkovChain, NextItem, NextTarget, SequencePopularity,
     SequenceRecommender, evaluate_next_item,

@@ -241,7 +241,7 @@ impl Gru4Rec {
     }
 
     /// Left-padded `[B, L]` input ids (item + 1) of the last `len` items of each history.
-    fn padded(histories: &[&[u32]], len: usize) -> Vec<i32> {
+    pub(crate) fn padded(histories: &[&[u32]], len: usize) -> Vec<i32> {
         let mut ids = Vec::with_capacity(histories.len() * len);
         for h in histories {
             let h = &h[h.len().saturating_sub(len)..];
@@ -254,7 +254,7 @@ impl Gru4Rec {
 
 /// Training windows of at most `len + 1` items, cut from the end of each sequence with one
 /// item of overlap, so every transition is a target once.
-fn windows(train: &[Vec<u32>], len: usize) -> Vec<&[u32]> {
+pub(crate) fn windows(train: &[Vec<u32>], len: usize) -> Vec<&[u32]> {
     let mut out = Vec::new();
     for seq in train {
         let mut end = seq.len();
@@ -556,13 +556,13 @@ pub fn evaluate_next_item(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::{RatingScale, sequence_split};
 
     /// Users walk a cycle of items `0 → 1 → … → n-1 → 0` from random starts, with a few
     /// random jumps: the next item is predictable from the last one.
-    fn cyclic(n_users: usize, n_items: usize, len: usize) -> Interactions {
+    pub(crate) fn cyclic(n_users: usize, n_items: usize, len: usize) -> Interactions {
         let mut rng = StdRng::seed_from_u64(5);
         let mut data = Vec::new();
         for u in 0..n_users {
