@@ -86,6 +86,18 @@ pub fn all() -> Vec<Recipe> {
             "ml100k-neumf",
             "NeuMF = GMF + MLP with pre-trained branches (He et al. 2017), HR@10 / NDCG@10",
         ),
+        (
+            "ml100k-markov",
+            "first-order Markov chain of the next item (popularity fallback), SASRec protocol",
+        ),
+        (
+            "ml100k-gru4rec",
+            "GRU4Rec-style next-item model (GRU over the history, softmax over items)",
+        ),
+        (
+            "ml100k-sasrec",
+            "SASRec-style next-item model (causal self-attention over the history)",
+        ),
     ];
     for &name in deepzero_recsys::tasks::RECIPES {
         let summary = recsys_summaries
