@@ -17,6 +17,7 @@ use crate::data::{Features, NodeDataset, Split};
 use crate::error::{GraphError, Result};
 use crate::gat::Gat;
 use crate::gcn::Gcn;
+use crate::sage::Sage;
 use crate::sparse::{MessageEdges, NodeInput};
 
 /// A model the trainer can fit: logits for every node, and an L2 penalty.
@@ -33,6 +34,17 @@ impl NodeModel for Gcn {
     }
     fn l2_penalty(&self) -> Tensor<1> {
         Gcn::l2_penalty(self)
+    }
+}
+
+/// GraphSAGE on the whole graph: `edges` must be [`EdgeKind::NeighborMean`]'s, used by every
+/// layer (what [`crate::sage::train_sage`]'s sampled blocks become with unlimited fan-outs).
+impl NodeModel for Sage {
+    fn logits(&self, x: &NodeInput, edges: &MessageEdges) -> Tensor<2> {
+        self.forward(x, &vec![edges.clone(); self.num_layers()])
+    }
+    fn l2_penalty(&self) -> Tensor<1> {
+        Sage::l2_penalty(self)
     }
 }
 
@@ -129,6 +141,8 @@ pub enum EdgeKind {
     GcnNormalized,
     /// `A + I` with weights 1 (GAT).
     SelfLoops,
+    /// `D^{-1} A`, the neighbour mean without self-loops (GraphSAGE's full-graph inference).
+    NeighborMean,
 }
 
 impl NodeTensors {
@@ -167,6 +181,9 @@ impl NodeTensors {
             edges: match edges {
                 EdgeKind::GcnNormalized => MessageEdges::gcn(&dataset.graph, device),
                 EdgeKind::SelfLoops => MessageEdges::with_self_loops(&dataset.graph, device),
+                EdgeKind::NeighborMean => {
+                    crate::sage::full_graph_block(&dataset.graph).mean_edges(device)
+                }
             },
             labels: ints(&labels),
             host_labels: dataset.labels.clone(),

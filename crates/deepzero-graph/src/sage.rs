@@ -428,6 +428,26 @@ impl Sage {
         h
     }
 
+    /// The last hidden layer's output (after ReLU and normalisation, without dropout) of every
+    /// node of the graph whose neighbour-mean edges ([`full_graph_block`]) are `edges`: the
+    /// model's node embedding. A one-layer model returns the logits.
+    ///
+    /// # Shapes
+    /// - x: `[N, d_input]`
+    /// - output: `[N, d_hidden]`
+    pub fn hidden(&self, x: &NodeInput, edges: &MessageEdges) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut h = self.layers[0].forward_input(x, edges);
+        for layer in self.layers.iter().take(last).skip(1) {
+            h = layer.forward_input(&NodeInput::Dense(self.hidden_activation(h)), edges);
+        }
+        if last == 0 {
+            h
+        } else {
+            self.hidden_activation(h)
+        }
+    }
+
     fn hidden_activation(&self, h: Tensor<2>) -> Tensor<2> {
         let h = relu(h);
         if self.normalize {
@@ -536,6 +556,10 @@ pub struct SageEpoch {
     pub epoch: usize,
     /// Mean training cross-entropy over the epoch's batches (with dropout).
     pub train_loss: f64,
+    /// Training accuracy of the same (dropout, sampled) forward passes.
+    pub train_accuracy: f64,
+    /// Validation cross-entropy (every neighbour, no dropout; NaN without validation nodes).
+    pub valid_loss: f64,
     /// Validation accuracy (every neighbour, no dropout).
     pub valid_accuracy: f64,
     /// Mean sampled nodes per batch (the input layer's rows).
@@ -591,28 +615,38 @@ pub fn predict_logits(
     Ok(out)
 }
 
-/// Accuracy of `model` on `nodes` (every neighbour used).
+/// Mean cross-entropy and accuracy of `model` on `nodes` (every neighbour used); NaN for no
+/// node.
 ///
 /// # Errors
 /// As [`predict_logits`].
-pub fn sage_accuracy(
+pub fn sage_scores(
     model: &Sage,
     data: &SageData,
     nodes: &[usize],
     batch_size: usize,
     device: &Device,
-) -> crate::Result<f64> {
+) -> crate::Result<(f64, f64)> {
     if nodes.is_empty() {
-        return Ok(f64::NAN);
+        return Ok((f64::NAN, f64::NAN));
     }
     let logits = predict_logits(model, data, nodes, batch_size, device)?;
     let c = data.num_classes;
-    let correct = nodes
-        .iter()
-        .zip(logits.chunks(c))
-        .filter(|(i, row)| data.labels[**i] == Some(argmax(row)))
-        .count();
-    Ok(correct as f64 / nodes.len() as f64)
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for (&i, row) in nodes.iter().zip(logits.chunks(c)) {
+        let target = data.labels[i].unwrap_or(0);
+        let max = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
+        let lse = max
+            + row
+                .iter()
+                .map(|&v| (v as f64 - max).exp())
+                .sum::<f64>()
+                .ln();
+        loss += lse - row[target] as f64;
+        correct += usize::from(argmax(row) == target);
+    }
+    let n = nodes.len() as f64;
+    Ok((loss / n, correct as f64 / n))
 }
 
 /// Trains `model` (built on the autodiff version of `device`) on sampled mini-batches of the
@@ -653,6 +687,7 @@ pub fn train_sage(
         let t = Instant::now();
         order.shuffle(&mut rng);
         let (mut loss_sum, mut nodes_sum, mut batches) = (0.0, 0usize, 0usize);
+        let mut correct = 0usize;
         for chunk in order.chunks(cfg.batch_size) {
             let batch = sample_blocks(&data.graph, chunk, &cfg.fanouts, &mut rng)?;
             nodes_sum += batch.nodes.len();
@@ -664,7 +699,7 @@ pub fn train_sage(
             let labels =
                 Tensor::<1, Int>::from_data(TensorData::new(labels, [chunk.len()]), &train_device);
             let logits = model.forward(&tensors.x, &tensors.blocks);
-            let ce = loss_fn.forward(logits, labels);
+            let ce = loss_fn.forward(logits.clone(), labels);
             let loss = ce.clone() + model.l2_penalty() * cfg.weight_decay;
             let value: f64 = ce.into_scalar::<f64>();
             if !value.is_finite() {
@@ -674,11 +709,22 @@ pub fn train_sage(
             }
             loss_sum += value;
             batches += 1;
+            let rows: Vec<f32> = logits
+                .without_autodiff()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| GraphError::Tensor(format!("{e:?}")))?;
+            correct += chunk
+                .iter()
+                .zip(rows.chunks(data.num_classes))
+                .filter(|(i, row)| data.labels[**i] == Some(argmax(row)))
+                .count();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
         }
         let seconds = t.elapsed().as_secs_f64();
-        let valid_accuracy = sage_accuracy(
+        let (valid_loss, valid_accuracy) = sage_scores(
             &model.valid(),
             data,
             &data.split.valid,
@@ -688,6 +734,8 @@ pub fn train_sage(
         let record = SageEpoch {
             epoch,
             train_loss: loss_sum / batches.max(1) as f64,
+            train_accuracy: correct as f64 / order.len() as f64,
+            valid_loss,
             valid_accuracy,
             mean_batch_nodes: nodes_sum as f64 / batches.max(1) as f64,
             seconds,
@@ -704,9 +752,10 @@ pub fn train_sage(
     }
     let (kept, model_epoch, _) = best.unwrap_or((model, cfg.epochs, f64::NAN));
     let kept = kept.valid();
-    let valid_accuracy =
-        sage_accuracy(&kept, data, &data.split.valid, cfg.eval_batch_size, device)?;
-    let test_accuracy = sage_accuracy(&kept, data, &data.split.test, cfg.eval_batch_size, device)?;
+    let (_, valid_accuracy) =
+        sage_scores(&kept, data, &data.split.valid, cfg.eval_batch_size, device)?;
+    let (_, test_accuracy) =
+        sage_scores(&kept, data, &data.split.test, cfg.eval_batch_size, device)?;
     Ok(SageOutcome {
         model: kept,
         history,

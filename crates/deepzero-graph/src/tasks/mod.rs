@@ -22,11 +22,11 @@
 //! | `run.json` | [`RunInfo`]: the spec (versioned), the data folder, the dataset's size and classes |
 //! | `metrics.json` | [`GraphReport`]: test accuracy and F1, link-prediction AUC, timings, per-epoch history |
 //! | `split.json` | the train/valid/test node ids used |
-//! | `model.bpk` | GCN/GAT weights (burnpack) |
+//! | `model.bpk` | GCN/GAT/GraphSAGE weights (burnpack) |
 //! | `classifier.json` | DeepWalk/node2vec: the logistic regression fitted on the embeddings |
-//! | `embeddings.txt` | word2vec text format: a `num_nodes dim` line, then `node v_1 … v_d` per node (GCN/GAT: the hidden layer) |
+//! | `embeddings.txt` | word2vec text format: a `num_nodes dim` line, then `node v_1 … v_d` per node (GCN/GAT/GraphSAGE: the hidden layer) |
 //! | `embedding.png` | the embeddings' 2-D PCA projection coloured by class |
-//! | `curves.png` | GCN/GAT: loss and accuracy per epoch |
+//! | `curves.png` | GCN/GAT/GraphSAGE: loss and accuracy per epoch |
 //!
 //! The folder is written as `<run_dir>.partial` and renamed when complete, so a run folder
 //! that exists is always whole; an existing `run_dir` is never overwritten.
@@ -51,13 +51,16 @@ use crate::eval::{
 };
 use crate::gat::{Gat, GatConfig};
 use crate::gcn::{Gcn, GcnConfig};
-use crate::node_train::{EdgeKind, NodeEpoch, NodeModel, NodeTensors, train_node_classifier};
+use crate::node_train::{
+    EdgeKind, NodeEpoch, NodeModel, NodeRunSummary, NodeTensors, train_node_classifier,
+};
 use crate::plot::draw_embedding;
+use crate::sage::{Sage, SageConfig, SageData, SageTrainConfig, train_sage};
 use crate::skipgram::{Embeddings, SkipGramConfig, SkipGramEpoch, train_skipgram};
 use crate::walk::{WalkConfig, random_walks};
 
 pub use spec::{
-    EmbeddingEval, GatSpec, GcnSpec, GraphTaskSpec, Method, RECIPES, SPEC_VERSION,
+    EmbeddingEval, GatSpec, GcnSpec, GraphTaskSpec, Method, RECIPES, SPEC_VERSION, SageSpec,
     recipe_description,
 };
 
@@ -88,7 +91,7 @@ pub struct GraphReport {
     pub name: String,
     /// The dataset.
     pub dataset: DatasetName,
-    /// `gcn`, `gat`, `deepwalk` or `node2vec`.
+    /// `gcn`, `gat`, `sage`, `deepwalk` or `node2vec`.
     pub method: String,
     /// The seed.
     pub seed: u64,
@@ -107,7 +110,7 @@ pub struct GraphReport {
     pub epochs: usize,
     /// The epoch whose weights were kept (GCN/GAT).
     pub model_epoch: Option<usize>,
-    /// Mean seconds of one optimiser step (GCN/GAT: one full-graph step).
+    /// Mean seconds of one optimiser step (GCN/GAT: one full-graph step; GraphSAGE: one sampled mini-batch, sampling included).
     pub mean_step_seconds: Option<f64>,
     /// Wall-clock seconds of the whole task.
     pub seconds: f64,
@@ -214,7 +217,7 @@ pub fn train_with_log(
     let data_dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let start = Instant::now();
     let (mut report, feature_dim) = match &spec.method {
-        Method::Gcn { .. } | Method::Gat { .. } => {
+        Method::Gcn { .. } | Method::Gat { .. } | Method::Sage { .. } => {
             train_gnn(spec, &dataset, &partial, device, log)?
         }
         Method::Embedding {
@@ -290,6 +293,21 @@ fn build_gat(model: &GatSpec, d_input: usize, classes: usize, device: &Device) -
         .init(device)
 }
 
+fn build_sage(
+    model: &SageSpec,
+    d_input: usize,
+    classes: usize,
+    layers: usize,
+    device: &Device,
+) -> Sage {
+    SageConfig::new(d_input, classes)
+        .with_d_hidden(model.d_hidden)
+        .with_num_layers(layers)
+        .with_dropout(model.dropout)
+        .with_normalize(model.normalize)
+        .init(device)
+}
+
 fn gnn_inputs(
     spec: &GraphTaskSpec,
     dataset: &NodeDataset,
@@ -299,6 +317,7 @@ fn gnn_inputs(
     let features = dataset.features_or_identity().row_normalized();
     let kind = match spec.method {
         Method::Gat { .. } => EdgeKind::SelfLoops,
+        Method::Sage { .. } => EdgeKind::NeighborMean,
         _ => EdgeKind::GcnNormalized,
     };
     NodeTensors::new(dataset, &features, split, kind, device)
@@ -356,6 +375,56 @@ fn train_gnn(
             let hidden = out.model.hidden(&data.x, &data.edges);
             (out.summary(), out.history, test, hidden)
         }
+        Method::Sage { model, train } => {
+            let features = dataset.features_or_identity().row_normalized();
+            let sage_data = SageData::new(dataset, &features, &split)?;
+            let cfg = SageTrainConfig {
+                seed: spec.seed,
+                ..train.clone()
+            };
+            let m = build_sage(model, d_input, classes, cfg.fanouts.len(), &train_device);
+            let out = train_sage(m, &sage_data, &cfg, device, |r| {
+                if r.epoch.is_multiple_of(10) {
+                    log(&format!(
+                        "epoch {}: train loss {:.4}, valid loss {:.4}, valid accuracy {:.2} %, {:.0} sampled nodes per batch",
+                        r.epoch,
+                        r.train_loss,
+                        r.valid_loss,
+                        100.0 * r.valid_accuracy,
+                        r.mean_batch_nodes
+                    ));
+                }
+            })?;
+            save_model(&out.model, &dir.join("model.bpk"))?;
+            // Full-graph inference: what the sampled blocks give with unlimited fan-outs.
+            let test = test_scores(&out.model, &data)?;
+            let hidden = out.model.hidden(&data.x, &data.edges);
+            let steps_per_epoch = split.train.len().div_ceil(cfg.batch_size).max(1) as f64;
+            let history: Vec<NodeEpoch> = out
+                .history
+                .iter()
+                .map(|r| NodeEpoch {
+                    epoch: r.epoch,
+                    train_loss: r.train_loss,
+                    train_accuracy: r.train_accuracy,
+                    valid_loss: r.valid_loss,
+                    valid_accuracy: r.valid_accuracy,
+                    step_seconds: r.seconds,
+                })
+                .collect();
+            let epochs = history.len().max(1) as f64;
+            let summary = NodeRunSummary {
+                epochs: history.len(),
+                model_epoch: out.model_epoch,
+                valid_accuracy: out.valid_accuracy,
+                test_accuracy: out.test_accuracy,
+                seconds: out.seconds,
+                mean_step_seconds: history.iter().map(|r| r.step_seconds).sum::<f64>()
+                    / epochs
+                    / steps_per_epoch,
+            };
+            (summary, history, test, hidden)
+        }
         Method::Embedding { .. } => unreachable_embedding()?,
     };
     write_json_atomic(&dir.join("split.json"), &split)?;
@@ -375,6 +444,7 @@ fn train_gnn(
             epoch: r.epoch,
             lr: match &spec.method {
                 Method::Gcn { train, .. } | Method::Gat { train, .. } => train.learning_rate,
+                Method::Sage { train, .. } => train.learning_rate,
                 Method::Embedding { .. } => 0.0,
             },
             train_loss: r.train_loss,
@@ -674,6 +744,7 @@ pub struct NodePrediction {
 enum Inner {
     Gcn(Box<Gcn>, Box<NodeTensors>),
     Gat(Box<Gat>, Box<NodeTensors>),
+    Sage(Box<Sage>, Box<NodeTensors>),
     Embedding(LogisticRegression),
 }
 
@@ -720,6 +791,22 @@ impl Predictor {
                     Some(dataset.labels),
                 )
             }
+            Method::Sage { model, train } => {
+                let dataset = load_dataset(spec.dataset, &data_dir)?;
+                let data = gnn_inputs(spec, &dataset, &split, device)?;
+                let m = build_sage(
+                    model,
+                    info.feature_dim,
+                    info.class_names.len(),
+                    train.fanouts.len(),
+                    device,
+                );
+                let m = load_model(m, &run_dir.join("model.bpk"))?;
+                (
+                    Inner::Sage(Box::new(m), Box::new(data)),
+                    Some(dataset.labels),
+                )
+            }
             Method::Embedding { .. } => {
                 let classifier: LogisticRegression = read_json(&run_dir.join("classifier.json"))?;
                 let labels = load_dataset(spec.dataset, &data_dir).ok().map(|d| d.labels);
@@ -748,6 +835,7 @@ impl Predictor {
         let classes: Vec<(usize, f64)> = match &self.inner {
             Inner::Gcn(m, data) => predict_classes(m.as_ref(), data)?,
             Inner::Gat(m, data) => predict_classes(m.as_ref(), data)?,
+            Inner::Sage(m, data) => predict_classes(m.as_ref(), data)?,
             Inner::Embedding(lr) => (0..self.embeddings.num_nodes)
                 .map(|i| {
                     let p = lr.probabilities(self.embeddings.row(i));
@@ -901,6 +989,29 @@ mod tests {
             (info.num_nodes, info.num_edges, info.feature_dim),
             (34, 78, 34)
         );
+    }
+
+    #[test]
+    fn sage_run_folder_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("sage");
+        let spec = GraphTaskSpec::sage(DatasetName::Karate)
+            .with_seed(2)
+            .with_epochs(5);
+        let device = Device::flex();
+        let report = train(&spec, &shipped_karate_dir(), &run, &device).unwrap();
+        assert_eq!(report.method, "sage");
+        assert_eq!(report.node_history.len(), 5);
+        for f in ["model.bpk", "curves.png", "embedding.png", "embeddings.txt"] {
+            assert!(run.join(f).exists(), "{f}");
+        }
+        let back: GraphReport = read_json(&run.join("metrics.json")).unwrap();
+        assert_eq!(back.test, report.test);
+        let predictor = Predictor::load(&run, None, &device).unwrap();
+        assert_eq!(predictor.predict().unwrap().len(), 34);
+        // The loaded weights score as the trained ones.
+        assert_eq!(predictor.evaluate().unwrap(), report.test);
+        assert_eq!(predictor.embeddings().dim, 64);
     }
 
     #[test]

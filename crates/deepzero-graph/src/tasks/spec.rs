@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DatasetName;
 use crate::error::{GraphError, Result};
 use crate::node_train::NodeTrainConfig;
+use crate::sage::SageTrainConfig;
 use crate::skipgram::{SkipGramConfig, SkipGramOptimizer};
 use crate::walk::WalkConfig;
 
@@ -13,9 +14,10 @@ use crate::walk::WalkConfig;
 pub const SPEC_VERSION: u32 = 1;
 
 /// The recipes [`GraphTaskSpec::recipe`] knows.
-pub const RECIPES: [&str; 9] = [
+pub const RECIPES: [&str; 10] = [
     "cora-gcn",
     "cora-gat",
+    "cora-sage",
     "citeseer-gcn",
     "citeseer-gat",
     "cora-deepwalk",
@@ -30,6 +32,9 @@ pub fn recipe_description(name: &str) -> Option<&'static str> {
     Some(match name {
         "cora-gcn" => "GCN (Kipf & Welling) on Planetoid Cora, split 140/500/1000",
         "cora-gat" => "GAT (8 heads x 8) on Planetoid Cora, split 140/500/1000",
+        "cora-sage" => {
+            "GraphSAGE-mean, sampled mini-batches (fan-outs 25, 10), on Planetoid Cora 140/500/1000"
+        }
         "citeseer-gcn" => "GCN on Planetoid CiteSeer, split 120/500/1000",
         "citeseer-gat" => "GAT on Planetoid CiteSeer, split 120/500/1000",
         "cora-deepwalk" => {
@@ -71,6 +76,17 @@ pub struct GatSpec {
     pub attention_dropout: f64,
 }
 
+/// GraphSAGE-mean architecture (the number of layers is the number of fan-outs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SageSpec {
+    /// Hidden units (64).
+    pub d_hidden: usize,
+    /// Dropout on each layer's input (0.5).
+    pub dropout: f64,
+    /// L2-normalise hidden rows (no).
+    pub normalize: bool,
+}
+
 /// How embeddings are judged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingEval {
@@ -99,6 +115,13 @@ pub enum Method {
         model: GatSpec,
         /// Training.
         train: NodeTrainConfig,
+    },
+    /// Hamilton et al.'s GraphSAGE-mean trained on sampled mini-batches.
+    Sage {
+        /// Architecture.
+        model: SageSpec,
+        /// Training (its `seed` is replaced by the task's).
+        train: SageTrainConfig,
     },
     /// DeepWalk (`p = q = 1`) or node2vec: walks, then skip-gram, then evaluation.
     Embedding {
@@ -162,6 +185,23 @@ impl GraphTaskSpec {
         )
     }
 
+    /// GraphSAGE-mean (2 layers, 64 hidden, dropout 0.5) with fan-outs 25, 10, batches of 32,
+    /// Adam lr 0.01, `λ = 5e-4`, 50 epochs, on `dataset`.
+    pub fn sage(dataset: DatasetName) -> Self {
+        Self::new(
+            format!("{dataset}-sage"),
+            dataset,
+            Method::Sage {
+                model: SageSpec {
+                    d_hidden: 64,
+                    dropout: 0.5,
+                    normalize: false,
+                },
+                train: SageTrainConfig::default(),
+            },
+        )
+    }
+
     /// DeepWalk (Perozzi et al.: 80 walks of 40 nodes per node, window 10, d = 128; here 10
     /// walks of 80, node2vec's setting, which gives as many pairs in an eighth of the walks).
     pub fn deepwalk(dataset: DatasetName) -> Self {
@@ -214,6 +254,7 @@ impl GraphTaskSpec {
             "citeseer-gcn" => Self::gcn(Citeseer),
             "karate-gcn" => Self::gcn(Karate),
             "cora-gat" => Self::gat(Cora),
+            "cora-sage" => Self::sage(Cora),
             "citeseer-gat" => Self::gat(Citeseer),
             "cora-deepwalk" => {
                 // Link prediction would train a second embedding; Cora's figure is the F1.
@@ -259,16 +300,18 @@ impl GraphTaskSpec {
     pub fn with_epochs(mut self, epochs: usize) -> Self {
         match &mut self.method {
             Method::Gcn { train, .. } | Method::Gat { train, .. } => train.epochs = epochs,
+            Method::Sage { train, .. } => train.epochs = epochs,
             Method::Embedding { skipgram, .. } => skipgram.epochs = epochs,
         }
         self
     }
 
-    /// Short name of the method (`gcn`, `gat`, `deepwalk`, `node2vec`).
+    /// Short name of the method (`gcn`, `gat`, `sage`, `deepwalk`, `node2vec`).
     pub fn method_name(&self) -> &'static str {
         match &self.method {
             Method::Gcn { .. } => "gcn",
             Method::Gat { .. } => "gat",
+            Method::Sage { .. } => "sage",
             Method::Embedding { walks, .. } if walks.p == 1.0 && walks.q == 1.0 => "deepwalk",
             Method::Embedding { .. } => "node2vec",
         }
@@ -289,6 +332,19 @@ impl GraphTaskSpec {
             Method::Gcn { train, .. } | Method::Gat { train, .. } => {
                 if train.epochs == 0 {
                     return Err(GraphError::invalid("epochs must be at least 1, got 0"));
+                }
+            }
+            Method::Sage { train, .. } => {
+                if train.epochs == 0 || train.batch_size == 0 || train.eval_batch_size == 0 {
+                    return Err(GraphError::invalid(
+                        "epochs, batch size and evaluation batch size must be at least 1",
+                    ));
+                }
+                if train.fanouts.is_empty() || train.fanouts.contains(&0) {
+                    return Err(GraphError::invalid(format!(
+                        "fan-outs must be one positive number per layer, got {:?}",
+                        train.fanouts
+                    )));
                 }
             }
             Method::Embedding {
