@@ -106,6 +106,155 @@ def googlenet_small():
     return model
 
 
+# Cora's shape, as deepzero's side (xtask/src/bench/workloads.rs, `CORA`): nodes, feature
+# dimension, nonzeros per row, undirected edges, classes, labelled nodes.
+CORA = (2708, 1433, 18, 5278, 7, 140)
+
+
+def synthetic_cora():
+    """The same graph as deepzero's `synthetic_cora`: node i's features are columns
+    (131 i + 79 k) mod 1433 for k < 18, each 1/18; undirected edge k < 5278 joins a = k mod 2708
+    and b = (a + 1 + (7919 k mod 2707)) mod 2708, both ways, then one self-loop per node;
+    class i mod 7, nodes 0..140 labelled."""
+    nodes, dim, per_row, undirected, classes, labelled = CORA
+    i = torch.arange(nodes).repeat_interleave(per_row)
+    k = torch.arange(per_row).repeat(nodes)
+    features = (i, (131 * i + 79 * k) % dim, torch.full((nodes * per_row,), 1.0 / per_row))
+    k = torch.arange(undirected)
+    a = k % nodes
+    b = (a + 1 + (7919 * k) % (nodes - 1)) % nodes
+    loops = torch.arange(nodes)
+    src = torch.cat([torch.stack([a, b], 1).reshape(-1), loops])
+    dst = torch.cat([torch.stack([b, a], 1).reshape(-1), loops])
+    labels = torch.arange(labelled) % classes
+    return features, src, dst, labels
+
+
+class GatLayer(nn.Module):
+    """scripts/gat_speed.py's PyG-style layer (scatter edge softmax, no dense N x N), sparse input."""
+
+    def __init__(self, d_in, d_head, heads, concat, edges, n):
+        super().__init__()
+        self.h, self.f, self.concat, self.n = heads, d_head, concat, n
+        self.src, self.dst = edges
+        self.lin = nn.Linear(d_in, heads * d_head, bias=False)
+        self.att_src = nn.Parameter(torch.empty(heads, d_head))
+        self.att_dst = nn.Parameter(torch.empty(heads, d_head))
+        self.bias = nn.Parameter(torch.zeros(heads * d_head if concat else d_head))
+        for p in (self.lin.weight, self.att_src, self.att_dst):
+            nn.init.xavier_uniform_(p)
+
+    def forward(self, x):
+        n, src, dst = self.n, self.src, self.dst
+        if isinstance(x, tuple):  # sparse input: (rows, cols, values) of the nonzeros
+            r, c, v = x
+            wx = torch.zeros(n, self.h * self.f).index_add_(
+                0, r, self.lin.weight.t().index_select(0, c) * v[:, None])
+        else:
+            wx = self.lin(x)
+        wx = wx.view(-1, self.h, self.f)  # [N, H, F]
+        s_src = (wx * self.att_src).sum(-1)  # [N, H]
+        s_dst = (wx * self.att_dst).sum(-1)
+        e = F.leaky_relu(s_src.index_select(0, src) + s_dst.index_select(0, dst), 0.2)  # [E, H]
+        m = torch.full((n, self.h), -1e38).scatter_reduce(
+            0, dst[:, None].expand_as(e), e.detach(), "amax")
+        a = (e - m.index_select(0, dst)).exp()
+        z = torch.zeros(n, self.h).index_add_(0, dst, a)
+        a = F.dropout(a / z.index_select(0, dst), 0.6, self.training)  # [E, H]
+        out = torch.zeros(n, self.h, self.f).index_add_(0, dst, wx.index_select(0, src) * a[..., None])
+        out = out.reshape(n, -1) if self.concat else out.mean(1)
+        return out + self.bias
+
+
+class Gat(nn.Module):
+    """deepzero_graph::gat::Gat: dropout, GAT(8 x 8, concat), ELU, dropout, GAT(1 head, mean)."""
+
+    def __init__(self, edges):
+        super().__init__()
+        nodes, dim, _, _, classes, _ = CORA
+        self.l1 = GatLayer(dim, 8, 8, True, edges, nodes)
+        self.l2 = GatLayer(64, classes, 1, False, edges, nodes)
+
+    def forward(self, x):
+        x = (x[0], x[1], F.dropout(x[2], 0.6, self.training))
+        h = F.elu(self.l1(x))
+        return self.l2(F.dropout(h, 0.6, self.training))
+
+
+def gat_step():
+    """One full-batch GAT step on the synthetic Cora (graph resident, as deepzero's side):
+    cross-entropy on the labelled nodes + 5e-4 * (1/2)||theta||^2 over weights and attention
+    vectors, Adam lr 0.005."""
+    features, src, dst, labels = synthetic_cora()
+    model = Gat((src, dst))
+    model.train()
+    optim = torch.optim.Adam(model.parameters(), lr=0.005, eps=1e-8)
+    labelled = labels.shape[0]
+
+    def step():
+        optim.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(features)[:labelled], labels)
+        l2 = sum((p ** 2).sum() for name, p in model.named_parameters() if "bias" not in name) / 2
+        loss = loss + 5e-4 * l2
+        value = loss.item()
+        loss.backward()
+        optim.step()
+        return value
+
+    return model, step
+
+
+# MovieLens-100k's users and items; NeuMF's GMF factors (as deepzero's `NEUMF`).
+NEUMF = (943, 1682, 16)
+
+
+class NeuMf(nn.Module):
+    """deepzero_recsys::models::neumf::NcfNet: GMF (p_u * q_i) and an MLP tower on [p_u ; q_i]
+    (128-64-32-16, ReLU), concatenated into one linear logit."""
+
+    def __init__(self, users, items, factors, layers=(128, 64, 32, 16)):
+        super().__init__()
+        self.gmf_user, self.gmf_item = nn.Embedding(users, factors), nn.Embedding(items, factors)
+        self.mlp_user = nn.Embedding(users, layers[0] // 2)
+        self.mlp_item = nn.Embedding(items, layers[0] // 2)
+        for e in (self.gmf_user, self.gmf_item, self.mlp_user, self.mlp_item):
+            nn.init.normal_(e.weight, std=0.01)
+        self.mlp = nn.ModuleList(nn.Linear(a, b) for a, b in zip(layers, layers[1:]))
+        self.out = nn.Linear(factors + layers[-1], 1)
+        for m in list(self.mlp) + [self.out]:
+            nn.init.xavier_uniform_(m.weight)
+
+    def forward(self, users, items):
+        gmf = self.gmf_user(users) * self.gmf_item(items)
+        h = torch.cat([self.mlp_user(users), self.mlp_item(items)], 1)
+        for layer in self.mlp:
+            h = F.relu(layer(h))
+        return self.out(torch.cat([gmf, h], 1)).reshape(-1)
+
+
+def neumf_step(batch=256):
+    """One NeuMF step: example i is user 7919 i mod 943, item 104729 i mod 1682, label 1 when
+    i mod 5 = 0; BCE on logits, Adam lr 0.001. Data copied from the host every step."""
+    users, items, factors = NEUMF
+    model = NeuMf(users, items, factors)
+    model.train()
+    i = torch.arange(batch)
+    user_ids, item_ids = (7919 * i) % users, (104729 * i) % items
+    labels = (i % 5 == 0).to(torch.float32)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+
+    def step():
+        optim.zero_grad(set_to_none=True)
+        loss = F.binary_cross_entropy_with_logits(model(user_ids.clone(), item_ids.clone()),
+                                                  labels.clone())
+        value = loss.item()
+        loss.backward()
+        optim.step()
+        return value
+
+    return model, step
+
+
 # name: (builder, batch, input shape without the batch, kind, optimiser)
 WORKLOADS = {
     "mnist-mlp": (mlp, 128, (1, 28, 28), "classify", "adam"),
@@ -115,6 +264,9 @@ WORKLOADS = {
     "googlenet-train": (googlenet_small, 128, (1, 28, 28), "classify", "momentum"),
     "lstm-train": (LstmClassifier, 32, (64, 128), "classify", "adam"),
     "transformer-layer-train": (transformer_layer, 32, (128, 256), "regress", "adam"),
+    # One step = one whole graph; the model and its step come from `gat_step`.
+    "gat-cora-train": (gat_step, 1, None, "step", None),
+    "neumf-train": (neumf_step, 256, None, "step", None),
 }
 
 
@@ -127,20 +279,9 @@ def host_data(shape, offset):
     return (((i * 7919) % 256).to(torch.float32) / 255.0 - offset).reshape(shape)
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    a = p.parse_args()
-    torch.manual_seed(0)
-    torch.set_num_threads(max(1, a.threads))
-    build, batch, shape, kind, optimiser = WORKLOADS[a.workload]
-    model = build()
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    # Fixed data on the host; every step copies it into a fresh tensor, as deepzero's side does.
+def make_step(model, batch, shape, kind, optimiser):
+    """One step of a batch workload: fixed data on the host; every step copies it into a fresh
+    tensor, as deepzero's side does."""
     offset = {"classify": 0.0 if len(shape) == 3 else 0.5, "infer": 0.5, "regress": 0.5}[kind]
     inputs = host_data((batch,) + shape, offset)
     labels = torch.tensor([i % CLASSES for i in range(batch)], dtype=torch.int64)
@@ -170,6 +311,28 @@ def main():
             loss.backward()
             optim.step()
             return value
+
+    return step
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(max(1, a.threads))
+    build, batch, shape, kind, optimiser = WORKLOADS[a.workload]
+    if kind == "step":
+        model, step = build()
+    else:
+        model = build()
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if kind != "step":
+        step = make_step(model, batch, shape, kind, optimiser)
 
     for _ in range(a.warmup):
         step()

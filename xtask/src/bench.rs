@@ -85,7 +85,7 @@ struct Workload {
     name: &'static str,
     batch_size: usize,
     description: &'static str,
-    /// What one sample is (`samples/s` or `images/s`).
+    /// What one sample is (`samples/s`, `images/s`, or `graphs/s` where a step is one whole graph).
     unit: &'static str,
     implementations: &'static [Implementation],
     plan: Plan,
@@ -94,7 +94,7 @@ struct Workload {
 const OURS: &[Implementation] = &[Implementation::Deepzero];
 const OURS_AND_BURN: &[Implementation] = &[Implementation::Deepzero, Implementation::BurnNn];
 
-const WORKLOADS: [Workload; 7] = [
+const WORKLOADS: [Workload; 9] = [
     Workload {
         name: "mnist-mlp",
         batch_size: 128,
@@ -176,6 +176,30 @@ const WORKLOADS: [Workload; 7] = [
         plan: Plan {
             warmup: 2,
             steps: 8,
+            repeats: 3,
+        },
+    },
+    Workload {
+        name: "gat-cora-train",
+        batch_size: 1,
+        description: "GAT (8 heads x 8 hidden, ELU, 1 output head, dropout 0.6) on a synthetic Cora-shaped graph (2708 nodes, 1433-dim sparse features 1.26 % dense, 10556 edges + self-loops, 7 classes), cross-entropy on 140 nodes + L2 5e-4, Adam lr 0.005, one full-batch train step per graph",
+        unit: "graphs/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 5,
+            steps: 50,
+            repeats: 3,
+        },
+    },
+    Workload {
+        name: "neumf-train",
+        batch_size: 256,
+        description: "NeuMF (GMF 16 factors + MLP 128-64-32-16, ReLU) on 943 users x 1682 items, binary cross-entropy on logits, Adam lr 0.001, batch 256 (user, item, label), train step",
+        unit: "samples/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 20,
+            steps: 300,
             repeats: 3,
         },
     },
@@ -502,6 +526,8 @@ mod tests {
             ("mnist-lenet", Implementation::Deepzero, 64, 61_706),
             ("lstm-train", Implementation::Deepzero, 32, 397_834),
             ("lstm-train", Implementation::BurnNn, 32, 397_834),
+            ("gat-cora-train", Implementation::Deepzero, 1, 92_373),
+            ("neumf-train", Implementation::Deepzero, 256, 220_897),
             // GoogLeNet's step at the workload's batch of 128 takes seconds; 2 images will do.
             ("googlenet-train", Implementation::Deepzero, 2, 5_601_322),
         ] {

@@ -12,6 +12,9 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use deepzero_core::OptimizerKind;
 use deepzero_data::ImageBatch;
+use deepzero_graph::gat::{Gat, GatConfig};
+use deepzero_graph::sparse::{MessageEdges, NodeInput, SparseMatrix};
+use deepzero_recsys::models::neumf::{NeuMfConfig, bce_with_logits};
 use deepzero_sequence::rnn::{RecurrentKind, StackedRnn, StackedRnnConfig};
 use deepzero_sequence::transformer::{
     FfnActivation, NormPosition, TransformerEncoderLayer, TransformerLayerConfig,
@@ -33,6 +36,11 @@ pub struct Measured {
 const LSTM: [usize; 4] = [32, 64, 128, 256]; // batch, steps, input, hidden
 const TRANSFORMER: [usize; 5] = [32, 128, 256, 4, 1024]; // batch, seq, d_model, heads, d_ff
 const CLASSES: usize = 10;
+/// Cora's shape: nodes, feature dimension, nonzeros per row, undirected edges, classes,
+/// labelled nodes.
+const CORA: [usize; 6] = [2708, 1433, 18, 5278, 7, 140];
+/// MovieLens-100k's users and items; NeuMF's GMF factors.
+const NEUMF: [usize; 3] = [943, 1682, 16];
 
 /// Runs `workload` with `implementation` on `device` (a device without autodiff; training
 /// workloads add it).
@@ -89,6 +97,10 @@ pub fn measure(
         }
         ("lstm-train", imp) => lstm_training(imp, &train_device, plan),
         ("transformer-layer-train", imp) => transformer_training(imp, &train_device, plan)?,
+        ("gat-cora-train", Implementation::Deepzero) => gat_training(&train_device, plan),
+        ("neumf-train", Implementation::Deepzero) => {
+            neumf_training(&train_device, batch_size, plan)
+        }
         (name, imp) => return Err(format!("{name}: no {} implementation", imp.name())),
     })
 }
@@ -299,4 +311,120 @@ fn transformer_training(
             })
         }
     })
+}
+
+/// A Cora-shaped graph from closed formulas (the same in the peer): node `i`'s features are
+/// columns `(131·i + 79·k) mod 1433` for `k < 18` (distinct, 1433 being prime), each `1/18`
+/// (binary, row-normalised; 1.26 % dense); undirected edge `k < 5278` joins `a = k mod 2708`
+/// and `b = (a + 1 + (7919·k mod 2707)) mod 2708 ≠ a`, sent both ways, then one self-loop per
+/// node; node `i` has class `i mod 7`, and nodes `0..140` are labelled.
+struct SyntheticCora {
+    /// Feature nonzeros: row, column, value.
+    features: (Vec<i64>, Vec<i64>, Vec<f32>),
+    src: Vec<i64>,
+    dst: Vec<i64>,
+}
+
+fn synthetic_cora() -> SyntheticCora {
+    let [nodes, dim, per_row, undirected, _, _] = CORA;
+    let (mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..nodes {
+        for k in 0..per_row {
+            rows.push(i as i64);
+            cols.push(((131 * i + 79 * k) % dim) as i64);
+            values.push(1.0 / per_row as f32);
+        }
+    }
+    let (mut src, mut dst) = (Vec::new(), Vec::new());
+    for k in 0..undirected {
+        let a = k % nodes;
+        let b = (a + 1 + (7919 * k) % (nodes - 1)) % nodes;
+        src.extend([a as i64, b as i64]);
+        dst.extend([b as i64, a as i64]);
+    }
+    src.extend(0..nodes as i64);
+    dst.extend(0..nodes as i64);
+    SyntheticCora {
+        features: (rows, cols, values),
+        src,
+        dst,
+    }
+}
+
+/// One full-batch GAT step on [`synthetic_cora`] (`deepzero_graph::node_train`'s step): sparse
+/// input, 8 heads × 8 hidden, ELU, one output head, dropout 0.6 on inputs and attention,
+/// cross-entropy on the 140 labelled nodes plus 5e-4 · ½‖θ‖² (weights and attention vectors),
+/// Adam lr 0.005. The graph stays on the device, as in full-batch training; one step is one
+/// "graph" of throughput.
+fn gat_training(device: &Device, plan: Plan) -> Measured {
+    let [nodes, dim, _, _, classes, labelled] = CORA;
+    let cora = synthetic_cora();
+    let ints =
+        |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), device);
+    let (rows, cols, values) = &cora.features;
+    let x = NodeInput::Sparse(SparseMatrix {
+        rows: ints(rows),
+        cols: ints(cols),
+        values: Tensor::from_data(TensorData::new(values.clone(), [values.len(), 1]), device),
+        num_rows: nodes,
+        num_cols: dim,
+    });
+    let e = cora.src.len();
+    let edges = MessageEdges {
+        src: ints(&cora.src),
+        dst: ints(&cora.dst),
+        weight: Tensor::ones([e, 1], device),
+        num_nodes: nodes,
+    };
+    let train_index = ints(&(0..labelled as i64).collect::<Vec<_>>());
+    let labels = ints(
+        &(0..labelled as i64)
+            .map(|i| i % classes as i64)
+            .collect::<Vec<_>>(),
+    );
+    let ce: CrossEntropyLoss = CrossEntropyLossConfig::new().init(device);
+    let model: Gat = GatConfig::new(dim, classes).init(device);
+    // deepzero's Adam: ε = 1e-8 as PyTorch's (and `node_train`'s).
+    let adam = OptimizerKind::Adam.build(0.0);
+    train(model, device, 1, plan, adam, 0.005, |model| {
+        let logits = model.forward(&x, &edges).select(0, train_index.clone());
+        ce.forward(logits, labels.clone()) + model.l2_penalty() * 5e-4
+    })
+}
+
+/// One NeuMF step (`deepzero_recsys::models::neumf`'s): GMF 16 factors + MLP 128-64-32-16
+/// (ReLU) fused into one logit, 943 users × 1682 items, binary cross-entropy on logits, Adam
+/// lr 0.001. Example `i` of the batch is user `7919·i mod 943`, item `104729·i mod 1682`,
+/// label 1 when `i mod 5 = 0` (one positive per four negatives, as NCF samples them).
+fn neumf_training(device: &Device, batch_size: usize, plan: Plan) -> Measured {
+    let [users, items, factors] = NEUMF;
+    let user_ids: Vec<i64> = (0..batch_size)
+        .map(|i| ((7919 * i) % users) as i64)
+        .collect();
+    let item_ids: Vec<i64> = (0..batch_size)
+        .map(|i| ((104_729 * i) % items) as i64)
+        .collect();
+    let labels: Vec<f32> = (0..batch_size)
+        .map(|i| if i % 5 == 0 { 1.0 } else { 0.0 })
+        .collect();
+    let config = NeuMfConfig {
+        factors,
+        mlp_layers: vec![128, 64, 32, 16],
+        ..NeuMfConfig::default()
+    };
+    let net = config.init(users, items, device);
+    let ints =
+        |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), device);
+    train(
+        net,
+        device,
+        batch_size,
+        plan,
+        OptimizerKind::Adam.build(0.0),
+        1e-3,
+        |net| {
+            let y = Tensor::<1>::from_data(TensorData::new(labels.clone(), [batch_size]), device);
+            bce_with_logits(net.forward(ints(&user_ids), ints(&item_ids)), y)
+        },
+    )
 }
