@@ -15,13 +15,12 @@ use burn::nn::transformer::{
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::sequence::{Gru4Rec, NextItem, windows};
+use super::sequence::{Gru4Rec, NextItem, next_item_loss, windows};
 use crate::error::{RecsysError, Result};
 
 /// SASRec settings.
@@ -230,16 +229,8 @@ impl NextItem for SasRec {
                     y.extend(t.iter().map(|&i| i as i32));
                     mask.extend(std::iter::repeat_n(1f32, t.len()));
                 }
-                let valid: f32 = mask.iter().sum();
                 let logits = net.forward(Tensor::from_data(TensorData::new(x, [b, l]), &ad));
-                let picked = log_softmax(logits, 1)
-                    .gather(
-                        1,
-                        Tensor::<2, Int>::from_data(TensorData::new(y, [b * l, 1]), &ad),
-                    )
-                    .reshape([b * l]);
-                let mask = Tensor::<1>::from_data(TensorData::new(mask, [b * l]), &ad);
-                let loss = (picked * mask).sum().neg() / valid;
+                let (loss, valid) = next_item_loss(logits, y, mask, &ad);
                 let value: f32 = loss.clone().into_scalar();
                 sum += value as f64 * valid as f64;
                 n += valid as f64;

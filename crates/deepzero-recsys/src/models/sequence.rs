@@ -317,17 +317,8 @@ impl NextItem for Gru4Rec {
                     y.extend(t.iter().map(|&i| i as i32));
                     mask.extend(std::iter::repeat_n(1f32, t.len()));
                 }
-                let valid: f32 = mask.iter().sum();
                 let logits = net.forward(Tensor::from_data(TensorData::new(x, [b, l]), &ad));
-                let logp = log_softmax(logits.reshape([b * l, n_items]), 1);
-                let picked = logp
-                    .gather(
-                        1,
-                        Tensor::<2, Int>::from_data(TensorData::new(y, [b * l, 1]), &ad),
-                    )
-                    .reshape([b * l]);
-                let mask = Tensor::<1>::from_data(TensorData::new(mask, [b * l]), &ad);
-                let loss = (picked * mask).sum().neg() / valid;
+                let (loss, valid) = next_item_loss(logits.reshape([b * l, n_items]), y, mask, &ad);
                 let value: f32 = loss.clone().into_scalar();
                 sum += value as f64 * valid as f64;
                 n += valid as f64;
@@ -553,6 +544,32 @@ pub fn evaluate_next_item(
         }
     }
     Ok(RankMetrics::from_ranks(&ranks, k))
+}
+
+/// Mean cross-entropy of the next item over the real (unpadded) positions, the training loss
+/// of GRU4Rec and SASRec.
+///
+/// # Shapes
+/// - `logits`: `[P, items]` for `P` positions (batch × window, row-major)
+/// - `targets`, `mask`: `P` each (`mask` 1 at real positions, 0 at padding)
+///
+/// Returns the loss and the number of real positions.
+pub(crate) fn next_item_loss(
+    logits: Tensor<2>,
+    targets: Vec<i32>,
+    mask: Vec<f32>,
+    device: &Device,
+) -> (Tensor<1>, f32) {
+    let positions = targets.len();
+    let valid: f32 = mask.iter().sum();
+    let picked = log_softmax(logits, 1)
+        .gather(
+            1,
+            Tensor::<2, Int>::from_data(TensorData::new(targets, [positions, 1]), device),
+        )
+        .reshape([positions]);
+    let mask = Tensor::<1>::from_data(TensorData::new(mask, [positions]), device);
+    ((picked * mask).sum().neg() / valid, valid)
 }
 
 #[cfg(test)]
