@@ -19,6 +19,19 @@ fn cli_error(e: deepzero_graph::GraphError) -> CliError {
     CliError::Usage(e.to_string())
 }
 
+/// Refuses a run folder that another recipe trained.
+fn check_run(run: &Path, recipe: &str) -> Result<(), CliError> {
+    let info = graph::read_run_info(run).map_err(cli_error)?;
+    if info.spec.name != recipe {
+        return Err(CliError::Usage(format!(
+            "run {} was trained by recipe `{}`, not `{recipe}`",
+            run.display(),
+            info.spec.name
+        )));
+    }
+    Ok(())
+}
+
 impl GraphTask {
     /// `--data-dir`, else the karate club shipped in `datasets/karate`.
     fn data_dir(&self, settings: &RunSettings) -> Result<PathBuf, CliError> {
@@ -70,6 +83,7 @@ impl RecipeTask for GraphTask {
     }
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        check_run(run, self.0)?;
         let scores = graph::evaluate(run, settings.data_dir.as_deref(), &settings.device()?)
             .map_err(cli_error)?;
         println!(
@@ -84,6 +98,7 @@ impl RecipeTask for GraphTask {
 
     /// `node<TAB>class<TAB>probability` for every node (or the nodes given as arguments).
     fn predict(&self, _: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        check_run(run, self.0)?;
         let device = Backend::resolve(args.backend.as_deref())?.device()?;
         let predictor = Predictor::load(run, None, &device).map_err(cli_error)?;
         let wanted: Vec<usize> = args
@@ -130,6 +145,7 @@ pub fn embed(recipe: &Recipe, args: &EmbedArgs) -> Result<(), CliError> {
             recipe.name
         )));
     }
+    check_run(&args.run, recipe.name)?;
     let device = Backend::resolve(None)?.device()?;
     let predictor = Predictor::load(&args.run, None, &device).map_err(cli_error)?;
     predictor.write_embeddings(&args.out).map_err(cli_error)?;

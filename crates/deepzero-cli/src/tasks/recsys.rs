@@ -25,6 +25,12 @@ fn report(name: &str, r: &TaskReport) {
             cv.mae
         );
     }
+    if let Some(on_data) = &r.rating_on_data {
+        println!(
+            "{name}: RMSE {:.4}, MAE {:.4} over the {} ratings of the data folder (the saved model was fitted on every rating of its training data; 5-fold figures are in its metrics.json)",
+            on_data.rmse, on_data.mae, on_data.n
+        );
+    }
     if let Some(rank) = &r.ranking {
         let s = &rank.sampled;
         println!(
@@ -67,7 +73,10 @@ impl RecipeTask for RecsysTask {
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
         let data = settings.require_data_dir()?;
-        let r = recsys::evaluate(run, data, &settings.device()?).map_err(cli_error)?;
+        let device = settings.device()?;
+        // Refuses a run of another recipe before evaluating it.
+        Predictor::load_recipe(run, self.0, &device).map_err(cli_error)?;
+        let r = recsys::evaluate(run, data, &device).map_err(cli_error)?;
         report(self.0, &r);
         Ok(())
     }
