@@ -12,6 +12,8 @@
 //!   `(seed, epoch, index)` so results do not depend on data-loader workers;
 //! - [`ImageBatcher`]: a burn [`Batcher`](burn::data::dataloader::batcher::Batcher) that
 //!   normalises images into one `[B, C, H, W]` tensor;
+//! - [`scenes`]: seeded canvases of pasted MNIST / Fashion-MNIST images with tight boxes and
+//!   class masks, for detection, segmentation and image–text tasks;
 //! - [`synthetic`]: linear and logistic regression data for the first chapters;
 //! - [`text`]: labelled text corpora (BBC News, SpamAssassin mails, Chinese reviews), their
 //!   de-duplication, and the MIME mail parser (feature `mail`);
@@ -40,6 +42,7 @@ pub mod idx;
 pub mod image;
 pub mod manifest;
 pub mod mnist;
+pub mod scenes;
 pub mod split;
 pub mod synthetic;
 pub mod text;
