@@ -72,8 +72,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue from the latest checkpoint in the output folder.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Replace a run already in the output folder (without it, that is an error).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print only one line per epoch.
     #[arg(long)]
     pub quiet: bool,
@@ -189,6 +192,7 @@ impl TrainArgs {
             fit: self.fit_config(defaults),
             out,
             resume: self.resume,
+            overwrite: self.overwrite,
             quiet: self.quiet,
             backend: Backend::resolve(self.backend.as_deref())?,
             data_dir: self.data_dir.clone(),

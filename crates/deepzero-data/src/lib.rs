@@ -42,6 +42,7 @@ pub mod idx;
 pub mod image;
 pub mod manifest;
 pub mod mnist;
+pub mod samples;
 pub mod scenes;
 pub mod split;
 pub mod synthetic;
@@ -59,5 +60,6 @@ pub use manifest::{
     DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify,
 };
 pub use mnist::{IdxCorpus, Split};
+pub use samples::find_sample;
 pub use split::{epoch_batches, stratified_split, train_valid_split};
 pub use synthetic::{Regression, linear_regression_data, logistic_data};

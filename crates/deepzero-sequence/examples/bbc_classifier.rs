@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_fit(fit)
         .with_data_dir(data);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = classify::train(&spec, &settings)?;
     println!("trained: test accuracy {}", report.test["accuracy"]);
     let eval = RunSettings {

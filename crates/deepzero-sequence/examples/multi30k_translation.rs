@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // No data folder: the shipped sample datasets/multi30k-sample.
     let mut settings = RunSettings::new("multi30k-de-en", &out).with_fit(fit);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = translate::train(&spec, &settings)?;
     println!("trained: test BLEU {}", report.test["bleu"]);
     let eval = RunSettings {

@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_fit(fit)
         .with_data_dir(data);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = tag::train(&spec, &settings)?;
     println!("trained: test entity F1 {}", report.test["f1"]);
     let eval = RunSettings {

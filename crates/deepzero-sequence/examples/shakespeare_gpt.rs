@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // No data folder: the shipped sample datasets/tiny-shakespeare-sample/input.txt.
     let mut settings = RunSettings::new("shakespeare-gpt", &out).with_fit(fit);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = generate::train(&spec, &settings)?;
     println!("trained: valid loss {} nats/char", report.valid["loss"]);
     let eval = RunSettings {

@@ -13,8 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
+use burn::tensor::Tensor;
 use deepzero_core::EarlyStopping;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,14 @@ pub struct CheckpointState {
     pub early_stopping: Option<EarlyStopping>,
     /// Free-form description of the run (recipe, model config); a resume checks it matches.
     pub run: serde_json::Value,
+    /// The training settings ([`crate::FitConfig`] and the run folder's extras); a resume
+    /// refuses a change except of the settings in [`crate::fit::RESUMABLE_CHANGES`]. Null in
+    /// checkpoints written before it was recorded.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+    /// Allowed setting changes made by resumes, e.g. `"after epoch 3: epochs 10 → 15"`.
+    #[serde(default)]
+    pub changes: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -51,6 +60,9 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     /// Its state.
     pub state: CheckpointState,
+    /// Set when this is not the checkpoint `latest.json` names, because that one is damaged:
+    /// says which was skipped and why.
+    pub note: Option<String>,
 }
 
 impl Checkpoint {
@@ -74,7 +86,9 @@ impl Checkpoint {
     }
 }
 
-/// Loads a burnpack model record from `path` into `model`, with a typed error.
+/// Loads a burnpack model record from `path` into `model`, with a typed error. The file is
+/// checked against the SHA-256 written beside it (`model.bpk.sha256`, when present), and a
+/// model whose weights hold NaN or infinite values is refused: it could only give wrong answers.
 pub fn load_model<M: Module>(model: M, path: &Path) -> Result<M, TrainError> {
     if !path.exists() {
         return Err(TrainError::Checkpoint {
@@ -82,13 +96,26 @@ pub fn load_model<M: Module>(model: M, path: &Path) -> Result<M, TrainError> {
             message: "no such model file".into(),
         });
     }
-    model.try_load_file(path).map_err(|e| TrainError::Record {
+    verify_checksum(path)?;
+    let model = model.try_load_file(path).map_err(|e| TrainError::Record {
         path: path.to_path_buf(),
         message: format!("cannot load into this model: {e}"),
-    })
+    })?;
+    let non_finite = count_non_finite(&model);
+    if non_finite > 0 {
+        return Err(TrainError::Record {
+            path: path.to_path_buf(),
+            message: format!(
+                "{non_finite} weight tensors hold NaN or infinite values; the model is damaged \
+                 (retrain, or resume from an earlier checkpoint)"
+            ),
+        });
+    }
+    Ok(model)
 }
 
-/// Saves `model` as a burnpack record at `path` (burn writes through a temporary file).
+/// Saves `model` as a burnpack record at `path` (burn writes through a temporary file), with
+/// its SHA-256 in `path.sha256` (`sha256sum -c` format).
 pub fn save_model<M: Module>(model: &M, path: &Path) -> Result<(), TrainError> {
     model
         .clone()
@@ -96,7 +123,66 @@ pub fn save_model<M: Module>(model: &M, path: &Path) -> Result<(), TrainError> {
         .map_err(|e| TrainError::Record {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })
+        })?;
+    let digest = file_sha256(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    crate::metrics_file::write_atomic(
+        &checksum_path(path),
+        format!("{digest}  {name}\n").as_bytes(),
+    )
+}
+
+fn checksum_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+fn file_sha256(path: &Path) -> Result<String, TrainError> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path).map_err(TrainError::io(path))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(TrainError::io(path))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Checks `path` against `path.sha256` when that file exists (older runs have none).
+pub fn verify_checksum(path: &Path) -> Result<(), TrainError> {
+    let sidecar = checksum_path(path);
+    if !sidecar.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&sidecar).map_err(TrainError::io(&sidecar))?;
+    let expected = text.split_whitespace().next().unwrap_or_default();
+    let found = file_sha256(path)?;
+    if expected != found {
+        return Err(TrainError::Record {
+            path: path.to_path_buf(),
+            message: format!(
+                "checksum mismatch: the file is damaged or was replaced (expected {expected}, \
+                 found {found})"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The number of float parameter tensors of `model` holding a NaN or an infinity.
+pub fn count_non_finite<M: Module>(model: &M) -> usize {
+    struct NonFinite(usize);
+    impl ModuleVisitor for NonFinite {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if !param.val().is_finite().all().into_scalar::<bool>() {
+                self.0 += 1;
+            }
+        }
+    }
+    let mut visitor = NonFinite(0);
+    model.visit(&mut visitor);
+    visitor.0
 }
 
 /// The checkpoint folder of one run.
@@ -152,19 +238,40 @@ impl Checkpoints {
         Ok(Checkpoint {
             dir,
             state: state.clone(),
+            note: None,
         })
     }
 
-    /// Saves `model` as the best so far (with the state that describes it).
+    /// Saves `model` as the best so far (with the state that describes it). The pair is written
+    /// to a staging folder and swapped in, so `best/` always holds a model and the state that
+    /// describes it (after a crash mid-swap, `best.old/` does, and [`Checkpoints::best`] uses it).
     pub fn save_best<M: Module>(
         &self,
         model: &M,
         state: &CheckpointState,
     ) -> Result<(), TrainError> {
-        let dir = self.best_dir();
-        std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
-        save_model(model, &dir.join("model.bpk"))?;
-        write_json_atomic(&dir.join("state.json"), state)
+        let (dir, staging, old) = (
+            self.best_dir(),
+            self.root.join("best.new"),
+            self.root.join("best.old"),
+        );
+        for stale in [&staging, &old] {
+            if stale.exists() {
+                std::fs::remove_dir_all(stale).map_err(TrainError::io(stale))?;
+            }
+        }
+        std::fs::create_dir_all(&staging).map_err(TrainError::io(&staging))?;
+        save_model(model, &staging.join("model.bpk"))?;
+        write_json_atomic(&staging.join("state.json"), state)?;
+        if dir.exists() {
+            std::fs::rename(&dir, &old).map_err(TrainError::io(&dir))?;
+        }
+        std::fs::rename(&staging, &dir).map_err(TrainError::io(&staging))?;
+        crate::metrics_file::sync_parent(&dir)?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(TrainError::io(&old))?;
+        }
+        Ok(())
     }
 
     /// The folder holding the best model.
@@ -174,36 +281,87 @@ impl Checkpoints {
 
     /// The best checkpoint, if one was saved.
     pub fn best(&self) -> Result<Option<Checkpoint>, TrainError> {
-        let dir = self.best_dir();
-        let state_path = dir.join("state.json");
-        if !state_path.exists() {
-            return Ok(None);
+        for dir in [self.best_dir(), self.root.join("best.old")] {
+            let state_path = dir.join("state.json");
+            if state_path.exists() {
+                return Ok(Some(Checkpoint {
+                    state: read_json(&state_path)?,
+                    dir,
+                    note: None,
+                }));
+            }
         }
-        Ok(Some(Checkpoint {
-            state: read_json(&state_path)?,
-            dir,
-        }))
+        Ok(None)
     }
 
-    /// The checkpoint `latest.json` names, if any.
+    /// The checkpoint `latest.json` names — or, if that one is damaged (a missing or unreadable
+    /// file, a checksum mismatch), the newest intact epoch folder, with a [`Checkpoint::note`]
+    /// saying so. `None` when there is no checkpoint at all.
+    ///
+    /// # Errors
+    /// The damage of the named checkpoint when no epoch folder is intact.
     pub fn latest(&self) -> Result<Option<Checkpoint>, TrainError> {
         let pointer_path = self.root.join("latest.json");
         if !pointer_path.exists() {
             return Ok(None);
         }
-        let pointer: Pointer = read_json(&pointer_path)?;
-        let dir = self.root.join(&pointer.dir);
-        let state: CheckpointState = read_json(&dir.join("state.json"))?;
-        if state.epoch != pointer.epoch {
-            return Err(TrainError::Checkpoint {
-                path: dir,
-                message: format!(
-                    "latest.json says epoch {} but the folder holds epoch {}",
-                    pointer.epoch, state.epoch
-                ),
-            });
+        let named = read_json::<Pointer>(&pointer_path).and_then(|pointer| {
+            let checkpoint = self.intact(&self.root.join(&pointer.dir))?;
+            if checkpoint.state.epoch != pointer.epoch {
+                return Err(TrainError::Checkpoint {
+                    path: checkpoint.dir,
+                    message: format!(
+                        "latest.json says epoch {} but the folder holds epoch {}",
+                        pointer.epoch, checkpoint.state.epoch
+                    ),
+                });
+            }
+            Ok(checkpoint)
+        });
+        let damage = match named {
+            Ok(checkpoint) => return Ok(Some(checkpoint)),
+            Err(damage) => damage,
+        };
+        let mut epochs: Vec<(usize, PathBuf)> = std::fs::read_dir(&self.root)
+            .map_err(TrainError::io(&self.root))?
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let epoch = name.strip_prefix("epoch-")?.parse::<usize>().ok()?;
+                Some((epoch, entry.path()))
+            })
+            .collect();
+        epochs.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, dir) in epochs {
+            if let Ok(mut checkpoint) = self.intact(&dir) {
+                checkpoint.note = Some(format!(
+                    "the latest checkpoint is damaged ({damage}); using epoch {} instead",
+                    checkpoint.state.epoch
+                ));
+                return Ok(Some(checkpoint));
+            }
         }
-        Ok(Some(Checkpoint { dir, state }))
+        Err(damage)
+    }
+
+    /// The checkpoint in `dir` if its state parses and its model and optimiser files are there
+    /// (the model matching its checksum).
+    fn intact(&self, dir: &Path) -> Result<Checkpoint, TrainError> {
+        let state: CheckpointState = read_json(&dir.join("state.json"))?;
+        for file in ["model.bpk", "optim.bpk"] {
+            if !dir.join(file).is_file() {
+                return Err(TrainError::Checkpoint {
+                    path: dir.to_path_buf(),
+                    message: format!("{file} is missing"),
+                });
+            }
+        }
+        verify_checksum(&dir.join("model.bpk"))?;
+        Ok(Checkpoint {
+            dir: dir.to_path_buf(),
+            state,
+            note: None,
+        })
     }
 
     /// Removes epoch folders older than the last `keep` (and any left by an interrupted write).

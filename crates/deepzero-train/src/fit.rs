@@ -107,7 +107,7 @@ impl FitConfig {
 }
 
 /// Where a run lives and what it is: the folder for checkpoints and metrics, the identity a
-/// `--resume` must match (recipe, model configuration), and whether to resume.
+/// `--resume` must match (recipe, model configuration), and whether to resume or overwrite.
 #[derive(Clone, Debug)]
 pub struct RunDir {
     /// Output folder (checkpoints, `metrics.csv`, `curves.png`).
@@ -116,6 +116,11 @@ pub struct RunDir {
     pub identity: serde_json::Value,
     /// Continue from the latest checkpoint in `path`, if there is one.
     pub resume: bool,
+    /// Replace checkpoints already in `path` (without it a fresh run there is an error).
+    pub overwrite: bool,
+    /// Settings outside [`FitConfig`] that a resume must not change (e.g. the validation
+    /// fraction), stored beside the training settings in every checkpoint.
+    pub settings: serde_json::Value,
 }
 
 impl RunDir {
@@ -125,6 +130,8 @@ impl RunDir {
             path: path.into(),
             identity,
             resume: false,
+            overwrite: false,
+            settings: serde_json::Value::Null,
         }
     }
 
@@ -133,6 +140,76 @@ impl RunDir {
         self.resume = resume;
         self
     }
+
+    /// Replaces existing checkpoints when `overwrite` is true.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Records `settings` (a JSON object) as part of what a resume must match.
+    pub fn with_settings(mut self, settings: serde_json::Value) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// Training settings that may change when a run is resumed: they decide how long to train and
+/// what to keep, not what one epoch computes. A change is recorded in the run's history.
+pub const RESUMABLE_CHANGES: [&str; 5] = [
+    "epochs",
+    "keep_checkpoints",
+    "valid_batch_size",
+    "early_stopping",
+    "restore_best",
+];
+
+/// The settings a checkpoint records: the [`FitConfig`] and the run folder's extra settings.
+fn recorded_settings(config: &FitConfig, run: Option<&RunDir>) -> serde_json::Value {
+    let mut value = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
+    if let (Some(object), Some(serde_json::Value::Object(extra))) =
+        (value.as_object_mut(), run.map(|r| &r.settings))
+    {
+        object.extend(extra.clone());
+    }
+    value
+}
+
+/// Compares the settings of a checkpoint with this command's: an error naming the first
+/// setting that may not change, else the list of allowed changes (`"epochs 10 → 15"`).
+fn compare_settings(
+    recorded: &serde_json::Value,
+    now: &serde_json::Value,
+    path: &std::path::Path,
+) -> Result<Vec<String>, TrainError> {
+    let (Some(recorded), Some(now)) = (recorded.as_object(), now.as_object()) else {
+        return Ok(Vec::new());
+    };
+    let mut keys: Vec<&String> = recorded.keys().chain(now.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut changes = Vec::new();
+    for key in keys {
+        let null = serde_json::Value::Null;
+        let (was, is) = (
+            recorded.get(key).unwrap_or(&null),
+            now.get(key).unwrap_or(&null),
+        );
+        if was == is {
+            continue;
+        }
+        if RESUMABLE_CHANGES.contains(&key.as_str()) {
+            changes.push(format!("{key} {was} → {is}"));
+        } else {
+            return Err(TrainError::Config(format!(
+                "{}: --resume refused: the run was trained with {key} = {was}, this command asks \
+                 for {is} (only {} may change when resuming)",
+                path.display(),
+                RESUMABLE_CHANGES.join(", ")
+            )));
+        }
+    }
+    Ok(changes)
 }
 
 /// What [`fit`] returns.
@@ -312,7 +389,20 @@ where
         Some(run) => {
             let dir = run.path.as_path();
             std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
-            Some(Checkpoints::new(dir, config.keep_checkpoints))
+            crate::guard::lock_run_folder(dir)?;
+            let checkpoints = Checkpoints::new(dir, config.keep_checkpoints);
+            if !run.resume && checkpoints.root().exists() {
+                if !run.overwrite {
+                    return Err(TrainError::Config(format!(
+                        "{} already holds the checkpoints of a run; pass --resume to continue \
+                         it, --overwrite to replace it, or choose another --out",
+                        dir.display()
+                    )));
+                }
+                let root = checkpoints.root();
+                std::fs::remove_dir_all(root).map_err(TrainError::io(root))?;
+            }
+            Some(checkpoints)
         }
         None => None,
     };
@@ -334,6 +424,8 @@ where
             )
         }),
         run: identity.clone(),
+        settings: recorded_settings(config, run),
+        changes: Vec::new(),
     };
     let mut resumed_after = None;
     if let (true, Some(checkpoints)) = (resume, &checkpoints) {
@@ -348,9 +440,22 @@ where
                         ),
                     });
                 }
+                let changes =
+                    compare_settings(&checkpoint.state.settings, &state.settings, &checkpoint.dir)?;
                 model = checkpoint.load_model(model)?;
                 optim = checkpoint.load_optimizer(optim)?;
+                if let Some(note) = &checkpoint.note {
+                    progress.message(note);
+                }
+                let settings = state.settings.clone();
                 state = checkpoint.state.clone();
+                for change in changes {
+                    progress.message(&format!("resume: {change}"));
+                    state
+                        .changes
+                        .push(format!("after epoch {}: {change}", state.epoch));
+                }
+                state.settings = settings;
                 resumed_after = Some(state.epoch);
                 progress.message(&format!(
                     "resuming after epoch {} from {}",

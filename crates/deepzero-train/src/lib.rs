@@ -78,6 +78,7 @@ pub mod device;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
+pub mod guard;
 pub mod metrics_file;
 pub mod plot;
 pub mod progress;

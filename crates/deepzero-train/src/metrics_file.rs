@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,17 +61,51 @@ pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<(), Trai
     write_atomic(path, text.as_bytes())
 }
 
-/// Writes `bytes` to `path` via `path.tmp` + fsync + rename.
+/// Writes `bytes` to `path` so that a crash or a concurrent reader never sees a partial file:
+/// a temporary file named after the process and a counter (so two writers never share one)
+/// is written and fsynced, renamed over `path`, and the folder is fsynced so that the rename
+/// itself survives a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = std::path::PathBuf::from(tmp);
-    {
-        let mut file = std::fs::File::create(&tmp).map_err(TrainError::io(&tmp))?;
-        file.write_all(bytes).map_err(TrainError::io(&tmp))?;
-        file.sync_all().map_err(TrainError::io(&tmp))?;
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(TrainError::Io { path: tmp, source });
     }
-    std::fs::rename(&tmp, path).map_err(TrainError::io(path))
+    if let Err(source) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    sync_parent(path)
+}
+
+/// Fsyncs the folder holding `path` (a no-op where folders cannot be opened, as on Windows).
+pub fn sync_parent(path: &Path) -> Result<(), TrainError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(TrainError::io(parent))?;
+    #[cfg(not(unix))]
+    let _ = parent;
+    Ok(())
 }
 
 /// Reads a JSON file written by [`write_json_atomic`].

@@ -22,6 +22,7 @@ use burn::prelude::Device;
 use deepzero_data::DataError;
 
 use crate::device::{Backend, BackendError};
+use crate::guard;
 use crate::{BatchSource, FitConfig, FitOutcome, Progress, RunDir, Supervised, TrainError};
 
 /// Anything that ends a task: one line of text, typed by its cause.
@@ -125,6 +126,9 @@ pub struct RunSettings {
     pub out: PathBuf,
     /// Continue from the latest checkpoint in `out`.
     pub resume: bool,
+    /// Replace a run already in `out` (without it, training into a folder that holds a run is
+    /// an error, so that a finished run is never destroyed by accident).
+    pub overwrite: bool,
     /// Epoch lines only, no progress bar or per-step lines.
     pub quiet: bool,
     /// Where the tensors live.
@@ -146,6 +150,7 @@ impl RunSettings {
             fit: FitConfig::default(),
             out: out.into(),
             resume: false,
+            overwrite: false,
             quiet: false,
             backend: Backend::Flex,
             data_dir: None,
@@ -202,9 +207,13 @@ impl RunSettings {
         })
     }
 
-    /// The run folder for [`crate::fit()`], checkpoints tagged with `identity`.
+    /// The run folder for [`crate::fit()`], checkpoints tagged with `identity`. A resume also
+    /// checks the validation fraction, besides the training settings `fit` compares.
     pub fn run_dir(&self, identity: serde_json::Value) -> RunDir {
-        RunDir::new(&self.out, identity).resume(self.resume)
+        RunDir::new(&self.out, identity)
+            .resume(self.resume)
+            .overwrite(self.overwrite)
+            .with_settings(serde_json::json!({ "valid_fraction": self.valid_fraction }))
     }
 
     /// Checks the settings every task shares.
@@ -255,10 +264,59 @@ impl RunSettings {
         Ok(outcome)
     }
 
-    /// Creates the run folder.
+    /// Creates and locks the run folder, and checks that this command may write into it:
+    /// a folder that already holds a run is refused unless the run is resumed (`resume`) or
+    /// replaced (`overwrite`, which empties it first). Call it after the inputs have been read
+    /// and checked, before the first file is written.
+    ///
+    /// # Errors
+    /// [`TaskError::Invalid`] for a folder that holds a run, [`TaskError::Train`] if another
+    /// process is writing it, [`TaskError::Io`] if it cannot be created or cleared.
     pub fn create_out(&self) -> Result<&Path, TaskError> {
+        // A backend that is not compiled in fails here, before the folder is touched.
+        self.device()?;
         std::fs::create_dir_all(&self.out).map_err(TaskError::io(&self.out))?;
+        guard::lock_run_folder(&self.out)?;
+        if !self.resume && guard::holds_run(&self.out) {
+            if !self.overwrite {
+                return Err(TaskError::invalid(format!(
+                    "{} already holds a run; pass --resume to continue it, --overwrite to \
+                     replace it, or choose another --out",
+                    self.out.display()
+                )));
+            }
+            guard::clear_run(&self.out)?;
+        }
         Ok(&self.out)
+    }
+
+    /// Writes `name` (e.g. `run.json`) into the run folder atomically — or, when resuming,
+    /// checks that the file already there holds the same JSON and leaves it untouched, so that a
+    /// resume with other data or settings is refused before anything changes.
+    ///
+    /// # Errors
+    /// [`TaskError::Train`] naming the first field that differs, or a write error.
+    pub fn write_run_json(
+        &self,
+        name: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), TaskError> {
+        let text = serde_json::to_vec_pretty(value)
+            .map_err(|e| TaskError::invalid(format!("{name}: cannot serialise: {e}")))?;
+        self.write_run_file(name, &text)
+    }
+
+    /// [`RunSettings::write_run_json`] for any file (vocabularies, merges): written atomically,
+    /// or compared byte for byte (JSON as JSON) when resuming.
+    ///
+    /// # Errors
+    /// As [`RunSettings::write_run_json`].
+    pub fn write_run_file(&self, name: &str, bytes: &[u8]) -> Result<(), TaskError> {
+        let path = self.out.join(name);
+        if self.resume && path.exists() {
+            return Ok(guard::check_unchanged(&path, bytes)?);
+        }
+        Ok(crate::metrics_file::write_atomic(&path, bytes)?)
     }
 }
 

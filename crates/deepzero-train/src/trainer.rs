@@ -36,6 +36,7 @@ pub struct Trainer<'a, M> {
     out: Option<PathBuf>,
     identity: serde_json::Value,
     resume: bool,
+    overwrite: bool,
     progress: Progress,
     hooks: FitHooks<'a, M>,
 }
@@ -48,6 +49,7 @@ impl<'a, M: Supervised> Trainer<'a, M> {
             out: None,
             identity: serde_json::Value::Null,
             resume: false,
+            overwrite: false,
             progress: Progress::auto(),
             hooks: FitHooks::default(),
         }
@@ -69,6 +71,13 @@ impl<'a, M: Supervised> Trainer<'a, M> {
     /// Continues from the latest checkpoint of the run folder, if there is one.
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// Replaces a run already in the run folder (without it, training into a folder that holds
+    /// checkpoints is an error).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
         self
     }
 
@@ -97,9 +106,11 @@ impl<'a, M: Supervised> Trainer<'a, M> {
         T: BatchSource<M::Batch> + ?Sized,
         V: BatchSource<M::Batch> + ?Sized,
     {
-        let run = self
-            .out
-            .map(|out| RunDir::new(out, self.identity).resume(self.resume));
+        let run = self.out.map(|out| {
+            RunDir::new(out, self.identity)
+                .resume(self.resume)
+                .overwrite(self.overwrite)
+        });
         fit_loop(
             model,
             train,

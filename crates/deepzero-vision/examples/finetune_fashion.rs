@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs = std::env::temp_dir().join("deepzero-finetune-example");
     let settings = |name: &str, epochs, batch_size, learning_rate| RunSettings {
         quiet: true,
+        overwrite: true, // each run of the example replaces the previous one
         valid_fraction: 0.0,
         ..RunSettings::new(name, runs.join(name)).with_fit(FitConfig {
             epochs,

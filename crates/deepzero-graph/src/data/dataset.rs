@@ -531,10 +531,11 @@ pub fn read_planetoid(dir: &Path, name: &str) -> Result<NodeDataset> {
     })
 }
 
-/// The folder of the karate club shipped with this repository (`datasets/karate`), found
-/// from this crate's manifest directory at compile time.
+/// The folder of the karate club shipped with this repository (`datasets/karate`), found as
+/// [`deepzero_data::find_sample`] does (`datasets/karate` relative to the working directory
+/// when it is nowhere).
 pub fn shipped_karate_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/karate")
+    deepzero_data::find_sample("karate").unwrap_or_else(|| PathBuf::from("datasets/karate"))
 }
 
 #[cfg(test)]

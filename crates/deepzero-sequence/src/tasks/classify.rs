@@ -36,7 +36,6 @@ use burn::tensor::activation::softmax;
 use deepzero_data::stratified_split;
 use deepzero_data::text::{CorpusOptions, Duplicates, LoadedCorpus, TextCorpus};
 use deepzero_train::checkpoint::load_model;
-use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate,
     load_run_info, model_file,
@@ -441,10 +440,8 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
         None => None,
     };
     let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), &info)?;
+    settings.write_run_json("vocab.json", &vocab)?;
+    settings.write_run_json("run.json", &info)?;
 
     let (train_items, cut_train) = encode(&corpus, &train_idx, &vocab, spec.max_len);
     let (valid_items, cut_valid) = encode(&corpus, &valid_idx, &vocab, spec.max_len);

@@ -41,7 +41,6 @@ use std::sync::Arc;
 use burn::prelude::*;
 use deepzero_data::text::decode_utf8;
 use deepzero_train::checkpoint::{load_model, save_model};
-use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     EvalReport, EvalResult, RunReport, RunSettings, Supervised, TaskError, evaluate, fit,
     load_run_info, model_file,
@@ -307,19 +306,9 @@ impl LanguageModel for CharLstmLm {
     }
 }
 
-/// The shipped sample, from the working directory first, then from the source tree.
+/// The shipped sample, found as [`deepzero_data::find_sample`] does.
 pub fn shipped_sample() -> Option<PathBuf> {
-    let rel = Path::new("datasets")
-        .join("tiny-shakespeare-sample")
-        .join("input.txt");
-    [
-        rel.clone(),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(&rel),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    deepzero_data::find_sample("tiny-shakespeare-sample/input.txt").filter(|p| p.is_file())
 }
 
 /// The corpus file: `data_dir` itself if it is a file, else its `input.txt` (or
@@ -405,9 +394,7 @@ pub fn train(spec: &GenerateSpec, settings: &RunSettings) -> Result<RunReport, T
         .map_err(|e| windows_error(e, &path))?;
 
     let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    settings.write_run_json("vocab.json", &vocab)?;
     let info = LmRunInfo {
         version: RUN_VERSION,
         recipe: settings.name.clone(),
@@ -426,7 +413,7 @@ pub fn train(spec: &GenerateSpec, settings: &RunSettings) -> Result<RunReport, T
         seed,
         data: path.display().to_string(),
     };
-    write_json_atomic(&out.join("run.json"), &info)?;
+    settings.write_run_json("run.json", &info)?;
 
     let device = settings.device()?;
     let train_device = device.clone().autodiff();

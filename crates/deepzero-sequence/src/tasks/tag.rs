@@ -41,7 +41,6 @@ use std::path::Path;
 
 use burn::prelude::*;
 use deepzero_train::checkpoint::load_model;
-use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, EvalReport, RunReport, RunSettings, TaskError, TrainError, evaluate,
     load_run_info, model_file,
@@ -471,7 +470,7 @@ pub fn train(spec: &TagSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
         data: data.source.clone(),
     };
     let out = settings.create_out()?;
-    write_json_atomic(&out.join("run.json"), &info)?;
+    settings.write_run_json("run.json", &info)?;
 
     let mut progress = settings.progress();
     let (train_source, cut_train) = encode_all(&info, &vocab, &tags, &data.train);

@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use deepzero_core::LrSchedule;
 use deepzero_train::checkpoint::load_model;
-use deepzero_train::metrics_file::{write_atomic, write_json_atomic};
+use deepzero_train::metrics_file::write_atomic;
 use deepzero_train::{
     BatchSource, EvalReport, RunReport, RunSettings, TaskError, evaluate, load_run_info, model_file,
 };
@@ -276,15 +276,10 @@ impl TranslationRunInfo {
     }
 }
 
-/// Looks for the shipped sample `datasets/multi30k-sample`, from the working directory first,
-/// then from the source tree this crate was built from.
+/// Looks for the shipped sample `datasets/multi30k-sample` as [`deepzero_data::find_sample`]
+/// does.
 pub fn shipped_sample() -> Option<PathBuf> {
-    [
-        PathBuf::from("datasets/multi30k-sample"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/multi30k-sample"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
+    deepzero_data::find_sample("multi30k-sample").filter(|p| p.is_dir())
 }
 
 /// The data folder and how to name it: `dir`, or else the shipped sample.
@@ -488,10 +483,7 @@ pub fn train(spec: &TranslateSpec, settings: &RunSettings) -> Result<RunReport, 
 
     let out = settings.create_out()?;
     for (codec, file) in [(&src_codec, "src_bpe.json"), (&tgt_codec, "tgt_bpe.json")] {
-        codec
-            .bpe()
-            .save(&out.join(file))
-            .map_err(|e| TaskError::invalid(e.to_string()))?;
+        settings.write_run_json(file, codec.bpe())?;
     }
     let layer = TransformerLayerConfig::new(spec.d_model, spec.n_heads, spec.d_ff)
         .with_dropout(spec.dropout);
@@ -513,7 +505,7 @@ pub fn train(spec: &TranslateSpec, settings: &RunSettings) -> Result<RunReport, 
         data: source.clone(),
         data_dir: dir.clone(),
     };
-    write_json_atomic(&out.join("run.json"), &info)?;
+    settings.write_run_json("run.json", &info)?;
 
     let mut progress = settings.progress();
     let (train_pairs, cut_train) = encode_pairs(&train_c, &src_codec, &tgt_codec, max_len, true);

@@ -228,17 +228,10 @@ pub(crate) struct LoadedImages {
     pub batcher: Option<ImageBatcher>,
 }
 
-/// Looks for the shipped sample of `corpus` (`datasets/<name>-sample`), from the working
-/// directory first, then from the source tree this crate was built from.
+/// Looks for the shipped sample of `corpus` (`datasets/<name>-sample`) as
+/// [`deepzero_data::find_sample`] does.
 fn shipped_sample(corpus: IdxCorpus) -> Option<PathBuf> {
-    let name = format!("{}-sample", corpus.name());
-    let candidates = [
-        PathBuf::from("datasets").join(&name),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../datasets")
-            .join(&name),
-    ];
-    candidates.into_iter().find(|p| p.is_dir())
+    deepzero_data::find_sample(format!("{}-sample", corpus.name())).filter(|p| p.is_dir())
 }
 
 /// The folder holding `corpus`'s IDX files: `data_dir` itself, or its `<corpus>` sub-folder.
@@ -453,7 +446,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
         preprocess: Some(Preprocess::Resize),
     };
     let out = settings.create_out()?;
-    info.save(out)?;
+    settings.write_run_json("run.json", &info)?;
 
     let source = data.source.clone();
     let (train_source, valid_source, test_source) =

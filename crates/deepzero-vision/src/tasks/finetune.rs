@@ -315,7 +315,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         },
     });
     let out = settings.create_out()?;
-    info.save(out)?;
+    settings.write_run_json("run.json", &info)?;
 
     let data_source = data.source.clone();
     let (train_source, valid_source, test_source) =

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Kill -9 soak of the run folder: trains RECIPE once without interruption, then again while
+# killing the process at random moments (during training, checkpoint writes and resumes) and
+# resuming each time with --resume, and checks that the interrupted run ends with the same
+# model.bpk, byte for byte, as the uninterrupted one.
+#
+#   scripts/kill_soak.sh [KILLS] [RECIPE] [EPOCHS]      (defaults: 50 mnist-mlp 4)
+#
+# Uses target/release/deepzero (or $DEEPZERO) and the shipped samples; writes under
+# ${SOAK_DIR:-/tmp/deepzero-soak}.
+set -euo pipefail
+kills=${1:-50}
+recipe=${2:-mnist-mlp}
+epochs=${3:-4}
+bin=${DEEPZERO:-target/release/deepzero}
+dir=${SOAK_DIR:-/tmp/deepzero-soak}/$recipe
+rm -rf "$dir" && mkdir -p "$dir"
+train() { "$bin" train "$recipe" --epochs "$epochs" --quiet "$@"; }
+
+start=$(date +%s.%N)
+train --out "$dir/straight" > "$dir/straight.log" 2>&1
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "uninterrupted run: ${took}s"
+
+done_kills=0
+fallbacks=0
+attempt=0
+first=1
+while true; do
+  attempt=$((attempt + 1))
+  if [ "$first" = 1 ]; then args=(--out "$dir/killed"); else args=(--out "$dir/killed" --resume); fi
+  if [ "$done_kills" -lt "$kills" ]; then
+    # Kill somewhere between 5 % and 60 % of a whole run's time.
+    delay=$(python3 -c "import random; print(round(random.uniform(0.05, 0.6) * $took, 3))")
+    train "${args[@]}" >> "$dir/killed.log" 2>&1 &
+    pid=$!
+    sleep "$delay"
+    if kill -9 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null || true
+      done_kills=$((done_kills + 1))
+      first=0
+      continue
+    fi
+    wait "$pid" || { echo "run failed after $done_kills kills:"; tail -5 "$dir/killed.log"; exit 1; }
+    break
+  fi
+  train "${args[@]}" >> "$dir/killed.log" 2>&1 || { echo "final resume failed:"; tail -5 "$dir/killed.log"; exit 1; }
+  break
+done
+fallbacks=$(grep -c "damaged" "$dir/killed.log" || true)
+resumes=$(grep -c "resuming after epoch" "$dir/killed.log" || true)
+echo "kills: $done_kills, runs started: $attempt, resumes from a checkpoint: $resumes, fallbacks to an older epoch: $fallbacks"
+if cmp -s "$dir/straight/model.bpk" "$dir/killed/model.bpk"; then
+  echo "PASS: the interrupted run's model.bpk equals the uninterrupted run's"
+else
+  echo "FAIL: model.bpk differs"; exit 1
+fi
