@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::graph::EmbedArgs;
 use deepzero_cli::tasks::recsys::RecommendArgs;
+use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs};
 
@@ -78,6 +80,12 @@ enum Command {
     /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
     /// recipe, for predict.
     Import(ImportArgs),
+    /// Serve trained image and text classifiers over HTTP (JSON, multipart or raw image
+    /// bodies; dynamic batching; GET /health); Ctrl-C stops after answering open requests.
+    Serve(ServeArgs),
+    /// Prepare data: `data check DIR` reports class balance, corrupt files, duplicates and
+    /// train/test leakage (report.md + report.png); `--fix` quarantines what it finds.
+    Data(DataArgs),
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -99,6 +107,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Embed(args) => deepzero_cli::embed(&args),
         Command::Summary(args) => deepzero_cli::tasks::zoo::summary(&args),
         Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
+        Command::Serve(args) => deepzero_cli::tasks::serve::serve(&args),
+        Command::Data(args) => deepzero_cli::tasks::data::data(&args),
     }
 }
 

@@ -182,7 +182,10 @@ fn has_image_extension(path: &Path) -> bool {
 }
 
 /// The non-hidden entries of `dir` that pass `keep`, sorted by name.
-fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, DataError> {
+pub(crate) fn sorted_entries(
+    dir: &Path,
+    keep: impl Fn(&Path) -> bool,
+) -> Result<Vec<PathBuf>, DataError> {
     let io = |e| DataError::io(dir, e);
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {

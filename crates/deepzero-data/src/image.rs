@@ -62,6 +62,20 @@ pub fn load_image(path: &Path, channels: usize, size: [usize; 2]) -> Result<Imag
     Ok(from_dynamic(&decoded, channels, size))
 }
 
+/// [`load_image`] on an image already decoded (from memory, say): converts it to grey or RGB
+/// and resizes it to `size = [H, W]` in the same way. The label of the result is 0.
+///
+/// # Errors
+/// [`DataError::Invalid`] for a channel count other than 1 or 3 or a zero size.
+pub fn image_item(
+    image: &DynamicImage,
+    channels: usize,
+    size: [usize; 2],
+) -> Result<ImageItem, DataError> {
+    check_image_params(channels, size)?;
+    Ok(from_dynamic(image, channels, size))
+}
+
 /// Converts and resizes a decoded image into a channel-first [`ImageItem`] (label 0).
 /// `channels` must be 1 or 3 and `size` non-zero (checked by the callers).
 fn from_dynamic(img: &DynamicImage, channels: usize, [h, w]: [usize; 2]) -> ImageItem {

@@ -17,6 +17,8 @@
 //! - [`synthetic`]: linear and logistic regression data for the first chapters;
 //! - [`text`]: labelled text corpora (BBC News, SpamAssassin mails, Chinese reviews), their
 //!   de-duplication, and the MIME mail parser (feature `mail`);
+//! - [`check`]: a dataset folder's health report (class balance, corrupt files, exact and
+//!   near duplicates within and across splits, sizes) and a quarantine for what it finds;
 //! - [`manifest`](mod@manifest): URLs and checksums used by `cargo xtask download`.
 //!
 //! Nothing in this crate downloads, and nothing panics on a bad file: every failure is a
@@ -34,6 +36,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod check;
 pub mod dataset;
 pub mod error;
 pub mod few_shot;
@@ -55,7 +58,7 @@ pub use error::DataError;
 pub use few_shot::select_classes;
 pub use folder::ImageFolder;
 pub use idx::{IdxImages, read_idx_images, read_idx_labels, write_idx_images, write_idx_labels};
-pub use image::{ImageItem, load_image};
+pub use image::{ImageItem, image_item, load_image};
 pub use manifest::{
     DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify,
 };

@@ -1,10 +1,12 @@
 //! The [`RecipeTask`](crate::RecipeTask) of each family of recipes: options → library spec →
 //! library call → printed result.
 
+pub mod data;
 pub mod graph;
 mod image;
 pub mod recsys;
 mod regression;
+pub mod serve;
 mod text;
 pub mod zoo;
 

@@ -211,6 +211,22 @@ impl ImageRunInfo {
         Ok(load_model(model, &model_file(dir)?)?)
     }
 
+    /// An image already decoded (an upload, say) as the model sees it: what
+    /// [`Predictor::load_image`] does to a file.
+    pub fn prepare_image(
+        &self,
+        image: &image::DynamicImage,
+        invert: InvertMode,
+    ) -> Result<ImageItem, TaskError> {
+        let [c, h, w] = self.input_shape;
+        let mut item = match self.preprocessing() {
+            Preprocess::ResizeCenterCrop => crate::EvalTransform::for_crop(h).apply(image),
+            Preprocess::Resize => deepzero_data::image_item(image, c, [h, w])?,
+        };
+        maybe_invert(&mut item, invert);
+        Ok(item)
+    }
+
     /// Writes `DIR/run.json` atomically.
     pub fn save(&self, dir: &Path) -> Result<(), TaskError> {
         std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
