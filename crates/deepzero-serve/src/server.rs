@@ -510,10 +510,19 @@ async fn answer(
             )));
         }
     };
-    let count = match &inputs {
-        Inputs::Images(v) => v.len(),
-        Inputs::Texts(v) => v.len(),
+    let (count, kind) = match &inputs {
+        Inputs::Images(v) => (v.len(), ModelKind::ImageClassifier),
+        Inputs::Texts(v) => (v.len(), ModelKind::TextClassifier),
     };
+    if kind != model.info().kind {
+        let wants = match model.info().kind {
+            ModelKind::ImageClassifier => "images",
+            ModelKind::TextClassifier => "texts",
+        };
+        return Err(ServeError::BadRequest(format!(
+            "model `{name}` takes {wants}"
+        )));
+    }
     if count == 0 {
         return Err(ServeError::BadRequest("the request holds no input".into()));
     }
