@@ -73,8 +73,8 @@ pub struct ImageRecord {
     pub channels: u8,
     /// SHA-256 of the file's bytes.
     pub sha256: [u8; 32],
-    /// Difference hash of the picture ([`dhash`]).
-    pub dhash: u64,
+    /// Difference hashes of the picture, along rows and along columns ([`dhash`]).
+    pub dhash: [u64; 2],
 }
 
 /// A file that is not a usable image.
@@ -379,19 +379,28 @@ pub struct SizeStats {
     pub height: [u32; 3],
 }
 
-/// The 64-bit difference hash of an image: the picture in grey, shrunk to 9×8, one bit per
-/// pair of horizontal neighbours (set where the left one is brighter). Re-encoding, resizing
-/// and small changes of brightness flip few bits; different pictures differ in about half.
-pub fn dhash(image: &DynamicImage) -> u64 {
-    let small = image::imageops::resize(&image.to_luma8(), 9, 8, FilterType::Triangle);
-    let mut hash = 0u64;
-    for y in 0..8 {
-        for x in 0..8 {
-            let bit = small.get_pixel(x, y)[0] > small.get_pixel(x + 1, y)[0];
-            hash = (hash << 1) | u64::from(bit);
+/// The difference hashes of an image: the picture in grey, shrunk to 9×9, one bit per pair of
+/// horizontal neighbours (first hash) and per pair of vertical neighbours (second), set where the
+/// first of the pair is brighter: 64 bits each. Re-encoding, resizing and small changes of
+/// brightness flip few bits; different pictures differ in about half. Both hashes must be close
+/// for a near duplicate: on sparse pictures (digits on black) one direction alone leaves most
+/// bits 0 and matches unrelated images.
+pub fn dhash(image: &DynamicImage) -> [u64; 2] {
+    let small = image::imageops::resize(&image.to_luma8(), 9, 9, FilterType::Triangle);
+    let (mut rows, mut columns) = (0u64, 0u64);
+    for a in 0..8 {
+        for b in 0..8 {
+            rows = (rows << 1) | u64::from(small.get_pixel(b, a)[0] > small.get_pixel(b + 1, a)[0]);
+            columns =
+                (columns << 1) | u64::from(small.get_pixel(a, b)[0] > small.get_pixel(a, b + 1)[0]);
         }
     }
-    hash
+    [rows, columns]
+}
+
+/// Bits in which two [`dhash`]es differ: the larger of the row and the column distance.
+pub fn hash_distance(a: [u64; 2], b: [u64; 2]) -> u32 {
+    (a[0] ^ b[0]).count_ones().max((a[1] ^ b[1]).count_ones())
 }
 
 /// Whether `path` has an image extension (a file that should decode).
@@ -614,56 +623,47 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Groups images with equal bytes or hashes at most `near` bits apart (union-find over all
-/// pairs: 64-bit XOR and popcount, ~0.1 s for 10 000 images).
+/// Groups exact copies (equal bytes) and near copies: an image joins the group of the first
+/// earlier image (by path) whose hash is at most `near` bits away ([`hash_distance`]), so a
+/// group never chains through a series of slightly different pictures. All pairs are compared
+/// (XOR and popcount: ~1 s for 20 000 images).
 fn find_duplicates(images: &[ImageRecord], near: u32) -> Vec<DuplicateGroup> {
-    let n = images.len();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
-    let union = |parent: &mut Vec<usize>, a: usize, b: usize| {
-        let (ra, rb) = (find(parent, a), find(parent, b));
-        if ra != rb {
-            parent[ra.max(rb)] = ra.min(rb);
-        }
-    };
+    let mut order: Vec<usize> = (0..images.len()).collect();
+    order.sort_by(|&a, &b| images[a].path.cmp(&images[b].path));
+    let mut heads: Vec<usize> = Vec::new();
     let mut by_sha: HashMap<[u8; 32], usize> = HashMap::new();
-    for (i, image) in images.iter().enumerate() {
-        if let Some(&first) = by_sha.get(&image.sha256) {
-            union(&mut parent, first, i);
-        } else {
-            by_sha.insert(image.sha256, i);
-        }
-    }
-    for i in 0..n {
-        for j in i + 1..n {
-            if (images[i].dhash ^ images[j].dhash).count_ones() <= near {
-                union(&mut parent, i, j);
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for &i in &order {
+        let exact = by_sha.get(&images[i].sha256).copied();
+        let group = exact.or_else(|| {
+            heads
+                .iter()
+                .position(|&h| hash_distance(images[h].dhash, images[i].dhash) <= near)
+        });
+        match group {
+            Some(g) => {
+                members[g].push(i);
+                by_sha.entry(images[i].sha256).or_insert(g);
+            }
+            None => {
+                let g = members.len();
+                members.push(vec![i]);
+                heads.push(i);
+                by_sha.insert(images[i].sha256, g);
             }
         }
     }
-    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..n {
-        let root = find(&mut parent, i);
-        groups.entry(root).or_default().push(i);
-    }
-    groups
-        .into_values()
+    members
+        .into_iter()
         .filter(|g| g.len() > 1)
-        .map(|mut members| {
-            members.sort_by(|&a, &b| images[a].path.cmp(&images[b].path));
+        .map(|members| {
             let exact = members
                 .iter()
                 .all(|&i| images[i].sha256 == images[members[0]].sha256);
             let max_distance = members
                 .iter()
                 .flat_map(|&a| members.iter().map(move |&b| (a, b)))
-                .map(|(a, b)| (images[a].dhash ^ images[b].dhash).count_ones())
+                .map(|(a, b)| hash_distance(images[a].dhash, images[b].dhash))
                 .max()
                 .unwrap_or(0);
             let splits: BTreeSet<&str> =
@@ -1126,11 +1126,11 @@ mod tests {
         let a = DynamicImage::ImageRgb8(picture(1));
         let b = DynamicImage::ImageRgb8(picture(2));
         let resized = a.resize_exact(64, 64, FilterType::Triangle);
-        assert!((dhash(&a) ^ dhash(&resized)).count_ones() <= 4);
-        assert!((dhash(&a) ^ dhash(&b)).count_ones() > 10);
-        // A left-to-right ramp that gets darker: every bit set.
+        assert!(hash_distance(dhash(&a), dhash(&resized)) <= 4);
+        assert!(hash_distance(dhash(&a), dhash(&b)) > 10);
+        // A left-to-right ramp that gets darker: every row bit set, no column bit.
         let ramp =
-            DynamicImage::ImageLuma8(GrayImage::from_fn(90, 80, |x, _| Luma([255 - x as u8 * 2])));
-        assert_eq!(dhash(&ramp), u64::MAX);
+            DynamicImage::ImageLuma8(GrayImage::from_fn(90, 90, |x, _| Luma([255 - x as u8 * 2])));
+        assert_eq!(dhash(&ramp), [u64::MAX, 0]);
     }
 }
