@@ -141,6 +141,10 @@ pub struct TextArgs {
     /// spam-lstm: drop every mail header except Subject (default: keep all headers).
     #[arg(long)]
     pub strip_headers: bool,
+    /// bbc-bert, chinese-sentiment-bert: train on this fraction of the training labels
+    /// (stratified, seeded; the test split is unchanged), e.g. 0.1.
+    #[arg(long, value_name = "F")]
+    pub label_fraction: Option<f64>,
 }
 
 /// Options of the language models.

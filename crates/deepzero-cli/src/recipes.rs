@@ -13,8 +13,8 @@ use deepzero_vision::tasks::recipes as vision;
 use crate::error::CliError;
 use crate::recipe::{Recipe, entry};
 use crate::tasks::{
-    GenerateTask, GraphTask, ImageNetTask, ImageTask, RecsysTask, RegressionTask, TagTask,
-    TextTask, TranslateTask,
+    BertClassifyTask, GenerateTask, GraphTask, ImageNetTask, ImageTask, PretrainTask, RecsysTask,
+    RegressionTask, TagTask, TextTask, TranslateTask,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
@@ -48,6 +48,15 @@ pub fn all() -> Vec<Recipe> {
             .into_iter()
             .map(|r| entry(r, TranslateTask)),
     );
+    {
+        use deepzero_sequence::pretrain::recipes as bert;
+        all.extend(bert::pretrain().into_iter().map(|r| entry(r, PretrainTask)));
+        all.extend(
+            bert::finetune()
+                .into_iter()
+                .map(|r| entry(r, BertClassifyTask)),
+        );
+    }
     // Recommenders (chapter 5) and graphs (1.3.4): the libraries hold their recipes' settings.
     let recsys_summaries = [
         (

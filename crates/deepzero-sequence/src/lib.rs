@@ -95,6 +95,7 @@
 pub mod attention;
 mod error;
 pub mod lm;
+pub mod pretrain;
 pub mod rnn;
 pub mod tagging;
 pub mod tasks;

@@ -1,6 +1,7 @@
 //! The [`RecipeTask`](crate::RecipeTask) of each family of recipes: options → library spec →
 //! library call → printed result.
 
+mod bert;
 pub mod data;
 pub mod graph;
 mod image;
@@ -13,6 +14,7 @@ pub mod zoo;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+pub use bert::{BertClassifyTask, PretrainTask};
 pub use graph::GraphTask;
 pub use image::{ImageNetTask, ImageTask};
 pub use recsys::RecsysTask;

@@ -346,8 +346,9 @@ fn load_corpus(
     Ok((corpus, removed))
 }
 
-/// Train and test indices: a stratified 80/20 split seeded by `seed`.
-fn split(corpus: &LoadedCorpus, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// Train and test indices: a stratified 80/20 split seeded by `seed`. Pre-training
+/// ([`crate::pretrain`]) calls it too, to keep the test documents out of its corpus.
+pub(crate) fn split_train_test(corpus: &LoadedCorpus, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let labels: Vec<usize> = corpus.docs.iter().map(|d| d.label).collect();
     stratified_split(&labels, 0.2, seed ^ 0x7e57)
 }
@@ -389,7 +390,7 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
     let seed = settings.seed();
     let drop_duplicates = !spec.keep_duplicates;
     let (corpus, duplicates) = load_corpus(spec, settings, spec.strip_headers, drop_duplicates)?;
-    let (train_all, test_idx) = split(&corpus, seed);
+    let (train_all, test_idx) = split_train_test(&corpus, seed);
     let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
     let (train_pos, valid_pos) = stratified_split(&train_labels, settings.valid_fraction, seed);
     let train_idx: Vec<usize> = train_pos.iter().map(|&p| train_all[p]).collect();
@@ -648,7 +649,7 @@ pub fn evaluate_run(
             info.class_names.join(", ")
         )));
     }
-    let (_, test_idx) = split(&corpus, info.seed);
+    let (_, test_idx) = split_train_test(&corpus, info.seed);
     let (items, truncated) = encode(&corpus, &test_idx, &vocab, info.max_len);
     let test_source = source(items);
     let start = std::time::Instant::now();

@@ -238,15 +238,24 @@ impl TaggerInfo {
 }
 
 /// The three splits of a NER corpus.
-struct NerData {
-    train: Vec<TaggedSentence>,
-    valid: Vec<TaggedSentence>,
-    test: Vec<TaggedSentence>,
+pub(crate) struct NerData {
+    pub(crate) train: Vec<TaggedSentence>,
+    pub(crate) valid: Vec<TaggedSentence>,
+    pub(crate) test: Vec<TaggedSentence>,
     source: String,
 }
 
 fn read_text(path: &Path) -> Result<String, TaskError> {
     std::fs::read_to_string(path).map_err(TaskError::io(path))
+}
+
+/// Reads the splits of `corpus` (pre-training, [`crate::pretrain`], reads them to keep the test
+/// sentences out).
+pub(crate) fn load_ner_splits(
+    corpus: NerCorpus,
+    settings: &RunSettings,
+) -> Result<NerData, TaskError> {
+    load_ner_data(corpus, settings)
 }
 
 fn load_ner_data(corpus: NerCorpus, settings: &RunSettings) -> Result<NerData, TaskError> {

@@ -1,0 +1,138 @@
+//! The pre-train-then-fine-tune recipes ([`deepzero_sequence::pretrain`]): `en-bert-pretrain`,
+//! `zh-bert-pretrain` (train only), and the classifiers `bbc-bert`, `chinese-sentiment-bert`
+//! (`train` from scratch, `finetune --from RUN`, `eval`, `predict`).
+
+use std::path::{Path, PathBuf};
+
+use deepzero_sequence::pretrain::finetune::{self, FinetuneMode, FinetuneSpec};
+use deepzero_sequence::pretrain::{self, PretrainSpec};
+use deepzero_train::RunSettings;
+use deepzero_train::device::Backend;
+use deepzero_vision::tasks::finetune::Strategy;
+
+use super::{TextInput, print_json};
+use crate::args::{Family, FinetuneArgs, PredictArgs, TrainArgs};
+use crate::error::CliError;
+use crate::recipe::{Recipe, RecipeTask};
+
+/// A masked-language-model pre-training recipe.
+pub struct PretrainTask(pub PretrainSpec);
+
+impl RecipeTask for PretrainTask {
+    fn family(&self) -> Family {
+        Family::Text
+    }
+
+    fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        let d = &self.0;
+        let spec = PretrainSpec {
+            max_len: args.text.max_len.unwrap_or(d.max_len),
+            dropout: args.text.dropout.unwrap_or(d.dropout),
+            min_freq: args.text.min_freq.unwrap_or(d.min_freq),
+            steps_per_epoch: args.lm.steps_per_epoch.unwrap_or(d.steps_per_epoch),
+            ..d.clone()
+        };
+        pretrain::train(&spec, settings)?;
+        Ok(())
+    }
+
+    fn eval(&self, _: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        Err(CliError::Usage(format!(
+            "{} has no test split: its validation MLM loss is in RUN/metrics.json; evaluate a fine-tuned run (bbc-bert, chinese-sentiment-bert)",
+            settings.name
+        )))
+    }
+
+    fn predict(&self, recipe: &Recipe, _: &Path, _: &PredictArgs) -> Result<(), CliError> {
+        Err(CliError::Usage(format!(
+            "{} pre-trains an encoder; fine-tune it (deepzero finetune bbc-bert --from RUN) to predict",
+            recipe.name
+        )))
+    }
+}
+
+/// A classifier on a BERT-style encoder.
+pub struct BertClassifyTask(pub FinetuneSpec);
+
+impl BertClassifyTask {
+    fn spec(&self, args: &TrainArgs) -> FinetuneSpec {
+        let d = &self.0;
+        FinetuneSpec {
+            max_len: args.text.max_len.unwrap_or(d.max_len),
+            dropout: args.text.dropout.unwrap_or(d.dropout),
+            min_freq: args.text.min_freq.unwrap_or(d.min_freq),
+            label_fraction: args.text.label_fraction.unwrap_or(d.label_fraction),
+            ..d.clone()
+        }
+    }
+}
+
+impl RecipeTask for BertClassifyTask {
+    fn family(&self) -> Family {
+        Family::Text
+    }
+
+    /// From scratch: a random encoder of the pre-training shape.
+    fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        finetune::train(&self.spec(args), settings)?;
+        Ok(())
+    }
+
+    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        finetune::evaluate_run(run, settings)?;
+        Ok(())
+    }
+
+    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        let device = Backend::resolve(args.backend.as_deref())?.device()?;
+        let predictor = finetune::Predictor::load(run, Some(recipe.name), &device)?;
+        let texts = TextInput::from_args(&args.inputs, args.input.as_deref())?.read_some("text")?;
+        let predictions = predictor.predict(&texts)?;
+        if args.json {
+            print_json(&predictions);
+        } else {
+            for p in &predictions {
+                println!("{}\t{:.4}", p.label, p.probability);
+            }
+        }
+        Ok(())
+    }
+
+    /// `--from RUN`: full fine-tuning, `--freeze backbone` (frozen encoder) or `--lora R`.
+    fn finetune(&self, recipe: &Recipe, args: &FinetuneArgs) -> Result<(), CliError> {
+        recipe.validate(&args.train)?;
+        if args.classes.is_some() {
+            return Err(CliError::Usage(format!(
+                "--classes does not apply to {}: the head has one output per class of the corpus",
+                recipe.name
+            )));
+        }
+        let mode = match args.strategy()? {
+            Strategy::Full => FinetuneMode::Full,
+            Strategy::LinearProbe => FinetuneMode::Frozen,
+            Strategy::Lora { rank, alpha } => FinetuneMode::Lora { rank, alpha },
+            Strategy::GradualUnfreeze { .. } => {
+                return Err(CliError::Usage(format!(
+                    "--unfreeze-after is not available for {}",
+                    recipe.name
+                )));
+            }
+        };
+        let spec = FinetuneSpec {
+            from: Some(args.from.clone()),
+            mode,
+            ..self.spec(&args.train)
+        };
+        // Name the option in what is wrong with the run to start from.
+        finetune::check_pretrained(&args.from, &spec, args.train.seed)
+            .map_err(|e| CliError::Usage(format!("--from {e}")))?;
+        let out = args
+            .train
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-finetune", recipe.name)));
+        let settings = args.train.settings(recipe.identity(), out)?;
+        finetune::train(&spec, &settings)?;
+        Ok(())
+    }
+}
