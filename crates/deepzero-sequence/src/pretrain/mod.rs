@@ -10,6 +10,7 @@
 //! | corpora | `corpus.rs` | the pre-training sources, the fine-tuning tasks' test documents kept out ([`load_documents`]) |
 //! | pre-training task | `task.rs` | [`PretrainSpec`] → [`train`]: gradient accumulation, clipping, warm-up + cosine, checkpoints and `--resume` |
 //! | classifier | `classifier.rs` | [`BertClassifier`]: the encoder, masked mean pooling, a linear head |
+//! | few-label picture | `curve.rs` | [`curve::few_label_svg`]: test accuracy against the fraction of labels, one line per way of training |
 //! | fine-tuning task | `finetune.rs` | [`FinetuneSpec`] → [`finetune::train`]: `--from RUN`, full / frozen / LoRA ([`FinetuneMode`]), label fractions, LoRA merged for inference |
 //!
 //! ```no_run
@@ -31,6 +32,7 @@
 
 pub mod classifier;
 pub mod corpus;
+pub mod curve;
 pub mod finetune;
 pub mod masking;
 pub mod model;
