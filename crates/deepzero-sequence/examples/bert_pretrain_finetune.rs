@@ -50,19 +50,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.valid["mlm_loss"].as_f64().unwrap_or(f64::NAN)
     );
 
-    // 2. Fine-tuning with LoRA (rank 4) on 20 % of the labels, and the same from scratch.
+    // 2. Fine-tuning with LoRA (rank 4) on 30 % of the labels, and the same from scratch.
     let base = recipes::finetune()
         .into_iter()
         .find(|r| r.name == "bbc-bert")
         .ok_or("no bbc-bert recipe")?;
     let fit = FitConfig {
-        epochs: 6,
+        epochs: 10,
         batch_size: 8,
-        learning_rate: 3e-3,
+        learning_rate: 1e-2,
+        schedule: LrSchedule::WarmupCosine {
+            warmup_steps: 5,
+            min_lr_factor: 0.1,
+        },
         ..base.fit.clone()
     };
     let few = FinetuneSpec {
-        label_fraction: 0.2,
+        label_fraction: 0.3,
         max_len: 32,
         ..FinetuneSpec::new(TextCorpus::BbcNews)
     };
