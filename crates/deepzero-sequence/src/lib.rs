@@ -19,6 +19,7 @@
 //! | named entities (People's Daily, WNUT-17) | [`tasks::tag`] | [`TagSpec::peoples_daily`](tasks::tag::TagSpec::peoples_daily) | tags and `[…]TYPE` lines |
 //! | translation (Multi30k) | [`tasks::translate`] | [`TranslateSpec::multi30k`](tasks::translate::TranslateSpec::multi30k) | translations |
 //! | generation (tiny-shakespeare) | [`tasks::generate`] | [`GenerateSpec::shakespeare_gpt`](tasks::generate::GenerateSpec::shakespeare_gpt) | continuations |
+//! | masked-LM pre-training, then fine-tuning (full / frozen / LoRA) | [`pretrain`] | [`PretrainSpec::english`](pretrain::PretrainSpec::english), [`FinetuneSpec`](pretrain::FinetuneSpec) | labels and probabilities |
 //!
 //! ```no_run
 //! use deepzero_sequence::tasks::generate::{self, GenerateSpec, Predictor, SampleOptions};
@@ -36,7 +37,8 @@
 //! ```
 //!
 //! Runnable versions, each a whole task on a small sample in about 40 lines:
-//! `examples/{bbc_classifier, peoples_daily_ner, multi30k_translation, shakespeare_gpt}.rs`
+//! `examples/{bbc_classifier, peoples_daily_ner, multi30k_translation, shakespeare_gpt,
+//! bert_pretrain_finetune}.rs`
 //! (`cargo run --release -p deepzero-sequence --example shakespeare_gpt`).
 //!
 //! ## Building blocks
