@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // 1. Pre-training: a tiny encoder, 3 epochs of 20 steps.
     let spec = PretrainSpec {
-        sources: vec![PretrainSource::ShakespeareGutenberg, PretrainSource::BbcNews],
+        sources: vec![
+            PretrainSource::ShakespeareGutenberg,
+            PretrainSource::BbcNews,
+        ],
         max_len: 32,
         d_model: 32,
         n_heads: 2,
@@ -156,7 +159,10 @@ fn write_sample(dir: &Path) -> std::io::Result<PathBuf> {
         let folder = dir.join("bbc-news/bbc").join(topic);
         std::fs::create_dir_all(&folder)?;
         for i in 0..40 {
-            std::fs::write(folder.join(format!("{i:03}.txt")), sentence(&mut rng, t, 25))?;
+            std::fs::write(
+                folder.join(format!("{i:03}.txt")),
+                sentence(&mut rng, t, 25),
+            )?;
         }
     }
     Ok(dir.to_path_buf())

@@ -37,7 +37,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|r| point(Path::new(r)))
             .collect::<Result<Vec<_>, _>>()?;
         for (f, a) in &points {
-            println!("{name}: {:.0}% of the labels -> {:.2}%", f * 100.0, a * 100.0);
+            println!(
+                "{name}: {:.0}% of the labels -> {:.2}%",
+                f * 100.0,
+                a * 100.0
+            );
         }
         series.push(Series {
             name: name.to_string(),
