@@ -29,6 +29,8 @@ pub enum Family {
     Recsys,
     /// Graph node classifiers and embeddings.
     Graph,
+    /// Image–text models (joint embeddings, captioning).
+    Multimodal,
 }
 
 /// The options of `deepzero train` (and the data options `eval` shares).

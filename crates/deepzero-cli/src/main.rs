@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::graph::EmbedArgs;
+use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
 use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
@@ -75,6 +76,11 @@ enum Command {
     SimilarItems(RecommendArgs),
     /// Write the node vectors of a trained graph run (word2vec text format).
     Embed(EmbedArgs),
+    /// Find the indexed images that best match a text with a joint-embedding run (scenes-clip),
+    /// and draw them in a grid.
+    Search(SearchArgs),
+    /// Caption PNG/JPEG images with a captioning run (scenes-caption, scenes-caption-global).
+    Caption(CaptionArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryArgs),
     /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
@@ -105,6 +111,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Recommend(args) => deepzero_cli::recommend(&args, false),
         Command::SimilarItems(args) => deepzero_cli::recommend(&args, true),
         Command::Embed(args) => deepzero_cli::embed(&args),
+        Command::Search(args) => deepzero_cli::tasks::multimodal::search(
+            &deepzero_cli::recipes::find(&args.recipe)?,
+            &args,
+        ),
+        Command::Caption(args) => deepzero_cli::tasks::multimodal::caption(
+            &deepzero_cli::recipes::find(&args.recipe)?,
+            &args,
+        ),
         Command::Summary(args) => deepzero_cli::tasks::zoo::summary(&args),
         Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
         Command::Serve(args) => deepzero_cli::tasks::serve::serve(&args),

@@ -13,8 +13,8 @@ use deepzero_vision::tasks::recipes as vision;
 use crate::error::CliError;
 use crate::recipe::{Recipe, entry};
 use crate::tasks::{
-    BertClassifyTask, GenerateTask, GraphTask, ImageNetTask, ImageTask, PretrainTask, RecsysTask,
-    RegressionTask, TagTask, TextTask, TranslateTask,
+    BertClassifyTask, CaptionTask, ClipTask, GenerateTask, GraphTask, ImageNetTask, ImageTask,
+    PretrainTask, RecsysTask, RegressionTask, TagTask, TextTask, TranslateTask,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
@@ -119,6 +119,13 @@ pub fn all() -> Vec<Recipe> {
         let summary = deepzero_graph::tasks::recipe_description(name).unwrap_or("graph recipe");
         all.push(plain(name, "1.3.4", summary, Box::new(GraphTask(name))));
     }
+    use deepzero_multimodal::tasks::recipes as multimodal;
+    all.extend(multimodal::clip().into_iter().map(|r| entry(r, ClipTask)));
+    all.extend(
+        multimodal::caption()
+            .into_iter()
+            .map(|r| entry(r, CaptionTask)),
+    );
     all
 }
 

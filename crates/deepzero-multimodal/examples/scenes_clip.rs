@@ -20,7 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.quiet = true;
     let report = clip::train(&ClipSpec::small(), &settings)?;
     let r = &report.test["text_to_image"];
-    println!("text→image R@1 {} R@10 {} over {} candidates", r["r1"], r["r10"], report.test["candidates"]);
+    println!(
+        "text→image R@1 {} R@10 {} over {} candidates",
+        r["r1"], r["r10"], report.test["candidates"]
+    );
 
     let predictor = ClipPredictor::load(&out, Some("scenes-clip"), &settings.device()?)?;
     let query = "a small seven left of a sneaker";

@@ -29,9 +29,9 @@ use std::collections::BTreeSet;
 
 use deepzero_data::InMemoryImages;
 use deepzero_data::scenes::{Scene, SceneConfig, SceneObject, render_scenes};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::MultimodalError;
@@ -275,8 +275,7 @@ pub fn captions(scene: &Scene, config: &CaptionedScenesConfig) -> Vec<String> {
             let (c0, c1) = (centre(&objects[0]), centre(&objects[1]));
             let horizontal = (c1.0 - c0.0).abs() >= (c1.1 - c0.1).abs();
             // `first` is left of (or above) `second`.
-            let (first, second) = if (horizontal && c0.0 <= c1.0) || (!horizontal && c0.1 <= c1.1)
-            {
+            let (first, second) = if (horizontal && c0.0 <= c1.0) || (!horizontal && c0.1 <= c1.1) {
                 (np(&objects[0]), np(&objects[1]))
             } else {
                 (np(&objects[1]), np(&objects[0]))
@@ -377,7 +376,10 @@ mod tests {
         assert_eq!(captions(&stacked, &config)[0], "a bag above a large two");
 
         let single = scene(vec![object(7, [44.0, 2.0, 62.0, 20.0], 28)]);
-        assert_eq!(captions(&single, &config)[0], "a large seven at the top right");
+        assert_eq!(
+            captions(&single, &config)[0],
+            "a large seven at the top right"
+        );
 
         let three = scene(vec![
             object(3, [44.0, 2.0, 62.0, 20.0], 14),
@@ -385,8 +387,14 @@ mod tests {
             object(19, [24.0, 24.0, 40.0, 40.0], 28),
         ]);
         let c = captions(&three, &config);
-        assert_eq!(c[0], "a top , a large boot and a small three from left to right");
-        assert_eq!(c[2], "a small three , a large boot and a top from right to left");
+        assert_eq!(
+            c[0],
+            "a top , a large boot and a small three from left to right"
+        );
+        assert_eq!(
+            c[2],
+            "a small three , a large boot and a top from right to left"
+        );
     }
 
     #[test]
@@ -426,12 +434,17 @@ mod tests {
         let train = CaptionedScenes::generate(&[&digits, &fashion], &config, 60, true).unwrap();
         assert_eq!(train.len(), 60);
         assert!(train.scenes.iter().all(|s| !s.novel));
-        assert!(train
-            .scenes
-            .iter()
-            .all(|s| !holds_pair(&s.scene.objects, &train.held_out)));
+        assert!(
+            train
+                .scenes
+                .iter()
+                .all(|s| !holds_pair(&s.scene.objects, &train.held_out))
+        );
         let test = CaptionedScenes::generate(&[&digits, &fashion], &config, 60, false).unwrap();
-        assert!(test.scenes.iter().any(|s| s.novel), "some test scenes hold held-out pairs");
+        assert!(
+            test.scenes.iter().any(|s| s.novel),
+            "some test scenes hold held-out pairs"
+        );
         for s in &test.scenes {
             assert_eq!(s.novel, holds_pair(&s.scene.objects, &test.held_out));
             assert_eq!(s.captions.len(), PARAPHRASES);

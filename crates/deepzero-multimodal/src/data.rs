@@ -60,7 +60,8 @@ impl SceneSources {
                 }
             }
         };
-        let (mnist_dir, fashion_dir) = (folder(IdxCorpus::Mnist)?, folder(IdxCorpus::FashionMnist)?);
+        let (mnist_dir, fashion_dir) =
+            (folder(IdxCorpus::Mnist)?, folder(IdxCorpus::FashionMnist)?);
         let mnist = IdxCorpus::Mnist.load(&mnist_dir, split)?;
         let fashion = IdxCorpus::FashionMnist.load(&fashion_dir, split)?;
         let label = match data_dir {

@@ -10,6 +10,9 @@
 //! | CLIP-style two towers, symmetric InfoNCE with a learnable temperature | [`models::clip`] |
 //! | Recall@K, zero-shot, cosine top-K index | [`retrieval`] |
 //! | the `scenes-clip` task: train, evaluate, search | [`tasks::clip`] |
+//! | captioner: scene CNN + Transformer decoder, cross-attention over regions or one global slot | [`models::captioner`] |
+//! | CIDEr-D (coco-caption exact); BLEU-4 from `deepzero_sequence` | [`metrics`] |
+//! | the `scenes-caption` task: greedy and beam captions, BLEU-4, CIDEr-D | [`tasks::caption`] |
 //!
 //! ## Quick start
 //! ```no_run
@@ -32,6 +35,7 @@
 pub mod captions;
 pub mod data;
 pub mod error;
+pub mod metrics;
 pub mod models;
 pub mod retrieval;
 pub mod tasks;

@@ -165,7 +165,12 @@ impl EmbeddingIndex {
     /// # Errors
     /// [`MultimodalError::Invalid`] if `model` is not the model that built the index, or the
     /// query has the wrong width or is not finite.
-    pub fn search(&self, model: &str, query: &[f32], k: usize) -> Result<Vec<Hit>, MultimodalError> {
+    pub fn search(
+        &self,
+        model: &str,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<Hit>, MultimodalError> {
         if model != self.model {
             return Err(MultimodalError::Invalid(format!(
                 "the index was built by model {} and cannot answer queries of model {model}",

@@ -133,9 +133,16 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
 /// `image` and `text` are L2-normalised `[B, D]` embeddings where row `i` of each belongs to
 /// the same pair; `log_scale` is `t` (`[1]`), clamped at [`MAX_LOG_SCALE`]. Returns the mean of
 /// the image→text and text→image cross-entropies (`[1]`) and the logits `exp(t)·I Tᵀ` `[B, B]`.
-pub fn clip_loss(image: Tensor<2>, text: Tensor<2>, log_scale: Tensor<1>) -> (Tensor<1>, Tensor<2>) {
+pub fn clip_loss(
+    image: Tensor<2>,
+    text: Tensor<2>,
+    log_scale: Tensor<1>,
+) -> (Tensor<1>, Tensor<2>) {
     let [batch, _] = image.dims();
-    let scale = log_scale.clamp_max(MAX_LOG_SCALE).exp().unsqueeze_dim::<2>(1); // [1, 1]
+    let scale = log_scale
+        .clamp_max(MAX_LOG_SCALE)
+        .exp()
+        .unsqueeze_dim::<2>(1); // [1, 1]
     let logits = image.matmul(text.transpose()) * scale; // [B, B]
     let diagonal = |logits: Tensor<2>| {
         let eye = Tensor::<2>::eye(batch, &logits.device());
@@ -204,10 +211,8 @@ mod tests {
     /// gradient with respect to `t` through `s = exp(t)`.
     #[test]
     fn clip_loss_matches_pytorch() {
-        let fixture: serde_json::Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/clip_loss.json"
-        ))
-        .unwrap();
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/clip_loss.json")).unwrap();
         let read = |key: &str| -> Vec<f32> {
             fixture[key]
                 .as_array()
@@ -274,7 +279,8 @@ mod tests {
             .with_text_layers(1)
             .init(&device)
             .unwrap();
-        let images = Tensor::<4>::random([3, 1, 16, 16], burn::tensor::Distribution::Default, &device);
+        let images =
+            Tensor::<4>::random([3, 1, 16, 16], burn::tensor::Distribution::Default, &device);
         let tokens = Tensor::<2, Int>::from_data([[2, 3, 4], [5, 6, 0], [7, 0, 0]], &device);
         let padding = tokens.clone().equal_elem(0);
         let i = model.embed_images(images.clone());

@@ -40,7 +40,7 @@ use serde_json::json;
 
 use crate::captions::{CLASS_WORDS, CaptionedScenes, CaptionedScenesConfig};
 use crate::data::{
-    SceneSources, ScenePairs, caption_vocab, encode_caption, image_tensor, pixel_stats,
+    ScenePairs, SceneSources, caption_vocab, encode_caption, image_tensor, pixel_stats,
 };
 use crate::models::{Clip, ClipConfig};
 use crate::retrieval::{EmbeddingIndex, Hit, fingerprint, recall_at_k, similarity, zero_shot};
@@ -152,8 +152,8 @@ impl ClipRunInfo {
 
     /// Reads `DIR/vocab.json`, checking that it is the vocabulary the run was trained with.
     pub fn load_vocab(&self, dir: &Path) -> Result<Vocab, TaskError> {
-        let vocab = Vocab::load(&dir.join("vocab.json"))
-            .map_err(|e| TaskError::invalid(e.to_string()))?;
+        let vocab =
+            Vocab::load(&dir.join("vocab.json")).map_err(|e| TaskError::invalid(e.to_string()))?;
         vocab
             .check_matches(self.model.vocab_size, self.vocab_fingerprint)
             .map_err(|e| TaskError::invalid(format!("{}: {e}", dir.display())))?;
@@ -436,9 +436,11 @@ impl ClipPredictor {
         let tiles: Vec<&[u8]> = hits
             .iter()
             .map(|h| {
-                gallery.get(h.index * s * s..(h.index + 1) * s * s).ok_or_else(|| {
-                    TaskError::invalid(format!("hit {} is not in the gallery", h.index))
-                })
+                gallery
+                    .get(h.index * s * s..(h.index + 1) * s * s)
+                    .ok_or_else(|| {
+                        TaskError::invalid(format!("hit {} is not in the gallery", h.index))
+                    })
             })
             .collect::<Result<_, _>>()?;
         draw_tiles(&tiles, s, path)
@@ -476,7 +478,10 @@ impl ClipPredictor {
             .map(|c| encode_caption(&self.vocab, c, self.info.model.max_len).1)
             .sum();
 
-        let (img, txt) = (&images[..candidates * dim], &texts.vectors[..candidates * dim]);
+        let (img, txt) = (
+            &images[..candidates * dim],
+            &texts.vectors[..candidates * dim],
+        );
         let truth: Vec<usize> = (0..candidates).collect();
         let recall = |sim: &[f32], truth: &[usize]| -> Result<Recall, TaskError> {
             let r = recall_at_k(sim, candidates, truth, &[1, 5, 10])?;
@@ -495,7 +500,12 @@ impl ClipPredictor {
             .flat_map(|&q| t2i[q * candidates..(q + 1) * candidates].iter().copied())
             .collect();
         let text_to_image_novel = if novel.is_empty() {
-            Recall { r1: f64::NAN, r5: f64::NAN, r10: f64::NAN, queries: 0 }
+            Recall {
+                r1: f64::NAN,
+                r5: f64::NAN,
+                r10: f64::NAN,
+                queries: 0,
+            }
         } else {
             recall(&novel_sim, &novel)?
         };
@@ -511,7 +521,11 @@ impl ClipPredictor {
 
     /// Zero-shot pair-and-order accuracy (see [`ZeroShot`]) of `test`, whose image embeddings
     /// are `images`.
-    fn zero_shot_pairs(&self, test: &CaptionedScenes, images: &[f32]) -> Result<ZeroShot, TaskError> {
+    fn zero_shot_pairs(
+        &self,
+        test: &CaptionedScenes,
+        images: &[f32],
+    ) -> Result<ZeroShot, TaskError> {
         let dim = self.info.model.embed_dim;
         let classes = CLASS_WORDS.len().min(20);
         let pairs: Vec<(usize, usize)> = (0..classes)
@@ -551,7 +565,14 @@ impl ClipPredictor {
                     hit += usize::from(p == l);
                 }
             }
-            (if n == 0 { f64::NAN } else { hit as f64 / n as f64 }, n)
+            (
+                if n == 0 {
+                    f64::NAN
+                } else {
+                    hit as f64 / n as f64
+                },
+                n,
+            )
         };
         let (seen_accuracy, seen_scenes) = accuracy(false);
         let (novel_accuracy, novel_scenes) = accuracy(true);
@@ -586,7 +607,10 @@ pub fn draw_tiles(tiles: &[&[u8]], size: usize, path: &Path) -> Result<(), TaskE
     }
     let mut bytes = Vec::new();
     canvas
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .map_err(|e| TaskError::invalid(format!("{}: {e}", path.display())))?;
     write_atomic(path, &bytes)?;
     Ok(())
@@ -607,7 +631,8 @@ pub fn load_scenes(
         seed: scenes.seed ^ 0x7e57,
         ..scenes.clone()
     };
-    let mut test = CaptionedScenes::generate(&test_sources.refs(), &test_config, test_count, false)?;
+    let mut test =
+        CaptionedScenes::generate(&test_sources.refs(), &test_config, test_count, false)?;
     test.config = scenes.clone();
     Ok((train, test, train_sources.label))
 }
@@ -709,12 +734,23 @@ pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskE
     let valid = evaluate(&model, &valid_pairs, 256, &device)?;
     let model_path = out.join("model.bpk");
     let bytes = std::fs::read(&model_path).map_err(TaskError::io(&model_path))?;
-    let mut predictor = ClipPredictor::from_model(info.clone(), vocab.clone(), model.clone(), fingerprint(&bytes), &device);
+    let mut predictor = ClipPredictor::from_model(
+        info.clone(),
+        vocab.clone(),
+        model.clone(),
+        fingerprint(&bytes),
+        &device,
+    );
     let metrics = predictor.evaluate(&test_scenes, spec.candidates)?;
     let index = build_index(&predictor, &test_scenes, spec.candidates, out)?;
     predictor.set_index(index.0, index.1);
 
-    let report = RunReport::new(settings, &outcome, "clip-scene-cnn-transformer", model.num_params());
+    let report = RunReport::new(
+        settings,
+        &outcome,
+        "clip-scene-cnn-transformer",
+        model.num_params(),
+    );
     let report = RunReport {
         data: json!({
             "source": source,
@@ -846,7 +882,9 @@ mod tests {
 
         let device = Device::flex();
         let predictor = ClipPredictor::load(&out, Some("scenes-clip"), &device).unwrap();
-        let found = predictor.search("a small seven left of a zebra", 4).unwrap();
+        let found = predictor
+            .search("a small seven left of a zebra", 4)
+            .unwrap();
         assert_eq!(found.hits.len(), 4);
         assert_eq!(found.unknown_words, vec!["zebra".to_string()]);
         assert!(found.hits.windows(2).all(|w| w[0].score >= w[1].score));

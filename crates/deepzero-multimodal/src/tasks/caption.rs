@@ -1,0 +1,611 @@
+//! The captioning task (`scenes-caption`, and `scenes-caption-global` without attention over
+//! regions): captioned scenes → a [`Captioner`] in a run folder → BLEU-4 (sacreBLEU) and
+//! CIDEr-D of greedy and beam-search captions against the four captions of each test scene, and
+//! a [`CaptionPredictor`] for image files.
+//!
+//! ```no_run
+//! use deepzero_multimodal::tasks::caption::{self, CaptionPredictor, CaptionSpec};
+//! use deepzero_train::RunSettings;
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! let settings = RunSettings::new("scenes-caption", "runs/caption");
+//! let report = caption::train(&CaptionSpec::small(), &settings)?;
+//! println!("BLEU-4 {}", report.test["beam"]["bleu4"]);
+//! let predictor = CaptionPredictor::load("runs/caption".as_ref(), None, &settings.device()?)?;
+//! println!("{}", predictor.caption_files(&["scene.png".as_ref()], 4)?[0]);
+//! # Ok(()) }
+//! ```
+//!
+//! Decoding reuses the translation search ([`beam_search_with`]): beam size 1 without length
+//! penalty is greedy decoding. Run folder: `run.json` ([`CaptionRunInfo`]), `vocab.json`,
+//! `model.bpk`, `metrics.json` (with sample captions), `metrics.csv`, `curves.png`.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use deepzero_sequence::tasks::text_classifier::TextBatcher;
+use deepzero_sequence::text::Vocab;
+use deepzero_sequence::translation::bleu::corpus_bleu;
+use deepzero_sequence::translation::decode::{BeamConfig, beam_search_with};
+use deepzero_train::checkpoint::load_model;
+use deepzero_train::metrics_file::write_json_atomic;
+use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, TrainError, load_run_info};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::captions::{CaptionedScenes, CaptionedScenesConfig};
+use crate::data::{caption_vocab, encode_caption, image_tensor, pixel_stats};
+use crate::metrics::cider_d;
+use crate::models::{CaptionBatch, CaptionMemory, Captioner, CaptionerConfig};
+use crate::tasks::clip::load_scenes;
+
+/// What a captioning run trains.
+#[derive(Clone, Debug)]
+pub struct CaptionSpec {
+    /// How the scenes are made.
+    pub scenes: CaptionedScenesConfig,
+    /// Training scenes (a `valid_fraction` of them validate).
+    pub train_scenes: usize,
+    /// Test scenes captioned for BLEU and CIDEr-D.
+    pub test_scenes: usize,
+    /// Beam size of the beam-search figures.
+    pub beam_size: usize,
+    /// The model (`image_size` and `vocab_size` are set from the data).
+    pub model: CaptionerConfig,
+}
+
+impl CaptionSpec {
+    /// `scenes-caption`: attention over the 6×6 regions of 48-pixel scenes; 8 000 training
+    /// scenes (32 000 captions) and 1 000 test scenes.
+    pub fn scenes_caption() -> Self {
+        Self {
+            scenes: CaptionedScenesConfig::default(),
+            train_scenes: 8_000,
+            test_scenes: 1_000,
+            beam_size: 4,
+            model: CaptionerConfig::new(48, 0),
+        }
+    }
+
+    /// `scenes-caption-global`: the same without attention over regions (one memory slot).
+    pub fn scenes_caption_global() -> Self {
+        let mut spec = Self::scenes_caption();
+        spec.model = spec.model.with_memory(CaptionMemory::Global);
+        spec
+    }
+
+    /// A quick version for examples and tests: 1 000 training and 100 test scenes, one layer.
+    pub fn small() -> Self {
+        Self {
+            train_scenes: 1_000,
+            test_scenes: 100,
+            model: CaptionerConfig::new(48, 0).with_n_layers(1),
+            ..Self::scenes_caption()
+        }
+    }
+}
+
+/// The current version of [`CaptionRunInfo`]'s format.
+pub const RUN_VERSION: u32 = 1;
+
+/// What `run.json` records about a captioning run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CaptionRunInfo {
+    /// Format version.
+    pub version: u32,
+    /// Recipe name.
+    pub recipe: String,
+    /// How the scenes were made.
+    pub scenes: CaptionedScenesConfig,
+    /// The model's configuration.
+    pub model: CaptionerConfig,
+    /// Fingerprint of `vocab.json`.
+    pub vocab_fingerprint: u64,
+    /// Mean of pixel/255 over the training scenes.
+    pub mean: f32,
+    /// Its standard deviation.
+    pub std: f32,
+    /// Where the source images came from.
+    pub data: String,
+}
+
+deepzero_train::impl_run_info!(CaptionRunInfo, RUN_VERSION);
+
+/// Image–caption pairs for teacher forcing: every paraphrase of every scene is one example.
+pub struct CaptionPairs {
+    size: usize,
+    pixels: Vec<u8>,
+    /// (scene, token ids of one caption).
+    examples: Vec<(usize, Vec<usize>)>,
+    stats: (f32, f32),
+    bos: usize,
+    eos: usize,
+}
+
+impl CaptionPairs {
+    /// The examples of `scenes[indices]`, all paraphrases (`all_captions`) or the canonical one.
+    pub fn new(
+        scenes: &CaptionedScenes,
+        indices: &[usize],
+        vocab: &Vocab,
+        config: &CaptionerConfig,
+        stats: (f32, f32),
+        all_captions: bool,
+    ) -> Self {
+        let size = scenes.config.canvas;
+        let mut pixels = Vec::with_capacity(indices.len() * size * size);
+        let mut examples = Vec::new();
+        for (k, &i) in indices.iter().enumerate() {
+            let s = &scenes.scenes[i];
+            pixels.extend_from_slice(&s.scene.pixels);
+            let take = if all_captions { s.captions.len() } else { 1 };
+            for c in &s.captions[..take] {
+                let (ids, _) = encode_caption(vocab, c, config.max_len - 1);
+                examples.push((k, ids));
+            }
+        }
+        Self {
+            size,
+            pixels,
+            examples,
+            stats,
+            bos: config.bos(),
+            eos: config.eos(),
+        }
+    }
+}
+
+impl BatchSource<CaptionBatch> for CaptionPairs {
+    fn len(&self) -> usize {
+        self.examples.len()
+    }
+
+    fn batch(&self, indices: &[usize], device: &Device) -> Result<CaptionBatch, TrainError> {
+        let area = self.size * self.size;
+        let mut pixels = Vec::with_capacity(indices.len() * area);
+        let mut inputs: Vec<Vec<usize>> = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let (scene, ids) = self
+                .examples
+                .get(i)
+                .ok_or_else(|| TrainError::Data(format!("no caption example {i}")))?;
+            pixels.extend_from_slice(&self.pixels[scene * area..(scene + 1) * area]);
+            inputs.push(
+                std::iter::once(self.bos)
+                    .chain(ids.iter().copied())
+                    .collect(),
+            );
+        }
+        let docs: Vec<&[usize]> = inputs.iter().map(Vec::as_slice).collect();
+        let (input, padding) = TextBatcher::tokens_tensor(&docs, device);
+        let steps = input.dims()[1];
+        let (mut positions, mut targets) = (Vec::new(), Vec::new());
+        for (b, seq) in inputs.iter().enumerate() {
+            for t in 0..seq.len() {
+                positions.push((b * steps + t) as i64);
+                // The next word, or <eos> after the last one.
+                targets.push(seq.get(t + 1).copied().unwrap_or(self.eos) as i64);
+            }
+        }
+        let n = positions.len();
+        Ok(CaptionBatch {
+            images: image_tensor(&pixels, self.size, self.stats.0, self.stats.1, device),
+            input,
+            padding,
+            positions: Tensor::from_data(TensorData::new(positions, [n]), device),
+            targets: Tensor::from_data(TensorData::new(targets, [n]), device),
+        })
+    }
+}
+
+/// BLEU-4 and CIDEr-D of one decoding.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct CaptionScores {
+    /// Corpus BLEU-4 (sacreBLEU, 13a tokenisation) / 100, against the four captions.
+    pub bleu4: f64,
+    /// CIDEr-D (coco-caption).
+    pub cider_d: f64,
+    /// Fraction of generated captions equal to one of the scene's four captions.
+    pub exact: f64,
+}
+
+/// A trained captioner loaded with its vocabulary and pixel statistics.
+pub struct CaptionPredictor {
+    info: CaptionRunInfo,
+    vocab: Vocab,
+    model: Captioner,
+    device: Device,
+}
+
+impl CaptionPredictor {
+    /// Loads the run in `dir` (checking, when `recipe` is given, that it made the run).
+    ///
+    /// # Errors
+    /// Missing or inconsistent run-folder files, or a run of another recipe.
+    pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
+        let info: CaptionRunInfo = load_run_info(dir, recipe)?;
+        if !(info.std.is_finite() && info.std > 0.0) {
+            return Err(TaskError::invalid(format!(
+                "{}: run.json has a pixel standard deviation of {}",
+                dir.display(),
+                info.std
+            )));
+        }
+        let vocab =
+            Vocab::load(&dir.join("vocab.json")).map_err(|e| TaskError::invalid(e.to_string()))?;
+        vocab
+            .check_matches(info.model.vocab_size, info.vocab_fingerprint)
+            .map_err(|e| TaskError::invalid(format!("{}: {e}", dir.display())))?;
+        let model = info
+            .model
+            .init(device)
+            .map_err(|e| TaskError::invalid(e.to_string()))?;
+        let model = load_model(model, &deepzero_train::model_file(dir)?)?;
+        Ok(Self {
+            info,
+            vocab,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// What run.json says.
+    pub fn info(&self) -> &CaptionRunInfo {
+        &self.info
+    }
+
+    /// Captions of grey `S×S` images (`N·S·S` bytes): beam search with `beam_size` beams
+    /// (1: greedy).
+    ///
+    /// # Errors
+    /// The byte count is not a whole number of images.
+    pub fn caption_pixels(
+        &self,
+        pixels: &[u8],
+        beam_size: usize,
+    ) -> Result<Vec<String>, TaskError> {
+        let s = self.info.scenes.canvas;
+        if !pixels.len().is_multiple_of(s * s) {
+            return Err(TaskError::invalid(format!(
+                "{} bytes are not a whole number of {s}×{s} images",
+                pixels.len()
+            )));
+        }
+        let config = &self.info.model;
+        let beam = BeamConfig::new()
+            .with_beam_size(beam_size.max(1))
+            .with_length_penalty(if beam_size > 1 { 0.6 } else { 0.0 })
+            .with_max_len(config.max_len - 1);
+        let mut out = Vec::new();
+        for chunk in pixels.chunks(s * s * 100) {
+            let images = image_tensor(chunk, s, self.info.mean, self.info.std, &self.device);
+            let memory = self.model.memory(images);
+            let n = chunk.len() / (s * s);
+            let limits = vec![config.max_len - 1; n];
+            let hyps = beam_search_with(
+                |sentences, prefixes| self.next_log_probs(&memory, sentences, prefixes),
+                &limits,
+                config.bos(),
+                config.eos(),
+                &beam,
+            );
+            out.extend(hyps.iter().map(|h| {
+                let words: Vec<usize> = h
+                    .tokens
+                    .iter()
+                    .copied()
+                    .filter(|&t| t < config.vocab_size)
+                    .collect();
+                self.vocab.decode(&words)
+            }));
+        }
+        Ok(out)
+    }
+
+    fn next_log_probs(
+        &self,
+        memory: &Tensor<3>,
+        sentences: &[usize],
+        prefixes: &[Vec<usize>],
+    ) -> Vec<Vec<f32>> {
+        let rows = prefixes.len();
+        let len = prefixes[0].len();
+        let idx: Vec<i64> = sentences.iter().map(|&s| s as i64).collect();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows]), &self.device);
+        let mem = memory.clone().select(0, idx); // [R, M, d]
+        let flat: Vec<i64> = prefixes.iter().flatten().map(|&t| t as i64).collect();
+        let input = Tensor::<2, Int>::from_data(TensorData::new(flat, [rows, len]), &self.device);
+        let logits = self.model.decode(mem, input, None); // [R, len, V]
+        let vocab = logits.dims()[2];
+        let last = log_softmax(
+            logits.slice(s![.., len - 1.., ..]).reshape([rows, vocab]),
+            1,
+        );
+        let values: Vec<f32> = last
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_else(|_| vec![f32::NEG_INFINITY; rows * vocab]);
+        values.chunks(vocab).map(<[f32]>::to_vec).collect()
+    }
+
+    /// Captions of PNG/JPEG files (read as grey `S×S`, light ink on dark).
+    ///
+    /// # Errors
+    /// A file that is missing or does not decode.
+    pub fn caption_files(
+        &self,
+        paths: &[&Path],
+        beam_size: usize,
+    ) -> Result<Vec<String>, TaskError> {
+        let s = self.info.scenes.canvas;
+        let mut pixels = Vec::with_capacity(paths.len() * s * s);
+        for path in paths {
+            pixels.extend(deepzero_data::load_image(path, 1, [s, s])?.pixels);
+        }
+        self.caption_pixels(&pixels, beam_size)
+    }
+
+    /// BLEU-4 and CIDEr-D of the captions of `test` (greedy, then `beam_size` beams), the first
+    /// few captions as samples, and how many reference words are `<unk>` to the model.
+    pub fn evaluate(
+        &self,
+        test: &CaptionedScenes,
+        beam_size: usize,
+    ) -> Result<serde_json::Value, TaskError> {
+        let pixels: Vec<u8> = test
+            .scenes
+            .iter()
+            .flat_map(|s| s.scene.pixels.iter().copied())
+            .collect();
+        let references: Vec<Vec<String>> = test.scenes.iter().map(|s| s.captions.clone()).collect();
+        let unknown: usize = references
+            .iter()
+            .flatten()
+            .map(|c| encode_caption(&self.vocab, c, usize::MAX).1)
+            .sum();
+        let score = |hyps: &[String]| {
+            let streams: Vec<Vec<&str>> = (0..references[0].len())
+                .map(|k| references.iter().map(|r| r[k].as_str()).collect())
+                .collect();
+            let exact = hyps
+                .iter()
+                .zip(&references)
+                .filter(|(h, r)| r.contains(h))
+                .count() as f64
+                / hyps.len().max(1) as f64;
+            CaptionScores {
+                bleu4: corpus_bleu(hyps, &streams).score / 100.0,
+                cider_d: cider_d(hyps, &references).score,
+                exact,
+            }
+        };
+        let greedy = self.caption_pixels(&pixels, 1)?;
+        let beam = self.caption_pixels(&pixels, beam_size)?;
+        let samples: Vec<serde_json::Value> = (0..test.len().min(8))
+            .map(|i| json!({ "reference": references[i][0], "greedy": greedy[i], "beam": beam[i] }))
+            .collect();
+        Ok(json!({
+            "scenes": test.len(),
+            "greedy": score(&greedy),
+            "beam": score(&beam),
+            "beam_size": beam_size,
+            "unknown_reference_words": unknown,
+            "samples": samples,
+        }))
+    }
+}
+
+/// Trains the captioner of `spec` into `settings.out`, then writes its BLEU-4 and CIDEr-D on
+/// the test scenes to `metrics.json`.
+pub fn train(spec: &CaptionSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+    settings.validate()?;
+    if spec.train_scenes < 2 || spec.test_scenes == 0 {
+        return Err(TaskError::invalid(
+            "captioning needs at least 2 training scenes and 1 test scene",
+        ));
+    }
+    let mut progress = settings.progress();
+    let (train_scenes, test_scenes, source) = load_scenes(
+        &spec.scenes,
+        spec.train_scenes,
+        spec.test_scenes,
+        settings.data_dir.as_deref(),
+    )?;
+    let vocab = caption_vocab(
+        train_scenes
+            .scenes
+            .iter()
+            .flat_map(|s| s.captions.iter().map(String::as_str)),
+    );
+    let valid_count = ((train_scenes.len() as f64 * settings.valid_fraction).round() as usize)
+        .min(train_scenes.len() - 1);
+    let fit_count = train_scenes.len() - valid_count;
+    let fit_pixels: Vec<u8> = train_scenes.scenes[..fit_count]
+        .iter()
+        .flat_map(|s| s.scene.pixels.iter().copied())
+        .collect();
+    let stats = pixel_stats(&fit_pixels);
+    drop(fit_pixels);
+    let model_config = CaptionerConfig {
+        image_size: spec.scenes.canvas,
+        vocab_size: vocab.len(),
+        ..spec.model.clone()
+    };
+    let info = CaptionRunInfo {
+        version: RUN_VERSION,
+        recipe: settings.name.clone(),
+        scenes: spec.scenes.clone(),
+        model: model_config.clone(),
+        vocab_fingerprint: vocab.fingerprint(),
+        mean: stats.0,
+        std: stats.1,
+        data: source.clone(),
+    };
+    let out = settings.create_out()?;
+    vocab
+        .save(&out.join("vocab.json"))
+        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    write_json_atomic(&out.join("run.json"), &info)?;
+    let fit_idx: Vec<usize> = (0..fit_count).collect();
+    let valid_idx: Vec<usize> = (fit_count..train_scenes.len()).collect();
+    let train_pairs =
+        CaptionPairs::new(&train_scenes, &fit_idx, &vocab, &model_config, stats, true);
+    let valid_pairs = CaptionPairs::new(
+        &train_scenes,
+        &valid_idx,
+        &vocab,
+        &model_config,
+        stats,
+        false,
+    );
+    drop(train_scenes);
+    progress.message(&format!(
+        "{}: captioner ({:?} memory) on scenes from {source} ({} train captions / {} valid / {} test scenes, {} words), backend {}, {}, out {}",
+        settings.name,
+        model_config.memory,
+        train_pairs.len(),
+        valid_pairs.len(),
+        test_scenes.len(),
+        vocab.len(),
+        settings.backend,
+        settings.fit.describe(),
+        out.display()
+    ));
+    let device = settings.device()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(settings.seed());
+    let model = model_config
+        .init(&train_device)
+        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    let identity = json!({ "recipe": settings.name, "model": model_config, "scenes": spec.scenes });
+    let outcome = settings.fit_and_save(
+        model,
+        &train_pairs,
+        Some(&valid_pairs),
+        &train_device,
+        identity,
+        &mut progress,
+    )?;
+    let model = outcome.model.clone();
+    let predictor = CaptionPredictor {
+        info,
+        vocab,
+        model: model.clone(),
+        device: device.clone(),
+    };
+    let test = predictor.evaluate(&test_scenes, spec.beam_size)?;
+    let last = outcome.history.last();
+    let report = RunReport::new(
+        settings,
+        &outcome,
+        format!("scene-cnn-transformer-captioner-{:?}", model_config.memory).to_lowercase(),
+        model.num_params(),
+    );
+    let report = RunReport {
+        data: json!({
+            "source": source,
+            "train_captions": train_pairs.len(),
+            "valid_scenes": valid_pairs.len(),
+            "test_scenes": test_scenes.len(),
+        }),
+        valid: json!({
+            "loss": last.and_then(|r| r.valid_loss),
+            "token_accuracy": last.and_then(|r| r.valid_accuracy),
+        }),
+        test: test.clone(),
+        ..report
+    };
+    let path = report.write(out)?;
+    progress.message(&format!(
+        "{}: test BLEU-4 greedy {:.3} / beam {:.3}, CIDEr-D greedy {:.3} / beam {:.3} on {} scenes -> {}",
+        settings.name,
+        test["greedy"]["bleu4"].as_f64().unwrap_or(f64::NAN),
+        test["beam"]["bleu4"].as_f64().unwrap_or(f64::NAN),
+        test["greedy"]["cider_d"].as_f64().unwrap_or(f64::NAN),
+        test["beam"]["cider_d"].as_f64().unwrap_or(f64::NAN),
+        test_scenes.len(),
+        path.display()
+    ));
+    Ok(report)
+}
+
+/// BLEU-4 and CIDEr-D of the run in `run` on freshly rendered test scenes (the run's own scene
+/// settings, `settings.data_dir` for the sources); writes `settings.out/metrics.json`.
+pub fn evaluate_run(
+    spec: &CaptionSpec,
+    run: &Path,
+    settings: &RunSettings,
+) -> Result<serde_json::Value, TaskError> {
+    let device = settings.device()?;
+    let predictor = CaptionPredictor::load(run, Some(&settings.name), &device)?;
+    let (_, test, source) = load_scenes(
+        &predictor.info.scenes,
+        0,
+        spec.test_scenes,
+        settings.data_dir.as_deref(),
+    )?;
+    let metrics = predictor.evaluate(&test, spec.beam_size)?;
+    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
+    write_json_atomic(
+        &settings.out.join("metrics.json"),
+        &json!({ "recipe": settings.name, "run": run.display().to_string(), "data": source, "test": metrics }),
+    )?;
+    Ok(metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepzero_train::FitConfig;
+
+    #[test]
+    fn trains_a_run_folder_that_captions_files_and_refuses_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let spec = CaptionSpec {
+            train_scenes: 64,
+            test_scenes: 6,
+            beam_size: 2,
+            model: CaptionerConfig::new(48, 0)
+                .with_cnn_width(2)
+                .with_d_model(16)
+                .with_d_ff(16)
+                .with_n_layers(1),
+            ..CaptionSpec::scenes_caption()
+        };
+        let mut settings = RunSettings::new("scenes-caption", &out).with_fit(FitConfig {
+            epochs: 1,
+            batch_size: 32,
+            ..FitConfig::default()
+        });
+        settings.quiet = true;
+        let report = train(&spec, &settings).unwrap();
+        for decoding in ["greedy", "beam"] {
+            let s = &report.test[decoding];
+            let bleu = s["bleu4"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&bleu), "{s}");
+            assert!(s["cider_d"].as_f64().unwrap() >= 0.0);
+        }
+        assert_eq!(report.test["unknown_reference_words"], 0);
+        assert_eq!(report.test["samples"].as_array().unwrap().len(), 6);
+
+        let device = Device::flex();
+        let predictor = CaptionPredictor::load(&out, Some("scenes-caption"), &device).unwrap();
+        let png = dir.path().join("scene.png");
+        image::GrayImage::from_pixel(30, 20, image::Luma([0u8]))
+            .save(&png)
+            .unwrap();
+        let captions = predictor.caption_files(&[png.as_path()], 2).unwrap();
+        assert_eq!(captions.len(), 1);
+        let bad = dir.path().join("bad.png");
+        std::fs::write(&bad, b"not an image").unwrap();
+        assert!(predictor.caption_files(&[bad.as_path()], 1).is_err());
+        assert!(predictor.caption_pixels(&[1, 2, 3], 1).is_err());
+        let err = CaptionPredictor::load(&out, Some("scenes-clip"), &device)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("scenes-caption"), "{err}");
+    }
+}
