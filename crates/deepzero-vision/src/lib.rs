@@ -49,6 +49,7 @@ pub mod classify;
 pub mod finetune;
 pub mod imagenet;
 pub mod import;
+pub mod segment;
 pub mod tasks;
 
 pub use classify::lenet::{LeNet5, LeNet5Config};
