@@ -3,12 +3,16 @@
 //! | piece | file |
 //! |---|---|
 //! | [`ConfusionMatrix`] — pixel accuracy, per-class and mean IoU, Dice, ignore index 255 | `metrics.rs` |
+//! | [`MaskedImages`], [`read_mask_png`], [`MaskAugmentation`], [`SegmentBatcher`] — images with class-index masks | `data.rs` |
+//! | [`overlay`], [`class_colour`] — masks drawn in PASCAL VOC's colours | `draw.rs` |
 //! | [`UNet`] — Ronneberger et al. 2015, width/depth knobs, transposed or bilinear upsampling | `unet.rs` |
 //!
 //! Every segmenter maps images `[B, C, H, W]` to per-pixel logits `[B, classes, H, W]`
 //! ([`Segmenter`]) and trains on a [`SegmentBatch`] with the per-pixel cross-entropy of
 //! [`segmentation_step`], pixels labelled [`IGNORE_INDEX`] left out.
 
+pub mod data;
+pub mod draw;
 pub mod metrics;
 pub mod unet;
 
@@ -18,6 +22,11 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use deepzero_train::{ClassificationStep, Supervised};
 
+pub use data::{
+    AugmentedMasks, MaskAugmentation, MaskedImage, MaskedImages, SegmentBatcher, read_mask_png,
+    write_mask_png,
+};
+pub use draw::{class_colour, mask_to_rgb, overlay};
 pub use metrics::{ConfusionMatrix, IGNORE_INDEX, MetricError};
 pub use unet::{UNet, UNetConfig, Upsampling};
 
