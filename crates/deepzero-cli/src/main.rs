@@ -8,6 +8,7 @@ use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::graph::EmbedArgs;
 use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
 use deepzero_cli::tasks::recsys::RecommendArgs;
+use deepzero_cli::tasks::segment::SegmentArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs};
@@ -70,6 +71,9 @@ enum Command {
         #[command(flatten)]
         args: PredictArgs,
     },
+    /// Segment images with a trained segmenter (digits-*): per-class pixel counts, and each
+    /// image with its coloured mask drawn onto it (OUT/<image>.mask.png).
+    Segment(SegmentArgs),
     /// Recommend items to a user with a trained recommender run (ml100k-*).
     Recommend(RecommendArgs),
     /// The items most like an item, from a trained recommender run (ml100k-*).
@@ -108,6 +112,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             args,
         } => deepzero_cli::eval(&recipe, &checkpoint, &args),
         Command::Predict { recipe, args } => deepzero_cli::predict(&recipe, &args),
+        Command::Segment(args) => deepzero_cli::tasks::segment::segment(
+            &deepzero_cli::recipes::find(&args.recipe)?,
+            &args,
+        ),
         Command::Recommend(args) => deepzero_cli::recommend(&args, false),
         Command::SimilarItems(args) => deepzero_cli::recommend(&args, true),
         Command::Embed(args) => deepzero_cli::embed(&args),

@@ -14,7 +14,7 @@ use crate::error::CliError;
 use crate::recipe::{Recipe, entry};
 use crate::tasks::{
     BertClassifyTask, CaptionTask, ClipTask, GenerateTask, GraphTask, ImageNetTask, ImageTask,
-    PretrainTask, RecsysTask, RegressionTask, TagTask, TextTask, TranslateTask,
+    PretrainTask, RecsysTask, RegressionTask, SegmentTask, TagTask, TextTask, TranslateTask,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
@@ -40,6 +40,11 @@ pub fn all() -> Vec<Recipe> {
         "torchvision ImageNet model with imported weights (deepzero import; predict only)",
         Box::new(ImageNetTask),
     ));
+    all.extend(
+        deepzero_vision::segment::task::recipes()
+            .into_iter()
+            .map(|r| entry(r, SegmentTask)),
+    );
     all.extend(text::tag().into_iter().map(|r| entry(r, TagTask)));
     all.extend(text::classify().into_iter().map(|r| entry(r, TextTask)));
     all.extend(text::generate().into_iter().map(|r| entry(r, GenerateTask)));

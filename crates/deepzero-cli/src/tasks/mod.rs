@@ -8,6 +8,7 @@ mod image;
 pub mod multimodal;
 pub mod recsys;
 mod regression;
+pub mod segment;
 pub mod serve;
 mod text;
 pub mod zoo;
@@ -21,6 +22,7 @@ pub use image::{ImageNetTask, ImageTask};
 pub use multimodal::{CaptionTask, ClipTask};
 pub use recsys::RecsysTask;
 pub use regression::RegressionTask;
+pub use segment::SegmentTask;
 pub use text::{GenerateTask, TagTask, TextTask, TranslateTask};
 
 use crate::error::CliError;

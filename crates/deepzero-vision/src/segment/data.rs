@@ -510,7 +510,7 @@ mod tests {
             for (i, &k) in out.mask.iter().enumerate() {
                 assert!(k < 4 || k == 255);
                 // Nearest mask and bilinear image agree inside stripes (away from edges).
-                if k < 4 && out.image.pixels[i] % 60 == 0 {
+                if k < 4 && out.image.pixels[i].is_multiple_of(60) {
                     assert_eq!(out.image.pixels[i], k * 60);
                 }
             }

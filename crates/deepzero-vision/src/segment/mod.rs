@@ -6,6 +6,7 @@
 //! | [`MaskedImages`], [`read_mask_png`], [`MaskAugmentation`], [`SegmentBatcher`] — images with class-index masks | `data.rs` |
 //! | [`overlay`], [`class_colour`] — masks drawn in PASCAL VOC's colours | `draw.rs` |
 //! | [`UNet`] — Ronneberger et al. 2015, width/depth knobs, transposed or bilinear upsampling | `unet.rs` |
+//! | [`task`] — digit scenes → trained segmenter in a run folder, evaluation, [`task::Predictor`] | `task.rs` |
 //!
 //! Every segmenter maps images `[B, C, H, W]` to per-pixel logits `[B, classes, H, W]`
 //! ([`Segmenter`]) and trains on a [`SegmentBatch`] with the per-pixel cross-entropy of
@@ -14,6 +15,7 @@
 pub mod data;
 pub mod draw;
 pub mod metrics;
+pub mod task;
 pub mod unet;
 
 use burn::prelude::*;
@@ -97,11 +99,26 @@ macro_rules! supervised_segmenter {
         }
     )*};
 }
-supervised_segmenter!(UNet);
+supervised_segmenter!(UNet, SegmentModel);
 
 impl Segmenter for UNet {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
         self.forward(images)
+    }
+}
+
+/// Any of the segmenters, chosen at run time (what the recipes train and checkpoint).
+#[derive(Module, Debug)]
+pub enum SegmentModel {
+    /// A U-Net.
+    UNet(UNet),
+}
+
+impl Segmenter for SegmentModel {
+    fn segment(&self, images: Tensor<4>) -> Tensor<4> {
+        match self {
+            SegmentModel::UNet(m) => m.forward(images),
+        }
     }
 }
 

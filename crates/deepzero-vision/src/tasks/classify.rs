@@ -251,7 +251,10 @@ fn shipped_sample(corpus: IdxCorpus) -> Option<PathBuf> {
 }
 
 /// The folder holding `corpus`'s IDX files: `data_dir` itself, or its `<corpus>` sub-folder.
-fn idx_dir(corpus: IdxCorpus, data_dir: Option<&Path>) -> Result<(PathBuf, String), TaskError> {
+pub(crate) fn idx_dir(
+    corpus: IdxCorpus,
+    data_dir: Option<&Path>,
+) -> Result<(PathBuf, String), TaskError> {
     match data_dir {
         None => shipped_sample(corpus)
             .map(|p| {

@@ -84,6 +84,11 @@ pub struct ResNetConfig {
     /// in the 4-channel ResNet-18 of the weight-import golden test.
     #[config(default = 64)]
     pub base_channels: usize,
+    /// For `layer2`–`layer4`: replace the stage's stride 2 by a dilation of its 3×3
+    /// convolutions (torchvision's `replace_stride_with_dilation`; bottleneck nets only). The
+    /// segmentation backbones use `[false, true, true]`: output stride 8 instead of 32.
+    #[config(default = "[false, false, false]")]
+    pub replace_stride_with_dilation: [bool; 3],
 }
 
 impl ResNetConfig {
@@ -108,6 +113,12 @@ impl ResNetConfig {
         Self::new(BlockKind::Bottleneck, [3, 8, 36, 3], num_classes)
     }
 
+    /// torchvision's segmentation backbone: strides of `layer3` and `layer4` replaced by
+    /// dilations 2 and 4 (output stride 8).
+    pub fn dilated(self) -> Self {
+        self.with_replace_stride_with_dilation([false, true, true])
+    }
+
     /// The small-input variant for 28–32 px images (see the module docs): 3×3 stride-1 stem,
     /// no max-pool.
     pub fn small_input(self) -> Self {
@@ -123,27 +134,42 @@ impl ResNetConfig {
         let expansion = self.block.expansion();
         let width = self.base_channels;
         let mut in_planes = width;
-        let mut stage = |planes: usize, blocks: usize, stride: usize| -> Vec<ResidualBlock> {
+        // torchvision's `_make_layer`: a dilated stage keeps stride 1 and multiplies the
+        // running dilation by 2; its first block still uses the previous dilation.
+        let mut dilation = 1;
+        let mut stage = |planes: usize, blocks: usize, stride: usize, dilate: bool| {
+            let previous = dilation;
+            let stride = if dilate {
+                dilation *= stride;
+                1
+            } else {
+                stride
+            };
             (0..blocks)
                 .map(|i| {
-                    let stride = if i == 0 { stride } else { 1 };
+                    let (stride, dilation) = if i == 0 {
+                        (stride, previous)
+                    } else {
+                        (1, dilation)
+                    };
                     let block = match self.block {
                         BlockKind::Basic => {
                             ResidualBlock::Basic(BasicBlock::new(in_planes, planes, stride, device))
                         }
                         BlockKind::Bottleneck => ResidualBlock::Bottleneck(Bottleneck::new(
-                            in_planes, planes, stride, device,
+                            in_planes, planes, stride, dilation, device,
                         )),
                     };
                     in_planes = planes * expansion;
                     block
                 })
-                .collect()
+                .collect::<Vec<_>>()
         };
-        let layer1 = stage(width, self.layers[0], 1);
-        let layer2 = stage(2 * width, self.layers[1], 2);
-        let layer3 = stage(4 * width, self.layers[2], 2);
-        let layer4 = stage(8 * width, self.layers[3], 2);
+        let [d2, d3, d4] = self.replace_stride_with_dilation;
+        let layer1 = stage(width, self.layers[0], 1, false);
+        let layer2 = stage(2 * width, self.layers[1], 2, d2);
+        let layer3 = stage(4 * width, self.layers[2], 2, d3);
+        let layer4 = stage(8 * width, self.layers[3], 2, d4);
         ResNet {
             conv1: conv_config(
                 [self.in_channels, width],
@@ -174,7 +200,18 @@ impl ResNetConfig {
 
 /// A 3×3 convolution without bias (a BN follows), Kaiming-normal (fan-out) initialised.
 fn conv3x3(channels: [usize; 2], stride: usize, device: &Device) -> Conv2d {
-    conv_config(channels, 3, stride, 1)
+    conv3x3_dilated(channels, stride, 1, device)
+}
+
+/// A 3×3 convolution with `dilation` (and as much padding: the size is kept at stride 1).
+fn conv3x3_dilated(
+    channels: [usize; 2],
+    stride: usize,
+    dilation: usize,
+    device: &Device,
+) -> Conv2d {
+    conv_config(channels, 3, stride, dilation)
+        .with_dilation([dilation, dilation])
         .with_bias(false)
         .with_initializer(kaiming_normal_fan_out())
         .init(device)
@@ -274,12 +311,18 @@ pub struct Bottleneck {
 }
 
 impl Bottleneck {
-    fn new(in_planes: usize, planes: usize, stride: usize, device: &Device) -> Self {
+    fn new(
+        in_planes: usize,
+        planes: usize,
+        stride: usize,
+        dilation: usize,
+        device: &Device,
+    ) -> Self {
         let out = planes * BlockKind::Bottleneck.expansion();
         Self {
             conv1: conv1x1([in_planes, planes], device),
             bn1: BatchNormConfig::new(planes).init(device),
-            conv2: conv3x3([planes, planes], stride, device),
+            conv2: conv3x3_dilated([planes, planes], stride, dilation, device),
             bn2: BatchNormConfig::new(planes).init(device),
             conv3: conv1x1([planes, out], device),
             bn3: BatchNormConfig::new(out).init(device),
@@ -366,6 +409,30 @@ impl ResNet {
     }
 }
 
+impl ResNet {
+    /// The outputs of the four stages (no pooling, no classifier): what segmentation and
+    /// detection heads read (torchvision's `IntermediateLayerGetter`).
+    ///
+    /// # Shapes
+    /// - images: `[B, C, H, W]`
+    /// - output: `[layer1, layer2, layer3, layer4]`, `[B, 64·e·2^i, H/s_i, W/s_i]` with
+    ///   `s = 4, 8, 16, 32` (`4, 8, 8, 8` with [`ResNetConfig::dilated`])
+    pub fn stages(&self, images: Tensor<4>) -> [Tensor<4>; 4] {
+        let mut x = self
+            .relu
+            .forward(self.bn1.forward(self.conv1.forward(images)));
+        if let Some(pool) = &self.maxpool {
+            x = pool.forward(x);
+        }
+        let run = |x: Tensor<4>, stage: &[ResidualBlock]| stage.iter().fold(x, |x, b| b.forward(x));
+        let c1 = run(x, &self.layer1);
+        let c2 = run(c1.clone(), &self.layer2);
+        let c3 = run(c2.clone(), &self.layer3);
+        let c4 = run(c3.clone(), &self.layer4);
+        [c1, c2, c3, c4]
+    }
+}
+
 impl ImageClassifier for ResNet {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         self.forward(images)
@@ -424,6 +491,32 @@ mod tests {
         let keys = param_keys(&resnet18(1000, &device));
         assert!(!keys.iter().any(|k| k.starts_with("layer1.0.downsample")));
         assert!(keys.contains(&"layer2.0.downsample.0.weight".to_string()));
+    }
+
+    #[test]
+    fn dilation_keeps_the_resolution_as_torchvision() {
+        let device = Device::flex();
+        let model = ResNetConfig::new(BlockKind::Bottleneck, [1, 2, 2, 2], 3)
+            .with_base_channels(4)
+            .dilated()
+            .init(&device);
+        let sides: Vec<usize> = model
+            .stages(Tensor::zeros([1, 3, 64, 64], &device))
+            .iter()
+            .map(|t| t.dims()[2])
+            .collect();
+        assert_eq!(sides, [16, 8, 8, 8]);
+        // torchvision: layer3's first block keeps dilation 1 (with stride 1), the others 2;
+        // layer4's first 2, the others 4.
+        let conv2 = |b: &ResidualBlock| match b {
+            ResidualBlock::Bottleneck(b) => (b.conv2.stride, b.conv2.dilation),
+            ResidualBlock::Basic(_) => unreachable!(),
+        };
+        assert_eq!(conv2(&model.layer2[0]), ([2, 2], [1, 1]));
+        assert_eq!(conv2(&model.layer3[0]), ([1, 1], [1, 1]));
+        assert_eq!(conv2(&model.layer3[1]), ([1, 1], [2, 2]));
+        assert_eq!(conv2(&model.layer4[0]), ([1, 1], [2, 2]));
+        assert_eq!(conv2(&model.layer4[1]), ([1, 1], [4, 4]));
     }
 
     #[test]

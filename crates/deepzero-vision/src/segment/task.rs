@@ -1,0 +1,682 @@
+//! The segmentation task: digit scenes (or any set of images with masks) → a trained segmenter in
+//! a run folder, its evaluation (pixel accuracy, mean IoU, Dice), and a [`Predictor`] that
+//! segments image files and draws the masks onto them.
+//!
+//! ```no_run
+//! use deepzero_train::RunSettings;
+//! use deepzero_vision::segment::task::{self, Predictor};
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! let recipe = task::recipes().into_iter().find(|r| r.name == "digits-unet").unwrap();
+//! // Without a data folder the scenes are drawn from the shipped MNIST sample.
+//! let report = task::train(&recipe.spec, &recipe.settings("runs/digits-unet"))?;
+//! println!("test mIoU {}", report.test["mean_iou"]);
+//! let predictor = Predictor::load("runs/digits-unet".as_ref(), None, &burn::prelude::Device::flex())?;
+//! let masks = predictor.predict(&["scene.png".into()])?;
+//! predictor.draw(&masks[0], "scene.mask.png".as_ref())?;
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use deepzero_core::{LrSchedule, OptimizerKind};
+use deepzero_data::scenes::{SceneConfig, render_scenes};
+use deepzero_data::{IdxCorpus, ImageItem, Split, load_image, train_valid_split};
+use deepzero_train::checkpoint::load_model;
+use deepzero_train::metrics_file::write_json_atomic;
+use deepzero_train::{
+    BatchSource, DatasetBatches, EvalReport, FitConfig, Recipe, RunReport, RunSettings, TaskError,
+    load_run_info, model_file,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::data::{
+    AugmentedMasks, MaskAugmentation, MaskedImage, MaskedImages, SegmentBatcher, resize_nearest_u8,
+};
+use super::{ConfusionMatrix, SegmentModel, Segmenter, UNetConfig, Upsampling};
+
+/// Digit scenes rendered from MNIST ([`deepzero_data::scenes`]): training scenes from the
+/// training split's digits, test scenes from the test split's, so no digit is in both. Classes:
+/// background, then the ten digits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DigitScenes {
+    /// Side of the square canvas.
+    pub canvas: usize,
+    /// Fewest digits per scene.
+    pub min_objects: usize,
+    /// Most digits per scene.
+    pub max_objects: usize,
+    /// Smallest side of a pasted digit.
+    pub min_side: usize,
+    /// Largest side of a pasted digit.
+    pub max_side: usize,
+    /// Training scenes (a validation share is held out of them).
+    pub train_scenes: usize,
+    /// Test scenes.
+    pub test_scenes: usize,
+    /// Training-time augmentation.
+    pub augment: MaskAugmentation,
+}
+
+impl Default for DigitScenes {
+    fn default() -> Self {
+        Self {
+            canvas: 64,
+            min_objects: 1,
+            max_objects: 3,
+            min_side: 20,
+            max_side: 32,
+            train_scenes: 4000,
+            test_scenes: 1000,
+            augment: MaskAugmentation {
+                scale: Some((0.8, 1.2)),
+                horizontal_flip: false,
+                pad_class: 0,
+            },
+        }
+    }
+}
+
+/// Which segmenter to build, as `run.json` records it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+pub enum SegmentArch {
+    /// [`super::UNet`].
+    UNet {
+        /// Channels of the first level.
+        width: usize,
+        /// Number of poolings.
+        depth: usize,
+        /// Bilinear + 1×1 upsampling instead of transposed convolutions.
+        bilinear: bool,
+    },
+}
+
+impl SegmentArch {
+    /// A short description (`u-net w16 d3`).
+    pub fn name(&self) -> String {
+        match self {
+            SegmentArch::UNet {
+                width,
+                depth,
+                bilinear,
+            } => format!(
+                "u-net w{width} d{depth}{}",
+                if *bilinear { " bilinear" } else { "" }
+            ),
+        }
+    }
+
+    /// Builds the model for `in_channels`-channel images and `num_classes` classes.
+    pub fn build(&self, in_channels: usize, num_classes: usize, device: &Device) -> SegmentModel {
+        match *self {
+            SegmentArch::UNet {
+                width,
+                depth,
+                bilinear,
+            } => SegmentModel::UNet(
+                UNetConfig::new(in_channels, num_classes)
+                    .with_width(width)
+                    .with_depth(depth)
+                    .with_upsampling(if bilinear {
+                        Upsampling::Bilinear
+                    } else {
+                        Upsampling::Transposed
+                    })
+                    .init(device),
+            ),
+        }
+    }
+
+    /// Checks the knobs.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        match *self {
+            SegmentArch::UNet { width, depth, .. } => {
+                if width == 0 || depth == 0 || depth > 6 {
+                    return Err(TaskError::invalid(format!(
+                        "a U-Net needs a width ≥ 1 and a depth of 1 to 6, not {width} and {depth}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a segmentation run trains on what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentSpec {
+    /// The data.
+    pub data: DigitScenes,
+    /// The model.
+    pub arch: SegmentArch,
+}
+
+impl SegmentSpec {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        self.arch.validate()?;
+        let d = &self.data;
+        if d.train_scenes < 2 || d.test_scenes == 0 {
+            return Err(TaskError::invalid(
+                "digit scenes need at least 2 training scenes and 1 test scene",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The segmentation recipes, with the settings their figures in docs/segmentation.md were
+/// measured with.
+pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
+    let cosine = LrSchedule::Cosine { min_lr_factor: 0.0 };
+    vec![Recipe::new(
+        "digits-unet",
+        "3.3",
+        "U-Net (width 8, depth 3) segmenting MNIST digit scenes: background + 10 digit classes",
+        SegmentSpec {
+            data: DigitScenes::default(),
+            arch: SegmentArch::UNet {
+                width: 8,
+                depth: 3,
+                bilinear: false,
+            },
+        },
+        FitConfig::recipe(8, 16, 3e-3, OptimizerKind::Adam, cosine),
+    )]
+}
+
+/// The current version of [`SegmentRunInfo`]'s format.
+pub const RUN_VERSION: u32 = 1;
+
+/// What `OUT/run.json` records about a trained segmenter.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SegmentRunInfo {
+    /// Format version.
+    pub version: u32,
+    /// Recipe name.
+    pub recipe: String,
+    /// The model.
+    pub arch: SegmentArch,
+    /// Input `[C, H, W]`.
+    pub input_shape: [usize; 3],
+    /// Class names, index = class id (0 = background).
+    pub class_names: Vec<String>,
+    /// Per-channel normalisation mean (of pixel/255).
+    pub mean: Vec<f32>,
+    /// Per-channel normalisation standard deviation.
+    pub std: Vec<f32>,
+    /// Where the training data came from.
+    pub data: String,
+}
+
+deepzero_train::impl_run_info!(SegmentRunInfo, RUN_VERSION);
+
+impl SegmentRunInfo {
+    fn batcher(&self) -> SegmentBatcher {
+        SegmentBatcher::new(self.mean.clone(), self.std.clone())
+    }
+
+    /// Reads `DIR/run.json`, checking its version, that it is usable and, when `recipe` is
+    /// given, that the run was made by it.
+    pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
+        let info: Self = load_run_info(dir, recipe)?;
+        let channels = info.input_shape[0];
+        if info.mean.len() != channels
+            || info.std.len() != channels
+            || info.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+            || info.class_names.len() < 2
+            || info.input_shape.contains(&0)
+        {
+            return Err(TaskError::invalid(format!(
+                "{}: run.json needs a non-empty input shape, {channels} means, {channels} positive standard deviations and at least two classes",
+                dir.display()
+            )));
+        }
+        info.arch.validate()?;
+        Ok(info)
+    }
+
+    /// The trained model of the run in `dir`, on `device`.
+    pub fn load_model(&self, dir: &Path, device: &Device) -> Result<SegmentModel, TaskError> {
+        let model = self
+            .arch
+            .build(self.input_shape[0], self.class_names.len(), device);
+        Ok(load_model(model, &model_file(dir)?)?)
+    }
+
+    /// Writes `DIR/run.json` atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), TaskError> {
+        std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
+        Ok(write_json_atomic(&dir.join("run.json"), self)?)
+    }
+}
+
+/// The training and test scenes of `data`, drawn from the MNIST files in `data_dir` (or its
+/// `mnist` sub-folder), else from the shipped sample `datasets/mnist-sample`. Seeded by `seed`.
+pub fn load_scenes(
+    data: &DigitScenes,
+    data_dir: Option<&Path>,
+    seed: u64,
+) -> Result<(MaskedImages, MaskedImages, String), TaskError> {
+    let (dir, source) = crate::tasks::classify::idx_dir(IdxCorpus::Mnist, data_dir)?;
+    let config = |seed| SceneConfig {
+        canvas: data.canvas,
+        min_objects: data.min_objects,
+        max_objects: data.max_objects,
+        min_side: data.min_side,
+        max_side: data.max_side,
+        max_iou: 0.0,
+        clutter: 0,
+        seed,
+    };
+    let to_set = |split: Split, count: usize, seed: u64| -> Result<MaskedImages, TaskError> {
+        let digits = IdxCorpus::Mnist.load(&dir, split)?;
+        let scenes = render_scenes(&[&digits], &config(seed), count)?;
+        let mut class_names = vec!["background".to_string()];
+        class_names.extend(scenes.class_names.iter().cloned());
+        let items = scenes
+            .scenes
+            .iter()
+            .map(|s| MaskedImage::new(s.to_image_item(), s.mask.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MaskedImages::new(items, class_names)?)
+    };
+    let train = to_set(Split::Train, data.train_scenes, seed)?;
+    // Another seed, and the test split's digits: no scene and no digit is shared.
+    let test = to_set(Split::Test, data.test_scenes, seed ^ 0x7e57_5ce7e)?;
+    let label = format!(
+        "{} digit scenes {}² ({}–{} digits of {}–{} px) from {source}",
+        data.train_scenes + data.test_scenes,
+        data.canvas,
+        data.min_objects,
+        data.max_objects,
+        data.min_side,
+        data.max_side
+    );
+    Ok((train, test, label))
+}
+
+/// Per-channel mean and standard deviation of pixel/255 over the images of `set`.
+pub fn channel_stats(set: &MaskedImages) -> (Vec<f32>, Vec<f32>) {
+    let [c, h, w] = set.shape();
+    let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+    for item in &set.items {
+        for (ch, plane) in item.image.pixels.chunks_exact(h * w).enumerate() {
+            for &p in plane {
+                let v = f64::from(p) / 255.0;
+                sum[ch] += v;
+                sq[ch] += v * v;
+            }
+        }
+    }
+    let n = (set.len() * h * w).max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, &m)| ((q / n - f64::from(m).powi(2)).max(1e-6)).sqrt() as f32)
+        .collect();
+    (mean, std)
+}
+
+/// The confusion matrix of `model` (in inference mode) over every image of `set`, in batches of
+/// `batch_size` on `device`.
+pub fn evaluate_segmenter<M: Segmenter>(
+    model: &M,
+    set: &MaskedImages,
+    batcher: &SegmentBatcher,
+    batch_size: usize,
+    device: &Device,
+) -> Result<ConfusionMatrix, TaskError> {
+    use burn::data::dataloader::batcher::Batcher;
+    let mut matrix = ConfusionMatrix::new(set.class_names.len());
+    for chunk in set.items.chunks(batch_size.max(1)) {
+        let batch = batcher.batch(chunk.to_vec(), device);
+        let predicted = argmax_masks(model.segment(batch.images))?;
+        let targets: Vec<usize> = chunk
+            .iter()
+            .flat_map(|i| i.mask.iter().map(|&v| usize::from(v)))
+            .collect();
+        matrix
+            .update(&targets, &predicted)
+            .map_err(|e| TaskError::invalid(e.to_string()))?;
+    }
+    Ok(matrix)
+}
+
+/// The arg-max class of every pixel of logits `[B, K, H, W]`, as `B·H·W` ids.
+fn argmax_masks(logits: Tensor<4>) -> Result<Vec<usize>, TaskError> {
+    let ids = logits.argmax(1); // [B, 1, H, W]
+    let ids: Vec<i64> = ids
+        .try_into_vec_as::<i64>()
+        .map_err(|e| TaskError::invalid(format!("{e:?}")))?;
+    Ok(ids.into_iter().map(|v| v.max(0) as usize).collect())
+}
+
+/// The printed summary of a confusion matrix.
+fn summary(matrix: &ConfusionMatrix) -> String {
+    format!(
+        "mIoU {:.4}, pixel accuracy {:.2}%, mean Dice {:.4}",
+        matrix.mean_iou(),
+        matrix.pixel_accuracy() * 100.0,
+        matrix.mean_dice()
+    )
+}
+
+/// Trains a segmenter as `spec` says into `settings.out`; returns what it wrote to
+/// `metrics.json` (`test`: pixel accuracy, mean IoU, mean Dice and per-class figures).
+pub fn train(spec: &SegmentSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+    spec.validate()?;
+    settings.validate()?;
+    let (all_train, test, source) =
+        load_scenes(&spec.data, settings.data_dir.as_deref(), settings.seed())?;
+    let (mean, std) = channel_stats(&all_train);
+    let info = SegmentRunInfo {
+        version: RUN_VERSION,
+        recipe: settings.name.clone(),
+        arch: spec.arch,
+        input_shape: all_train.shape(),
+        class_names: all_train.class_names.clone(),
+        mean,
+        std,
+        data: source.clone(),
+    };
+    let out = settings.create_out()?;
+    info.save(out)?;
+
+    let (train_idx, valid_idx) = train_valid_split(
+        all_train.len(),
+        settings.valid_fraction.max(1.0 / all_train.len() as f64),
+        settings.seed(),
+    );
+    let valid = all_train.select(&valid_idx);
+    let batcher = info.batcher();
+    let augmented = std::sync::Arc::new(AugmentedMasks::new(
+        all_train.select(&train_idx),
+        spec.data.augment.clone(),
+        settings.seed(),
+    ));
+    let hook = augmented.clone();
+    let train_source = DatasetBatches::new(augmented, batcher.clone())
+        .with_epoch_hook(move |epoch| hook.set_epoch(epoch));
+    let valid_source = DatasetBatches::new(valid.clone(), batcher.clone());
+
+    let mut progress = settings.progress();
+    progress.message(&format!(
+        "{}: {} on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
+        settings.name,
+        spec.arch.name(),
+        source,
+        train_source.len(),
+        valid_source.len(),
+        test.len(),
+        settings.backend,
+        settings.fit.describe(),
+        out.display()
+    ));
+    let device = settings.device()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(settings.seed());
+    let model = spec
+        .arch
+        .build(info.input_shape[0], info.class_names.len(), &train_device);
+    let identity = json!({
+        "recipe": info.recipe,
+        "arch": info.arch,
+        "input_shape": info.input_shape,
+        "classes": info.class_names.len(),
+    });
+    let outcome = settings.fit_and_save(
+        model,
+        &train_source,
+        Some(&valid_source),
+        &train_device,
+        identity,
+        &mut progress,
+    )?;
+    let model = outcome.model.clone();
+    let eval_batch = settings.eval_batch_size.unwrap_or(64);
+    let valid_matrix = evaluate_segmenter(&model, &valid, &batcher, eval_batch, &device)?;
+    let test_matrix = evaluate_segmenter(&model, &test, &batcher, eval_batch, &device)?;
+    let parameters = crate::trainable_params(&model);
+    let report = RunReport {
+        data: json!({
+            "source": source,
+            "train_examples": train_source.len(),
+            "valid_examples": valid.len(),
+            "test_examples": test.len(),
+        }),
+        valid: valid_matrix.report(&info.class_names),
+        test: test_matrix.report(&info.class_names),
+        ..RunReport::new(settings, &outcome, spec.arch.name(), parameters)
+    };
+    let path = report.write(out)?;
+    progress.message(&format!(
+        "test: {} (model of epoch {}) -> {}",
+        summary(&test_matrix),
+        report.model_epoch,
+        path.display()
+    ));
+    Ok(report)
+}
+
+/// The test-split figures of the run in `run` (the scenes as `spec` and `settings.data_dir`
+/// say); writes `settings.out/metrics.json`.
+pub fn evaluate_run(
+    spec: &SegmentSpec,
+    run: &Path,
+    settings: &RunSettings,
+) -> Result<EvalReport, TaskError> {
+    let info = SegmentRunInfo::load(run, Some(&settings.name))?;
+    let (_, test, source) = load_scenes(&spec.data, settings.data_dir.as_deref(), settings.seed())?;
+    if test.shape() != info.input_shape || test.class_names.len() != info.class_names.len() {
+        return Err(TaskError::invalid(format!(
+            "the scenes ({:?}, {} classes) do not match the run ({:?}, {} classes)",
+            test.shape(),
+            test.class_names.len(),
+            info.input_shape,
+            info.class_names.len()
+        )));
+    }
+    let device = settings.device()?;
+    let model = info.load_model(run, &device)?;
+    let start = std::time::Instant::now();
+    let matrix = evaluate_segmenter(
+        &model,
+        &test,
+        &info.batcher(),
+        settings.eval_batch_size.unwrap_or(64),
+        &device,
+    )?;
+    let report = EvalReport::new(
+        settings,
+        run,
+        &source,
+        test.len(),
+        start.elapsed().as_secs_f64(),
+        matrix.report(&info.class_names),
+    );
+    let path = report.write(&settings.out)?;
+    settings.progress().message(&format!(
+        "{}: test {} on {} scenes -> {}",
+        settings.name,
+        summary(&matrix),
+        test.len(),
+        path.display()
+    ));
+    Ok(report)
+}
+
+/// One image's segmentation.
+#[derive(Clone, Debug, Serialize)]
+pub struct SegmentPrediction {
+    /// The image file.
+    pub image: String,
+    /// `[H, W]` of the file (the mask is at this size).
+    pub size: [usize; 2],
+    /// Pixels per class, for the classes that occur: (class id, name, pixels).
+    pub class_pixels: Vec<(usize, String, usize)>,
+    /// The class of every pixel, row-major `H × W`.
+    #[serde(skip)]
+    pub mask: Vec<u8>,
+}
+
+/// A trained segmenter loaded from its run folder.
+pub struct Predictor {
+    info: SegmentRunInfo,
+    model: SegmentModel,
+    device: Device,
+}
+
+impl Predictor {
+    /// Loads the run in `dir` (checking, when `recipe` is given, that it made the run).
+    pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
+        let info = SegmentRunInfo::load(dir, recipe)?;
+        let model = info.load_model(dir, device)?;
+        Ok(Self {
+            info,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// What run.json says about the model.
+    pub fn info(&self) -> &SegmentRunInfo {
+        &self.info
+    }
+
+    /// The image at its own size and resized to the model's input, as the model reads it.
+    fn read(&self, path: &Path) -> Result<(ImageItem, ImageItem), TaskError> {
+        let [c, h, w] = self.info.input_shape;
+        let (fw, fh) = image::image_dimensions(path).map_err(|source| {
+            TaskError::Data(deepzero_data::DataError::Decode {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?;
+        let original = load_image(path, c, [fh as usize, fw as usize])?;
+        let resized = load_image(path, c, [h, w])?;
+        Ok((original, resized))
+    }
+
+    /// Segments each image file: resized to the model's input, then the mask resized (nearest)
+    /// back to the file's size.
+    pub fn predict(&self, images: &[PathBuf]) -> Result<Vec<SegmentPrediction>, TaskError> {
+        use burn::data::dataloader::batcher::Batcher;
+        let [_, h, w] = self.info.input_shape;
+        let batcher = self.info.batcher();
+        let mut out = Vec::with_capacity(images.len());
+        for path in images {
+            let (original, resized) = self.read(path)?;
+            let item = MaskedImage {
+                mask: vec![0; h * w],
+                image: resized,
+            };
+            let batch = batcher.batch(vec![item], &self.device);
+            let logits = self.model.segment(batch.images);
+            let finite: bool = logits.clone().is_finite().all().into_scalar::<bool>();
+            if !finite {
+                return Err(TaskError::invalid(
+                    "the model's logits are not finite numbers (are its weights?)",
+                ));
+            }
+            let small: Vec<u8> = argmax_masks(logits)?.into_iter().map(|k| k as u8).collect();
+            let [_, fh, fw] = original.shape;
+            let mask = resize_nearest_u8(&small, [h, w], [fh, fw]);
+            let mut counts = vec![0usize; self.info.class_names.len()];
+            for &k in &mask {
+                counts[usize::from(k)] += 1;
+            }
+            out.push(SegmentPrediction {
+                image: path.display().to_string(),
+                size: [fh, fw],
+                class_pixels: counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(k, &n)| (k, self.info.class_names[k].clone(), n))
+                    .collect(),
+                mask,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Draws `prediction`'s mask onto its image (class colours blended at 60 %) into `out`
+    /// (PNG).
+    pub fn draw(&self, prediction: &SegmentPrediction, out: &Path) -> Result<(), TaskError> {
+        let (original, _) = self.read(Path::new(&prediction.image))?;
+        let picture = super::overlay(&original, &prediction.mask, 0.6);
+        Ok(super::draw::save_rgb(out, &picture)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Trains a tiny U-Net for one epoch on a few scenes of the shipped MNIST sample, then
+    /// evaluates, reloads and predicts: the whole run-folder round trip.
+    #[test]
+    fn train_evaluate_predict_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SegmentSpec {
+            data: DigitScenes {
+                canvas: 32,
+                max_objects: 2,
+                min_side: 12,
+                max_side: 16,
+                train_scenes: 24,
+                test_scenes: 8,
+                ..DigitScenes::default()
+            },
+            arch: SegmentArch::UNet {
+                width: 4,
+                depth: 2,
+                bilinear: true,
+            },
+        };
+        let mut settings = RunSettings::new("digits-unet", dir.path().join("run"));
+        settings.fit = FitConfig::recipe(1, 8, 1e-3, OptimizerKind::Adam, LrSchedule::Constant);
+        settings.quiet = true;
+        let report = train(&spec, &settings).unwrap();
+        let miou = report.test["mean_iou"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&miou), "{miou}");
+        assert_eq!(report.test["classes"].as_array().unwrap().len(), 11);
+
+        let eval_settings = RunSettings {
+            out: dir.path().join("eval"),
+            ..settings.clone()
+        };
+        let eval = evaluate_run(&spec, &settings.out, &eval_settings).unwrap();
+        assert_eq!(eval.test["mean_iou"], report.test["mean_iou"]);
+
+        let (_, test, _) = load_scenes(&spec.data, None, 1).unwrap();
+        let png = dir.path().join("scene.png");
+        image::GrayImage::from_raw(32, 32, test.items[0].image.pixels.clone())
+            .unwrap()
+            .save(&png)
+            .unwrap();
+        let predictor =
+            Predictor::load(&settings.out, Some("digits-unet"), &Device::flex()).unwrap();
+        let p = predictor.predict(std::slice::from_ref(&png)).unwrap();
+        assert_eq!(p[0].mask.len(), 32 * 32);
+        assert_eq!(
+            p[0].class_pixels.iter().map(|c| c.2).sum::<usize>(),
+            32 * 32
+        );
+        let drawn = dir.path().join("scene.mask.png");
+        predictor.draw(&p[0], &drawn).unwrap();
+        assert_eq!(image::image_dimensions(&drawn).unwrap(), (32, 32));
+
+        // Another recipe's name, a corrupt image: one-line errors.
+        assert!(Predictor::load(&settings.out, Some("digits-deeplab"), &Device::flex()).is_err());
+        let bad = dir.path().join("bad.png");
+        std::fs::write(&bad, b"not a png").unwrap();
+        let err = predictor.predict(&[bad]).unwrap_err().to_string();
+        assert!(err.contains("bad.png"), "{err}");
+    }
+}
