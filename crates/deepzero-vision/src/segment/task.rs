@@ -68,7 +68,7 @@ impl Default for DigitScenes {
             max_objects: 3,
             min_side: 20,
             max_side: 32,
-            train_scenes: 4000,
+            train_scenes: 3000,
             test_scenes: 1000,
             augment: MaskAugmentation {
                 scale: Some((0.8, 1.2)),
@@ -175,16 +175,16 @@ pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
     vec![Recipe::new(
         "digits-unet",
         "3.3",
-        "U-Net (width 8, depth 3) segmenting MNIST digit scenes: background + 10 digit classes",
+        "U-Net (width 12, depth 4) segmenting MNIST digit scenes: background + 10 digit classes",
         SegmentSpec {
             data: DigitScenes::default(),
             arch: SegmentArch::UNet {
-                width: 8,
-                depth: 3,
+                width: 12,
+                depth: 4,
                 bilinear: false,
             },
         },
-        FitConfig::recipe(8, 16, 3e-3, OptimizerKind::Adam, cosine),
+        FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
     )]
 }
 
