@@ -12,7 +12,8 @@
 //!   empty (in the targets or the predictions). torchvision's reference divides 0 by 0 for an
 //!   absent class and reports `nan`; averaging the others is `torch.nanmean` of its `iu`.
 //!
-//! Pixels whose target is the ignore index (255 by default, the VOC/COCO "void" border) are
+//! The counts are deepzero-core's [`deepzero_core::ConfusionMatrix`], the one the classifiers
+//! report. Pixels whose target is the ignore index (255 by default, the VOC/COCO "void" border) are
 //! left out of the matrix, whatever the prediction there.
 
 use serde::Serialize;
@@ -59,22 +60,21 @@ pub enum MetricError {
     ClassMismatch(usize, usize),
 }
 
-/// Pixel counts of (true class, predicted class) over a dataset.
+/// Pixel counts of (true class, predicted class) over a dataset: deepzero-core's
+/// [`deepzero_core::ConfusionMatrix`] (the classifiers' matrix) fed only the pixels whose target
+/// is not the ignore index, with the segmentation metrics on top.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfusionMatrix {
-    num_classes: usize,
     ignore_index: Option<usize>,
-    /// Row-major `[target][prediction]`.
-    counts: Vec<u64>,
+    counts: deepzero_core::ConfusionMatrix,
 }
 
 impl ConfusionMatrix {
     /// An empty matrix over `num_classes` classes that skips targets equal to [`IGNORE_INDEX`].
     pub fn new(num_classes: usize) -> Self {
         Self {
-            num_classes,
             ignore_index: Some(IGNORE_INDEX),
-            counts: vec![0; num_classes * num_classes],
+            counts: deepzero_core::ConfusionMatrix::new(num_classes),
         }
     }
 
@@ -86,19 +86,18 @@ impl ConfusionMatrix {
 
     /// Number of classes.
     pub fn num_classes(&self) -> usize {
-        self.num_classes
+        self.counts.num_classes()
     }
 
     /// `M[target][prediction]`.
     pub fn count(&self, target: usize, prediction: usize) -> u64 {
-        self.counts[target * self.num_classes + prediction]
+        self.counts.count(target, prediction)
     }
 
     /// The matrix as rows (one per true class).
     pub fn rows(&self) -> Vec<Vec<u64>> {
-        self.counts
-            .chunks(self.num_classes.max(1))
-            .map(<[u64]>::to_vec)
+        (0..self.num_classes())
+            .map(|t| self.counts.row(t).to_vec())
             .collect()
     }
 
@@ -112,7 +111,8 @@ impl ConfusionMatrix {
                 predictions: predictions.len(),
             });
         }
-        let k = self.num_classes;
+        let k = self.num_classes();
+        let (mut kept_targets, mut kept_predictions) = (Vec::new(), Vec::new());
         for (pixel, (&t, &p)) in targets.iter().zip(predictions).enumerate() {
             if Some(t) == self.ignore_index {
                 continue;
@@ -131,65 +131,56 @@ impl ConfusionMatrix {
                     num_classes: k,
                 });
             }
+            kept_targets.push(t);
+            kept_predictions.push(p);
         }
-        for (&t, &p) in targets.iter().zip(predictions) {
-            if Some(t) != self.ignore_index {
-                self.counts[t * k + p] += 1;
-            }
-        }
-        Ok(())
+        // Every id was checked above, so the core matrix cannot refuse them.
+        self.counts
+            .add_batch(&kept_predictions, &kept_targets)
+            .map_err(|_| MetricError::ClassMismatch(k, k))
     }
 
     /// Adds another matrix's counts (e.g. of another batch or worker).
     pub fn merge(&mut self, other: &ConfusionMatrix) -> Result<(), MetricError> {
-        if other.num_classes != self.num_classes {
-            return Err(MetricError::ClassMismatch(
-                other.num_classes,
-                self.num_classes,
-            ));
-        }
         self.counts
-            .iter_mut()
-            .zip(&other.counts)
-            .for_each(|(a, b)| *a += b);
-        Ok(())
+            .merge(&other.counts)
+            .map_err(|_| MetricError::ClassMismatch(other.num_classes(), self.num_classes()))
     }
 
     /// Pixels counted (ignored ones excluded).
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.total()
     }
 
     fn diagonal(&self, k: usize) -> u64 {
-        self.count(k, k)
+        self.counts.true_positives(k)
     }
 
     /// Pixels whose true class is `k` (row sum).
     pub fn target_pixels(&self, k: usize) -> u64 {
-        (0..self.num_classes).map(|p| self.count(k, p)).sum()
+        self.counts.support(k)
     }
 
     /// Pixels predicted as `k` (column sum).
     pub fn predicted_pixels(&self, k: usize) -> u64 {
-        (0..self.num_classes).map(|t| self.count(t, k)).sum()
+        self.counts.false_positives(k) + self.counts.true_positives(k)
     }
 
     /// Fraction of counted pixels predicted right (0 for an empty matrix).
     pub fn pixel_accuracy(&self) -> f64 {
-        let correct: u64 = (0..self.num_classes).map(|k| self.diagonal(k)).sum();
-        ratio(correct, self.total()).unwrap_or(0.0)
+        ratio(self.counts.correct(), self.total()).unwrap_or(0.0)
     }
 
     /// Per-class recall (torchvision's `acc`): `None` where the class has no true pixel.
     pub fn class_accuracy(&self) -> Vec<Option<f64>> {
-        (0..self.num_classes)
+        (0..self.num_classes())
             .map(|k| ratio(self.diagonal(k), self.target_pixels(k)))
             .collect()
     }
 
     /// Per-class IoU: `None` for a class absent from both targets and predictions.
     pub fn class_iou(&self) -> Vec<Option<f64>> {
-        (0..self.num_classes)
+        (0..self.num_classes())
             .map(|k| {
                 let tp = self.diagonal(k);
                 ratio(tp, self.target_pixels(k) + self.predicted_pixels(k) - tp)
@@ -199,7 +190,7 @@ impl ConfusionMatrix {
 
     /// Per-class Dice: `None` for a class absent from both targets and predictions.
     pub fn class_dice(&self) -> Vec<Option<f64>> {
-        (0..self.num_classes)
+        (0..self.num_classes())
             .map(|k| {
                 ratio(
                     2 * self.diagonal(k),
@@ -223,7 +214,7 @@ impl ConfusionMatrix {
     /// `iou`, `dice`, `accuracy` and `pixels` (`null` where a class is absent).
     pub fn report(&self, class_names: &[String]) -> Value {
         let (iou, dice, acc) = (self.class_iou(), self.class_dice(), self.class_accuracy());
-        let classes: Vec<Value> = (0..self.num_classes)
+        let classes: Vec<Value> = (0..self.num_classes())
             .map(|k| {
                 json!({
                     "class": class_names.get(k).cloned().unwrap_or_else(|| k.to_string()),

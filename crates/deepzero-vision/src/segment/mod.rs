@@ -6,6 +6,9 @@
 //! | [`MaskedImages`], [`read_mask_png`], [`MaskAugmentation`], [`SegmentBatcher`] — images with class-index masks | `data.rs` |
 //! | [`overlay`], [`class_colour`] — masks drawn in PASCAL VOC's colours | `draw.rs` |
 //! | [`UNet`] — Ronneberger et al. 2015, width/depth knobs, transposed or bilinear upsampling | `unet.rs` |
+//! | [`DeepLabV3`] — DeepLab v3 (ASPP on a dilated ResNet), torchvision's `deeplabv3_resnet50` | `deeplab.rs`, `heads.rs`, `simple.rs` |
+//! | [`Fcn`] — torchvision's `fcn_resnet50` (FCN head on a dilated ResNet) | `fcn.rs` |
+//! | [`load_torchvision_segmenter`] — torchvision's FCN / DeepLab weights | `simple.rs` |
 //! | [`task`] — digit scenes → trained segmenter in a run folder, evaluation, [`task::Predictor`] | `task.rs` |
 //!
 //! Every segmenter maps images `[B, C, H, W]` to per-pixel logits `[B, classes, H, W]`
@@ -13,8 +16,12 @@
 //! [`segmentation_step`], pixels labelled [`IGNORE_INDEX`] left out.
 
 pub mod data;
+pub mod deeplab;
 pub mod draw;
+pub mod fcn;
+pub mod heads;
 pub mod metrics;
+pub mod simple;
 pub mod task;
 pub mod unet;
 
@@ -28,8 +35,11 @@ pub use data::{
     AugmentedMasks, MaskAugmentation, MaskedImage, MaskedImages, SegmentBatcher, read_mask_png,
     write_mask_png,
 };
+pub use deeplab::{DeepLabV3, DeepLabV3Config};
 pub use draw::{class_colour, mask_to_rgb, overlay};
+pub use fcn::{Fcn, FcnConfig};
 pub use metrics::{ConfusionMatrix, IGNORE_INDEX, MetricError};
+pub use simple::{SimpleSegmentationModel, load_torchvision_segmenter};
 pub use unet::{UNet, UNetConfig, Upsampling};
 
 /// A model that assigns class logits to every pixel.
@@ -99,7 +109,7 @@ macro_rules! supervised_segmenter {
         }
     )*};
 }
-supervised_segmenter!(UNet, SegmentModel);
+supervised_segmenter!(UNet, SimpleSegmentationModel, SegmentModel);
 
 impl Segmenter for UNet {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
@@ -107,17 +117,28 @@ impl Segmenter for UNet {
     }
 }
 
+impl Segmenter for SimpleSegmentationModel {
+    fn segment(&self, images: Tensor<4>) -> Tensor<4> {
+        self.forward(images)
+    }
+}
+
 /// Any of the segmenters, chosen at run time (what the recipes train and checkpoint).
+// One value per run: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum SegmentModel {
     /// A U-Net.
     UNet(UNet),
+    /// DeepLab v3 or FCN on a ResNet.
+    ResNetHead(SimpleSegmentationModel),
 }
 
 impl Segmenter for SegmentModel {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
         match self {
             SegmentModel::UNet(m) => m.forward(images),
+            SegmentModel::ResNetHead(m) => m.forward(images),
         }
     }
 }

@@ -92,6 +92,18 @@ pub enum SegmentArch {
         /// Bilinear + 1×1 upsampling instead of transposed convolutions.
         bilinear: bool,
     },
+    /// [`super::DeepLabV3`] on a bottleneck ResNet whose `layer3`/`layer4` are dilated, with a
+    /// 3×3 stride-2 stem and no max-pool (output stride 4: digit strokes are 2–3 px wide).
+    DeepLabV3 {
+        /// The ResNet's base width (torchvision: 64).
+        width: usize,
+        /// Bottleneck blocks per stage (ResNet-50: 3-4-6-3).
+        blocks: [usize; 4],
+        /// ASPP's channels (torchvision: 256).
+        aspp_channels: usize,
+        /// ASPP's dilation rates (torchvision: 12, 24, 36 at output stride 8 on 520 px).
+        rates: [usize; 3],
+    },
 }
 
 impl SegmentArch {
@@ -105,6 +117,14 @@ impl SegmentArch {
             } => format!(
                 "u-net w{width} d{depth}{}",
                 if *bilinear { " bilinear" } else { "" }
+            ),
+            SegmentArch::DeepLabV3 {
+                width,
+                blocks,
+                aspp_channels,
+                rates,
+            } => format!(
+                "deeplab-v3 resnet w{width} blocks {blocks:?}, aspp {aspp_channels} rates {rates:?}"
             ),
         }
     }
@@ -127,6 +147,25 @@ impl SegmentArch {
                     })
                     .init(device),
             ),
+            SegmentArch::DeepLabV3 {
+                width,
+                blocks,
+                aspp_channels,
+                rates,
+            } => {
+                let backbone = crate::ResNetConfig::new(crate::BlockKind::Bottleneck, blocks, 1)
+                    .with_in_channels(in_channels)
+                    .with_base_channels(width)
+                    .with_stem_kernel(3)
+                    .with_stem_max_pool(false)
+                    .dilated();
+                SegmentModel::ResNetHead(
+                    super::DeepLabV3Config::new(backbone, num_classes)
+                        .with_aspp_channels(aspp_channels)
+                        .with_atrous_rates(rates.to_vec())
+                        .init(device),
+                )
+            }
         }
     }
 
@@ -138,6 +177,18 @@ impl SegmentArch {
                     return Err(TaskError::invalid(format!(
                         "a U-Net needs a width ≥ 1 and a depth of 1 to 6, not {width} and {depth}"
                     )));
+                }
+            }
+            SegmentArch::DeepLabV3 {
+                width,
+                blocks,
+                aspp_channels,
+                rates,
+            } => {
+                if width == 0 || aspp_channels == 0 || blocks.contains(&0) || rates.contains(&0) {
+                    return Err(TaskError::invalid(
+                        "a DeepLab v3 needs a width, ASPP channels, blocks per stage and rates of at least 1",
+                    ));
                 }
             }
         }
@@ -172,20 +223,37 @@ impl SegmentSpec {
 /// measured with.
 pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
     let cosine = LrSchedule::Cosine { min_lr_factor: 0.0 };
-    vec![Recipe::new(
-        "digits-unet",
-        "3.3",
-        "U-Net (width 12, depth 4) segmenting MNIST digit scenes: background + 10 digit classes",
-        SegmentSpec {
-            data: DigitScenes::default(),
-            arch: SegmentArch::UNet {
-                width: 12,
-                depth: 4,
-                bilinear: false,
+    vec![
+        Recipe::new(
+            "digits-unet",
+            "3.3",
+            "U-Net (width 12, depth 4) segmenting MNIST digit scenes: background + 10 digit classes",
+            SegmentSpec {
+                data: DigitScenes::default(),
+                arch: SegmentArch::UNet {
+                    width: 12,
+                    depth: 4,
+                    bilinear: false,
+                },
             },
-        },
-        FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
-    )]
+            FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
+        ),
+        Recipe::new(
+            "digits-deeplab",
+            "3.3",
+            "DeepLab v3 (ASPP on a dilated bottleneck ResNet, width 8) segmenting MNIST digit scenes",
+            SegmentSpec {
+                data: DigitScenes::default(),
+                arch: SegmentArch::DeepLabV3 {
+                    width: 8,
+                    blocks: [1, 1, 1, 1],
+                    aspp_channels: 32,
+                    rates: [2, 4, 6],
+                },
+            },
+            FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
+        ),
+    ]
 }
 
 /// The current version of [`SegmentRunInfo`]'s format.
@@ -671,6 +739,16 @@ mod tests {
         let drawn = dir.path().join("scene.mask.png");
         predictor.draw(&p[0], &drawn).unwrap();
         assert_eq!(image::image_dimensions(&drawn).unwrap(), (32, 32));
+
+        // The DeepLab recipe builds and segments at the input's size.
+        let deeplab = &recipes()[1];
+        let model = deeplab.spec.arch.build(1, 11, &Device::flex());
+        assert_eq!(
+            model
+                .segment(Tensor::zeros([1, 1, 32, 32], &Device::flex()))
+                .dims(),
+            [1, 11, 32, 32]
+        );
 
         // Another recipe's name, a corrupt image: one-line errors.
         assert!(Predictor::load(&settings.out, Some("digits-deeplab"), &Device::flex()).is_err());

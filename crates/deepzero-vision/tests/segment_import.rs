@@ -1,0 +1,113 @@
+//! Golden tests of the torchvision segmentation imports: FCN-ResNet50 and DeepLabV3-ResNet50.
+//!
+//! `tests/fixtures/make_segment_import_fixture.py` (see its docstring) builds torchvision's own
+//! classes (`ResNet` with `replace_stride_with_dilation=[False, True, True]`,
+//! `IntermediateLayerGetter`, `FCNHead`, `ASPP`, `FCN`, `DeepLabV3`) at 1/16 of the width
+//! (blocks 1-1-2-2, ASPP 16 channels at rates 2-3-4, 3 classes, auxiliary heads), draws seeded
+//! random weights and BN statistics, saves the state dicts as `.pth` and the `out` and `aux`
+//! outputs PyTorch computes in eval mode for `x.flatten()[i] = float32(sin(0.37 i))` of shape
+//! [2, 3, 32, 48]. Here the same configurations are built with `FcnConfig` / `DeepLabV3Config`,
+//! loaded with `load_torchvision_segmenter` and compared within 1e-4 (outputs of order 1; a
+//! misplaced weight, a wrong dilation or align_corners moves them by 1e-2 or more).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use deepzero_vision::segment::{
+    DeepLabV3Config, FcnConfig, SimpleSegmentationModel, load_torchvision_segmenter,
+};
+use deepzero_vision::{BlockKind, ResNetConfig};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn golden(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture("segment_logits.json")).unwrap();
+    let all: Value = serde_json::from_str(&text).unwrap();
+    all[name].clone()
+}
+
+fn backbone() -> ResNetConfig {
+    ResNetConfig::new(BlockKind::Bottleneck, [1, 1, 2, 2], 1)
+        .with_base_channels(4)
+        .dilated()
+}
+
+fn max_difference(ours: Tensor<4>, theirs: &Value) -> f32 {
+    let ours: Vec<f32> = ours.to_data().try_to_vec::<f32>().unwrap();
+    let theirs: Vec<f32> = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(ours.len(), theirs.len());
+    ours.iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
+fn check(name: &str, model: SimpleSegmentationModel) {
+    let device = Device::flex();
+    let model = load_torchvision_segmenter(model, &fixture(&format!("{name}.pth")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n = 2 * 3 * 32 * 48;
+    let data: Vec<f32> = (0..n).map(|i| (0.37 * i as f64).sin() as f32).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(data, [2, 3, 32, 48]), &device);
+    let (out, aux) = model.forward_with_aux(x);
+    let entry = golden(name);
+    assert_eq!(out.dims(), [2, 3, 32, 48]);
+    let d_out = max_difference(out, &entry["out"]);
+    let d_aux = max_difference(aux.unwrap(), &entry["aux"]);
+    assert!(
+        d_out < 1e-4 && d_aux < 1e-4,
+        "{name}: out {d_out}, aux {d_aux}"
+    );
+}
+
+#[test]
+fn fcn_resnet50_equals_torchvision() {
+    let device = Device::flex();
+    check(
+        "fcn_resnet50_d16",
+        FcnConfig::new(backbone(), 3).with_aux(true).init(&device),
+    );
+}
+
+#[test]
+fn deeplabv3_resnet50_equals_torchvision() {
+    let device = Device::flex();
+    check(
+        "deeplabv3_resnet50_d16",
+        DeepLabV3Config::new(backbone(), 3)
+            .with_aspp_channels(16)
+            .with_atrous_rates(vec![2, 3, 4])
+            .with_aux(true)
+            .init(&device),
+    );
+}
+
+#[test]
+fn a_model_without_the_aux_head_ignores_it_and_wrong_files_are_refused() {
+    let device = Device::flex();
+    let path = fixture("deeplabv3_resnet50_d16.pth");
+    let no_aux = DeepLabV3Config::new(backbone(), 3)
+        .with_aspp_channels(16)
+        .with_atrous_rates(vec![2, 3, 4])
+        .init(&device);
+    assert!(load_torchvision_segmenter(no_aux, &path).is_ok());
+    // An FCN is not a DeepLab: one error naming the file and the keys.
+    let fcn = FcnConfig::new(backbone(), 3).with_aux(true).init(&device);
+    let err = load_torchvision_segmenter(fcn, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("deeplabv3_resnet50_d16.pth") && err.contains("classifier"),
+        "{err}"
+    );
+}
