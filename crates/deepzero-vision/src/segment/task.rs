@@ -619,6 +619,12 @@ impl Predictor {
     /// The image at its own size and resized to the model's input, as the model reads it.
     fn read(&self, path: &Path) -> Result<(ImageItem, ImageItem), TaskError> {
         let [c, h, w] = self.info.input_shape;
+        if !path.is_file() {
+            return Err(TaskError::invalid(format!(
+                "{}: no such image file",
+                path.display()
+            )));
+        }
         let (fw, fh) = image::image_dimensions(path).map_err(|source| {
             TaskError::Data(deepzero_data::DataError::Decode {
                 path: path.to_path_buf(),
