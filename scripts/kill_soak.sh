@@ -4,14 +4,14 @@
 # resuming each time with --resume, and checks that the interrupted run ends with the same
 # model.bpk, byte for byte, as the uninterrupted one.
 #
-#   scripts/kill_soak.sh [KILLS] [RECIPE] [EPOCHS]      (defaults: 50 mnist-mlp 4)
+#   scripts/kill_soak.sh [KILLS] [RECIPE] [EPOCHS]      (defaults: 50 mnist-mlp 40)
 #
 # Uses target/release/deepzero (or $DEEPZERO) and the shipped samples; writes under
 # ${SOAK_DIR:-/tmp/deepzero-soak}.
 set -euo pipefail
 kills=${1:-50}
 recipe=${2:-mnist-mlp}
-epochs=${3:-4}
+epochs=${3:-40}
 bin=${DEEPZERO:-target/release/deepzero}
 dir=${SOAK_DIR:-/tmp/deepzero-soak}/$recipe
 rm -rf "$dir" && mkdir -p "$dir"
@@ -30,9 +30,10 @@ while true; do
   attempt=$((attempt + 1))
   if [ "$first" = 1 ]; then args=(--out "$dir/killed"); else args=(--out "$dir/killed" --resume); fi
   if [ "$done_kills" -lt "$kills" ]; then
-    # Kill somewhere between 5 % and 60 % of a whole run's time.
-    delay=$(python3 -c "import random; print(round(random.uniform(0.05, 0.6) * $took, 3))")
-    train "${args[@]}" >> "$dir/killed.log" 2>&1 &
+    # Kill after 0.3–3 s: during start-up, an epoch, a checkpoint write or a resume.
+    delay=$(python3 -c "import random; print(round(random.uniform(0.3, 3.0), 3))")
+    # The binary itself in the background (not a shell function), so that $! is its pid.
+    "$bin" train "$recipe" --epochs "$epochs" --quiet "${args[@]}" >> "$dir/killed.log" 2>&1 &
     pid=$!
     sleep "$delay"
     if kill -9 "$pid" 2>/dev/null; then

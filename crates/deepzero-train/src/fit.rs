@@ -154,6 +154,14 @@ impl RunDir {
     }
 }
 
+/// The generator seed of one epoch: SplitMix64 of the run's seed and the epoch number.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Training settings that may change when a run is resumed: they decide how long to train and
 /// what to keep, not what one epoch computes. A change is recorded in the run's history.
 pub const RESUMABLE_CHANGES: [&str; 5] = [
@@ -498,6 +506,14 @@ where
             model = hook(epoch, model);
         }
         train.start_epoch(epoch);
+        // Random ops (dropout) draw from the device's generator: seeding it at the start of
+        // every epoch after the first makes an epoch's randomness depend on (seed, epoch) only,
+        // so a resumed run — which restarts at an epoch boundary — draws exactly what the
+        // uninterrupted run drew. Epoch 1 keeps the caller's seeding: burn initialises
+        // parameters lazily, at their first use in that epoch.
+        if epoch > 1 {
+            device.seed(epoch_seed(config.seed, epoch));
+        }
         progress.start_epoch(epoch, config.epochs, steps_per_epoch);
         let batches = epoch_batches(train.len(), config.batch_size, Some(config.seed), epoch);
         let epoch_start = Instant::now();

@@ -5,7 +5,7 @@
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::module::Param;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use deepzero_core::{LrSchedule, OptimizerKind};
 use deepzero_train::checkpoint::{load_model, save_model};
@@ -15,9 +15,11 @@ use deepzero_train::{
 };
 use serde_json::json;
 
+/// A linear classifier behind dropout, so that resumed runs must also restore the randomness.
 #[derive(Module, Debug)]
 struct Tiny {
     linear: Linear,
+    dropout: Dropout,
 }
 
 #[derive(Clone, Debug)]
@@ -29,7 +31,7 @@ struct Batch {
 impl Supervised for Tiny {
     type Batch = Batch;
     fn step(&self, batch: Batch) -> ClassificationStep {
-        ClassificationStep::from_logits(self.linear.forward(batch.x), batch.y)
+        ClassificationStep::from_logits(self.linear.forward(self.dropout.forward(batch.x)), batch.y)
     }
 }
 
@@ -46,6 +48,16 @@ impl Batcher<[f32; 3], Batch> for PointBatcher {
             y: Tensor::from_data(TensorData::new(ys, [n]), device),
         }
     }
+}
+
+/// burn's generator is global to the process and these tests compare weights exactly, so they
+/// take turns rather than reseeding it under each other's feet.
+static RNG_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    RNG_TURN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 type Source = DatasetBatches<[f32; 3], InMemDataset<[f32; 3]>, PointBatcher>;
@@ -86,6 +98,7 @@ fn train(
     device.seed(3);
     let model = Tiny {
         linear: LinearConfig::new(2, 2).init(&device),
+        dropout: DropoutConfig::new(0.3).init(),
     };
     let _ = dir;
     fit(
@@ -122,6 +135,7 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_fresh_run_over_an_existing_one_needs_overwrite() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let run = || RunDir::new(dir.path(), json!({"recipe": "tiny"}));
     train(dir.path(), &config(2), run()).unwrap();
@@ -142,6 +156,7 @@ fn a_fresh_run_over_an_existing_one_needs_overwrite() {
 
 #[test]
 fn a_resume_with_other_settings_is_refused_and_changes_nothing() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let run = || RunDir::new(dir.path(), json!({"recipe": "tiny"}));
     train(dir.path(), &config(2), run()).unwrap();
@@ -196,6 +211,7 @@ fn a_resume_with_other_settings_is_refused_and_changes_nothing() {
 
 #[test]
 fn more_epochs_may_be_asked_on_resume_and_are_recorded() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let run = || RunDir::new(dir.path(), json!({"recipe": "tiny"}));
     train(dir.path(), &config(2), run()).unwrap();
@@ -206,9 +222,11 @@ fn more_epochs_may_be_asked_on_resume_and_are_recorded() {
 }
 
 /// The latest epoch's weights are damaged (one byte flipped): resume notices through the
-/// checksum, continues from the epoch before, and ends with the weights of an uninterrupted run.
+/// checksum, continues from the epoch before, and ends with the weights of an uninterrupted run
+/// (dropout included: each epoch's randomness is seeded from the run's seed and the epoch).
 #[test]
 fn a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_epoch() {
+    let _turn = turn();
     let straight_dir = tempfile::tempdir().unwrap();
     let straight = train(
         straight_dir.path(),
@@ -242,11 +260,13 @@ fn a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_epoch() {
 
 #[test]
 fn damaged_or_non_finite_weights_are_refused_at_load() {
+    let _turn = turn();
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.bpk");
     let good = Tiny {
         linear: LinearConfig::new(2, 2).init(&device),
+        dropout: DropoutConfig::new(0.3).init(),
     };
     save_model(&good, &path).unwrap();
     let sidecar = std::fs::read_to_string(dir.path().join("model.bpk.sha256")).unwrap();
@@ -268,6 +288,7 @@ fn damaged_or_non_finite_weights_are_refused_at_load() {
             )),
             bias: None,
         },
+        dropout: DropoutConfig::new(0.3).init(),
     };
     save_model(&nan, &path).unwrap();
     let err = load_model(nan, &path).unwrap_err().to_string();
@@ -276,6 +297,7 @@ fn damaged_or_non_finite_weights_are_refused_at_load() {
 
 #[test]
 fn run_settings_guard_the_folder_and_its_files() {
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let settings = RunSettings::new("tiny", &out);
