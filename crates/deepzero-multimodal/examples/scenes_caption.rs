@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut settings = RunSettings::new("scenes-caption", &out).with_fit(fit);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = caption::train(&CaptionSpec::small(), &settings)?;
     for sample in report.test["samples"]
         .as_array()

@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut settings = RunSettings::new("scenes-clip", &out).with_fit(fit);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = clip::train(&ClipSpec::small(), &settings)?;
     let r = &report.test["text_to_image"];
     println!(

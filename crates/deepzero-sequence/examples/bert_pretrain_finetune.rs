@@ -47,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_fit(fit)
         .with_data_dir(&data);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = pretrain::train(&spec, &settings)?;
     println!(
         "pre-trained: valid MLM loss {:.3}",
@@ -103,6 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_fit(fit.clone())
             .with_data_dir(&data);
         s.quiet = true;
+        s.overwrite = true;
         let r = finetune::train(&spec, &s)?;
         let acc = r.test["accuracy"].as_f64().unwrap_or(f64::NAN);
         println!("{name}: test accuracy {:.1}%", acc * 100.0);

@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings: RunSettings = recipe.settings(runs.join("digits-unet"));
     settings.fit.epochs = args.get(1).copied().unwrap_or(2);
     settings.quiet = true;
+    settings.overwrite = true; // each run of the example replaces the previous one
     let report = task::train(&spec, &settings)?;
     println!(
         "test: mIoU {:.4}, pixel accuracy {:.4}, mean Dice {:.4}",
