@@ -341,6 +341,10 @@ pub struct GenerateArgs {
     /// Sample among the K most likely characters only.
     #[arg(long, value_name = "K")]
     pub top_k: Option<usize>,
+    /// Sample within the smallest set of most likely tokens whose probability reaches P
+    /// (nucleus sampling; applied after --top-k).
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
     /// Seed of the sampler (prompt i of a file uses SEED + i).
     #[arg(long = "seed", default_value_t = 1)]
     pub sample_seed: u64,

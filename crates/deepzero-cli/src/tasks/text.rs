@@ -241,12 +241,17 @@ impl RecipeTask for GenerateTask {
             max_new_tokens: g.max_new_tokens,
             temperature: g.temperature,
             top_k: g.top_k,
+            top_p: g.top_p,
             seed: g.sample_seed,
         };
         let predictor = generate::Predictor::load(run, Some(recipe.name), &device(args)?)?;
-        let continuations = predictor
-            .generate(&prompts, &options)
-            .map_err(|e| CliError::Usage(e.to_string().replace("top-k", "--top-k")))?;
+        let continuations = predictor.generate(&prompts, &options).map_err(|e| {
+            CliError::Usage(
+                e.to_string()
+                    .replace("top-k", "--top-k")
+                    .replace("top-p", "--top-p"),
+            )
+        })?;
         if args.json {
             let generations: Vec<Generation> = prompts
                 .iter()

@@ -19,5 +19,5 @@ pub use additive::{AdditiveAttention, AdditiveAttentionConfig};
 pub use mask::{
     MASKED_SCORE, causal_mask, combine, decoder_self_mask, key_padding_mask, padding_mask,
 };
-pub use multi_head::{MhaOutput, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use multi_head::{KvCache, MhaOutput, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use scaled_dot::{attention_weights, scaled_dot_product_attention};

@@ -147,6 +147,71 @@ impl MultiHeadAttention {
     pub fn self_attention(&self, x: Tensor<3>, mask: Option<Tensor<3, Bool>>) -> MhaOutput {
         self.forward(x.clone(), x.clone(), x, mask)
     }
+
+    /// Causal self-attention of new positions over a cache of earlier ones (autoregressive
+    /// decoding with a key/value cache). The new positions' keys and values are appended to
+    /// the cache; each new position attends to every cached position and to the new ones up
+    /// to itself, so feeding a sequence in pieces gives the same context vectors as one
+    /// [`self_attention`](Self::self_attention) call with a [`crate::attention::causal_mask`]
+    /// (test `cached_pieces_equal_one_causal_pass`).
+    ///
+    /// # Shapes
+    /// - x: `[B, T_new, d_model]`; cache: keys and values `[B, h, T_past, d_k]` (or `None`)
+    /// - output: context `[B, T_new, d_model]` and the cache `[B, h, T_past + T_new, d_k]`
+    pub fn causal_self_attention_cached(
+        &self,
+        x: Tensor<3>,
+        cache: Option<KvCache>,
+    ) -> (Tensor<3>, KvCache) {
+        let [batch, len_new, d_model] = x.dims();
+        let q = self.split_heads(self.query.forward(x.clone())); // [B, h, T_new, d_k]
+        let k_new = self.split_heads(self.key.forward(x.clone()));
+        let v_new = self.split_heads(self.value.forward(x));
+        let (k, v) = match cache {
+            Some(c) => (
+                Tensor::cat(vec![c.key, k_new], 2),
+                Tensor::cat(vec![c.value, v_new], 2),
+            ),
+            None => (k_new, v_new),
+        };
+        let len_total = k.dims()[2];
+        // New position i sits at len_total − len_new + i and may not see later keys. One new
+        // position (the decoding step) sees everything: no mask needed.
+        let mask = (len_new > 1).then(|| {
+            Tensor::<2, Bool>::tril_mask(
+                [len_new, len_total],
+                (len_total - len_new) as i64,
+                &q.device(),
+            )
+            .unsqueeze_dims::<4>(&[0, 1])
+        });
+        let weights = attention_weights(q, k.clone(), mask);
+        let context = self.dropout.forward(weights).matmul(v.clone());
+        let context = context.swap_dims(1, 2).reshape([batch, len_new, d_model]);
+        (self.output.forward(context), KvCache { key: k, value: v })
+    }
+}
+
+/// The keys and values of the positions one attention layer has already seen (see
+/// [`MultiHeadAttention::causal_self_attention_cached`]).
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    /// Keys, `[B, h, T_past, d_k]`.
+    pub key: Tensor<4>,
+    /// Values, `[B, h, T_past, d_k]`.
+    pub value: Tensor<4>,
+}
+
+impl KvCache {
+    /// Cached positions `T_past`.
+    pub fn len(&self) -> usize {
+        self.key.dims()[2]
+    }
+
+    /// Whether no position is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +268,23 @@ mod tests {
         let b = theirs.forward(MhaInput::new(x, memory.clone(), memory).mask_pad(mem_pad));
         assert_close(&a.context, &b.context, 0.0, 1e-4);
         assert_close(&a.weights, &b.weights, 0.0, 1e-5);
+    }
+
+    #[test]
+    fn cached_pieces_equal_one_causal_pass() {
+        let dev = device();
+        let mha = MultiHeadAttentionConfig::new(8, 2).init(&dev);
+        let mut r = rng(63);
+        let x = uniform3(&mut r, [2, 6, 8], -1.0, 1.0);
+        let full = mha.self_attention(x.clone(), Some(causal_mask(2, 6, &dev)));
+        // Pieces of 3, 1 and 2 positions.
+        let (a, cache) = mha.causal_self_attention_cached(x.clone().slice(s![.., 0..3, ..]), None);
+        let (b, cache) =
+            mha.causal_self_attention_cached(x.clone().slice(s![.., 3..4, ..]), Some(cache));
+        let (c, cache) = mha.causal_self_attention_cached(x.slice(s![.., 4..6, ..]), Some(cache));
+        assert_eq!(cache.key.dims(), [2, 2, 6, 4]);
+        assert_eq!(cache.len(), 6);
+        assert_close(&full.context, &Tensor::cat(vec![a, b, c], 1), 0.0, 1e-5);
     }
 
     #[test]

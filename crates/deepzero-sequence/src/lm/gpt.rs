@@ -21,6 +21,16 @@
 //! refuses longer inputs (panics); [`Gpt::generate`] crops the context to its **last**
 //! `block_size` tokens before every step, as nanoGPT's `generate` does, so a prompt of any
 //! length works and only its last `block_size` characters condition the continuation.
+//!
+//! **KV cache.** [`Gpt::generate`] keeps every block's keys and values ([`GptCache`],
+//! [`Gpt::forward_cached`]): the prompt is run once, then each step runs the model on the one
+//! new token only, attending to the cached keys. A step costs `O(T d)` attention plus `O(d²)`
+//! projections instead of a whole forward pass over `T` tokens. While the context fits in
+//! `block_size` the cached logits equal the recomputed ones (tests
+//! `cached_logits_equal_a_full_forward`, `cached_generation_equals_recomputation`); once it
+//! no longer fits, every position shifts under the cropped window, the cache is useless, and
+//! generation falls back to recomputing the last `block_size` tokens each step, exactly as
+//! [`Gpt::generate_recompute`] (the reference) does.
 
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
@@ -30,7 +40,7 @@ use deepzero_train::{ClassificationStep, Supervised};
 use rand::rngs::StdRng;
 
 use super::{LmBatch, Sampling, ids_tensor, last_logits, lm_step};
-use crate::attention::causal_mask;
+use crate::attention::{KvCache, causal_mask};
 use crate::error::SequenceError;
 use crate::transformer::{
     FfnActivation, LearnedPositionalEncoding, LearnedPositionalEncodingConfig, NormPosition,
@@ -60,6 +70,12 @@ pub struct GptConfig {
     /// the MLP (nanoGPT's `dropout`).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Feed-forward activation: exact GELU (nanoGPT) or its tanh approximation (GPT-2).
+    #[config(default = "FfnActivation::Gelu")]
+    pub activation: FfnActivation,
+    /// Layer-norm `ε` (`1e-5` in nanoGPT and GPT-2).
+    #[config(default = 1e-5)]
+    pub layer_norm_eps: f64,
 }
 
 impl GptConfig {
@@ -80,7 +96,8 @@ impl GptConfig {
         )
         .with_dropout(self.dropout)
         .with_norm(NormPosition::Pre)
-        .with_activation(FfnActivation::Gelu);
+        .with_activation(self.activation)
+        .with_layer_norm_eps(self.layer_norm_eps);
         Ok(Gpt {
             token_embedding: EmbeddingConfig::new(self.vocab_size, self.d_model)
                 .with_initializer(Initializer::Normal {
@@ -141,9 +158,46 @@ impl Gpt {
         self.head.forward(x) // [B, T, V]
     }
 
-    /// Continues `prompt` by `max_new` tokens and returns the new ids. Each step feeds the
-    /// last `block_size` tokens of the context (longer contexts are cropped) and draws from
-    /// the last position's logits. Call on `model.valid()` (no dropout).
+    /// Logits of `tokens` placed after the `cache.len()` tokens already in `cache`, which
+    /// then holds them too: `forward_cached` over a sequence in pieces equals
+    /// [`forward`](Self::forward) over the whole of it (up to rounding).
+    ///
+    /// # Shapes
+    /// - tokens: `[B, T_new]` with `cache.len() + T_new ≤ block_size`
+    /// - output: logits `[B, T_new, V]`
+    ///
+    /// # Errors
+    /// [`SequenceError::InvalidArgument`] if the cached and new tokens exceed `block_size`.
+    pub fn forward_cached(
+        &self,
+        tokens: Tensor<2, Int>,
+        cache: &mut GptCache,
+    ) -> crate::Result<Tensor<3>> {
+        let [_, steps] = tokens.dims();
+        let past = cache.len;
+        if past + steps > self.block_size {
+            return Err(SequenceError::InvalidArgument(format!(
+                "{past} cached + {steps} new tokens are more than the model's context of {}",
+                self.block_size
+            )));
+        }
+        let x = self.token_embedding.forward(tokens); // [B, T_new, d]
+        let positions = self
+            .position_embedding
+            .table
+            .val()
+            .slice(past..past + steps);
+        let x = self.dropout.forward(x + positions.unsqueeze_dim::<3>(0));
+        let x = self.blocks.forward_cached(x, &mut cache.layers);
+        cache.len = past + steps;
+        Ok(self.head.forward(x))
+    }
+
+    /// Continues `prompt` by `max_new` tokens and returns the new ids, with a key/value cache
+    /// (see the [module docs](self)). Each step draws from the last position's logits given
+    /// the last `block_size` tokens of the context (longer contexts are cropped). The result
+    /// equals [`generate_recompute`](Self::generate_recompute)'s for the same `rng` state.
+    /// Call on `model.valid()` (no dropout).
     ///
     /// # Errors
     /// [`SequenceError::InvalidArgument`] for an empty prompt (give at least one token, e.g. a
@@ -156,11 +210,37 @@ impl Gpt {
         rng: &mut StdRng,
         device: &Device,
     ) -> crate::Result<Vec<usize>> {
-        if prompt.is_empty() {
-            return Err(SequenceError::InvalidArgument(
-                "generation needs a prompt of at least one token".into(),
-            ));
+        check_prompt(prompt)?;
+        let mut context = prompt.to_vec();
+        let mut cache = GptCache::default();
+        for _ in 0..max_new {
+            let logits = if context.len() <= self.block_size {
+                // The cache holds context[..cache.len]; run the rest (the prompt, then one token).
+                self.forward_cached(ids_tensor(&context[cache.len..], device), &mut cache)?
+            } else {
+                let start = context.len() - self.block_size;
+                self.forward(ids_tensor(&context[start..], device))
+            };
+            context.push(sampling.sample(&last_logits(logits), rng));
         }
+        Ok(context.split_off(prompt.len()))
+    }
+
+    /// [`generate`](Self::generate) without a cache: every step runs the whole (cropped)
+    /// context again, as nanoGPT's `generate` does. The reference the cache is tested and
+    /// timed against.
+    ///
+    /// # Errors
+    /// As [`generate`](Self::generate).
+    pub fn generate_recompute(
+        &self,
+        prompt: &[usize],
+        max_new: usize,
+        sampling: &Sampling,
+        rng: &mut StdRng,
+        device: &Device,
+    ) -> crate::Result<Vec<usize>> {
+        check_prompt(prompt)?;
         let mut context = prompt.to_vec();
         for _ in 0..max_new {
             let start = context.len().saturating_sub(self.block_size);
@@ -169,6 +249,25 @@ impl Gpt {
         }
         Ok(context.split_off(prompt.len()))
     }
+}
+
+fn check_prompt(prompt: &[usize]) -> crate::Result<()> {
+    if prompt.is_empty() {
+        return Err(SequenceError::InvalidArgument(
+            "generation needs a prompt of at least one token".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The keys and values of every block for the tokens a [`Gpt`] has seen so far
+/// ([`Gpt::forward_cached`]). `GptCache::default()` is empty.
+#[derive(Clone, Debug, Default)]
+pub struct GptCache {
+    /// One cache per block, input first (empty before the first call).
+    pub layers: Vec<KvCache>,
+    /// Tokens cached.
+    pub len: usize,
 }
 
 impl Supervised for Gpt {
@@ -301,6 +400,82 @@ mod tests {
             )
             .unwrap();
         assert_eq!(corpus.vocab.decode(&out), "world\n");
+    }
+
+    #[test]
+    fn cached_logits_equal_a_full_forward() {
+        let dev = device();
+        let model = tiny(&dev);
+        let ids = [3i64, 1, 4, 1, 5, 9, 2, 6];
+        let full = model.forward(tokens(&[&ids], &dev)); // [1, 8, 10]
+        // Prompt of 3, then one token at a time, then a piece of 2.
+        let mut cache = GptCache::default();
+        let mut pieces = vec![
+            model
+                .forward_cached(tokens(&[&ids[..3]], &dev), &mut cache)
+                .unwrap(),
+        ];
+        for t in 3..6 {
+            pieces.push(
+                model
+                    .forward_cached(tokens(&[&ids[t..t + 1]], &dev), &mut cache)
+                    .unwrap(),
+            );
+        }
+        pieces.push(
+            model
+                .forward_cached(tokens(&[&ids[6..]], &dev), &mut cache)
+                .unwrap(),
+        );
+        assert_eq!(cache.len, 8);
+        assert_eq!(cache.layers.len(), 2);
+        assert_eq!(cache.layers[0].len(), 8);
+        let cached = Tensor::cat(pieces, 1);
+        assert!(
+            max_abs_diff(&full, &cached) < 1e-5,
+            "{}",
+            max_abs_diff(&full, &cached)
+        );
+        // The context is full: one more token is an error, not a panic.
+        assert!(
+            model
+                .forward_cached(tokens(&[&[1]], &dev), &mut cache)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn cached_generation_equals_recomputation() {
+        let dev = device();
+        dev.seed(12);
+        let model = GptConfig::new(10, 16)
+            .with_d_model(16)
+            .with_n_layers(2)
+            .with_n_heads(2)
+            .with_activation(FfnActivation::GeluTanh)
+            .init(&dev)
+            .unwrap();
+        let prompt = [1usize, 2, 3];
+        let top_p = Sampling::new(1.0, None)
+            .unwrap()
+            .with_top_p(Some(0.9))
+            .unwrap();
+        // 20 new tokens: the context passes block_size 16, so both paths of `generate` run.
+        for s in [
+            Sampling::greedy(),
+            Sampling::new(1.0, Some(5)).unwrap(),
+            top_p,
+        ] {
+            for seed in 0..3 {
+                let cached = model
+                    .generate(&prompt, 20, &s, &mut sampling::rng(seed), &dev)
+                    .unwrap();
+                let recomputed = model
+                    .generate_recompute(&prompt, 20, &s, &mut sampling::rng(seed), &dev)
+                    .unwrap();
+                assert_eq!(cached, recomputed, "{s:?} seed {seed}");
+            }
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | [`CharVocab`], [`CharCorpus`], [`RandomWindows`], [`ContiguousWindows`] | `data.rs` | sorted character set, contiguous 90/10 split, seeded random training windows, validation windows |
 //! | [`CharLstmLm`] | `char_lstm.rs` | embedding → stacked LSTM ([`crate::StackedRnn`]) → linear head; stateful sampling |
-//! | [`Gpt`] | `gpt.rs` | decoder-only Transformer (nanoGPT's `model.py`): token + learned positions, pre-norm causal blocks, final norm, head |
-//! | [`Sampling`] | `sampling.rs` | greedy, temperature and top-k sampling from a seeded RNG |
+//! | [`Gpt`], [`GptCache`] | `gpt.rs` | decoder-only Transformer (nanoGPT's `model.py`): token + learned positions, pre-norm causal blocks, final norm, head; key/value-cached generation |
+//! | [`Sampling`] | `sampling.rs` | greedy, temperature, top-k and top-p sampling from a seeded RNG |
 //!
 //! The loss is the mean cross-entropy of the next character, in **nats per character**
 //! ([`lm_loss`]; `/ ln 2` gives bits per character). A model that knows nothing (uniform
@@ -20,9 +20,11 @@ pub mod sampling;
 use burn::prelude::*;
 use deepzero_train::ClassificationStep;
 
+pub use crate::transformer::FfnActivation;
+
 pub use char_lstm::{CharLstmLm, CharLstmLmConfig};
 pub use data::{CharCorpus, CharVocab, ContiguousWindows, LmBatch, RandomWindows};
-pub use gpt::{Gpt, GptConfig};
+pub use gpt::{Gpt, GptCache, GptConfig};
 pub use sampling::Sampling;
 
 /// Flattens `[B, T, V]` logits and `[B, T]` targets to the `[B·T, V]` / `[B·T]` of a

@@ -1,10 +1,15 @@
-//! Choosing the next token from a language model's logits: greedy, temperature and top-k
-//! sampling (the `generate` loop of nanoGPT's `model.py`: `logits / temperature`, keep the `k`
-//! largest, softmax, draw one).
+//! Choosing the next token from a language model's logits: greedy, temperature, top-k and
+//! top-p (nucleus) sampling (the `generate` loop of nanoGPT's `model.py`: `logits / temperature`,
+//! keep the `k` largest, softmax, draw one; top-p as Holtzman et al. 2020 and Hugging Face's
+//! `TopPLogitsWarper`).
 //!
 //! ```text
 //! p_i = exp(z_i / τ) / Σ_{j ∈ top-k} exp(z_j / τ)      for i in the k largest logits, 0 elsewhere
+//! top-p: sort p descending, keep the shortest prefix whose mass reaches p (token i is kept when
+//!        the mass of the tokens before it is < p; the most likely token is always kept), renormalise
 //! ```
+//!
+//! Top-k is applied first, then top-p on the distribution that is left, as in `transformers`.
 //!
 //! `τ → 0` concentrates all the mass on the arg-max, so `temperature = 0` is defined as greedy
 //! decoding (test `tiny_temperature_tends_to_argmax`); `τ = 1` with no top-k samples the model's
@@ -23,6 +28,9 @@ pub struct Sampling {
     pub temperature: f64,
     /// Keep only the `k` most likely tokens (`None`: all of them).
     pub top_k: Option<usize>,
+    /// Keep only the smallest set of most likely tokens whose probability reaches `p`
+    /// (`None` or `1`: all of them).
+    pub top_p: Option<f64>,
 }
 
 impl Sampling {
@@ -31,6 +39,7 @@ impl Sampling {
         Self {
             temperature: 0.0,
             top_k: None,
+            top_p: None,
         }
     }
 
@@ -49,12 +58,32 @@ impl Sampling {
                 "top-k must be at least 1".into(),
             ));
         }
-        Ok(Self { temperature, top_k })
+        Ok(Self {
+            temperature,
+            top_k,
+            top_p: None,
+        })
+    }
+
+    /// The same sampling restricted to the nucleus of mass `top_p` (`None`: no restriction).
+    ///
+    /// # Errors
+    /// [`SequenceError::InvalidArgument`] unless `0 < top_p ≤ 1`.
+    pub fn with_top_p(self, top_p: Option<f64>) -> crate::Result<Self> {
+        if let Some(p) = top_p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err(SequenceError::InvalidArgument(format!(
+                "top-p must be in (0, 1], not {p}"
+            )));
+        }
+        Ok(Self { top_p, ..self })
     }
 
     /// The distribution the next token is drawn from: `softmax(z / τ)` over the `k` largest
     /// logits, exactly 0 elsewhere (ties at the `k`-th place are broken by the lower id, so
-    /// exactly `min(k, V)` entries are non-zero). With `τ = 0`: 1 on the arg-max.
+    /// exactly `min(k, V)` entries are non-zero), then cut to the top-`p` nucleus and
+    /// renormalised. With `τ = 0`: 1 on the arg-max.
     pub fn probabilities(&self, logits: &[f32]) -> Vec<f64> {
         let mut probs = vec![0.0; logits.len()];
         if logits.is_empty() {
@@ -74,6 +103,22 @@ impl Sampling {
         }
         for &i in &kept {
             probs[i] /= total;
+        }
+        if let Some(top_p) = self.top_p {
+            // `kept` is sorted most likely first: keep tokens while the mass before them < p.
+            let mut before = 0.0;
+            let mut nucleus = 0.0;
+            for &i in &kept {
+                if before < top_p {
+                    before += probs[i];
+                    nucleus += probs[i];
+                } else {
+                    probs[i] = 0.0;
+                }
+            }
+            for &i in &kept {
+                probs[i] /= nucleus;
+            }
         }
         probs
     }
@@ -166,6 +211,51 @@ mod tests {
             let i = s.sample(&LOGITS, &mut r);
             assert!(i == 1 || i == 4, "{i}");
         }
+    }
+
+    #[test]
+    fn top_p_keeps_the_smallest_nucleus() {
+        // softmax of [ln 5, ln 3, ln 1, ln 1] = [0.5, 0.3, 0.1, 0.1].
+        let logits = [5f32.ln(), 3f32.ln(), 0.0, 0.0];
+        let p = |top_p| {
+            Sampling::new(1.0, None)
+                .unwrap()
+                .with_top_p(Some(top_p))
+                .unwrap()
+                .probabilities(&logits)
+        };
+        // p = 0.5: the first token alone reaches it.
+        assert_eq!(p(0.5), vec![1.0, 0.0, 0.0, 0.0]);
+        // p = 0.6: 0.5 < 0.6, so the second token joins; 0.8 ≥ 0.6 stops there.
+        let two = p(0.6);
+        assert!((two[0] - 0.625).abs() < 1e-6 && (two[1] - 0.375).abs() < 1e-6);
+        assert_eq!(&two[2..], &[0.0, 0.0]);
+        // p = 0.85: three tokens (mass before the fourth is 0.9 ≥ 0.85).
+        let three = p(0.85);
+        assert!(three[3] == 0.0 && (three[2] - 0.1 / 0.9).abs() < 1e-6);
+        // p = 1: everything, equal to plain sampling; tiny p: greedy.
+        let all = p(1.0);
+        assert!((all[3] - 0.1).abs() < 1e-6);
+        assert_eq!(p(1e-9), vec![1.0, 0.0, 0.0, 0.0]);
+        // Top-k first, then top-p on what is left: k = 2 → [0.625, 0.375]; p = 0.6 keeps one.
+        let kp = Sampling::new(1.0, Some(2))
+            .unwrap()
+            .with_top_p(Some(0.6))
+            .unwrap()
+            .probabilities(&logits);
+        assert_eq!(kp, vec![1.0, 0.0, 0.0, 0.0]);
+        for bad in [0.0, -0.1, 1.5, f64::NAN] {
+            assert!(Sampling::greedy().with_top_p(Some(bad)).is_err(), "{bad}");
+        }
+        // Samples only come from the nucleus.
+        let s = Sampling::new(1.0, None)
+            .unwrap()
+            .with_top_p(Some(0.6))
+            .unwrap();
+        let mut r = rng(5);
+        let draws: Vec<usize> = (0..400).map(|_| s.sample(&logits, &mut r)).collect();
+        assert!(draws.iter().all(|&i| i < 2));
+        assert!(draws.contains(&0) && draws.contains(&1));
     }
 
     #[test]

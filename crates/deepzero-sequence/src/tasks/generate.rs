@@ -152,17 +152,20 @@ pub struct SampleOptions {
     pub temperature: f64,
     /// Sample among the `k` most likely characters only.
     pub top_k: Option<usize>,
+    /// Sample within the top-`p` nucleus only ([`Sampling::with_top_p`]).
+    pub top_p: Option<f64>,
     /// Seed of the sampler; prompt `i` (0-based) uses `seed + i`.
     pub seed: u64,
 }
 
 impl Default for SampleOptions {
-    /// 300 characters at temperature 0.8, no top-k, seed 1.
+    /// 300 characters at temperature 0.8, no top-k or top-p, seed 1.
     fn default() -> Self {
         Self {
             max_new_tokens: 300,
             temperature: 0.8,
             top_k: None,
+            top_p: None,
             seed: 1,
         }
     }
@@ -724,7 +727,9 @@ impl Predictor {
         prompts: &[String],
         options: &SampleOptions,
     ) -> Result<Vec<String>, TaskError> {
-        let sampling = Sampling::new(options.temperature, options.top_k).map_err(model_error)?;
+        let sampling = Sampling::new(options.temperature, options.top_k)
+            .and_then(|s| s.with_top_p(options.top_p))
+            .map_err(model_error)?;
         let mut out = Vec::with_capacity(prompts.len());
         for (i, prompt) in prompts.iter().enumerate() {
             let start = if prompt.is_empty() {

@@ -19,9 +19,9 @@
 
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, relu};
+use burn::tensor::activation::{gelu, gelu_approximate, relu};
 
-use crate::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
+use crate::attention::{KvCache, MultiHeadAttention, MultiHeadAttentionConfig};
 use crate::error::SequenceError;
 
 /// Where the layer norm sits relative to each residual sub-layer.
@@ -40,6 +40,8 @@ pub enum FfnActivation {
     Relu,
     /// Exact `x Φ(x)` (BERT, GPT; burn's default).
     Gelu,
+    /// The tanh approximation `x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))` (GPT-2's `gelu_new`).
+    GeluTanh,
 }
 
 /// Hyper-parameters shared by the encoder and decoder layers.
@@ -126,6 +128,7 @@ impl FeedForward {
         let h = match self.activation {
             FfnActivation::Relu => relu(h),
             FfnActivation::Gelu => gelu(h),
+            FfnActivation::GeluTanh => gelu_approximate(h),
         };
         self.linear_outer.forward(self.dropout.forward(h))
     }
@@ -231,6 +234,24 @@ impl TransformerEncoderLayer {
             self.feed_forward.forward(h)
         })
     }
+
+    /// [`forward`](Self::forward) with a causal mask, for new positions after the cached
+    /// ones (see [`MultiHeadAttention::causal_self_attention_cached`]).
+    ///
+    /// # Shapes
+    /// - x: `[B, T_new, d_model]` → `[B, T_new, d_model]`; the cache grows by `T_new`
+    pub fn forward_cached(&self, x: Tensor<3>, cache: Option<KvCache>) -> (Tensor<3>, KvCache) {
+        let mut updated = None;
+        let x = residual(x, &self.norm_attn, self.norm, &self.dropout, |h| {
+            let (context, cache) = self.self_attn.causal_self_attention_cached(h, cache);
+            updated = Some(cache);
+            context
+        });
+        let x = residual(x, &self.norm_ff, self.norm, &self.dropout, |h| {
+            self.feed_forward.forward(h)
+        });
+        (x, updated.expect("the attention sub-layer always runs"))
+    }
 }
 
 /// Configuration of a [`TransformerEncoder`].
@@ -296,6 +317,26 @@ impl TransformerEncoder {
             .layers
             .iter()
             .fold(x, |x, layer| layer.forward(x, mask.clone()));
+        match &self.norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
+    }
+
+    /// Causal [`forward`](Self::forward) of new positions after cached ones, one
+    /// [`KvCache`] per layer (an empty `caches` starts a sequence). Feeding a sequence in
+    /// pieces equals one causal pass over all of it.
+    ///
+    /// # Shapes
+    /// - x: `[B, T_new, d_model]` → `[B, T_new, d_model]`
+    pub fn forward_cached(&self, x: Tensor<3>, caches: &mut Vec<KvCache>) -> Tensor<3> {
+        let mut old = std::mem::take(caches).into_iter();
+        let mut x = x;
+        for layer in &self.layers {
+            let (y, cache) = layer.forward_cached(x, old.next());
+            caches.push(cache);
+            x = y;
+        }
         match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,
