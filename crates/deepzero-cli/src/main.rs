@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::graph::EmbedArgs;
+use deepzero_cli::tasks::hf::GenerateCmdArgs;
 use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
 use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::segment::SegmentArgs;
@@ -88,7 +89,7 @@ enum Command {
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryArgs),
     /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
-    /// recipe, for predict.
+    /// recipe, for predict; or a Hugging Face GPT-2 folder (`import gpt2 DIR`), for generate.
     Import(ImportArgs),
     /// Serve trained image and text classifiers over HTTP (JSON, multipart or raw image
     /// bodies; dynamic batching; GET /health); Ctrl-C stops after answering open requests.
@@ -96,6 +97,9 @@ enum Command {
     /// Prepare data: `data check DIR` reports class balance, corrupt files, duplicates and
     /// train/test leakage (report.md + report.png); `--fix` quarantines what it finds.
     Data(DataArgs),
+    /// Continue prompts with a GPT-2 imported by `deepzero import gpt2` (KV-cached; greedy,
+    /// temperature, top-k, top-p).
+    Generate(GenerateCmdArgs),
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -131,6 +135,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
         Command::Serve(args) => deepzero_cli::tasks::serve::serve(&args),
         Command::Data(args) => deepzero_cli::tasks::data::data(&args),
+        Command::Generate(args) => deepzero_cli::tasks::hf::generate(&args),
     }
 }
 

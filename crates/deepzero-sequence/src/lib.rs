@@ -62,7 +62,8 @@
 //! | 4.1, 4.2 | tokenisation: word/character vocabularies, trained BPE | [`text`] ([`text::Vocab`], [`text::Bpe`]) |
 //! | 4.1, 4.2 | text classification: BiLSTM or Transformer encoder, masked pooling | [`tasks::text_classifier`] |
 //! | 4.3 | translation: sacreBLEU-exact BLEU, greedy and beam search, Multi30k batches | [`translation`] |
-//! | 4.2, 4.3 | character language models (LSTM, GPT), temperature/top-k sampling | [`lm`] ([`lm::CharLstmLm`], [`lm::Gpt`]) |
+//! | 4.2, 4.3 | character language models (LSTM, GPT), temperature/top-k/top-p sampling, KV-cached generation | [`lm`] ([`lm::CharLstmLm`], [`lm::Gpt`]) |
+//! | 4.3 | Hugging Face: `tokenizer.json` (byte-level BPE, WordPiece), GPT-2 safetensors import, generation | [`hf`] ([`hf::HfTokenizer`], [`hf::load_gpt2`], [`hf::HfGenerator`]) |
 //!
 //! Conventions: batch-first tensors (`[B, T, d]`); weights in burn's `Linear` layout
 //! `[d_in, d_out]`; every mask is boolean with **`true` = masked** (padded or future), padding
@@ -96,6 +97,7 @@
 
 pub mod attention;
 mod error;
+pub mod hf;
 pub mod lm;
 pub mod pretrain;
 pub mod rnn;

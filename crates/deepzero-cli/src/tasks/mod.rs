@@ -4,6 +4,7 @@
 mod bert;
 pub mod data;
 pub mod graph;
+pub mod hf;
 mod image;
 pub mod multimodal;
 pub mod recsys;

@@ -42,9 +42,11 @@ pub struct SummaryArgs {
 /// The options of `deepzero import`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ImportArgs {
-    /// ImageNet model of the zoo: alexnet, vgg11 … vgg19-bn, resnet18 … resnet152, googlenet.
+    /// ImageNet model of the zoo: alexnet, vgg11 … vgg19-bn, resnet18 … resnet152, googlenet;
+    /// or gpt2 (a Hugging Face GPT-2 folder, for `deepzero generate`).
     pub model: String,
-    /// torchvision weights: a PyTorch .pth/.pt file or a .safetensors file.
+    /// torchvision weights: a PyTorch .pth/.pt file or a .safetensors file; for gpt2 the
+    /// folder with config.json, model.safetensors and tokenizer.json.
     pub weights: PathBuf,
     /// Run folder to write (model.bpk and run.json).
     #[arg(long, value_name = "CHECKPOINT_DIR")]
@@ -86,6 +88,9 @@ pub fn summary(args: &SummaryArgs) -> Result<(), CliError> {
 
 /// `deepzero import MODEL WEIGHTS --out DIR`: writes `DIR/model.bpk` and `DIR/run.json`.
 pub fn import(args: &ImportArgs) -> Result<(), CliError> {
+    if args.model == "gpt2" {
+        return super::hf::import(args);
+    }
     let model = zoo_model(&args.model)?;
     let (_, report) = import_torchvision(
         model,

@@ -44,6 +44,17 @@ pub enum FfnActivation {
     GeluTanh,
 }
 
+impl FfnActivation {
+    /// Applies the activation element-wise.
+    pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Relu => relu(x),
+            Self::Gelu => gelu(x),
+            Self::GeluTanh => gelu_approximate(x),
+        }
+    }
+}
+
 /// Hyper-parameters shared by the encoder and decoder layers.
 #[derive(Config, Debug)]
 pub struct TransformerLayerConfig {
@@ -124,12 +135,7 @@ impl FeedForward {
     /// # Shapes
     /// - x: `[..., d_model]` → `[..., d_model]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let h = self.linear_inner.forward(x);
-        let h = match self.activation {
-            FfnActivation::Relu => relu(h),
-            FfnActivation::Gelu => gelu(h),
-            FfnActivation::GeluTanh => gelu_approximate(h),
-        };
+        let h = self.activation.forward(self.linear_inner.forward(x));
         self.linear_outer.forward(self.dropout.forward(h))
     }
 
