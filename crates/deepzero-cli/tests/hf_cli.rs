@@ -1,0 +1,113 @@
+//! End-to-end test of `deepzero import gpt2 DIR` and `deepzero generate` on the golden GPT-2
+//! fixture of deepzero-sequence (a seeded random `GPT2LMHeadModel` saved by `transformers`):
+//! the greedy continuation is the one `transformers` generates, and bad folders are one-line
+//! errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn deepzero() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
+    cmd.env_remove("BURN_DEVICE");
+    cmd
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deepzero-sequence/tests/fixtures/hf")
+        .join(name)
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stderr_line(out: &Output) -> String {
+    assert!(!out.status.success(), "expected a failure");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "one-line error expected: {err}");
+    err
+}
+
+#[test]
+fn import_gpt2_then_generate_greedily_as_transformers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("gpt2");
+    let out = deepzero()
+        .args(["import", "gpt2"])
+        .arg(fixture("gpt2-tiny"))
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("52096 parameters"));
+
+    // transformers' greedy ids, decoded by the Python tokenizer, up to its first eos (id 0).
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("gpt2-tiny/golden.json")).unwrap(),
+    )
+    .unwrap();
+    let want: Vec<u64> = serde_json::from_value(golden["greedy_new_ids"].clone()).unwrap();
+    let out = deepzero()
+        .args(["generate", "--checkpoint"])
+        .arg(&run)
+        .args([
+            "--prompt",
+            "First Citizen:\nBefore we proceed",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            &want.len().to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let generations: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let continuation = generations[0]["continuation"].as_str().unwrap();
+    assert!(!continuation.is_empty());
+
+    // The same run through the library's tokenizer gives the same text.
+    let tok =
+        deepzero_sequence::hf::HfTokenizer::load(&run.join("tokenizer.json")).unwrap();
+    let stop = want.iter().position(|&t| t == 0).unwrap_or(want.len());
+    let ids: Vec<u32> = want[..stop].iter().map(|&t| t as u32).collect();
+    assert_eq!(continuation, tok.decode(&ids).unwrap());
+
+    // Bad inputs: one line, non-zero exit.
+    let err = stderr_line(
+        &deepzero()
+            .args(["generate", "--checkpoint"])
+            .arg(&run)
+            .args(["--prompt", "x", "--top-p", "0"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("--top-p"), "{err}");
+    let err = stderr_line(
+        &deepzero()
+            .args(["import", "gpt2"])
+            .arg(fixture("bert-tiny"))
+            .arg("--out")
+            .arg(tmp.path().join("bert"))
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("`bert` model, not gpt2"), "{err}");
+    let err = stderr_line(
+        &deepzero()
+            .args(["import", "gpt2"])
+            .arg(tmp.path())
+            .arg("--out")
+            .arg(tmp.path().join("none"))
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("config.json: no such file"), "{err}");
+}
