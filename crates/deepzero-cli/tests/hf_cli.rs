@@ -49,10 +49,9 @@ fn import_gpt2_then_generate_greedily_as_transformers() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("52096 parameters"));
 
     // transformers' greedy ids, decoded by the Python tokenizer, up to its first eos (id 0).
-    let golden: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("gpt2-tiny/golden.json")).unwrap(),
-    )
-    .unwrap();
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("gpt2-tiny/golden.json")).unwrap())
+            .unwrap();
     let want: Vec<u64> = serde_json::from_value(golden["greedy_new_ids"].clone()).unwrap();
     let out = deepzero()
         .args(["generate", "--checkpoint"])
@@ -74,8 +73,7 @@ fn import_gpt2_then_generate_greedily_as_transformers() {
     assert!(!continuation.is_empty());
 
     // The same run through the library's tokenizer gives the same text.
-    let tok =
-        deepzero_sequence::hf::HfTokenizer::load(&run.join("tokenizer.json")).unwrap();
+    let tok = deepzero_sequence::hf::HfTokenizer::load(&run.join("tokenizer.json")).unwrap();
     let stop = want.iter().position(|&t| t == 0).unwrap_or(want.len());
     let ids: Vec<u32> = want[..stop].iter().map(|&t| t as u32).collect();
     assert_eq!(continuation, tok.decode(&ids).unwrap());
