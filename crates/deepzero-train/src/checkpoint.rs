@@ -331,7 +331,7 @@ impl Checkpoints {
                 Some((epoch, entry.path()))
             })
             .collect();
-        epochs.sort_by(|a, b| b.0.cmp(&a.0));
+        epochs.sort_by_key(|(epoch, _)| std::cmp::Reverse(*epoch));
         for (_, dir) in epochs {
             if let Ok(mut checkpoint) = self.intact(&dir) {
                 checkpoint.note = Some(format!(
