@@ -498,6 +498,8 @@ pub fn train(spec: &PretrainSpec, settings: &RunSettings) -> Result<RunReport, T
         history: Vec::new(),
         early_stopping: None,
         run: identity.clone(),
+        settings: serde_json::Value::Null,
+        changes: Vec::new(),
     };
     let mut resumed_after = None;
     if settings.resume {
