@@ -46,6 +46,7 @@
 //! `examples/finetune_fashion.rs` pre-trains and fine-tunes on the shipped Fashion-MNIST sample.
 
 pub mod classify;
+pub mod detect;
 pub mod finetune;
 pub mod imagenet;
 pub mod import;

@@ -1,0 +1,32 @@
+//! Object detection (seed chapter 3.2): box maths, NMS, RoIAlign, anchors and matching, COCO and
+//! VOC metrics, detection data readers, and trainable detectors.
+//!
+//! | piece | module | reference it is tested against |
+//! |---|---|---|
+//! | IoU, GIoU, box formats, anchor-delta [`BoxCoder`], YOLO grid coding | [`boxes`] | `torchvision.ops.box_iou`, `generalized_box_iou`, `BoxCoder` |
+//! | [`nms`], [`batched_nms`] (per-class) | [`nms`](mod@nms) | `torchvision.ops.nms`, `batched_nms` |
+//! | [`roi_align`] (differentiable in the features) | [`roi_align`](mod@roi_align) | `torchvision.ops.roi_align` |
+//! | [`grid_anchors`], [`match_anchors`] | [`anchors`] | torchvision's `AnchorGenerator`, `Matcher` |
+//!
+//! Boxes are `[x_min, y_min, x_max, y_max]` in pixels ([`Bbox`]) everywhere except in COCO JSON,
+//! which stores `[x, y, w, h]`.
+//!
+//! ```
+//! use deepzero_vision::detect::{iou, nms};
+//! let boxes = [[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [20.0, 20.0, 30.0, 30.0]];
+//! assert!((iou(&boxes[0], &boxes[1]) - 81.0 / 119.0).abs() < 1e-6);
+//! assert_eq!(nms(&boxes, &[0.9, 0.8, 0.7], 0.5), vec![0, 2]);
+//! ```
+
+pub mod anchors;
+pub mod boxes;
+pub mod nms;
+pub mod roi_align;
+
+pub use anchors::{Match, grid_anchors, match_anchors};
+pub use boxes::{
+    Bbox, BoxCoder, area, box_iou, clip, generalized_box_iou, giou, giou_paired, intersection, iou,
+    xywh_to_xyxy, xyxy_to_xywh, yolo_decode, yolo_encode,
+};
+pub use nms::{batched_nms, nms};
+pub use roi_align::{Roi, RoiAlignOptions, roi_align};
