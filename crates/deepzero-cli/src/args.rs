@@ -31,6 +31,8 @@ pub enum Family {
     Graph,
     /// Image–text models (joint embeddings, captioning).
     Multimodal,
+    /// Object detectors.
+    Detection,
 }
 
 /// The options of `deepzero train` (and the data options `eval` shares).

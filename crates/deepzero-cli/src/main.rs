@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use deepzero_cli::tasks::data::DataArgs;
+use deepzero_cli::tasks::detect::{CocoEvalArgs, DetectArgs};
 use deepzero_cli::tasks::graph::EmbedArgs;
 use deepzero_cli::tasks::hf::GenerateCmdArgs;
 use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
@@ -88,6 +89,12 @@ enum Command {
     Caption(CaptionArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryArgs),
+    /// Find objects in images with a trained detection run (digits-yolo): prints boxes, classes
+    /// and scores (--json: COCO result format) and draws the boxes (--draw DIR).
+    Detect(DetectArgs),
+    /// Score COCO-format detections against COCO-format ground truth (bbox): the twelve numbers
+    /// of pycocotools' COCOeval.summarize().
+    CocoEval(CocoEvalArgs),
     /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
     /// recipe, for predict; or a Hugging Face GPT-2 folder (`import gpt2 DIR`), for generate.
     Import(ImportArgs),
@@ -136,6 +143,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => deepzero_cli::tasks::serve::serve(&args),
         Command::Data(args) => deepzero_cli::tasks::data::data(&args),
         Command::Generate(args) => deepzero_cli::tasks::hf::generate(&args),
+        Command::Detect(args) => deepzero_cli::tasks::detect::detect(&args),
+        Command::CocoEval(args) => deepzero_cli::tasks::detect::coco_eval(&args),
     }
 }
 

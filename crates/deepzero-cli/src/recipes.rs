@@ -13,8 +13,9 @@ use deepzero_vision::tasks::recipes as vision;
 use crate::error::CliError;
 use crate::recipe::{Recipe, entry};
 use crate::tasks::{
-    BertClassifyTask, CaptionTask, ClipTask, GenerateTask, GraphTask, ImageNetTask, ImageTask,
-    PretrainTask, RecsysTask, RegressionTask, SegmentTask, TagTask, TextTask, TranslateTask,
+    BertClassifyTask, CaptionTask, ClipTask, DetectTask, GenerateTask, GraphTask, ImageNetTask,
+    ImageTask, PretrainTask, RecsysTask, RegressionTask, SegmentTask, TagTask, TextTask,
+    TranslateTask,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
@@ -26,6 +27,8 @@ pub fn all() -> Vec<Recipe> {
         .map(|r| entry(r, RegressionTask))
         .collect();
     all.extend(vision::recipes().into_iter().map(|r| entry(r, ImageTask)));
+    let detection = deepzero_vision::tasks::detect::recipes();
+    all.extend(detection.into_iter().map(|r| entry(r, DetectTask)));
     let (none, constant) = (0usize, LrSchedule::Constant);
     let plain = |name, chapter, summary, task| Recipe {
         name,

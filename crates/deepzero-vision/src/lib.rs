@@ -43,6 +43,10 @@
 //! println!("{} ({:.2})", top[0].top[0].1, top[0].top[0].2);
 //! # Ok(()) }
 //! ```
+//! Object detection (chapter 3.2) is [`detect`]: box maths, NMS, RoIAlign, COCO/VOC metrics,
+//! detection data readers and a trainable YOLOv3-style detector, with the whole task in
+//! [`tasks::detect`] (`examples/detect_digits.rs`).
+//!
 //! `examples/finetune_fashion.rs` pre-trains and fine-tunes on the shipped Fashion-MNIST sample.
 
 pub mod classify;

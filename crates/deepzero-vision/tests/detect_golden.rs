@@ -5,6 +5,10 @@ use deepzero_vision::detect::{
     Bbox, BoxCoder, Roi, RoiAlignOptions, batched_nms, box_iou, generalized_box_iou, grid_anchors,
     nms, roi_align,
 };
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use deepzero_vision::detect::coco::{CocoGt, CocoParams, evaluate, read_detections, voc_ap};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -145,4 +149,71 @@ fn roi_align_equals_torchvision() {
             &format!("roi_align {options:?}"),
         );
     }
+}
+
+#[test]
+fn coco_eval_equals_pycocotools_on_every_fixture() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/detect/coco");
+    let expected = fixture("coco/expected.json");
+    let cases = expected.as_object().unwrap();
+    assert!(cases.len() >= 5);
+    for (name, want) in cases {
+        let gt = CocoGt::from_json(&dir.join(format!("{name}_gt.json"))).unwrap();
+        let dt = read_detections(&dir.join(format!("{name}_dt.json")), &gt).unwrap();
+        let got = evaluate(&gt, &dt, &CocoParams::default()).stats();
+        let want: Vec<f64> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() < 1e-9,
+                "{name} stat {i}: {g} vs pycocotools {w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn voc_ap_equals_the_devkit_algorithm() {
+    let f = fixture("voc.json");
+    let mut gts: BTreeMap<i64, Vec<([f64; 4], bool)>> = BTreeMap::new();
+    for g in f["gts"].as_array().unwrap() {
+        let b: Vec<f64> = g["box"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        gts.entry(g["image"].as_i64().unwrap())
+            .or_default()
+            .push(([b[0], b[1], b[2], b[3]], g["difficult"].as_bool().unwrap()));
+    }
+    for i in 0..8 {
+        gts.entry(i).or_default();
+    }
+    let dets: Vec<(i64, f64, [f64; 4])> = f["dets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let b: Vec<f64> = d["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            (
+                d["image"].as_i64().unwrap(),
+                d["score"].as_f64().unwrap(),
+                [b[0], b[1], b[2], b[3]],
+            )
+        })
+        .collect();
+    let ap = voc_ap(&gts, &dets, 0.5);
+    let want = f["ap50"].as_f64().unwrap();
+    assert!((ap - want).abs() < 1e-12, "{ap} vs {want}");
+    assert!(ap > 0.0 && ap < 1.0);
 }

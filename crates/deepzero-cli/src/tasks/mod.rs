@@ -3,6 +3,7 @@
 
 mod bert;
 pub mod data;
+pub mod detect;
 pub mod graph;
 pub mod hf;
 mod image;
@@ -18,6 +19,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub use bert::{BertClassifyTask, PretrainTask};
+pub use detect::DetectTask;
 pub use graph::GraphTask;
 pub use image::{ImageNetTask, ImageTask};
 pub use multimodal::{CaptionTask, ClipTask};

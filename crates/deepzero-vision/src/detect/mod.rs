@@ -4,9 +4,17 @@
 //! | piece | module | reference it is tested against |
 //! |---|---|---|
 //! | IoU, GIoU, box formats, anchor-delta [`BoxCoder`], YOLO grid coding | [`boxes`] | `torchvision.ops.box_iou`, `generalized_box_iou`, `BoxCoder` |
-//! | [`nms`], [`batched_nms`] (per-class) | [`nms`](mod@nms) | `torchvision.ops.nms`, `batched_nms` |
-//! | [`roi_align`] (differentiable in the features) | [`roi_align`](mod@roi_align) | `torchvision.ops.roi_align` |
+//! | [`nms()`], [`batched_nms`] (per-class) | [`nms`](mod@nms) | `torchvision.ops.nms`, `batched_nms` |
+//! | [`roi_align()`] (differentiable in the features) | [`roi_align`](mod@roi_align) | `torchvision.ops.roi_align` |
 //! | [`grid_anchors`], [`match_anchors`] | [`anchors`] | torchvision's `AnchorGenerator`, `Matcher` |
+//! | COCO AP/AR ([`coco::evaluate`], the twelve numbers of `COCOeval.summarize()`), VOC AP ([`coco::voc_ap`]) | [`coco`] | pycocotools; py-faster-rcnn's `voc_eval` |
+//! | readers: YOLO txt ([`data::read_yolo_dir`]), COCO JSON ([`data::read_coco`]), Pascal VOC XML ([`data::parse_voc_xml`]) | [`data`] | hand cases |
+//! | [`Yolo3`]: YOLOv3-style detector, 3 scales, FPN-style neck | [`yolo3`] | shapes, row layout |
+//! | its loss ([`yolo_loss()`](yolo_loss::yolo_loss)) and target assignment | [`yolo_loss`] | hand cases |
+//! | pictures of boxes ([`draw::draw_boxes_file`]) | [`draw`] | pixel test |
+//!
+//! The whole task — digit scenes, training, COCO scoring, prediction — is
+//! [`crate::tasks::detect`]; `docs/detection.md` has the measured figures.
 //!
 //! Boxes are `[x_min, y_min, x_max, y_max]` in pixels ([`Bbox`]) everywhere except in COCO JSON,
 //! which stores `[x, y, w, h]`.
@@ -20,8 +28,13 @@
 
 pub mod anchors;
 pub mod boxes;
+pub mod coco;
+pub mod data;
+pub mod draw;
 pub mod nms;
 pub mod roi_align;
+pub mod yolo3;
+pub mod yolo_loss;
 
 pub use anchors::{Match, grid_anchors, match_anchors};
 pub use boxes::{
@@ -30,3 +43,4 @@ pub use boxes::{
 };
 pub use nms::{batched_nms, nms};
 pub use roi_align::{Roi, RoiAlignOptions, roi_align};
+pub use yolo3::{DecodeOptions, Detection, Yolo3, Yolo3Config};

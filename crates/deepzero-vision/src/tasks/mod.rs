@@ -5,9 +5,11 @@
 //! | seed | task | module |
 //! |---|---|---|
 //! | 1.3.1, 3.1, 7.2 | image classification of MNIST, Fashion-MNIST or any class-per-folder tree; torchvision weight import | [`classify`] |
+//! | 3.2 | object detection: a YOLOv3-style detector on digit scenes, COCO AP | [`detect`] |
 //! | 3.1 (微调) | fine-tuning a trained classifier: linear probe, full, gradual unfreezing, LoRA | [`finetune`] |
 
 pub mod classify;
+pub mod detect;
 pub mod finetune;
 pub mod recipes;
 

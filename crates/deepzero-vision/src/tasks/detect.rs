@@ -1,0 +1,591 @@
+//! The object-detection task (seed chapter 3.2): digit scenes (`deepzero_data::scenes`, real
+//! MNIST digits pasted on a canvas) → a trained [`Yolo3`] detector in a run folder, scored with
+//! COCO's metrics by [`crate::detect::coco`], and a [`Predictor`] that finds objects in image
+//! files and draws them.
+//!
+//! ```no_run
+//! use deepzero_train::{FitConfig, RunSettings};
+//! use deepzero_vision::tasks::detect::{self, DetectSpec, Predictor};
+//!
+//! # fn main() -> Result<(), deepzero_train::TaskError> {
+//! // Without a data folder the shipped MNIST sample supplies the digits.
+//! let spec = DetectSpec::digits();
+//! let settings = RunSettings::new("digits-yolo", "runs/yolo")
+//!     .with_fit(FitConfig { epochs: 2, ..FitConfig::default() });
+//! let report = detect::train(&spec, &settings)?;
+//! println!("test AP50 {}", report.test["ap50"]);
+//! let predictor = Predictor::load("runs/yolo".as_ref(), None, &settings.device()?)?;
+//! for found in predictor.predict(&["scene.png".into()], 0.25)? {
+//!     for d in &found.detections {
+//!         println!("{} {:.2} {:?}", predictor.class_name(d.class), d.score, d.bbox);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use deepzero_data::scenes::{SceneConfig, Scenes, render_scenes};
+use deepzero_data::{IdxCorpus, Split, load_image};
+use deepzero_train::checkpoint::load_model;
+use deepzero_train::metrics_file::write_json_atomic;
+use deepzero_train::{
+    BatchSource, ClassificationStep, EvalReport, RunReport, RunSettings, Supervised, TaskError,
+    TrainError, load_run_info, model_file,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::classify::idx_dir;
+use crate::detect::coco::{
+    CocoAnnotation, CocoCategory, CocoDetection, CocoGt, CocoImage, CocoParams, CocoSummary,
+    evaluate,
+};
+use crate::detect::yolo_loss::{YoloLossConfig, YoloTarget, yolo_loss};
+use crate::detect::yolo3::{DecodeOptions, Detection, Yolo3, Yolo3Config, anchors_from_sizes};
+
+/// What a detection run trains on.
+#[derive(Clone, Debug)]
+pub struct DetectSpec {
+    /// Where the pasted objects come from (its training split for training scenes, its test
+    /// split for test scenes, so no instance is shared).
+    pub corpus: IdxCorpus,
+    /// How scenes are drawn; `seed` is the training scenes' seed, the test scenes use `seed + 1`.
+    pub scenes: SceneConfig,
+    /// Training scenes (a tenth of them is held out for validation loss).
+    pub train_scenes: usize,
+    /// Test scenes (scored with COCO AP).
+    pub test_scenes: usize,
+    /// Channels of the detector's stem (see [`Yolo3Config::width`]).
+    pub width: usize,
+}
+
+impl DetectSpec {
+    /// 64×64 canvases with 1–4 non-overlapping MNIST digits of 16–32 pixels.
+    pub fn digits() -> Self {
+        Self {
+            corpus: IdxCorpus::Mnist,
+            scenes: SceneConfig {
+                canvas: 64,
+                min_objects: 1,
+                max_objects: 4,
+                min_side: 16,
+                max_side: 32,
+                max_iou: 0.0,
+                clutter: 0,
+                seed: 7,
+            },
+            train_scenes: 20_000,
+            test_scenes: 2_000,
+            width: 8,
+        }
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        if self.scenes.canvas < 16 || !self.scenes.canvas.is_multiple_of(16) {
+            return Err(TaskError::invalid(
+                "the canvas side must be a multiple of 16",
+            ));
+        }
+        if self.train_scenes < 10 || self.test_scenes == 0 || self.width == 0 {
+            return Err(TaskError::invalid(
+                "need at least 10 training scenes, one test scene and a width ≥ 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The current version of [`DetectRunInfo`]'s format.
+pub const RUN_VERSION: u32 = 1;
+
+/// What `OUT/run.json` records about a trained detector.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DetectRunInfo {
+    /// Format version.
+    pub version: u32,
+    /// Recipe name.
+    pub recipe: String,
+    /// The model's configuration (anchors included).
+    pub model: Yolo3Config,
+    /// Input side (square, grey, pixel/255).
+    pub input_size: usize,
+    /// Class names, index = class id.
+    pub class_names: Vec<String>,
+    /// Where the training data came from.
+    pub data: String,
+}
+
+deepzero_train::impl_run_info!(DetectRunInfo, RUN_VERSION);
+
+impl DetectRunInfo {
+    /// Reads `DIR/run.json`, checking it can be used.
+    pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
+        let info: Self = load_run_info(dir, recipe)?;
+        if info.model.anchors.len() != 9
+            || info.class_names.len() != info.model.num_classes
+            || !info.input_size.is_multiple_of(16)
+            || info.input_size == 0
+        {
+            return Err(TaskError::invalid(format!(
+                "{}: run.json needs nine anchors, one name per class and an input size that is a multiple of 16",
+                dir.display()
+            )));
+        }
+        Ok(info)
+    }
+
+    /// The trained model of the run in `dir`, on `device`.
+    pub fn load_model(&self, dir: &Path, device: &Device) -> Result<Yolo3, TaskError> {
+        Ok(load_model(self.model.init(device), &model_file(dir)?)?)
+    }
+}
+
+/// A batch of scenes: images `[B, 1, S, S]` (pixel/255) and each image's objects.
+#[derive(Clone, Debug)]
+pub struct DetectBatch {
+    /// The images.
+    pub images: Tensor<4>,
+    /// Their objects.
+    pub targets: Vec<Vec<YoloTarget>>,
+}
+
+impl Supervised for Yolo3 {
+    type Batch = DetectBatch;
+
+    /// The YOLOv3 loss; the "logits" and "targets" are the class logits and classes of the
+    /// positive anchors, so the training loop's accuracy is the class accuracy at objects.
+    fn step(&self, batch: DetectBatch) -> ClassificationStep {
+        let size = batch.images.dims()[2];
+        let rows = self.forward_rows(batch.images);
+        let loss = yolo_loss(
+            rows,
+            &batch.targets,
+            self.anchors(),
+            size,
+            &YoloLossConfig::default(),
+        );
+        ClassificationStep {
+            loss: loss.total,
+            logits: loss.class_logits,
+            targets: loss.classes,
+        }
+    }
+}
+
+/// Scenes as a [`BatchSource`] of [`DetectBatch`]es.
+pub struct SceneSource {
+    size: usize,
+    pixels: Vec<Vec<u8>>,
+    targets: Vec<Vec<YoloTarget>>,
+}
+
+impl SceneSource {
+    /// The scenes of `scenes` at `indices`.
+    pub fn new(scenes: &Scenes, indices: impl IntoIterator<Item = usize>) -> Self {
+        let mut source = Self {
+            size: 0,
+            pixels: Vec::new(),
+            targets: Vec::new(),
+        };
+        for i in indices {
+            let s = &scenes.scenes[i];
+            source.size = s.size;
+            source.pixels.push(s.pixels.clone());
+            source.targets.push(
+                s.objects
+                    .iter()
+                    .map(|o| YoloTarget {
+                        class: o.class,
+                        bbox: o.bbox,
+                    })
+                    .collect(),
+            );
+        }
+        source
+    }
+
+    fn images(&self, indices: &[usize], device: &Device) -> Tensor<4> {
+        let s = self.size;
+        let data: Vec<f32> = indices
+            .iter()
+            .flat_map(|&i| self.pixels[i].iter().map(|&p| p as f32 / 255.0))
+            .collect();
+        Tensor::from_data(TensorData::new(data, [indices.len(), 1, s, s]), device)
+    }
+}
+
+impl BatchSource<DetectBatch> for SceneSource {
+    fn len(&self) -> usize {
+        self.pixels.len()
+    }
+
+    fn batch(&self, indices: &[usize], device: &Device) -> Result<DetectBatch, TrainError> {
+        Ok(DetectBatch {
+            images: self.images(indices, device),
+            targets: indices.iter().map(|&i| self.targets[i].clone()).collect(),
+        })
+    }
+}
+
+/// The training and test scenes of `spec`, and a description of their source.
+fn load_scenes(
+    spec: &DetectSpec,
+    settings: &RunSettings,
+) -> Result<(Scenes, Scenes, String), TaskError> {
+    let (dir, source) = idx_dir(spec.corpus, settings.data_dir.as_deref())?;
+    let train = spec.corpus.load(&dir, Split::Train)?;
+    let test = spec.corpus.load(&dir, Split::Test)?;
+    let train_scenes = render_scenes(&[&train], &spec.scenes, spec.train_scenes)?;
+    let test_config = SceneConfig {
+        seed: spec.scenes.seed.wrapping_add(1),
+        ..spec.scenes.clone()
+    };
+    let test_scenes = render_scenes(&[&test], &test_config, spec.test_scenes)?;
+    Ok((train_scenes, test_scenes, source))
+}
+
+/// Detections of `model` on every scene of `source`, in batches.
+fn detect_all(
+    model: &Yolo3,
+    source: &SceneSource,
+    options: &DecodeOptions,
+    device: &Device,
+) -> Vec<Vec<Detection>> {
+    let mut out = Vec::with_capacity(source.len());
+    let all: Vec<usize> = (0..source.len()).collect();
+    for chunk in all.chunks(256) {
+        out.extend(model.detect(source.images(chunk, device), options));
+    }
+    out
+}
+
+/// COCO ground truth and detections for scenes and a model's detections on them; image ids
+/// are 1-based scene positions, category ids class + 1, annotation ids 1, 2, ….
+pub fn to_coco(
+    targets: &[Vec<YoloTarget>],
+    detections: &[Vec<Detection>],
+    class_names: &[String],
+    size: usize,
+) -> (CocoGt, Vec<CocoDetection>) {
+    let xywh = |b: &[f32; 4]| {
+        [
+            b[0] as f64,
+            b[1] as f64,
+            (b[2] - b[0]) as f64,
+            (b[3] - b[1]) as f64,
+        ]
+    };
+    let mut gt = CocoGt {
+        images: (0..targets.len())
+            .map(|i| CocoImage {
+                id: i as u64 + 1,
+                file_name: format!("scene-{i}.png"),
+                width: size as u32,
+                height: size as u32,
+            })
+            .collect(),
+        categories: class_names
+            .iter()
+            .enumerate()
+            .map(|(c, n)| CocoCategory {
+                id: c as u64 + 1,
+                name: n.clone(),
+            })
+            .collect(),
+        annotations: Vec::new(),
+    };
+    for (i, objects) in targets.iter().enumerate() {
+        for t in objects {
+            let bbox = xywh(&t.bbox);
+            gt.annotations.push(CocoAnnotation {
+                id: gt.annotations.len() as u64 + 1,
+                image_id: i as u64 + 1,
+                category_id: t.class as u64 + 1,
+                bbox,
+                area: Some(bbox[2] * bbox[3]),
+                iscrowd: 0,
+            });
+        }
+    }
+    let dets = detections
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ds)| {
+            ds.iter().map(move |d| CocoDetection {
+                image_id: i as u64 + 1,
+                category_id: d.class as u64 + 1,
+                bbox: xywh(&d.bbox),
+                score: d.score as f64,
+            })
+        })
+        .collect();
+    (gt, dets)
+}
+
+/// The detection options of COCO scoring: every candidate above 0.001, at most 100 per image.
+pub fn coco_decode_options() -> DecodeOptions {
+    DecodeOptions {
+        score_threshold: 0.001,
+        iou_threshold: 0.5,
+        max_detections: 100,
+    }
+}
+
+/// COCO scores of `model` on `source`; also writes `out/test_gt.json` and
+/// `out/test_detections.json`, so any COCO tool (pycocotools) can score them again.
+fn score(
+    model: &Yolo3,
+    source: &SceneSource,
+    class_names: &[String],
+    device: &Device,
+    out: &Path,
+) -> Result<CocoSummary, TaskError> {
+    let detections = detect_all(model, source, &coco_decode_options(), device);
+    let (gt, dets) = to_coco(&source.targets, &detections, class_names, source.size);
+    write_json_atomic(&out.join("test_gt.json"), &gt)?;
+    write_json_atomic(&out.join("test_detections.json"), &dets)?;
+    Ok(evaluate(&gt, &dets, &CocoParams::default()))
+}
+
+fn summary_json(s: &CocoSummary) -> serde_json::Value {
+    json!({
+        "ap": s.ap, "ap50": s.ap50, "ap75": s.ap75,
+        "ap_small": s.ap_small, "ap_medium": s.ap_medium, "ap_large": s.ap_large,
+        "ar1": s.ar1, "ar10": s.ar10, "ar100": s.ar100,
+        "ar_small": s.ar_small, "ar_medium": s.ar_medium, "ar_large": s.ar_large,
+    })
+}
+
+/// Trains a detector as `spec` says into `settings.out`; returns what it wrote to
+/// `metrics.json` (the test figures are COCO's twelve numbers).
+pub fn train(spec: &DetectSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+    spec.validate()?;
+    settings.validate()?;
+    let (train_scenes, test_scenes, source) = load_scenes(spec, settings)?;
+    let n = train_scenes.scenes.len();
+    let n_valid = ((n as f64 * settings.valid_fraction.clamp(0.0, 0.5)) as usize).max(1);
+    let train_source = SceneSource::new(&train_scenes, 0..n - n_valid);
+    let valid_source = SceneSource::new(&train_scenes, n - n_valid..n);
+    let test_source = SceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
+    let sizes: Vec<[f32; 2]> = train_source
+        .targets
+        .iter()
+        .flatten()
+        .map(|t| [t.bbox[2] - t.bbox[0], t.bbox[3] - t.bbox[1]])
+        .collect();
+    let model_config = Yolo3Config::new(train_scenes.class_names.len(), anchors_from_sizes(&sizes))
+        .with_width(spec.width);
+    let info = DetectRunInfo {
+        version: RUN_VERSION,
+        recipe: settings.name.clone(),
+        model: model_config.clone(),
+        input_size: spec.scenes.canvas,
+        class_names: train_scenes.class_names.clone(),
+        data: format!("{} digit scenes from {source}", spec.corpus.name()),
+    };
+    let out = settings.create_out()?;
+    write_json_atomic(&out.join("run.json"), &info)?;
+    let mut progress = settings.progress();
+    progress.message(&format!(
+        "{}: YOLOv3-style (width {}) on {} ({} train / {} valid / {} test scenes), backend {}, {}, out {}",
+        settings.name, spec.width, info.data, train_source.len(), valid_source.len(), test_source.len(),
+        settings.backend, settings.fit.describe(), out.display()
+    ));
+    let device = settings.device()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(settings.seed());
+    let model = model_config.init(&train_device);
+    let identity =
+        json!({ "recipe": info.recipe, "model": info.model, "input_size": info.input_size });
+    let outcome = settings.fit_and_save(
+        model,
+        &train_source,
+        Some(&valid_source),
+        &train_device,
+        identity,
+        &mut progress,
+    )?;
+    let model = outcome.model.clone();
+    let test = score(&model, &test_source, &info.class_names, &device, out)?;
+    let report = RunReport::new(
+        settings,
+        &outcome,
+        format!("YOLOv3-style, width {}", spec.width),
+        model.num_params(),
+    );
+    let report = RunReport {
+        data: json!({ "source": info.data, "train_examples": train_source.len(), "valid_examples": valid_source.len(), "test_examples": test_source.len() }),
+        valid: json!({ "class_accuracy_at_objects": outcome.history.last().map(|h| h.valid_accuracy) }),
+        test: summary_json(&test),
+        ..report
+    };
+    let path = report.write(out)?;
+    progress.message(&format!(
+        "test AP {:.4}, AP50 {:.4}, AP75 {:.4} (COCO, {} scenes); {}",
+        test.ap,
+        test.ap50,
+        test.ap75,
+        test_source.len(),
+        path.display()
+    ));
+    Ok(report)
+}
+
+/// COCO scores of the run in `run` on the test scenes of `spec` (the data as
+/// `settings.data_dir` says); writes `settings.out/metrics.json`.
+pub fn evaluate_run(
+    spec: &DetectSpec,
+    run: &Path,
+    settings: &RunSettings,
+) -> Result<EvalReport, TaskError> {
+    let info = DetectRunInfo::load(run, Some(&settings.name))?;
+    let (_, test_scenes, _) = load_scenes(
+        &DetectSpec {
+            train_scenes: 10,
+            ..spec.clone()
+        },
+        settings,
+    )?;
+    if test_scenes.class_names.len() != info.class_names.len()
+        || spec.scenes.canvas != info.input_size
+    {
+        return Err(TaskError::invalid(format!(
+            "the scenes ({} classes, {} px) do not match the run ({} classes, {} px)",
+            test_scenes.class_names.len(),
+            spec.scenes.canvas,
+            info.class_names.len(),
+            info.input_size
+        )));
+    }
+    let device = settings.device()?;
+    let model = info.load_model(run, &device)?;
+    let source = SceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
+    let out = settings.create_out()?;
+    let start = std::time::Instant::now();
+    let test = score(&model, &source, &info.class_names, &device, out)?;
+    let report = EvalReport::new(
+        settings,
+        run,
+        json!({ "source": info.data, "test_scenes": source.len() }),
+        source.len(),
+        start.elapsed().as_secs_f64(),
+        summary_json(&test),
+    );
+    report.write(out)?;
+    Ok(report)
+}
+
+/// The detections in one image file, in its own pixel coordinates.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageDetections {
+    /// The image.
+    pub path: PathBuf,
+    /// Its width and height.
+    pub size: (u32, u32),
+    /// What was found, best first.
+    pub detections: Vec<Detection>,
+}
+
+/// A trained detector loaded from its run folder.
+pub struct Predictor {
+    info: DetectRunInfo,
+    model: Yolo3,
+    device: Device,
+}
+
+impl Predictor {
+    /// Loads the run in `dir` (checking it was made by `recipe`, when given) onto `device`.
+    pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
+        let info = DetectRunInfo::load(dir, recipe)?;
+        let model = info.load_model(dir, device)?;
+        Ok(Self {
+            info,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// The run's description.
+    pub fn info(&self) -> &DetectRunInfo {
+        &self.info
+    }
+
+    /// The name of class `class`.
+    pub fn class_name(&self, class: usize) -> &str {
+        self.info.class_names.get(class).map_or("?", String::as_str)
+    }
+
+    /// Finds objects scoring at least `score_threshold` in each image: the image is read as grey,
+    /// resized to the model's input (light objects on dark, as MNIST; use dark-on-light images
+    /// inverted), and the boxes scaled back to the image's own pixels.
+    pub fn predict(
+        &self,
+        paths: &[PathBuf],
+        score_threshold: f32,
+    ) -> Result<Vec<ImageDetections>, TaskError> {
+        let s = self.info.input_size;
+        let mut out = Vec::with_capacity(paths.len());
+        for path in paths {
+            let (w, h) = image::image_dimensions(path).map_err(|e| {
+                TaskError::invalid(format!("{}: not a readable image: {e}", path.display()))
+            })?;
+            let item = load_image(path, 1, [s, s])?;
+            let data: Vec<f32> = item.pixels.iter().map(|&p| p as f32 / 255.0).collect();
+            let images = Tensor::<4>::from_data(TensorData::new(data, [1, 1, s, s]), &self.device);
+            let options = DecodeOptions {
+                score_threshold,
+                ..DecodeOptions::default()
+            };
+            let (sx, sy) = (w as f32 / s as f32, h as f32 / s as f32);
+            let detections = self
+                .model
+                .detect(images, &options)
+                .pop()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| Detection {
+                    bbox: [
+                        d.bbox[0] * sx,
+                        d.bbox[1] * sy,
+                        d.bbox[2] * sx,
+                        d.bbox[3] * sy,
+                    ],
+                    ..d
+                })
+                .collect();
+            out.push(ImageDetections {
+                path: path.clone(),
+                size: (w, h),
+                detections,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The detection recipes, with the settings their results in docs/book-map.md were measured
+/// with.
+pub fn recipes() -> Vec<deepzero_train::Recipe<DetectSpec>> {
+    use deepzero_core::{LrSchedule, OptimizerKind};
+    vec![deepzero_train::Recipe::new(
+        "digits-yolo",
+        "3.2",
+        "YOLOv3-style detector (3 scales, FPN-style neck, GIoU loss) on 64×64 MNIST digit scenes; COCO AP",
+        DetectSpec::digits(),
+        deepzero_train::FitConfig::recipe(
+            RECIPE_EPOCHS,
+            32,
+            2e-3,
+            OptimizerKind::Adam,
+            LrSchedule::Cosine {
+                min_lr_factor: 0.05,
+            },
+        ),
+    )]
+}
+
+/// Epochs of the `digits-yolo` recipe.
+const RECIPE_EPOCHS: usize = 3;
