@@ -463,7 +463,10 @@ pub fn evaluate_run(
     let device = settings.device()?;
     let model = info.load_model(run, &device)?;
     let source = SceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
-    let out = settings.create_out()?;
+    // An evaluation writes its own report folder (by default RUN/eval), which may hold an
+    // earlier evaluation: it is replaced, so the run-folder guard of training does not apply.
+    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
+    let out = settings.out.as_path();
     let start = std::time::Instant::now();
     let test = score(&model, &source, &info.class_names, &device, out)?;
     let report = EvalReport::new(
