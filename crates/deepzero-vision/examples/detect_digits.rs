@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let settings = RunSettings {
         quiet: true,
+        // The example may be run again; each run replaces the last one's folder.
+        overwrite: true,
         ..RunSettings::new("digits-yolo", out.join("run")).with_fit(FitConfig {
             epochs: 3,
             batch_size: 32,
