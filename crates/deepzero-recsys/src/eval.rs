@@ -9,8 +9,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Interaction, Interactions, NegativeSampler, kfold};
-use crate::error::Result;
+use crate::data::{Fold, Interaction, Interactions, NegativeSampler, kfold};
+use crate::error::{RecsysError, Result};
 use crate::metrics::{RankMetrics, coverage, mae, mean_popularity, rank_of, rmse};
 use crate::models::Recommender;
 
@@ -69,25 +69,57 @@ pub fn cross_validate(
     seed: u64,
 ) -> Result<CvReport> {
     let start = Instant::now();
-    let mut folds = Vec::new();
-    for fold in kfold(data, k, seed)? {
+    let mut report = cross_validate_folds(make, &kfold(data, k, seed)?)?;
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Fits a fresh model (from `make`) on each given fold's training part and evaluates it on
+/// its test part: the predefined folds of ml-100k (`u1.base`/`u1.test` … `u5`, read by
+/// [`crate::data::read_u_folds`]) or any other split.
+///
+/// # Errors
+/// No folds, a fold with an empty side, or a model that fails to fit.
+pub fn cross_validate_folds(
+    make: &dyn Fn() -> Box<dyn Recommender>,
+    folds: &[Fold],
+) -> Result<CvReport> {
+    if folds.is_empty() {
+        return Err(RecsysError::InvalidArgument(
+            "cross-validation needs at least one fold".into(),
+        ));
+    }
+    let start = Instant::now();
+    let mut reports = Vec::with_capacity(folds.len());
+    for (f, fold) in folds.iter().enumerate() {
+        if fold.train.is_empty() || fold.test.is_empty() {
+            return Err(RecsysError::InvalidArgument(format!(
+                "fold {} has an empty {} set",
+                f + 1,
+                if fold.train.is_empty() {
+                    "training"
+                } else {
+                    "test"
+                }
+            )));
+        }
         let mut model = make();
         let t = Instant::now();
         model.fit(&fold.train)?;
         let fit_seconds = t.elapsed().as_secs_f64();
-        folds.push(RatingReport {
+        reports.push(RatingReport {
             fit_seconds,
             ..evaluate_ratings(model.as_ref(), &fold.test)
         });
     }
-    let n = folds.len() as f64;
-    let mean = folds.iter().map(|f| f.rmse).sum::<f64>() / n;
-    let var = folds.iter().map(|f| (f.rmse - mean).powi(2)).sum::<f64>() / n;
+    let n = reports.len() as f64;
+    let mean = reports.iter().map(|f| f.rmse).sum::<f64>() / n;
+    let var = reports.iter().map(|f| (f.rmse - mean).powi(2)).sum::<f64>() / n;
     Ok(CvReport {
         rmse: mean,
         rmse_std: var.sqrt(),
-        mae: folds.iter().map(|f| f.mae).sum::<f64>() / n,
-        folds,
+        mae: reports.iter().map(|f| f.mae).sum::<f64>() / n,
+        folds: reports,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

@@ -25,7 +25,10 @@ use deepzero_train::metrics_file::read_json;
 use deepzero_train::write_json_atomic;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Csr, IdMap, Interaction, Interactions, ItemInfo, RatingsDataset, leave_one_out};
+use crate::data::{
+    Csr, IdMap, Interaction, Interactions, ItemInfo, RatingsDataset, cold_start_split,
+    leave_one_out,
+};
 use crate::error::{RecsysError, Result};
 use crate::eval::{
     CvReport, ListReport, cross_validate, evaluate_full, evaluate_lists, evaluate_ratings,
@@ -33,9 +36,10 @@ use crate::eval::{
 };
 use crate::metrics::RankMetrics;
 use crate::models::{
-    Baseline, BaselineConfig, Bpr, BprConfig, FunkSvd, Gru4Rec, Gru4RecConfig, Knn, KnnConfig,
-    MarkovChain, NeuMf, NeuMfConfig, NeuMfKind, Popularity, Recommender, SasRec, SasRecConfig,
-    SequenceRecommender, SvdConfig, SvdPp, SvdppConfig, top_k,
+    Baseline, BaselineConfig, Bpr, BprConfig, FeatureBpr, FeatureBprConfig, FunkSvd, Gru4Rec,
+    Gru4RecConfig, Ials, IalsConfig, Knn, KnnConfig, MarkovChain, NeuMf, NeuMfConfig, NeuMfKind,
+    Popularity, Recommender, SasRec, SasRecConfig, SequenceRecommender, SideFeatures, SvdConfig,
+    SvdPp, SvdppConfig, top_k,
 };
 
 /// The `run.json` format version this crate writes and reads.
@@ -60,6 +64,11 @@ pub enum ModelSpec {
     Knn(KnnConfig),
     /// BPR-MF.
     Bpr(BprConfig),
+    /// ALS for implicit feedback (Hu, Koren, Volinsky 2008).
+    Ials(IalsConfig),
+    /// Cold start: user side features (and a few rated items) × item factors and features,
+    /// by BPR; the side features come from the data folder.
+    FeatureBpr(FeatureBprConfig),
     /// GMF, MLP or NeuMF.
     Ncf(NeuMfConfig),
     /// First-order Markov chain over items (next-item).
@@ -82,6 +91,8 @@ impl ModelSpec {
             ModelSpec::Svd(c) => c.n_epochs = epochs,
             ModelSpec::Svdpp(c) => c.n_epochs = epochs,
             ModelSpec::Bpr(c) => c.n_epochs = epochs,
+            ModelSpec::Ials(c) => c.n_iters = epochs,
+            ModelSpec::FeatureBpr(c) => c.n_epochs = epochs,
             ModelSpec::Ncf(c) => c.epochs = epochs,
         }
     }
@@ -98,6 +109,8 @@ impl ModelSpec {
             ModelSpec::Svd(c) => c.seed = seed,
             ModelSpec::Svdpp(c) => c.seed = seed,
             ModelSpec::Bpr(c) => c.seed = seed,
+            ModelSpec::Ials(c) => c.seed = seed,
+            ModelSpec::FeatureBpr(c) => c.seed = seed,
             ModelSpec::Ncf(c) => c.seed = seed,
         }
     }
@@ -111,6 +124,9 @@ impl ModelSpec {
             ModelSpec::Svdpp(c) => Box::new(SvdPp::new(c)),
             ModelSpec::Knn(c) => Box::new(Knn::new(c)),
             ModelSpec::Bpr(c) => Box::new(Bpr::new(c)),
+            ModelSpec::Ials(c) => Box::new(Ials::new(c)),
+            // Without side features (see `Fitted::attach_features`) `fit` refuses.
+            ModelSpec::FeatureBpr(c) => Box::new(FeatureBpr::new(c, SideFeatures::default())),
             ModelSpec::Ncf(c) => Box::new(NeuMf::new(c, device.clone())),
             ModelSpec::Markov => Box::new(SequenceRecommender::new(MarkovChain::new())),
             ModelSpec::Gru4rec(c) => {
@@ -144,6 +160,19 @@ pub enum Protocol {
         /// Also rank against the whole catalogue.
         full_ranking: bool,
     },
+    /// User cold start ([`crate::data::cold_start_split`]): a `fraction` of the users keep
+    /// only their `max_known` earliest ratings; the next one is ranked among `negatives`
+    /// sampled items they never rated (HR/NDCG@`k`).
+    ColdStart {
+        /// Share of the users made new.
+        fraction: f64,
+        /// Ratings each new user keeps.
+        max_known: usize,
+        /// Sampled negatives per user.
+        negatives: usize,
+        /// The cut-off K.
+        k: usize,
+    },
 }
 
 /// Everything that defines a run: it is written as `run.json`.
@@ -174,6 +203,8 @@ pub const RECIPES: &[&str] = &[
     "ml100k-mf",
     "ml100k-svdpp",
     "ml100k-bpr",
+    "ml100k-ials",
+    "ml100k-coldstart",
     "ml100k-gmf",
     "ml100k-mlp",
     "ml100k-neumf",
@@ -251,6 +282,16 @@ impl TaskSpec {
                     ..BprConfig::default()
                 }),
                 loo,
+            ),
+            "ml100k-ials" => (ModelSpec::Ials(IalsConfig::default()), loo),
+            "ml100k-coldstart" => (
+                ModelSpec::FeatureBpr(FeatureBprConfig::default()),
+                Protocol::ColdStart {
+                    fraction: 0.2,
+                    max_known: 5,
+                    negatives: 99,
+                    k: 10,
+                },
             ),
             "ml100k-gmf" => (ModelSpec::Ncf(ncf(NeuMfKind::Gmf)), loo),
             "ml100k-mlp" => (ModelSpec::Ncf(ncf(NeuMfKind::Mlp)), loo),
@@ -362,6 +403,8 @@ enum Fitted {
     Svdpp(SvdPp),
     Knn(Knn),
     Bpr(Bpr),
+    Ials(Ials),
+    FeatureBpr(FeatureBpr),
     Ncf(NeuMf),
     Markov(SequenceRecommender<MarkovChain>),
     Gru4rec(SequenceRecommender<Gru4Rec>),
@@ -377,6 +420,10 @@ impl Fitted {
             ModelSpec::Svdpp(c) => Fitted::Svdpp(SvdPp::new(c)),
             ModelSpec::Knn(c) => Fitted::Knn(Knn::new(c)),
             ModelSpec::Bpr(c) => Fitted::Bpr(Bpr::new(c)),
+            ModelSpec::Ials(c) => Fitted::Ials(Ials::new(c)),
+            ModelSpec::FeatureBpr(c) => {
+                Fitted::FeatureBpr(FeatureBpr::new(c, SideFeatures::default()))
+            }
             ModelSpec::Ncf(c) => Fitted::Ncf(NeuMf::new(c, device.clone())),
             ModelSpec::Markov => Fitted::Markov(SequenceRecommender::new(MarkovChain::new())),
             ModelSpec::Gru4rec(c) => {
@@ -396,6 +443,8 @@ impl Fitted {
             Fitted::Svdpp(m) => m,
             Fitted::Knn(m) => m,
             Fitted::Bpr(m) => m,
+            Fitted::Ials(m) => m,
+            Fitted::FeatureBpr(m) => m,
             Fitted::Ncf(m) => m,
             Fitted::Markov(m) => m,
             Fitted::Gru4rec(m) => m,
@@ -411,6 +460,8 @@ impl Fitted {
             Fitted::Svdpp(m) => m,
             Fitted::Knn(m) => m,
             Fitted::Bpr(m) => m,
+            Fitted::Ials(m) => m,
+            Fitted::FeatureBpr(m) => m,
             Fitted::Ncf(m) => m,
             Fitted::Markov(m) => m,
             Fitted::Gru4rec(m) => m,
@@ -428,6 +479,8 @@ impl Fitted {
             Fitted::Svdpp(m) => write_json_atomic(&json, m)?,
             Fitted::Knn(m) => write_json_atomic(&json, m)?,
             Fitted::Bpr(m) => write_json_atomic(&json, m)?,
+            Fitted::Ials(m) => write_json_atomic(&json, m)?,
+            Fitted::FeatureBpr(m) => write_json_atomic(&json, m)?,
             Fitted::Ncf(m) => m.save(&dir.join("model.bpk"))?,
             Fitted::Markov(m) => write_json_atomic(&json, m)?,
             Fitted::Gru4rec(m) => {
@@ -483,6 +536,16 @@ impl Fitted {
                 m.set_seen(train.clone());
                 Fitted::Bpr(m)
             }
+            ModelSpec::Ials(_) => {
+                let mut m: Ials = read_json(&json)?;
+                m.set_seen(train.clone());
+                Fitted::Ials(m)
+            }
+            ModelSpec::FeatureBpr(_) => {
+                let mut m: FeatureBpr = read_json(&json)?;
+                m.set_seen(train.clone());
+                Fitted::FeatureBpr(m)
+            }
             ModelSpec::Ncf(c) => Fitted::Ncf(NeuMf::load(
                 c.clone(),
                 train.clone(),
@@ -525,12 +588,21 @@ impl Fitted {
         })
     }
 
+    /// Gives a side-feature model the features of `data` (other models need none).
+    fn attach_features(&mut self, data: &RatingsDataset) {
+        if let Fitted::FeatureBpr(m) = self {
+            m.features = SideFeatures::from_dataset(data);
+        }
+    }
+
     /// Row-major item vectors for similar-item search, where the model has them.
     fn item_vectors(&self) -> Option<(&[f32], usize)> {
         match self {
             Fitted::Svd(m) => Some((&m.q, m.config.n_factors)),
             Fitted::Svdpp(m) => Some((&m.q, m.config.n_factors)),
             Fitted::Bpr(m) => Some((&m.q, m.config.n_factors)),
+            Fitted::Ials(m) => Some((&m.y, m.config.n_factors)),
+            Fitted::FeatureBpr(m) => Some((&m.q, m.config.n_factors)),
             _ => None,
         }
     }
@@ -672,6 +744,30 @@ pub fn train(
             )?;
             (fitted, None, Some(ranking), fit_seconds, loo.train)
         }
+        Protocol::ColdStart {
+            fraction,
+            max_known,
+            negatives,
+            k,
+        } => {
+            let split = cold_start_split(&data.ratings, *fraction, *max_known, spec.seed)?;
+            let mut fitted = Fitted::new(&spec.model, device);
+            fitted.attach_features(&data);
+            let t = Instant::now();
+            fitted.model_mut().fit(&split.train)?;
+            let fit_seconds = t.elapsed().as_secs_f64();
+            let ranking = rank_report(
+                fitted.model(),
+                &split.train,
+                &split.test,
+                &data.ratings,
+                *negatives,
+                *k,
+                false,
+                spec.seed,
+            )?;
+            (fitted, None, Some(ranking), fit_seconds, split.train)
+        }
     };
     let report = TaskReport {
         recipe: spec.recipe.clone(),
@@ -805,6 +901,25 @@ pub fn evaluate(run_dir: &Path, data_dir: &Path, device: &Device) -> Result<Task
             )?;
             (None, Some(r))
         }
+        Protocol::ColdStart {
+            fraction,
+            max_known,
+            negatives,
+            k,
+        } => {
+            let split = cold_start_split(&mapped, *fraction, *max_known, spec.seed)?;
+            let r = rank_report(
+                model,
+                &split.train,
+                &split.test,
+                &mapped,
+                *negatives,
+                *k,
+                false,
+                spec.seed,
+            )?;
+            (None, Some(r))
+        }
     };
     Ok(TaskReport {
         recipe: spec.recipe.clone(),
@@ -824,7 +939,7 @@ pub struct Recommendation {
     pub item: u64,
     /// Its title, when the data had one.
     pub title: Option<String>,
-    /// The model's score (a predicted rating, a probability, a similarity, a count).
+    /// The model's score (a predicted rating, a logit, a similarity, a count).
     pub score: f32,
 }
 
@@ -1084,6 +1199,7 @@ mod tests {
             match &mut spec.protocol {
                 Protocol::RatingKfold { folds } => *folds = 2,
                 Protocol::LeaveOneOut { negatives, .. } => *negatives = 20,
+                Protocol::ColdStart { negatives, .. } => *negatives = 20,
             }
             let run = tmp.path().join(name);
             let report = train(&spec, &data_dir, &run, &device).unwrap();

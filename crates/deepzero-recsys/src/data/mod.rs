@@ -10,6 +10,7 @@
 pub mod csr;
 pub mod movielens;
 pub mod negative;
+pub mod numpy_rng;
 pub mod split;
 pub mod synthetic;
 
@@ -18,10 +19,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 pub use csr::Csr;
-pub use movielens::{ItemInfo, RatingsDataset, RawRating, UserInfo};
+pub use movielens::{ItemInfo, RatingsDataset, RawRating, UserInfo, read_u_folds};
 pub use negative::NegativeSampler;
 pub use split::{
-    Fold, LeaveOneOut, SequenceSplit, kfold, leave_one_out, sequence_split, user_sequences,
+    ColdStartSplit, Fold, LeaveOneOut, SequenceSplit, cold_start_split, kfold, leave_one_out,
+    sequence_split, user_sequences,
 };
 pub use synthetic::{SyntheticConfig, generate, write_ml100k};
 

@@ -304,6 +304,77 @@ pub fn read_u_data(path: &Path, scale: RatingScale) -> Result<Vec<RawRating>> {
         .collect()
 }
 
+/// The predefined rating-prediction folds of ml-100k, `u1.base`/`u1.test` … `u5.base`/`u5.test`
+/// in `dir` (GroupLens' 80/20 splits of `u.data` with disjoint test sets), in the dense
+/// indices of `dataset` (read from the same folder's `u.data`). Every `uN.base` with a
+/// matching `uN.test` from N = 1 up is read, stopping at the first N with neither.
+///
+/// # Errors
+/// No `u1.base`/`u1.test`, a fold with only one of its two files, a malformed line (file and
+/// line number), an empty fold file, or an id absent from `dataset`.
+pub fn read_u_folds(dir: &Path, dataset: &RatingsDataset) -> Result<Vec<super::Fold>> {
+    let mut folds = Vec::new();
+    for n in 1.. {
+        let base = dir.join(format!("u{n}.base"));
+        let test = dir.join(format!("u{n}.test"));
+        match (base.exists(), test.exists()) {
+            (false, false) => break,
+            (true, true) => folds.push(super::Fold {
+                train: fold_file(&base, dataset)?,
+                test: fold_file(&test, dataset)?,
+            }),
+            (has_base, _) => {
+                let missing = if has_base { &test } else { &base };
+                return Err(RecsysError::Layout {
+                    path: missing.clone(),
+                    message: format!("missing: fold {n} needs both u{n}.base and u{n}.test"),
+                });
+            }
+        }
+    }
+    if folds.is_empty() {
+        return Err(RecsysError::Layout {
+            path: dir.to_path_buf(),
+            message: "no predefined folds (looked for u1.base and u1.test)".into(),
+        });
+    }
+    Ok(folds)
+}
+
+/// One `uN.base` / `uN.test` file in the dense indices of `dataset`.
+fn fold_file(path: &Path, dataset: &RatingsDataset) -> Result<Interactions> {
+    let scale = dataset.ratings.scale;
+    let raw = read_u_data(path, scale)?;
+    if raw.is_empty() {
+        return Err(RecsysError::Layout {
+            path: path.to_path_buf(),
+            message: "empty fold file".into(),
+        });
+    }
+    let not_in = |what: &str, id: u64| RecsysError::Layout {
+        path: path.to_path_buf(),
+        message: format!("{what} id {id} is not in the data set's ratings"),
+    };
+    let data = raw
+        .iter()
+        .map(|r| {
+            Ok(Interaction {
+                user: dataset
+                    .user_ids
+                    .index(r.user)
+                    .ok_or_else(|| not_in("user", r.user))? as u32,
+                item: dataset
+                    .item_ids
+                    .index(r.item)
+                    .ok_or_else(|| not_in("item", r.item))? as u32,
+                rating: r.rating,
+                timestamp: r.timestamp,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(dataset.ratings.with_data(data))
+}
+
 /// ml-1m `ratings.dat`: `UserID::MovieID::Rating::Timestamp`.
 pub fn read_ml1m_ratings(path: &Path, scale: RatingScale) -> Result<Vec<RawRating>> {
     let text = read_text(path)?;
@@ -673,6 +744,63 @@ mod tests {
         assert_eq!(ds.ratings.scale, RatingScale::HALF_STARS);
         assert_eq!(ds.title(0), Some("American President, The"));
         assert!(ds.items[1].as_ref().unwrap().genres.is_empty());
+    }
+
+    #[test]
+    fn predefined_folds_pair_base_and_test() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "u.data",
+            b"1\t10\t5\t1\n1\t20\t3\t2\n2\t10\t4\t3\n2\t30\t1\t4\n3\t20\t2\t5\n",
+        );
+        write(
+            d.path(),
+            "u1.base",
+            b"1\t10\t5\t1\n1\t20\t3\t2\n2\t10\t4\t3\n",
+        );
+        write(d.path(), "u1.test", b"2\t30\t1\t4\n3\t20\t2\t5\n");
+        write(
+            d.path(),
+            "u2.base",
+            b"2\t30\t1\t4\n3\t20\t2\t5\n2\t10\t4\t3\n",
+        );
+        write(d.path(), "u2.test", b"1\t10\t5\t1\n1\t20\t3\t2\n");
+        let data = RatingsDataset::read_dir(d.path()).unwrap();
+        let folds = read_u_folds(d.path(), &data).unwrap();
+        assert_eq!(folds.len(), 2);
+        // Dense indices of the whole data set: users 1 2 3 → 0 1 2, items 10 20 30 → 0 1 2.
+        let pairs = |x: &Interactions| -> Vec<(u32, u32, f32)> {
+            x.data.iter().map(|r| (r.user, r.item, r.rating)).collect()
+        };
+        assert_eq!(pairs(&folds[0].test), vec![(1, 2, 1.0), (2, 1, 2.0)]);
+        assert_eq!(pairs(&folds[1].test), vec![(0, 0, 5.0), (0, 1, 3.0)]);
+        assert_eq!(folds[0].train.len(), 3);
+        assert_eq!((folds[1].train.n_users, folds[1].train.n_items), (3, 3));
+        // The folds feed the cross-validation directly.
+        let make = || {
+            Box::new(crate::models::Baseline::new(Default::default()))
+                as Box<dyn crate::models::Recommender>
+        };
+        let cv = crate::eval::cross_validate_folds(&make, &folds).unwrap();
+        assert_eq!(cv.folds.iter().map(|f| f.n).collect::<Vec<_>>(), vec![2, 2]);
+
+        // A fold with one file missing, an unknown id, an empty file, no folds at all.
+        write(d.path(), "u3.base", b"1\t10\t5\t1\n");
+        let e = read_u_folds(d.path(), &data).unwrap_err().to_string();
+        assert!(e.contains("u3.test") && e.contains("missing"), "{e}");
+        write(d.path(), "u3.test", b"4\t10\t5\t1\n");
+        let e = read_u_folds(d.path(), &data).unwrap_err().to_string();
+        assert!(e.contains("u3.test") && e.contains("user id 4"), "{e}");
+        write(d.path(), "u3.test", b"");
+        let e = read_u_folds(d.path(), &data).unwrap_err().to_string();
+        assert!(e.contains("u3.test") && e.contains("empty"), "{e}");
+        write(d.path(), "u3.test", b"1\t10\t7\t1\n");
+        let e = read_u_folds(d.path(), &data).unwrap_err().to_string();
+        assert!(e.contains("u3.test:1") && e.contains("outside"), "{e}");
+        let none = tempfile::tempdir().unwrap();
+        let e = read_u_folds(none.path(), &data).unwrap_err().to_string();
+        assert!(e.contains("u1.base"), "{e}");
     }
 
     #[test]

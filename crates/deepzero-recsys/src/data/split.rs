@@ -6,6 +6,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use super::numpy_rng::NumpyRandomState;
 use super::{Interaction, Interactions};
 use crate::error::{RecsysError, Result};
 
@@ -22,8 +23,13 @@ pub struct Fold {
 /// one (the first `len % k` parts are one longer, as in Surprise and scikit-learn); fold `f`
 /// tests on part `f` and trains on the rest.
 ///
+/// The shuffle is NumPy's `RandomState(seed).shuffle` of the rating positions
+/// ([`super::numpy_rng`]), so with the ratings in file order the folds are exactly those of
+/// Surprise's `KFold(n_splits=k, random_state=seed)` (its benchmark uses `random_state=0`).
+///
 /// # Errors
-/// `k < 2`, or fewer ratings than folds (a fold would be empty).
+/// `k < 2`, fewer ratings than folds (a fold would be empty), or a seed above `2^32 − 1`
+/// (NumPy's limit).
 pub fn kfold(data: &Interactions, k: usize, seed: u64) -> Result<Vec<Fold>> {
     if k < 2 {
         return Err(RecsysError::InvalidArgument(format!(
@@ -36,8 +42,13 @@ pub fn kfold(data: &Interactions, k: usize, seed: u64) -> Result<Vec<Fold>> {
             data.len()
         )));
     }
+    let seed = u32::try_from(seed).map_err(|_| {
+        RecsysError::InvalidArgument(format!(
+            "k-fold seed {seed} is above 2^32 - 1 (NumPy's RandomState limit)"
+        ))
+    })?;
     let mut order: Vec<usize> = (0..data.len()).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    NumpyRandomState::new(seed).shuffle(&mut order);
     let (base, extra) = (data.len() / k, data.len() % k);
     let mut folds = Vec::with_capacity(k);
     let mut start = 0;
@@ -109,6 +120,78 @@ pub fn leave_one_out(data: &Interactions) -> Result<LeaveOneOut> {
     Ok(LeaveOneOut {
         train: data.with_data(train),
         test,
+    })
+}
+
+/// A user cold-start split: some users are new, with only their first few ratings known.
+#[derive(Clone, Debug)]
+pub struct ColdStartSplit {
+    /// Every rating of the warm users and the first `max_known` (by time) of each cold user.
+    pub train: Interactions,
+    /// For each cold user, the rating that came next (in time) after the known ones.
+    pub test: Vec<Interaction>,
+    /// The cold users' indices, ascending.
+    pub cold_users: Vec<u32>,
+}
+
+/// Picks `round(fraction · n)` of the `n` users with more than `max_known` ratings (seeded)
+/// as new users: only their `max_known` earliest ratings (ties in file order) stay in the
+/// training data, and the one right after them is the test target. All other ratings of the
+/// cold users are dropped; warm users keep everything.
+///
+/// # Errors
+/// A fraction outside `(0, 1]` or no cold user picked (too few users with more than
+/// `max_known` ratings).
+pub fn cold_start_split(
+    data: &Interactions,
+    fraction: f64,
+    max_known: usize,
+    seed: u64,
+) -> Result<ColdStartSplit> {
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(RecsysError::InvalidArgument(format!(
+            "cold-start fraction must be in (0, 1], got {fraction}"
+        )));
+    }
+    let per_user = by_user_in_time(data);
+    let mut eligible: Vec<u32> = (0..data.n_users as u32)
+        .filter(|&u| per_user[u as usize].len() > max_known)
+        .collect();
+    let n_cold = (fraction * eligible.len() as f64).round() as usize;
+    if n_cold == 0 {
+        return Err(RecsysError::InvalidArgument(format!(
+            "cold-start split: no user picked ({} users have more than {max_known} ratings, fraction {fraction})",
+            eligible.len()
+        )));
+    }
+    eligible.shuffle(&mut StdRng::seed_from_u64(seed));
+    let mut cold_users = eligible[..n_cold].to_vec();
+    cold_users.sort_unstable();
+    // 0: warm, 1: known, 2: target, 3: dropped.
+    let mut role = vec![0u8; data.len()];
+    let mut test = Vec::with_capacity(n_cold);
+    for &u in &cold_users {
+        let list = &per_user[u as usize];
+        for (k, &pos) in list.iter().enumerate() {
+            role[pos] = match k.cmp(&max_known) {
+                std::cmp::Ordering::Less => 1,
+                std::cmp::Ordering::Equal => 2,
+                std::cmp::Ordering::Greater => 3,
+            };
+        }
+        test.push(data.data[list[max_known]]);
+    }
+    let train = data
+        .data
+        .iter()
+        .zip(&role)
+        .filter(|(_, r)| **r <= 1)
+        .map(|(x, _)| *x)
+        .collect();
+    Ok(ColdStartSplit {
+        train: data.with_data(train),
+        test,
+        cold_users,
     })
 }
 
@@ -199,11 +282,56 @@ mod tests {
         assert_eq!(kfold(&d, 3, 7).unwrap()[0].test, folds[0].test);
         assert_ne!(kfold(&d, 3, 8).unwrap()[0].test, folds[0].test);
         assert!(kfold(&d, 1, 7).is_err());
+        assert!(kfold(&d, 3, 1 << 32).is_err());
+        // Surprise's KFold(n_splits=3, random_state=7) on 11 ratings: NumPy's
+        // RandomState(7).shuffle(np.arange(11)) is [8, 5, 0, 2, 1, 10, 7, 3, 6, 9, 4].
+        let first: Vec<i64> = folds[0].test.data.iter().map(|x| x.timestamp).collect();
+        assert_eq!(first, [8, 5, 0, 2]);
         assert!(
             kfold(&data(&[(0, 0, 0)]), 2, 7)
                 .unwrap_err()
                 .to_string()
                 .contains("empty")
+        );
+    }
+
+    #[test]
+    fn cold_start_keeps_the_first_ratings_and_tests_the_next() {
+        // User 0: t = 4, 1, 3, 2 (items 0..4) → known items 1 and 3 (t 1, 2), target item 2
+        // (t 3), item 0 dropped. Users 1 and 2 have 2 and 3 ratings.
+        let d = data(&[
+            (0, 0, 4),
+            (0, 1, 1),
+            (0, 2, 3),
+            (0, 3, 2),
+            (1, 0, 1),
+            (1, 1, 2),
+            (2, 2, 1),
+            (2, 3, 2),
+            (2, 4, 3),
+        ]);
+        // With max_known 2, users 0 and 2 are eligible; fraction 1 takes both.
+        let s = cold_start_split(&d, 1.0, 2, 0).unwrap();
+        assert_eq!(s.cold_users, vec![0, 2]);
+        let test: Vec<(u32, u32)> = s.test.iter().map(|x| (x.user, x.item)).collect();
+        assert_eq!(test, vec![(0, 2), (2, 4)]);
+        let mut train: Vec<(u32, u32)> = s.train.data.iter().map(|x| (x.user, x.item)).collect();
+        train.sort_unstable();
+        assert_eq!(train, vec![(0, 1), (0, 3), (1, 0), (1, 1), (2, 2), (2, 3)]);
+        // Half of the two eligible users: one, picked by the seed.
+        let s = cold_start_split(&d, 0.5, 2, 0).unwrap();
+        assert_eq!(s.cold_users.len(), 1);
+        assert_eq!(
+            s.train.len() + 1 + usize::from(s.cold_users[0] == 0),
+            d.len()
+        );
+        assert!(cold_start_split(&d, 0.0, 2, 0).is_err());
+        // Nobody has more than 4 ratings.
+        assert!(
+            cold_start_split(&d, 1.0, 4, 0)
+                .unwrap_err()
+                .to_string()
+                .contains("no user")
         );
     }
 

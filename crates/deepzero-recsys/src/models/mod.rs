@@ -9,6 +9,8 @@
 //! | 5.2.1 | biased matrix factorisation by SGD (FunkSVD, Surprise's `SVD`) and user fold-in | `mf.rs` ([`FunkSvd`]) |
 //! | 5.2.1 | SVD++ (implicit feedback of *which* items a user rated) | `svdpp.rs` ([`SvdPp`]) |
 //! | 5.2.1 | BPR-MF (pairwise ranking from implicit feedback) | `bpr.rs` ([`Bpr`]) |
+//! | 5.2.1 | ALS for implicit feedback (Hu, Koren, Volinsky 2008: confidence `1 + α r`) | `ials.rs` ([`Ials`]) |
+//! | 5.4 | cold start from side features (and ≤ 5 ratings): a LightFM-style hybrid trained by BPR | `coldstart.rs` ([`FeatureBpr`]) |
 //! | 5.2.1, 5.3.1 | GMF, MLP and NeuMF on burn tensors, with NCF's pre-training | `neumf.rs` ([`NeuMf`]) |
 //! | 5.3 | next-item: first-order Markov chain, GRU4Rec (behind [`NextItem`], SASRec's protocol) | `sequence.rs` ([`MarkovChain`], [`Gru4Rec`]) |
 //! | 5.3 | next-item: SASRec (causal self-attention, learned positions) | `sasrec.rs` ([`SasRec`]) |
@@ -19,6 +21,8 @@
 
 pub mod baseline;
 pub mod bpr;
+pub mod coldstart;
+pub mod ials;
 pub mod knn;
 pub mod mf;
 pub mod neumf;
@@ -29,6 +33,8 @@ pub mod svdpp;
 
 pub use baseline::{Baseline, BaselineConfig};
 pub use bpr::{Bpr, BprConfig};
+pub use coldstart::{FeatureBpr, FeatureBprConfig, SideFeatures};
+pub use ials::{Ials, IalsConfig};
 pub use knn::{Knn, KnnConfig, KnnPrediction, Similarity};
 pub use mf::{FunkSvd, SvdConfig};
 pub use neumf::{NeuMf, NeuMfConfig, NeuMfKind};

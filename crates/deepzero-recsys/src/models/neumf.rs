@@ -19,7 +19,7 @@ use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -467,7 +467,11 @@ impl Recommender for NeuMf {
         self.score_pairs(&[user as u32], &[item as u32])[0]
     }
 
-    /// Batched on the device; a pair with an index out of range scores 0.
+    /// The logits `hᵀφ` (σ of one is the predicted probability), batched on the device; a
+    /// pair with an index out of range scores `f32::MIN`. Ranking on logits, not on
+    /// probabilities: in f32, σ rounds every logit above ~17 to exactly 1 and squeezes those
+    /// above ~8 onto a few representable values, and the evaluation counts ties against the
+    /// model.
     fn score_pairs(&self, users: &[u32], items: &[u32]) -> Vec<f32> {
         let Some(net) = &self.net else {
             return vec![0.0; users.len()];
@@ -492,15 +496,15 @@ impl Recommender for NeuMf {
                 Tensor::from_data(TensorData::new(us, [b]), &self.device),
                 Tensor::from_data(TensorData::new(is, [b]), &self.device),
             );
-            let probs: Vec<f32> = sigmoid(logits)
+            let logits: Vec<f32> = logits
                 .into_data()
                 .try_to_vec::<f32>()
-                .unwrap_or_else(|_| vec![0.0; b]);
+                .unwrap_or_else(|_| vec![f32::MIN; b]);
             out.extend(
-                probs
+                logits
                     .into_iter()
                     .zip(&ok)
-                    .map(|(p, &k)| if k { p } else { 0.0 }),
+                    .map(|(z, &k)| if k { z } else { f32::MIN }),
             );
         }
         out
@@ -609,7 +613,18 @@ mod tests {
             evaluate_sampled(&m, &cands, 10),
         );
         assert!(g.hr > p.hr, "gmf {g:?} vs popularity {p:?}");
-        // Out-of-range indices score 0 instead of panicking.
-        assert_eq!(m.score(10_000, 0), 0.0);
+        // Out-of-range indices score lowest instead of panicking.
+        assert_eq!(m.score(10_000, 0), f32::MIN);
+        // Scores are logits: σ(score) is the predicted probability, and ranking on the
+        // logits keeps apart what σ in f32 would round to the same value.
+        let z = m.score(0, 1);
+        let net = m.net().unwrap();
+        let dev = Device::flex();
+        let direct: f32 = net
+            .forward(Tensor::from_data([0], &dev), Tensor::from_data([1], &dev))
+            .into_scalar();
+        assert!((z - direct).abs() < 1e-6, "{z} vs {direct}");
+        let s = |x: f32| 1.0 / (1.0 + (-x).exp());
+        assert_eq!(s(17.0f32), s(18.0f32));
     }
 }
