@@ -429,7 +429,8 @@ fn inspect(
             ),
         }));
     }
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    // Bounded as well: the length on disk can lie (a device, a file still growing).
+    let bytes = crate::limits::read_file_limited(path, options.max_file_bytes)?;
     let reader = ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?;

@@ -167,6 +167,31 @@ pub enum DataError {
     #[error("{0}")]
     Corpus(String),
 
+    /// A file, or what decompressing it produces, is larger than the configured limit (see
+    /// [`crate::limits`]).
+    #[error("{}: {what} exceeds the limit of {limit} bytes (set {env} to raise it)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// `"file"` or `"decompressed data"`.
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+        /// The environment variable that sets the limit.
+        env: &'static str,
+    },
+
+    /// A train, validation or test split too small for its use (see [`crate::check_split`]).
+    #[error("{split} split of {size} items: {reason}")]
+    SplitTooSmall {
+        /// `"test"`, `"validation"`, `"training"`.
+        split: String,
+        /// Items in the split.
+        size: usize,
+        /// What it lacks.
+        reason: String,
+    },
+
     /// Arguments or in-memory data that do not fit together (no file involved).
     #[error("invalid data: {0}")]
     Invalid(String),

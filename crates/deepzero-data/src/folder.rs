@@ -11,6 +11,9 @@ use crate::{DataError, ImageItem, InMemoryImages, load_image};
 
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
+/// Decoded pixels, their labels, and the files that failed with their errors.
+type Part = (Vec<u8>, Vec<usize>, Vec<(PathBuf, DataError)>);
+
 /// Images in class sub-folders. Class `k` is the `k`-th sub-folder in sorted order; files are
 /// listed in sorted order within each class. Images are decoded on demand by
 /// [`Dataset::get`], or all at once by [`ImageFolder::load_all`].
@@ -112,23 +115,74 @@ impl ImageFolder {
     /// # Errors
     /// The error of the first file, in dataset order, that cannot be read or decoded.
     pub fn load_all(&self) -> Result<InMemoryImages, DataError> {
+        let (pixels, labels, mut failed) = self.decode_all(false);
+        match failed.pop() {
+            Some((_, first)) => Err(first),
+            None => self.images(pixels, labels),
+        }
+    }
+
+    /// [`ImageFolder::load_all`], but a file that cannot be read or decoded (corrupt,
+    /// truncated, over the read limit) is left out instead of ending the load. Returns the
+    /// images kept and every file skipped with its error, in dataset order, for the caller to
+    /// count and report (`--skip-bad-images`).
+    ///
+    /// # Errors
+    /// [`DataError::EmptyFolder`] when no image at all could be decoded.
+    pub fn load_all_skipping_bad(
+        &self,
+    ) -> Result<(InMemoryImages, Vec<(PathBuf, DataError)>), DataError> {
+        let (pixels, labels, skipped) = self.decode_all(true);
+        if labels.is_empty() {
+            return Err(DataError::EmptyFolder {
+                path: self.root.clone(),
+            });
+        }
+        Ok((self.images(pixels, labels)?, skipped))
+    }
+
+    fn images(&self, pixels: Vec<u8>, labels: Vec<usize>) -> Result<InMemoryImages, DataError> {
+        InMemoryImages::new(
+            pixels,
+            labels,
+            self.shape(),
+            self.class_names.iter().cloned(),
+        )
+    }
+
+    /// Decodes every file on all cores. With `skip`, failures are collected and their files
+    /// left out; without it decoding stops at the first failure of each worker, and only the
+    /// first failure in dataset order comes back (as the one element of the list).
+    fn decode_all(&self, skip: bool) -> Part {
         let image_len = self.shape().iter().product::<usize>();
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(self.files.len())
             .max(1);
         let chunk = self.files.len().div_ceil(threads);
-        let decoded: Vec<Result<Vec<u8>, DataError>> = std::thread::scope(|scope| {
+        let parts: Vec<Part> = std::thread::scope(|scope| {
             let workers: Vec<_> = self
                 .files
                 .chunks(chunk)
                 .map(|files| {
-                    scope.spawn(move || -> Result<Vec<u8>, DataError> {
+                    scope.spawn(move || -> Part {
                         let mut pixels = Vec::with_capacity(files.len() * image_len);
+                        let (mut labels, mut failed) = (Vec::new(), Vec::new());
                         for (path, label) in files {
-                            pixels.extend_from_slice(&self.load(path, *label)?.pixels);
+                            match self.load(path, *label) {
+                                Ok(item) => {
+                                    pixels.extend_from_slice(&item.pixels);
+                                    labels.push(*label);
+                                }
+                                Err(e) => {
+                                    failed.push((path.clone(), e));
+                                    if !skip {
+                                        break;
+                                    }
+                                }
+                            }
                         }
-                        Ok(pixels)
+                        (pixels, labels, failed)
                     })
                 })
                 .collect();
@@ -141,15 +195,17 @@ impl ImageFolder {
                 .collect()
         });
         let mut pixels = Vec::with_capacity(self.files.len() * image_len);
-        for part in decoded {
-            pixels.extend_from_slice(&part?);
+        let (mut labels, mut failed) = (Vec::new(), Vec::new());
+        for (part_pixels, part_labels, part_failed) in parts {
+            if !skip && !part_failed.is_empty() {
+                // Chunks are in dataset order: this worker's failure is the first one.
+                return (Vec::new(), Vec::new(), part_failed);
+            }
+            pixels.extend_from_slice(&part_pixels);
+            labels.extend(part_labels);
+            failed.extend(part_failed);
         }
-        InMemoryImages::new(
-            pixels,
-            self.labels(),
-            self.shape(),
-            self.class_names.iter().cloned(),
-        )
+        (pixels, labels, failed)
     }
 }
 
@@ -267,6 +323,22 @@ mod tests {
             err.to_string().contains("d.jpg: cannot decode image"),
             "{err}"
         );
+
+        // Skipping bad images keeps the three good ones, in order, and names the bad one.
+        let (images, skipped) = folder.load_all_skipping_bad().unwrap();
+        assert_eq!(images.labels(), &[0, 0, 1]);
+        assert_eq!(images.get(2).unwrap().pixels, vec![30; 12]);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].0, bad);
+        assert!(matches!(skipped[0].1, DataError::Decode { .. }));
+
+        // A folder where nothing decodes is still an error.
+        let all_bad = tempfile::tempdir().unwrap();
+        std::fs::create_dir(all_bad.path().join("x")).unwrap();
+        std::fs::write(all_bad.path().join("x/1.png"), b"nope").unwrap();
+        let folder = ImageFolder::open(all_bad.path(), 1, [3, 4]).unwrap();
+        let err = folder.load_all_skipping_bad().unwrap_err();
+        assert!(matches!(err, DataError::EmptyFolder { .. }), "{err:?}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::DataError;
+use crate::limits::{ReadLimits, read_decompressed, read_file_limited};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -81,13 +82,24 @@ pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>, DataError> {
     }
 }
 
-/// Reads a whole file, gunzipped if it is gzip.
+/// Reads a whole file, gunzipped if it is gzip, within the [`ReadLimits`] of the environment.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut bytes = Vec::new();
-    open_maybe_gz(path)?
-        .read_to_end(&mut bytes)
-        .map_err(|e| DataError::io(path, e))?;
-    Ok(bytes)
+    let limits = ReadLimits::from_env()?;
+    gunzip_if_gz(path, read_file_limited(path, limits.max_read)?, &limits)
+}
+
+/// `raw` itself, or what it inflates to when it starts with the gzip magic (at most
+/// `limits.max_decompressed` bytes).
+fn gunzip_if_gz(path: &Path, raw: Vec<u8>, limits: &ReadLimits) -> Result<Vec<u8>, DataError> {
+    if raw.starts_with(&GZIP_MAGIC) {
+        read_decompressed(
+            MultiGzDecoder::new(raw.as_slice()),
+            path,
+            limits.max_decompressed,
+        )
+    } else {
+        Ok(raw)
+    }
 }
 
 fn be_u32(bytes: &[u8], offset: usize) -> u32 {
@@ -168,7 +180,23 @@ fn check_payload_len(
 /// [`DataError::BadHeader`] for zero-sized images, [`DataError::Truncated`] if the file is
 /// shorter than its header says and [`DataError::TrailingBytes`] if it is longer.
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
-    let mut bytes = read_maybe_gz(path)?;
+    parse_idx_images_unpacked(path, read_maybe_gz(path)?)
+}
+
+/// [`read_idx_images`] on the bytes of a file already in memory (raw or gzip, inflated within
+/// `limits`); `path` only names the source in errors.
+///
+/// # Errors
+/// As [`read_idx_images`].
+pub fn parse_idx_images(
+    path: &Path,
+    bytes: Vec<u8>,
+    limits: &ReadLimits,
+) -> Result<IdxImages, DataError> {
+    parse_idx_images_unpacked(path, gunzip_if_gz(path, bytes, limits)?)
+}
+
+fn parse_idx_images_unpacked(path: &Path, mut bytes: Vec<u8>) -> Result<IdxImages, DataError> {
     let dims = parse_header(path, &bytes, IDX_IMAGES_MAGIC, "IDX images")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
@@ -202,7 +230,28 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
 /// As [`read_idx_images`], plus [`DataError::LabelOutOfRange`] for the first label
 /// `>= num_classes`.
 pub fn read_idx_labels(path: &Path, num_classes: usize) -> Result<Vec<u8>, DataError> {
-    let mut bytes = read_maybe_gz(path)?;
+    parse_idx_labels_unpacked(path, read_maybe_gz(path)?, num_classes)
+}
+
+/// [`read_idx_labels`] on the bytes of a file already in memory (raw or gzip, inflated within
+/// `limits`); `path` only names the source in errors.
+///
+/// # Errors
+/// As [`read_idx_labels`].
+pub fn parse_idx_labels(
+    path: &Path,
+    bytes: Vec<u8>,
+    num_classes: usize,
+    limits: &ReadLimits,
+) -> Result<Vec<u8>, DataError> {
+    parse_idx_labels_unpacked(path, gunzip_if_gz(path, bytes, limits)?, num_classes)
+}
+
+fn parse_idx_labels_unpacked(
+    path: &Path,
+    mut bytes: Vec<u8>,
+    num_classes: usize,
+) -> Result<Vec<u8>, DataError> {
     let dims = parse_header(path, &bytes, IDX_LABELS_MAGIC, "IDX labels")?;
     let count = dims[0];
     let header_len = 8;

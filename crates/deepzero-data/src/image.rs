@@ -1,9 +1,10 @@
 //! One labelled image in memory, and decoding image files into it.
 
+use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageFormat, ImageReader};
 
 use crate::DataError;
 
@@ -51,15 +52,30 @@ pub(crate) fn check_image_params(channels: usize, size: [usize; 2]) -> Result<()
 /// [`DataError::Io`] if the file cannot be read, [`DataError::Decode`] if it is not a valid image.
 pub fn load_image(path: &Path, channels: usize, size: [usize; 2]) -> Result<ImageItem, DataError> {
     check_image_params(channels, size)?;
-    let decoded = ImageReader::open(path)
-        .and_then(ImageReader::with_guessed_format)
+    let decoded = decode_image(path, &crate::limits::read_file(path)?)?;
+    Ok(from_dynamic(&decoded, channels, size))
+}
+
+/// Decodes the bytes of a PNG or JPEG file (the format is sniffed from the content; `path`'s
+/// extension is only a fallback, and `path` names the file in errors). The `image` crate's
+/// default limits apply (at most 512 MiB allocated for one image), so a header announcing a
+/// huge image is an error, not an allocation.
+///
+/// # Errors
+/// [`DataError::Decode`] if the bytes are not a valid image of a supported format.
+pub fn decode_image(path: &Path, bytes: &[u8]) -> Result<DynamicImage, DataError> {
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    if let Ok(format) = ImageFormat::from_path(path) {
+        reader.set_format(format);
+    }
+    reader
+        .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?
         .decode()
         .map_err(|source| DataError::Decode {
             path: path.to_path_buf(),
             source,
-        })?;
-    Ok(from_dynamic(&decoded, channels, size))
+        })
 }
 
 /// [`load_image`] on an image already decoded (from memory, say): converts it to grey or RGB

@@ -17,6 +17,7 @@
 //! - [`synthetic`]: linear and logistic regression data for the first chapters;
 //! - [`text`]: labelled text corpora (BBC News, SpamAssassin mails, Chinese reviews), their
 //!   de-duplication, and the MIME mail parser (feature `mail`);
+//! - [`limits`]: size limits on reading and decompressing files (2 GiB / 4 GiB by default);
 //! - [`check`]: a dataset folder's health report (class balance, corrupt files, exact and
 //!   near duplicates within and across splits, sizes) and a quarantine for what it finds;
 //! - [`manifest`](mod@manifest): URLs and checksums used by `cargo xtask download`.
@@ -41,8 +42,11 @@ pub mod dataset;
 pub mod error;
 pub mod few_shot;
 pub mod folder;
+#[cfg(test)]
+mod fuzz_regressions;
 pub mod idx;
 pub mod image;
+pub mod limits;
 pub mod manifest;
 pub mod mnist;
 pub mod samples;
@@ -57,12 +61,16 @@ pub use dataset::{InMemoryImages, Subset};
 pub use error::DataError;
 pub use few_shot::select_classes;
 pub use folder::ImageFolder;
-pub use idx::{IdxImages, read_idx_images, read_idx_labels, write_idx_images, write_idx_labels};
-pub use image::{ImageItem, image_item, load_image};
+pub use idx::{
+    IdxImages, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
+    write_idx_images, write_idx_labels,
+};
+pub use image::{ImageItem, decode_image, image_item, load_image};
+pub use limits::{ReadLimits, read_file, read_file_limited, read_text_file};
 pub use manifest::{
     DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify,
 };
 pub use mnist::{IdxCorpus, Split};
 pub use samples::find_sample;
-pub use split::{epoch_batches, stratified_split, train_valid_split};
+pub use split::{check_split, epoch_batches, stratified_split, train_valid_split};
 pub use synthetic::{Regression, linear_regression_data, logistic_data};

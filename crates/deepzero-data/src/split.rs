@@ -4,9 +4,13 @@
 //! pure function of its arguments: the same seed gives the same split on every machine, and a
 //! run resumed at epoch `e` sees exactly the batches an uninterrupted run would have seen.
 
+use std::collections::BTreeSet;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+
+use crate::DataError;
 
 /// Mixes several numbers into one well-spread 64-bit seed (SplitMix64 finaliser over each
 /// part), so that nearby inputs such as `(seed, epoch)` and `(seed, epoch + 1)` give unrelated
@@ -72,6 +76,42 @@ pub fn stratified_split(
     (train, valid)
 }
 
+/// Checks that a split is big enough for its use: at least one item when `min_classes >= 1`,
+/// and at least `min_classes` distinct labels among `labels`. Call it where splits are made:
+/// with 2 for a split a classifier is evaluated on (an accuracy over no items, or over one
+/// class, is a number that means nothing), 1 for a training or validation split, 0 for a split
+/// that may be empty (a validation fraction of 0).
+///
+/// # Errors
+/// [`DataError::SplitTooSmall`] naming the split, its size and what it lacks.
+pub fn check_split(split: &str, labels: &[usize], min_classes: usize) -> Result<(), DataError> {
+    let too_small = |reason: String| DataError::SplitTooSmall {
+        split: split.to_string(),
+        size: labels.len(),
+        reason,
+    };
+    if min_classes == 0 {
+        return Ok(());
+    }
+    if labels.is_empty() {
+        return Err(too_small(
+            "it is empty; the corpus is too small for this split (add data or change the split fractions)"
+                .into(),
+        ));
+    }
+    let classes: BTreeSet<usize> = labels.iter().copied().collect();
+    if classes.len() < min_classes {
+        let list: Vec<String> = classes.iter().map(usize::to_string).collect();
+        return Err(too_small(format!(
+            "it holds {} class{} ({}); at least {min_classes} are needed to evaluate a classifier",
+            classes.len(),
+            if classes.len() == 1 { "" } else { "es" },
+            list.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// The batches of one epoch over `0..len`, each of `batch_size` indices except possibly the
 /// last (kept, not dropped). With `shuffle_seed = Some(s)` the order is a permutation seeded by
 /// `(s, epoch)`, so it is the same every time that epoch is replayed (a resumed run) and
@@ -96,6 +136,36 @@ pub fn epoch_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_or_one_class_splits_are_named_errors() {
+        // One document per class, split 80/20 per class: round(0.2) = 0 → an empty test split,
+        // the case that used to train and report 0.00 %.
+        let labels = [0, 1, 2];
+        let (_, test) = stratified_split(&labels, 0.2, 7);
+        assert!(test.is_empty());
+        let test_labels: Vec<usize> = test.iter().map(|&i| labels[i]).collect();
+        let err = check_split("test", &test_labels, 2)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "test split of 0 items: it is empty; the corpus is too small for this split (add data \
+             or change the split fractions)"
+        );
+
+        let err = check_split("test", &[1, 1, 1], 2).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "test split of 3 items: it holds 1 class (1); at least 2 are needed to evaluate a \
+             classifier"
+        );
+        assert!(check_split("test", &[1, 0, 1], 2).is_ok());
+        // A training or validation split needs items, not classes; 0 accepts anything.
+        assert!(check_split("validation", &[3], 1).is_ok());
+        assert!(check_split("validation", &[], 1).is_err());
+        assert!(check_split("validation", &[], 0).is_ok());
+    }
 
     fn assert_partition(train: &[usize], valid: &[usize], len: usize) {
         let mut all: Vec<usize> = train.iter().chain(valid).copied().collect();

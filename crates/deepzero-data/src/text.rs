@@ -144,7 +144,7 @@ impl TextCorpus {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|e| DataError::io(path, e))
+    crate::limits::read_file(path)
 }
 
 /// UTF-8 if the bytes are valid UTF-8, else Latin-1 (every byte is the code point of the same
@@ -297,9 +297,27 @@ fn load_spam(dir: &Path, options: CorpusOptions) -> Result<LoadedCorpus, DataErr
 /// The regular files of a `.tar.bz2` archive, as (path inside, bytes), in archive order.
 #[cfg(feature = "mail")]
 pub fn read_tar_bz2(path: &Path) -> Result<Vec<(String, Vec<u8>)>, DataError> {
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut archive = tar::Archive::new(bzip2::read::MultiBzDecoder::new(file));
-    let bad = |e: std::io::Error| DataError::Corpus(format!("{}: {e}", path.display()));
+    read_tar_bz2_limited(path, &crate::limits::ReadLimits::from_env()?)
+}
+
+/// [`read_tar_bz2`] within explicit limits: the archive file at most `limits.max_read` bytes,
+/// all of it inflated at most `limits.max_decompressed`.
+#[cfg(feature = "mail")]
+pub fn read_tar_bz2_limited(
+    path: &Path,
+    limits: &crate::limits::ReadLimits,
+) -> Result<Vec<(String, Vec<u8>)>, DataError> {
+    let raw = crate::limits::read_file_limited(path, limits.max_read)?;
+    // The limit bounds the whole archive once inflated: every member is kept in memory.
+    let mut archive = tar::Archive::new(crate::limits::LimitedReader::new(
+        bzip2::read::MultiBzDecoder::new(raw.as_slice()),
+        path,
+        limits.max_decompressed,
+    ));
+    let bad = |e: std::io::Error| match crate::limits::into_data_error(path, e) {
+        DataError::Io { source, .. } => DataError::Corpus(format!("{}: {source}", path.display())),
+        e => e,
+    };
     let mut out = Vec::new();
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -636,6 +654,51 @@ pub fn strip_html(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "mail")]
+    #[test]
+    fn a_tar_bz2_bomb_is_refused_at_the_decompression_limit() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spam.tar.bz2");
+        let mut builder = tar::Builder::new(Vec::new());
+        let zeros = vec![0u8; 64 << 10];
+        let mut header = tar::Header::new_gnu();
+        header.set_size(zeros.len() as u64);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "spam/0001", zeros.as_slice())
+            .unwrap();
+        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        enc.write_all(&builder.into_inner().unwrap()).unwrap();
+        std::fs::write(&path, enc.finish().unwrap()).unwrap();
+
+        let roomy = crate::limits::ReadLimits::DEFAULT;
+        let files = read_tar_bz2_limited(&path, &roomy).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].1.len(), 64 << 10);
+
+        let tight = crate::limits::ReadLimits {
+            max_decompressed: 16 << 10,
+            ..roomy
+        };
+        let err = read_tar_bz2_limited(&path, &tight).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, DataError::TooLarge { limit: 16384, .. }),
+            "{msg}"
+        );
+        assert!(msg.contains("spam.tar.bz2") && !msg.contains('\n'), "{msg}");
+        let tight = crate::limits::ReadLimits {
+            max_read: 10,
+            ..roomy
+        };
+        let err = read_tar_bz2_limited(&path, &tight).unwrap_err();
+        assert!(
+            matches!(err, DataError::TooLarge { what: "file", .. }),
+            "{err}"
+        );
+    }
 
     #[cfg(feature = "mail")]
     const SAMPLE: &str = "From sender@example.com  Mon Aug 26 15:00:00 2002\r

@@ -97,6 +97,8 @@
 
 pub mod attention;
 mod error;
+#[cfg(test)]
+mod fuzz_regressions;
 pub mod hf;
 pub mod lm;
 pub mod pretrain;

@@ -52,6 +52,8 @@
 pub mod classify;
 pub mod detect;
 pub mod finetune;
+#[cfg(test)]
+mod fuzz_regressions;
 pub mod imagenet;
 pub mod import;
 pub mod segment;

@@ -2,7 +2,6 @@
 //! loaders for the named datasets staged in `shared/datasets/graphs/` (and the karate club
 //! shipped in `datasets/karate/`).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
@@ -411,11 +410,7 @@ pub fn read_planetoid(dir: &Path, name: &str) -> Result<NodeDataset> {
 
     // Features and labels.
     let content_path = dir.join(format!("{name}.content.gz"));
-    let file = std::fs::File::open(&content_path).map_err(GraphError::io(&content_path))?;
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .map_err(GraphError::io(&content_path))?;
+    let text = super::read::read_gz_text(&content_path)?;
     let mut values = Vec::new();
     let mut labels = Vec::new();
     let mut dim = None;

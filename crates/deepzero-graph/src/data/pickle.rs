@@ -351,7 +351,7 @@ fn csr_dense(path: &Path, v: &Value) -> Result<(usize, usize, Vec<f32>)> {
 
 fn load(dir: &Path, name: &str, part: &str) -> Result<(std::path::PathBuf, Value)> {
     let path = dir.join(format!("ind.{name}.{part}"));
-    let bytes = std::fs::read(&path).map_err(GraphError::io(&path))?;
+    let bytes = super::read::read_bytes(&path)?;
     let value = unpickle(&path, &bytes)?;
     Ok((path, value))
 }

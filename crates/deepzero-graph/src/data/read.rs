@@ -8,9 +8,36 @@ use std::path::Path;
 
 use crate::error::{GraphError, Result};
 
-/// Reads a whole text file (an I/O error names the file).
+/// Reads a whole text file within the read limit of [`deepzero_data::limits`] (an error names
+/// the file).
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(GraphError::io(path))
+    deepzero_data::read_text_file(path).map_err(from_data)
+}
+
+/// Reads a whole file within the read limit of [`deepzero_data::limits`].
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    deepzero_data::read_file(path).map_err(from_data)
+}
+
+/// Reads a gzip text file: at most the read limit from disk, at most the decompression limit
+/// once inflated (a gzip bomb is refused, not inflated).
+pub(crate) fn read_gz_text(path: &Path) -> Result<String> {
+    let limits = deepzero_data::ReadLimits::from_env().map_err(from_data)?;
+    let raw = deepzero_data::read_file_limited(path, limits.max_read).map_err(from_data)?;
+    let decoder = flate2::read::GzDecoder::new(raw.as_slice());
+    let bytes = deepzero_data::limits::read_decompressed(decoder, path, limits.max_decompressed)
+        .map_err(from_data)?;
+    String::from_utf8(bytes)
+        .map_err(|e| GraphError::parse(path, 0, format!("not UTF-8 text: {}", e.utf8_error())))
+}
+
+/// A data-crate error as this crate's: I/O stays I/O, the rest (a limit, bad UTF-8) keeps its
+/// one-line message, which names the file.
+fn from_data(error: deepzero_data::DataError) -> GraphError {
+    match error {
+        deepzero_data::DataError::Io { path, source } => GraphError::Io { path, source },
+        e => GraphError::Invalid(e.to_string()),
+    }
 }
 
 /// Splits a TSV line into fields on tabs (or runs of spaces when the line has no tab).

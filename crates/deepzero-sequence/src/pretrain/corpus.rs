@@ -183,7 +183,7 @@ fn read_source(
             files.sort();
             let mut texts = Vec::with_capacity(files.len());
             for path in files {
-                let bytes = std::fs::read(&path).map_err(TaskError::io(&path))?;
+                let bytes = deepzero_data::read_file(&path)?;
                 texts.push(decode_utf8_or_latin1(&bytes).0);
             }
             Ok((texts, 0, "none: no task is tested on it".into()))

@@ -440,6 +440,13 @@ pub fn train(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport, T
     let valid_idx: Vec<usize> = valid_pos.iter().map(|&p| train_all[p]).collect();
     let train_idx = keep_fraction(&corpus, train_idx, spec.label_fraction, seed);
     let valid_idx = keep_fraction(&corpus, valid_idx, spec.label_fraction, seed ^ 1);
+    crate::tasks::classify::check_splits(
+        &corpus,
+        &train_idx,
+        &valid_idx,
+        &test_idx,
+        settings.valid_fraction,
+    )?;
 
     let (vocab, bert_config) = match &pretrained {
         Some((dir, info)) => (info.load_vocab(dir)?, info.bert.clone()),

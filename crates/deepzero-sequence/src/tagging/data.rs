@@ -177,12 +177,125 @@ pub fn split_long(s: &TaggedSentence, soft_max: usize) -> Vec<TaggedSentence> {
     out
 }
 
+/// How many non-blank lines the format sniffers look at.
+const SNIFF_LINES: usize = 200;
+
+/// Whether `token` is a PKU `word/POS` token (`人民/n`, `[中国/ns`, `政府/n]nt`): a non-empty
+/// word, a slash, and a part-of-speech tag of one to four ASCII letters.
+fn is_pku_token(token: &str) -> bool {
+    let token = token.strip_prefix('[').unwrap_or(token);
+    let token = match token.rfind(']') {
+        Some(i) if i > 0 => &token[..i],
+        _ => token,
+    };
+    token.rsplit_once('/').is_some_and(|(word, pos)| {
+        !word.is_empty()
+            && (1..=4).contains(&pos.len())
+            && pos.bytes().all(|b| b.is_ascii_alphabetic())
+    })
+}
+
+/// A line of PKU text: no tab, at least two whitespace-separated tokens, more than half of
+/// them `word/POS` (a CoNLL line `http://t.co/x O` has one in two).
+fn looks_like_pku_line(line: &str) -> bool {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let pku = tokens.iter().filter(|t| is_pku_token(t)).count();
+    !line.contains('\t') && tokens.len() >= 2 && 2 * pku > tokens.len()
+}
+
+/// A line of a CoNLL file: a tab between columns, or two to four space-separated columns
+/// ending in a BIO tag (`O`, `B-…`, `I-…`), and no `word/POS` token.
+fn looks_like_conll_line(line: &str) -> bool {
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    if cols.iter().any(|t| is_pku_token(t)) {
+        return false;
+    }
+    let bio = |tag: &str| {
+        tag == "O"
+            || ["B-", "I-", "E-", "S-"]
+                .iter()
+                .any(|p| tag.strip_prefix(p).is_some_and(|t| !t.is_empty()))
+    };
+    line.trim().contains('\t')
+        || ((2..=4).contains(&cols.len()) && cols.last().is_some_and(|t| bio(t)))
+}
+
+/// The first [`SNIFF_LINES`] non-blank lines with their 1-based numbers.
+fn sniff_lines(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .take(SNIFF_LINES)
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .collect()
+}
+
+/// A short, one-line excerpt of `line` for an error message.
+fn excerpt(line: &str) -> String {
+    let short: String = line.chars().take(40).collect();
+    let dots = if short.len() < line.len() { "…" } else { "" };
+    format!("{:?}{dots}", short)
+}
+
+/// Reads a PKU People's Daily corpus (`word/POS` tokens, one paragraph a line): one
+/// [`TaggedSentence`] per non-blank line, tagged as [`parse_peoples_daily_line`] does (split
+/// them with [`split_sentences`] and [`split_long`]).
+///
+/// # Errors
+/// A one-line message when the text is not in this format: it looks like a CoNLL file (most
+/// of its first lines are `token<TAB>tag`), or none of its first lines holds a `word/POS`
+/// token. Without this check a CoNLL file "trains" with every character tagged `O`.
+pub fn read_peoples_daily(text: &str) -> Result<Vec<TaggedSentence>, String> {
+    let lines = sniff_lines(text);
+    if lines.is_empty() {
+        return Err("no text: expected People's Daily `word/POS` lines".into());
+    }
+    let conll = lines
+        .iter()
+        .filter(|(_, l)| looks_like_conll_line(l))
+        .count();
+    if 2 * conll >= lines.len() {
+        let (n, first) = lines[0];
+        return Err(format!(
+            "looks like a CoNLL file (`token<TAB>tag` per line, e.g. line {n}: {}), not People's \
+             Daily `word/POS` text",
+            excerpt(first)
+        ));
+    }
+    if !lines
+        .iter()
+        .any(|(_, l)| l.split_whitespace().any(is_pku_token))
+    {
+        return Err(format!(
+            "no `word/POS` token in the first {} non-blank lines: not People's Daily text",
+            lines.len()
+        ));
+    }
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(parse_peoples_daily_line)
+        .collect())
+}
+
 /// Reads a CoNLL file: one `token<TAB>tag` (or space-separated; the tag is the last column,
 /// the token the first) per line, a blank line between sentences.
 ///
 /// # Errors
-/// A message naming the 1-based line of a non-blank line with fewer than two columns.
+/// A message naming the 1-based line of a non-blank line with fewer than two columns, or
+/// saying that the text looks like People's Daily `word/POS` text (more than half of its
+/// first lines are runs of `word/POS` tokens, which would otherwise be read as a token and a made-up tag).
 pub fn read_conll(text: &str) -> Result<Vec<TaggedSentence>, String> {
+    let lines = sniff_lines(text);
+    let pku = lines.iter().filter(|(_, l)| looks_like_pku_line(l)).count();
+    if 2 * pku > lines.len() {
+        let (n, first) = lines[0];
+        return Err(format!(
+            "looks like People's Daily `word/POS` text (e.g. line {n}: {}), not a CoNLL file \
+             (`token<TAB>tag` per line)",
+            excerpt(first)
+        ));
+    }
     let mut out = Vec::new();
     let mut current = TaggedSentence {
         tokens: Vec::new(),
@@ -329,6 +442,49 @@ pub fn normalise_word(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PKU: &str = "迈向/v  充满/v  希望/n  的/u  新/a  世纪/n\n\
+                       中共中央/nt  总书记/n  、/w  国家/n  主席/n  江/nr  泽民/nr\n\
+                       （/w  一九九七年/t  十二月/t  三十一日/t  ）/w\n";
+    const CONLL: &str = "@paulwalk\tO\nIt\tO\n's\tO\n\nEmpire\tB-location\nState\tI-location\n";
+
+    #[test]
+    fn a_conll_file_is_refused_where_peoples_daily_is_expected() {
+        let err = read_peoples_daily(CONLL).unwrap_err();
+        assert!(err.starts_with("looks like a CoNLL file"), "{err}");
+        assert!(err.contains("line 1") && !err.contains('\n'), "{err}");
+        // Space-separated CoNLL as well.
+        let err = read_peoples_daily("Empire B-location\nState I-location\n. O\n").unwrap_err();
+        assert!(err.starts_with("looks like a CoNLL file"), "{err}");
+        // Plain prose has no `word/POS` token at all.
+        let err = read_peoples_daily("just some words\nand more of them\n").unwrap_err();
+        assert!(err.starts_with("no `word/POS` token"), "{err}");
+    }
+
+    #[test]
+    fn peoples_daily_text_is_refused_where_conll_is_expected() {
+        let err = read_conll(PKU).unwrap_err();
+        assert!(err.starts_with("looks like People's Daily"), "{err}");
+        assert!(err.contains("line 1") && !err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn each_reader_accepts_its_own_format() {
+        let pd = read_peoples_daily(PKU).unwrap();
+        assert_eq!(pd.len(), 3);
+        assert_eq!(
+            pd[1].tags[pd[1].tags.len() - 3..],
+            ["B-PER", "I-PER", "I-PER"]
+        );
+        let conll = read_conll(CONLL).unwrap();
+        assert_eq!(conll.len(), 2);
+        assert_eq!(conll[1].tags, ["B-location", "I-location"]);
+        // A CoNLL token that holds a slash (a URL) does not make the file People's Daily.
+        let urls = "http://t.co/abc\tO\nsee\tO\n";
+        assert_eq!(read_conll(urls).unwrap()[0].tokens[0], "http://t.co/abc");
+        let urls = "http://t.co/abc O\nhttp://x.y/z O\n";
+        assert_eq!(read_conll(urls).unwrap()[0].tags, ["O", "O"]);
+    }
 
     fn pairs(s: &TaggedSentence) -> Vec<String> {
         s.tokens

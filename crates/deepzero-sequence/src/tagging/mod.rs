@@ -13,6 +13,6 @@ pub mod metrics;
 pub mod tagger;
 
 pub use crf::{Crf, CrfConfig};
-pub use data::{TaggedSentence, Vocab, parse_peoples_daily_line, read_conll};
+pub use data::{TaggedSentence, Vocab, parse_peoples_daily_line, read_conll, read_peoples_daily};
 pub use metrics::{EntityReport, Scores, entity_report, get_entities};
 pub use tagger::{BiLstmCrf, BiLstmCrfConfig, TaggingBatch};

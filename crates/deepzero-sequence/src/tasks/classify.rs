@@ -353,6 +353,28 @@ pub(crate) fn split_train_test(corpus: &LoadedCorpus, seed: u64) -> (Vec<usize>,
     stratified_split(&labels, 0.2, seed ^ 0x7e57)
 }
 
+/// Refuses splits too small to train on or evaluate ([`deepzero_data::check_split`]): an
+/// empty training split, an empty validation split when one was asked for, a test split that
+/// is empty or holds one class. Fine-tuning ([`crate::pretrain`]) calls it too.
+pub(crate) fn check_splits(
+    corpus: &LoadedCorpus,
+    train: &[usize],
+    valid: &[usize],
+    test: &[usize],
+    valid_fraction: f64,
+) -> Result<(), TaskError> {
+    let labels =
+        |idx: &[usize]| -> Vec<usize> { idx.iter().map(|&i| corpus.docs[i].label).collect() };
+    deepzero_data::check_split("training", &labels(train), 1)?;
+    deepzero_data::check_split(
+        "validation",
+        &labels(valid),
+        usize::from(valid_fraction > 0.0),
+    )?;
+    deepzero_data::check_split("test", &labels(test), 2)?;
+    Ok(())
+}
+
 /// Encodes documents, truncated to `max_len`; returns the items and how many were cut.
 fn encode(
     corpus: &LoadedCorpus,
@@ -395,6 +417,13 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
     let (train_pos, valid_pos) = stratified_split(&train_labels, settings.valid_fraction, seed);
     let train_idx: Vec<usize> = train_pos.iter().map(|&p| train_all[p]).collect();
     let valid_idx: Vec<usize> = valid_pos.iter().map(|&p| train_all[p]).collect();
+    check_splits(
+        &corpus,
+        &train_idx,
+        &valid_idx,
+        &test_idx,
+        settings.valid_fraction,
+    )?;
 
     // The vocabulary sees the training part only.
     let config = match spec.level {

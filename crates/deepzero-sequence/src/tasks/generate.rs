@@ -349,7 +349,8 @@ pub fn corpus_file(data_dir: Option<&Path>) -> Result<PathBuf, TaskError> {
 
 /// Reads a corpus: strict UTF-8 (an error names the file, line and byte offset), not empty.
 pub fn read_corpus(path: &Path) -> Result<String, TaskError> {
-    let bytes = std::fs::read(path).map_err(TaskError::io(path))?;
+    // Within the read limit of `deepzero_data::limits` (a `DataError` converts to `TaskError`).
+    let bytes = deepzero_data::read_file(path)?;
     if bytes.is_empty() {
         return Err(TaskError::invalid(format!(
             "{}: the corpus file is empty",

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::tagging::data::{
-    NUM_SHAPES, normalise_word, parse_peoples_daily_line, split_long, split_sentences, word_shape,
+    NUM_SHAPES, normalise_word, read_peoples_daily, split_long, split_sentences, word_shape,
 };
 use crate::tagging::{
     BiLstmCrf, BiLstmCrfConfig, EntityReport, TaggedSentence, TaggingBatch, Vocab, entity_report,
@@ -246,7 +246,10 @@ pub(crate) struct NerData {
 }
 
 fn read_text(path: &Path) -> Result<String, TaskError> {
-    std::fs::read_to_string(path).map_err(TaskError::io(path))
+    deepzero_data::read_text_file(path).map_err(|e| match e {
+        deepzero_data::DataError::Io { path, source } => TaskError::io(&path)(source),
+        e => TaskError::invalid(e.to_string()),
+    })
 }
 
 /// Reads the splits of `corpus` (pre-training, [`crate::pretrain`], reads them to keep the test
@@ -276,10 +279,10 @@ fn load_ner_data(corpus: NerCorpus, settings: &RunSettings) -> Result<NerData, T
         NerCorpus::PeoplesDaily => {
             let path = dir.join("199801.txt");
             let text = read_text(&path)?;
-            let mut sentences: Vec<TaggedSentence> = text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .flat_map(|l| split_sentences(&parse_peoples_daily_line(l)))
+            let mut sentences: Vec<TaggedSentence> = read_peoples_daily(&text)
+                .map_err(|e| TaskError::invalid(format!("{}: {e}", path.display())))?
+                .iter()
+                .flat_map(split_sentences)
                 .flat_map(|s| split_long(&s, PEOPLES_DAILY_SOFT_MAX))
                 .filter(|s| !s.tokens.is_empty())
                 .collect();

@@ -209,7 +209,19 @@ impl Bpe {
     /// [`TextError::Io`], or [`TextError::Format`] if the file is not a BPE model or a merge
     /// produces a symbol missing from its vocabulary.
     pub fn load(path: &Path) -> Result<Self, TextError> {
-        let raw: Bpe = super::read_json(path, "BPE model")?;
+        Self::check_loaded(path, super::read_json(path, "BPE model")?)
+    }
+
+    /// [`Bpe::load`] on the JSON text of a model already in memory; `path` names its source in
+    /// errors.
+    ///
+    /// # Errors
+    /// [`TextError::Format`] as [`Bpe::load`].
+    pub fn from_json(path: &Path, text: &str) -> Result<Self, TextError> {
+        Self::check_loaded(path, super::parse_json(path, text, "BPE model")?)
+    }
+
+    fn check_loaded(path: &Path, raw: Bpe) -> Result<Self, TextError> {
         let bpe = Self::from_parts(raw.lowercase, raw.merges, raw.vocab);
         if let Some((a, b)) = bpe
             .merges

@@ -56,6 +56,9 @@ pub enum TextError {
     /// An argument out of range (a zero vocabulary size, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A file refused by the read limits ([`deepzero_data::limits`]) or not UTF-8.
+    #[error(transparent)]
+    Data(deepzero_data::DataError),
 }
 
 pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), TextError> {
@@ -74,11 +77,20 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &'static str,
 ) -> Result<T, TextError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TextError::Io {
-        path: path.to_path_buf(),
-        source,
+    let text = deepzero_data::read_text_file(path).map_err(|e| match e {
+        deepzero_data::DataError::Io { path, source } => TextError::Io { path, source },
+        e => TextError::Data(e),
     })?;
-    serde_json::from_str(&text).map_err(|e| TextError::Format {
+    parse_json(path, &text, what)
+}
+
+/// [`read_json`] on text already in memory; `path` names its source in errors.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    what: &'static str,
+) -> Result<T, TextError> {
+    serde_json::from_str(text).map_err(|e| TextError::Format {
         path: path.to_path_buf(),
         what,
         message: e.to_string(),

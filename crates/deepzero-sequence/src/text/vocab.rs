@@ -258,7 +258,19 @@ impl Vocab {
     /// [`TextError::Io`], or [`TextError::Format`] for a file that is not a vocabulary (or
     /// whose first two tokens are not `<pad>`, `<unk>`, or that repeats a token).
     pub fn load(path: &Path) -> Result<Self, TextError> {
-        let raw: Vocab = super::read_json(path, "vocabulary")?;
+        Self::check_loaded(path, super::read_json(path, "vocabulary")?)
+    }
+
+    /// [`Vocab::load`] on the JSON text of a vocabulary already in memory; `path` names its
+    /// source in errors.
+    ///
+    /// # Errors
+    /// [`TextError::Format`] as [`Vocab::load`].
+    pub fn from_json(path: &Path, text: &str) -> Result<Self, TextError> {
+        Self::check_loaded(path, super::parse_json(path, text, "vocabulary")?)
+    }
+
+    fn check_loaded(path: &Path, raw: Vocab) -> Result<Self, TextError> {
         let bad = |message: String| TextError::Format {
             path: path.to_path_buf(),
             what: "vocabulary",

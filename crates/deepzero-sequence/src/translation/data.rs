@@ -27,7 +27,6 @@
 //! tokens of the batch. A batch carries its own ε, so the validation source reports the plain
 //! negative log-likelihood per token (ε = 0).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -107,13 +106,20 @@ fn find_file(dir: &Path, split: &str, lang: &str) -> crate::Result<PathBuf> {
 /// broken gzip stream, or a line that is not UTF-8.
 pub fn read_lines(path: &Path) -> crate::Result<Vec<String>> {
     let err = |m: String| SequenceError::InvalidArgument(format!("{}: {m}", path.display()));
-    let raw = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let limits = deepzero_data::ReadLimits::from_env()
+        .map_err(|e| SequenceError::InvalidArgument(e.to_string()))?;
+    let raw = deepzero_data::read_file_limited(path, limits.max_read)
+        .map_err(|e| SequenceError::InvalidArgument(e.to_string()))?;
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| err(format!("not a valid gzip file: {e}")))?;
-        out
+        let decoder = flate2::read::MultiGzDecoder::new(raw.as_slice());
+        deepzero_data::limits::read_decompressed(decoder, path, limits.max_decompressed).map_err(
+            |e| match e {
+                deepzero_data::DataError::Io { source, .. } => {
+                    err(format!("not a valid gzip file: {source}"))
+                }
+                e => SequenceError::InvalidArgument(e.to_string()),
+            },
+        )?
     } else {
         raw
     };

@@ -126,17 +126,32 @@ pub struct CocoDetection {
     pub score: f64,
 }
 
+/// Reads a JSON file within the read limit of [`deepzero_data::limits`].
 fn read(path: &Path) -> Result<String, CocoError> {
-    std::fs::read_to_string(path).map_err(|source| CocoError::Io {
-        path: path.display().to_string(),
-        source,
+    deepzero_data::read_text_file(path).map_err(|e| match e {
+        deepzero_data::DataError::Io { source, .. } => CocoError::Io {
+            path: path.display().to_string(),
+            source,
+        },
+        // A limit or bad UTF-8: the message already names the file.
+        e => CocoError::Invalid {
+            path: path.display().to_string(),
+            message: e
+                .to_string()
+                .replacen(&format!("{}: ", path.display()), "", 1),
+        },
     })
 }
 
 impl CocoGt {
     /// Reads a COCO ground-truth JSON file (other fields, e.g. segmentations, are skipped).
     pub fn from_json(path: &Path) -> Result<Self, CocoError> {
-        let gt: CocoGt = serde_json::from_str(&read(path)?).map_err(|e| CocoError::Format {
+        Self::from_json_str(path, &read(path)?)
+    }
+
+    /// [`CocoGt::from_json`] on JSON text already in memory; `path` names its source in errors.
+    pub fn from_json_str(path: &Path, text: &str) -> Result<Self, CocoError> {
+        let gt: CocoGt = serde_json::from_str(text).map_err(|e| CocoError::Format {
             path: path.display().to_string(),
             what: "ground-truth",
             message: e.to_string(),

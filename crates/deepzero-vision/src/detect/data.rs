@@ -56,6 +56,9 @@ pub enum DetectDataError {
     /// Wrong arguments (e.g. a COCO file from another dataset).
     #[error(transparent)]
     Coco(#[from] super::coco::CocoError),
+    /// A label file refused by the read limits ([`deepzero_data::limits`]) or not UTF-8.
+    #[error(transparent)]
+    Data(deepzero_data::DataError),
 }
 
 /// One labelled object.
@@ -236,15 +239,20 @@ pub fn read_yolo_dir(
     for (stem, image) in stems {
         let (width, height) = image_size(image)?;
         let label = labels.join(format!("{stem}.txt"));
-        let objects = match std::fs::read_to_string(&label) {
+        let objects = match deepzero_data::read_text_file(&label) {
             Ok(text) => parse_yolo_labels(&text, &label, width, height, num_classes, &mut stats)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
+            Err(deepzero_data::DataError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Vec::new()
+            }
+            Err(deepzero_data::DataError::Io { source, .. }) => {
                 return Err(DetectDataError::Io {
                     path: label,
                     source,
                 });
             }
+            Err(e) => return Err(DetectDataError::Data(e)),
         };
         samples.push(DetectionSample {
             image: image.clone(),

@@ -384,6 +384,14 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
     }
 }
 
+/// Refuses an empty training set or a test set that is empty or holds one class
+/// ([`deepzero_data::check_split`]); the fine-tuning task calls it too.
+pub(crate) fn check_image_splits(data: &LoadedImages) -> Result<(), TaskError> {
+    deepzero_data::check_split("training", data.train.labels(), 1)?;
+    deepzero_data::check_split("test", data.test.labels(), 2)?;
+    Ok(())
+}
+
 /// Per-channel mean and standard deviation of pixel/255 over `images`.
 pub fn channel_stats(images: &InMemoryImages) -> (Vec<f32>, Vec<f32>) {
     let [c, h, w] = images.shape();
@@ -449,6 +457,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
     spec.validate()?;
     settings.validate()?;
     let data = load_images(spec, settings)?;
+    check_image_splits(&data)?;
     let batcher = data.batcher.clone().unwrap_or_else(|| {
         let (mean, std) = channel_stats(&data.train);
         ImageBatcher::new(mean, std)

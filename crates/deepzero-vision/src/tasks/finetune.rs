@@ -230,6 +230,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     spec.strategy.validate(settings.fit.epochs)?;
     let source = locate(&spec.from)?;
     let data = load_images(&spec.data, settings)?;
+    super::classify::check_image_splits(&data)?;
     let arch = source.info.arch;
     let from = spec.from.display();
     // An image folder is classified with any architecture; the corpora name theirs.
