@@ -17,8 +17,9 @@ pub type Entity = (String, usize, usize);
 
 fn split_tag(tag: &str) -> (char, &str) {
     let prefix = tag.chars().next().unwrap_or('O');
-    // seqeval: `type_ = chunk[1:].split('-', maxsplit=1)[-1] or '_'`.
-    let rest = &tag[prefix.len_utf8()..];
+    // seqeval: `type_ = chunk[1:].split('-', maxsplit=1)[-1] or '_'`. An empty tag (where
+    // seqeval raises an IndexError) reads as `O`.
+    let rest = tag.get(prefix.len_utf8()..).unwrap_or("");
     let kind = rest.split_once('-').map(|(_, k)| k).unwrap_or(rest);
     (prefix, if kind.is_empty() { "_" } else { kind })
 }
