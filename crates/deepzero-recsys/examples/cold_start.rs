@@ -61,9 +61,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             seed,
             ..BprConfig::default()
         })),
+        // The settings chosen on validation users (examples/coldstart_grid.rs).
         Box::new(FeatureBpr::new(
             FeatureBprConfig {
+                n_factors: 32,
                 max_history: 0,
+                first_ratings: 20,
                 seed,
                 ..FeatureBprConfig::default()
             },
@@ -71,6 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )),
         Box::new(FeatureBpr::new(
             FeatureBprConfig {
+                n_factors: 32,
+                max_history: 5,
+                first_ratings: 50,
                 seed,
                 ..FeatureBprConfig::default()
             },

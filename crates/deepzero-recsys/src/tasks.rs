@@ -283,9 +283,24 @@ impl TaskSpec {
                 }),
                 loo,
             ),
-            "ml100k-ials" => (ModelSpec::Ials(IalsConfig::default()), loo),
+            // Chosen on the validation split of examples/ials_grid.rs.
+            "ml100k-ials" => (
+                ModelSpec::Ials(IalsConfig {
+                    n_factors: 64,
+                    alpha: 10.0,
+                    reg: 50.0,
+                    ..IalsConfig::default()
+                }),
+                loo,
+            ),
+            // Chosen on the validation users of examples/coldstart_grid.rs.
             "ml100k-coldstart" => (
-                ModelSpec::FeatureBpr(FeatureBprConfig::default()),
+                ModelSpec::FeatureBpr(FeatureBprConfig {
+                    n_factors: 32,
+                    max_history: 5,
+                    first_ratings: 50,
+                    ..FeatureBprConfig::default()
+                }),
                 Protocol::ColdStart {
                     fraction: 0.2,
                     max_known: 5,
@@ -295,7 +310,15 @@ impl TaskSpec {
             ),
             "ml100k-gmf" => (ModelSpec::Ncf(ncf(NeuMfKind::Gmf)), loo),
             "ml100k-mlp" => (ModelSpec::Ncf(ncf(NeuMfKind::Mlp)), loo),
-            "ml100k-neumf" => (ModelSpec::Ncf(ncf(NeuMfKind::NeuMf)), loo),
+            // α (the weight of the GMF half of the fused output layer; the paper fixes 0.5)
+            // chosen on the validation split of examples/neumf_alpha.rs.
+            "ml100k-neumf" => (
+                ModelSpec::Ncf(NeuMfConfig {
+                    alpha: 0.9,
+                    ..ncf(NeuMfKind::NeuMf)
+                }),
+                loo,
+            ),
             // Next-item models: each user's latest interaction is the target, the history is
             // the rest in time order (the SASRec test; see docs/recsys.md).
             "ml100k-markov" => (ModelSpec::Markov, loo),

@@ -268,6 +268,18 @@ impl NeuMf {
         self.net.as_ref()
     }
 
+    /// A fitted model from a network built elsewhere (e.g. [`fuse_pretrained`] of two fitted
+    /// branches) and the training matrix it was fitted on.
+    pub fn from_net(config: NeuMfConfig, net: NcfNet, seen: Csr, device: Device) -> NeuMf {
+        NeuMf {
+            config,
+            device,
+            net: Some(net),
+            seen,
+            losses: Vec::new(),
+        }
+    }
+
     /// Saves the weights as a burnpack record.
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
         let net = self
