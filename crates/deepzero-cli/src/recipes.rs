@@ -92,6 +92,14 @@ pub fn all() -> Vec<Recipe> {
             "BPR matrix factorisation, leave-one-out HR@10 / NDCG@10",
         ),
         (
+            "ml100k-ials",
+            "ALS for implicit feedback (Hu, Koren, Volinsky 2008), leave-one-out HR@10 / NDCG@10",
+        ),
+        (
+            "ml100k-coldstart",
+            "cold start: new users (5 ratings) from side features, HR@10 against popularity",
+        ),
+        (
             "ml100k-gmf",
             "generalised matrix factorisation (NCF), leave-one-out HR@10 / NDCG@10",
         ),
