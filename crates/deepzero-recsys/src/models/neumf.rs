@@ -604,7 +604,7 @@ mod tests {
         // As a recommender (scores are the logits): the same numbers, by user and item index.
         let seen = Csr::from_triplets(4, 5, [(0u32, 0u32, 1.0f32)]);
         let m = NeuMf::from_net(cfg, fused, seen, dev);
-        let want: Vec<f32> = want.into_data().to_vec().unwrap();
+        let want: Vec<f32> = want.into_data().try_to_vec::<f32>().unwrap();
         let scores = m.score_pairs(&[1, 3, 4], &[4, 0, 0]);
         assert!((scores[0] - want[0]).abs() < 1e-5 && (scores[1] - want[1]).abs() < 1e-5);
         assert_eq!(scores[2], f32::MIN); // user 4 is out of range
