@@ -117,7 +117,8 @@ pub enum DataError {
     },
 
     /// The `image` crate could not decode a file.
-    #[error("{}: cannot decode image: {source}", path.display())]
+    // The decoders' messages may end in a newline (the JPEG decoder's do): kept to one line.
+    #[error("{}: cannot decode image: {}", path.display(), one_line(source))]
     Decode {
         /// The image file.
         path: PathBuf,
@@ -195,6 +196,15 @@ pub enum DataError {
     /// Arguments or in-memory data that do not fit together (no file involved).
     #[error("invalid data: {0}")]
     Invalid(String),
+}
+
+/// `error`'s message with every run of whitespace (newlines included) made one space.
+fn one_line(error: &impl std::fmt::Display) -> String {
+    error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl DataError {

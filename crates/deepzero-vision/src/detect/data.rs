@@ -351,7 +351,7 @@ pub fn parse_voc_xml(
         text.parse::<f32>()
             .ok()
             .filter(|v| v.is_finite())
-            .ok_or_else(|| err(format!("<{tag}> `{text}` is not a number")))
+            .ok_or_else(|| err(format!("<{tag}> {text:?} is not a number")))
     };
     let (size, _) = element(xml, "size").ok_or_else(|| err("missing <size>".into()))?;
     let (width, height) = (
@@ -366,13 +366,13 @@ pub fn parse_voc_xml(
             element(obj, "name").ok_or_else(|| err("an <object> without <name>".into()))?;
         let class = class_names.iter().position(|c| *c == name).ok_or_else(|| {
             err(format!(
-                "class `{name}` is not one of the {} known classes",
+                "class {name:?} is not one of the {} known classes",
                 class_names.len()
             ))
         })?;
         let difficult = element(obj, "difficult").is_some_and(|(d, _)| d == "1");
         let (bb, _) = element(obj, "bndbox")
-            .ok_or_else(|| err(format!("object `{name}` without <bndbox>")))?;
+            .ok_or_else(|| err(format!("object {name:?} without <bndbox>")))?;
         let b = [
             number(bb, "xmin")? - 1.0,
             number(bb, "ymin")? - 1.0,
@@ -474,6 +474,6 @@ mod tests {
             &mut stats,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("class `cow`"), "{e}");
+        assert!(e.to_string().contains("class \"cow\""), "{e}");
     }
 }
