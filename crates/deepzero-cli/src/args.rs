@@ -206,6 +206,7 @@ impl TrainArgs {
             data_dir: self.data_dir.clone(),
             valid_fraction: self.valid_fraction,
             eval_batch_size: self.batch_size,
+            data_fingerprint: None,
         })
     }
 

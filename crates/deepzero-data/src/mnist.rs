@@ -66,6 +66,18 @@ impl IdxCorpus {
         }
     }
 
+    /// The image and label files of `split` in `dir` (what [`IdxCorpus::load`] reads).
+    ///
+    /// # Errors
+    /// [`DataError::MissingFile`] if a file is in none of its spellings.
+    pub fn files(&self, dir: &Path, split: Split) -> Result<[PathBuf; 2], DataError> {
+        let prefix = split.file_prefix();
+        Ok([
+            find_idx_file(dir, prefix, "images", 3)?,
+            find_idx_file(dir, prefix, "labels", 1)?,
+        ])
+    }
+
     /// Loads one split from `dir`, which holds the IDX files with or without `.gz`, named
     /// `train-images-idx3-ubyte` or `train-images.idx3-ubyte` (both spellings circulate).
     ///

@@ -306,7 +306,14 @@ impl Checkpoints {
             return Ok(None);
         }
         let named = read_json::<Pointer>(&pointer_path).and_then(|pointer| {
-            let checkpoint = self.intact(&self.root.join(&pointer.dir))?;
+            let dir =
+                crate::run_folder::confined_path(&self.root, &pointer.dir).map_err(|why| {
+                    TrainError::Checkpoint {
+                        path: pointer_path.clone(),
+                        message: format!("names `{}`, {why}", pointer.dir),
+                    }
+                })?;
+            let checkpoint = self.intact(&dir)?;
             if checkpoint.state.epoch != pointer.epoch {
                 return Err(TrainError::Checkpoint {
                     path: checkpoint.dir,

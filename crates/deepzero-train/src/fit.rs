@@ -173,12 +173,24 @@ pub const RESUMABLE_CHANGES: [&str; 5] = [
 ];
 
 /// The settings a checkpoint records: the [`FitConfig`] and the run folder's extra settings.
-fn recorded_settings(config: &FitConfig, run: Option<&RunDir>) -> serde_json::Value {
+/// Settings that checkpoints of older versions do not record: a resume of such a checkpoint
+/// skips them instead of refusing.
+const RECORDED_LATER: [&str; 3] = ["train_examples", "valid_examples", "data"];
+
+fn recorded_settings(
+    config: &FitConfig,
+    run: Option<&RunDir>,
+    examples: (usize, Option<usize>),
+) -> serde_json::Value {
     let mut value = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
-    if let (Some(object), Some(serde_json::Value::Object(extra))) =
-        (value.as_object_mut(), run.map(|r| &r.settings))
-    {
-        object.extend(extra.clone());
+    if let Some(object) = value.as_object_mut() {
+        // The sizes of the training and validation sets: the cheapest sign that a resume was
+        // handed other data (tasks add a content fingerprint with `RunSettings::with_data`).
+        object.insert("train_examples".into(), examples.0.into());
+        object.insert("valid_examples".into(), examples.1.into());
+        if let Some(serde_json::Value::Object(extra)) = run.map(|r| &r.settings) {
+            object.extend(extra.clone());
+        }
     }
     value
 }
@@ -203,7 +215,8 @@ fn compare_settings(
             recorded.get(key).unwrap_or(&null),
             now.get(key).unwrap_or(&null),
         );
-        if was == is {
+        // Checkpoints written before the data was recorded cannot be compared on it.
+        if was == is || (!recorded.contains_key(key) && RECORDED_LATER.contains(&key.as_str())) {
             continue;
         }
         if RESUMABLE_CHANGES.contains(&key.as_str()) {
@@ -432,7 +445,7 @@ where
             )
         }),
         run: identity.clone(),
-        settings: recorded_settings(config, run),
+        settings: recorded_settings(config, run, (train.len(), valid.map(|v| v.len()))),
         changes: Vec::new(),
     };
     let mut resumed_after = None;

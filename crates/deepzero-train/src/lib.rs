@@ -77,6 +77,7 @@ pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod evaluate;
+pub mod fingerprint;
 pub mod fit;
 pub mod guard;
 pub mod metrics_file;
@@ -94,12 +95,14 @@ pub use burn;
 pub use checkpoint::{Checkpoint, CheckpointState, Checkpoints};
 pub use error::TrainError;
 pub use evaluate::{EvalResult, evaluate};
+pub use fingerprint::{DataFingerprint, data_fingerprint};
 pub use fit::{EarlyStop, FitConfig, FitHooks, FitOutcome, RunDir, fit, fit_with};
 pub use metrics_file::{EpochRecord, write_json_atomic, write_metrics_csv};
 pub use plot::draw_curves;
 pub use progress::Progress;
 pub use run_folder::{
     EvalReport, RunInfo, RunReport, load_run_info, load_run_json, model_file, read_run_json,
+    run_file,
 };
 pub use source::{BatchSource, DatasetBatches};
 pub use step::{ClassificationStep, Supervised};

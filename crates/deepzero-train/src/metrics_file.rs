@@ -108,8 +108,24 @@ pub fn sync_parent(path: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Reads a JSON file written by [`write_json_atomic`].
+/// The largest run-metadata JSON file [`read_json`] reads (256 MiB).
+pub const MAX_JSON_BYTES: u64 = 256 << 20;
+
+/// Reads a JSON file written by [`write_json_atomic`]: a regular file of at most
+/// [`MAX_JSON_BYTES`].
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
+    // Run metadata is small: refuse a device, a pipe or a huge file before reading it, so
+    // that a `latest.json` pointing at `/dev/zero` cannot eat the machine's memory.
+    let meta = std::fs::metadata(path).map_err(TrainError::io(path))?;
+    if !meta.is_file() || meta.len() > MAX_JSON_BYTES {
+        return Err(TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!(
+                "not a regular JSON file of at most {} MiB",
+                MAX_JSON_BYTES >> 20
+            ),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
     serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
         path: path.to_path_buf(),

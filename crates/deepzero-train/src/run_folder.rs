@@ -106,6 +106,43 @@ pub fn load_run_info<T: RunInfo>(dir: &Path, recipe: Option<&str>) -> Result<T, 
     Ok(info)
 }
 
+/// The file `name` of the run folder `dir`, for names read from the run's own metadata
+/// (`vocab_file` in `run.json`, the epoch folder in `latest.json`): `name` must be a plain
+/// relative path inside the folder — no absolute path, no `..` — and, when it exists, must
+/// not lead outside the folder through a link. A run folder handed over by someone else can
+/// then not make a command read `/etc/passwd` or `/dev/zero`.
+///
+/// # Errors
+/// [`TaskError::Invalid`] naming the metadata's path.
+pub fn run_file(dir: &Path, name: &str) -> Result<PathBuf, TaskError> {
+    confined_path(dir, name).map_err(|why| {
+        TaskError::invalid(format!(
+            "{}: the run's metadata names `{name}`, {why}",
+            dir.display()
+        ))
+    })
+}
+
+/// `dir/name` if `name` stays inside `dir`, else why not.
+pub(crate) fn confined_path(dir: &Path, name: &str) -> Result<PathBuf, &'static str> {
+    use std::path::Component;
+    let relative = Path::new(name);
+    if name.is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err("which is not a plain file name inside the run folder");
+    }
+    let path = dir.join(relative);
+    if let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize())
+        && !real.starts_with(&root)
+    {
+        return Err("which links outside the run folder");
+    }
+    Ok(path)
+}
+
 /// Where the weights of a run are: `model.bpk` (written when training finished) or else the
 /// latest epoch checkpoint (a run that was interrupted).
 pub fn model_file(dir: &Path) -> Result<PathBuf, TaskError> {
@@ -335,6 +372,27 @@ mod tests {
     #[derive(Debug, Deserialize)]
     struct Info {
         recipe: String,
+    }
+
+    #[test]
+    fn metadata_paths_stay_inside_the_run_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vocab.json"), "[]").unwrap();
+        assert_eq!(
+            run_file(dir.path(), "vocab.json").unwrap(),
+            dir.path().join("vocab.json")
+        );
+        assert!(run_file(dir.path(), "sub/missing.json").is_ok());
+        for bad in ["", "/etc/passwd", "../vocab.json", "a/../../b", "/dev/zero"] {
+            let err = run_file(dir.path(), bad).unwrap_err().to_string();
+            assert!(err.contains("not a plain file name"), "{bad}: {err}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+            let err = run_file(dir.path(), "zero").unwrap_err().to_string();
+            assert!(err.contains("links outside"), "{err}");
+        }
     }
 
     #[test]

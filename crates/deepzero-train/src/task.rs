@@ -22,6 +22,7 @@ use burn::prelude::Device;
 use deepzero_data::DataError;
 
 use crate::device::{Backend, BackendError};
+use crate::fingerprint::{DataFingerprint, data_fingerprint};
 use crate::guard;
 use crate::{BatchSource, FitConfig, FitOutcome, Progress, RunDir, Supervised, TrainError};
 
@@ -139,6 +140,9 @@ pub struct RunSettings {
     pub valid_fraction: f64,
     /// Examples per batch when evaluating a trained run (default: the task's).
     pub eval_batch_size: Option<usize>,
+    /// The fingerprint of the data the task reads ([`RunSettings::with_data`]): recorded with
+    /// the checkpoints, so that a `--resume` on other data is refused.
+    pub data_fingerprint: Option<DataFingerprint>,
 }
 
 impl RunSettings {
@@ -156,6 +160,7 @@ impl RunSettings {
             data_dir: None,
             valid_fraction: 0.1,
             eval_batch_size: None,
+            data_fingerprint: None,
         }
     }
 
@@ -207,13 +212,31 @@ impl RunSettings {
         })
     }
 
+    /// These settings with the fingerprint of the data at `paths` (the files or folders the
+    /// task reads), which [`RunSettings::run_dir`] records so that a resume on other data is
+    /// refused, naming `data`.
+    ///
+    /// # Errors
+    /// [`TaskError::Train`] if a path cannot be read.
+    pub fn with_data(&self, paths: &[&Path]) -> Result<Self, TaskError> {
+        Ok(Self {
+            data_fingerprint: Some(data_fingerprint(paths)?),
+            ..self.clone()
+        })
+    }
+
     /// The run folder for [`crate::fit()`], checkpoints tagged with `identity`. A resume also
-    /// checks the validation fraction, besides the training settings `fit` compares.
+    /// checks the validation fraction and the data's fingerprint (when the task recorded one
+    /// with [`RunSettings::with_data`]), besides the training settings `fit` compares.
     pub fn run_dir(&self, identity: serde_json::Value) -> RunDir {
+        let mut settings = serde_json::json!({ "valid_fraction": self.valid_fraction });
+        if let Some(data) = &self.data_fingerprint {
+            settings["data"] = serde_json::to_value(data).unwrap_or_default();
+        }
         RunDir::new(&self.out, identity)
             .resume(self.resume)
             .overwrite(self.overwrite)
-            .with_settings(serde_json::json!({ "valid_fraction": self.valid_fraction }))
+            .with_settings(settings)
     }
 
     /// Checks the settings every task shares.

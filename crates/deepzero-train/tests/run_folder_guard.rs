@@ -333,3 +333,39 @@ fn run_settings_guard_the_folder_and_its_files() {
     overwrite.create_out().unwrap();
     assert!(!out.join("run.json").exists() && !out.join("vocab.txt").exists());
 }
+
+#[test]
+fn a_resume_on_other_data_is_refused_naming_it() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.txt");
+    std::fs::write(&corpus, "the data the run was trained on").unwrap();
+    let settings = RunSettings::new("tiny", dir.path().join("run"))
+        .with_data(&[&corpus])
+        .unwrap();
+    let run = |s: &RunSettings| s.run_dir(json!({"recipe": "tiny"}));
+    train(dir.path(), &config(2), run(&settings)).unwrap();
+    let before = snapshot(&dir.path().join("run"));
+
+    // Same data: the resume goes on.
+    let resume = RunSettings {
+        resume: true,
+        ..settings.with_data(&[&corpus]).unwrap()
+    };
+    let outcome = train(dir.path(), &config(3), run(&resume)).unwrap();
+    assert_eq!(outcome.resumed_after, Some(2));
+
+    // Edited data: refused before anything changes, naming `data`.
+    let before_edit = snapshot(&dir.path().join("run"));
+    assert_ne!(before, before_edit);
+    std::fs::write(&corpus, "other data, one that was never trained on").unwrap();
+    let edited = RunSettings {
+        resume: true,
+        ..settings.with_data(&[&corpus]).unwrap()
+    };
+    let err = train(dir.path(), &config(4), run(&edited))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("trained with data = "), "{err}");
+    assert_eq!(snapshot(&dir.path().join("run")), before_edit);
+}

@@ -120,7 +120,7 @@ impl HfGenerator {
     /// [`TaskError`] for a folder of another recipe or missing/corrupt files.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, TaskError> {
         let info: HfRunInfo = load_run_info(dir, Some(GPT2_RECIPE))?;
-        let tokenizer = HfTokenizer::load(&dir.join(&info.tokenizer_file))?;
+        let tokenizer = HfTokenizer::load(&deepzero_train::run_file(dir, &info.tokenizer_file)?)?;
         check_tokenizer(&tokenizer, &info.config)?;
         let model = info
             .config

@@ -241,7 +241,7 @@ impl PretrainRunInfo {
 
     /// The run's vocabulary, checked against run.json.
     pub fn load_vocab(&self, dir: &Path) -> Result<Vocab, TaskError> {
-        let path = dir.join(&self.vocab_file);
+        let path = deepzero_train::run_file(dir, &self.vocab_file)?;
         let vocab = Vocab::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
         vocab
             .check_matches(self.vocab_size, self.vocab_fingerprint)

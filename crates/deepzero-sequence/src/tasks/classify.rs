@@ -290,7 +290,7 @@ impl TextRunInfo {
 
     /// Loads the run's vocabulary and checks it is the one the model was trained with.
     pub fn load_vocab(&self, dir: &Path) -> Result<Vocab, TaskError> {
-        let path = dir.join(&self.vocab_file);
+        let path = deepzero_train::run_file(dir, &self.vocab_file)?;
         let vocab = Vocab::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
         vocab
             .check_matches(self.vocab_size, self.vocab_fingerprint)
@@ -412,6 +412,7 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
     let seed = settings.seed();
     let drop_duplicates = !spec.keep_duplicates;
     let (corpus, duplicates) = load_corpus(spec, settings, spec.strip_headers, drop_duplicates)?;
+    let settings = &settings.with_data(&[settings.require_data_dir()?])?;
     let (train_all, test_idx) = split_train_test(&corpus, seed);
     let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
     let (train_pos, valid_pos) = stratified_split(&train_labels, settings.valid_fraction, seed);

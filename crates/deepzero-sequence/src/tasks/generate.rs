@@ -262,7 +262,7 @@ impl LmRunInfo {
 
     /// Loads the run's vocabulary and checks it is the one the model was trained with.
     pub fn load_vocab(&self, dir: &Path) -> Result<CharVocab, TaskError> {
-        let path = dir.join(&self.vocab_file);
+        let path = deepzero_train::run_file(dir, &self.vocab_file)?;
         let vocab = CharVocab::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
         vocab
             .check_matches(self.vocab_size, self.vocab_fingerprint)
@@ -383,6 +383,7 @@ pub fn train(spec: &GenerateSpec, settings: &RunSettings) -> Result<RunReport, T
     let seed = settings.seed();
     let path = corpus_file(settings.data_dir.as_deref())?;
     let text = read_corpus(&path)?;
+    let settings = &settings.with_data(&[&path])?;
     let corpus =
         CharCorpus::new(&text, settings.valid_fraction).map_err(|e| windows_error(e, &path))?;
     let vocab = &corpus.vocab;

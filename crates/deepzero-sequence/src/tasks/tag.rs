@@ -442,6 +442,7 @@ pub fn train(spec: &TagSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
     settings.validate()?;
     let corpus = spec.corpus;
     let data = load_ner_data(corpus, settings)?;
+    let settings = &settings.with_data(&[settings.require_data_dir()?])?;
     if data.train.is_empty() || data.test.is_empty() {
         return Err(TaskError::invalid(format!(
             "{}: no sentences found",

@@ -237,7 +237,7 @@ impl TranslationRunInfo {
     /// Loads both codecs and checks them against the run and the model.
     pub fn load_codecs(&self, dir: &Path) -> Result<(SubwordCodec, SubwordCodec), TaskError> {
         let load = |file: &str, fingerprint: u64, size: usize, side: &str| {
-            let path = dir.join(file);
+            let path = deepzero_train::run_file(dir, file)?;
             let bpe = Bpe::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
             let codec = SubwordCodec::from_bpe(bpe);
             if codec.len() != size || codec.fingerprint() != fingerprint {
@@ -469,6 +469,7 @@ pub fn train(spec: &TranslateSpec, settings: &RunSettings) -> Result<RunReport, 
     let (dir, source) = data_dir(settings.data_dir.as_deref())?;
     let read = |split: &str| read_split(&dir, split, &spec.src_lang, &spec.tgt_lang);
     let (train_c, valid_c, test_c) = (read("train")?, read("val")?, read("test_2016_flickr")?);
+    let settings = &settings.with_data(&[&dir])?;
     if train_c.is_empty() || test_c.is_empty() {
         return Err(TaskError::invalid(format!(
             "{source}: no training or test sentences"

@@ -239,9 +239,18 @@ pub(crate) struct LoadedImages {
     pub train: InMemoryImages,
     pub test: InMemoryImages,
     pub source: String,
+    /// The files or folders the images were read from (for the run's data fingerprint).
+    pub files: Vec<PathBuf>,
     pub augment: Augmentation,
     /// `None`: normalise with the training images' own statistics.
     pub batcher: Option<ImageBatcher>,
+}
+
+impl LoadedImages {
+    /// [`LoadedImages::files`] as the slice [`RunSettings::with_data`] takes.
+    pub fn file_refs(&self) -> Vec<&Path> {
+        self.files.iter().map(PathBuf::as_path).collect()
+    }
 }
 
 /// Looks for the shipped sample of `corpus` (`datasets/<name>-sample`) as
@@ -331,6 +340,11 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                 train,
                 test,
                 source,
+                files: [Split::Train, Split::Test]
+                    .into_iter()
+                    .map(|split| corpus.files(&dir, split))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .concat(),
                 augment: augment.clone(),
                 batcher: Some(batcher),
             })
@@ -373,6 +387,7 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                 train,
                 test,
                 source: root.display().to_string(),
+                files: vec![root.to_path_buf()],
                 augment: Augmentation {
                     crop_padding: Some(image_size / 8),
                     horizontal_flip: true,
@@ -458,6 +473,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
     settings.validate()?;
     let data = load_images(spec, settings)?;
     check_image_splits(&data)?;
+    let settings = &settings.with_data(&data.file_refs())?;
     let batcher = data.batcher.clone().unwrap_or_else(|| {
         let (mean, std) = channel_stats(&data.train);
         ImageBatcher::new(mean, std)

@@ -231,6 +231,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     let source = locate(&spec.from)?;
     let data = load_images(&spec.data, settings)?;
     super::classify::check_image_splits(&data)?;
+    let settings = &settings.with_data(&data.file_refs())?;
     let arch = source.info.arch;
     let from = spec.from.display();
     // An image folder is classified with any architecture; the corpora name theirs.
