@@ -93,7 +93,13 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|e| TextError::Format {
         path: path.to_path_buf(),
         what,
-        message: e.to_string(),
+        // serde quotes an unknown enum variant as it is, newlines included (found by
+        // fuzzing): the message is kept to one line.
+        message: e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     })
 }
 

@@ -126,6 +126,15 @@ pub struct CocoDetection {
     pub score: f64,
 }
 
+/// serde's message on one line (it quotes unknown enum variants as they are, newlines
+/// included).
+fn one_line(e: &serde_json::Error) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Reads a JSON file within the read limit of [`deepzero_data::limits`].
 fn read(path: &Path) -> Result<String, CocoError> {
     deepzero_data::read_text_file(path).map_err(|e| match e {
@@ -154,7 +163,7 @@ impl CocoGt {
         let gt: CocoGt = serde_json::from_str(text).map_err(|e| CocoError::Format {
             path: path.display().to_string(),
             what: "ground-truth",
-            message: e.to_string(),
+            message: one_line(&e),
         })?;
         gt.validate(&path.display().to_string())?;
         Ok(gt)
@@ -202,7 +211,7 @@ pub fn read_detections(path: &Path, gt: &CocoGt) -> Result<Vec<CocoDetection>, C
         serde_json::from_str(&read(path)?).map_err(|e| CocoError::Format {
             path: path.display().to_string(),
             what: "detections",
-            message: e.to_string(),
+            message: one_line(&e),
         })?;
     let images: BTreeSet<u64> = gt.images.iter().map(|i| i.id).collect();
     for (i, d) in dets.iter().enumerate() {
