@@ -129,7 +129,9 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainEr
     let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
     serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
         path: path.to_path_buf(),
-        message: format!("cannot parse: {e}"),
+        // serde quotes the input it could not match (an unknown enum variant), newlines
+        // included: keep the error on one line.
+        message: format!("cannot parse: {e}").replace(['\n', '\r'], " "),
     })
 }
 
@@ -161,6 +163,21 @@ mod tests {
         assert!(lines[0].starts_with("epoch,lr,train_loss"));
         assert!(lines[2].starts_with("2,1.000000e-3,0.500000,0.800000,0.400000,,1.500,1000.0"));
         assert!(!dir.path().join("metrics.csv.tmp").exists());
+    }
+
+    #[test]
+    fn a_parse_error_stays_on_one_line() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Kind {
+            A,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, "\"line one\\nline two\"").unwrap();
+        let err = read_json::<Kind>(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown variant"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]
