@@ -107,6 +107,10 @@ pub struct ImageArgs {
     /// Side length images are resized to (image-folder recipe).
     #[arg(long, default_value_t = 64)]
     pub image_size: usize,
+    /// Leave out image files that cannot be read or decoded, report how many, and train on
+    /// the rest (image-folder recipe; without it the first such file is an error).
+    #[arg(long)]
+    pub skip_bad_images: bool,
 }
 
 /// Options of the text recipes (classification; --max-len also NER, translation, generation).

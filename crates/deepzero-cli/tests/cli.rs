@@ -583,4 +583,33 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
         path(run_dir.path()),
     ]);
     assert_one_line_error(&out, "broken.jpg");
+
+    // --skip-bad-images trains on the rest and counts what it left out.
+    let out = run(&[
+        "train",
+        "image-folder",
+        "--data-dir",
+        path(root.path()),
+        "--image-size",
+        "16",
+        "--epochs",
+        "1",
+        "--skip-bad-images",
+        "--overwrite",
+        "--quiet",
+        "--out",
+        path(run_dir.path()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("skipping 1 unreadable image(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["data"]["skipped_images"], 1, "{m}");
+    assert_eq!(m["data"]["test_examples"], 12, "{m}");
 }

@@ -23,6 +23,7 @@ impl ImageTask {
         let mut spec = self.0.clone();
         spec.classes_subset = args.image.classes_subset.clone();
         spec.per_class = args.image.per_class;
+        spec.skip_bad_images = args.image.skip_bad_images;
         if let ImageData::Folder { image_size } = &mut spec.data {
             *image_size = args.image.image_size;
         }

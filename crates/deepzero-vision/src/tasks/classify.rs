@@ -70,6 +70,9 @@ pub struct ImageSpec {
     pub classes_subset: Option<Vec<usize>>,
     /// Few-shot training: keep this many training images per class (a seeded choice).
     pub per_class: Option<usize>,
+    /// Image folders: leave out files that cannot be read or decoded (counted in
+    /// `metrics.json` as `skipped_images`) instead of stopping at the first.
+    pub skip_bad_images: bool,
 }
 
 impl ImageSpec {
@@ -83,6 +86,7 @@ impl ImageSpec {
             arch,
             classes_subset: None,
             per_class: None,
+            skip_bad_images: false,
         }
     }
 
@@ -93,6 +97,7 @@ impl ImageSpec {
             arch: Architecture::SmallCnn,
             classes_subset: None,
             per_class: None,
+            skip_bad_images: false,
         }
     }
 
@@ -241,9 +246,34 @@ pub(crate) struct LoadedImages {
     pub source: String,
     /// The files or folders the images were read from (for the run's data fingerprint).
     pub files: Vec<PathBuf>,
+    /// Unreadable files left out (`ImageSpec::skip_bad_images`).
+    pub skipped: Vec<PathBuf>,
     pub augment: Augmentation,
     /// `None`: normalise with the training images' own statistics.
     pub batcher: Option<ImageBatcher>,
+}
+
+/// All images of `folder`; with `skip_bad`, unreadable files are left out and added to
+/// `skipped` (the first one's error is shown, so that a systematic fault is not hidden).
+fn load_folder(
+    folder: &ImageFolder,
+    skip_bad: bool,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<InMemoryImages, TaskError> {
+    if !skip_bad {
+        return Ok(folder.load_all()?);
+    }
+    let (images, bad) = folder.load_all_skipping_bad()?;
+    if let Some((path, error)) = bad.first() {
+        deepzero_train::Progress::quiet().message(&format!(
+            "skipping {} unreadable image(s) in {}; the first: {} ({error})",
+            bad.len(),
+            folder.root().display(),
+            path.display()
+        ));
+    }
+    skipped.extend(bad.into_iter().map(|(path, _)| path));
+    Ok(images)
 }
 
 impl LoadedImages {
@@ -345,6 +375,7 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                     .map(|split| corpus.files(&dir, split))
                     .collect::<Result<Vec<_>, _>>()?
                     .concat(),
+                skipped: Vec::new(),
                 augment: augment.clone(),
                 batcher: Some(batcher),
             })
@@ -363,6 +394,7 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                 )));
             }
             let size = [*image_size, *image_size];
+            let mut skipped = Vec::new();
             let (train_dir, test_dir) = (root.join("train"), root.join("test"));
             let (train, test) = if train_dir.is_dir() && test_dir.is_dir() {
                 let train = ImageFolder::open(&train_dir, 3, size)?;
@@ -374,10 +406,17 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                         test_dir.display()
                     )));
                 }
-                (train.load_all()?, test.load_all()?)
+                (
+                    load_folder(&train, spec.skip_bad_images, &mut skipped)?,
+                    load_folder(&test, spec.skip_bad_images, &mut skipped)?,
+                )
             } else {
                 // One tree: hold out a stratified 20 % as the test set.
-                let all = ImageFolder::open(root, 3, size)?.load_all()?;
+                let all = load_folder(
+                    &ImageFolder::open(root, 3, size)?,
+                    spec.skip_bad_images,
+                    &mut skipped,
+                )?;
                 let labels: Vec<usize> = all.labels().to_vec();
                 let (train_idx, test_idx) =
                     stratified_split(&labels, 0.2, settings.seed() ^ 0x7e57);
@@ -388,6 +427,7 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                 test,
                 source: root.display().to_string(),
                 files: vec![root.to_path_buf()],
+                skipped,
                 augment: Augmentation {
                     crop_padding: Some(image_size / 8),
                     horizontal_flip: true,
@@ -492,6 +532,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
     let out = settings.create_out()?;
     settings.write_run_json("run.json", &info)?;
 
+    let skipped = data.skipped.len();
     let source = data.source.clone();
     let (train_source, valid_source, test_source) =
         split_batches(data.train, data.test, data.augment, &batcher, settings);
@@ -534,6 +575,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
             "train_examples": train_source.len(),
             "valid_examples": valid_source.len(),
             "test_examples": test_source.len(),
+            "skipped_images": skipped,
         }),
         valid: json!({ "accuracy": valid.accuracy, "loss": valid.loss }),
         test: test.classification_report(info.class_names.len()),
