@@ -74,7 +74,7 @@ enum Command {
         args: PredictArgs,
     },
     /// Segment images with a trained segmenter (digits-*): per-class pixel counts, and each
-    /// image with its coloured mask drawn onto it (OUT/<image>.mask.png).
+    /// image with its coloured mask drawn onto it (`OUT/<image>.mask.png`).
     Segment(SegmentArgs),
     /// Recommend items to a user with a trained recommender run (ml100k-*).
     Recommend(RecommendArgs),

@@ -2,7 +2,7 @@
 //! implements, its default hyper-parameters, and the library task that runs it.
 //!
 //! A recipe is a library spec (`deepzero_vision::tasks::classify::ImageSpec`,
-//! `deepzero_sequence::tasks::classify::ClassifySpec`, …) wrapped in a [`RecipeTask`]: the one
+//! `deepzero_sequence::tasks::classify::ClassifySpec`, …) wrapped in a [`RecipeTask`](crate::RecipeTask): the one
 //! place where command-line options meet a library call.
 
 use deepzero_core::{LrSchedule, OptimizerKind};
