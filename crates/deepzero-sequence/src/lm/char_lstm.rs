@@ -135,10 +135,9 @@ impl Supervised for CharLstmLm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lm::{CharCorpus, RandomWindows, lm_loss, sampling};
+    use crate::lm::sampling;
+    use crate::lm::test_support::{overfit, repeated_text};
     use crate::test_util::{device, max_abs_diff};
-    use burn::optim::{AdamConfig, GradientsParams};
-    use deepzero_train::BatchSource;
 
     fn tiny(device: &Device) -> CharLstmLm {
         CharLstmLmConfig::new(7)
@@ -186,31 +185,15 @@ mod tests {
     fn overfits_a_tiny_text_and_generates_it() {
         let dev = device().autodiff();
         dev.seed(5);
-        let text = "abcdefg\n".repeat(50);
-        let corpus = CharCorpus::new(&text, 0.0).unwrap();
+        let (corpus, windows) = repeated_text("abcdefg\n", 50, 12, 120, 2);
         let v = corpus.vocab.len();
-        let windows = RandomWindows::new(corpus.train.clone(), 12, 120, 8, 2).unwrap();
-        let mut model = CharLstmLmConfig::new(v)
+        let model = CharLstmLmConfig::new(v)
             .with_d_embed(16)
             .with_d_hidden(32)
             .with_n_layers(1)
             .init(&dev)
             .unwrap();
-        let mut optim = AdamConfig::new().init();
-        let mut last = f32::INFINITY;
-        for step in 0..120 {
-            let idx: Vec<usize> = (step * 8..step * 8 + 8).collect();
-            let b = windows.batch(&idx, &dev).unwrap();
-            let loss = lm_loss(model.forward(b.inputs, None).0, b.targets);
-            last = loss.clone().into_scalar::<f32>();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-2, model, grads);
-        }
-        assert!(
-            last < 0.3 * (v as f32).ln(),
-            "loss {last} vs ln V {}",
-            (v as f32).ln()
-        );
+        let model = overfit(model, &windows, v, (120, 1e-2), &dev);
         let model = model.valid();
         let inner = dev.clone().without_autodiff();
         let prompt = corpus.vocab.encode("abc").unwrap();

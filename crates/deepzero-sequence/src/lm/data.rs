@@ -108,16 +108,11 @@ impl CharVocab {
         expected_len: usize,
         expected_fingerprint: u64,
     ) -> Result<(), TextError> {
-        if self.len() != expected_len || self.fingerprint() != expected_fingerprint {
-            return Err(TextError::Mismatch(format!(
-                "the vocabulary has {} characters (fingerprint {:016x}) but the checkpoint was trained with {} characters (fingerprint {:016x}); use the vocab.json saved with that run",
-                self.len(),
-                self.fingerprint(),
-                expected_len,
-                expected_fingerprint
-            )));
-        }
-        Ok(())
+        crate::text::check_recorded(
+            "characters",
+            (self.len(), self.fingerprint()),
+            (expected_len, expected_fingerprint),
+        )
     }
 
     /// Writes `{"chars": [..]}`.

@@ -281,9 +281,9 @@ impl Supervised for Gpt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lm::{lm_loss, sampling};
+    use crate::lm::sampling;
+    use crate::lm::test_support::{overfit, repeated_text};
     use crate::test_util::{device, host, max_abs_diff};
-    use burn::optim::{AdamConfig, GradientsParams};
 
     fn tiny(device: &Device) -> Gpt {
         GptConfig::new(10, 8)
@@ -360,32 +360,15 @@ mod tests {
         // random windows the loss must be far below that.
         let dev = device().autodiff();
         dev.seed(3);
-        let text = "hello world\n".repeat(40);
-        let corpus = crate::lm::CharCorpus::new(&text, 0.0).unwrap();
+        let (corpus, windows) = repeated_text("hello world\n", 40, 8, 150, 1);
         let v = corpus.vocab.len();
-        let windows = crate::lm::RandomWindows::new(corpus.train.clone(), 8, 150, 8, 1).unwrap();
-        let mut model = GptConfig::new(v, 8)
+        let model = GptConfig::new(v, 8)
             .with_d_model(32)
             .with_n_layers(1)
             .with_n_heads(2)
             .init(&dev)
             .unwrap();
-        let mut optim = AdamConfig::new().init();
-        use deepzero_train::BatchSource;
-        let mut last = f32::INFINITY;
-        for step in 0..150 {
-            let idx: Vec<usize> = (step * 8..step * 8 + 8).collect();
-            let b = windows.batch(&idx, &dev).unwrap();
-            let loss = lm_loss(model.forward(b.inputs), b.targets);
-            last = loss.clone().into_scalar::<f32>();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(3e-3, model, grads);
-        }
-        assert!(
-            last < 0.3 * (v as f32).ln(),
-            "loss {last} vs ln V {}",
-            (v as f32).ln()
-        );
+        let model = overfit(model, &windows, v, (150, 3e-3), &dev);
         // Greedy generation then reproduces the text.
         let model = model.valid();
         let inner = dev.clone().without_autodiff();

@@ -61,6 +61,53 @@ pub(crate) fn ids_tensor(ids: &[usize], device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(data, [1, ids.len()]), device)
 }
 
+/// What the models' overfitting tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::prelude::*;
+    use deepzero_train::{BatchSource, Supervised};
+
+    use super::{CharCorpus, LmBatch, RandomWindows};
+
+    /// `text` repeated `times` as a corpus with no validation part, and seeded random
+    /// training windows of `block` characters over it (`batches` batches of 8).
+    pub fn repeated_text(
+        text: &str,
+        times: usize,
+        block: usize,
+        batches: usize,
+        seed: u64,
+    ) -> (CharCorpus, RandomWindows) {
+        let corpus = CharCorpus::new(&text.repeat(times), 0.0).unwrap();
+        let windows = RandomWindows::new(corpus.train.clone(), block, batches, 8, seed).unwrap();
+        (corpus, windows)
+    }
+
+    /// Trains `model` by Adam at `lr` on the first `steps` batches of 8 windows and checks that
+    /// the last loss is under 0.3 · ln V (a model that learnt nothing scores ln V).
+    pub fn overfit<M: Supervised<Batch = LmBatch>>(
+        mut model: M,
+        windows: &RandomWindows,
+        vocab_size: usize,
+        (steps, lr): (usize, f64),
+        device: &Device,
+    ) -> M {
+        let mut optim = AdamConfig::new().init();
+        let mut last = f32::INFINITY;
+        for step in 0..steps {
+            let idx: Vec<usize> = (step * 8..step * 8 + 8).collect();
+            let loss = model.step(windows.batch(&idx, device).unwrap()).loss;
+            last = loss.clone().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+        }
+        let chance = (vocab_size as f32).ln();
+        assert!(last < 0.3 * chance, "loss {last} vs ln V {chance}");
+        model
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,10 @@
 //! derived from the part-of-speech annotation) and CoNLL files (WNUT-17), plus a small
 //! vocabulary and the word-shape feature of the word-level tagger.
 
-use std::collections::HashMap;
-
-use crate::text::{PAD, UNK};
+use crate::text::TokenTable;
 
 /// One sentence: tokens (characters or words) and one BIO tag per token.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaggedSentence {
     /// The tokens.
     pub tokens: Vec<String>,
@@ -119,28 +117,7 @@ pub fn parse_peoples_daily_line(line: &str) -> TaggedSentence {
 /// whole (a split never falls inside an entity, since these marks are tagged `O`). People's
 /// Daily lines are paragraphs; this turns them into sentences of a trainable length.
 pub fn split_sentences(s: &TaggedSentence) -> Vec<TaggedSentence> {
-    let mut out = Vec::new();
-    let mut current = TaggedSentence {
-        tokens: Vec::new(),
-        tags: Vec::new(),
-    };
-    for (tok, tag) in s.tokens.iter().zip(&s.tags) {
-        current.tokens.push(tok.clone());
-        current.tags.push(tag.clone());
-        if tag == "O" && matches!(tok.as_str(), "。" | "！" | "？") {
-            out.push(std::mem::replace(
-                &mut current,
-                TaggedSentence {
-                    tokens: Vec::new(),
-                    tags: Vec::new(),
-                },
-            ));
-        }
-    }
-    if !current.tokens.is_empty() {
-        out.push(current);
-    }
-    out
+    split_after(s, |_, token| matches!(token, "。" | "！" | "？"))
 }
 
 /// Splits a sentence longer than `soft_max` tokens after a clause mark (`，；：`) once the
@@ -150,25 +127,21 @@ pub fn split_long(s: &TaggedSentence, soft_max: usize) -> Vec<TaggedSentence> {
     if s.tokens.len() <= soft_max {
         return vec![s.clone()];
     }
+    split_after(s, |piece_len, token| {
+        piece_len >= soft_max && matches!(token, "，" | "；" | "：")
+    })
+}
+
+/// Cuts `s` after every `O`-tagged token for which `cut(length of the piece so far, token)`
+/// holds; the pieces keep every token and tag in order.
+fn split_after(s: &TaggedSentence, cut: impl Fn(usize, &str) -> bool) -> Vec<TaggedSentence> {
     let mut out = Vec::new();
-    let mut current = TaggedSentence {
-        tokens: Vec::new(),
-        tags: Vec::new(),
-    };
-    for (tok, tag) in s.tokens.iter().zip(&s.tags) {
-        current.tokens.push(tok.clone());
+    let mut current = TaggedSentence::default();
+    for (token, tag) in s.tokens.iter().zip(&s.tags) {
+        current.tokens.push(token.clone());
         current.tags.push(tag.clone());
-        if current.tokens.len() >= soft_max
-            && tag == "O"
-            && matches!(tok.as_str(), "，" | "；" | "：")
-        {
-            out.push(std::mem::replace(
-                &mut current,
-                TaggedSentence {
-                    tokens: Vec::new(),
-                    tags: Vec::new(),
-                },
-            ));
+        if tag == "O" && cut(current.tokens.len(), token) {
+            out.push(std::mem::take(&mut current));
         }
     }
     if !current.tokens.is_empty() {
@@ -335,68 +308,10 @@ pub fn read_conll(text: &str) -> Result<Vec<TaggedSentence>, String> {
     Ok(out)
 }
 
-/// A token ↔ id table with `<pad>` = 0 and `<unk>` = 1.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Vocab {
-    /// Tokens by id.
-    pub tokens: Vec<String>,
-    #[serde(skip)]
-    index: HashMap<String, usize>,
-}
-
-impl Vocab {
-    /// The padding id (`crate::text::PAD_ID`).
-    pub const PAD: usize = crate::text::PAD_ID;
-    /// The unknown-token id (`crate::text::UNK_ID`).
-    pub const UNK: usize = crate::text::UNK_ID;
-
-    /// The tokens seen at least `min_count` times, most frequent first (ties by token).
-    pub fn build<'a>(tokens: impl IntoIterator<Item = &'a str>, min_count: usize) -> Self {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        for t in tokens {
-            *counts.entry(t).or_default() += 1;
-        }
-        let mut kept: Vec<(&str, usize)> = counts
-            .into_iter()
-            .filter(|(_, c)| *c >= min_count)
-            .collect();
-        kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let mut tokens = vec![PAD.to_string(), UNK.to_string()];
-        tokens.extend(kept.into_iter().map(|(t, _)| t.to_string()));
-        Self::from_tokens(tokens)
-    }
-
-    /// A vocabulary from its id-ordered tokens (as stored in a run folder); fixed labels lists
-    /// (tag sets) use this too.
-    pub fn from_tokens(tokens: Vec<String>) -> Self {
-        let index = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i))
-            .collect();
-        Self { tokens, index }
-    }
-
-    /// Number of ids.
-    pub fn len(&self) -> usize {
-        self.tokens.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
-    }
-
-    /// The id of `token`, if known.
-    pub fn get(&self, token: &str) -> Option<usize> {
-        self.index.get(token).copied()
-    }
-
-    /// The id of `token`, or `<unk>`.
-    pub fn id(&self, token: &str) -> usize {
-        self.get(token).unwrap_or(Self::UNK)
-    }
-}
+/// The tagger's word and tag lists: the crate's [`TokenTable`] (`<pad>` = 0 and `<unk>` = 1
+/// for words built by frequency; tag sets from their fixed list by
+/// [`TokenTable::from_tokens`]).
+pub type Vocab = TokenTable;
 
 /// Number of [`word_shape`] classes (0 is padding).
 pub const NUM_SHAPES: usize = 7;
@@ -552,7 +467,7 @@ mod tests {
     #[test]
     fn vocab_shapes_and_normalisation() {
         let v = Vocab::build(["a", "b", "a", "c", "a", "b"], 2);
-        assert_eq!(v.tokens, ["<pad>", "<unk>", "a", "b"]);
+        assert_eq!(v.tokens(), ["<pad>", "<unk>", "a", "b"]);
         assert_eq!(v.id("b"), 3);
         assert_eq!(v.id("zzz"), Vocab::UNK);
         assert_eq!(

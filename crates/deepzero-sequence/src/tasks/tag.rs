@@ -476,7 +476,7 @@ pub fn train(spec: &TagSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
         version: RUN_VERSION,
         recipe: settings.name.clone(),
         corpus,
-        vocab: vocab.tokens.clone(),
+        vocab: vocab.tokens().to_vec(),
         tags: tag_names,
         model: spec.model(vocab.len(), tags.len()),
         max_len: spec.max_len,

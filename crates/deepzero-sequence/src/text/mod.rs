@@ -5,18 +5,30 @@
 //! |---|---|---|
 //! | [`split_words`], [`split_chars`] | `tokenize.rs` | Unicode-aware splitting; CJK text one character per token |
 //! | [`Vocab`] | `vocab.rs` | character or word vocabulary: frequency cut-off, maximum size, `<pad>` = 0, `<unk>` = 1, lower-casing; JSON save/load and a checkpoint check |
+//! | [`TokenTable`] | `table.rs` | the id ↔ token table of every frequency-built vocabulary (`Vocab`, the tagger's word and tag lists): `<pad>`, `<unk>`, then by frequency |
 //! | [`Bpe`] | `bpe.rs` | byte-pair encoding (Sennrich et al. 2016) trained to a target vocabulary size, deterministic merges, encode/decode, JSON save/load |
 //!
 //! Ids `0` and `1` are the same in both: `<pad>` (what batches are padded with; the padding
 //! mask hides it from every model) and `<unk>` (anything the vocabulary has not seen).
+//!
+//! **The crate's token maps.** Frequency-built vocabularies share one table, [`TokenTable`]:
+//! [`Vocab`] is a tokeniser configuration on top of it and the tagger's word and tag lists
+//! (`tagging::Vocab`) *are* it. Two maps stay separate because their ids mean something
+//! else: `lm::CharVocab` (every character of a corpus, whitespace included, and no
+//! `<pad>`/`<unk>`: a language model must be able to emit every id) and
+//! `translation::SubwordCodec` (BPE pieces plus `<bos>`/`<eos>`/`<join>`). All of them record a
+//! size and a fingerprint with a checkpoint and refuse another vocabulary with the same
+//! one-line error.
 
 pub mod bpe;
+pub mod table;
 pub mod tokenize;
 pub mod vocab;
 
 use std::path::{Path, PathBuf};
 
 pub use bpe::Bpe;
+pub use table::TokenTable;
 pub use tokenize::{is_cjk, split_chars, split_words};
 pub use vocab::{TokenLevel, Vocab, VocabConfig};
 
@@ -101,6 +113,21 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
             .collect::<Vec<_>>()
             .join(" "),
     })
+}
+
+/// [`TextError::Mismatch`] unless a vocabulary of `len` `units` ("tokens", "characters")
+/// with `fingerprint` is the one a checkpoint recorded (`expected_len`, `expected_fingerprint`).
+pub(crate) fn check_recorded(
+    units: &str,
+    (len, fingerprint): (usize, u64),
+    (expected_len, expected_fingerprint): (usize, u64),
+) -> Result<(), TextError> {
+    if len == expected_len && fingerprint == expected_fingerprint {
+        return Ok(());
+    }
+    Err(TextError::Mismatch(format!(
+        "the vocabulary has {len} {units} (fingerprint {fingerprint:016x}) but the checkpoint was trained with {expected_len} {units} (fingerprint {expected_fingerprint:016x}); use the vocab.json saved with that run"
+    )))
 }
 
 /// 64-bit FNV-1a of a token list: a cheap fingerprint that tells two vocabularies apart.

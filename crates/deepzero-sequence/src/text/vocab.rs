@@ -1,11 +1,10 @@
 //! Character and word vocabularies.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PAD, PAD_ID, TextError, UNK, UNK_ID, split_chars, split_words};
+use super::{PAD_ID, TextError, TokenTable, UNK, split_chars, split_words};
 
 /// What one token is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,72 +90,47 @@ impl VocabConfig {
 /// A token ↔ id table. Id 0 is `<pad>`, id 1 `<unk>`; the others follow by decreasing
 /// frequency in the training texts (ties: the token's string order), so building twice from
 /// the same texts gives the same ids.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Vocab {
     /// How it was built and how it tokenises.
     pub config: VocabConfig,
-    tokens: Vec<String>,
-    #[serde(skip)]
-    index: HashMap<String, usize>,
-}
-
-impl PartialEq for Vocab {
-    fn eq(&self, other: &Self) -> bool {
-        self.config == other.config && self.tokens == other.tokens
-    }
+    #[serde(flatten)]
+    table: TokenTable,
 }
 
 impl Vocab {
     /// Builds a vocabulary from training texts.
     pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>, config: VocabConfig) -> Self {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for text in texts {
-            for token in tokenize_with(&config, text) {
-                *counts.entry(token).or_insert(0) += 1;
-            }
-        }
-        let mut ranked: Vec<(String, usize)> = counts
+        let tokens = texts
             .into_iter()
-            .filter(|(t, c)| *c >= config.min_freq.max(1) && t != PAD && t != UNK)
-            .collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let mut tokens = vec![PAD.to_string(), UNK.to_string()];
-        let room = config.max_size.map_or(usize::MAX, |m| m.saturating_sub(2));
-        tokens.extend(ranked.into_iter().take(room).map(|(t, _)| t));
-        Self::from_tokens(tokens, config)
+            .flat_map(|text| tokenize_with(&config, text));
+        let table = TokenTable::build_capped(tokens, config.min_freq, config.max_size);
+        Self { config, table }
     }
 
-    fn from_tokens(tokens: Vec<String>, config: VocabConfig) -> Self {
-        let index = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i))
-            .collect();
-        Self {
-            config,
-            tokens,
-            index,
-        }
+    /// The id ↔ token table.
+    pub fn table(&self) -> &TokenTable {
+        &self.table
     }
 
     /// Number of ids (`<pad>` and `<unk>` included): the embedding table's row count.
     pub fn len(&self) -> usize {
-        self.tokens.len()
+        self.table.len()
     }
 
     /// Always false: `<pad>` and `<unk>` are always there.
     pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
+        self.table.is_empty()
     }
 
     /// The id of `token`, if it is in the vocabulary.
     pub fn id(&self, token: &str) -> Option<usize> {
-        self.index.get(token).copied()
+        self.table.get(token)
     }
 
     /// The token of `id`.
     pub fn token(&self, id: usize) -> Option<&str> {
-        self.tokens.get(id).map(String::as_str)
+        self.table.token(id)
     }
 
     /// The tokens of `text` (lower-cased if so configured), n-grams appended if so configured.
@@ -165,10 +139,7 @@ impl Vocab {
     }
 
     fn ids(&self, tokens: &[String]) -> Vec<usize> {
-        tokens
-            .iter()
-            .map(|t| self.id(t).unwrap_or(UNK_ID))
-            .collect()
+        tokens.iter().map(|t| self.table.id(t)).collect()
     }
 
     /// The ids of `text`; unknown tokens become `<unk>` (1).
@@ -218,7 +189,7 @@ impl Vocab {
             [level, case]
                 .into_iter()
                 .chain(extra)
-                .chain(self.tokens.iter().map(String::as_str)),
+                .chain(self.table.tokens().iter().map(String::as_str)),
         )
     }
 
@@ -232,16 +203,11 @@ impl Vocab {
         expected_len: usize,
         expected_fingerprint: u64,
     ) -> Result<(), TextError> {
-        if self.len() != expected_len || self.fingerprint() != expected_fingerprint {
-            return Err(TextError::Mismatch(format!(
-                "the vocabulary has {} tokens (fingerprint {:016x}) but the checkpoint was trained with {} tokens (fingerprint {:016x}); use the vocab.json saved with that run",
-                self.len(),
-                self.fingerprint(),
-                expected_len,
-                expected_fingerprint
-            )));
-        }
-        Ok(())
+        super::check_recorded(
+            "tokens",
+            (self.len(), self.fingerprint()),
+            (expected_len, expected_fingerprint),
+        )
     }
 
     /// Writes the vocabulary as JSON (`{"config": .., "tokens": [..]}`).
@@ -270,20 +236,17 @@ impl Vocab {
         Self::check_loaded(path, super::parse_json(path, text, "vocabulary")?)
     }
 
-    fn check_loaded(path: &Path, raw: Vocab) -> Result<Self, TextError> {
-        let bad = |message: String| TextError::Format {
+    fn check_loaded(path: &Path, vocab: Vocab) -> Result<Self, TextError> {
+        let bad = |message: &str| TextError::Format {
             path: path.to_path_buf(),
             what: "vocabulary",
-            message,
+            message: message.into(),
         };
-        if raw.tokens.first().map(String::as_str) != Some(PAD)
-            || raw.tokens.get(1).map(String::as_str) != Some(UNK)
-        {
-            return Err(bad("the first two tokens must be <pad> and <unk>".into()));
+        if !vocab.table.starts_with_specials() {
+            return Err(bad("the first two tokens must be <pad> and <unk>"));
         }
-        let vocab = Self::from_tokens(raw.tokens, raw.config);
-        if vocab.index.len() != vocab.tokens.len() {
-            return Err(bad("a token appears twice".into()));
+        if vocab.table.has_duplicates() {
+            return Err(bad("a token appears twice"));
         }
         Ok(vocab)
     }
@@ -329,6 +292,7 @@ fn append_ngrams(mut tokens: Vec<String>, config: &VocabConfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::UNK_ID;
 
     const TEXTS: [&str; 3] = ["The cat sat.", "the cat ran", "A dog sat"];
 
@@ -336,7 +300,7 @@ mod tests {
     fn frequency_order_cut_off_and_specials() {
         let v = Vocab::build(TEXTS, VocabConfig::words());
         // the ×2, cat ×2, sat ×2 survive min_freq 2; ties in string order.
-        assert_eq!(v.tokens, ["<pad>", "<unk>", "cat", "sat", "the"]);
+        assert_eq!(v.table.tokens(), ["<pad>", "<unk>", "cat", "sat", "the"]);
         assert_eq!(v.encode("The dog sat"), [4, UNK_ID, 3]);
         assert_eq!(v.decode(&[4, 2, 0, 0]), "the cat");
         let capped = Vocab::build(TEXTS, VocabConfig::words().with_max_size(Some(3)));
@@ -353,7 +317,7 @@ mod tests {
     #[test]
     fn chinese_characters_and_truncation() {
         let v = Vocab::build(["很好很好", "不好"], VocabConfig::chars());
-        assert_eq!(v.tokens, ["<pad>", "<unk>", "好", "很"]);
+        assert_eq!(v.table.tokens(), ["<pad>", "<unk>", "好", "很"]);
         assert_eq!(v.encode("很不好"), [3, UNK_ID, 2]);
         assert_eq!(v.decode(&[3, 2]), "很好");
         assert_eq!(v.encode_truncated("很好很好", 3), (vec![3, 2, 3], true));
@@ -387,7 +351,7 @@ mod tests {
 
         let chars = Vocab::build(["很好很好"], VocabConfig::chars().with_ngrams(2));
         // 很 ×2, 好 ×2, 很好 ×2 survive min_freq 2; 好很 ×1 does not.
-        assert_eq!(chars.tokens, ["<pad>", "<unk>", "好", "很", "很好"]);
+        assert_eq!(chars.table.tokens(), ["<pad>", "<unk>", "好", "很", "很好"]);
         assert_eq!(chars.encode("很好"), [3, 2, 4]);
         assert_eq!(chars.encode("好"), [2]); // too short for a bigram
         // The n-gram setting is part of the fingerprint; plain vocabularies keep theirs.
