@@ -61,8 +61,15 @@ pub struct NeuMfConfig {
     pub mlp_layers: Vec<usize>,
     /// Sampled negatives per positive.
     pub negatives: usize,
-    /// Training epochs (of the final model; pre-training uses the same number).
+    /// Training epochs of GMF or MLP alone, of NeuMF without pre-training, and of each
+    /// pre-trained branch unless `gmf_epochs` / `mlp_epochs` say otherwise.
     pub epochs: usize,
+    /// Pre-training epochs of NeuMF's GMF branch (`None`: `epochs`).
+    #[serde(default)]
+    pub gmf_epochs: Option<usize>,
+    /// Pre-training epochs of NeuMF's MLP branch (`None`: `epochs`).
+    #[serde(default)]
+    pub mlp_epochs: Option<usize>,
     /// Examples per step.
     pub batch_size: usize,
     /// Learning rate (Adam) of GMF/MLP and of NeuMF without pre-training.
@@ -78,9 +85,13 @@ pub struct NeuMfConfig {
     pub finetune_epochs: Option<usize>,
     /// Weight of the GMF half of the pre-trained output layer.
     pub alpha: f32,
-    /// L2 penalty on the embeddings looked up in each batch (`l2 · mean_b ‖e_b‖²`).
+    /// L2 penalty on the embeddings looked up in each batch (`l2 · mean_b ‖e_b‖²`); of the GMF
+    /// branch only when `mlp_l2` is set.
     #[serde(default)]
     pub l2: f32,
+    /// L2 penalty on the MLP branch's embeddings (`None`: `l2`).
+    #[serde(default)]
+    pub mlp_l2: Option<f32>,
     /// Seed of the initial weights and the negative samples.
     pub seed: u64,
 }
@@ -93,6 +104,8 @@ impl Default for NeuMfConfig {
             mlp_layers: vec![64, 32, 16, 8],
             negatives: 4,
             epochs: 20,
+            gmf_epochs: None,
+            mlp_epochs: None,
             batch_size: 256,
             lr: 0.001,
             pretrain: true,
@@ -101,6 +114,7 @@ impl Default for NeuMfConfig {
             finetune_epochs: None,
             alpha: 0.5,
             l2: 0.0,
+            mlp_l2: None,
             seed: 0,
         }
     }
@@ -191,32 +205,34 @@ impl NcfNet {
     /// - `users`, `items`: `[B]`
     /// - output: `[B]`
     pub fn forward(&self, users: Tensor<1, Int>, items: Tensor<1, Int>) -> Tensor<1> {
-        self.forward_with_norm(users, items).0
+        self.forward_with_norms(users, items).logits
     }
 
-    /// Logits and the batch mean of the squared norm of the embeddings looked up (an L2
-    /// penalty that touches only the rows in the batch).
+    /// Logits and, per branch, the batch mean of the squared norm of the embeddings looked
+    /// up (an L2 penalty that touches only the rows in the batch).
     ///
     /// # Shapes
     /// - `users`, `items`: `[B]`
-    /// - output: `([B], [1])`
-    pub fn forward_with_norm(
-        &self,
-        users: Tensor<1, Int>,
-        items: Tensor<1, Int>,
-    ) -> (Tensor<1>, Tensor<1>) {
+    /// - output: logits `[B]`, each norm `[1]`
+    pub fn forward_with_norms(&self, users: Tensor<1, Int>, items: Tensor<1, Int>) -> NcfOutput {
+        let squared_norm = |p: &Tensor<2>, q: &Tensor<2>| {
+            Tensor::cat(vec![p.clone(), q.clone()], 1)
+                .powi_scalar(2)
+                .sum_dim(1)
+                .mean()
+        };
         let mut features = Vec::new();
-        let mut looked_up = Vec::new();
+        let (mut gmf_norm, mut mlp_norm) = (None, None);
         if let (Some(pu), Some(qi)) = (&self.gmf_user, &self.gmf_item) {
             let p = pu.weight.val().select(0, users.clone());
             let q = qi.weight.val().select(0, items.clone());
-            looked_up.extend([p.clone(), q.clone()]);
+            gmf_norm = Some(squared_norm(&p, &q));
             features.push(p * q); // [B, f] ⊙ [B, f]
         }
         if let (Some(pu), Some(qi)) = (&self.mlp_user, &self.mlp_item) {
             let p = pu.weight.val().select(0, users);
             let q = qi.weight.val().select(0, items);
-            looked_up.extend([p.clone(), q.clone()]);
+            mlp_norm = Some(squared_norm(&p, &q));
             // [B, d/2] ; [B, d/2] → [B, d] → tower → [B, last]
             let mut h = Tensor::cat(vec![p, q], 1);
             for layer in &self.mlp {
@@ -226,10 +242,40 @@ impl NcfNet {
         }
         let x = Tensor::cat(features, 1); // [B, d_features]
         let [b, _] = x.dims();
-        let norm = Tensor::cat(looked_up, 1).powi_scalar(2).sum_dim(1).mean(); // [1]
-        (self.out.forward(x).reshape([b]), norm)
+        NcfOutput {
+            logits: self.out.forward(x).reshape([b]),
+            gmf_norm,
+            mlp_norm,
+        }
     }
 }
+
+/// What [`NcfNet::forward_with_norms`] returns.
+#[derive(Debug)]
+pub struct NcfOutput {
+    /// `[B]` logits.
+    pub logits: Tensor<1>,
+    /// `[1]`: batch mean of `‖p_u‖² + ‖q_i‖²` over the GMF embeddings looked up.
+    pub gmf_norm: Option<Tensor<1>>,
+    /// `[1]`: the same over the MLP embeddings.
+    pub mlp_norm: Option<Tensor<1>>,
+}
+
+/// A training stage, as [`NeuMf::fit_observed`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NcfStage {
+    /// GMF alone, or NeuMF's GMF branch in pre-training.
+    Gmf,
+    /// The MLP alone, or NeuMF's MLP branch in pre-training.
+    Mlp,
+    /// NeuMF: from scratch, or fine-tuning the fused branches (epoch 0 is the fused network
+    /// before any fine-tuning).
+    NeuMf,
+}
+
+/// Called after each epoch with the stage, the epoch (from 1) and the network so far as a
+/// fitted model (its scores are what the trained model's would be).
+pub type EpochObserver<'a> = dyn FnMut(NcfStage, usize, &NeuMf) + 'a;
 
 /// `mean(softplus(z) − y z)`: binary cross-entropy on logits, written stably as
 /// `max(z, 0) − y z + ln(1 + e^{−|z|})`.
@@ -310,16 +356,20 @@ impl NeuMf {
     }
 
     /// Trains `net` (on the autodiff device) for `epochs`; returns it and the epoch losses.
+    /// `observe`, when given, sees the network after every epoch.
+    #[allow(clippy::too_many_arguments)]
     fn train_stage(
         &self,
         mut net: NcfNet,
         train: &Interactions,
+        (stage, epochs): (NcfStage, usize),
         optimizer: NcfOptimizer,
         lr: f64,
         seed: u64,
-        epochs: usize,
+        mut observe: Option<&mut EpochObserver>,
     ) -> (NcfNet, Vec<f64>) {
         let cfg = &self.config;
+        let seen = observe.as_ref().map(|_| train.user_item());
         let device = self.device.clone().autodiff();
         let sampler = NegativeSampler::new(train);
         let mut rng = StdRng::seed_from_u64(seed);
@@ -328,7 +378,7 @@ impl NeuMf {
             NcfOptimizer::Sgd => SgdConfig::new().init(),
         };
         let mut losses = Vec::new();
-        for _ in 0..epochs {
+        for epoch in 1..=epochs {
             // (user, item, label) instances: each positive and `negatives` fresh negatives.
             let mut inst: Vec<(i32, i32, f32)> =
                 Vec::with_capacity(train.len() * (1 + cfg.negatives));
@@ -356,22 +406,151 @@ impl NeuMf {
                     TensorData::new(batch.iter().map(|x| x.2).collect::<Vec<_>>(), [b]),
                     &device,
                 );
-                let (logits, norm) = net.forward_with_norm(users, items);
-                let bce = bce_with_logits(logits, labels);
+                let out = net.forward_with_norms(users, items);
+                let bce = bce_with_logits(out.logits, labels);
                 let value: f32 = bce.clone().into_scalar();
-                let loss = if cfg.l2 > 0.0 {
-                    bce + norm * cfg.l2
-                } else {
-                    bce
-                };
+                let mut loss = bce;
+                for (norm, l2) in [
+                    (out.gmf_norm, cfg.l2),
+                    (out.mlp_norm, cfg.mlp_l2.unwrap_or(cfg.l2)),
+                ] {
+                    if let Some(norm) = norm.filter(|_| l2 > 0.0) {
+                        loss = loss + norm * l2;
+                    }
+                }
                 sum += value as f64 * b as f64;
                 n += b;
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
                 net = optim.step(lr, net, grads);
             }
             losses.push(sum / n.max(1) as f64);
+            if let (Some(observe), Some(seen)) = (observe.as_mut(), &seen) {
+                let model =
+                    NeuMf::from_net(cfg.clone(), net.valid(), seen.clone(), self.device.clone());
+                observe(stage, epoch, &model);
+            }
         }
         (net, losses)
+    }
+
+    /// [`Recommender::fit`], calling `observe` after every epoch of every stage (and once on
+    /// the fused network before fine-tuning): how a validation harness follows the learning
+    /// curves without training twice.
+    ///
+    /// # Errors
+    /// Invalid settings.
+    pub fn fit_observed(
+        &mut self,
+        train: &Interactions,
+        observe: &mut EpochObserver,
+    ) -> Result<()> {
+        self.fit_inner(train, Some(observe))
+    }
+
+    /// Fine-tunes an already built network (e.g. [`fuse_pretrained`] of two fitted branches)
+    /// as NeuMF's last stage does: `finetune_epochs` of the fine-tuning optimiser, observed
+    /// after each epoch (and once before the first, as epoch 0).
+    ///
+    /// # Errors
+    /// Invalid settings.
+    pub fn fine_tune(
+        &mut self,
+        net: NcfNet,
+        train: &Interactions,
+        observe: Option<&mut EpochObserver>,
+    ) -> Result<()> {
+        self.config.check()?;
+        let ad = self.device.clone().autodiff();
+        let net = self.fine_tune_stage(net.train().fork(&ad), train, observe);
+        self.net = Some(net.valid());
+        self.seen = train.user_item();
+        Ok(())
+    }
+
+    fn fine_tune_stage(
+        &mut self,
+        net: NcfNet,
+        train: &Interactions,
+        mut observe: Option<&mut EpochObserver>,
+    ) -> NcfNet {
+        let cfg = self.config.clone();
+        if let Some(observe) = observe.as_mut() {
+            let model = NeuMf::from_net(
+                cfg.clone(),
+                net.valid(),
+                train.user_item(),
+                self.device.clone(),
+            );
+            observe(NcfStage::NeuMf, 0, &model);
+        }
+        let (net, losses) = self.train_stage(
+            net,
+            train,
+            (NcfStage::NeuMf, cfg.finetune_epochs.unwrap_or(cfg.epochs)),
+            cfg.finetune_optimizer,
+            cfg.finetune_lr,
+            cfg.seed + 3,
+            observe,
+        );
+        self.losses = losses;
+        net
+    }
+
+    fn fit_inner(
+        &mut self,
+        train: &Interactions,
+        mut observe: Option<&mut EpochObserver>,
+    ) -> Result<()> {
+        self.config.check()?;
+        let cfg = self.config.clone();
+        let ad = self.device.clone().autodiff();
+        ad.seed(cfg.seed);
+        let (n_u, n_i) = (train.n_users, train.n_items);
+        let net = if cfg.kind == NeuMfKind::NeuMf && cfg.pretrain {
+            let branch = |kind| NeuMfConfig {
+                kind,
+                ..cfg.clone()
+            };
+            let (gmf, _) = self.train_stage(
+                branch(NeuMfKind::Gmf).init(n_u, n_i, &ad),
+                train,
+                (NcfStage::Gmf, cfg.gmf_epochs.unwrap_or(cfg.epochs)),
+                NcfOptimizer::Adam,
+                cfg.lr,
+                cfg.seed + 1,
+                observe.as_deref_mut(),
+            );
+            let (mlp, _) = self.train_stage(
+                branch(NeuMfKind::Mlp).init(n_u, n_i, &ad),
+                train,
+                (NcfStage::Mlp, cfg.mlp_epochs.unwrap_or(cfg.epochs)),
+                NcfOptimizer::Adam,
+                cfg.lr,
+                cfg.seed + 2,
+                observe.as_deref_mut(),
+            );
+            self.fine_tune_stage(fuse_pretrained(gmf, mlp, cfg.alpha), train, observe)
+        } else {
+            let stage = match cfg.kind {
+                NeuMfKind::Gmf => NcfStage::Gmf,
+                NeuMfKind::Mlp => NcfStage::Mlp,
+                NeuMfKind::NeuMf => NcfStage::NeuMf,
+            };
+            let (net, losses) = self.train_stage(
+                cfg.init(n_u, n_i, &ad),
+                train,
+                (stage, cfg.epochs),
+                NcfOptimizer::Adam,
+                cfg.lr,
+                cfg.seed,
+                observe,
+            );
+            self.losses = losses;
+            net
+        };
+        self.net = Some(net.valid());
+        self.seen = train.user_item();
+        Ok(())
     }
 }
 
@@ -417,62 +596,7 @@ impl Recommender for NeuMf {
     }
 
     fn fit(&mut self, train: &Interactions) -> Result<()> {
-        self.config.check()?;
-        let cfg = self.config.clone();
-        let ad = self.device.clone().autodiff();
-        ad.seed(cfg.seed);
-        let (n_u, n_i) = (train.n_users, train.n_items);
-        let net = if cfg.kind == NeuMfKind::NeuMf && cfg.pretrain {
-            let gmf_cfg = NeuMfConfig {
-                kind: NeuMfKind::Gmf,
-                ..cfg.clone()
-            };
-            let mlp_cfg = NeuMfConfig {
-                kind: NeuMfKind::Mlp,
-                ..cfg.clone()
-            };
-            let (gmf, _) = self.train_stage(
-                gmf_cfg.init(n_u, n_i, &ad),
-                train,
-                NcfOptimizer::Adam,
-                cfg.lr,
-                cfg.seed + 1,
-                cfg.epochs,
-            );
-            let (mlp, _) = self.train_stage(
-                mlp_cfg.init(n_u, n_i, &ad),
-                train,
-                NcfOptimizer::Adam,
-                cfg.lr,
-                cfg.seed + 2,
-                cfg.epochs,
-            );
-            let fused = fuse_pretrained(gmf, mlp, cfg.alpha);
-            let (net, losses) = self.train_stage(
-                fused,
-                train,
-                cfg.finetune_optimizer,
-                cfg.finetune_lr,
-                cfg.seed + 3,
-                cfg.finetune_epochs.unwrap_or(cfg.epochs),
-            );
-            self.losses = losses;
-            net
-        } else {
-            let (net, losses) = self.train_stage(
-                cfg.init(n_u, n_i, &ad),
-                train,
-                NcfOptimizer::Adam,
-                cfg.lr,
-                cfg.seed,
-                cfg.epochs,
-            );
-            self.losses = losses;
-            net
-        };
-        self.net = Some(net.valid());
-        self.seen = train.user_item();
-        Ok(())
+        self.fit_inner(train, None)
     }
 
     fn score(&self, user: usize, item: usize) -> f32 {
@@ -608,6 +732,113 @@ mod tests {
         let scores = m.score_pairs(&[1, 3, 4], &[4, 0, 0]);
         assert!((scores[0] - want[0]).abs() < 1e-5 && (scores[1] - want[1]).abs() < 1e-5);
         assert_eq!(scores[2], f32::MIN); // user 4 is out of range
+    }
+
+    #[test]
+    fn branch_norms_are_the_squared_embeddings_looked_up() {
+        let dev = Device::flex();
+        let net = NeuMfConfig {
+            factors: 2,
+            mlp_layers: vec![4, 2],
+            ..Default::default()
+        }
+        .init(3, 4, &dev);
+        let rows = |e: &Option<Embedding>, idx: &[usize]| -> f32 {
+            let w: Vec<f32> = e
+                .as_ref()
+                .unwrap()
+                .weight
+                .val()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let d = w.len() / if idx == [0, 2] { 3 } else { 4 };
+            idx.iter()
+                .map(|&r| w[r * d..(r + 1) * d].iter().map(|x| x * x).sum::<f32>())
+                .sum()
+        };
+        // Users 0 and 2 with items 3 and 1: the batch mean of ‖p_u‖² + ‖q_i‖², per branch.
+        let out = net.forward_with_norms(
+            Tensor::from_data([0, 2], &dev),
+            Tensor::from_data([3, 1], &dev),
+        );
+        let want_gmf = (rows(&net.gmf_user, &[0, 2]) + rows(&net.gmf_item, &[3, 1])) / 2.0;
+        let want_mlp = (rows(&net.mlp_user, &[0, 2]) + rows(&net.mlp_item, &[3, 1])) / 2.0;
+        let got_gmf: f32 = out.gmf_norm.unwrap().into_scalar();
+        let got_mlp: f32 = out.mlp_norm.unwrap().into_scalar();
+        assert!(
+            (got_gmf - want_gmf).abs() < 1e-7 * want_gmf.max(1.0),
+            "{got_gmf} vs {want_gmf}"
+        );
+        assert!(
+            (got_mlp - want_mlp).abs() < 1e-7 * want_mlp.max(1.0),
+            "{got_mlp} vs {want_mlp}"
+        );
+        assert_eq!(out.logits.dims(), [2]);
+    }
+
+    #[test]
+    fn observed_fit_reports_every_stage_and_epoch() {
+        let data = synthetic();
+        let loo = leave_one_out(&data.ratings).unwrap();
+        let cfg = NeuMfConfig {
+            factors: 4,
+            mlp_layers: vec![8, 4],
+            epochs: 5,
+            gmf_epochs: Some(2),
+            mlp_epochs: Some(1),
+            finetune_epochs: Some(2),
+            batch_size: 512,
+            alpha: 0.7,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        let mut last = Vec::new();
+        let probe = ([0u32, 1, 2], [5u32, 6, 7]);
+        let mut m = NeuMf::new(cfg, Device::flex());
+        m.fit_observed(&loo.train, &mut |stage, epoch, model: &NeuMf| {
+            seen.push((stage, epoch));
+            last = model.score_pairs(&probe.0, &probe.1);
+        })
+        .unwrap();
+        let (g, p, n) = (NcfStage::Gmf, NcfStage::Mlp, NcfStage::NeuMf);
+        assert_eq!(seen, [(g, 1), (g, 2), (p, 1), (n, 0), (n, 1), (n, 2)]);
+        // The last observation is the fitted model. (Whether an unobserved fit gives the same
+        // weights is not checked here: burn's generator is global, and concurrent tests
+        // reseed it.)
+        assert_eq!(m.score_pairs(&probe.0, &probe.1), last);
+        assert_eq!(m.losses.len(), 2);
+    }
+
+    #[test]
+    fn fine_tuning_zero_epochs_keeps_the_network() {
+        let data = synthetic();
+        let loo = leave_one_out(&data.ratings).unwrap();
+        let cfg = NeuMfConfig {
+            factors: 4,
+            mlp_layers: vec![8, 4],
+            finetune_epochs: Some(0),
+            ..Default::default()
+        };
+        let dev = Device::flex();
+        let net = cfg.init(loo.train.n_users, loo.train.n_items, &dev);
+        let before = NeuMf::from_net(cfg.clone(), net.clone(), loo.train.user_item(), dev.clone())
+            .score_pairs(&[0, 3], &[1, 2]);
+        let mut m = NeuMf::new(cfg.clone(), dev.clone());
+        m.fine_tune(net.clone(), &loo.train, None).unwrap();
+        assert_eq!(m.score_pairs(&[0, 3], &[1, 2]), before);
+        // One epoch moves it.
+        let mut m = NeuMf::new(
+            NeuMfConfig {
+                finetune_epochs: Some(1),
+                finetune_lr: 0.1,
+                ..cfg
+            },
+            dev,
+        );
+        m.fine_tune(net, &loo.train, None).unwrap();
+        assert_ne!(m.score_pairs(&[0, 3], &[1, 2]), before);
+        assert_eq!(m.losses.len(), 1);
     }
 
     #[test]
