@@ -39,7 +39,7 @@ use crate::models::{
     Baseline, BaselineConfig, Bpr, BprConfig, FeatureBpr, FeatureBprConfig, FunkSvd, Gru4Rec,
     Gru4RecConfig, Ials, IalsConfig, Knn, KnnConfig, MarkovChain, NeuMf, NeuMfConfig, NeuMfKind,
     Popularity, Recommender, SasRec, SasRecConfig, SequenceRecommender, SideFeatures, SvdConfig,
-    SvdPp, SvdppConfig, top_k,
+    SvdPp, SvdppConfig, UserProfile, top_k,
 };
 
 /// The `run.json` format version this crate writes and reads.
@@ -81,7 +81,8 @@ pub enum ModelSpec {
 
 impl ModelSpec {
     /// Sets the number of training epochs (a no-op for popularity and k-NN, whose baselines
-    /// keep their ALS sweeps).
+    /// keep their ALS sweeps; for NeuMF, of each pre-trained branch, the fine-tuning keeping
+    /// its own).
     pub fn set_epochs(&mut self, epochs: usize) {
         match self {
             ModelSpec::Popularity | ModelSpec::Knn(_) | ModelSpec::Markov => {}
@@ -93,7 +94,10 @@ impl ModelSpec {
             ModelSpec::Bpr(c) => c.n_epochs = epochs,
             ModelSpec::Ials(c) => c.n_iters = epochs,
             ModelSpec::FeatureBpr(c) => c.n_epochs = epochs,
-            ModelSpec::Ncf(c) => c.epochs = epochs,
+            ModelSpec::Ncf(c) => {
+                c.epochs = epochs;
+                (c.gmf_epochs, c.mlp_epochs) = (None, None);
+            }
         }
     }
 
@@ -192,8 +196,10 @@ pub struct TaskSpec {
     pub seed: u64,
 }
 
-/// Fine-tuning epochs of the pre-trained NeuMF recipe.
-const FINETUNE_EPOCHS: usize = 3;
+/// Epochs of GMF alone and of NeuMF's GMF branch, of the MLP alone and of NeuMF's MLP branch,
+/// and of NeuMF's fine-tuning: each the best epoch on the validation split of
+/// examples/ncf_validation.rs (early stopping, then training on the whole training part).
+const NCF_EPOCHS: (usize, usize, usize) = (24, 17, 1);
 
 /// The built-in recipes, tuned on ml-100k (see docs/recsys.md).
 pub const RECIPES: &[&str] = &[
@@ -240,13 +246,21 @@ impl TaskSpec {
             full_ranking: true,
         };
         // Tuned on a validation split (each user's second-latest interaction held out of
-        // the training part), see docs/recsys.md.
+        // the training part) with examples/ncf_validation.rs, see docs/recsys.md.
+        let (gmf_epochs, mlp_epochs, finetune_epochs) = NCF_EPOCHS;
         let ncf = |kind| NeuMfConfig {
             kind,
             factors: 16,
             mlp_layers: vec![128, 64, 32, 16],
+            epochs: match kind {
+                NeuMfKind::Mlp => mlp_epochs,
+                _ => gmf_epochs,
+            },
+            gmf_epochs: Some(gmf_epochs),
+            mlp_epochs: Some(mlp_epochs),
             l2: 0.03,
-            finetune_epochs: Some(FINETUNE_EPOCHS),
+            mlp_l2: Some(0.1),
+            finetune_epochs: Some(finetune_epochs),
             ..NeuMfConfig::default()
         };
         let (model, protocol) = match name {
@@ -310,15 +324,9 @@ impl TaskSpec {
             ),
             "ml100k-gmf" => (ModelSpec::Ncf(ncf(NeuMfKind::Gmf)), loo),
             "ml100k-mlp" => (ModelSpec::Ncf(ncf(NeuMfKind::Mlp)), loo),
-            // α (the weight of the GMF half of the fused output layer; the paper fixes 0.5)
-            // chosen on the validation split of examples/neumf_alpha.rs.
-            "ml100k-neumf" => (
-                ModelSpec::Ncf(NeuMfConfig {
-                    alpha: 0.9,
-                    ..ncf(NeuMfKind::NeuMf)
-                }),
-                loo,
-            ),
+            // α (the weight of the GMF half of the fused output layer) chosen on the same
+            // validation split: 0.5, as the paper.
+            "ml100k-neumf" => (ModelSpec::Ncf(ncf(NeuMfKind::NeuMf)), loo),
             // Next-item models: each user's latest interaction is the target, the history is
             // the rest in time order (the SASRec test; see docs/recsys.md).
             "ml100k-markov" => (ModelSpec::Markov, loo),
@@ -978,6 +986,25 @@ pub struct Recommendations {
     pub items: Vec<Recommendation>,
 }
 
+/// Raw item ids from comma-separated text (`"50,181"`).
+///
+/// # Errors
+/// An empty list or a part that is not a whole number.
+pub fn parse_item_ids(text: &str) -> Result<Vec<u64>> {
+    let ids = text
+        .split(',')
+        .map(|part| {
+            part.trim().parse::<u64>().map_err(|_| {
+                RecsysError::InvalidArgument(format!(
+                    "item id {:?} in {text:?} is not a whole number",
+                    part.trim()
+                ))
+            })
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    Ok(ids)
+}
+
 /// A trained run, loaded for inference.
 pub struct Predictor {
     info: RunInfo,
@@ -1111,6 +1138,48 @@ impl Predictor {
         }
     }
 
+    /// The `k` best items for a user the run never saw, from what they declare (`profile`)
+    /// and the raw ids of items they rated, oldest first (left out of the list). Only a
+    /// side-feature run (`ml100k-coldstart`) has this path.
+    ///
+    /// # Errors
+    /// Another kind of run, an empty profile with no rated item, a feature value or an item
+    /// id the run does not know.
+    pub fn recommend_new_user(
+        &self,
+        profile: &UserProfile,
+        rated: &[u64],
+        k: usize,
+    ) -> Result<Vec<Recommendation>> {
+        let Fitted::FeatureBpr(model) = &self.fitted else {
+            return Err(RecsysError::InvalidArgument(format!(
+                "recipe {} has no side-feature model; a new user's features need an ml100k-coldstart run",
+                self.info.spec.recipe
+            )));
+        };
+        if profile.is_empty() && rated.is_empty() {
+            return Err(RecsysError::InvalidArgument(
+                "a new user needs a gender, an age, an occupation or rated items".into(),
+            ));
+        }
+        let feats = model.features.user_feature_ids(profile)?;
+        let rated = rated
+            .iter()
+            .map(|&raw| {
+                self.data
+                    .item_ids
+                    .index(raw)
+                    .map(|i| i as u32)
+                    .ok_or(RecsysError::UnknownItem(raw))
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        Ok(model
+            .recommend_new_user(&feats, &rated, k)
+            .into_iter()
+            .map(|(i, s)| self.item(i, s))
+            .collect())
+    }
+
     /// The model's score of a raw `(user, item)` pair.
     ///
     /// # Errors
@@ -1236,6 +1305,7 @@ mod tests {
             assert_eq!((recs.items.len(), recs.cold_start), (5, false));
             assert!(recs.items[0].title.as_deref().unwrap().starts_with("Movie"));
             assert!(p.recommend(999_999, 3).cold_start);
+            new_user_path(&p, name);
             assert_eq!(p.similar_items(1, 4).unwrap().len(), 4);
             // The loaded model scores as the trained one did (metrics reproduce).
             let again = evaluate(&run, &data_dir, &device).unwrap();
@@ -1256,6 +1326,58 @@ mod tests {
                     .to_string()
                     .contains("trained by recipe")
             );
+        }
+    }
+
+    /// A side-feature run serves a new user from features and rated items; other runs refuse.
+    fn new_user_path(p: &Predictor, name: &str) {
+        let profile = UserProfile::parse(Some("F"), Some("25"), None).unwrap();
+        // Two items the run knows.
+        let rated: Vec<u64> = p.recommend(1, 2).items.iter().map(|r| r.item).collect();
+        let got = p.recommend_new_user(&profile, &rated, 4);
+        if name != "ml100k-coldstart" {
+            let err = got.unwrap_err().to_string();
+            assert!(err.contains("has no side-feature model"), "{name}: {err}");
+            return;
+        }
+        let items = got.unwrap();
+        assert_eq!(items.len(), 4);
+        assert!(items.iter().all(|r| !rated.contains(&r.item)));
+        assert!(items.windows(2).all(|w| w[0].score >= w[1].score));
+        let Fitted::FeatureBpr(m) = &p.fitted else {
+            unreachable!()
+        };
+        // The same scores as the model's own call on the looked-up features and items.
+        let feats = m.features.user_feature_ids(&profile).unwrap();
+        let indices: Vec<u32> = rated
+            .iter()
+            .map(|&r| p.data.item_ids.index(r).unwrap() as u32)
+            .collect();
+        let want = m.recommend_new_user(&feats, &indices, 4);
+        assert_eq!(
+            items.iter().map(|r| r.score).collect::<Vec<_>>(),
+            want.iter().map(|w| w.1).collect::<Vec<_>>()
+        );
+        let err = |profile: &UserProfile, rated: &[u64]| {
+            p.recommend_new_user(profile, rated, 4)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&UserProfile::default(), &[]).contains("needs a gender"));
+        assert_eq!(
+            err(&UserProfile::default(), &[rated[0], 999_999]),
+            "unknown item id 999999"
+        );
+        let astronaut = UserProfile::parse(None, None, Some("astronaut")).unwrap();
+        assert!(err(&astronaut, &[]).contains("occupation \"astronaut\" is not one"));
+    }
+
+    #[test]
+    fn item_id_lists() {
+        assert_eq!(parse_item_ids("50,181, 7").unwrap(), [50, 181, 7]);
+        for bad in ["", "50,,181", "50;181", "-1", "x"] {
+            let err = parse_item_ids(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a whole number"), "{bad:?}: {err}");
         }
     }
 

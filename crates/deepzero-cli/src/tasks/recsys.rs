@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use deepzero_recsys::models::UserProfile;
 use deepzero_recsys::tasks::{self as recsys, Predictor, TaskReport, TaskSpec};
 use deepzero_train::RunSettings;
 use deepzero_train::device::Backend;
@@ -100,6 +101,18 @@ pub struct RecommendArgs {
     /// The user to recommend for (`recommend`; an unknown user gets the most popular items).
     #[arg(long)]
     pub user: Option<u64>,
+    /// A new user's gender, F or M (instead of --user; ml100k-coldstart runs).
+    #[arg(long)]
+    pub gender: Option<String>,
+    /// A new user's age in years.
+    #[arg(long)]
+    pub age: Option<String>,
+    /// A new user's occupation (as in the data set's u.user: student, writer, …).
+    #[arg(long)]
+    pub occupation: Option<String>,
+    /// Items a new user rated, comma-separated item ids, oldest first.
+    #[arg(long)]
+    pub rated: Option<String>,
     /// The item to find neighbours of (`similar-items`).
     #[arg(long)]
     pub item: Option<u64>,
@@ -109,6 +122,29 @@ pub struct RecommendArgs {
     /// Print JSON (for programs).
     #[arg(long)]
     pub json: bool,
+}
+
+/// A new user's profile and rated items, when any of their flags is given.
+fn new_user(args: &RecommendArgs) -> Result<Option<(UserProfile, Vec<u64>)>, CliError> {
+    let profile = UserProfile::parse(
+        args.gender.as_deref(),
+        args.age.as_deref(),
+        args.occupation.as_deref(),
+    )
+    .map_err(cli_error)?;
+    let rated = match &args.rated {
+        Some(list) => recsys::parse_item_ids(list).map_err(cli_error)?,
+        None => Vec::new(),
+    };
+    if profile.is_empty() && args.rated.is_none() {
+        return Ok(None);
+    }
+    if args.user.is_some() {
+        return Err(CliError::Usage(
+            "--user is a known user; a new user's --gender/--age/--occupation/--rated go without it".into(),
+        ));
+    }
+    Ok(Some((profile, rated)))
 }
 
 /// `deepzero recommend` (`similar` false) or `deepzero similar-items` (`similar` true) with
@@ -127,10 +163,17 @@ pub fn recommend(recipe: &Recipe, args: &RecommendArgs, similar: bool) -> Result
             .item
             .ok_or_else(|| CliError::Usage("similar-items needs --item ID".into()))?;
         predictor.similar_items(item, args.k).map_err(cli_error)?
+    } else if let Some((profile, rated)) = new_user(args)? {
+        predictor
+            .recommend_new_user(&profile, &rated, args.k)
+            .map_err(cli_error)?
     } else {
-        let user = args
-            .user
-            .ok_or_else(|| CliError::Usage("recommend needs --user ID".into()))?;
+        let user = args.user.ok_or_else(|| {
+            CliError::Usage(
+                "recommend needs --user ID or a new user's --gender/--age/--occupation/--rated"
+                    .into(),
+            )
+        })?;
         let list = predictor.recommend(user, args.k);
         if list.cold_start {
             eprintln!("user {user} is not in the run's data: the most popular items instead");

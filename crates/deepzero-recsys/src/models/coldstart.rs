@@ -66,6 +66,45 @@ fn intern(vocab: &mut Vec<String>, name: String) -> u32 {
 }
 
 impl SideFeatures {
+    /// The user-feature ids of `profile`, each looked up (case-insensitively) in the
+    /// vocabulary the model was trained with.
+    ///
+    /// # Errors
+    /// A value the training data never had (the message lists the known ones).
+    pub fn user_feature_ids(&self, profile: &UserProfile) -> Result<Vec<u32>> {
+        let parts = [
+            ("gender", profile.gender.clone()),
+            ("age", profile.age.map(|a| age_band(a).to_string())),
+            ("occupation", profile.occupation.clone()),
+        ];
+        let mut ids = Vec::new();
+        for (kind, value) in parts {
+            let Some(value) = value else { continue };
+            let prefix = format!("{kind}:");
+            let known: Vec<(usize, &str)> = self
+                .user_vocab
+                .iter()
+                .enumerate()
+                .filter_map(|(k, v)| v.strip_prefix(&prefix).map(|name| (k, name)))
+                .collect();
+            match known
+                .iter()
+                .find(|(_, name)| name.eq_ignore_ascii_case(&value))
+            {
+                Some(&(k, _)) => ids.push(k as u32),
+                None => {
+                    let mut names: Vec<&str> = known.iter().map(|(_, n)| *n).collect();
+                    names.sort_unstable();
+                    return Err(RecsysError::InvalidArgument(format!(
+                        "{kind} {value:?} is not one the model knows ({})",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Gender, age band and occupation of each user; genres and decade of each item.
     pub fn from_dataset(data: &RatingsDataset) -> SideFeatures {
         let mut out = SideFeatures::default();
@@ -98,6 +137,48 @@ impl SideFeatures {
             out.item.push(ids);
         }
         out
+    }
+}
+
+/// What a new user declares about themselves; every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserProfile {
+    /// `F` or `M` (MovieLens' codes; any case).
+    pub gender: Option<String>,
+    /// Age in years (banded as [`age_band`]).
+    pub age: Option<u32>,
+    /// An occupation of the data set (`student`, `writer`, …; any case).
+    pub occupation: Option<String>,
+}
+
+impl UserProfile {
+    /// From text as a user types it: `age` a whole number of years.
+    ///
+    /// # Errors
+    /// An age that is not a whole number from 1 to 120.
+    pub fn parse(
+        gender: Option<&str>,
+        age: Option<&str>,
+        occupation: Option<&str>,
+    ) -> Result<UserProfile> {
+        let age = age
+            .map(|a| match a.trim().parse::<u32>() {
+                Ok(years @ 1..=120) => Ok(years),
+                _ => Err(RecsysError::InvalidArgument(format!(
+                    "age {a:?} is not a whole number of years from 1 to 120"
+                ))),
+            })
+            .transpose()?;
+        Ok(UserProfile {
+            gender: gender.map(|g| g.trim().to_string()),
+            age,
+            occupation: occupation.map(|o| o.trim().to_string()),
+        })
+    }
+
+    /// True when nothing is declared.
+    pub fn is_empty(&self) -> bool {
+        self.gender.is_none() && self.age.is_none() && self.occupation.is_none()
     }
 }
 
@@ -223,6 +304,19 @@ impl FeatureBpr {
     pub fn score_new_user(&self, feats: &[u32], history: &[u32], item: usize) -> f32 {
         let u = self.user_vector(feats, history);
         self.item_parts(item).map_or(0.0, |(b, v)| b + dot(&u, &v))
+    }
+
+    /// The `k` best items for a user described by `feats` and the items they rated (`rated`,
+    /// oldest first; the latest `max_history` of them form the history), leaving the rated
+    /// items out.
+    pub fn recommend_new_user(&self, feats: &[u32], rated: &[u32], k: usize) -> Vec<(u32, f32)> {
+        let history = &rated[rated.len().saturating_sub(self.config.max_history)..];
+        let u = self.user_vector(feats, history);
+        let scored = (0..self.q.len() / self.config.n_factors.max(1))
+            .filter(|i| !rated.contains(&(*i as u32)))
+            .filter_map(|i| self.item_parts(i).map(|(b, v)| (i as u32, b + dot(&u, &v))))
+            .collect();
+        super::top_k(scored, k)
     }
 
     /// One SGD step on the triple `(u, i, j)` with history `hist`.
@@ -411,6 +505,67 @@ mod tests {
         assert_eq!(age_band(17), "under-18");
         assert_eq!(age_band(25), "25-34");
         assert_eq!(age_band(70), "56+");
+    }
+
+    #[test]
+    fn a_new_users_profile_is_looked_up_and_checked() {
+        let features = SideFeatures {
+            user_vocab: ["gender:F", "age:25-34", "occupation:student", "gender:M"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        };
+        let profile = UserProfile::parse(Some("m"), Some("30"), Some("Student")).unwrap();
+        assert_eq!(features.user_feature_ids(&profile).unwrap(), [3, 1, 2]);
+        let only_gender = UserProfile::parse(Some("F"), None, None).unwrap();
+        assert_eq!(features.user_feature_ids(&only_gender).unwrap(), [0]);
+        assert!(UserProfile::default().is_empty());
+        let err = features
+            .user_feature_ids(&UserProfile::parse(None, None, Some("pilot")).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid argument: occupation \"pilot\" is not one the model knows (student)"
+        );
+        // An age band the training data never had.
+        let err = features
+            .user_feature_ids(&UserProfile::parse(None, Some("70"), None).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("age \"56+\" is not one"), "{err}");
+        for bad in ["twenty", "0", "-3", "500"] {
+            let err = UserProfile::parse(None, Some(bad), None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a whole number of years"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_new_user_gets_the_best_unrated_items_by_score() {
+        let data = synthetic();
+        let mut m = FeatureBpr::new(
+            FeatureBprConfig {
+                n_factors: 4,
+                n_epochs: 2,
+                max_history: 2,
+                ..Default::default()
+            },
+            SideFeatures::from_dataset(&data),
+        );
+        m.fit(&data.ratings).unwrap();
+        let feats = m.features.user[0].clone();
+        let rated = [4u32, 9, 11];
+        let got = m.recommend_new_user(&feats, &rated, 5);
+        // By hand: every unrated item scored from the features and the latest 2 rated items.
+        let mut want: Vec<(u32, f32)> = (0..data.ratings.n_items as u32)
+            .filter(|i| !rated.contains(i))
+            .map(|i| (i, m.score_new_user(&feats, &[9, 11], i as usize)))
+            .collect();
+        want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        want.truncate(5);
+        assert_eq!(got, want);
     }
 
     #[test]

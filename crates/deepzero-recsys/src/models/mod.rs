@@ -33,11 +33,11 @@ pub mod svdpp;
 
 pub use baseline::{Baseline, BaselineConfig};
 pub use bpr::{Bpr, BprConfig};
-pub use coldstart::{FeatureBpr, FeatureBprConfig, SideFeatures};
+pub use coldstart::{FeatureBpr, FeatureBprConfig, SideFeatures, UserProfile};
 pub use ials::{Ials, IalsConfig};
 pub use knn::{Knn, KnnConfig, KnnPrediction, Similarity};
 pub use mf::{FunkSvd, SvdConfig};
-pub use neumf::{NeuMf, NeuMfConfig, NeuMfKind};
+pub use neumf::{NcfStage, NeuMf, NeuMfConfig, NeuMfKind};
 pub use popularity::Popularity;
 pub use sasrec::{SasRec, SasRecConfig};
 pub use sequence::{

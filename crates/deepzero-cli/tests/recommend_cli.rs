@@ -1,0 +1,133 @@
+//! `deepzero recommend` for a user the run never saw, described by side features and a few
+//! rated items (an `ml100k-coldstart` run on generated MovieLens-layout data), and its
+//! one-line refusals.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use deepzero_recsys::data::{SyntheticConfig, generate, write_ml100k};
+
+fn deepzero(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deepzero"))
+        .env_remove("BURN_DEVICE")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn train(recipe: &str, data: &Path, run: &Path) {
+    let out = deepzero(&[
+        "train",
+        recipe,
+        "--data-dir",
+        path(data),
+        "--out",
+        path(run),
+        "--epochs",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `deepzero recommend RECIPE --run RUN extra…` expecting failure; returns stderr.
+fn refused(recipe: &str, run: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["recommend", recipe, "--run", path(run)];
+    args.extend_from_slice(extra);
+    let out = deepzero(&args);
+    assert!(!out.status.success(), "{extra:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "{extra:?}: {err}");
+    err
+}
+
+#[test]
+fn a_new_user_is_served_from_features_and_bad_ones_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let data = generate(&SyntheticConfig {
+        n_users: 60,
+        // More than 99 items: the protocols sample 99 negatives per user.
+        n_items: 300,
+        ratings_per_user: 15,
+        ..Default::default()
+    })
+    .unwrap();
+    write_ml100k(&data_dir, &data).unwrap();
+    let run = tmp.path().join("coldstart");
+    train("ml100k-coldstart", &data_dir, &run);
+
+    // A profile the data has (the first user's), and two items it knows.
+    let user = data.users[0].as_ref().unwrap();
+    let age = user.age.to_string();
+    let rated: Vec<u64> = (0..2).map(|i| data.item_ids.raw(i).unwrap()).collect();
+    let rated_arg = format!("{},{}", rated[0], rated[1]);
+    let out = deepzero(&[
+        "recommend",
+        "ml100k-coldstart",
+        "--run",
+        path(&run),
+        "--gender",
+        &user.gender,
+        "--age",
+        &age,
+        "--occupation",
+        &user.occupation,
+        "--rated",
+        &rated_arg,
+        "-k",
+        "5",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items.len(), 5);
+    let ids: Vec<u64> = items.iter().map(|r| r["item"].as_u64().unwrap()).collect();
+    assert!(ids.iter().all(|i| !rated.contains(i)), "{ids:?}");
+    let scores: Vec<f64> = items.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // Features alone, as text.
+    let out = deepzero(&[
+        "recommend",
+        "ml100k-coldstart",
+        "--run",
+        path(&run),
+        "--gender",
+        &user.gender,
+        "-k",
+        "3",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+
+    for (extra, needle) in [
+        (
+            vec!["--occupation", "astronaut"],
+            "occupation \"astronaut\" is not one",
+        ),
+        (vec!["--age", "twenty"], "not a whole number of years"),
+        (vec!["--rated", "1,x"], "item id \"x\""),
+        (vec!["--rated", "999999"], "unknown item id 999999"),
+        (vec!["--user", "1", "--gender", "F"], "go without it"),
+        (vec![], "recommend needs --user ID or a new user's"),
+    ] {
+        let err = refused("ml100k-coldstart", &run, &extra);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+    // A run without side features has no new-user path.
+    let pop = tmp.path().join("popularity");
+    train("ml100k-popularity", &data_dir, &pop);
+    let err = refused("ml100k-popularity", &pop, &["--gender", "F"]);
+    assert!(err.contains("has no side-feature model"), "{err}");
+}
