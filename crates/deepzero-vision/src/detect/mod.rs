@@ -11,6 +11,7 @@
 //! | readers: YOLO txt ([`data::read_yolo_dir`]), COCO JSON ([`data::read_coco`]), Pascal VOC XML ([`data::parse_voc_xml`]) | [`data`] | hand cases |
 //! | [`Yolo3`]: YOLOv3-style detector, 3 scales, FPN-style neck | [`yolo3`] | shapes, row layout |
 //! | its loss ([`yolo_loss()`](yolo_loss::yolo_loss)) and target assignment | [`yolo_loss`] | hand cases |
+//! | box- and mask-aware zoom/crop/pad, flip and colour jitter ([`BoxAugmentation`]) | [`augment`] | boxes stay the tight box of their mask pixels; hand cases |
 //! | pictures of boxes ([`draw::draw_boxes_file`]) | [`draw`] | pixel test |
 //!
 //! The whole task — digit scenes, training, COCO scoring, prediction — is
@@ -27,6 +28,7 @@
 //! ```
 
 pub mod anchors;
+pub mod augment;
 pub mod boxes;
 pub mod coco;
 pub mod data;
@@ -37,6 +39,7 @@ pub mod yolo3;
 pub mod yolo_loss;
 
 pub use anchors::{Match, grid_anchors, match_anchors};
+pub use augment::{Annotated, BoxAugmentation};
 pub use boxes::{
     Bbox, BoxCoder, area, box_iou, clip, generalized_box_iou, giou, giou_paired, intersection, iou,
     xywh_to_xyxy, xyxy_to_xywh, yolo_decode, yolo_encode,
