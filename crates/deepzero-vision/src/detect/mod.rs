@@ -9,6 +9,7 @@
 //! | [`grid_anchors`], [`match_anchors`] | [`anchors`] | torchvision's `AnchorGenerator`, `Matcher` |
 //! | COCO AP/AR ([`coco::evaluate`], the twelve numbers of `COCOeval.summarize()`), VOC AP ([`coco::voc_ap`]) | [`coco`] | pycocotools; py-faster-rcnn's `voc_eval` |
 //! | readers: YOLO txt ([`data::read_yolo_dir`]), COCO JSON ([`data::read_coco`]), Pascal VOC XML ([`data::parse_voc_xml`]) | [`data`] | hand cases |
+//! | [`Yolo1`]: YOLO v1, the seed's grid detector (`S × S × (5B + C)`), and its sum-of-squares loss ([`yolo1_loss`]) | [`yolo1`] | the paper's equation 3 by hand; overfits two images |
 //! | [`Yolo3`]: YOLOv3-style detector, 3 scales, FPN-style neck | [`yolo3`] | shapes, row layout |
 //! | its loss ([`yolo_loss()`](yolo_loss::yolo_loss)) and target assignment | [`yolo_loss`] | hand cases |
 //! | box- and mask-aware zoom/crop/pad, flip and colour jitter ([`BoxAugmentation`]) | [`augment`] | boxes stay the tight box of their mask pixels; hand cases |
@@ -35,6 +36,7 @@ pub mod data;
 pub mod draw;
 pub mod nms;
 pub mod roi_align;
+pub mod yolo1;
 pub mod yolo3;
 pub mod yolo_loss;
 
@@ -46,4 +48,5 @@ pub use boxes::{
 };
 pub use nms::{batched_nms, nms};
 pub use roi_align::{Roi, RoiAlignOptions, roi_align};
+pub use yolo1::{GridLayout, Yolo1, Yolo1Config, Yolo1LossConfig, yolo1_loss};
 pub use yolo3::{DecodeOptions, Detection, Yolo3, Yolo3Config};

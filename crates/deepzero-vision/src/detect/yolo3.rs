@@ -52,7 +52,13 @@ pub struct ConvBnLeaky {
 }
 
 impl ConvBnLeaky {
-    fn new(c_in: usize, c_out: usize, kernel: usize, stride: usize, device: &Device) -> Self {
+    pub(crate) fn new(
+        c_in: usize,
+        c_out: usize,
+        kernel: usize,
+        stride: usize,
+        device: &Device,
+    ) -> Self {
         let p = kernel / 2;
         Self {
             conv: Conv2dConfig::new([c_in, c_out], [kernel, kernel])
