@@ -3,39 +3,14 @@
 //! drives. None may panic; an error must be one line; a file named `err-*` (a crasher found by
 //! the fuzzer, or a hand-made hostile input) must be refused.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::fuzz_corpus::{check_outcome, kept_inputs};
 use crate::limits::ReadLimits;
 
-/// The kept inputs of `target`, sorted by name; there is at least one.
-pub(crate) fn inputs(manifest_dir: &str, target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(manifest_dir)
-        .join("tests/fuzz-regressions")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no inputs in {}", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect()
-}
-
-/// Checks one reader result: a one-line error, and an error for `err-*` files.
-pub(crate) fn check<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) {
-    match result {
-        Ok(_) => assert!(!name.starts_with("err-"), "{name}: accepted"),
-        Err(e) => assert!(
-            !e.to_string().contains('\n'),
-            "{name}: multi-line error {e}"
-        ),
-    }
+/// The kept inputs of `target` in this crate.
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    kept_inputs(env!("CARGO_MANIFEST_DIR"), target)
 }
 
 /// The harness limits of the fuzz targets (64 MiB).
@@ -48,27 +23,27 @@ fn limits() -> ReadLimits {
 
 #[test]
 fn idx_images() {
-    for (name, bytes) in inputs(env!("CARGO_MANIFEST_DIR"), "idx_images") {
-        check(
+    for (name, bytes) in inputs("idx_images") {
+        check_outcome(
             &name,
-            crate::parse_idx_images(Path::new(&name), bytes, &limits()),
+            &crate::parse_idx_images(Path::new(&name), bytes, &limits()),
         );
     }
 }
 
 #[test]
 fn idx_labels() {
-    for (name, bytes) in inputs(env!("CARGO_MANIFEST_DIR"), "idx_labels") {
-        check(
+    for (name, bytes) in inputs("idx_labels") {
+        check_outcome(
             &name,
-            crate::parse_idx_labels(Path::new(&name), bytes, 10, &limits()),
+            &crate::parse_idx_labels(Path::new(&name), bytes, 10, &limits()),
         );
     }
 }
 
 #[test]
 fn image() {
-    for (name, bytes) in inputs(env!("CARGO_MANIFEST_DIR"), "image") {
+    for (name, bytes) in inputs("image") {
         let decoded = crate::decode_image(Path::new("fuzz-input.png"), &bytes);
         if let Ok(image) = &decoded {
             assert_eq!(
@@ -76,14 +51,14 @@ fn image() {
                 105
             );
         }
-        check(&name, decoded);
+        check_outcome(&name, &decoded);
     }
 }
 
 #[cfg(feature = "mail")]
 #[test]
 fn mime() {
-    for (_, bytes) in inputs(env!("CARGO_MANIFEST_DIR"), "mime") {
+    for (_, bytes) in inputs("mime") {
         let (raw, _) = crate::text::decode_utf8_or_latin1(&bytes);
         let mail = crate::text::parse_mail(&raw);
         let _ = mail.header("content-type");

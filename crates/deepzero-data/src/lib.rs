@@ -20,7 +20,8 @@
 //! - [`limits`]: size limits on reading and decompressing files (2 GiB / 4 GiB by default);
 //! - [`check`]: a dataset folder's health report (class balance, corrupt files, exact and
 //!   near duplicates within and across splits, sizes) and a quarantine for what it finds;
-//! - [`manifest`](mod@manifest): URLs and checksums used by `cargo xtask download`.
+//! - [`manifest`](mod@manifest): URLs and checksums used by `cargo xtask download`;
+//! - [`fuzz_corpus`]: test support, the inputs kept from fuzzing the readers of the workspace.
 //!
 //! Nothing in this crate downloads, and nothing panics on a bad file: every failure is a
 //! [`DataError`] whose one-line message names the file and the fault.
@@ -42,6 +43,7 @@ pub mod dataset;
 pub mod error;
 pub mod few_shot;
 pub mod folder;
+pub mod fuzz_corpus;
 #[cfg(test)]
 mod fuzz_regressions;
 pub mod idx;
@@ -65,7 +67,7 @@ pub use idx::{
     IdxImages, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
     write_idx_images, write_idx_labels,
 };
-pub use image::{ImageItem, decode_image, image_item, load_image};
+pub use image::{ImageItem, decode_image, image_item, load_image, read_image};
 pub use limits::{ReadLimits, read_file, read_file_limited, read_text_file};
 pub use manifest::{
     DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify,

@@ -3,7 +3,9 @@
 //! drives. None may panic; an error must be one line; a file named `err-*` (a crasher found by
 //! the fuzzer, or a hand-made hostile input) must be refused.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use deepzero_data::fuzz_corpus::{check_one_line, check_outcome, is_refused_input, kept_inputs};
 
 use crate::tagging::data::{split_long, split_sentences};
 use crate::tagging::{read_conll, read_peoples_daily};
@@ -11,40 +13,20 @@ use crate::text::{Bpe, Vocab};
 
 /// The kept inputs of `target` as text (the targets skip non-UTF-8 input), sorted by name.
 fn inputs(target: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-regressions")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no inputs in {}", dir.display());
-    files
+    kept_inputs(env!("CARGO_MANIFEST_DIR"), target)
         .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
+        .map(|(name, bytes)| {
+            let text = String::from_utf8(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, text)
         })
         .collect()
-}
-
-/// A one-line error, and an error for `err-*` files.
-fn check<T, E: std::fmt::Display>(name: &str, result: &Result<T, E>) {
-    match result {
-        Ok(_) => assert!(!name.starts_with("err-"), "{name}: accepted"),
-        Err(e) => assert!(
-            !e.to_string().contains('\n'),
-            "{name}: multi-line error {e}"
-        ),
-    }
 }
 
 #[test]
 fn conll() {
     for (name, text) in inputs("conll") {
         let result = read_conll(&text);
-        check(&name, &result);
+        check_outcome(&name, &result);
         for s in result.unwrap_or_default() {
             assert_eq!(s.tokens.len(), s.tags.len(), "{name}");
         }
@@ -55,7 +37,7 @@ fn conll() {
 fn pku() {
     for (name, text) in inputs("pku") {
         let result = read_peoples_daily(&text);
-        check(&name, &result);
+        check_outcome(&name, &result);
         for p in result.unwrap_or_default() {
             for s in split_sentences(&p) {
                 for piece in split_long(&s, 8) {
@@ -83,17 +65,14 @@ fn bpe_vocab() {
             let _ = vocab.decode(&[0, 1, 2, usize::MAX]);
         }
         // A file is one or the other (or neither): `err-*` means neither may accept it.
-        if name.starts_with("err-") {
+        if is_refused_input(&name) {
             assert!(bpe.is_err() && vocab.is_err(), "{name}: accepted");
         }
-        for e in [
-            bpe.err().map(|e| e.to_string()),
-            vocab.err().map(|e| e.to_string()),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            assert!(!e.contains('\n'), "{name}: multi-line error {e}");
+        if let Err(e) = &bpe {
+            check_one_line(&name, e);
+        }
+        if let Err(e) = &vocab {
+            check_one_line(&name, e);
         }
     }
 }

@@ -3,40 +3,16 @@
 //! drives. None may panic; an error must be one line; a file named `err-*` (a crasher found by
 //! the fuzzer, or a hand-made hostile input) must be refused.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use deepzero_data::fuzz_corpus::{check_one_line, check_outcome, is_refused_input, kept_inputs};
 
 use crate::detect::coco::CocoGt;
 use crate::detect::data::{LabelStats, parse_voc_xml, parse_yolo_labels, read_coco};
 
-/// The kept inputs of `target`, sorted by name; there is at least one.
+/// The kept inputs of `target` in this crate, sorted by name.
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-regressions")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no inputs in {}", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect()
-}
-
-/// A one-line error, and an error for `err-*` files.
-fn check<T, E: std::fmt::Display>(name: &str, result: &Result<T, E>) {
-    match result {
-        Ok(_) => assert!(!name.starts_with("err-"), "{name}: accepted"),
-        Err(e) => assert!(
-            !e.to_string().contains('\n'),
-            "{name}: multi-line error {e}"
-        ),
-    }
+    kept_inputs(env!("CARGO_MANIFEST_DIR"), target)
 }
 
 #[test]
@@ -48,7 +24,7 @@ fn yolo() {
         let text = std::str::from_utf8(&bytes[4..]).unwrap();
         let mut stats = LabelStats::default();
         let result = parse_yolo_labels(text, Path::new(&name), width, height, 3, &mut stats);
-        check(&name, &result);
+        check_outcome(&name, &result);
         for o in result.unwrap_or_default() {
             assert!(
                 o.bbox[0] <= o.bbox[2] && o.bbox[1] <= o.bbox[3],
@@ -64,7 +40,7 @@ fn coco() {
     for (name, bytes) in inputs("coco") {
         let text = String::from_utf8(bytes).unwrap();
         let result = CocoGt::from_json_str(Path::new(&name), &text);
-        check(&name, &result);
+        check_outcome(&name, &result);
         if let Ok(gt) = result {
             let (samples, classes, _) = read_coco(&gt, Path::new("images"));
             assert!(
@@ -83,7 +59,7 @@ fn voc() {
         let xml = String::from_utf8(bytes).unwrap();
         let mut stats = LabelStats::default();
         let result = parse_voc_xml(&xml, Path::new(&name), &["cat", "dog"], &mut stats);
-        check(&name, &result);
+        check_outcome(&name, &result);
     }
 }
 
@@ -96,14 +72,11 @@ fn run_json() {
             deepzero_train::load_run_info::<crate::tasks::classify::ImageRunInfo>(dir.path(), None);
         let detect =
             deepzero_train::load_run_info::<crate::tasks::detect::DetectRunInfo>(dir.path(), None);
-        if name.starts_with("err-") {
+        if is_refused_input(&name) {
             assert!(image.is_err() && detect.is_err(), "{name}: accepted");
         }
         for e in [image.err(), detect.err()].into_iter().flatten() {
-            assert!(
-                !e.to_string().contains('\n'),
-                "{name}: multi-line error {e}"
-            );
+            check_one_line(&name, &e);
         }
     }
 }
