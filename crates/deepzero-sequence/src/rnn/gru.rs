@@ -315,6 +315,7 @@ impl Recurrence for GruCell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::testing::check_param_grads;
     use crate::test_util::*;
     use burn::nn::GruConfig;
 
@@ -331,62 +332,7 @@ mod tests {
 
         check_grad(|x| loss(&cell, x, h.clone()), &x, &grads.x);
         check_grad(|h| loss(&cell, x.clone(), h), &h, &grads.hidden);
-        check_grad(
-            |w| {
-                loss(
-                    &GruCell {
-                        weight_ih: Param::from_tensor(w),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.weight_ih.val(),
-            &grads.weight_ih,
-        );
-        check_grad(
-            |w| {
-                loss(
-                    &GruCell {
-                        weight_hh: Param::from_tensor(w),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.weight_hh.val(),
-            &grads.weight_hh,
-        );
-        check_grad(
-            |b| {
-                loss(
-                    &GruCell {
-                        bias_ih: Some(Param::from_tensor(b)),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.bias_ih.as_ref().unwrap().val(),
-            grads.bias_ih.as_ref().unwrap(),
-        );
-        check_grad(
-            |b| {
-                loss(
-                    &GruCell {
-                        bias_hh: Some(Param::from_tensor(b)),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.bias_hh.as_ref().unwrap().val(),
-            grads.bias_hh.as_ref().unwrap(),
-        );
+        check_param_grads(&cell, |c| loss(c, x.clone(), h.clone()), &grads);
     }
 
     #[test]

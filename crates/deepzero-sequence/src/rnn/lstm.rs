@@ -296,6 +296,7 @@ impl Recurrence for LstmCell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::testing::check_param_grads;
     use crate::test_util::*;
     use burn::nn::LstmConfig;
 
@@ -353,62 +354,7 @@ mod tests {
             &state.cell,
             grads.cell.as_ref().unwrap(),
         );
-        check_grad(
-            |w| {
-                loss(
-                    &LstmCell {
-                        weight_ih: Param::from_tensor(w),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    state.clone(),
-                )
-            },
-            &cell.weight_ih.val(),
-            &grads.weight_ih,
-        );
-        check_grad(
-            |w| {
-                loss(
-                    &LstmCell {
-                        weight_hh: Param::from_tensor(w),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    state.clone(),
-                )
-            },
-            &cell.weight_hh.val(),
-            &grads.weight_hh,
-        );
-        check_grad(
-            |b| {
-                loss(
-                    &LstmCell {
-                        bias_ih: Some(Param::from_tensor(b)),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    state.clone(),
-                )
-            },
-            &cell.bias_ih.as_ref().unwrap().val(),
-            grads.bias_ih.as_ref().unwrap(),
-        );
-        check_grad(
-            |b| {
-                loss(
-                    &LstmCell {
-                        bias_hh: Some(Param::from_tensor(b)),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    state.clone(),
-                )
-            },
-            &cell.bias_hh.as_ref().unwrap().val(),
-            grads.bias_hh.as_ref().unwrap(),
-        );
+        check_param_grads(&cell, |c| loss(c, x.clone(), state.clone()), &grads);
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub mod gru;
 pub mod lstm;
 pub mod memory_task;
 pub mod stack;
+#[cfg(test)]
+mod testing;
 pub mod vanilla;
 
 use burn::module::Param;

@@ -173,6 +173,7 @@ impl Recurrence for RnnCell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::testing::check_param_grads;
     use crate::test_util::*;
     use burn::nn::RnnConfig;
 
@@ -198,62 +199,7 @@ mod tests {
 
         check_grad(|x| loss(&cell, x, h.clone()), &x, &grads.x);
         check_grad(|h| loss(&cell, x.clone(), h), &h, &grads.hidden);
-        check_grad(
-            |w| {
-                loss(
-                    &RnnCell {
-                        weight_ih: Param::from_tensor(w),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.weight_ih.val(),
-            &grads.weight_ih,
-        );
-        check_grad(
-            |w| {
-                loss(
-                    &RnnCell {
-                        weight_hh: Param::from_tensor(w),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.weight_hh.val(),
-            &grads.weight_hh,
-        );
-        check_grad(
-            |b| {
-                loss(
-                    &RnnCell {
-                        bias_ih: Some(Param::from_tensor(b)),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.bias_ih.as_ref().unwrap().val(),
-            grads.bias_ih.as_ref().unwrap(),
-        );
-        check_grad(
-            |b| {
-                loss(
-                    &RnnCell {
-                        bias_hh: Some(Param::from_tensor(b)),
-                        ..cell.clone()
-                    },
-                    x.clone(),
-                    h.clone(),
-                )
-            },
-            &cell.bias_hh.as_ref().unwrap().val(),
-            grads.bias_hh.as_ref().unwrap(),
-        );
+        check_param_grads(&cell, |c| loss(c, x.clone(), h.clone()), &grads);
     }
 
     #[test]
