@@ -1,10 +1,12 @@
 //! End-to-end tests of the training loop on a tiny linear classifier.
 
-use burn::data::dataloader::batcher::Batcher;
+mod common;
+
 use burn::data::dataset::InMemDataset;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use deepzero_core::{LrSchedule, OptimizerKind};
+use common::{Batch, PointBatcher, fit_quietly, points, source};
+use deepzero_core::LrSchedule;
 use deepzero_train::{
     Checkpoints, ClassificationStep, DatasetBatches, EarlyStop, FitConfig, Progress, RunDir,
     Supervised, TrainError, fit,
@@ -16,12 +18,6 @@ struct Tiny {
     linear: Linear,
 }
 
-#[derive(Clone, Debug)]
-struct Batch {
-    x: Tensor<2>,
-    y: Tensor<1, Int>,
-}
-
 impl Supervised for Tiny {
     type Batch = Batch;
     fn step(&self, batch: Batch) -> ClassificationStep {
@@ -29,58 +25,11 @@ impl Supervised for Tiny {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Point {
-    x: [f32; 2],
-    label: i32,
-}
-
-#[derive(Clone)]
-struct PointBatcher;
-
-impl Batcher<Point, Batch> for PointBatcher {
-    fn batch(&self, items: Vec<Point>, device: &Device) -> Batch {
-        let n = items.len();
-        let xs: Vec<f32> = items.iter().flat_map(|p| p.x).collect();
-        let ys: Vec<i32> = items.iter().map(|p| p.label).collect();
-        Batch {
-            x: Tensor::from_data(TensorData::new(xs, [n, 2]), device),
-            y: Tensor::from_data(TensorData::new(ys, [n]), device),
-        }
-    }
-}
-
-/// Two separable clouds: label 1 where x0 + x1 > 0.
-fn points(n: usize, scale: f32) -> Vec<Point> {
-    (0..n)
-        .map(|i| {
-            let a = ((i * 37) % 101) as f32 / 50.0 - 1.0;
-            let b = ((i * 61) % 103) as f32 / 51.0 - 1.0;
-            Point {
-                x: [a * scale, b * scale],
-                label: (a + b > 0.0) as i32,
-            }
-        })
-        .collect()
-}
-
-fn source(n: usize, scale: f32) -> DatasetBatches<Point, InMemDataset<Point>, PointBatcher> {
-    DatasetBatches::new(InMemDataset::new(points(n, scale)), PointBatcher)
-}
-
+/// The shared configuration with a cosine schedule.
 fn config(epochs: usize) -> FitConfig {
     FitConfig {
-        epochs,
-        batch_size: 16,
-        learning_rate: 0.05,
-        optimizer: OptimizerKind::Adam,
-        weight_decay: 0.0,
         schedule: LrSchedule::Cosine { min_lr_factor: 0.1 },
-        seed: 7,
-        early_stopping: None,
-        restore_best: false,
-        keep_checkpoints: 2,
-        valid_batch_size: None,
+        ..common::config(epochs)
     }
 }
 
@@ -132,8 +81,6 @@ fn learns_writes_files_and_keeps_two_checkpoints() {
     assert_eq!(latest.state.epoch, 5);
 }
 
-type Source = DatasetBatches<Point, InMemDataset<Point>, PointBatcher>;
-
 /// Kills a 4-epoch run after epoch 2 (by rolling its checkpoint folder back to what the disk held
 /// then) and resumes it: the weights equal, bit for bit, those of the uninterrupted run, because
 /// model, optimiser state, schedule position and batch order are all restored.
@@ -148,14 +95,12 @@ fn resume_continues_exactly_where_it_stopped() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let straight = fit(
+    let straight = fit_quietly(
         model(&device),
         &train,
-        None::<&Source>,
         &device,
         &cfg,
         &RunDir::new(dir.path(), run.clone()).resume(false),
-        &mut Progress::quiet(),
     )
     .unwrap();
 
@@ -171,14 +116,12 @@ fn resume_continues_exactly_where_it_stopped() {
     )
     .unwrap();
 
-    let resumed = fit(
+    let resumed = fit_quietly(
         model(&device),
         &train,
-        None::<&Source>,
         &device,
         &cfg,
         &RunDir::new(dir.path(), run).resume(true),
-        &mut Progress::quiet(),
     )
     .unwrap();
     assert_eq!(resumed.resumed_after, Some(2));
@@ -210,24 +153,20 @@ fn resume_refuses_a_checkpoint_of_another_run() {
     let device = Device::flex().autodiff();
     let train = source(32, 1.0);
     let dir = tempfile::tempdir().unwrap();
-    fit(
+    fit_quietly(
         model(&device),
         &train,
-        None::<&Source>,
         &device,
         &config(1),
         &RunDir::new(dir.path(), json!({"recipe": "a"})).resume(false),
-        &mut Progress::quiet(),
     )
     .unwrap();
-    let err = fit(
+    let err = fit_quietly(
         model(&device),
         &train,
-        None::<&Source>,
         &device,
         &config(2),
         &RunDir::new(dir.path(), json!({"recipe": "b"})).resume(true),
-        &mut Progress::quiet(),
     )
     .unwrap_err();
     assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
@@ -241,25 +180,21 @@ fn non_finite_loss_stops_with_an_error_and_keeps_the_last_checkpoint() {
     let device = Device::flex().autodiff();
     let dir = tempfile::tempdir().unwrap();
     let run = json!({"recipe": "tiny"});
-    fit(
+    fit_quietly(
         model(&device),
         &source(64, 1.0),
-        None::<&Source>,
         &device,
         &config(1),
         &RunDir::new(dir.path(), run.clone()).resume(false),
-        &mut Progress::quiet(),
     )
     .unwrap();
     // Inputs of 1e38 make the logits overflow to infinity.
-    let err = fit(
+    let err = fit_quietly(
         model(&device),
         &source(64, 1e38),
-        None::<&Source>,
         &device,
         &config(3),
         &RunDir::new(dir.path(), run).resume(true),
-        &mut Progress::quiet(),
     )
     .unwrap_err();
     match err {
@@ -313,14 +248,12 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
 fn empty_training_set_and_zero_batch_are_config_errors() {
     let device = Device::flex().autodiff();
     let dir = tempfile::tempdir().unwrap();
-    let err = fit(
+    let err = fit_quietly(
         model(&device),
         &source(0, 1.0),
-        None::<&Source>,
         &device,
         &config(1),
         &RunDir::new(dir.path(), json!({})).resume(false),
-        &mut Progress::quiet(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
@@ -328,14 +261,12 @@ fn empty_training_set_and_zero_batch_are_config_errors() {
         batch_size: 0,
         ..config(1)
     };
-    let err = fit(
+    let err = fit_quietly(
         model(&device),
         &source(8, 1.0),
-        None::<&Source>,
         &device,
         &cfg,
         &RunDir::new(dir.path(), json!({})).resume(false),
-        &mut Progress::quiet(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("batch size"), "{err}");

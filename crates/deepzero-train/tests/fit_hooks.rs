@@ -1,19 +1,16 @@
 //! The fine-tuning additions to the training loop: a frozen sub-module, per-group learning-rate
 //! factors and a per-epoch model change ([`FitHooks`]).
 
+mod common;
+
 use std::cell::RefCell;
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::InMemDataset;
 use burn::module::ParamGroup;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use deepzero_core::{LrSchedule, OptimizerKind};
-use deepzero_train::{
-    ClassificationStep, DatasetBatches, FitConfig, FitHooks, Progress, RunDir, Supervised, fit,
-    fit_with,
-};
+use common::{Batch, fit_quietly, fit_quietly_with, source};
+use deepzero_train::{ClassificationStep, FitConfig, FitHooks, RunDir, Supervised};
 use serde_json::json;
 
 /// A "backbone" layer `a` and a "head" `b`.
@@ -21,12 +18,6 @@ use serde_json::json;
 struct Pair {
     a: Linear,
     b: Linear,
-}
-
-#[derive(Clone, Debug)]
-struct Batch {
-    x: Tensor<2>,
-    y: Tensor<1, Int>,
 }
 
 impl Supervised for Pair {
@@ -37,56 +28,11 @@ impl Supervised for Pair {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Point {
-    x: [f32; 2],
-    label: i32,
-}
-
-#[derive(Clone)]
-struct PointBatcher;
-
-impl Batcher<Point, Batch> for PointBatcher {
-    fn batch(&self, items: Vec<Point>, device: &Device) -> Batch {
-        let n = items.len();
-        let xs: Vec<f32> = items.iter().flat_map(|p| p.x).collect();
-        let ys: Vec<i32> = items.iter().map(|p| p.label).collect();
-        Batch {
-            x: Tensor::from_data(TensorData::new(xs, [n, 2]), device),
-            y: Tensor::from_data(TensorData::new(ys, [n]), device),
-        }
-    }
-}
-
-type Source = DatasetBatches<Point, InMemDataset<Point>, PointBatcher>;
-
-fn source(n: usize) -> Source {
-    let points = (0..n)
-        .map(|i| {
-            let a = ((i * 37) % 101) as f32 / 50.0 - 1.0;
-            let b = ((i * 61) % 103) as f32 / 51.0 - 1.0;
-            Point {
-                x: [a, b],
-                label: (a + b > 0.0) as i32,
-            }
-        })
-        .collect();
-    DatasetBatches::new(InMemDataset::new(points), PointBatcher)
-}
-
+/// The shared configuration, keeping one checkpoint.
 fn config(epochs: usize) -> FitConfig {
     FitConfig {
-        epochs,
-        batch_size: 16,
-        learning_rate: 0.05,
-        optimizer: OptimizerKind::Adam,
-        weight_decay: 0.0,
-        schedule: LrSchedule::Constant,
-        seed: 7,
-        early_stopping: None,
-        restore_best: false,
         keep_checkpoints: 1,
-        valid_batch_size: None,
+        ..common::config(epochs)
     }
 }
 
@@ -123,14 +69,12 @@ fn a_frozen_sub_module_keeps_its_weights_while_the_rest_trains() {
     let mut start = model(&device);
     start.a = start.a.freeze();
     let (a0, b0) = (values(&start.a), values(&start.b));
-    let out = fit(
+    let out = fit_quietly(
         start,
-        &source(64),
-        None::<&Source>,
+        &source(64, 1.0),
         &device,
         &config(2),
         &run(dir.path()),
-        &mut Progress::quiet(),
     )
     .unwrap();
     assert_eq!(
@@ -148,14 +92,12 @@ fn a_zero_learning_rate_factor_holds_a_group_still() {
     let start = model(&device);
     let (a0, b0) = (values(&start.a), values(&start.b));
     let hooks = FitHooks::default().lr_factor(ParamGroup::from_predicate("a."), 0.0);
-    let out = fit_with(
+    let out = fit_quietly_with(
         start,
-        &source(64),
-        None::<&Source>,
+        &source(64, 1.0),
         &device,
         &config(2),
         &run(dir.path()),
-        &mut Progress::quiet(),
         hooks,
     )
     .unwrap();
@@ -185,14 +127,12 @@ fn the_epoch_hook_sees_every_epoch_and_can_unfreeze() {
         }
         m
     });
-    let out = fit_with(
+    let out = fit_quietly_with(
         start,
-        &source(64),
-        None::<&Source>,
+        &source(64, 1.0),
         &device,
         &config(3),
         &run(dir.path()),
-        &mut Progress::quiet(),
         hooks,
     )
     .unwrap();
@@ -205,14 +145,12 @@ fn the_epoch_hook_sees_every_epoch_and_can_unfreeze() {
         seen.borrow_mut().push(epoch);
         m
     });
-    fit_with(
+    fit_quietly_with(
         model(&device),
-        &source(64),
-        None::<&Source>,
+        &source(64, 1.0),
         &device,
         &config(5),
         &run(dir.path()).resume(true),
-        &mut Progress::quiet(),
         hooks,
     )
     .unwrap();

@@ -2,16 +2,17 @@
 //! `overwrite`, a resume with other settings is refused before anything changes, a damaged latest
 //! checkpoint falls back to the newest intact epoch, and damaged weights are refused at load.
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::InMemDataset;
+mod common;
+
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use deepzero_core::{LrSchedule, OptimizerKind};
+use common::{Batch, fit_quietly, source};
+use deepzero_core::OptimizerKind;
 use deepzero_train::checkpoint::{load_model, save_model};
 use deepzero_train::{
-    Checkpoints, ClassificationStep, DatasetBatches, FitConfig, FitOutcome, Progress, RunDir,
-    RunSettings, Supervised, TrainError, fit,
+    Checkpoints, ClassificationStep, FitConfig, FitOutcome, RunDir, RunSettings, Supervised,
+    TrainError,
 };
 use serde_json::json;
 
@@ -22,31 +23,10 @@ struct Tiny {
     dropout: Dropout,
 }
 
-#[derive(Clone, Debug)]
-struct Batch {
-    x: Tensor<2>,
-    y: Tensor<1, Int>,
-}
-
 impl Supervised for Tiny {
     type Batch = Batch;
     fn step(&self, batch: Batch) -> ClassificationStep {
         ClassificationStep::from_logits(self.linear.forward(self.dropout.forward(batch.x)), batch.y)
-    }
-}
-
-#[derive(Clone)]
-struct PointBatcher;
-
-impl Batcher<[f32; 3], Batch> for PointBatcher {
-    fn batch(&self, items: Vec<[f32; 3]>, device: &Device) -> Batch {
-        let n = items.len();
-        let xs: Vec<f32> = items.iter().flat_map(|p| [p[0], p[1]]).collect();
-        let ys: Vec<i32> = items.iter().map(|p| p[2] as i32).collect();
-        Batch {
-            x: Tensor::from_data(TensorData::new(xs, [n, 2]), device),
-            y: Tensor::from_data(TensorData::new(ys, [n]), device),
-        }
     }
 }
 
@@ -60,32 +40,11 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-type Source = DatasetBatches<[f32; 3], InMemDataset<[f32; 3]>, PointBatcher>;
-
-fn source() -> Source {
-    let points = (0..64)
-        .map(|i| {
-            let (a, b) = (
-                ((i * 37) % 101) as f32 / 50.0 - 1.0,
-                ((i * 61) % 103) as f32 / 51.0 - 1.0,
-            );
-            [a, b, f32::from(u8::from(a + b > 0.0))]
-        })
-        .collect();
-    DatasetBatches::new(InMemDataset::new(points), PointBatcher)
-}
-
+/// The shared configuration, keeping three checkpoints.
 fn config(epochs: usize) -> FitConfig {
     FitConfig {
-        epochs,
-        batch_size: 16,
-        learning_rate: 0.05,
-        optimizer: OptimizerKind::Adam,
-        schedule: LrSchedule::Constant,
-        seed: 7,
-        restore_best: false,
         keep_checkpoints: 3,
-        ..FitConfig::default()
+        ..common::config(epochs)
     }
 }
 
@@ -101,15 +60,7 @@ fn train(
         dropout: DropoutConfig::new(0.3).init(),
     };
     let _ = dir;
-    fit(
-        model,
-        &source(),
-        None::<&Source>,
-        &device,
-        cfg,
-        &run,
-        &mut Progress::quiet(),
-    )
+    fit_quietly(model, &source(64, 1.0), &device, cfg, &run)
 }
 
 fn weights(m: &Tiny) -> Vec<f32> {
