@@ -641,6 +641,28 @@ mod tests {
         }
     }
 
+    /// A temporary folder, and the destination `data.bin` in it.
+    fn scratch() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("data.bin");
+        (dir, dest)
+    }
+
+    /// Serves `data` as a well-behaved server would (ranges honoured).
+    fn serve_honouring(data: &[u8]) -> (String, Seen) {
+        let served = data.to_vec();
+        serve(move |_, range, _| Reply::honouring(&served, range))
+    }
+
+    /// Downloads `{base}/data.bin`, listed with the checksum of `data`, to `dest`.
+    fn download_from(base: &str, data: &[u8], dest: &Path) -> Result<(), String> {
+        download(
+            &entry(data, vec![format!("{base}/data.bin")]),
+            dest,
+            &quick(),
+        )
+    }
+
     fn ranges(seen: &Seen) -> Vec<Option<u64>> {
         seen.lock().unwrap().iter().map(|(_, r)| *r).collect()
     }
@@ -648,16 +670,9 @@ mod tests {
     #[test]
     fn a_fresh_download_is_verified_and_renamed() {
         let data = payload(0);
-        let served = data.clone();
-        let (base, seen) = serve(move |_, range, _| Reply::honouring(&served, range));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        let (base, seen) = serve_honouring(&data);
+        let (_dir, dest) = scratch();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert!(!part_path(&dest).exists());
         assert_eq!(ranges(&seen), [None]);
@@ -667,14 +682,8 @@ mod tests {
     fn a_bad_download_never_becomes_the_file() {
         let data = payload(0);
         let (base, _) = serve(move |_, _, _| Reply::new(200, &payload(7)));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
-        let err = download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap_err();
+        let (_dir, dest) = scratch();
+        let err = download_from(&base, &data, &dest).unwrap_err();
         assert!(err.contains("checksum mismatch"), "{err}");
         assert!(err.contains("not renamed into place"), "{err}");
         assert!(!dest.exists());
@@ -684,17 +693,10 @@ mod tests {
     #[test]
     fn a_part_is_resumed_when_content_range_continues_it() {
         let data = payload(0);
-        let served = data.clone();
-        let (base, seen) = serve(move |_, range, _| Reply::honouring(&served, range));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (base, seen) = serve_honouring(&data);
+        let (_dir, dest) = scratch();
         std::fs::write(part_path(&dest), &data[..123_456]).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert_eq!(ranges(&seen), [Some(123_456)]);
     }
@@ -711,15 +713,9 @@ mod tests {
             ),
             None => Reply::new(200, &served),
         });
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (_dir, dest) = scratch();
         std::fs::write(part_path(&dest), &data[..1000]).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert_eq!(ranges(&seen), [Some(1000), None]);
     }
@@ -729,15 +725,9 @@ mod tests {
         let data = payload(0);
         let served = data.clone();
         let (base, seen) = serve(move |_, _, _| Reply::new(200, &served));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (_dir, dest) = scratch();
         std::fs::write(part_path(&dest), &data[..5000]).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert_eq!(ranges(&seen), [Some(5000)]);
     }
@@ -746,15 +736,9 @@ mod tests {
     fn a_complete_part_is_verified_and_renamed_without_a_request() {
         let data = payload(0);
         let (base, seen) = serve(move |_, _, _| Reply::new(500, b""));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (_dir, dest) = scratch();
         std::fs::write(part_path(&dest), &data).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert!(ranges(&seen).is_empty());
     }
@@ -762,18 +746,11 @@ mod tests {
     #[test]
     fn a_stale_part_answered_416_restarts_from_zero() {
         let data = payload(0);
-        let served = data.clone();
-        let (base, seen) = serve(move |_, range, _| Reply::honouring(&served, range));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (base, seen) = serve_honouring(&data);
+        let (dir, dest) = scratch();
         // Longer than the file, and wrong: the server says 416.
         std::fs::write(part_path(&dest), payload(3).repeat(2)).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert_eq!(ranges(&seen), [Some(600_000), None]);
 
@@ -783,30 +760,18 @@ mod tests {
         let mut damaged = data.clone();
         damaged[10] ^= 1;
         std::fs::write(part_path(&dest2), &damaged).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest2,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest2).unwrap();
         assert_eq!(std::fs::read(&dest2).unwrap(), data);
     }
 
     #[test]
     fn a_resumed_part_from_another_mirror_is_fetched_again_from_zero() {
         let data = payload(0);
-        let served = data.clone();
-        let (base, seen) = serve(move |_, range, _| Reply::honouring(&served, range));
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (base, seen) = serve_honouring(&data);
+        let (_dir, dest) = scratch();
         // The first half came from a mirror whose bytes differ: the resumed file does not verify.
         std::fs::write(part_path(&dest), &payload(9)[..150_000]).unwrap();
-        download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap();
+        download_from(&base, &data, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert_eq!(ranges(&seen), [Some(150_000), None]);
     }
@@ -826,8 +791,7 @@ mod tests {
                 reply
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (_dir, dest) = scratch();
         let file = entry(&data, vec![format!("{base}/data.bin")]);
         let err = download(&file, &dest, &quick()).unwrap_err();
         assert!(err.contains("kept for a resume"), "{err}");
@@ -846,15 +810,9 @@ mod tests {
             stall: Some(Duration::from_secs(30)),
             ..Reply::new(200, &served)
         });
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (_dir, dest) = scratch();
         let start = Instant::now();
-        let err = download(
-            &entry(&data, vec![format!("{base}/data.bin")]),
-            &dest,
-            &quick(),
-        )
-        .unwrap_err();
+        let err = download_from(&base, &data, &dest).unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(10), "{err}");
         assert!(err.to_lowercase().contains("timed out"), "{err}");
         assert!(!dest.exists());
@@ -889,8 +847,7 @@ mod tests {
             "/final/data.bin" => Reply::honouring(&served, range),
             _ => Reply::new(500, b""),
         });
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("data.bin");
+        let (_dir, dest) = scratch();
         let urls = vec![
             format!("{base}/missing.bin"),
             format!("{base}/old/data.bin"),
