@@ -1,4 +1,4 @@
-//! The image tower of the scene models: a small VGG-style CNN (the pattern of
+//! The image tower of the scene models: a small VGG-style CNN (the blocks of
 //! `deepzero_vision::classify::SmallCnn`, one block deeper) that keeps its last feature map,
 //! because the joint embedding needs *where* things are and the captioner attends over the map's
 //! regions (Xu et al. 2015, "Show, Attend and Tell", uses a CNN's last convolutional map the
@@ -11,10 +11,9 @@
 //! ```
 //! At `S = 64`, `w = 16` the map is 8×8 regions of 64 channels (≈12 M multiply-adds per image).
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
+use deepzero_vision::classify::small_cnn::ConvBnRelu;
 
 /// Configuration of [`SceneCnn`].
 #[derive(Config, Debug)]
@@ -29,45 +28,16 @@ pub struct SceneCnnConfig {
     pub width: usize,
 }
 
-/// `3×3 conv (same padding, no bias) → batch norm → ReLU`.
-#[derive(Module, Debug)]
-pub struct ConvBlock {
-    /// Weight `[out, in, 3, 3]`.
-    pub conv: Conv2d,
-    /// Per-channel normalisation.
-    pub bn: BatchNorm,
-    activation: Relu,
-}
-
-impl ConvBlock {
-    fn new(channels_in: usize, channels_out: usize, device: &Device) -> Self {
-        Self {
-            conv: Conv2dConfig::new([channels_in, channels_out], [3, 3])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_bias(false)
-                .init(device),
-            bn: BatchNormConfig::new(channels_out).init(device),
-            activation: Relu::new(),
-        }
-    }
-
-    /// `[B, in, H, W] → [B, out, H, W]`
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.activation
-            .forward(self.bn.forward(self.conv.forward(x)))
-    }
-}
-
 impl SceneCnnConfig {
     /// Builds the network on `device`.
     pub fn init(&self, device: &Device) -> SceneCnn {
         let w = self.width;
         SceneCnn {
             blocks: vec![
-                ConvBlock::new(self.in_channels, w, device),
-                ConvBlock::new(w, 2 * w, device),
-                ConvBlock::new(2 * w, 4 * w, device),
-                ConvBlock::new(4 * w, 4 * w, device),
+                ConvBnRelu::new(self.in_channels, w, device),
+                ConvBnRelu::new(w, 2 * w, device),
+                ConvBnRelu::new(2 * w, 4 * w, device),
+                ConvBnRelu::new(4 * w, 4 * w, device),
             ],
             pool: MaxPool2dConfig::new([2, 2]).init(),
             input_size: self.input_size,
@@ -90,7 +60,7 @@ impl SceneCnnConfig {
 #[derive(Module, Debug)]
 pub struct SceneCnn {
     /// The convolution blocks.
-    pub blocks: Vec<ConvBlock>,
+    pub blocks: Vec<ConvBnRelu>,
     pool: MaxPool2d,
     /// Input side.
     pub input_size: usize,

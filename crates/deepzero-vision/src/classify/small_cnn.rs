@@ -56,7 +56,8 @@ pub struct ConvBnRelu {
 }
 
 impl ConvBnRelu {
-    fn new(channels_in: usize, channels_out: usize, device: &Device) -> Self {
+    /// A block from `channels_in` to `channels_out` channels, with burn's default initialisation.
+    pub fn new(channels_in: usize, channels_out: usize, device: &Device) -> Self {
         Self {
             conv: Conv2dConfig::new([channels_in, channels_out], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
