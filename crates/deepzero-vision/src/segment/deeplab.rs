@@ -12,7 +12,7 @@
 
 use burn::prelude::*;
 
-use super::heads::{deeplab_head, fcn_head};
+use super::heads::deeplab_head;
 use super::simple::SimpleSegmentationModel;
 use crate::ResNetConfig;
 
@@ -45,20 +45,21 @@ impl DeepLabV3Config {
 
     /// Builds the model on `device`.
     pub fn init(&self, device: &Device) -> DeepLabV3 {
-        let stage4 = 8 * self.backbone.base_channels * self.backbone.block.expansion();
-        SimpleSegmentationModel {
-            backbone: self.backbone.init(device),
-            classifier: deeplab_head(
-                stage4,
-                self.num_classes,
-                &self.atrous_rates,
-                self.aspp_channels,
-                device,
-            ),
-            aux_classifier: self
-                .aux
-                .then(|| fcn_head(stage4 / 2, self.num_classes, device)),
-        }
+        SimpleSegmentationModel::with_heads(
+            &self.backbone,
+            self.num_classes,
+            self.aux,
+            |channels| {
+                deeplab_head(
+                    channels,
+                    self.num_classes,
+                    &self.atrous_rates,
+                    self.aspp_channels,
+                    device,
+                )
+            },
+            device,
+        )
     }
 }
 

@@ -38,14 +38,13 @@ impl FcnConfig {
 
     /// Builds the model on `device`.
     pub fn init(&self, device: &Device) -> Fcn {
-        let stage4 = 8 * self.backbone.base_channels * self.backbone.block.expansion();
-        SimpleSegmentationModel {
-            backbone: self.backbone.init(device),
-            classifier: fcn_head(stage4, self.num_classes, device),
-            aux_classifier: self
-                .aux
-                .then(|| fcn_head(stage4 / 2, self.num_classes, device)),
-        }
+        SimpleSegmentationModel::with_heads(
+            &self.backbone,
+            self.num_classes,
+            self.aux,
+            |channels| fcn_head(channels, self.num_classes, device),
+            device,
+        )
     }
 }
 

@@ -13,9 +13,9 @@
 
 use burn::prelude::*;
 
-use super::heads::{HeadLayer, run_head};
+use super::heads::{HeadLayer, fcn_head, run_head};
 use super::resize_bilinear;
-use crate::{ImportError, ImportOptions, ResNet, load_torchvision_with};
+use crate::{ImportError, ImportOptions, ResNet, ResNetConfig, load_torchvision_with};
 
 /// A ResNet backbone with a main and an optional auxiliary segmentation head.
 #[derive(Module, Debug)]
@@ -29,6 +29,24 @@ pub struct SimpleSegmentationModel {
 }
 
 impl SimpleSegmentationModel {
+    /// Builds `backbone`, the main head `classifier(channels of layer4)` and, with `aux`,
+    /// torchvision's auxiliary `FCNHead` on `layer3`, in that order (the order of the random
+    /// initialisation).
+    pub(crate) fn with_heads(
+        backbone: &ResNetConfig,
+        num_classes: usize,
+        aux: bool,
+        classifier: impl FnOnce(usize) -> Vec<HeadLayer>,
+        device: &Device,
+    ) -> Self {
+        let stage4 = 8 * backbone.base_channels * backbone.block.expansion();
+        Self {
+            backbone: backbone.init(device),
+            classifier: classifier(stage4),
+            aux_classifier: aux.then(|| fcn_head(stage4 / 2, num_classes, device)),
+        }
+    }
+
     /// # Shapes
     /// - images: `[B, C, H, W]`
     /// - output: `[B, classes, H, W]` (torchvision's `out`)
