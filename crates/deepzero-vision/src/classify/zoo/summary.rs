@@ -20,7 +20,7 @@ use burn::tensor::activation::relu;
 use deepzero_train::TaskError;
 
 use super::cifar_resnet::CifarResNet;
-use super::googlenet::GoogLeNet;
+use super::googlenet::{GoogLeNet, Inception};
 use super::registry::ZooModel;
 use super::resnet::{ResNet, ResidualBlock};
 use super::{ClassifierLayer, FeatureLayer, trainable_params};
@@ -113,6 +113,11 @@ impl Recorder {
     ) -> Tensor<D> {
         self.push(path.into(), kind, 0, &out);
         out
+    }
+
+    /// Records one inception block of GoogLeNet.
+    fn inception(&mut self, path: &str, block: &Inception, x: Tensor<4>) -> Tensor<4> {
+        self.layer(path, "Inception", block, block.forward(x))
     }
 
     fn push<const D: usize>(&mut self, path: String, kind: &str, params: usize, out: &Tensor<D>) {
@@ -212,68 +217,23 @@ fn googlenet(m: &GoogLeNet, images: Tensor<4>, r: &mut Recorder) -> Tensor<2> {
     let x = r.layer("conv2", "BasicConv2d", &m.conv2, m.conv2.forward(x));
     let x = r.layer("conv3", "BasicConv2d", &m.conv3, m.conv3.forward(x));
     let x = r.op("maxpool2", "MaxPool2d", m.maxpool2.forward(x));
-    let x = r.layer(
-        "inception3a",
-        "Inception",
-        &m.inception3a,
-        m.inception3a.forward(x),
-    );
-    let x = r.layer(
-        "inception3b",
-        "Inception",
-        &m.inception3b,
-        m.inception3b.forward(x),
-    );
+    let x = r.inception("inception3a", &m.inception3a, x);
+    let x = r.inception("inception3b", &m.inception3b, x);
     let x = r.op("maxpool3", "MaxPool2d", m.maxpool3.forward(x));
-    let x = r.layer(
-        "inception4a",
-        "Inception",
-        &m.inception4a,
-        m.inception4a.forward(x),
-    );
+    let x = r.inception("inception4a", &m.inception4a, x);
     if let Some(aux) = &m.aux1 {
         r.layer("aux1", "InceptionAux", aux, aux.forward(x.clone()));
     }
-    let x = r.layer(
-        "inception4b",
-        "Inception",
-        &m.inception4b,
-        m.inception4b.forward(x),
-    );
-    let x = r.layer(
-        "inception4c",
-        "Inception",
-        &m.inception4c,
-        m.inception4c.forward(x),
-    );
-    let x = r.layer(
-        "inception4d",
-        "Inception",
-        &m.inception4d,
-        m.inception4d.forward(x),
-    );
+    let x = r.inception("inception4b", &m.inception4b, x);
+    let x = r.inception("inception4c", &m.inception4c, x);
+    let x = r.inception("inception4d", &m.inception4d, x);
     if let Some(aux) = &m.aux2 {
         r.layer("aux2", "InceptionAux", aux, aux.forward(x.clone()));
     }
-    let x = r.layer(
-        "inception4e",
-        "Inception",
-        &m.inception4e,
-        m.inception4e.forward(x),
-    );
+    let x = r.inception("inception4e", &m.inception4e, x);
     let x = r.op("maxpool4", "MaxPool2d", m.maxpool4.forward(x));
-    let x = r.layer(
-        "inception5a",
-        "Inception",
-        &m.inception5a,
-        m.inception5a.forward(x),
-    );
-    let x = r.layer(
-        "inception5b",
-        "Inception",
-        &m.inception5b,
-        m.inception5b.forward(x),
-    );
+    let x = r.inception("inception5a", &m.inception5a, x);
+    let x = r.inception("inception5b", &m.inception5b, x);
     let x = r.op("avgpool", "AdaptiveAvgPool2d", m.avgpool.forward(x));
     let x = r.op("flatten", "Flatten", x.flatten(1, 3));
     let x = r.op("dropout", "Dropout", x);
