@@ -158,18 +158,7 @@ impl NodeTensors {
         edges: EdgeKind,
         device: &Device,
     ) -> Result<Self> {
-        let n = dataset.num_nodes();
-        if features.dim == 0 || features.values.len() != n * features.dim {
-            return Err(GraphError::invalid(format!(
-                "{} feature values of width {} do not fit a graph of {n} nodes",
-                features.values.len(),
-                features.dim
-            )));
-        }
-        split.check(&dataset.labels)?;
-        if split.train.is_empty() {
-            return Err(GraphError::invalid("the split has no training node"));
-        }
+        check_training_inputs(dataset, features, split)?;
         let ints = |v: &[usize]| {
             let v: Vec<i64> = v.iter().map(|&i| i as i64).collect();
             let len = v.len();
@@ -405,30 +394,11 @@ pub fn evaluate_nodes<M: NodeModel>(model: &M, data: &NodeTensors) -> Result<Nod
         .convert::<f32>()
         .try_to_vec()
         .map_err(|e| GraphError::Tensor(format!("{e:?}")))?;
-    let score = |nodes: &[usize]| -> (f64, f64) {
-        if nodes.is_empty() {
-            return (f64::NAN, f64::NAN);
-        }
-        let (mut loss, mut correct) = (0.0, 0usize);
-        for &i in nodes {
+    let score = |nodes: &[usize]| {
+        mean_loss_and_accuracy(nodes.iter().map(|&i| {
             let row = &values[i * c..(i + 1) * c];
-            let target = data.host_labels[i].unwrap_or(0);
-            let max = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
-            let lse = max
-                + row
-                    .iter()
-                    .map(|&v| (v as f64 - max).exp())
-                    .sum::<f64>()
-                    .ln();
-            loss += lse - row[target] as f64;
-            if argmax(row) == target {
-                correct += 1;
-            }
-        }
-        (
-            loss / nodes.len() as f64,
-            correct as f64 / nodes.len() as f64,
-        )
+            (row, data.host_labels[i].unwrap_or(0))
+        }))
     };
     let (valid_loss, valid_accuracy) = score(&data.split.valid);
     let (test_loss, test_accuracy) = score(&data.split.test);
@@ -438,6 +408,55 @@ pub fn evaluate_nodes<M: NodeModel>(model: &M, data: &NodeTensors) -> Result<Nod
         test_loss,
         test_accuracy,
     })
+}
+
+/// Checks that `features` fit the graph of `dataset` (one row per node) and that `split` names
+/// known, labelled nodes with at least one for training.
+///
+/// # Errors
+/// [`GraphError::Invalid`] naming the first fault.
+pub(crate) fn check_training_inputs(
+    dataset: &NodeDataset,
+    features: &Features,
+    split: &Split,
+) -> Result<()> {
+    let n = dataset.num_nodes();
+    if features.dim == 0 || features.values.len() != n * features.dim {
+        return Err(GraphError::invalid(format!(
+            "{} feature values of width {} do not fit a graph of {n} nodes",
+            features.values.len(),
+            features.dim
+        )));
+    }
+    split.check(&dataset.labels)?;
+    if split.train.is_empty() {
+        return Err(GraphError::invalid("the split has no training node"));
+    }
+    Ok(())
+}
+
+/// The mean cross-entropy and the accuracy of `(logits row, target class)` pairs, computed on
+/// the host in f64 (`logsumexp` shifted by the row's maximum); NaN for no rows.
+pub(crate) fn mean_loss_and_accuracy<'a>(
+    rows: impl Iterator<Item = (&'a [f32], usize)>,
+) -> (f64, f64) {
+    let (mut loss, mut correct, mut n) = (0.0, 0usize, 0usize);
+    for (row, target) in rows {
+        let max = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
+        let lse = max
+            + row
+                .iter()
+                .map(|&v| (v as f64 - max).exp())
+                .sum::<f64>()
+                .ln();
+        loss += lse - row[target] as f64;
+        correct += usize::from(argmax(row) == target);
+        n += 1;
+    }
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    (loss / n as f64, correct as f64 / n as f64)
 }
 
 /// Index of the largest entry (the first on ties).
@@ -528,39 +547,20 @@ mod tests {
     fn bad_split_and_features_are_errors() {
         let device = Device::flex();
         let d = load_dataset(DatasetName::Karate, &shipped_karate_dir()).unwrap();
-        let split = Split {
+        let error = |features: Features, split: Split| {
+            NodeTensors::new(&d, &features, &split, EdgeKind::SelfLoops, &device)
+                .unwrap_err()
+                .to_string()
+        };
+        let unknown_node = Split {
             train: vec![40],
             ..Split::default()
         };
-        let err = NodeTensors::new(
-            &d,
-            &Features::identity(34),
-            &split,
-            EdgeKind::SelfLoops,
-            &device,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = error(Features::identity(34), unknown_node);
         assert!(err.contains("node 40"), "{err}");
-        let err = NodeTensors::new(
-            &d,
-            &Features::identity(30),
-            &Split::default(),
-            EdgeKind::SelfLoops,
-            &device,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = error(Features::identity(30), Split::default());
         assert!(err.contains("34 nodes"), "{err}");
-        let err = NodeTensors::new(
-            &d,
-            &Features::identity(34),
-            &Split::default(),
-            EdgeKind::SelfLoops,
-            &device,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = error(Features::identity(34), Split::default());
         assert!(err.contains("no training node"), "{err}");
     }
 }

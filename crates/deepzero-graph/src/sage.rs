@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Features, Graph, NodeDataset, Split};
 use crate::error::GraphError;
-use crate::node_train::argmax;
+use crate::node_train::{argmax, check_training_inputs, mean_loss_and_accuracy};
 use crate::sparse::{MessageEdges, NodeInput, SparseMatrix, propagate};
 
 /// One bipartite layer of a sampled computation graph: messages flow from source `src[e]` into
@@ -527,18 +527,7 @@ impl SageData {
     /// [`GraphError::Invalid`] if the features do not fit the graph, or the split names
     /// unknown or unlabelled nodes or has no training node.
     pub fn new(dataset: &NodeDataset, features: &Features, split: &Split) -> crate::Result<Self> {
-        let n = dataset.num_nodes();
-        if features.dim == 0 || features.values.len() != n * features.dim {
-            return Err(GraphError::invalid(format!(
-                "{} feature values of width {} do not fit a graph of {n} nodes",
-                features.values.len(),
-                features.dim
-            )));
-        }
-        split.check(&dataset.labels)?;
-        if split.train.is_empty() {
-            return Err(GraphError::invalid("the split has no training node"));
-        }
+        check_training_inputs(dataset, features, split)?;
         Ok(Self {
             graph: dataset.graph.clone(),
             features: FeatureRows::new(features),
@@ -631,22 +620,13 @@ pub fn sage_scores(
         return Ok((f64::NAN, f64::NAN));
     }
     let logits = predict_logits(model, data, nodes, batch_size, device)?;
-    let c = data.num_classes;
-    let (mut loss, mut correct) = (0.0, 0usize);
-    for (&i, row) in nodes.iter().zip(logits.chunks(c)) {
-        let target = data.labels[i].unwrap_or(0);
-        let max = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
-        let lse = max
-            + row
-                .iter()
-                .map(|&v| (v as f64 - max).exp())
-                .sum::<f64>()
-                .ln();
-        loss += lse - row[target] as f64;
-        correct += usize::from(argmax(row) == target);
-    }
-    let n = nodes.len() as f64;
-    Ok((loss / n, correct as f64 / n))
+    let rows = logits.chunks(data.num_classes);
+    Ok(mean_loss_and_accuracy(
+        nodes
+            .iter()
+            .zip(rows)
+            .map(|(&i, row)| (row, data.labels[i].unwrap_or(0))),
+    ))
 }
 
 /// Trains `model` (built on the autodiff version of `device`) on sampled mini-batches of the
