@@ -52,8 +52,17 @@ pub(crate) fn check_image_params(channels: usize, size: [usize; 2]) -> Result<()
 /// [`DataError::Io`] if the file cannot be read, [`DataError::Decode`] if it is not a valid image.
 pub fn load_image(path: &Path, channels: usize, size: [usize; 2]) -> Result<ImageItem, DataError> {
     check_image_params(channels, size)?;
-    let decoded = decode_image(path, &crate::limits::read_file(path)?)?;
-    Ok(from_dynamic(&decoded, channels, size))
+    Ok(from_dynamic(&read_image(path)?, channels, size))
+}
+
+/// Reads and decodes a PNG or JPEG file as it is (no conversion), within the size limit of
+/// [`read_file`](crate::limits::read_file); see [`decode_image`].
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be read, [`DataError::TooLarge`] past the size limit,
+/// [`DataError::Decode`] if it is not a valid image.
+pub fn read_image(path: &Path) -> Result<DynamicImage, DataError> {
+    decode_image(path, &crate::limits::read_file(path)?)
 }
 
 /// Decodes the bytes of a PNG or JPEG file (the format is sniffed from the content; `path`'s

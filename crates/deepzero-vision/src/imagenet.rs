@@ -22,9 +22,9 @@
 
 use std::path::Path;
 
-use deepzero_data::{DataError, ImageItem};
+use deepzero_data::{DataError, ImageItem, read_image};
+use image::DynamicImage;
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader};
 
 /// Per-channel mean of ImageNet's training images (RGB, pixels / 255).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -119,19 +119,10 @@ impl EvalTransform {
     /// Decodes a PNG or JPEG file (format sniffed from the content) and applies the transform.
     ///
     /// # Errors
-    /// [`DataError::Io`] if the file cannot be read, [`DataError::Decode`] if it is not an image.
+    /// As [`read_image`]: [`DataError::Io`] if the file cannot be read, [`DataError::Decode`] if
+    /// it is not an image.
     pub fn load(&self, path: &Path) -> Result<ImageItem, DataError> {
-        let decoded = ImageReader::open(path)
-            .and_then(ImageReader::with_guessed_format)
-            .map_err(|source| DataError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .decode()
-            .map_err(|source| DataError::Decode {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let decoded = read_image(path)?;
         Ok(self.apply(&decoded))
     }
 }

@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
-use deepzero_data::{DataError, ImageBatcher, ImageItem};
-use image::ImageReader;
+use deepzero_data::{DataError, ImageBatcher, ImageItem, read_image};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -143,17 +142,7 @@ pub fn read_mask_png(
     size: Option<[usize; 2]>,
     num_classes: usize,
 ) -> Result<Vec<u8>, DataError> {
-    let decoded = ImageReader::open(path)
-        .and_then(ImageReader::with_guessed_format)
-        .map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .decode()
-        .map_err(|source| DataError::Decode {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let decoded = read_image(path)?;
     let image::DynamicImage::ImageLuma8(grey) = decoded else {
         return Err(DataError::Invalid(format!(
             "{}: a mask must be an 8-bit single-channel PNG of class ids, not {:?}",
