@@ -10,25 +10,18 @@
 //! loaded with `load_torchvision_segmenter` and compared within 1e-4 (outputs of order 1; a
 //! misplaced weight, a wrong dilation or align_corners moves them by 1e-2 or more).
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use burn::prelude::*;
+use common::{fixed_input, fixture, golden_entry, max_difference};
 use deepzero_vision::segment::{
     DeepLabV3Config, FcnConfig, SimpleSegmentationModel, load_torchvision_segmenter,
 };
 use deepzero_vision::{BlockKind, ResNetConfig};
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
 fn golden(name: &str) -> Value {
-    let text = std::fs::read_to_string(fixture("segment_logits.json")).unwrap();
-    let all: Value = serde_json::from_str(&text).unwrap();
-    all[name].clone()
+    golden_entry("segment_logits.json", name)
 }
 
 fn backbone() -> ResNetConfig {
@@ -37,28 +30,11 @@ fn backbone() -> ResNetConfig {
         .dilated()
 }
 
-fn max_difference(ours: Tensor<4>, theirs: &Value) -> f32 {
-    let ours: Vec<f32> = ours.to_data().try_to_vec::<f32>().unwrap();
-    let theirs: Vec<f32> = theirs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    assert_eq!(ours.len(), theirs.len());
-    ours.iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
-}
-
 fn check(name: &str, model: SimpleSegmentationModel) {
     let device = Device::flex();
     let model = load_torchvision_segmenter(model, &fixture(&format!("{name}.pth")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let n = 2 * 3 * 32 * 48;
-    let data: Vec<f32> = (0..n).map(|i| (0.37 * i as f64).sin() as f32).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(data, [2, 3, 32, 48]), &device);
+    let x = fixed_input([2, 3, 32, 48], &device);
     let (out, aux) = model.forward_with_aux(x);
     let entry = golden(name);
     assert_eq!(out.dims(), [2, 3, 32, 48]);

@@ -6,10 +6,11 @@
 //! logits PyTorch computes for a fixed input, every torchvision key and shape of the 15
 //! ImageNet models, and torchvision's evaluation transform of one image.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
+use common::{fixed_input, fixture, input_shape, max_difference, read_json};
 use deepzero_data::ImageBatcher;
 use deepzero_vision::{
     EvalTransform, IMAGENET_MEAN, IMAGENET_STD, ImageModel, ImportError, ImportOptions,
@@ -17,49 +18,13 @@ use deepzero_vision::{
 };
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
 fn golden() -> Value {
-    let text = std::fs::read_to_string(fixture("expected_logits.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-/// The script's input: `x.flatten()[i] = float32(sin(0.37 i))`.
-fn fixed_input(shape: [usize; 4], device: &Device) -> Tensor<4> {
-    let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n).map(|i| (0.37 * i as f64).sin() as f32).collect();
-    Tensor::from_data(TensorData::new(data, shape), device)
+    read_json("expected_logits.json")
 }
 
 /// Largest |ours − PyTorch's| over the logits of `entry`.
 fn max_logit_difference(logits: Tensor<2>, entry: &Value) -> f32 {
-    let ours: Vec<f32> = logits.to_data().try_to_vec::<f32>().unwrap();
-    let theirs: Vec<f32> = entry["logits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().iter())
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    assert_eq!(ours.len(), theirs.len());
-    ours.iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
-}
-
-fn input_shape(entry: &Value) -> [usize; 4] {
-    let dims: Vec<usize> = entry["input_shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    dims.try_into().unwrap()
+    max_difference(logits, &entry["logits"])
 }
 
 fn tiny_resnet18(device: &Device) -> deepzero_vision::ResNet {

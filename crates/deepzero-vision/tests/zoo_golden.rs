@@ -14,9 +14,10 @@
 //! apart; a weight in the wrong slot, a transposed kernel or a different pooling window moves
 //! logits by 1e-2 or more.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use burn::prelude::*;
+use common::{fixed_input, fixture, golden_entry, input_shape, max_difference};
 use deepzero_vision::{
     AlexNetConfig, GoogLeNetConfig, IMAGENET_MEAN, IMAGENET_STD, ImportOptions, VggCfg, VggConfig,
     ZooModel, load_torchvision_with,
@@ -25,51 +26,24 @@ use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
 fn golden(name: &str) -> Value {
-    let text = std::fs::read_to_string(fixture("zoo_logits.json")).unwrap();
-    let all: Value = serde_json::from_str(&text).unwrap();
-    all[name].clone()
+    golden_entry("zoo_logits.json", name)
 }
 
-/// The script's input, `x.flatten()[i] = float32(sin(0.37 i))`, of the entry's shape.
-fn fixed_input(entry: &Value, device: &Device) -> Tensor<4> {
-    let dims: Vec<usize> = entry["input_shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let shape: [usize; 4] = dims.try_into().unwrap();
-    let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n).map(|i| (0.37 * i as f64).sin() as f32).collect();
-    Tensor::from_data(TensorData::new(data, shape), device)
+/// The scripts' fixed input of the entry's shape.
+fn entry_input(entry: &Value, device: &Device) -> Tensor<4> {
+    fixed_input(input_shape(entry), device)
 }
 
 /// Largest |ours − PyTorch's| over `entry[key]` (a `[B, classes]` list of lists).
-fn max_difference(logits: Tensor<2>, entry: &Value, key: &str) -> f32 {
-    let ours: Vec<f32> = logits.to_data().try_to_vec::<f32>().unwrap();
-    let theirs: Vec<f32> = entry[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("{key} not in the fixture"))
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().iter())
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    assert_eq!(ours.len(), theirs.len(), "{key}");
-    ours.iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
+fn logit_difference(logits: Tensor<2>, entry: &Value, key: &str) -> f32 {
+    let theirs = &entry[key];
+    assert!(theirs.is_array(), "{key} not in the fixture");
+    max_difference(logits, theirs)
 }
 
 fn assert_close(name: &str, logits: Tensor<2>, entry: &Value, key: &str) {
-    let diff = max_difference(logits, entry, key);
+    let diff = logit_difference(logits, entry, key);
     eprintln!("{name} {key}: max |logit - PyTorch| = {diff:.2e}");
     assert!(
         diff <= TOLERANCE,
@@ -106,7 +80,7 @@ fn vgg11_and_vgg11_bn_match_pytorch() {
         assert!(report.is_complete());
         assert_close(
             name,
-            model.forward(fixed_input(&entry, &device)),
+            model.forward(entry_input(&entry, &device)),
             &entry,
             "logits",
         );
@@ -131,7 +105,7 @@ fn alexnet_matches_pytorch() {
     assert_eq!((report.applied, report.ignored), (16, 0));
     assert_close(
         "alexnet_d16",
-        model.forward(fixed_input(&entry, &device)),
+        model.forward(entry_input(&entry, &device)),
         &entry,
         "logits",
     );
@@ -152,7 +126,7 @@ fn googlenet_matches_pytorch_with_and_without_transform_input() {
     let device = Device::flex();
     let entry = golden("googlenet_d16");
     let path = fixture("googlenet_d16.pth");
-    let x = fixed_input(&entry, &device);
+    let x = entry_input(&entry, &device);
     // Every width / 16, rounded up; the auxiliary heads built, as in the checkpoint.
     let config = GoogLeNetConfig::new(10).with_width_divisor(16);
     let (model, report) = load_torchvision_with(
