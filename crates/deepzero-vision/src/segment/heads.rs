@@ -38,7 +38,7 @@ impl BranchLayer {
 }
 
 /// Runs a sequence of layers.
-fn run(layers: &[BranchLayer], x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn run(layers: &[BranchLayer], x: Tensor<4>) -> Tensor<4> {
     layers.iter().fold(x, |x, l| l.forward(x))
 }
 
@@ -89,7 +89,7 @@ impl Aspp {
 }
 
 /// `conv k×k (dilation d, padding d·(k−1)/2, no bias) → BN → ReLU`.
-fn conv_bn_relu(
+pub(crate) fn conv_bn_relu(
     channels: [usize; 2],
     kernel: usize,
     dilation: usize,
@@ -116,6 +116,8 @@ fn conv_bn_relu(
 pub enum HeadLayer {
     /// DeepLab's ASPP (`classifier.0`).
     Aspp(Aspp),
+    /// PSPNet's pyramid pooling module.
+    Pyramid(super::pspnet::PyramidPooling),
     /// Any other layer.
     Layer(BranchLayer),
 }
@@ -124,6 +126,7 @@ pub enum HeadLayer {
 pub fn run_head(head: &[HeadLayer], x: Tensor<4>) -> Tensor<4> {
     head.iter().fold(x, |x, layer| match layer {
         HeadLayer::Aspp(m) => m.forward(x),
+        HeadLayer::Pyramid(m) => m.forward(x),
         HeadLayer::Layer(m) => m.forward(x),
     })
 }

@@ -7,6 +7,7 @@
 //! | [`overlay`], [`class_colour`] — masks drawn in PASCAL VOC's colours | `draw.rs` |
 //! | [`UNet`] — Ronneberger et al. 2015, width/depth knobs, transposed or bilinear upsampling | `unet.rs` |
 //! | [`DeepLabV3`] — DeepLab v3 (ASPP on a dilated ResNet), torchvision's `deeplabv3_resnet50` | `deeplab.rs`, `heads.rs`, `simple.rs` |
+//! | [`PspNet`] — PSPNet (pyramid pooling module on a dilated ResNet; no torchvision weights exist) | `pspnet.rs` |
 //! | [`Fcn`] — torchvision's `fcn_resnet50` (FCN head on a dilated ResNet) | `fcn.rs` |
 //! | [`load_torchvision_segmenter`] — torchvision's FCN / DeepLab weights | `simple.rs` |
 //! | [`task`] — digit scenes → trained segmenter in a run folder, evaluation, [`task::Predictor`] | `task.rs` |
@@ -21,6 +22,7 @@ pub mod draw;
 pub mod fcn;
 pub mod heads;
 pub mod metrics;
+pub mod pspnet;
 pub mod simple;
 pub mod task;
 pub mod unet;
@@ -39,6 +41,7 @@ pub use deeplab::{DeepLabV3, DeepLabV3Config};
 pub use draw::{class_colour, mask_to_rgb, overlay};
 pub use fcn::{Fcn, FcnConfig};
 pub use metrics::{ConfusionMatrix, IGNORE_INDEX, MetricError};
+pub use pspnet::{PspNet, PspNetConfig, PyramidPooling};
 pub use simple::{SimpleSegmentationModel, load_torchvision_segmenter};
 pub use unet::{UNet, UNetConfig, Upsampling};
 
