@@ -233,7 +233,12 @@ mod tests {
         let x = Tensor::<4>::random([1, 8, 6, 6], burn::tensor::Distribution::Default, &device);
         let y = ppm.forward(x.clone());
         assert_eq!(y.dims(), [1, 16, 6, 6]);
-        let passed: Vec<f32> = y.clone().narrow(1, 0, 8).into_data().try_into_vec().unwrap();
+        let passed: Vec<f32> = y
+            .clone()
+            .narrow(1, 0, 8)
+            .into_data()
+            .try_into_vec()
+            .unwrap();
         let input: Vec<f32> = x.into_data().try_into_vec().unwrap();
         assert_eq!(passed, input);
         // The 1×1 bin's channels (8..12) hold one value per channel over the whole map.
