@@ -80,6 +80,20 @@ fn warmup_factor(step: usize, warmup: usize) -> f64 {
     (step + 1) as f64 / warmup as f64
 }
 
+/// The factor of 0-based `step` in a schedule that warms up linearly over `warmup` steps, then
+/// follows `decay(progress)` with `progress` going from 0 to 1 over the remaining steps (factor 1
+/// when no step remains).
+fn warmup_then(step: usize, warmup: usize, total: usize, decay: impl Fn(f64) -> f64) -> f64 {
+    if step < warmup {
+        return warmup_factor(step, warmup);
+    }
+    let decay_steps = total.saturating_sub(warmup);
+    if decay_steps == 0 {
+        return 1.0;
+    }
+    decay((step - warmup) as f64 / decay_steps as f64)
+}
+
 /// Cosine interpolation from 1 to `min_factor` as `progress` goes from 0 to 1 (clamped).
 fn cosine_factor(progress: f64, min_factor: f64) -> f64 {
     let p = progress.clamp(0.0, 1.0);
@@ -121,26 +135,16 @@ impl LrSchedule {
                 warmup_steps,
                 min_lr_factor,
             } => {
-                if step < warmup_steps {
-                    return base_lr * warmup_factor(step, warmup_steps);
-                }
-                let decay_steps = total_steps.saturating_sub(warmup_steps);
-                if decay_steps == 0 {
-                    return base_lr;
-                }
-                let progress = (step - warmup_steps) as f64 / decay_steps as f64;
-                base_lr * cosine_factor(progress, min_lr_factor)
+                base_lr
+                    * warmup_then(step, warmup_steps, total_steps, |progress| {
+                        cosine_factor(progress, min_lr_factor)
+                    })
             }
             Self::WarmupLinear { warmup_steps } => {
-                if step < warmup_steps {
-                    return base_lr * warmup_factor(step, warmup_steps);
-                }
-                let decay_steps = total_steps.saturating_sub(warmup_steps);
-                if decay_steps == 0 {
-                    return base_lr;
-                }
-                let progress = (step - warmup_steps) as f64 / decay_steps as f64;
-                base_lr * (1.0 - progress).max(0.0)
+                base_lr
+                    * warmup_then(step, warmup_steps, total_steps, |progress| {
+                        (1.0 - progress).max(0.0)
+                    })
             }
         }
     }
