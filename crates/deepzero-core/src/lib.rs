@@ -71,5 +71,5 @@ pub use error::{CoreError, Result};
 pub use metrics::{ClassificationReport, ConfusionMatrix};
 pub use mlp::{HiddenActivation, Mlp};
 pub use optim::{OptimizerKind, ParseOptimizerError};
-pub use regression::{LinearRegression, LogisticRegression};
+pub use regression::{LinearRegression, LogisticRegression, RegressionModel};
 pub use schedule::{LrSchedule, ParseScheduleError};

@@ -37,6 +37,40 @@ pub struct RegressionGradients {
     pub bias: Tensor<1>,
 }
 
+/// What linear and logistic regression share: a weight and a bias, a loss with hand-derived
+/// gradients, and full-batch gradient descent on them.
+pub trait RegressionModel {
+    /// The loss on the examples `x` with targets `y`.
+    fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1>;
+
+    /// The hand-derived gradients of [`loss`](Self::loss) with respect to the weight and the bias.
+    fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients;
+
+    /// The weight and the bias, for an update in place.
+    fn parameters_mut(&mut self) -> (&mut Tensor<2>, &mut Tensor<1>);
+
+    /// One gradient-descent step `θ ← θ − lr · ∂J/∂θ`.
+    fn apply_gradients(&mut self, grads: RegressionGradients, lr: f64) {
+        let (weight, bias) = self.parameters_mut();
+        *weight = weight.clone() - grads.weight.mul_scalar(lr);
+        *bias = bias.clone() - grads.bias.mul_scalar(lr);
+    }
+
+    /// Full-batch gradient descent for `epochs` steps; returns the loss before each step.
+    ///
+    /// # Errors
+    /// [`CoreError::TensorRead`](crate::CoreError::TensorRead) if a loss cannot be read back.
+    fn fit(&mut self, x: Tensor<2>, y: Tensor<2>, lr: f64, epochs: usize) -> Result<Vec<f64>> {
+        let mut history = Vec::with_capacity(epochs);
+        for _ in 0..epochs {
+            history.push(self.loss(x.clone(), y.clone()).try_into_scalar::<f64>()?);
+            let grads = self.gradients(x.clone(), y.clone());
+            self.apply_gradients(grads, lr);
+        }
+        Ok(history)
+    }
+}
+
 /// Adds a `[k]` bias to every row of an `[n, k]` matrix.
 fn add_bias(xw: Tensor<2>, bias: Tensor<1>) -> Tensor<2> {
     xw + bias.unsqueeze::<2>()
@@ -70,14 +104,16 @@ impl LinearRegression {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         add_bias(x.matmul(self.weight.clone()), self.bias.clone())
     }
+}
 
+impl RegressionModel for LinearRegression {
     /// Mean squared error over all `n·d_out` entries.
-    pub fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+    fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
         mse(self.forward(x), y)
     }
 
     /// Hand-derived gradients `(2/nk) Xᵀ R` and `(2/nk) Σ_rows R` with `R = XW + b − Y`.
-    pub fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients {
+    fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients {
         let [n, k] = y.dims();
         let residual = (self.forward(x.clone()) - y).mul_scalar(2.0 / (n * k) as f64);
         RegressionGradients {
@@ -86,24 +122,8 @@ impl LinearRegression {
         }
     }
 
-    /// One gradient-descent step `θ ← θ − lr · ∂J/∂θ`.
-    pub fn apply_gradients(&mut self, grads: RegressionGradients, lr: f64) {
-        self.weight = self.weight.clone() - grads.weight.mul_scalar(lr);
-        self.bias = self.bias.clone() - grads.bias.mul_scalar(lr);
-    }
-
-    /// Full-batch gradient descent for `epochs` steps; returns the loss before each step.
-    ///
-    /// # Errors
-    /// [`CoreError::TensorRead`](crate::CoreError::TensorRead) if a loss cannot be read back.
-    pub fn fit(&mut self, x: Tensor<2>, y: Tensor<2>, lr: f64, epochs: usize) -> Result<Vec<f64>> {
-        let mut history = Vec::with_capacity(epochs);
-        for _ in 0..epochs {
-            history.push(self.loss(x.clone(), y.clone()).try_into_scalar::<f64>()?);
-            let grads = self.gradients(x.clone(), y.clone());
-            self.apply_gradients(grads, lr);
-        }
-        Ok(history)
+    fn parameters_mut(&mut self) -> (&mut Tensor<2>, &mut Tensor<1>) {
+        (&mut self.weight, &mut self.bias)
     }
 }
 
@@ -140,14 +160,16 @@ impl LogisticRegression {
         let [n, _] = x.dims();
         self.logits(x).greater_equal_scalar(0.0).int().reshape([n])
     }
+}
 
+impl RegressionModel for LogisticRegression {
     /// Mean binary cross-entropy; `y` holds 0/1 (or soft) labels, shape `[n, 1]`.
-    pub fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+    fn loss(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
         binary_cross_entropy_with_logits(self.logits(x), y)
     }
 
     /// Hand-derived gradients `Xᵀ(σ(Xw + b) − y)/n` and `Σ(σ(Xw + b) − y)/n`.
-    pub fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients {
+    fn gradients(&self, x: Tensor<2>, y: Tensor<2>) -> RegressionGradients {
         let [n, _] = y.dims();
         let error = (self.predict_proba(x.clone()) - y).mul_scalar(1.0 / n as f64);
         RegressionGradients {
@@ -156,24 +178,8 @@ impl LogisticRegression {
         }
     }
 
-    /// One gradient-descent step `θ ← θ − lr · ∂J/∂θ`.
-    pub fn apply_gradients(&mut self, grads: RegressionGradients, lr: f64) {
-        self.weight = self.weight.clone() - grads.weight.mul_scalar(lr);
-        self.bias = self.bias.clone() - grads.bias.mul_scalar(lr);
-    }
-
-    /// Full-batch gradient descent for `epochs` steps; returns the loss before each step.
-    ///
-    /// # Errors
-    /// [`CoreError::TensorRead`](crate::CoreError::TensorRead) if a loss cannot be read back.
-    pub fn fit(&mut self, x: Tensor<2>, y: Tensor<2>, lr: f64, epochs: usize) -> Result<Vec<f64>> {
-        let mut history = Vec::with_capacity(epochs);
-        for _ in 0..epochs {
-            history.push(self.loss(x.clone(), y.clone()).try_into_scalar::<f64>()?);
-            let grads = self.gradients(x.clone(), y.clone());
-            self.apply_gradients(grads, lr);
-        }
-        Ok(history)
+    fn parameters_mut(&mut self) -> (&mut Tensor<2>, &mut Tensor<1>) {
+        (&mut self.weight, &mut self.bias)
     }
 }
 
@@ -197,39 +203,34 @@ mod tests {
         assert!(fd.passed, "finite differences: {fd:?}");
     }
 
+    /// Checks both hand-derived gradients of the model `make(weight, bias)` on `(x, y)`.
+    fn check_both_gradients<M: RegressionModel>(
+        weight: &Tensor<2>,
+        bias: &Tensor<1>,
+        make: impl Fn(Tensor<2>, Tensor<1>) -> M + Copy,
+        x: &Tensor<2>,
+        y: &Tensor<2>,
+    ) {
+        let grads = make(weight.clone(), bias.clone()).gradients(x.clone(), y.clone());
+        let loss_at_weight = |w| make(w, bias.clone()).loss(x.clone(), y.clone());
+        check(loss_at_weight, weight, &grads.weight);
+        let loss_at_bias = |b| make(weight.clone(), b).loss(x.clone(), y.clone());
+        check(loss_at_bias, bias, &grads.bias);
+    }
+
     #[test]
     fn linear_gradients_match_autodiff_and_finite_differences() {
         let mut r = rng(10);
         let x = uniform2(&mut r, 6, 3, -1.0, 1.0);
         let y = uniform2(&mut r, 6, 2, -1.0, 1.0);
-        let model = LinearRegression {
-            weight: uniform2(&mut r, 3, 2, -1.0, 1.0),
-            bias: uniform1(&mut r, 2, -1.0, 1.0),
-        };
-        let grads = model.gradients(x.clone(), y.clone());
-        let b = model.bias.clone();
-        check(
-            |w| {
-                LinearRegression {
-                    weight: w,
-                    bias: b.clone(),
-                }
-                .loss(x.clone(), y.clone())
-            },
-            &model.weight,
-            &grads.weight,
-        );
-        let w = model.weight.clone();
-        check(
-            |b| {
-                LinearRegression {
-                    weight: w.clone(),
-                    bias: b,
-                }
-                .loss(x.clone(), y.clone())
-            },
-            &model.bias,
-            &grads.bias,
+        let weight = uniform2(&mut r, 3, 2, -1.0, 1.0);
+        let bias = uniform1(&mut r, 2, -1.0, 1.0);
+        check_both_gradients(
+            &weight,
+            &bias,
+            |weight, bias| LinearRegression { weight, bias },
+            &x,
+            &y,
         );
     }
 
@@ -280,34 +281,14 @@ mod tests {
         let mut r = rng(12);
         let x = uniform2(&mut r, 8, 3, -2.0, 2.0);
         let y = labels(&mut r, 8, 2).float().reshape([8, 1]);
-        let model = LogisticRegression {
-            weight: uniform2(&mut r, 3, 1, -1.0, 1.0),
-            bias: uniform1(&mut r, 1, -1.0, 1.0),
-        };
-        let grads = model.gradients(x.clone(), y.clone());
-        let b = model.bias.clone();
-        check(
-            |w| {
-                LogisticRegression {
-                    weight: w,
-                    bias: b.clone(),
-                }
-                .loss(x.clone(), y.clone())
-            },
-            &model.weight,
-            &grads.weight,
-        );
-        let w = model.weight.clone();
-        check(
-            |b| {
-                LogisticRegression {
-                    weight: w.clone(),
-                    bias: b,
-                }
-                .loss(x.clone(), y.clone())
-            },
-            &model.bias,
-            &grads.bias,
+        let weight = uniform2(&mut r, 3, 1, -1.0, 1.0);
+        let bias = uniform1(&mut r, 1, -1.0, 1.0);
+        check_both_gradients(
+            &weight,
+            &bias,
+            |weight, bias| LogisticRegression { weight, bias },
+            &x,
+            &y,
         );
     }
 

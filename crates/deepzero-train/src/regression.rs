@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::prelude::*;
-use deepzero_core::{LinearRegression, LogisticRegression};
+use deepzero_core::{LinearRegression, LogisticRegression, RegressionModel as _};
 use deepzero_data::{Regression, linear_regression_data, logistic_data};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
