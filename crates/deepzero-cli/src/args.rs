@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use deepzero_core::{LrSchedule, OptimizerKind};
+use deepzero_sequence::tasks::generate::SampleOptions;
+use deepzero_sequence::tasks::translate::DecodeOptions;
 use deepzero_train::device::Backend;
 use deepzero_train::{EarlyStop, FitConfig, RunSettings};
 use deepzero_vision::tasks::finetune::Strategy;
@@ -217,72 +219,55 @@ impl TrainArgs {
     /// Checks the options every recipe shares, and refuses those of another family of recipes
     /// than `family`, the family of recipe `name` (which `needs_data` a `--data-dir`).
     pub fn validate(&self, name: &str, family: Family, needs_data: bool) -> Result<(), CliError> {
-        let usage = |m: &str| Err(CliError::Usage(m.into()));
-        if self.batch_size == Some(0) {
-            return usage("--batch-size must be at least 1");
-        }
-        if self.epochs == Some(0) {
-            return usage("--epochs must be at least 1");
-        }
-        if let Some(lr) = self.lr
-            && !(lr.is_finite() && lr > 0.0)
-        {
-            return Err(CliError::Usage(format!(
-                "--lr must be a positive number, not {lr}"
-            )));
-        }
-        if !(0.0..1.0).contains(&self.valid_fraction) {
-            return usage("--valid-fraction must be in [0, 1)");
-        }
-        if self.image.image_size < 8 || !self.image.image_size.is_multiple_of(4) {
-            return usage("--image-size must be a multiple of 4, at least 8");
-        }
+        let usage = |message: String| Err(CliError::Usage(message));
         let text = &self.text;
-        if family != Family::Text {
-            for (flag, given) in [
-                ("--dropout", text.dropout.is_some()),
-                ("--word-dropout", text.word_dropout.is_some()),
-                ("--min-freq", text.min_freq.is_some()),
-                ("--ngrams", text.ngrams.is_some()),
-                ("--embeddings-from", text.embeddings_from.is_some()),
-                ("--keep-duplicates", text.keep_duplicates),
-            ] {
-                if given {
-                    return Err(CliError::Usage(format!(
-                        "{flag} applies to the text-classification recipes, not to {}",
-                        name
-                    )));
-                }
-            }
+        let text_only = [
+            ("--dropout", text.dropout.is_some()),
+            ("--word-dropout", text.word_dropout.is_some()),
+            ("--min-freq", text.min_freq.is_some()),
+            ("--ngrams", text.ngrams.is_some()),
+            ("--embeddings-from", text.embeddings_from.is_some()),
+            ("--keep-duplicates", text.keep_duplicates),
+        ];
+        if let Some((flag, _)) = text_only.iter().find(|(_, given)| *given)
+            && family != Family::Text
+        {
+            return usage(format!(
+                "{flag} applies to the text-classification recipes, not to {name}"
+            ));
+        }
+        let counts = [
+            ("--batch-size", self.batch_size),
+            ("--epochs", self.epochs),
+            ("--min-freq", text.min_freq),
+            ("--ngrams", text.ngrams),
+            ("--max-len", text.max_len),
+            ("--steps-per-epoch", self.lm.steps_per_epoch),
+        ];
+        if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == Some(0)) {
+            return usage(format!("{flag} must be at least 1"));
         }
         for (flag, p) in [
             ("--dropout", text.dropout),
             ("--word-dropout", text.word_dropout),
         ] {
-            if let Some(p) = p
-                && !(0.0..1.0).contains(&p)
-            {
-                return Err(CliError::Usage(format!(
-                    "{flag} must be in [0, 1), got {p}"
-                )));
+            if let Some(p) = p.filter(|p| !(0.0..1.0).contains(p)) {
+                return usage(format!("{flag} must be in [0, 1), got {p}"));
             }
         }
-        for (flag, n) in [("--min-freq", text.min_freq), ("--ngrams", text.ngrams)] {
-            if n == Some(0) {
-                return Err(CliError::Usage(format!("{flag} must be at least 1")));
-            }
+        if let Some(lr) = self.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
+            return usage(format!("--lr must be a positive number, not {lr}"));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return usage("--valid-fraction must be in [0, 1)".into());
+        }
+        if self.image.image_size < 8 || !self.image.image_size.is_multiple_of(4) {
+            return usage("--image-size must be a multiple of 4, at least 8".into());
         }
         if self.data_dir.is_none() && needs_data {
-            return Err(CliError::Usage(format!(
-                "{} needs --data-dir DIR (see `deepzero list`; e.g. shared/datasets)",
-                name
-            )));
-        }
-        if text.max_len == Some(0) {
-            return usage("--max-len must be at least 1");
-        }
-        if self.lm.steps_per_epoch == Some(0) {
-            return usage("--steps-per-epoch must be at least 1");
+            return usage(format!(
+                "{name} needs --data-dir DIR (see `deepzero list`; e.g. shared/datasets)"
+            ));
         }
         Ok(())
     }
@@ -319,6 +304,35 @@ pub struct PredictArgs {
     pub generate: GenerateArgs,
     #[command(flatten)]
     pub translate: TranslateArgs,
+}
+
+/// The options every command that runs a trained recipe shares (`segment`, `detect`,
+/// `search`, `caption`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// Recipe name (see `deepzero list`).
+    pub recipe: String,
+    /// The run folder written by `deepzero train` (alias --checkpoint).
+    #[arg(long, alias = "checkpoint")]
+    pub run: PathBuf,
+    /// Print JSON (for programs).
+    #[arg(long)]
+    pub json: bool,
+    /// Compute backend: flex (default), ndarray, wgpu, cuda; or set BURN_DEVICE.
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+impl PredictArgs {
+    /// The run options of `predict` with the run of `recipe`.
+    pub fn run_args(&self, recipe: &str) -> RunArgs {
+        RunArgs {
+            recipe: recipe.into(),
+            run: self.checkpoint.clone(),
+            json: self.json,
+            backend: self.backend.clone(),
+        }
+    }
 }
 
 /// When to invert a grayscale input image.
@@ -370,6 +384,34 @@ pub struct TranslateArgs {
     /// GNMT length-penalty exponent α of the beam (default 1.0; 0: none).
     #[arg(long, value_name = "ALPHA")]
     pub length_penalty: Option<f64>,
+}
+
+impl GenerateArgs {
+    /// The library's sampling options.
+    pub fn sample_options(&self) -> SampleOptions {
+        SampleOptions {
+            max_new_tokens: self.max_new_tokens,
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            seed: self.sample_seed,
+        }
+    }
+}
+
+impl TranslateArgs {
+    /// The library's decoding options (its defaults where none is given).
+    pub fn decode_options(&self) -> Result<DecodeOptions, CliError> {
+        if self.beam == Some(0) {
+            return Err(CliError::Usage("--beam must be at least 1".into()));
+        }
+        let defaults = DecodeOptions::default();
+        Ok(DecodeOptions {
+            beam: self.beam.unwrap_or(defaults.beam),
+            greedy: self.greedy,
+            length_penalty: self.length_penalty.unwrap_or(defaults.length_penalty),
+        })
+    }
 }
 
 /// Which part of the pre-trained model to freeze.

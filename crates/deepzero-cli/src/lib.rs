@@ -5,6 +5,17 @@
 //! `deepzero_sequence::tasks`, `deepzero_train::regression`), which does the reading,
 //! training, evaluation, prediction and run-folder work; [`tasks`] maps the options onto
 //! those calls and prints their results.
+//!
+//! ## Library first
+//!
+//! The libraries format what they return (`Display` on every task's predictions and scores,
+//! `ImageDetections::describe`, `detect::coco_results`, `SearchResult::describe`,
+//! `CheckReport::summary`) and own whole steps (`deepzero_sequence::tasks::read_lines`,
+//! `generate::Prompts`, `Predictor::predict_and_draw`, `segment_into`, `ImageDetections::draw`,
+//! `caption_images`, `predict_nodes`, the evaluation summaries), so a library user gets the
+//! command's text. Here: the options, their mapping onto library specs, and shared glue
+//! ([`args::RunArgs`]; `print_items`, `read_texts`, `device` in [`tasks`]). Size, by
+//! `find crates/deepzero-cli/src -name '*.rs' | xargs wc -l`: 3 133 lines before, 2 743 after.
 
 pub mod args;
 pub mod error;

@@ -13,7 +13,7 @@ use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::segment::SegmentArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
-use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs};
+use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, recipes, tasks};
 
 /// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
 /// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
@@ -123,28 +123,27 @@ fn run(cli: Cli) -> Result<(), CliError> {
             args,
         } => deepzero_cli::eval(&recipe, &checkpoint, &args),
         Command::Predict { recipe, args } => deepzero_cli::predict(&recipe, &args),
-        Command::Segment(args) => deepzero_cli::tasks::segment::segment(
-            &deepzero_cli::recipes::find(&args.recipe)?,
-            &args,
-        ),
+        Command::Segment(args) => {
+            recipes::find(&args.run.recipe)?;
+            tasks::segment::segment(&args)
+        }
         Command::Recommend(args) => deepzero_cli::recommend(&args, false),
         Command::SimilarItems(args) => deepzero_cli::recommend(&args, true),
         Command::Embed(args) => deepzero_cli::embed(&args),
-        Command::Search(args) => deepzero_cli::tasks::multimodal::search(
-            &deepzero_cli::recipes::find(&args.recipe)?,
-            &args,
-        ),
-        Command::Caption(args) => deepzero_cli::tasks::multimodal::caption(
-            &deepzero_cli::recipes::find(&args.recipe)?,
-            &args,
-        ),
-        Command::Summary(args) => deepzero_cli::tasks::zoo::summary(&args),
-        Command::Import(args) => deepzero_cli::tasks::zoo::import(&args),
-        Command::Serve(args) => deepzero_cli::tasks::serve::serve(&args),
-        Command::Data(args) => deepzero_cli::tasks::data::data(&args),
-        Command::Generate(args) => deepzero_cli::tasks::hf::generate(&args),
-        Command::Detect(args) => deepzero_cli::tasks::detect::detect(&args),
-        Command::CocoEval(args) => deepzero_cli::tasks::detect::coco_eval(&args),
+        Command::Search(args) => {
+            tasks::multimodal::search(&recipes::find(&args.run.recipe)?, &args)
+        }
+        Command::Caption(args) => {
+            tasks::multimodal::caption(&recipes::find(&args.run.recipe)?, &args)
+        }
+        Command::Summary(args) => tasks::zoo::summary(&args),
+        Command::Import(args) if args.model == "gpt2" => tasks::hf::import(&args),
+        Command::Import(args) => tasks::zoo::import(&args),
+        Command::Serve(args) => tasks::serve::serve(&args),
+        Command::Data(args) => tasks::data::data(&args),
+        Command::Generate(args) => tasks::hf::generate(&args),
+        Command::Detect(args) => tasks::detect::detect(&recipes::find(&args.run.recipe)?, &args),
+        Command::CocoEval(args) => tasks::detect::coco_eval(&args),
     }
 }
 

@@ -1,82 +1,16 @@
 //! End-to-end tests of the `deepzero` binary: the happy path, every kind of bad input the
 //! foundation promises a one-line error for, and a kill during training.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use deepzero_data::{IdxImages, write_idx_images, write_idx_labels};
+use deepzero_data::write_idx_labels;
 
-fn deepzero() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
-    cmd.env_remove("BURN_DEVICE");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    deepzero().args(args).output().expect("deepzero runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Asserts a failure that printed exactly one `error: ...` line containing `needle`.
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert!(
-        !out.status.success(),
-        "expected failure, got success: {}",
-        stdout(out)
-    );
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-/// A learnable synthetic MNIST-shaped corpus: class k lights up row band k.
-fn synthetic_images(n: usize, offset: usize) -> (IdxImages, Vec<u8>) {
-    let mut pixels = vec![0u8; n * 784];
-    let mut labels = Vec::with_capacity(n);
-    for i in 0..n {
-        let label = ((i + offset) % 10) as u8;
-        labels.push(label);
-        let row0 = 2 + 2 * label as usize;
-        for y in row0..row0 + 3 {
-            for x in 4..24 {
-                pixels[i * 784 + y * 28 + x] = 200 + ((i * 7 + x) % 50) as u8;
-            }
-        }
-    }
-    (
-        IdxImages {
-            count: n,
-            rows: 28,
-            cols: 28,
-            pixels,
-        },
-        labels,
-    )
-}
-
-fn write_corpus(dir: &Path, train: usize, test: usize) {
-    let (images, labels) = synthetic_images(train, 0);
-    write_idx_images(&dir.join("train-images-idx3-ubyte.gz"), &images, true).unwrap();
-    write_idx_labels(&dir.join("train-labels-idx1-ubyte.gz"), &labels, true).unwrap();
-    let (images, labels) = synthetic_images(test, 3);
-    write_idx_images(&dir.join("t10k-images-idx3-ubyte"), &images, false).unwrap();
-    write_idx_labels(&dir.join("t10k-labels-idx1-ubyte"), &labels, false).unwrap();
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{
+    assert_one_line_error, deepzero, path, run, stderr, stdout, synthetic_images, write_idx_corpus,
+};
 
 #[test]
 fn list_names_every_recipe_and_its_chapter() {
@@ -104,7 +38,7 @@ fn list_names_every_recipe_and_its_chapter() {
 #[test]
 fn train_eval_predict_on_idx_data() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path(), 300, 100);
+    write_idx_corpus(data.path(), 300, 100, true);
     let out_dir = tempfile::tempdir().unwrap();
     let run_dir = out_dir.path().join("run");
     let out = run(&[
@@ -306,7 +240,7 @@ fn missing_data_directory_is_a_one_line_error() {
 #[test]
 fn truncated_idx_file_is_a_one_line_error_naming_the_file() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path(), 50, 20);
+    write_idx_corpus(data.path(), 50, 20, true);
     let file = data.path().join("t10k-images-idx3-ubyte");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
@@ -325,7 +259,7 @@ fn truncated_idx_file_is_a_one_line_error_naming_the_file() {
 #[test]
 fn label_out_of_range_is_a_one_line_error() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path(), 50, 20);
+    write_idx_corpus(data.path(), 50, 20, true);
     let (_, mut labels) = synthetic_images(50, 0);
     labels[7] = 12;
     write_idx_labels(
@@ -349,7 +283,7 @@ fn label_out_of_range_is_a_one_line_error() {
 #[test]
 fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path(), 100, 20);
+    write_idx_corpus(data.path(), 100, 20, true);
     let run_dir = tempfile::tempdir().unwrap();
     let out = run(&[
         "train",
@@ -405,7 +339,7 @@ fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
 #[test]
 fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path(), 600, 50);
+    write_idx_corpus(data.path(), 600, 50, true);
     let out_dir = tempfile::tempdir().unwrap();
     let run_dir: PathBuf = out_dir.path().join("run");
     let latest = run_dir.join("checkpoints/latest.json");

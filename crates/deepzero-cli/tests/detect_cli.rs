@@ -1,34 +1,13 @@
 //! End-to-end tests of `deepzero coco-eval` and `deepzero detect`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use deepzero_train::{FitConfig, RunSettings};
 use deepzero_vision::tasks::detect::{self, DetectSpec};
 use serde_json::Value;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deepzero"))
-        .env_remove("BURN_DEVICE")
-        .args(args)
-        .output()
-        .expect("deepzero runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert!(!out.status.success(), "expected failure: {}", stdout(out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(needle),
-        "`{needle}` not in: {err}"
-    );
-}
+mod common;
+use common::{assert_one_line_error, run, stdout};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deepzero-vision/tests/fixtures/detect/coco")

@@ -1,89 +1,21 @@
 //! End-to-end tests of `deepzero finetune` on a tiny synthetic IDX corpus: pre-train on classes
 //! 0–4, adapt to classes 5–9 with 10 images per class, then eval and predict on the result.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use deepzero_data::{IdxImages, write_idx_images, write_idx_labels};
-
-fn deepzero(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deepzero"))
-        .env_remove("BURN_DEVICE")
-        .args(args)
-        .output()
-        .expect("deepzero runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "{}", stderr(out));
-}
-
-/// Asserts a failure that printed exactly one `error: ...` line containing `needle`.
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert!(!out.status.success(), "expected a failure");
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
-}
-
-/// Class k lights up row band k of a 28×28 image.
-fn synthetic(n: usize, offset: usize) -> (IdxImages, Vec<u8>) {
-    let mut pixels = vec![0u8; n * 784];
-    let mut labels = Vec::with_capacity(n);
-    for i in 0..n {
-        let label = ((i + offset) % 10) as u8;
-        labels.push(label);
-        let row0 = 2 + 2 * label as usize;
-        for y in row0..row0 + 3 {
-            for x in 4..24 {
-                pixels[i * 784 + y * 28 + x] = 200 + ((i * 7 + x) % 50) as u8;
-            }
-        }
-    }
-    let images = IdxImages {
-        count: n,
-        rows: 28,
-        cols: 28,
-        pixels,
-    };
-    (images, labels)
-}
-
-fn write_corpus(dir: &Path) {
-    let (images, labels) = synthetic(300, 0);
-    write_idx_images(&dir.join("train-images-idx3-ubyte"), &images, false).unwrap();
-    write_idx_labels(&dir.join("train-labels-idx1-ubyte"), &labels, false).unwrap();
-    let (images, labels) = synthetic(100, 3);
-    write_idx_images(&dir.join("t10k-images-idx3-ubyte"), &images, false).unwrap();
-    write_idx_labels(&dir.join("t10k-labels-idx1-ubyte"), &labels, false).unwrap();
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::{assert_ok, assert_one_line_error, json, path, run, write_idx_corpus};
 
 #[test]
 fn finetune_a_pretrained_run_then_eval_and_predict_it() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path());
+    write_idx_corpus(data.path(), 300, 100, false);
     let runs = tempfile::tempdir().unwrap();
     let pre = runs.path().join("pre");
-    let common = ["--data-dir", p(data.path()), "--quiet"];
+    let common = ["--data-dir", path(data.path()), "--quiet"];
 
     let mut args = vec!["train", "mnist-mlp", "--classes-subset", "0,1,2,3,4"];
-    args.extend(["--epochs", "2", "--batch-size", "32", "--out", p(&pre)]);
+    args.extend(["--epochs", "2", "--batch-size", "32", "--out", path(&pre)]);
     args.extend(common);
-    assert_ok(&deepzero(&args));
+    assert_ok(&run(&args));
     assert_eq!(json(&pre.join("run.json"))["class_names"][4], "4");
 
     let few_shot = [
@@ -107,12 +39,19 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
         ),
     ] {
         let out_dir = runs.path().join(name);
-        let mut args = vec!["finetune", "mnist-mlp", "--from", p(&pre), "--epochs", "2"];
+        let mut args = vec![
+            "finetune",
+            "mnist-mlp",
+            "--from",
+            path(&pre),
+            "--epochs",
+            "2",
+        ];
         args.extend(few_shot);
-        args.extend(["--out", p(&out_dir)]);
+        args.extend(["--out", path(&out_dir)]);
         args.extend(common);
         args.extend(extra);
-        assert_ok(&deepzero(&args));
+        assert_ok(&run(&args));
         for file in [
             "run.json",
             "model.bpk",
@@ -145,10 +84,10 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
 
         // eval finds the run's classes (5-9) by name, without --classes-subset.
         let eval_dir = out_dir.join("eval");
-        let mut args = vec!["eval", "mnist-mlp", "--checkpoint", p(&out_dir)];
-        args.extend(["--out", p(&eval_dir)]);
+        let mut args = vec!["eval", "mnist-mlp", "--checkpoint", path(&out_dir)];
+        args.extend(["--out", path(&eval_dir)]);
         args.extend(common);
-        assert_ok(&deepzero(&args));
+        assert_ok(&run(&args));
         let eval = json(&eval_dir.join("metrics.json"));
         assert_eq!(eval["test"]["examples"], 50);
         assert_eq!(
@@ -167,15 +106,15 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
     let png = runs.path().join("seven.png");
     img.save(&png).unwrap();
     let run_dir = runs.path().join("full");
-    let out = deepzero(&[
+    let out = run(&[
         "predict",
         "mnist-mlp",
         "--checkpoint",
-        p(&run_dir),
+        path(&run_dir),
         "--json",
         "--invert",
         "never",
-        p(&png),
+        path(&png),
     ]);
     assert_ok(&out);
     let predictions: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -196,11 +135,11 @@ fn finetune_a_pretrained_run_then_eval_and_predict_it() {
 #[test]
 fn bad_from_gives_a_one_line_error() {
     let data = tempfile::tempdir().unwrap();
-    write_corpus(data.path());
+    write_idx_corpus(data.path(), 300, 100, false);
     let runs = tempfile::tempdir().unwrap();
     let base = [
         "--data-dir",
-        p(data.path()),
+        path(data.path()),
         "--epochs",
         "1",
         "--quiet",
@@ -209,23 +148,23 @@ fn bad_from_gives_a_one_line_error() {
     ];
 
     let missing = runs.path().join("missing");
-    let mut args = vec!["finetune", "mnist-mlp", "--from", p(&missing)];
+    let mut args = vec!["finetune", "mnist-mlp", "--from", path(&missing)];
     args.extend(base);
-    assert_one_line_error(&deepzero(&args), "no such run folder");
+    assert_one_line_error(&run(&args), "no such run folder");
 
-    let mut args = vec!["finetune", "mnist-mlp", "--from", p(runs.path())];
+    let mut args = vec!["finetune", "mnist-mlp", "--from", path(runs.path())];
     args.extend(base);
-    assert_one_line_error(&deepzero(&args), "not a deepzero run folder");
+    assert_one_line_error(&run(&args), "not a deepzero run folder");
 
     // An MLP run offered to a LeNet recipe.
     let pre = runs.path().join("pre");
-    let mut args = vec!["train", "mnist-mlp", "--out", p(&pre)];
+    let mut args = vec!["train", "mnist-mlp", "--out", path(&pre)];
     args.extend(base);
-    assert_ok(&deepzero(&args));
-    let mut args = vec!["finetune", "mnist-lenet", "--from", p(&pre)];
+    assert_ok(&run(&args));
+    let mut args = vec!["finetune", "mnist-lenet", "--from", path(&pre)];
     args.extend(base);
     assert_one_line_error(
-        &deepzero(&args),
+        &run(&args),
         "holds a mlp model, but recipe `mnist-lenet` trains lenet5",
     );
 
@@ -234,12 +173,12 @@ fn bad_from_gives_a_one_line_error() {
     info["arch"] = "lenet5".into();
     info["recipe"] = "mnist-lenet".into();
     std::fs::write(pre.join("run.json"), info.to_string()).unwrap();
-    let mut args = vec!["finetune", "mnist-lenet", "--from", p(&pre)];
+    let mut args = vec!["finetune", "mnist-lenet", "--from", path(&pre)];
     args.extend(base);
-    assert_one_line_error(&deepzero(&args), "--from");
+    assert_one_line_error(&run(&args), "--from");
 
     // Option errors come before any work.
-    let mut args = vec!["finetune", "mnist-mlp", "--from", p(&pre), "--lora", "0"];
+    let mut args = vec!["finetune", "mnist-mlp", "--from", path(&pre), "--lora", "0"];
     args.extend(base);
-    assert_one_line_error(&deepzero(&args), "--lora RANK must be at least 1");
+    assert_one_line_error(&run(&args), "--lora RANK must be at least 1");
 }

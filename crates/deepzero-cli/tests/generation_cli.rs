@@ -2,35 +2,11 @@
 //! (--prompt, --input, standard input, JSON), and the bad-input errors (empty and non-UTF-8
 //! corpus, unknown prompt character, vocabulary that does not match the checkpoint).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-fn deepzero() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
-    cmd.env_remove("BURN_DEVICE");
-    cmd
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn stderr_line(out: &Output) -> String {
-    assert!(!out.status.success(), "expected a failure");
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "one-line error expected: {err}");
-    err
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::{assert_ok, deepzero, json, run_with_stdin, stderr_line};
 
 fn train(recipe: &str, data: &Path, out: &Path) -> Output {
     deepzero()
@@ -143,17 +119,13 @@ fn gpt_and_lstm_train_evaluate_and_generate() {
         assert_eq!(out_text.lines().count(), 3, "{out_text}");
 
         // Standard input, and JSON.
-        let mut child = deepzero()
-            .args(["predict", recipe, "--checkpoint"])
-            .arg(&out)
-            .args(["--max-new-tokens", "5", "--temperature", "0", "--json"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"I love\n").unwrap();
-        let piped = child.wait_with_output().unwrap();
+        let piped = run_with_stdin(
+            deepzero()
+                .args(["predict", recipe, "--checkpoint"])
+                .arg(&out)
+                .args(["--max-new-tokens", "5", "--temperature", "0", "--json"]),
+            b"I love\n",
+        );
         assert_ok(&piped);
         let generated: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
         assert_eq!(generated[0]["prompt"], "I love");

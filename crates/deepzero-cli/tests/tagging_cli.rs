@@ -1,19 +1,10 @@
 //! End-to-end test of a NER recipe (`peoples-daily-ner`) on a generated corpus in the PKU
 //! People's Daily format: train, eval, and predict from arguments, a file and standard input.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-fn deepzero() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
-    cmd.env_remove("BURN_DEVICE");
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{deepzero, path, run_with_stdin};
 
 /// 60 generated lines: "<name> 在 <place> 访问 <organisation> 。".
 fn write_corpus(dir: &Path) {
@@ -139,19 +130,10 @@ fn peoples_daily_ner_trains_evaluates_and_tags_sentences() {
             .count(),
         3
     );
-    let mut child = deepzero()
-        .args(["predict", "peoples-daily-ner", "--checkpoint", path(&run)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("张芳在北京\n\n赵小平访问外交部\n".as_bytes())
-        .unwrap();
-    let from_stdin = child.wait_with_output().unwrap();
+    let from_stdin = run_with_stdin(
+        deepzero().args(["predict", "peoples-daily-ner", "--checkpoint", path(&run)]),
+        "张芳在北京\n\n赵小平访问外交部\n".as_bytes(),
+    );
     assert!(from_stdin.status.success());
     assert_eq!(from_stdin.stdout, from_file.stdout);
 }

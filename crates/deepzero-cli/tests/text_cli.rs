@@ -1,24 +1,11 @@
 //! End-to-end test of a text-classification recipe on a generated corpus: train, eval,
 //! predict (arguments, --input, standard input), and the vocabulary-mismatch error.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-fn deepzero() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
-    cmd.env_remove("BURN_DEVICE");
-    cmd
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::{assert_ok, deepzero, json, run_with_stdin};
 
 /// The labels of `predict`'s `label<TAB>probability` lines.
 fn predicted_labels(out: &Output) -> Vec<String> {
@@ -26,10 +13,6 @@ fn predicted_labels(out: &Output) -> Vec<String> {
         .lines()
         .map(|l| l.split('\t').next().unwrap().to_string())
         .collect()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Two "topics" of generated sentences, 40 distinct documents each, in
@@ -192,19 +175,10 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
     let err = String::from_utf8_lossy(&both.stderr);
     assert!(err.contains("not both"), "{err}");
 
-    let mut child = deepzero()
-        .args(["predict", "bbc-lstm", "--checkpoint", out_s])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"team coach\nsoftware code\n")
-        .unwrap();
-    let from_stdin = child.wait_with_output().unwrap();
+    let from_stdin = run_with_stdin(
+        deepzero().args(["predict", "bbc-lstm", "--checkpoint", out_s]),
+        b"team coach\nsoftware code\n",
+    );
     assert_ok(&from_stdin);
     assert_eq!(predicted_labels(&from_stdin), ["sport", "tech"]);
 

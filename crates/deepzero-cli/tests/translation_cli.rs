@@ -2,19 +2,10 @@
 //! corpus in Multi30k's layout: train, eval, predict from arguments, a file and standard
 //! input, and the errors for misaligned data and a BPE file from another run.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-fn deepzero() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepzero"));
-    cmd.env_remove("BURN_DEVICE");
-    cmd
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{deepzero, path, run_with_stdin};
 
 fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(
@@ -145,26 +136,17 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
         String::from_utf8(file_out.stdout).unwrap().lines().count(),
         3
     );
-    let mut child = deepzero()
-        .args([
+    let piped = run_with_stdin(
+        deepzero().args([
             "predict",
             "multi30k-de-en",
             "--run",
             path(&run),
             "--beam",
             "2",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("Ein Hund springt.\n".repeat(40).as_bytes())
-        .unwrap();
-    let piped = child.wait_with_output().unwrap();
+        ]),
+        "Ein Hund springt.\n".repeat(40).as_bytes(),
+    );
     assert!(piped.status.success());
     assert_eq!(String::from_utf8(piped.stdout).unwrap().lines().count(), 40);
 

@@ -5,7 +5,6 @@
 //! checks that `predict` gives the top-5 the original model gives on the same image.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use burn::prelude::*;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
@@ -14,29 +13,8 @@ use deepzero_data::ImageBatcher;
 use deepzero_vision::{EvalTransform, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes, resnet18};
 use serde_json::Value;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deepzero"))
-        .env_remove("BURN_DEVICE")
-        .args(args)
-        .output()
-        .expect("deepzero runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A failure that printed exactly one `error: …` line containing every needle.
-fn assert_one_line_error(out: &Output, needles: &[&str]) {
-    assert!(!out.status.success(), "expected failure: {}", stdout(out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    for needle in needles {
-        assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
-    }
-}
+mod common;
+use common::{assert_one_line_error_with, run, stdout};
 
 #[test]
 fn summary_prints_layers_and_torchvision_counts() {
@@ -70,11 +48,11 @@ fn summary_prints_layers_and_torchvision_counts() {
     let out = run(&["summary", "resnet20"]);
     assert!(stdout(&out).contains("Total params: 269,722"));
 
-    assert_one_line_error(
+    assert_one_line_error_with(
         &run(&["summary", "resnet19"]),
         &["unknown model `resnet19`", "resnet18", "vgg16-bn"],
     );
-    assert_one_line_error(
+    assert_one_line_error_with(
         &run(&["summary", "alexnet", "--input-size", "16"]),
         &["too small for alexnet"],
     );
@@ -169,7 +147,7 @@ fn import_then_predict_gives_the_original_models_top5() {
     }
 
     // The recipe cannot train.
-    assert_one_line_error(
+    assert_one_line_error_with(
         &run(&[
             "train",
             "imagenet",
@@ -192,7 +170,7 @@ fn importing_weights_that_do_not_fit_is_one_line_listing_them() {
         "--out",
         dir.path().to_str().unwrap(),
     ]);
-    assert_one_line_error(
+    assert_one_line_error_with(
         &out,
         &[
             "resnet18_w4.pth does not fit the model",
@@ -228,11 +206,11 @@ fn importing_weights_that_do_not_fit_is_one_line_listing_them() {
         "{text}"
     );
 
-    assert_one_line_error(
+    assert_one_line_error_with(
         &run(&["import", "resnet20", "x.pth", "--out", "y"]),
         &["CIFAR ResNet"],
     );
-    assert_one_line_error(
+    assert_one_line_error_with(
         &run(&["import", "resnet18", "/nonexistent/w.pth", "--out", "y"]),
         &["does not exist"],
     );

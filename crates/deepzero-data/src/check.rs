@@ -190,6 +190,21 @@ impl CheckReport {
             .collect()
     }
 
+    /// One line of counts (images, classes, unusable files, empty classes, duplicate groups
+    /// and those across splits), as a front end prints it after a check.
+    pub fn summary(&self) -> String {
+        let leaks = self.duplicates.iter().filter(|g| g.leak).count();
+        format!(
+            "{}: {} images, {} classes; {} unusable files, {} empty classes, {} duplicate groups ({leaks} across splits)",
+            self.root.display(),
+            self.images.len(),
+            self.classes.len(),
+            self.problems.len(),
+            self.empty_classes.len(),
+            self.duplicates.len()
+        )
+    }
+
     /// The report as Markdown (what `report.md` holds).
     pub fn markdown(&self) -> String {
         let mut md = String::new();
@@ -685,6 +700,15 @@ fn find_duplicates(images: &[ImageRecord], near: u32) -> Vec<DuplicateGroup> {
         .collect()
 }
 
+/// The quarantine folder of the dataset folder `root` when none is chosen: `ROOT-quarantine`
+/// beside it.
+pub fn default_quarantine(root: &Path) -> PathBuf {
+    let name = root
+        .file_name()
+        .map_or("data".into(), |n| n.to_string_lossy());
+    root.with_file_name(format!("{name}-quarantine"))
+}
+
 /// Moves the corrupt, non-image and too-large files and every extra copy of a duplicate
 /// ([`CheckReport::extra_copies`]) into `to`, keeping their path below the dataset root (a
 /// name taken already gets a `.N` suffix). Nothing is deleted. Returns `(from, to)` per file.
@@ -1000,6 +1024,18 @@ mod tests {
         let (dir, problems, duplicates) = planted();
         let root = dir.path().join("data");
         let report = check_folder(&root, &CheckOptions::default()).unwrap();
+        let summary = report.summary();
+        let counts = format!(
+            "{} images, {} classes; {} unusable files",
+            report.images.len(),
+            report.classes.len(),
+            problems.len()
+        );
+        assert!(summary.contains(&counts), "{summary}");
+        assert_eq!(
+            default_quarantine(&root),
+            dir.path().join("data-quarantine")
+        );
 
         let mut found: Vec<String> = report
             .problems

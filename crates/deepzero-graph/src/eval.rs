@@ -157,6 +157,19 @@ pub struct ClassificationScores {
     pub support: usize,
 }
 
+impl std::fmt::Display for ClassificationScores {
+    /// `test accuracy A% (macro-F1 F) on N nodes`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "test accuracy {:.2}% (macro-F1 {:.4}) on {} nodes",
+            self.accuracy * 100.0,
+            self.macro_f1,
+            self.support
+        )
+    }
+}
+
 /// Trains logistic regression on the embeddings of `split.train` and scores it on
 /// `split.test` (the DeepWalk/node2vec protocol; `C = 1`).
 ///

@@ -39,19 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("scene size")?
         .save(&scene)?;
     let predictor = Predictor::load(&settings.out, Some("digits-unet"), &settings.device()?)?;
-    let prediction = &predictor.predict(std::slice::from_ref(&scene))?[0];
-    let picture = runs.join("scene.mask.png");
-    predictor.draw(prediction, &picture)?;
-    let counts: Vec<String> = prediction
-        .class_pixels
-        .iter()
-        .map(|(_, name, n)| format!("{name} {n}"))
-        .collect();
-    println!(
-        "{}: {} -> {}",
-        scene.display(),
-        counts.join(", "),
-        picture.display()
-    );
+    // Writes runs/scene.mask.png; prints "scene.png: background N, 7 M, … -> scene.mask.png".
+    let prediction = &predictor.segment_into(std::slice::from_ref(&scene), &runs)?[0];
+    println!("{prediction}");
     Ok(())
 }

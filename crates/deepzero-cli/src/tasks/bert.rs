@@ -2,15 +2,14 @@
 //! `zh-bert-pretrain` (train only), and the classifiers `bbc-bert`, `chinese-sentiment-bert`
 //! (`train` from scratch, `finetune --from RUN`, `eval`, `predict`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use deepzero_sequence::pretrain::finetune::{self, FinetuneMode, FinetuneSpec};
 use deepzero_sequence::pretrain::{self, PretrainSpec};
 use deepzero_train::RunSettings;
-use deepzero_train::device::Backend;
 use deepzero_vision::tasks::finetune::Strategy;
 
-use super::{TextInput, print_json};
+use super::{device, finetune_settings, print_items, read_some_texts};
 use crate::args::{Family, FinetuneArgs, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -84,17 +83,10 @@ impl RecipeTask for BertClassifyTask {
     }
 
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let device = Backend::resolve(args.backend.as_deref())?.device()?;
+        let device = device(args.backend.as_deref())?;
         let predictor = finetune::Predictor::load(run, Some(recipe.name), &device)?;
-        let texts = TextInput::from_args(&args.inputs, args.input.as_deref())?.read_some("text")?;
-        let predictions = predictor.predict(&texts)?;
-        if args.json {
-            print_json(&predictions);
-        } else {
-            for p in &predictions {
-                println!("{}\t{:.4}", p.label, p.probability);
-            }
-        }
+        let texts = read_some_texts(&args.inputs, args.input.as_deref(), "text")?;
+        print_items(&predictor.predict(&texts)?, args.json);
         Ok(())
     }
 
@@ -126,13 +118,7 @@ impl RecipeTask for BertClassifyTask {
         // Name the option in what is wrong with the run to start from.
         finetune::check_pretrained(&args.from, &spec, args.train.seed)
             .map_err(|e| CliError::Usage(format!("--from {e}")))?;
-        let out = args
-            .train
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-finetune", recipe.name)));
-        let settings = args.train.settings(recipe.identity(), out)?;
-        finetune::train(&spec, &settings)?;
+        finetune::train(&spec, &finetune_settings(recipe, args)?)?;
         Ok(())
     }
 }

@@ -11,7 +11,9 @@
 
 use std::path::PathBuf;
 
-use deepzero_data::check::{CheckOptions, check_folder, quarantine, write_report};
+use deepzero_data::check::{
+    CheckOptions, check_folder, default_quarantine, quarantine, write_report,
+};
 
 use crate::error::CliError;
 
@@ -71,29 +73,14 @@ fn check(args: &CheckArgs) -> Result<(), CliError> {
     };
     let report = check_folder(&args.dir, &options)?;
     write_report(&report, &args.out)?;
-    let leaks = report.duplicates.iter().filter(|g| g.leak).count();
-    println!(
-        "{}: {} images, {} classes; {} unusable files, {} empty classes, {} duplicate groups ({leaks} across splits)",
-        args.dir.display(),
-        report.images.len(),
-        report.classes.len(),
-        report.problems.len(),
-        report.empty_classes.len(),
-        report.duplicates.len()
-    );
+    println!("{}", report.summary());
     for warning in &report.warnings {
         println!("warning: {warning}");
     }
     println!("report: {}", args.out.join("report.md").display());
     if args.fix {
-        let to = args.quarantine.clone().unwrap_or_else(|| {
-            let name = args
-                .dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "data".into());
-            args.dir.with_file_name(format!("{name}-quarantine"))
-        });
+        let to = args.quarantine.clone();
+        let to = to.unwrap_or_else(|| default_quarantine(&args.dir));
         let moved = quarantine(&report, &to)?;
         println!("moved {} files to {}", moved.len(), to.display());
     }

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use deepzero_graph::tasks::{self as graph, Predictor};
 use deepzero_train::RunSettings;
-use deepzero_train::device::Backend;
 
-use super::print_json;
+use super::{device, print_items};
 use crate::args::{Family, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -21,14 +20,7 @@ fn cli_error(e: deepzero_graph::GraphError) -> CliError {
 
 /// Refuses a run folder that another recipe trained.
 fn check_run(run: &Path, recipe: &str) -> Result<(), CliError> {
-    let info = graph::read_run_info(run).map_err(cli_error)?;
-    if info.spec.name != recipe {
-        return Err(CliError::Usage(format!(
-            "run {} was trained by recipe `{}`, not `{recipe}`",
-            run.display(),
-            info.spec.name
-        )));
-    }
+    graph::read_run_info_of(run, recipe).map_err(cli_error)?;
     Ok(())
 }
 
@@ -71,14 +63,8 @@ impl RecipeTask for GraphTask {
             &mut log,
         )
         .map_err(cli_error)?;
-        println!(
-            "{}: test accuracy {:.2}% (macro-F1 {:.4}) on {} nodes -> {}",
-            self.0,
-            r.test.accuracy * 100.0,
-            r.test.macro_f1,
-            r.test.support,
-            settings.out.join("metrics.json").display()
-        );
+        let metrics = settings.out.join("metrics.json");
+        println!("{}: {} -> {}", self.0, r.test, metrics.display());
         Ok(())
     }
 
@@ -86,20 +72,14 @@ impl RecipeTask for GraphTask {
         check_run(run, self.0)?;
         let scores = graph::evaluate(run, settings.data_dir.as_deref(), &settings.device()?)
             .map_err(cli_error)?;
-        println!(
-            "{}: test accuracy {:.2}% (macro-F1 {:.4}) on {} nodes",
-            self.0,
-            scores.accuracy * 100.0,
-            scores.macro_f1,
-            scores.support
-        );
+        println!("{}: {scores}", self.0);
         Ok(())
     }
 
     /// `node<TAB>class<TAB>probability` for every node (or the nodes given as arguments).
     fn predict(&self, _: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         check_run(run, self.0)?;
-        let device = Backend::resolve(args.backend.as_deref())?.device()?;
+        let device = device(args.backend.as_deref())?;
         let predictor = Predictor::load(run, None, &device).map_err(cli_error)?;
         let wanted: Vec<usize> = args
             .inputs
@@ -109,17 +89,8 @@ impl RecipeTask for GraphTask {
                     .map_err(|_| CliError::Usage(format!("`{n}` is not a node id")))
             })
             .collect::<Result<_, _>>()?;
-        let mut predictions = predictor.predict().map_err(cli_error)?;
-        if !wanted.is_empty() {
-            predictions.retain(|p| wanted.contains(&p.node));
-        }
-        if args.json {
-            print_json(&predictions);
-            return Ok(());
-        }
-        for p in &predictions {
-            println!("{}\t{}\t{:.4}", p.node, p.class_name, p.probability);
-        }
+        let predictions = predictor.predict_nodes(&wanted).map_err(cli_error)?;
+        print_items(&predictions, args.json);
         Ok(())
     }
 }
@@ -146,8 +117,7 @@ pub fn embed(recipe: &Recipe, args: &EmbedArgs) -> Result<(), CliError> {
         )));
     }
     check_run(&args.run, recipe.name)?;
-    let device = Backend::resolve(None)?.device()?;
-    let predictor = Predictor::load(&args.run, None, &device).map_err(cli_error)?;
+    let predictor = Predictor::load(&args.run, None, &device(None)?).map_err(cli_error)?;
     predictor.write_embeddings(&args.out).map_err(cli_error)?;
     println!("{} -> {}", recipe.name, args.out.display());
     Ok(())

@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 
 use deepzero_sequence::hf::{HfGenerator, import_gpt2};
-use deepzero_sequence::tasks::generate::{SampleOptions, escape, unescape};
-use deepzero_train::device::Backend;
+use deepzero_sequence::tasks::generate::SampleOptions;
 
-use super::{TextInput, print_json};
+use super::device;
+use super::text::{gather_prompts, print_continuations};
 use crate::args::GenerateArgs;
 use crate::error::CliError;
 use crate::tasks::zoo::ImportArgs;
@@ -47,9 +47,8 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
             "--classes and --allow-partial are for torchvision models, not gpt2".into(),
         ));
     }
-    let device = Backend::resolve(None)?.device()?;
-    let summary =
-        import_gpt2(&args.weights, &args.out, &device).map_err(|e| CliError::Task(e.into()))?;
+    let summary = import_gpt2(&args.weights, &args.out, &device(None)?)
+        .map_err(|e| CliError::Task(e.into()))?;
     let c = &summary.config;
     println!(
         "gpt2: {} parameters ({} blocks, width {}, {} heads, context {}, vocabulary {}), tokenizer of {} tokens, from {} -> {}",
@@ -70,70 +69,13 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-#[derive(serde::Serialize)]
-struct Generation<'a> {
-    prompt: &'a str,
-    continuation: &'a str,
-}
-
 /// `deepzero generate`: continues prompts with an imported GPT-2 run.
 pub fn generate(args: &GenerateCmdArgs) -> Result<(), CliError> {
-    let g = &args.generate;
-    let mut given: Vec<String> = g.prompt.iter().cloned().collect();
-    given.extend(args.prompts.iter().cloned());
-    let per_line = given.is_empty();
-    let prompts = if per_line {
-        let input = TextInput::from_args(&[], args.input.as_deref())?;
-        input.read()?.iter().map(|l| unescape(l)).collect()
-    } else if args.input.is_some() {
-        return Err(CliError::Usage(
-            "give prompts either with --prompt / as arguments or with --input, not both".into(),
-        ));
-    } else {
-        given
+    let input = args.input.as_deref();
+    let prompts = gather_prompts("generate", &args.generate, &args.prompts, input)?;
+    let continue_with = |prompts: &[String], options: &SampleOptions| {
+        let generator = HfGenerator::load(&args.checkpoint, &device(args.backend.as_deref())?)?;
+        Ok(generator.generate(prompts, options)?)
     };
-    if prompts.is_empty() {
-        return Err(CliError::Usage(
-            "generate needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)".into(),
-        ));
-    }
-    let device = Backend::resolve(args.backend.as_deref())?.device()?;
-    let generator = HfGenerator::load(&args.checkpoint, &device)?;
-    let options = SampleOptions {
-        max_new_tokens: g.max_new_tokens,
-        temperature: g.temperature,
-        top_k: g.top_k,
-        top_p: g.top_p,
-        seed: g.sample_seed,
-    };
-    let continuations = generator.generate(&prompts, &options).map_err(|e| {
-        CliError::Usage(
-            e.to_string()
-                .replace("top-k", "--top-k")
-                .replace("top-p", "--top-p"),
-        )
-    })?;
-    if args.json {
-        let generations: Vec<Generation> = prompts
-            .iter()
-            .zip(&continuations)
-            .map(|(prompt, continuation)| Generation {
-                prompt,
-                continuation,
-            })
-            .collect();
-        print_json(&generations);
-        return Ok(());
-    }
-    for (i, (prompt, continuation)) in prompts.iter().zip(&continuations).enumerate() {
-        if per_line {
-            println!("{}", escape(continuation));
-        } else {
-            if i > 0 {
-                println!("---------------");
-            }
-            println!("{prompt}{continuation}");
-        }
-    }
-    Ok(())
+    print_continuations(prompts, &args.generate, args.json, continue_with)
 }

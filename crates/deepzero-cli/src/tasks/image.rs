@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use deepzero_train::RunSettings;
 use deepzero_vision::tasks::classify::{
-    self, ImageData, ImageSpec, InvertMode, Prediction, Predictor,
+    self, ImageData, ImageSpec, InvertMode, PredictOptions, Predictor,
 };
 use deepzero_vision::tasks::finetune::{self, FinetuneSpec};
 
-use super::print_json;
+use super::{device, finetune_settings, print_items};
 use crate::args::{Family, FinetuneArgs, Invert, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -64,13 +64,7 @@ impl RecipeTask for ImageTask {
             strategy,
             classes: args.classes,
         };
-        let out = args
-            .train
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-finetune", recipe.name)));
-        let settings = args.train.settings(recipe.identity(), out)?;
-        finetune::finetune(&spec, &settings)?;
+        finetune::finetune(&spec, &finetune_settings(recipe, args)?)?;
         Ok(())
     }
 }
@@ -110,41 +104,26 @@ fn predict_images(recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(),
     if args.inputs.is_empty() {
         return Err(CliError::Usage("predict needs at least one IMAGE".into()));
     }
-    let device = deepzero_train::device::Backend::resolve(args.backend.as_deref())?.device()?;
-    let predictor = Predictor::load(run, Some(recipe.name), &device)?;
-    let invert = match args.invert {
-        Invert::Auto => InvertMode::Auto,
-        Invert::Always => InvertMode::Always,
-        Invert::Never => InvertMode::Never,
+    let predictor = Predictor::load(run, Some(recipe.name), &device(args.backend.as_deref())?)?;
+    let options = PredictOptions {
+        top_k: args.top,
+        invert: match args.invert {
+            Invert::Auto => InvertMode::Auto,
+            Invert::Always => InvertMode::Always,
+            Invert::Never => InvertMode::Never,
+        },
     };
     let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
-    let items = images
-        .iter()
-        .map(|p| predictor.load_image(p, invert))
-        .collect::<Result<Vec<_>, _>>()?;
-    let predictions: Vec<Prediction> = predictor.predict_items(&images, &items, args.top)?;
-
     let picture = args
         .picture
         .clone()
         .unwrap_or_else(|| run.join("predictions.png"));
-    let captions: Vec<String> = predictions
-        .iter()
-        .map(|p| format!("{} {:.0}%", p.top[0].1, p.top[0].2 * 100.0))
-        .collect();
-    deepzero_train::plot::draw_image_grid(&picture, &items, &captions)?;
-    if args.json {
-        print_json(&predictions);
-        return Ok(());
+    print_items(
+        &predictor.predict_and_draw(&images, &options, &picture)?,
+        args.json,
+    );
+    if !args.json {
+        println!("picture: {}", picture.display());
     }
-    for p in &predictions {
-        let rest: Vec<String> = p
-            .top
-            .iter()
-            .map(|(_, name, prob)| format!("{name} {prob:.3}"))
-            .collect();
-        println!("{}: {}", p.image, rest.join(", "));
-    }
-    println!("picture: {}", picture.display());
     Ok(())
 }

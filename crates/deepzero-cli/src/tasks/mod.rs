@@ -15,7 +15,6 @@ pub mod serve;
 mod text;
 pub mod zoo;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub use bert::{BertClassifyTask, PretrainTask};
@@ -30,67 +29,31 @@ pub use text::{GenerateTask, TagTask, TextTask, TranslateTask};
 
 use crate::error::CliError;
 
-/// Where a text recipe's `predict` reads its inputs from.
-#[derive(Clone, Debug)]
-pub enum TextInput {
-    /// Texts given on the command line.
-    Args(Vec<String>),
-    /// One text per line of a file (`-` is standard input).
-    File(PathBuf),
-    /// One text per line of standard input.
-    Stdin,
+/// The texts given as arguments, or else the lines of `--input` (`-` or neither: standard
+/// input). Both at once is a usage error.
+fn read_texts(texts: &[String], input: Option<&Path>) -> Result<Vec<String>, CliError> {
+    match (input, texts.is_empty()) {
+        (Some(_), false) => Err(CliError::Usage(
+            "give texts either as arguments or with --input, not both".into(),
+        )),
+        (input, true) => Ok(deepzero_sequence::tasks::read_lines(input)?),
+        (None, false) => Ok(texts.to_vec()),
+    }
 }
 
-impl TextInput {
-    /// The texts given as arguments, or else the lines of `--input` (`-` or neither: standard
-    /// input). Both at once is a usage error.
-    pub fn from_args(texts: &[String], input: Option<&Path>) -> Result<Self, CliError> {
-        match (input, texts.is_empty()) {
-            (Some(path), true) => Ok(Self::File(path.to_path_buf())),
-            (Some(_), false) => Err(CliError::Usage(
-                "give texts either as arguments or with --input, not both".into(),
-            )),
-            (None, true) => Ok(Self::Stdin),
-            (None, false) => Ok(Self::Args(texts.to_vec())),
-        }
+/// [`read_texts`], refusing an empty list (`what`: "text", "sentence" …).
+fn read_some_texts(
+    texts: &[String],
+    input: Option<&Path>,
+    what: &str,
+) -> Result<Vec<String>, CliError> {
+    let lines = read_texts(texts, input)?;
+    if lines.is_empty() {
+        return Err(CliError::Usage(format!(
+            "predict needs at least one {what} (as arguments, --input FILE, or lines on standard input)"
+        )));
     }
-
-    /// The texts, one per line of a file or standard input (UTF-8, else a one-line error
-    /// naming the line).
-    pub fn read(&self) -> Result<Vec<String>, CliError> {
-        match self {
-            TextInput::Args(texts) => Ok(texts.clone()),
-            TextInput::File(path) if path.as_os_str() == "-" => TextInput::Stdin.read(),
-            TextInput::File(path) => {
-                let bytes = std::fs::read(path).map_err(CliError::io(path))?;
-                let text = deepzero_data::text::decode_utf8(&bytes, path)?;
-                Ok(text.lines().map(str::to_string).collect())
-            }
-            TextInput::Stdin => {
-                let stdin = std::io::stdin();
-                let mut lines = Vec::new();
-                for (n, line) in stdin.lock().split(b'\n').enumerate() {
-                    let line = line.map_err(CliError::io(Path::new("<stdin>")))?;
-                    let text = String::from_utf8(line).map_err(|_| {
-                        CliError::Usage(format!("<stdin>:{}: not valid UTF-8", n + 1))
-                    })?;
-                    lines.push(text.trim_end_matches('\r').to_string());
-                }
-                Ok(lines)
-            }
-        }
-    }
-
-    /// [`TextInput::read`], refusing an empty list (`what`: "text", "sentence" …).
-    pub fn read_some(&self, what: &str) -> Result<Vec<String>, CliError> {
-        let lines = self.read()?;
-        if lines.is_empty() {
-            return Err(CliError::Usage(format!(
-                "predict needs at least one {what} (as arguments, --input FILE, or lines on standard input)"
-            )));
-        }
-        Ok(lines)
-    }
+    Ok(lines)
 }
 
 /// Prints `value` as pretty JSON.
@@ -99,4 +62,31 @@ fn print_json(value: &impl serde::Serialize) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+/// Prints `items` as a pretty JSON array (`--json`), else one per line as they display.
+fn print_items<T: serde::Serialize + std::fmt::Display>(items: &[T], json: bool) {
+    if json {
+        print_json(&items);
+    } else {
+        for item in items {
+            println!("{item}");
+        }
+    }
+}
+
+/// The device of `--backend` (else `BURN_DEVICE`, else flex).
+fn device(backend: Option<&str>) -> Result<burn::prelude::Device, CliError> {
+    Ok(deepzero_train::device::Backend::resolve(backend)?.device()?)
+}
+
+/// Where a fine-tuned run goes: `--out`, else `runs/RECIPE-finetune`.
+fn finetune_settings(
+    recipe: &crate::Recipe,
+    args: &crate::FinetuneArgs,
+) -> Result<deepzero_train::RunSettings, CliError> {
+    let out = args.train.out.clone();
+    let out =
+        out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-finetune", recipe.name)));
+    args.train.settings(recipe.identity(), out)
 }

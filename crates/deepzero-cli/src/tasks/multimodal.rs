@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use deepzero_multimodal::tasks::caption::{self, CaptionPredictor, CaptionSpec};
 use deepzero_multimodal::tasks::clip::{self, ClipPredictor, ClipSpec};
 use deepzero_train::RunSettings;
-use deepzero_train::device::Backend;
 
-use super::print_json;
-use crate::args::{Family, PredictArgs, TrainArgs};
+use super::{device, print_items, print_json};
+use crate::args::{Family, PredictArgs, RunArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
 
@@ -29,21 +28,7 @@ impl RecipeTask for ClipTask {
     }
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        let m = clip::evaluate_run(&self.0, run, settings)?;
-        println!(
-            "{}: {} candidates: text→image R@1/5/10 {:.3}/{:.3}/{:.3}, image→text {:.3}/{:.3}/{:.3}; zero-shot seen {:.3} vs held-out {:.3} -> {}",
-            settings.name,
-            m.candidates,
-            m.text_to_image.r1,
-            m.text_to_image.r5,
-            m.text_to_image.r10,
-            m.image_to_text.r1,
-            m.image_to_text.r5,
-            m.image_to_text.r10,
-            m.zero_shot.seen_accuracy,
-            m.zero_shot.novel_accuracy,
-            settings.out.join("metrics.json").display()
-        );
+        clip::evaluate_run(&self.0, run, settings)?;
         Ok(())
     }
 
@@ -55,7 +40,7 @@ impl RecipeTask for ClipTask {
                 recipe.name
             )));
         }
-        let device = Backend::resolve(args.backend.as_deref())?.device()?;
+        let device = device(args.backend.as_deref())?;
         let predictor = ClipPredictor::load(run, Some(recipe.name), &device)?;
         let mut results = Vec::new();
         for query in &args.inputs {
@@ -66,39 +51,18 @@ impl RecipeTask for ClipTask {
             return Ok(());
         }
         for (query, found) in &results {
-            print_result(query, found);
+            println!("{}", found.describe(query));
         }
         Ok(())
-    }
-}
-
-fn print_result(query: &str, found: &clip::SearchResult) {
-    println!("{query}");
-    if !found.unknown_words.is_empty() {
-        println!(
-            "  (unknown words read as <unk>: {})",
-            found.unknown_words.join(", ")
-        );
-    }
-    for (rank, hit) in found.hits.iter().enumerate() {
-        println!(
-            "  {:>2}. {:.3}  #{}  {}",
-            rank + 1,
-            hit.score,
-            hit.index,
-            hit.label
-        );
     }
 }
 
 /// The options of `deepzero search`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct SearchArgs {
-    /// Recipe name (scenes-clip).
-    pub recipe: String,
-    /// The run folder written by `deepzero train`.
-    #[arg(long, alias = "checkpoint")]
-    pub run: PathBuf,
+    /// The recipe (scenes-clip) and its run.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// The text to look for, e.g. "a small seven left of a sneaker".
     pub query: String,
     /// How many images to return.
@@ -107,12 +71,6 @@ pub struct SearchArgs {
     /// Where to draw the found images (default RUN/search.png).
     #[arg(long)]
     pub picture: Option<PathBuf>,
-    /// Print JSON (for programs).
-    #[arg(long)]
-    pub json: bool,
-    /// Compute backend.
-    #[arg(long)]
-    pub backend: Option<String>,
 }
 
 /// `deepzero search RECIPE --run DIR "QUERY"`: the top-K indexed images, printed and drawn.
@@ -126,18 +84,18 @@ pub fn search(recipe: &Recipe, args: &SearchArgs) -> Result<(), CliError> {
     if args.top == 0 {
         return Err(CliError::Usage("--top must be at least 1".into()));
     }
-    let device = Backend::resolve(args.backend.as_deref())?.device()?;
-    let predictor = ClipPredictor::load(&args.run, Some(recipe.name), &device)?;
+    let (run, device) = (&args.run.run, device(args.run.backend.as_deref())?);
+    let predictor = ClipPredictor::load(run, Some(recipe.name), &device)?;
     let found = predictor.search(&args.query, args.top)?;
     let picture = args
         .picture
         .clone()
-        .unwrap_or_else(|| args.run.join("search.png"));
+        .unwrap_or_else(|| run.join("search.png"));
     predictor.draw_grid(&found.hits, &picture)?;
-    if args.json {
+    if args.run.json {
         print_json(&found);
     } else {
-        print_result(&args.query, &found);
+        println!("{}", found.describe(&args.query));
         println!("-> {}", picture.display());
     }
     Ok(())
@@ -145,18 +103,6 @@ pub fn search(recipe: &Recipe, args: &SearchArgs) -> Result<(), CliError> {
 
 /// The captioning recipes (`scenes-caption`, `scenes-caption-global`).
 pub struct CaptionTask(pub CaptionSpec);
-
-fn print_caption_scores(name: &str, test: &serde_json::Value) {
-    let f = |d: &str, k: &str| test[d][k].as_f64().unwrap_or(f64::NAN);
-    println!(
-        "{name}: BLEU-4 greedy {:.3} / beam {:.3}, CIDEr-D greedy {:.3} / beam {:.3} on {} scenes",
-        f("greedy", "bleu4"),
-        f("beam", "bleu4"),
-        f("greedy", "cider_d"),
-        f("beam", "cider_d"),
-        test["scenes"]
-    );
-}
 
 impl RecipeTask for CaptionTask {
     fn family(&self) -> Family {
@@ -169,76 +115,42 @@ impl RecipeTask for CaptionTask {
     }
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        let test = caption::evaluate_run(&self.0, run, settings)?;
-        print_caption_scores(&settings.name, &test);
+        caption::evaluate_run(&self.0, run, settings)?;
         Ok(())
     }
 
     /// Captions the image files given as inputs.
-    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        caption_files(
-            recipe,
-            run,
-            &args.inputs,
-            self.0.beam_size,
-            args.backend.as_deref(),
-            args.json,
-        )
+    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        caption_files(&args.run_args(recipe.name), &args.inputs, self.0.beam_size)
     }
 }
 
-fn caption_files(
-    recipe: &Recipe,
-    run: &Path,
-    images: &[String],
-    beam: usize,
-    backend: Option<&str>,
-    json: bool,
-) -> Result<(), CliError> {
+/// Captions `images` with the run and prints one `image<TAB>caption` line each.
+fn caption_files(run: &RunArgs, images: &[String], beam: usize) -> Result<(), CliError> {
     if images.is_empty() {
         return Err(CliError::Usage(format!(
             "{} needs at least one image file to caption",
-            recipe.name
+            run.recipe
         )));
     }
-    let device = Backend::resolve(backend)?.device()?;
-    let predictor = CaptionPredictor::load(run, Some(recipe.name), &device)?;
+    let device = device(run.backend.as_deref())?;
+    let predictor = CaptionPredictor::load(&run.run, Some(&run.recipe), &device)?;
     let paths: Vec<&Path> = images.iter().map(Path::new).collect();
-    let captions = predictor.caption_files(&paths, beam)?;
-    if json {
-        let rows: Vec<serde_json::Value> = images
-            .iter()
-            .zip(&captions)
-            .map(|(i, c)| serde_json::json!({ "image": i, "caption": c }))
-            .collect();
-        print_json(&rows);
-    } else {
-        for (image, text) in images.iter().zip(&captions) {
-            println!("{image}\t{text}");
-        }
-    }
+    print_items(&predictor.caption_images(&paths, beam)?, run.json);
     Ok(())
 }
 
 /// The options of `deepzero caption`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct CaptionArgs {
-    /// Recipe name (scenes-caption or scenes-caption-global).
-    pub recipe: String,
-    /// The run folder written by `deepzero train`.
-    #[arg(long, alias = "checkpoint")]
-    pub run: PathBuf,
+    /// The recipe (scenes-caption or scenes-caption-global) and its run.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// PNG or JPEG images (read as grey, light ink on dark, resized to the scenes' side).
     pub images: Vec<String>,
     /// Beams of the search (1: greedy).
     #[arg(long, default_value_t = 4)]
     pub beam: usize,
-    /// Print JSON (for programs).
-    #[arg(long)]
-    pub json: bool,
-    /// Compute backend.
-    #[arg(long)]
-    pub backend: Option<String>,
 }
 
 /// `deepzero caption RECIPE --run DIR IMAGE…`: one caption per image, tab-separated.
@@ -252,12 +164,5 @@ pub fn caption(recipe: &Recipe, args: &CaptionArgs) -> Result<(), CliError> {
     if args.beam == 0 {
         return Err(CliError::Usage("--beam must be at least 1".into()));
     }
-    caption_files(
-        recipe,
-        &args.run,
-        &args.images,
-        args.beam,
-        args.backend.as_deref(),
-        args.json,
-    )
+    caption_files(&args.run, &args.images, args.beam)
 }

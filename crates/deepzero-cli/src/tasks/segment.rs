@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use deepzero_train::RunSettings;
-use deepzero_train::device::Backend;
 use deepzero_vision::segment::task::{self, Predictor, SegmentSpec};
 
-use super::print_json;
-use crate::args::{Family, PredictArgs, TrainArgs};
+use super::{device, print_items};
+use crate::args::{Family, PredictArgs, RunArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
 
@@ -44,15 +43,12 @@ impl RecipeTask for SegmentTask {
         Ok(())
     }
 
-    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
+    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
         segment_images(
-            recipe.name,
-            run,
+            &args.run_args(recipe.name),
             &images,
             args.picture.as_deref(),
-            args.json,
-            args.backend.as_deref(),
         )
     }
 }
@@ -60,87 +56,31 @@ impl RecipeTask for SegmentTask {
 /// `deepzero segment`: per-class pixel counts of each image and its mask drawn onto it.
 #[derive(Clone, Debug, clap::Args)]
 pub struct SegmentArgs {
-    /// Recipe name (digits-unet, …).
-    pub recipe: String,
-    /// The run folder written by `deepzero train` (alias --checkpoint).
-    #[arg(long, alias = "checkpoint")]
-    pub run: PathBuf,
+    /// The recipe (digits-unet, …) and its run.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// PNG or JPEG images.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
     /// Folder for the pictures `<image stem>.mask.png` (default RUN/segmented).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print JSON (for programs).
-    #[arg(long)]
-    pub json: bool,
-    /// Compute backend.
-    #[arg(long)]
-    pub backend: Option<String>,
 }
 
-/// Runs `deepzero segment`.
-pub fn segment(recipe: &Recipe, args: &SegmentArgs) -> Result<(), CliError> {
-    segment_images(
-        recipe.name,
-        &args.run,
-        &args.images,
-        args.out.as_deref(),
-        args.json,
-        args.backend.as_deref(),
-    )
+/// Runs `deepzero segment` (`args.run.recipe` names a known recipe).
+pub fn segment(args: &SegmentArgs) -> Result<(), CliError> {
+    segment_images(&args.run, &args.images, args.out.as_deref())
 }
 
-fn segment_images(
-    recipe: &str,
-    run: &Path,
-    images: &[PathBuf],
-    out: Option<&Path>,
-    json: bool,
-    backend: Option<&str>,
-) -> Result<(), CliError> {
+/// Segments `images` with the run, draws them into `out` (default RUN/segmented) and prints
+/// the per-class pixel counts.
+fn segment_images(run: &RunArgs, images: &[PathBuf], out: Option<&Path>) -> Result<(), CliError> {
     if images.is_empty() {
         return Err(CliError::Usage("segment needs at least one IMAGE".into()));
     }
-    let device = Backend::resolve(backend)?.device()?;
-    let predictor = Predictor::load(run, Some(recipe), &device)?;
-    let predictions = predictor.predict(images)?;
-    let out = out.map_or_else(|| run.join("segmented"), Path::to_path_buf);
-    std::fs::create_dir_all(&out).map_err(CliError::io(&out))?;
-    let mut pictures = Vec::with_capacity(predictions.len());
-    for (i, p) in predictions.iter().enumerate() {
-        let stem = images[i]
-            .file_stem()
-            .map_or_else(|| format!("image{i}"), |s| s.to_string_lossy().into_owned());
-        let picture = out.join(format!("{stem}.mask.png"));
-        predictor.draw(p, &picture)?;
-        pictures.push(picture);
-    }
-    if json {
-        let values: Vec<serde_json::Value> = predictions
-            .iter()
-            .zip(&pictures)
-            .map(|(p, picture)| {
-                let mut v = serde_json::to_value(p).unwrap_or_default();
-                v["picture"] = picture.display().to_string().into();
-                v
-            })
-            .collect();
-        print_json(&values);
-        return Ok(());
-    }
-    for (p, picture) in predictions.iter().zip(&pictures) {
-        let counts: Vec<String> = p
-            .class_pixels
-            .iter()
-            .map(|(_, name, n)| format!("{name} {n}"))
-            .collect();
-        println!(
-            "{}: {} -> {}",
-            p.image,
-            counts.join(", "),
-            picture.display()
-        );
-    }
+    let device = device(run.backend.as_deref())?;
+    let predictor = Predictor::load(&run.run, Some(&run.recipe), &device)?;
+    let out = out.map_or_else(|| run.run.join("segmented"), Path::to_path_buf);
+    print_items(&predictor.segment_into(images, &out)?, run.json);
     Ok(())
 }

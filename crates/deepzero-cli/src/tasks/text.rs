@@ -3,26 +3,21 @@
 
 use std::path::Path;
 
-use deepzero_sequence::tasks::TextEncoderKind;
 use deepzero_sequence::tasks::classify::{self, ClassifySpec};
-use deepzero_sequence::tasks::generate::{self, GenerateSpec, SampleOptions, escape, unescape};
-use deepzero_sequence::tasks::tag::{self, TagSpec, truncated_lines};
-use deepzero_sequence::tasks::translate::{self, DecodeOptions, TranslateSpec};
+use deepzero_sequence::tasks::generate::{self, GenerateSpec, Prompts, SampleOptions};
+use deepzero_sequence::tasks::tag::{self, TagSpec};
+use deepzero_sequence::tasks::translate::{self, TranslateSpec};
+use deepzero_sequence::tasks::{TextEncoderKind, read_lines};
 use deepzero_train::RunSettings;
-use deepzero_train::device::Backend;
-use serde::Serialize;
 
-use super::{TextInput, print_json};
-use crate::args::{Family, PredictArgs, TrainArgs};
+use super::{device, print_items, print_json, read_some_texts, read_texts};
+use crate::args::{Family, GenerateArgs, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
 
-fn device(args: &PredictArgs) -> Result<burn::prelude::Device, CliError> {
-    Ok(Backend::resolve(args.backend.as_deref())?.device()?)
-}
-
-fn text_input(args: &PredictArgs) -> Result<TextInput, CliError> {
-    TextInput::from_args(&args.inputs, args.input.as_deref())
+/// The texts of `predict`: its arguments, else the lines of `--input` or standard input.
+fn texts(args: &PredictArgs, what: &str) -> Result<Vec<String>, CliError> {
+    read_some_texts(&args.inputs, args.input.as_deref(), what)
 }
 
 /// A document classifier.
@@ -68,16 +63,10 @@ impl RecipeTask for TextTask {
 
     /// One `label<TAB>probability` line per text (or a JSON array with `--json`).
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let predictor = classify::Predictor::load(run, Some(recipe.name), &device(args)?)?;
-        let texts = text_input(args)?.read_some("text")?;
-        let predictions = predictor.predict(&texts)?;
-        if args.json {
-            print_json(&predictions);
-        } else {
-            for p in &predictions {
-                println!("{}\t{:.4}", p.label, p.probability);
-            }
-        }
+        let device = device(args.backend.as_deref())?;
+        let predictor = classify::Predictor::load(run, Some(recipe.name), &device)?;
+        let texts = texts(args, "text")?;
+        print_items(&predictor.predict(&texts)?, args.json);
         Ok(())
     }
 }
@@ -102,23 +91,13 @@ impl RecipeTask for TagTask {
 
     /// One line per input line, entities bracketed: `[王伟]PER在[上海]LOC`.
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let predictor = tag::Predictor::load(run, Some(recipe.name), &device(args)?)?;
-        let lines = text_input(args)?.read()?;
-        let tagged = predictor.tag(&lines)?;
-        let long = truncated_lines(&tagged);
-        if long > 0 {
-            eprintln!(
-                "warning: {long} input line(s) longer than {} tokens: the rest is tagged O",
-                predictor.max_len()
-            );
+        let device = device(args.backend.as_deref())?;
+        let predictor = tag::Predictor::load(run, Some(recipe.name), &device)?;
+        let tagged = predictor.tag(&read_texts(&args.inputs, args.input.as_deref())?)?;
+        if let Some(warning) = tag::long_lines_warning(&tagged, predictor.max_len()) {
+            eprintln!("warning: {warning}");
         }
-        if args.json {
-            print_json(&tagged);
-        } else {
-            for line in &tagged {
-                println!("{}", line.rendered);
-            }
-        }
+        print_items(&tagged, args.json);
         Ok(())
     }
 }
@@ -149,46 +128,21 @@ impl RecipeTask for TranslateTask {
 
     /// One translation per input line.
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let lines = text_input(args)?.read_some("sentence")?;
-        let t = &args.translate;
-        if t.beam == Some(0) {
-            return Err(CliError::Usage("--beam must be at least 1".into()));
-        }
-        let defaults = DecodeOptions::default();
-        let options = DecodeOptions {
-            beam: t.beam.unwrap_or(defaults.beam),
-            greedy: t.greedy,
-            length_penalty: t.length_penalty.unwrap_or(defaults.length_penalty),
-        };
-        let predictor = translate::Predictor::load(run, Some(recipe.name), &device(args)?)?;
+        let lines = texts(args, "sentence")?;
+        let options = args.translate.decode_options()?;
+        let device = device(args.backend.as_deref())?;
+        let predictor = translate::Predictor::load(run, Some(recipe.name), &device)?;
         let translations = predictor.translate(&lines, &options)?;
-        let long = translations.iter().filter(|t| t.truncated).count();
-        if long > 0 {
-            eprintln!(
-                "warning: {long} input line(s) longer than the model's {} subwords were truncated",
-                predictor.max_len()
-            );
+        if let Some(warning) = translate::long_lines_warning(&translations, predictor.max_len()) {
+            eprintln!("warning: {warning}");
         }
-        if args.json {
-            print_json(&translations);
-        } else {
-            for t in &translations {
-                println!("{}", t.translation);
-            }
-        }
+        print_items(&translations, args.json);
         Ok(())
     }
 }
 
 /// A character language model.
 pub struct GenerateTask(pub GenerateSpec);
-
-/// One generated continuation (`--json`).
-#[derive(Serialize)]
-struct Generation<'a> {
-    prompt: &'a str,
-    continuation: &'a str,
-}
 
 impl RecipeTask for GenerateTask {
     fn family(&self) -> Family {
@@ -213,67 +167,64 @@ impl RecipeTask for GenerateTask {
     /// Prompts from `--prompt` and the arguments (printed with their continuation), or one per
     /// line of `--input` / standard input (the continuation only, newlines escaped as `\n`).
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let g = &args.generate;
-        let mut given: Vec<String> = g.prompt.iter().cloned().collect();
-        given.extend(args.inputs.iter().cloned());
-        let (prompts, per_line) = match (&args.input, given.is_empty()) {
-            (Some(path), true) => (TextInput::File(path.clone()).read()?, true),
-            (Some(_), false) => {
-                return Err(CliError::Usage(
-                    "give prompts either with --prompt / as arguments or with --input, not both"
-                        .into(),
-                ));
-            }
-            (None, true) => (TextInput::Stdin.read()?, true),
-            (None, false) => (given, false),
+        let prompts = gather_prompts(
+            "predict",
+            &args.generate,
+            &args.inputs,
+            args.input.as_deref(),
+        )?;
+        let continue_with = |prompts: &[String], options: &SampleOptions| {
+            let device = device(args.backend.as_deref())?;
+            let predictor = generate::Predictor::load(run, Some(recipe.name), &device)?;
+            Ok(predictor.generate(prompts, options)?)
         };
-        let prompts: Vec<String> = if per_line {
-            prompts.iter().map(|l| unescape(l)).collect()
-        } else {
-            prompts
-        };
-        if prompts.is_empty() {
+        print_continuations(prompts, &args.generate, args.json, continue_with)
+    }
+}
+
+/// The prompts of `--prompt` and the arguments, or else one per line of `--input` (standard
+/// input without it); `command` names the command in the error for none at all.
+pub(crate) fn gather_prompts(
+    command: &str,
+    options: &GenerateArgs,
+    arguments: &[String],
+    input: Option<&Path>,
+) -> Result<Prompts, CliError> {
+    let given: Vec<String> = options.prompt.iter().chain(arguments).cloned().collect();
+    let prompts = match (input, given.is_empty()) {
+        (Some(_), false) => {
             return Err(CliError::Usage(
-                "predict needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)".into(),
+                "give prompts either with --prompt / as arguments or with --input, not both".into(),
             ));
         }
-        let options = SampleOptions {
-            max_new_tokens: g.max_new_tokens,
-            temperature: g.temperature,
-            top_k: g.top_k,
-            top_p: g.top_p,
-            seed: g.sample_seed,
-        };
-        let predictor = generate::Predictor::load(run, Some(recipe.name), &device(args)?)?;
-        let continuations = predictor.generate(&prompts, &options).map_err(|e| {
-            CliError::Usage(
-                e.to_string()
-                    .replace("top-k", "--top-k")
-                    .replace("top-p", "--top-p"),
-            )
-        })?;
-        if args.json {
-            let generations: Vec<Generation> = prompts
-                .iter()
-                .zip(&continuations)
-                .map(|(prompt, continuation)| Generation {
-                    prompt,
-                    continuation,
-                })
-                .collect();
-            print_json(&generations);
-            return Ok(());
-        }
-        for (i, (prompt, continuation)) in prompts.iter().zip(&continuations).enumerate() {
-            if per_line {
-                println!("{}", escape(continuation));
-            } else {
-                if i > 0 {
-                    println!("---------------");
-                }
-                println!("{prompt}{continuation}");
-            }
-        }
-        Ok(())
+        (input, true) => Prompts::from_lines(&read_lines(input)?),
+        (None, false) => Prompts::given(given),
+    };
+    if prompts.texts.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{command} needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)"
+        )));
     }
+    Ok(prompts)
+}
+
+/// Continues `prompts` with `continue_with` as `options` say and prints the continuations
+/// (JSON with `json`); an error names the sampling options by their flags.
+pub(crate) fn print_continuations(
+    prompts: Prompts,
+    options: &GenerateArgs,
+    json: bool,
+    continue_with: impl FnOnce(&[String], &SampleOptions) -> Result<Vec<String>, CliError>,
+) -> Result<(), CliError> {
+    let continuations = continue_with(&prompts.texts, &options.sample_options()).map_err(|e| {
+        let message = e.to_string().replace("top-k", "--top-k");
+        CliError::Usage(message.replace("top-p", "--top-p"))
+    })?;
+    let generations = prompts.with_continuations(continuations);
+    if json {
+        print_json(&generations);
+    } else {
+        print!("{generations}");
+    }
+    Ok(())
 }

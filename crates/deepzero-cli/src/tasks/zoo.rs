@@ -86,11 +86,9 @@ pub fn summary(args: &SummaryArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `deepzero import MODEL WEIGHTS --out DIR`: writes `DIR/model.bpk` and `DIR/run.json`.
+/// `deepzero import MODEL WEIGHTS --out DIR` of a torchvision model: writes `DIR/model.bpk`
+/// and `DIR/run.json` (gpt2 is [`crate::tasks::hf::import`]).
 pub fn import(args: &ImportArgs) -> Result<(), CliError> {
-    if args.model == "gpt2" {
-        return super::hf::import(args);
-    }
     let model = zoo_model(&args.model)?;
     let (_, report) = import_torchvision(
         model,

@@ -728,6 +728,22 @@ pub fn read_run_info(run_dir: &Path) -> Result<RunInfo> {
     Ok(info)
 }
 
+/// [`read_run_info`], refusing a run folder that another recipe than `recipe` trained.
+///
+/// # Errors
+/// As [`read_run_info`], and [`GraphError::Invalid`] naming both recipes.
+pub fn read_run_info_of(run_dir: &Path, recipe: &str) -> Result<RunInfo> {
+    let info = read_run_info(run_dir)?;
+    if info.spec.name != recipe {
+        return Err(GraphError::invalid(format!(
+            "run {} was trained by recipe `{}`, not `{recipe}`",
+            run_dir.display(),
+            info.spec.name
+        )));
+    }
+    Ok(info)
+}
+
 /// One node's predicted class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodePrediction {
@@ -739,6 +755,17 @@ pub struct NodePrediction {
     pub class_name: String,
     /// The model's probability of that class.
     pub probability: f64,
+}
+
+impl std::fmt::Display for NodePrediction {
+    /// `node<TAB>class name<TAB>probability`, the probability to four decimals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\t{}\t{:.4}",
+            self.node, self.class_name, self.probability
+        )
+    }
 }
 
 enum Inner {
@@ -861,6 +888,19 @@ impl Predictor {
             .collect())
     }
 
+    /// [`Predictor::predict`] for the nodes in `nodes` only (every node when it is empty), in
+    /// node order.
+    ///
+    /// # Errors
+    /// As [`Predictor::predict`].
+    pub fn predict_nodes(&self, nodes: &[usize]) -> Result<Vec<NodePrediction>> {
+        let mut predictions = self.predict()?;
+        if !nodes.is_empty() {
+            predictions.retain(|p| nodes.contains(&p.node));
+        }
+        Ok(predictions)
+    }
+
     /// The node embeddings of the run (GCN/GAT: the hidden layer).
     pub fn embeddings(&self) -> &Embeddings {
         &self.embeddings
@@ -959,7 +999,19 @@ mod tests {
 
         let predictor = Predictor::load(&run, None, &device).unwrap();
         assert_eq!(predictor.predict().unwrap().len(), 34);
+        let some = predictor.predict_nodes(&[33, 0]).unwrap();
+        assert_eq!(some.iter().map(|p| p.node).collect::<Vec<_>>(), [0, 33]);
+        let line = some[1].to_string();
+        assert!(
+            line.starts_with("33\t") && line.split('\t').count() == 3,
+            "{line}"
+        );
         assert_eq!(predictor.evaluate().unwrap(), report.test);
+        assert!(read_run_info_of(&run, "karate-node2vec").is_ok());
+        let err = read_run_info_of(&run, "karate-gcn")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("trained by recipe `karate-node2vec`"), "{err}");
         let out = dir.path().join("k.vec");
         predictor.write_embeddings(&out).unwrap();
         let e = read_embeddings_file(&out).unwrap();

@@ -210,6 +210,22 @@ pub struct CaptionScores {
     pub exact: f64,
 }
 
+/// An image file and its caption.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageCaption {
+    /// The file, as given.
+    pub image: String,
+    /// The caption.
+    pub caption: String,
+}
+
+impl std::fmt::Display for ImageCaption {
+    /// `image<TAB>caption`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\t{}", self.image, self.caption)
+    }
+}
+
 /// A trained captioner loaded with its vocabulary and pixel statistics.
 pub struct CaptionPredictor {
     info: CaptionRunInfo,
@@ -344,6 +360,24 @@ impl CaptionPredictor {
             pixels.extend(deepzero_data::load_image(path, 1, [s, s])?.pixels);
         }
         self.caption_pixels(&pixels, beam_size)
+    }
+
+    /// [`CaptionPredictor::caption_files`], each caption with its file.
+    ///
+    /// # Errors
+    /// As [`CaptionPredictor::caption_files`].
+    pub fn caption_images(
+        &self,
+        paths: &[&Path],
+        beam_size: usize,
+    ) -> Result<Vec<ImageCaption>, TaskError> {
+        let captions = self.caption_files(paths, beam_size)?;
+        let pairs = paths.iter().zip(captions);
+        let captioned = pairs.map(|(path, caption)| ImageCaption {
+            image: path.display().to_string(),
+            caption,
+        });
+        Ok(captioned.collect())
     }
 
     /// BLEU-4 and CIDEr-D of the captions of `test` (greedy, then `beam_size` beams), the first
@@ -517,15 +551,11 @@ pub fn train(spec: &CaptionSpec, settings: &RunSettings) -> Result<RunReport, Ta
         ..report
     };
     let path = report.write(out)?;
-    progress.message(&format!(
-        "{}: test BLEU-4 greedy {:.3} / beam {:.3}, CIDEr-D greedy {:.3} / beam {:.3} on {} scenes -> {}",
-        settings.name,
-        test["greedy"]["bleu4"].as_f64().unwrap_or(f64::NAN),
-        test["beam"]["bleu4"].as_f64().unwrap_or(f64::NAN),
-        test["greedy"]["cider_d"].as_f64().unwrap_or(f64::NAN),
-        test["beam"]["cider_d"].as_f64().unwrap_or(f64::NAN),
+    progress.message(&summary_line(
+        &settings.name,
+        &test,
         test_scenes.len(),
-        path.display()
+        &path,
     ));
     Ok(report)
 }
@@ -547,11 +577,27 @@ pub fn evaluate_run(
     )?;
     let metrics = predictor.evaluate(&test, spec.beam_size)?;
     std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
+    let path = settings.out.join("metrics.json");
     write_json_atomic(
-        &settings.out.join("metrics.json"),
+        &path,
         &json!({ "recipe": settings.name, "run": run.display().to_string(), "data": source, "test": metrics }),
     )?;
+    let line = summary_line(&settings.name, &metrics, test.len(), &path);
+    settings.progress().message(&line);
     Ok(metrics)
+}
+
+/// `NAME: test BLEU-4 greedy … / beam …, CIDEr-D greedy … / beam … on N scenes -> PATH`.
+fn summary_line(name: &str, test: &serde_json::Value, scenes: usize, path: &Path) -> String {
+    let score = |decoding: &str, metric: &str| test[decoding][metric].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "{name}: test BLEU-4 greedy {:.3} / beam {:.3}, CIDEr-D greedy {:.3} / beam {:.3} on {scenes} scenes -> {}",
+        score("greedy", "bleu4"),
+        score("beam", "bleu4"),
+        score("greedy", "cider_d"),
+        score("beam", "cider_d"),
+        path.display()
+    )
 }
 
 #[cfg(test)]
@@ -598,6 +644,10 @@ mod tests {
             .unwrap();
         let captions = predictor.caption_files(&[png.as_path()], 2).unwrap();
         assert_eq!(captions.len(), 1);
+        let captioned = predictor.caption_images(&[png.as_path()], 2).unwrap();
+        assert_eq!(captioned[0].caption, captions[0]);
+        let line = format!("{}\t{}", png.display(), captions[0]);
+        assert_eq!(captioned[0].to_string(), line);
         let bad = dir.path().join("bad.png");
         std::fs::write(&bad, b"not an image").unwrap();
         assert!(predictor.caption_files(&[bad.as_path()], 1).is_err());

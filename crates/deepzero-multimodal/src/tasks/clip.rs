@@ -182,6 +182,29 @@ pub struct ClipMetrics {
     pub unknown_tokens: usize,
 }
 
+impl std::fmt::Display for ClipMetrics {
+    /// `N candidates: text→image R@1/5/10 …, image→text …; zero-shot pair accuracy seen … vs
+    /// held-out …`, figures to three decimals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (t, i, z) = (&self.text_to_image, &self.image_to_text, &self.zero_shot);
+        write!(
+            f,
+            "{} candidates: text→image R@1/5/10 {:.3}/{:.3}/{:.3}, image→text {:.3}/{:.3}/{:.3}; zero-shot pair accuracy seen {:.3} ({} scenes) vs held-out {:.3} ({} scenes)",
+            self.candidates,
+            t.r1,
+            t.r5,
+            t.r10,
+            i.r1,
+            i.r5,
+            i.r10,
+            z.seen_accuracy,
+            z.seen_scenes,
+            z.novel_accuracy,
+            z.novel_scenes,
+        )
+    }
+}
+
 /// Recall@K.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Recall {
@@ -238,6 +261,25 @@ pub struct SearchResult {
     pub hits: Vec<Hit>,
     /// Query words the model does not know (they were read as `<unk>`).
     pub unknown_words: Vec<String>,
+}
+
+impl SearchResult {
+    /// The query, the unknown words if any, then one `rank. score  #index  label` line per hit.
+    pub fn describe(&self, query: &str) -> String {
+        let mut text = query.to_string();
+        if !self.unknown_words.is_empty() {
+            let unknown = self.unknown_words.join(", ");
+            text.push_str(&format!("\n  (unknown words read as <unk>: {unknown})"));
+        }
+        for (rank, hit) in self.hits.iter().enumerate() {
+            let (score, index, label) = (hit.score, hit.index, &hit.label);
+            text.push_str(&format!(
+                "\n  {:>2}. {score:.3}  #{index}  {label}",
+                rank + 1
+            ));
+        }
+        text
+    }
 }
 
 fn tensor_values(t: Tensor<2>) -> Result<Vec<f32>, TaskError> {
@@ -767,19 +809,8 @@ pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskE
     .with("logit_scale", model.logit_scale());
     let path = report.write(out)?;
     progress.message(&format!(
-        "{}: {} candidates: text→image R@1/5/10 {:.3}/{:.3}/{:.3}, image→text {:.3}/{:.3}/{:.3}; zero-shot pair accuracy seen {:.3} ({} scenes) vs held-out {:.3} ({} scenes) -> {}",
+        "{}: {metrics} -> {}",
         settings.name,
-        metrics.candidates,
-        metrics.text_to_image.r1,
-        metrics.text_to_image.r5,
-        metrics.text_to_image.r10,
-        metrics.image_to_text.r1,
-        metrics.image_to_text.r5,
-        metrics.image_to_text.r10,
-        metrics.zero_shot.seen_accuracy,
-        metrics.zero_shot.seen_scenes,
-        metrics.zero_shot.novel_accuracy,
-        metrics.zero_shot.novel_scenes,
         path.display()
     ));
     Ok(report)
@@ -832,10 +863,16 @@ pub fn evaluate_run(
     test.config = scenes.clone();
     let metrics = predictor.evaluate(&test, spec.candidates.min(test.len()))?;
     std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
+    let path = settings.out.join("metrics.json");
     write_json_atomic(
-        &settings.out.join("metrics.json"),
+        &path,
         &json!({ "recipe": settings.name, "run": run.display().to_string(), "data": test_sources.label, "test": metrics }),
     )?;
+    settings.progress().message(&format!(
+        "{}: {metrics} -> {}",
+        settings.name,
+        path.display()
+    ));
     Ok(metrics)
 }
 
@@ -858,6 +895,23 @@ mod tests {
                 .with_text_layers(1),
             ..ClipSpec::scenes_clip()
         }
+    }
+
+    #[test]
+    fn search_results_describe_their_hits() {
+        let hit = |index, label: &str, score| Hit {
+            index,
+            label: label.into(),
+            score,
+        };
+        let found = SearchResult {
+            hits: vec![hit(3, "a 7 left of a shoe", 0.91), hit(12, "a 1", 0.5)],
+            unknown_words: vec!["sneaker".into()],
+        };
+        assert_eq!(
+            found.describe("a 7 left of a sneaker"),
+            "a 7 left of a sneaker\n  (unknown words read as <unk>: sneaker)\n   1. 0.910  #3  a 7 left of a shoe\n   2. 0.500  #12  a 1"
+        );
     }
 
     #[test]

@@ -669,6 +669,13 @@ pub struct Prediction {
     pub probability: f32,
 }
 
+impl std::fmt::Display for Prediction {
+    /// `label<TAB>probability`, as [`crate::tasks::classify::TextPrediction`] prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\t{:.4}", self.label, self.probability)
+    }
+}
+
 /// A fine-tuned classifier loaded from its run folder.
 pub struct Predictor {
     info: FinetuneRunInfo,

@@ -720,6 +720,13 @@ pub struct TextPrediction {
     pub probability: f32,
 }
 
+impl std::fmt::Display for TextPrediction {
+    /// `label<TAB>probability`, the probability to four decimals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\t{:.4}", self.label, self.probability)
+    }
+}
+
 /// A trained text classifier loaded from its run folder, ready to classify texts.
 pub struct Predictor {
     info: TextRunInfo,

@@ -686,6 +686,88 @@ pub fn unescape(line: &str) -> String {
     out
 }
 
+/// Prompts and how a line-oriented front end received them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompts {
+    /// The prompts.
+    pub texts: Vec<String>,
+    /// Read one per line (escaped as [`escape`] writes them): the continuations are printed one
+    /// per line too, escaped; otherwise each is printed after its prompt.
+    pub one_per_line: bool,
+}
+
+impl Prompts {
+    /// Prompts given one by one (e.g. as command-line arguments).
+    pub fn given(texts: Vec<String>) -> Self {
+        Self {
+            texts,
+            one_per_line: false,
+        }
+    }
+
+    /// One prompt per line, each [`unescape`]d.
+    pub fn from_lines(lines: &[String]) -> Self {
+        Self {
+            texts: lines.iter().map(|line| unescape(line)).collect(),
+            one_per_line: true,
+        }
+    }
+
+    /// Pairs the prompts with their continuations, for printing.
+    pub fn with_continuations(self, continuations: Vec<String>) -> Generations {
+        let items = self
+            .texts
+            .into_iter()
+            .zip(continuations)
+            .map(|(prompt, continuation)| Generation {
+                prompt,
+                continuation,
+            })
+            .collect();
+        Generations {
+            items,
+            one_per_line: self.one_per_line,
+        }
+    }
+}
+
+/// One prompt and its continuation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Generation {
+    /// The prompt.
+    pub prompt: String,
+    /// What the model wrote after it.
+    pub continuation: String,
+}
+
+/// Continuations as a front end prints them: serialised as a list of [`Generation`]s; displayed
+/// one escaped continuation per line ([`Prompts::one_per_line`]), or else each prompt followed
+/// by its continuation, separated by a line of dashes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Generations {
+    /// Prompt and continuation pairs, in the prompts' order.
+    pub items: Vec<Generation>,
+    #[serde(skip)]
+    one_per_line: bool,
+}
+
+impl std::fmt::Display for Generations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, g) in self.items.iter().enumerate() {
+            if self.one_per_line {
+                writeln!(f, "{}", escape(&g.continuation))?;
+            } else {
+                if i > 0 {
+                    writeln!(f, "---------------")?;
+                }
+                writeln!(f, "{}{}", g.prompt, g.continuation)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A trained language model loaded from its run folder, ready to continue prompts.
 pub struct Predictor {
     info: LmRunInfo,
@@ -768,6 +850,28 @@ mod tests {
         assert_eq!(line, "ROMEO:\\nO, she doth\\tteach \\\\ the torches\\r\\n");
         assert_eq!(unescape(&line), text);
         assert_eq!(unescape("a\\qb\\"), "a\\qb\\"); // unknown escapes stay
+    }
+
+    #[test]
+    fn generations_print_per_prompt_or_per_line() {
+        let given = Prompts::given(vec!["To be".into(), "O".into()]);
+        let shown = given.with_continuations(vec![", or not".into(), " Romeo\n".into()]);
+        assert_eq!(
+            shown.to_string(),
+            "To be, or not\n---------------\nO Romeo\n\n"
+        );
+        let json = serde_json::to_value(&shown).unwrap();
+        assert_eq!(
+            json,
+            json!([
+                { "prompt": "To be", "continuation": ", or not" },
+                { "prompt": "O", "continuation": " Romeo\n" },
+            ])
+        );
+        let lines = Prompts::from_lines(&["a\\nb".into(), "c".into()]);
+        assert_eq!(lines.texts, ["a\nb", "c"]);
+        let shown = lines.with_continuations(vec!["x\ny".into(), "z".into()]);
+        assert_eq!(shown.to_string(), "x\\ny\nz\n");
     }
 
     #[test]

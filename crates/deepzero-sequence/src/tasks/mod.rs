@@ -16,7 +16,58 @@ pub mod tag;
 pub mod text_classifier;
 pub mod translate;
 
+use std::io::Read;
+use std::path::Path;
+
+use deepzero_train::TaskError;
+
+/// The lines of a UTF-8 text file, or of standard input when `path` is `None` or `-` (a
+/// predictor's inputs, one per line; `\r\n` endings read as `\n`).
+///
+/// # Errors
+/// The file cannot be read, or is not UTF-8 (the error names the line).
+pub fn read_lines(path: Option<&Path>) -> Result<Vec<String>, TaskError> {
+    let (bytes, name) = match path {
+        Some(path) if path.as_os_str() != "-" => {
+            (std::fs::read(path).map_err(TaskError::io(path))?, path)
+        }
+        _ => {
+            let stdin = Path::new("<stdin>");
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(TaskError::io(stdin))?;
+            (bytes, stdin)
+        }
+    };
+    let text = deepzero_data::text::decode_utf8(&bytes, name)?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
 pub use text_classifier::{
     TextBatch, TextBatcher, TextClassifier, TextClassifierConfig, TextEncoderKind, TextItem,
     masked_max, masked_mean,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_a_file_and_their_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("texts.txt");
+        std::fs::write(&path, "first\r\nsecond\n\nfourth").unwrap();
+        assert_eq!(
+            read_lines(Some(&path)).unwrap(),
+            ["first", "second", "", "fourth"]
+        );
+        std::fs::write(&path, b"ok\nbad \xff\n").unwrap();
+        let err = read_lines(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("texts.txt:2:") && !err.contains('\n'), "{err}");
+        let missing = dir.path().join("missing.txt");
+        let err = read_lines(Some(&missing)).unwrap_err().to_string();
+        assert!(err.starts_with(&missing.display().to_string()), "{err}");
+    }
+}

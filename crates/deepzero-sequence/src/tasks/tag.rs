@@ -651,10 +651,24 @@ pub struct TaggedLine {
     pub truncated: bool,
 }
 
+impl std::fmt::Display for TaggedLine {
+    /// The line with its entities bracketed ([`TaggedLine::rendered`]).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
 /// How many of `lines` were longer than the model's maximum length (a front end warns about
 /// them: the tokens beyond it are tagged `O`).
 pub fn truncated_lines(lines: &[TaggedLine]) -> usize {
     lines.iter().filter(|l| l.truncated).count()
+}
+
+/// The warning a front end shows when some of `lines` were longer than `max_len` tokens.
+pub fn long_lines_warning(lines: &[TaggedLine], max_len: usize) -> Option<String> {
+    let long = truncated_lines(lines);
+    (long > 0)
+        .then(|| format!("{long} input line(s) longer than {max_len} tokens: the rest is tagged O"))
 }
 
 /// A trained tagger loaded from its run folder, ready to tag sentences.

@@ -737,6 +737,21 @@ pub struct Translation {
     pub truncated: bool,
 }
 
+impl std::fmt::Display for Translation {
+    /// The translation alone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.translation)
+    }
+}
+
+/// The warning a front end shows when some sources were longer than `max_len` subwords.
+pub fn long_lines_warning(translations: &[Translation], max_len: usize) -> Option<String> {
+    let long = translations.iter().filter(|t| t.truncated).count();
+    (long > 0).then(|| {
+        format!("{long} input line(s) longer than the model's {max_len} subwords were truncated")
+    })
+}
+
 /// A trained translator loaded from its run folder, ready to translate sentences.
 pub struct Predictor {
     info: TranslationRunInfo,

@@ -590,6 +590,24 @@ pub struct SegmentPrediction {
     /// The class of every pixel, row-major `H × W`.
     #[serde(skip)]
     pub mask: Vec<u8>,
+    /// Where [`Predictor::segment_into`] drew the mask onto the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PathBuf>,
+}
+
+impl std::fmt::Display for SegmentPrediction {
+    /// `image: class pixels, class pixels, …`, then ` -> picture` once drawn.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:", self.image)?;
+        for (i, (_, name, pixels)) in self.class_pixels.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{name} {pixels}")?;
+        }
+        match &self.picture {
+            Some(picture) => write!(f, " -> {}", picture.display()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A trained segmenter loaded from its run folder.
@@ -674,6 +692,7 @@ impl Predictor {
                     .map(|(k, &n)| (k, self.info.class_names[k].clone(), n))
                     .collect(),
                 mask,
+                picture: None,
             });
         }
         Ok(out)
@@ -685,6 +704,26 @@ impl Predictor {
         let (original, _) = self.read(Path::new(&prediction.image))?;
         let picture = super::overlay(&original, &prediction.mask, 0.6);
         Ok(super::draw::save_rgb(out, &picture)?)
+    }
+
+    /// [`Predictor::predict`], each mask drawn onto its image into `dir/STEM.mask.png`
+    /// ([`SegmentPrediction::picture`]; `dir` is created).
+    pub fn segment_into(
+        &self,
+        images: &[PathBuf],
+        dir: &Path,
+    ) -> Result<Vec<SegmentPrediction>, TaskError> {
+        let mut predictions = self.predict(images)?;
+        std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
+        for (i, (prediction, image)) in predictions.iter_mut().zip(images).enumerate() {
+            let stem = image
+                .file_stem()
+                .map_or_else(|| format!("image{i}"), |s| s.to_string_lossy().into_owned());
+            let picture = dir.join(format!("{stem}.mask.png"));
+            self.draw(prediction, &picture)?;
+            prediction.picture = Some(picture);
+        }
+        Ok(predictions)
     }
 }
 
@@ -742,9 +781,24 @@ mod tests {
             p[0].class_pixels.iter().map(|c| c.2).sum::<usize>(),
             32 * 32
         );
-        let drawn = dir.path().join("scene.mask.png");
-        predictor.draw(&p[0], &drawn).unwrap();
-        assert_eq!(image::image_dimensions(&drawn).unwrap(), (32, 32));
+        let drawn = dir.path().join("drawn");
+        let p = predictor
+            .segment_into(std::slice::from_ref(&png), &drawn)
+            .unwrap();
+        let picture = drawn.join("scene.mask.png");
+        assert_eq!(p[0].picture.as_deref(), Some(picture.as_path()));
+        assert_eq!(image::image_dimensions(&picture).unwrap(), (32, 32));
+        let shown = p[0].to_string();
+        assert!(
+            shown.starts_with(&format!("{}: ", png.display())),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with(&format!(" -> {}", picture.display())),
+            "{shown}"
+        );
+        let json = serde_json::to_value(&p[0]).unwrap();
+        assert_eq!(json["picture"], picture.display().to_string());
 
         // The DeepLab recipe builds and segments at the input's size.
         let deeplab = &recipes()[1];

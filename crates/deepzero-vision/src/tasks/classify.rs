@@ -675,6 +675,18 @@ pub struct Prediction {
     pub top: Vec<(usize, String, f32)>,
 }
 
+impl std::fmt::Display for Prediction {
+    /// `image: name probability, name probability, …`, probabilities to three decimals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:", self.image)?;
+        for (i, (_, name, probability)) in self.top.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{name} {probability:.3}")?;
+        }
+        Ok(())
+    }
+}
+
 /// When to invert a grayscale input image.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum InvertMode {
@@ -775,6 +787,27 @@ impl Predictor {
             .map(|p| self.load_image(p, options.invert))
             .collect::<Result<Vec<_>, _>>()?;
         self.predict_items(images, &items, options.top_k)
+    }
+
+    /// [`Predictor::predict`], and a picture of the images, each captioned with its best class
+    /// and that class's probability, written to `picture` (PNG).
+    pub fn predict_and_draw(
+        &self,
+        images: &[PathBuf],
+        options: &PredictOptions,
+        picture: &Path,
+    ) -> Result<Vec<Prediction>, TaskError> {
+        let items = images
+            .iter()
+            .map(|p| self.load_image(p, options.invert))
+            .collect::<Result<Vec<_>, _>>()?;
+        let predictions = self.predict_items(images, &items, options.top_k)?;
+        let captions: Vec<String> = predictions
+            .iter()
+            .map(|p| format!("{} {:.0}%", p.top[0].1, p.top[0].2 * 100.0))
+            .collect();
+        deepzero_train::plot::draw_image_grid(picture, &items, &captions)?;
+        Ok(predictions)
     }
 
     /// [`Predictor::predict`] on images already read ([`Predictor::load_image`]).
@@ -889,6 +922,15 @@ pub fn import_torchvision(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn predictions_display_their_best_classes() {
+        let p = Prediction {
+            image: "seven.png".into(),
+            top: vec![(7, "7".into(), 0.9123), (1, "1".into(), 0.05)],
+        };
+        assert_eq!(p.to_string(), "seven.png: 7 0.912, 1 0.050");
+    }
 
     #[test]
     fn version_1_imagenet_runs_crop_the_centre() {

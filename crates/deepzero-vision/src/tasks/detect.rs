@@ -478,6 +478,15 @@ pub fn evaluate_run(
         summary_json(&test),
     );
     report.write(out)?;
+    settings.progress().message(&format!(
+        "{}: test AP {:.4}, AP50 {:.4}, AP75 {:.4} (COCO, {} scenes) -> {}",
+        settings.name,
+        test.ap,
+        test.ap50,
+        test.ap75,
+        source.len(),
+        out.join("metrics.json").display()
+    ));
     Ok(report)
 }
 
@@ -490,6 +499,57 @@ pub struct ImageDetections {
     pub size: (u32, u32),
     /// What was found, best first.
     pub detections: Vec<Detection>,
+}
+
+impl ImageDetections {
+    /// `path (WxH): N objects`, then one `  class<TAB>score<TAB>[x0, y0, x1, y1]` line per
+    /// object (`class_names[class]`, `?` for a class without a name).
+    pub fn describe(&self, class_names: &[String]) -> String {
+        let (w, h) = self.size;
+        let found = self.detections.len();
+        let mut text = format!("{} ({w}x{h}): {found} objects", self.path.display());
+        for d in &self.detections {
+            let name = class_names.get(d.class).map_or("?", String::as_str);
+            let [x0, y0, x1, y1] = d.bbox;
+            text.push_str(&format!(
+                "\n  {name}\t{:.3}\t[{x0:.1}, {y0:.1}, {x1:.1}, {y1:.1}]",
+                d.score
+            ));
+        }
+        text
+    }
+
+    /// Draws the boxes onto the image and writes it to `dir/STEM.boxes.png` (the path returned).
+    pub fn draw(&self, dir: &Path) -> Result<PathBuf, TaskError> {
+        let stem = self
+            .path
+            .file_stem()
+            .map_or("image".into(), |s| s.to_string_lossy());
+        let out = dir.join(format!("{stem}.boxes.png"));
+        let boxes: Vec<_> = self.detections.iter().map(|d| (d.class, d.bbox)).collect();
+        crate::detect::draw::draw_boxes_file(&self.path, &boxes, &out)
+            .map_err(|e| TaskError::invalid(format!("{}: {e}", out.display())))?;
+        Ok(out)
+    }
+}
+
+/// `found` in COCO's result format, as pycocotools' `loadRes` reads it: `image_id` is the
+/// position in `found` (from 1), `category_id` the class + 1, `bbox` `[x, y, width, height]`;
+/// each result also names its `file_name`.
+pub fn coco_results(found: &[ImageDetections]) -> Vec<serde_json::Value> {
+    let results = found.iter().enumerate().flat_map(|(i, f)| {
+        f.detections.iter().map(move |d| {
+            let [x0, y0, x1, y1] = d.bbox;
+            json!({
+                "image_id": i + 1,
+                "file_name": f.path.display().to_string(),
+                "category_id": d.class + 1,
+                "bbox": [x0, y0, x1 - x0, y1 - y0],
+                "score": d.score,
+            })
+        })
+    });
+    results.collect()
 }
 
 /// A trained detector loaded from its run folder.
@@ -592,3 +652,50 @@ pub fn recipes() -> Vec<deepzero_train::Recipe<DetectSpec>> {
 
 /// Epochs of the `digits-yolo` recipe.
 const RECIPE_EPOCHS: usize = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found() -> Vec<ImageDetections> {
+        let detection = |class, score, bbox| Detection { class, score, bbox };
+        vec![
+            ImageDetections {
+                path: "a.png".into(),
+                size: (64, 48),
+                detections: vec![
+                    detection(1, 0.9, [1.0, 2.0, 11.0, 22.0]),
+                    detection(7, 0.5, [0.0, 0.0, 4.0, 4.0]),
+                ],
+            },
+            ImageDetections {
+                path: "b.png".into(),
+                size: (8, 8),
+                detections: vec![],
+            },
+        ]
+    }
+
+    #[test]
+    fn detections_describe_themselves() {
+        let names: Vec<String> = (0..3).map(|c| c.to_string()).collect();
+        let text = found()[0].describe(&names);
+        assert_eq!(
+            text,
+            "a.png (64x48): 2 objects\n  1\t0.900\t[1.0, 2.0, 11.0, 22.0]\n  ?\t0.500\t[0.0, 0.0, 4.0, 4.0]"
+        );
+        assert_eq!(found()[1].describe(&names), "b.png (8x8): 0 objects");
+    }
+
+    #[test]
+    fn coco_results_number_images_from_one_and_give_widths() {
+        let results = coco_results(&found());
+        assert_eq!(results.len(), 2);
+        assert_eq!(
+            results[0],
+            json!({ "image_id": 1, "file_name": "a.png", "category_id": 2,
+                    "bbox": [1.0, 2.0, 10.0, 20.0], "score": 0.9f32 })
+        );
+        assert_eq!(results[1]["category_id"], 8);
+    }
+}
