@@ -195,34 +195,36 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
             "--features cuda",
         );
     }
-    assert_one_line_error(
-        &run(&["train", "mnist-mlp", "--batch-size", "0"]),
-        "--batch-size",
-    );
-    assert_one_line_error(
-        &run(&["finetune", "peoples-daily-ner", "--from", "/tmp"]),
-        "not an image recipe",
-    );
-    assert_one_line_error(
-        &run(&["train", "mnist-mlp", "--dropout", "0.5"]),
-        "--dropout applies to the text-classification recipes",
-    );
-    assert_one_line_error(
-        &run(&["train", "bbc-lstm", "--dropout", "1.5"]),
-        "--dropout must be in [0, 1)",
-    );
-    assert_one_line_error(
-        &run(&["train", "mnist-mlp", "--min-freq", "3"]),
-        "--min-freq applies to the text-classification recipes",
-    );
-    assert_one_line_error(
-        &run(&["train", "bbc-lstm", "--min-freq", "0"]),
-        "--min-freq must be at least 1",
-    );
-    assert_one_line_error(
-        &run(&["train", "mnist-mlp", "--keep-duplicates"]),
-        "--keep-duplicates applies to the text-classification recipes",
-    );
+    let bad_options: [(&[&str], &str); 7] = [
+        (&["train", "mnist-mlp", "--batch-size", "0"], "--batch-size"),
+        (
+            &["finetune", "peoples-daily-ner", "--from", "/tmp"],
+            "not an image recipe",
+        ),
+        (
+            &["train", "mnist-mlp", "--dropout", "0.5"],
+            "--dropout applies to the text-classification recipes",
+        ),
+        (
+            &["train", "bbc-lstm", "--dropout", "1.5"],
+            "--dropout must be in [0, 1)",
+        ),
+        (
+            &["train", "mnist-mlp", "--min-freq", "3"],
+            "--min-freq applies to the text-classification recipes",
+        ),
+        (
+            &["train", "bbc-lstm", "--min-freq", "0"],
+            "--min-freq must be at least 1",
+        ),
+        (
+            &["train", "mnist-mlp", "--keep-duplicates"],
+            "--keep-duplicates applies to the text-classification recipes",
+        ),
+    ];
+    for (args, needle) in bad_options {
+        assert_one_line_error(&run(args), needle);
+    }
 }
 
 #[test]

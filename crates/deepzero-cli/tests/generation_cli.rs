@@ -6,14 +6,10 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{assert_ok, deepzero, json, run_with_stdin, stderr_line};
+use common::{assert_ok, deepzero, json, run_with_stdin, stderr_line, train_command};
 
 fn train(recipe: &str, data: &Path, out: &Path) -> Output {
-    deepzero()
-        .args(["train", recipe, "--data-dir"])
-        .arg(data)
-        .arg("--out")
-        .arg(out)
+    train_command(recipe, data, out)
         .args([
             "--epochs",
             "2",

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 mod common;
-use common::{deepzero, path, run_with_stdin};
+use common::{deepzero, path, run_with_stdin, train_command};
 
 /// 60 generated lines: "<name> 在 <place> 访问 <organisation> 。".
 fn write_corpus(dir: &Path) {
@@ -36,14 +36,8 @@ fn peoples_daily_ner_trains_evaluates_and_tags_sentences() {
     write_corpus(data.path());
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("run");
-    let status = deepzero()
+    let status = train_command("peoples-daily-ner", data.path(), &run)
         .args([
-            "train",
-            "peoples-daily-ner",
-            "--data-dir",
-            path(data.path()),
-            "--out",
-            path(&run),
             "--epochs",
             "3",
             "--batch-size",

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{assert_ok, deepzero, json, run_with_stdin};
+use common::{assert_ok, deepzero, json, run_with_stdin, train_command};
 
 /// The labels of `predict`'s `label<TAB>probability` lines.
 fn predicted_labels(out: &Output) -> Vec<String> {
@@ -13,6 +13,34 @@ fn predicted_labels(out: &Output) -> Vec<String> {
         .lines()
         .map(|l| l.split('\t').next().unwrap().to_string())
         .collect()
+}
+
+/// `eval` of the `recipe` run in `run` on `data`, into `eval_out`, gives the test accuracy
+/// training recorded in `metrics`.
+fn assert_eval_reproduces(
+    recipe: &str,
+    run: &str,
+    data: &str,
+    eval_out: &Path,
+    metrics: &serde_json::Value,
+) {
+    let args = ["eval", recipe, "--checkpoint", run, "--data-dir", data];
+    let out = deepzero().args(args).arg("--out").arg(eval_out).output();
+    assert_ok(&out.unwrap());
+    let eval = json(&eval_out.join("metrics.json"));
+    assert_eq!(eval["test"]["accuracy"], metrics["test"]["accuracy"]);
+}
+
+/// `predict` of a sport and a tech document with the `recipe` run in `run`, succeeded.
+fn predict_two_topics(recipe: &str, run: &str) -> Output {
+    let documents = [
+        "goal match team coach score",
+        "chip software robot code phone",
+    ];
+    let args = ["predict", recipe, "--checkpoint", run];
+    let out = deepzero().args(args).args(documents).output().unwrap();
+    assert_ok(&out);
+    out
 }
 
 /// Two "topics" of generated sentences, 40 distinct documents each, in
@@ -106,34 +134,16 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
     assert!(out.join("vocab.json").exists() && out.join("run.json").exists());
 
     // eval rebuilds the same test split.
-    let eval_out = tmp.path().join("eval");
-    assert_ok(
-        &deepzero()
-            .args([
-                "eval",
-                "bbc-lstm",
-                "--checkpoint",
-                out_s,
-                "--data-dir",
-                data_s,
-            ])
-            .args(["--out", eval_out.to_str().unwrap()])
-            .output()
-            .unwrap(),
+    assert_eval_reproduces(
+        "bbc-lstm",
+        out_s,
+        data_s,
+        &tmp.path().join("eval"),
+        &metrics,
     );
-    let eval = json(&eval_out.join("metrics.json"));
-    assert_eq!(eval["test"]["accuracy"], metrics["test"]["accuracy"]);
 
     // predict: arguments, a file, standard input; one `label<TAB>probability` line each.
-    let predict = deepzero()
-        .args(["predict", "bbc-lstm", "--checkpoint", out_s])
-        .args([
-            "goal match team coach score",
-            "chip software robot code phone",
-        ])
-        .output()
-        .unwrap();
-    assert_ok(&predict);
+    let predict = predict_two_topics("bbc-lstm", out_s);
     let lines: Vec<String> = String::from_utf8_lossy(&predict.stdout)
         .lines()
         .map(str::to_string)
@@ -207,15 +217,7 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
     let out = tmp.path().join("run");
     let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
 
-    let train = deepzero()
-        .args([
-            "train",
-            "bbc-fasttext",
-            "--data-dir",
-            data_s,
-            "--out",
-            out_s,
-        ])
+    let train = train_command("bbc-fasttext", data_s, out_s)
         .args(["--epochs", "10", "--batch-size", "8", "--quiet"])
         .output()
         .unwrap();
@@ -243,25 +245,8 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
     );
 
     let eval_out = tmp.path().join("eval");
-    assert_ok(
-        &deepzero()
-            .args(["eval", "bbc-fasttext", "--checkpoint", out_s])
-            .args(["--data-dir", data_s, "--out", eval_out.to_str().unwrap()])
-            .output()
-            .unwrap(),
-    );
-    let eval = json(&eval_out.join("metrics.json"));
-    assert_eq!(eval["test"]["accuracy"], metrics["test"]["accuracy"]);
-
-    let predict = deepzero()
-        .args(["predict", "bbc-fasttext", "--checkpoint", out_s])
-        .args([
-            "goal match team coach score",
-            "chip software robot code phone",
-        ])
-        .output()
-        .unwrap();
-    assert_ok(&predict);
+    assert_eval_reproduces("bbc-fasttext", out_s, data_s, &eval_out, &metrics);
+    let predict = predict_two_topics("bbc-fasttext", out_s);
     assert_eq!(predicted_labels(&predict), ["sport", "tech"]);
 
     // The BiLSTM can start from the bag model's word vectors (same split: same seed).

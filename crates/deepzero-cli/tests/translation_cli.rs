@@ -5,7 +5,7 @@
 use std::path::Path;
 
 mod common;
-use common::{deepzero, path, run_with_stdin};
+use common::{deepzero, path, run_with_stdin, train_command};
 
 fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(
@@ -51,15 +51,7 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
     write_corpus(data.path(), false);
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("run");
-    let status = deepzero()
-        .args([
-            "train",
-            "multi30k-de-en",
-            "--data-dir",
-            path(data.path()),
-            "--out",
-            path(&run),
-        ])
+    let status = train_command("multi30k-de-en", data.path(), &run)
         .args(["--epochs", "2", "--batch-size", "16", "--quiet"])
         .status()
         .unwrap();
@@ -191,15 +183,7 @@ fn misaligned_sides_are_reported_with_both_files() {
     let data = tempfile::tempdir().unwrap();
     write_corpus(data.path(), true);
     let out = tempfile::tempdir().unwrap();
-    let result = deepzero()
-        .args([
-            "train",
-            "multi30k-de-en",
-            "--data-dir",
-            path(data.path()),
-            "--out",
-            path(&out.path().join("r")),
-        ])
+    let result = train_command("multi30k-de-en", data.path(), &out.path().join("r"))
         .output()
         .unwrap();
     assert!(!result.status.success());

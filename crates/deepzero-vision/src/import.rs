@@ -185,6 +185,18 @@ pub struct ImportReport {
     pub errors: Vec<String>,
 }
 
+impl std::fmt::Display for ImportReport {
+    /// `N tensors imported (FORMAT; M num_batches_tracked / auxiliary-head keys ignored)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let format = self.format.map_or("?", |format| format.name());
+        write!(
+            f,
+            "{} tensors imported ({format}; {} num_batches_tracked / auxiliary-head keys ignored)",
+            self.applied, self.ignored
+        )
+    }
+}
+
 impl ImportReport {
     /// Whether every parameter of the model was loaded and every key of the file used.
     pub fn is_complete(&self) -> bool {
@@ -364,6 +376,21 @@ fn report(format: WeightFormat, result: ApplyResult) -> ImportReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_say_what_was_imported() {
+        let report = ImportReport {
+            format: Some(WeightFormat::Safetensors),
+            applied: 102,
+            ignored: 20,
+            ..ImportReport::default()
+        };
+        assert_eq!(
+            report.to_string(),
+            "102 tensors imported (safetensors; 20 num_batches_tracked / auxiliary-head keys ignored)"
+        );
+        assert!(ImportReport::default().to_string().contains("(?;"));
+    }
 
     #[test]
     fn detects_formats_by_content_then_extension() {

@@ -24,17 +24,6 @@ fn check_run(run: &Path, recipe: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-impl GraphTask {
-    /// `--data-dir`, else the karate club shipped in `datasets/karate`.
-    fn data_dir(&self, settings: &RunSettings) -> Result<PathBuf, CliError> {
-        match &settings.data_dir {
-            Some(dir) => Ok(dir.clone()),
-            None if self.0.starts_with("karate") => Ok(PathBuf::from("datasets/karate")),
-            None => Ok(settings.require_data_dir()?.to_path_buf()),
-        }
-    }
-}
-
 impl RecipeTask for GraphTask {
     fn family(&self) -> Family {
         Family::Graph
@@ -51,7 +40,10 @@ impl RecipeTask for GraphTask {
                 self.0
             )));
         }
-        let data = self.data_dir(settings)?;
+        let data = match graph::recipe_data_dir(self.0, settings.data_dir.as_deref()) {
+            Some(dir) => dir,
+            None => settings.require_data_dir()?.to_path_buf(),
+        };
         let mut log = |line: &str| println!("{line}");
         let r = graph::train_recipe(
             self.0,

@@ -49,19 +49,8 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     }
     let summary = import_gpt2(&args.weights, &args.out, &device(None)?)
         .map_err(|e| CliError::Task(e.into()))?;
-    let c = &summary.config;
-    println!(
-        "gpt2: {} parameters ({} blocks, width {}, {} heads, context {}, vocabulary {}), tokenizer of {} tokens, from {} -> {}",
-        summary.parameters,
-        c.n_layer,
-        c.n_embd,
-        c.n_head,
-        c.n_positions,
-        c.vocab_size,
-        summary.tokenizer_size,
-        args.weights.display(),
-        args.out.display()
-    );
+    let (from, to) = (args.weights.display(), args.out.display());
+    println!("gpt2: {summary}, from {from} -> {to}");
     println!(
         "generate with: deepzero generate --checkpoint {} --prompt TEXT",
         args.out.display()

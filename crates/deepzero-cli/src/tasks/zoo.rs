@@ -97,14 +97,8 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         args.classes.unwrap_or(1000),
         args.allow_partial,
     )?;
-    let format = report.format.map(|f| f.name()).unwrap_or("?");
-    println!(
-        "{model}: {} tensors imported from {} ({format}; {} num_batches_tracked / auxiliary-head keys ignored) -> {}",
-        report.applied,
-        args.weights.display(),
-        report.ignored,
-        args.out.join("model.bpk").display()
-    );
+    let (from, to) = (args.weights.display(), args.out.join("model.bpk"));
+    println!("{model}: {report} from {from} -> {}", to.display());
     if !report.is_complete() {
         println!(
             "warning: kept the model's initial values where the file did not fit: {}",

@@ -132,3 +132,15 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// `deepzero train RECIPE --data-dir DATA --out OUT`, to add options to.
+pub fn train_command(
+    recipe: &str,
+    data: impl AsRef<std::ffi::OsStr>,
+    out: impl AsRef<std::ffi::OsStr>,
+) -> Command {
+    let mut cmd = deepzero();
+    cmd.args(["train", recipe, "--data-dir"]);
+    cmd.arg(data).arg("--out").arg(out);
+    cmd
+}

@@ -167,6 +167,17 @@ pub fn train(
     train_with_log(spec, data_dir, run_dir, device, &mut |_| {})
 }
 
+/// The data folder of recipe `name`: `data_dir` when given, else the karate club shipped in
+/// `datasets/karate` for the `karate-*` recipes; `None` for the others, which need one.
+pub fn recipe_data_dir(name: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
+    match data_dir {
+        Some(dir) => Some(dir.to_path_buf()),
+        None => name
+            .starts_with("karate")
+            .then(crate::data::shipped_karate_dir),
+    }
+}
+
 /// One call for a command line: the recipe `name` (see [`RECIPES`]) with `seed` and, if
 /// given, another number of epochs, trained on `data_dir` into `run_dir`, progress lines to
 /// `log`.
@@ -1021,6 +1032,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("already exists"), "{err}");
+    }
+
+    #[test]
+    fn karate_recipes_default_to_the_shipped_club() {
+        let given = Path::new("elsewhere");
+        assert_eq!(recipe_data_dir("cora-gcn", Some(given)).unwrap(), given);
+        assert_eq!(recipe_data_dir("cora-gcn", None), None);
+        let karate = recipe_data_dir("karate-gcn", None).unwrap();
+        assert_eq!(karate, shipped_karate_dir());
     }
 
     #[test]

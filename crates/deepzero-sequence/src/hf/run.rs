@@ -57,6 +57,25 @@ pub struct ImportSummary {
     pub tokenizer_size: usize,
 }
 
+impl std::fmt::Display for ImportSummary {
+    /// `N parameters (L blocks, width W, H heads, context C, vocabulary V), tokenizer of T
+    /// tokens`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.config;
+        write!(
+            f,
+            "{} parameters ({} blocks, width {}, {} heads, context {}, vocabulary {}), tokenizer of {} tokens",
+            self.parameters,
+            c.n_layer,
+            c.n_embd,
+            c.n_head,
+            c.n_positions,
+            c.vocab_size,
+            self.tokenizer_size
+        )
+    }
+}
+
 /// Imports the GPT-2 of a Hugging Face folder into the run folder `out` (see the
 /// [module docs](self)).
 ///
@@ -215,6 +234,10 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let summary = import_gpt2(&fixture("gpt2-tiny"), out.path(), &dev).unwrap();
         assert_eq!(summary.tokenizer_size, 400);
+        let shown = summary.to_string();
+        let parameters = format!("{} parameters (", summary.parameters);
+        assert!(shown.starts_with(&parameters), "{shown}");
+        assert!(shown.ends_with("tokenizer of 400 tokens"), "{shown}");
         let generator = HfGenerator::load(out.path(), &dev).unwrap();
         let golden = golden(&fixture("gpt2-tiny"));
         let want: Vec<u32> = serde_json::from_value(golden["greedy_new_ids"].clone()).unwrap();

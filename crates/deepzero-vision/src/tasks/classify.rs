@@ -782,11 +782,17 @@ impl Predictor {
         images: &[PathBuf],
         options: &PredictOptions,
     ) -> Result<Vec<Prediction>, TaskError> {
-        let items = images
-            .iter()
-            .map(|p| self.load_image(p, options.invert))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self.load_images(images, options.invert)?;
         self.predict_items(images, &items, options.top_k)
+    }
+
+    /// [`Predictor::load_image`] of each image.
+    fn load_images(
+        &self,
+        images: &[PathBuf],
+        invert: InvertMode,
+    ) -> Result<Vec<ImageItem>, TaskError> {
+        images.iter().map(|p| self.load_image(p, invert)).collect()
     }
 
     /// [`Predictor::predict`], and a picture of the images, each captioned with its best class
@@ -797,10 +803,7 @@ impl Predictor {
         options: &PredictOptions,
         picture: &Path,
     ) -> Result<Vec<Prediction>, TaskError> {
-        let items = images
-            .iter()
-            .map(|p| self.load_image(p, options.invert))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self.load_images(images, options.invert)?;
         let predictions = self.predict_items(images, &items, options.top_k)?;
         let captions: Vec<String> = predictions
             .iter()
