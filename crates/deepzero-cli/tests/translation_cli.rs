@@ -183,7 +183,7 @@ fn misaligned_sides_are_reported_with_both_files() {
     let data = tempfile::tempdir().unwrap();
     write_corpus(data.path(), true);
     let out = tempfile::tempdir().unwrap();
-    let result = train_command("multi30k-de-en", data.path(), &out.path().join("r"))
+    let result = train_command("multi30k-de-en", data.path(), out.path().join("r"))
         .output()
         .unwrap();
     assert!(!result.status.success());
