@@ -141,7 +141,6 @@ pub fn log_softmax_backward<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{GradCheck, check_against_autodiff, check_against_finite_differences};
     use crate::test_util::*;
     use burn::tensor::activation as burn_act;
 
@@ -175,11 +174,7 @@ mod tests {
         let x = input();
         let g = upstream();
         let loss = |t: Tensor<2>| (forward(t) * g.clone()).sum();
-        let cfg = GradCheck::default();
-        let ad = check_against_autodiff(loss, &x, &analytic, &cfg).unwrap();
-        assert!(ad.passed, "autodiff: {ad:?}");
-        let fd = check_against_finite_differences(loss, &x, &analytic, &cfg).unwrap();
-        assert!(fd.passed, "finite differences: {fd:?}");
+        check_grad(loss, &x, &analytic);
     }
 
     #[test]

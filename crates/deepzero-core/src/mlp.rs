@@ -217,7 +217,7 @@ impl Mlp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{GradCheck, check_against_autodiff, check_against_finite_differences};
+    use crate::gradcheck::{GradCheck, check_against_autodiff};
     use crate::test_util::*;
     use burn::tensor::TensorData;
     use rand::Rng;
@@ -238,45 +238,30 @@ mod tests {
         (uniform2(&mut r, 6, 3, -1.5, 1.5), labels(&mut r, 6, 4))
     }
 
-    fn check<const D: usize>(
-        f: impl Fn(Tensor<D>) -> Tensor<1> + Copy,
-        at: &Tensor<D>,
-        analytic: &Tensor<D>,
-        finite_differences: bool,
-    ) {
-        let cfg = GradCheck::default();
-        let ad = check_against_autodiff(f, at, analytic, &cfg).unwrap();
-        assert!(ad.passed, "autodiff: {ad:?}");
-        if finite_differences {
-            let fd = check_against_finite_differences(f, at, analytic, &cfg).unwrap();
-            assert!(fd.passed, "finite differences: {fd:?}");
-        }
-    }
-
     /// Checks all four gradients of `m` against autodiff and (where smooth) finite differences.
     fn check_all(m: &Mlp, finite_differences: bool) {
         let (x, y) = batch();
         let grads = m.backward(&m.forward(x.clone()), y.clone());
         let loss_of = |m: Mlp| m.loss(&m.forward(x.clone()), y.clone());
-        check(
+        check_grad_with(
             |w| loss_of(Mlp { w1: w, ..m.clone() }),
             &m.w1,
             &grads.w1,
             finite_differences,
         );
-        check(
+        check_grad_with(
             |b| loss_of(Mlp { b1: b, ..m.clone() }),
             &m.b1,
             &grads.b1,
             finite_differences,
         );
-        check(
+        check_grad_with(
             |w| loss_of(Mlp { w2: w, ..m.clone() }),
             &m.w2,
             &grads.w2,
             finite_differences,
         );
-        check(
+        check_grad_with(
             |b| loss_of(Mlp { b2: b, ..m.clone() }),
             &m.b2,
             &grads.b2,

@@ -186,22 +186,9 @@ impl RegressionModel for LogisticRegression {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::{GradCheck, check_against_autodiff, check_against_finite_differences};
     use crate::test_util::*;
     use burn::tensor::TensorData;
     use rand::Rng;
-
-    fn check<const D: usize>(
-        f: impl Fn(Tensor<D>) -> Tensor<1> + Copy,
-        at: &Tensor<D>,
-        analytic: &Tensor<D>,
-    ) {
-        let cfg = GradCheck::default();
-        let ad = check_against_autodiff(f, at, analytic, &cfg).unwrap();
-        assert!(ad.passed, "autodiff: {ad:?}");
-        let fd = check_against_finite_differences(f, at, analytic, &cfg).unwrap();
-        assert!(fd.passed, "finite differences: {fd:?}");
-    }
 
     /// Checks both hand-derived gradients of the model `make(weight, bias)` on `(x, y)`.
     fn check_both_gradients<M: RegressionModel>(
@@ -213,9 +200,9 @@ mod tests {
     ) {
         let grads = make(weight.clone(), bias.clone()).gradients(x.clone(), y.clone());
         let loss_at_weight = |w| make(w, bias.clone()).loss(x.clone(), y.clone());
-        check(loss_at_weight, weight, &grads.weight);
+        check_grad(loss_at_weight, weight, &grads.weight);
         let loss_at_bias = |b| make(weight.clone(), b).loss(x.clone(), y.clone());
-        check(loss_at_bias, bias, &grads.bias);
+        check_grad(loss_at_bias, bias, &grads.bias);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Helpers shared by the unit tests: a CPU device, seeded host-side random data, and a
-//! closeness assertion that prints the worst element.
+//! Helpers shared by the unit tests: a CPU device, seeded host-side random data, a closeness
+//! assertion that prints the worst element, and the two-way gradient check.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::gradcheck::{GradCheck, check_against_autodiff, check_against_finite_differences};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -57,4 +59,32 @@ pub fn assert_close<const D: usize>(a: &Tensor<D>, b: &Tensor<D>, rtol: f32, ato
 #[track_caller]
 pub fn assert_close_f64(a: f64, b: f64, tol: f64) {
     assert!((a - b).abs() <= tol, "{a} vs {b} (tol {tol})");
+}
+
+/// Checks a hand-derived gradient `analytic` of the scalar `f` at `at` against burn's autodiff
+/// and, with `finite_differences`, against central finite differences (default tolerances).
+#[track_caller]
+pub fn check_grad_with<const D: usize>(
+    f: impl Fn(Tensor<D>) -> Tensor<1>,
+    at: &Tensor<D>,
+    analytic: &Tensor<D>,
+    finite_differences: bool,
+) {
+    let cfg = GradCheck::default();
+    let ad = check_against_autodiff(&f, at, analytic, &cfg).unwrap();
+    assert!(ad.passed, "autodiff: {ad:?}");
+    if finite_differences {
+        let fd = check_against_finite_differences(&f, at, analytic, &cfg).unwrap();
+        assert!(fd.passed, "finite differences: {fd:?}");
+    }
+}
+
+/// [`check_grad_with`] against both references.
+#[track_caller]
+pub fn check_grad<const D: usize>(
+    f: impl Fn(Tensor<D>) -> Tensor<1>,
+    at: &Tensor<D>,
+    analytic: &Tensor<D>,
+) {
+    check_grad_with(f, at, analytic, true);
 }
