@@ -385,7 +385,9 @@ pub fn zoo_summary(
 }
 
 /// The module with every float parameter (and running statistic) set to zero without drawing
-/// its random initial value: what a shape walk needs, at the cost of one allocation.
+/// its random initial value: what a shape walk needs, at the cost of one allocation. Drawing is
+/// what makes a first forward pass slow (ResNet-152's 60 M normal draws take 1.5 s on two
+/// cores, its small-input forward pass 0.14 s).
 pub fn zeroed<M: Module>(module: M) -> M {
     struct Zeroed;
     impl ModuleMapper for Zeroed {

@@ -4,13 +4,14 @@
 
 use std::time::Instant;
 
-use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::alexnet::{AlexNetConfig, alexnet};
 use super::cifar_resnet::{CifarResNetConfig, resnet20, resnet32, resnet44, resnet56, resnet110};
 use super::googlenet::{GoogLeNetConfig, googlenet};
 use super::resnet::{ResNetConfig, resnet18, resnet34, resnet50, resnet101, resnet152};
+use super::summary::zeroed;
 use super::vgg::{
     VggCfg, VggConfig, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
 };
@@ -52,21 +53,6 @@ pub(crate) fn param_keys<M: Module>(module: &M) -> Vec<String> {
     let mut keys = Keys::default();
     module.visit(&mut keys);
     keys.keys
-}
-
-/// The module with every float parameter (and running statistic) set to zero without drawing
-/// its random initial value. Drawing is what makes a first forward pass slow (ResNet-152's
-/// 60 M normal draws take 1.5 s on two cores, its small-input forward pass 0.14 s), and shape
-/// checks do not need it.
-fn zeroed<M: Module>(module: M) -> M {
-    struct Zeroed;
-    impl ModuleMapper for Zeroed {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            let zeros = Tensor::zeros(param.lazy_shape(), &param.lazy_device());
-            Param::initialized(param.id, zeros)
-        }
-    }
-    module.map(&mut Zeroed)
 }
 
 #[test]
