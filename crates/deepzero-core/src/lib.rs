@@ -14,6 +14,7 @@
 //! | [`regression`] | linear and logistic regression trained on hand-derived gradients |
 //! | [`mlp`] | a two-layer perceptron with hand-written forward and backward passes |
 //! | [`optim`] | SGD, Momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW as `burn::optim::Optimizer`s; [`OptimizerKind`] |
+//! | [`params`] | a module's float parameters as a list (path, id, rank, size), to pick parameter groups by rule |
 //! | [`schedule`] | learning-rate schedules as pure functions of the step ([`LrSchedule`]) |
 //! | [`early_stopping`] | patience-based early stopping ([`EarlyStopping`]) |
 //! | [`metrics`] | accuracy, top-k, confusion matrix, precision / recall / F1 |
@@ -50,6 +51,7 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod optim;
+pub mod params;
 pub mod regression;
 pub mod schedule;
 

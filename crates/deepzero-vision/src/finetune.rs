@@ -39,6 +39,7 @@
 use burn::module::{Lora, Module, ModuleVisitor, Param, ParamGroup};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
+use deepzero_core::params::float_params;
 
 use crate::classify::zoo::ClassifierLayer;
 use crate::{AlexNet, GoogLeNet, ImageModel, Vgg};
@@ -118,43 +119,6 @@ pub fn num_classes(model: &ImageModel) -> usize {
     heads(model)
         .first()
         .map_or(0, |head| head.weight.lazy_shape().dims::<2>()[1])
-}
-
-/// One float parameter as a visitor sees it.
-struct FloatParam {
-    path: String,
-    id: burn::module::ParamId,
-    rank: usize,
-}
-
-#[derive(Default)]
-struct FloatParams {
-    path: Vec<String>,
-    found: Vec<FloatParam>,
-}
-
-impl ModuleVisitor for FloatParams {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.found.push(FloatParam {
-            path: self.path.join("."),
-            id: param.id,
-            rank: D,
-        });
-    }
-}
-
-fn float_params<M: Module>(model: &M) -> Vec<FloatParam> {
-    let mut visitor = FloatParams::default();
-    model.visit(&mut visitor);
-    visitor.found
 }
 
 /// The full paths of the head's parameters (`SmallCnn.fc2.weight`, `SmallCnn.fc2.bias`), the

@@ -16,46 +16,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamGroup};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use deepzero_core::optim::AdamWConfig;
-
-/// One float parameter: its path (as records and [`ParamGroup::from_paths`] name it) and rank.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamInfo {
-    /// `Struct.field.sub.weight`.
-    pub path: String,
-    /// Tensor rank.
-    pub rank: usize,
-    /// Number of values.
-    pub numel: usize,
-}
-
-#[derive(Default)]
-struct Collect {
-    path: Vec<String>,
-    found: Vec<ParamInfo>,
-}
-
-impl ModuleVisitor for Collect {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.found.push(ParamInfo {
-            path: self.path.join("."),
-            rank: D,
-            numel: param.lazy_shape().num_elements(),
-        });
-    }
-}
-
-/// Every float parameter of `module`, in visiting order.
-pub fn float_params<M: Module>(module: &M) -> Vec<ParamInfo> {
-    let mut collect = Collect::default();
-    module.visit(&mut collect);
-    collect.found
-}
+pub use deepzero_core::params::{ParamInfo, float_params};
 
 /// The parameters that must not decay: rank 1 (biases, LayerNorm gains and offsets).
 pub fn no_decay_group<M: Module>(module: &M) -> ParamGroup {
