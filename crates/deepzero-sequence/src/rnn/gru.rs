@@ -291,24 +291,12 @@ impl Recurrence for GruCell {
         self.d_hidden
     }
 
-    fn zero_state(&self, batch: usize, device: &Device) -> Tensor<2> {
-        Tensor::zeros([batch, self.d_hidden], device)
-    }
-
     fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
         self.project(x)
     }
 
     fn step_projected(&self, projected: Tensor<2>, hidden: Tensor<2>) -> Tensor<2> {
         self.trace(projected, hidden).next
-    }
-
-    fn hidden(state: &Tensor<2>) -> Tensor<2> {
-        state.clone()
-    }
-
-    fn select(keep_old: Tensor<2, Bool>, new: Tensor<2>, old: Tensor<2>) -> Tensor<2> {
-        new.mask_where(keep_old, old)
     }
 }
 

@@ -37,7 +37,10 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::{Direction, FusedParams, Recurrence, StepGrads, affine, batch_sum, fuse_gates, unroll};
+use super::{
+    Direction, FusedParams, Recurrence, RecurrentState, StepGrads, affine, batch_sum, fuse_gates,
+    unroll,
+};
 use crate::error::SequenceError;
 
 /// Configuration of an [`LstmCell`].
@@ -106,6 +109,27 @@ pub struct LstmState {
     pub hidden: Tensor<2>,
     /// Cell state `c`, `[B, H]`.
     pub cell: Tensor<2>,
+}
+
+impl RecurrentState for LstmState {
+    fn zeros(batch: usize, d_hidden: usize, device: &Device) -> Self {
+        let zeros = Tensor::zeros([batch, d_hidden], device);
+        LstmState {
+            hidden: zeros.clone(),
+            cell: zeros,
+        }
+    }
+
+    fn hidden(&self) -> Tensor<2> {
+        self.hidden.clone()
+    }
+
+    fn select(keep_old: Tensor<2, Bool>, new: Self, old: Self) -> Self {
+        LstmState {
+            hidden: new.hidden.mask_where(keep_old.clone(), old.hidden),
+            cell: new.cell.mask_where(keep_old, old.cell),
+        }
+    }
 }
 
 /// The gate activations of one step, kept for the backward pass.
@@ -262,14 +286,6 @@ impl Recurrence for LstmCell {
         self.d_hidden
     }
 
-    fn zero_state(&self, batch: usize, device: &Device) -> LstmState {
-        let zeros = Tensor::zeros([batch, self.d_hidden], device);
-        LstmState {
-            hidden: zeros.clone(),
-            cell: zeros,
-        }
-    }
-
     fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
         self.project(x)
     }
@@ -279,17 +295,6 @@ impl Recurrence for LstmCell {
         let cell = g.forget * state.cell + g.input * g.candidate;
         let hidden = g.output * cell.clone().tanh();
         LstmState { hidden, cell }
-    }
-
-    fn hidden(state: &LstmState) -> Tensor<2> {
-        state.hidden.clone()
-    }
-
-    fn select(keep_old: Tensor<2, Bool>, new: LstmState, old: LstmState) -> LstmState {
-        LstmState {
-            hidden: new.hidden.mask_where(keep_old.clone(), old.hidden),
-            cell: new.cell.mask_where(keep_old, old.cell),
-        }
     }
 }
 
@@ -414,7 +419,7 @@ mod tests {
         let x = uniform3(&mut r, [8, 10, 3], -2.0, 2.0);
         let (theirs, _) = burn_lstm.forward(x.clone(), None);
 
-        let mut state = cell.zero_state(8, &dev);
+        let mut state = LstmState::zeros(8, cell.d_hidden, &dev);
         let mut seed_hidden = Vec::new();
         for x_t in x.iter_dim(1) {
             state = seed_step(&cell, x_t.squeeze_dim(1), state);

@@ -48,13 +48,10 @@ pub use vanilla::{RnnCell, RnnCellConfig};
 /// The parts every recurrent cell provides to [`unroll`].
 pub trait Recurrence {
     /// The carried state: the hidden state, plus the cell state for an LSTM.
-    type State: Clone;
+    type State: RecurrentState;
 
     /// Width `H` of the hidden state.
     fn d_hidden(&self) -> usize;
-
-    /// All-zero initial state `[batch, H]`.
-    fn zero_state(&self, batch: usize, device: &Device) -> Self::State;
 
     /// The input half of every gate for all steps at once: `x W_ih + b_ih`.
     ///
@@ -65,12 +62,33 @@ pub trait Recurrence {
 
     /// One step from an already projected input `[B, G·H]`.
     fn step_projected(&self, projected: Tensor<2>, state: Self::State) -> Self::State;
+}
+
+/// What [`unroll`] does with the state a cell carries between steps.
+pub trait RecurrentState: Clone {
+    /// The all-zero state of `batch` sequences, `[batch, d_hidden]` tensors.
+    fn zeros(batch: usize, d_hidden: usize, device: &Device) -> Self;
 
     /// The hidden state `[B, H]` (the step's output).
-    fn hidden(state: &Self::State) -> Tensor<2>;
+    fn hidden(&self) -> Tensor<2>;
 
     /// `new` where `keep_old` is false, `old` where it is true (`keep_old` is `[B, H]`).
-    fn select(keep_old: Tensor<2, Bool>, new: Self::State, old: Self::State) -> Self::State;
+    fn select(keep_old: Tensor<2, Bool>, new: Self, old: Self) -> Self;
+}
+
+/// The hidden state alone: what the RNN and GRU cells carry.
+impl RecurrentState for Tensor<2> {
+    fn zeros(batch: usize, d_hidden: usize, device: &Device) -> Self {
+        Tensor::zeros([batch, d_hidden], device)
+    }
+
+    fn hidden(&self) -> Tensor<2> {
+        self.clone()
+    }
+
+    fn select(keep_old: Tensor<2, Bool>, new: Self, old: Self) -> Self {
+        new.mask_where(keep_old, old)
+    }
 }
 
 /// The order in which [`unroll`] visits the time steps.
@@ -102,7 +120,7 @@ pub fn unroll<C: Recurrence>(
     let [batch, steps, _] = x.dims();
     let hidden = cell.d_hidden();
     let device = x.device();
-    let mut state = state.unwrap_or_else(|| cell.zero_state(batch, &device));
+    let mut state = state.unwrap_or_else(|| C::State::zeros(batch, hidden, &device));
     let projected = split_steps(cell.project_inputs(x)); // T × [B, G·H]
     let padded: Option<Vec<Tensor<2, Bool>>> = padding.map(|p| {
         p.iter_dim(1)
@@ -120,11 +138,11 @@ pub fn unroll<C: Recurrence>(
         match &padded {
             Some(pads) => {
                 let pad = pads[t].clone();
-                outputs[t] = Some(C::hidden(&next).mask_fill(pad.clone(), 0.0));
-                state = C::select(pad, next, state);
+                outputs[t] = Some(next.hidden().mask_fill(pad.clone(), 0.0));
+                state = C::State::select(pad, next, state);
             }
             None => {
-                outputs[t] = Some(C::hidden(&next));
+                outputs[t] = Some(next.hidden());
                 state = next;
             }
         }

@@ -140,10 +140,6 @@ impl Recurrence for RnnCell {
         self.d_hidden
     }
 
-    fn zero_state(&self, batch: usize, device: &Device) -> Tensor<2> {
-        Tensor::zeros([batch, self.d_hidden], device)
-    }
-
     fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
         affine(
             x,
@@ -159,14 +155,6 @@ impl Recurrence for RnnCell {
             self.bias_hh.as_ref().map(|b| b.val()),
         );
         (projected + recurrent).tanh()
-    }
-
-    fn hidden(state: &Tensor<2>) -> Tensor<2> {
-        state.clone()
-    }
-
-    fn select(keep_old: Tensor<2, Bool>, new: Tensor<2>, old: Tensor<2>) -> Tensor<2> {
-        new.mask_where(keep_old, old)
     }
 }
 
