@@ -141,9 +141,12 @@ fn from_dynamic(img: &DynamicImage, channels: usize, [h, w]: [usize; 2]) -> Imag
 mod tests {
     use super::*;
     use image::{Rgb, RgbImage};
+    use std::path::PathBuf;
 
-    fn write_rgb(path: &Path) {
-        // 2×3 image (H=2, W=3): red, green, blue / white, black, grey.
+    /// A temporary `x.png`, 2×3 (H=2, W=3): red, green, blue / white, black, grey.
+    fn rgb_png() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.png");
         let mut img = RgbImage::new(3, 2);
         img.put_pixel(0, 0, Rgb([255, 0, 0]));
         img.put_pixel(1, 0, Rgb([0, 255, 0]));
@@ -151,14 +154,13 @@ mod tests {
         img.put_pixel(0, 1, Rgb([255, 255, 255]));
         img.put_pixel(1, 1, Rgb([0, 0, 0]));
         img.put_pixel(2, 1, Rgb([128, 128, 128]));
-        img.save(path).unwrap();
+        img.save(&path).unwrap();
+        (dir, path)
     }
 
     #[test]
     fn rgb_png_is_channel_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.png");
-        write_rgb(&path);
+        let (_dir, path) = rgb_png();
         let item = load_image(&path, 3, [2, 3]).unwrap();
         assert_eq!(item.shape, [3, 2, 3]);
         assert_eq!(item.label, 0);
@@ -172,9 +174,7 @@ mod tests {
 
     #[test]
     fn grey_and_resize() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.png");
-        write_rgb(&path);
+        let (_dir, path) = rgb_png();
         let grey = load_image(&path, 1, [2, 3]).unwrap();
         assert_eq!(grey.shape, [1, 2, 3]);
         assert_eq!(grey.pixels[3], 255); // white stays white
