@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Fold, Interaction, Interactions, NegativeSampler, kfold};
@@ -156,6 +157,45 @@ pub fn sampled_candidates(
         .collect()
 }
 
+/// As [`sampled_candidates`], but the negatives come from `pool` only (e.g. the new items of
+/// an item cold-start split): `n_negatives` distinct items of `pool` the user never
+/// interacted with anywhere in `all`.
+///
+/// # Errors
+/// A user with fewer than `n_negatives` such items.
+pub fn sampled_candidates_among(
+    test: &[Interaction],
+    all: &Interactions,
+    pool: &[u32],
+    n_negatives: usize,
+    seed: u64,
+) -> Result<Vec<Candidates>> {
+    let known = all.user_item();
+    let mut rng = StdRng::seed_from_u64(seed);
+    test.iter()
+        .map(|x| {
+            let mut unseen: Vec<u32> = pool
+                .iter()
+                .copied()
+                .filter(|&i| !known.contains(x.user as usize, i as usize))
+                .collect();
+            if unseen.len() < n_negatives {
+                return Err(RecsysError::InvalidArgument(format!(
+                    "user index {} has only {} unseen items in the pool, cannot sample {n_negatives} negatives",
+                    x.user,
+                    unseen.len()
+                )));
+            }
+            let (negatives, _) = unseen.partial_shuffle(&mut rng, n_negatives);
+            Ok(Candidates {
+                user: x.user,
+                positive: x.item,
+                negatives: negatives.to_vec(),
+            })
+        })
+        .collect()
+}
+
 /// HR, NDCG and MRR at `k` of the positive ranked among its negatives (ties count against
 /// the model). All pairs are scored in one [`Recommender::score_pairs`] call.
 pub fn evaluate_sampled(model: &dyn Recommender, cands: &[Candidates], k: usize) -> RankMetrics {
@@ -275,6 +315,33 @@ mod tests {
             cands,
             sampled_candidates(&loo.test, &data.ratings, 20, 3).unwrap()
         );
+    }
+
+    #[test]
+    fn pooled_candidates_come_from_the_pool_and_avoid_known_items() {
+        let data = synthetic();
+        let loo = leave_one_out(&data.ratings).unwrap();
+        let pool: Vec<u32> = (0..60).collect();
+        let cands = sampled_candidates_among(&loo.test, &data.ratings, &pool, 15, 3).unwrap();
+        let all = data.ratings.user_item();
+        for c in &cands {
+            let mut n = c.negatives.clone();
+            n.sort_unstable();
+            n.dedup();
+            assert_eq!(n.len(), 15);
+            assert!(
+                n.iter()
+                    .all(|&j| j < 60 && !all.contains(c.user as usize, j as usize))
+            );
+        }
+        assert_eq!(
+            cands,
+            sampled_candidates_among(&loo.test, &data.ratings, &pool, 15, 3).unwrap()
+        );
+        let err = sampled_candidates_among(&loo.test, &data.ratings, &pool[..5], 15, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unseen items in the pool"), "{err}");
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub use csr::Csr;
 pub use movielens::{ItemInfo, RatingsDataset, RawRating, UserInfo, read_u_folds};
 pub use negative::NegativeSampler;
 pub use split::{
-    ColdStartSplit, Fold, LeaveOneOut, SequenceSplit, cold_start_split, kfold, leave_one_out,
-    sequence_split, user_sequences,
+    ColdStartSplit, Fold, ItemColdStartSplit, LeaveOneOut, SequenceSplit, cold_start_split,
+    item_cold_start_split, kfold, leave_one_out, sequence_split, user_sequences,
 };
 pub use synthetic::{SyntheticConfig, generate, write_ml100k};
 

@@ -195,6 +195,83 @@ pub fn cold_start_split(
     })
 }
 
+/// An item cold-start split: some items are new, with only their first few ratings known.
+#[derive(Clone, Debug)]
+pub struct ItemColdStartSplit {
+    /// Every rating of the warm items and the first `max_known` (by time) of each new item.
+    pub train: Interactions,
+    /// For each user who rated a new item later on, the latest such rating.
+    pub test: Vec<Interaction>,
+    /// The new items' indices, ascending.
+    pub cold_items: Vec<u32>,
+}
+
+/// Picks `round(fraction · n)` of the `n` items with more than `max_known` ratings (seeded)
+/// as new items: only their `max_known` earliest ratings (ties in file order) stay in the
+/// training data. Each user who rated a new item after that has their latest such rating as
+/// the test target; the new items' other ratings are dropped. Warm items keep everything.
+///
+/// # Errors
+/// A fraction outside `(0, 1]` or no new item picked.
+pub fn item_cold_start_split(
+    data: &Interactions,
+    fraction: f64,
+    max_known: usize,
+    seed: u64,
+) -> Result<ItemColdStartSplit> {
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(RecsysError::InvalidArgument(format!(
+            "cold-start fraction must be in (0, 1], got {fraction}"
+        )));
+    }
+    // Each item's ratings in time order (the transpose of `by_user_in_time`).
+    let mut per_item: Vec<Vec<usize>> = vec![Vec::new(); data.n_items];
+    for (pos, x) in data.data.iter().enumerate() {
+        per_item[x.item as usize].push(pos);
+    }
+    for list in &mut per_item {
+        list.sort_by_key(|&pos| data.data[pos].timestamp);
+    }
+    let mut eligible: Vec<u32> = (0..data.n_items as u32)
+        .filter(|&i| per_item[i as usize].len() > max_known)
+        .collect();
+    let n_cold = (fraction * eligible.len() as f64).round() as usize;
+    if n_cold == 0 {
+        return Err(RecsysError::InvalidArgument(format!(
+            "item cold-start split: no item picked ({} items have more than {max_known} ratings, fraction {fraction})",
+            eligible.len()
+        )));
+    }
+    eligible.shuffle(&mut StdRng::seed_from_u64(seed));
+    let mut cold_items = eligible[..n_cold].to_vec();
+    cold_items.sort_unstable();
+    let mut kept = vec![true; data.len()];
+    // Per user, the latest held-out rating of a new item (position in the data).
+    let mut latest: Vec<Option<usize>> = vec![None; data.n_users];
+    for &i in &cold_items {
+        for &pos in &per_item[i as usize][max_known..] {
+            kept[pos] = false;
+            let user = data.data[pos].user as usize;
+            let later = |p: usize| (data.data[p].timestamp, p);
+            if latest[user].is_none_or(|q| later(pos) > later(q)) {
+                latest[user] = Some(pos);
+            }
+        }
+    }
+    let train = data
+        .data
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| **k)
+        .map(|(x, _)| *x)
+        .collect();
+    Ok(ItemColdStartSplit {
+        train: data.with_data(train),
+        test: latest.into_iter().flatten().map(|p| data.data[p]).collect(),
+        cold_items,
+    })
+}
+
 /// Each user's items in time order (ties in file order), indexed by user.
 pub fn user_sequences(data: &Interactions) -> Vec<Vec<u32>> {
     by_user_in_time(data)
@@ -333,6 +410,42 @@ mod tests {
                 .to_string()
                 .contains("no user")
         );
+    }
+
+    #[test]
+    fn item_cold_start_keeps_the_first_ratings_and_tests_each_users_latest() {
+        // Item 2 is rated by users 1 (t 1), 0 (t 3), 2 (t 5); item 3 by users 0 (t 2), 2 (t 4).
+        // Both new with max_known 1: item 2 keeps user 1's rating, item 3 user 0's; held out
+        // (0, 2, t 3), (2, 2, t 5), (2, 3, t 4): user 0's target is item 2, user 2's their
+        // latest, item 2 (t 5).
+        let d = data(&[
+            (0, 0, 1),
+            (0, 2, 3),
+            (1, 2, 1),
+            (2, 2, 5),
+            (0, 3, 2),
+            (2, 3, 4),
+            (1, 4, 2),
+        ]);
+        let s = item_cold_start_split(&d, 1.0, 1, 0).unwrap();
+        // Items with more than one rating: 2 and 3.
+        assert_eq!(s.cold_items, vec![2, 3]);
+        let test: Vec<(u32, u32)> = s.test.iter().map(|x| (x.user, x.item)).collect();
+        assert_eq!(test, vec![(0, 2), (2, 2)]);
+        let mut train: Vec<(u32, u32)> = s.train.data.iter().map(|x| (x.user, x.item)).collect();
+        train.sort_unstable();
+        assert_eq!(train, vec![(0, 0), (0, 3), (1, 2), (1, 4)]);
+        // With nothing known, every rating of a new item leaves training.
+        let s = item_cold_start_split(&d, 0.5, 0, 3).unwrap();
+        assert_eq!(s.cold_items.len(), 2); // round(0.5 · 4 items with a rating)
+        let n_cold: usize = d
+            .data
+            .iter()
+            .filter(|x| s.cold_items.contains(&x.item))
+            .count();
+        assert_eq!(s.train.len(), d.len() - n_cold);
+        assert!(item_cold_start_split(&d, 1.5, 0, 0).is_err());
+        assert!(item_cold_start_split(&d, 1.0, 3, 0).is_err());
     }
 
     #[test]

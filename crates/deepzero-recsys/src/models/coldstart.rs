@@ -306,6 +306,24 @@ impl FeatureBpr {
         self.item_parts(item).map_or(0.0, |(b, v)| b + dot(&u, &v))
     }
 
+    /// Makes `items` new items: their own factors and biases (learnt, for an item with no
+    /// training rating, only from being drawn as a negative) are set to zero, so they are
+    /// scored from their features (genres, decade) alone.
+    pub fn forget_item_factors(&mut self, items: &[u32]) {
+        let f = self.config.n_factors;
+        for &i in items {
+            let i = i as usize;
+            for table in [&mut self.q, &mut self.w] {
+                if let Some(row) = table.get_mut(i * f..(i + 1) * f) {
+                    row.fill(0.0);
+                }
+            }
+            if let Some(b) = self.bi.get_mut(i) {
+                *b = 0.0;
+            }
+        }
+    }
+
     /// The `k` best items for a user described by `feats` and the items they rated (`rated`,
     /// oldest first; the latest `max_history` of them form the history), leaving the rated
     /// items out.
@@ -566,6 +584,34 @@ mod tests {
         want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         want.truncate(5);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_forgotten_item_scores_from_its_features_alone() {
+        let data = synthetic();
+        let mut m = FeatureBpr::new(
+            FeatureBprConfig {
+                n_factors: 4,
+                n_epochs: 1,
+                ..Default::default()
+            },
+            SideFeatures::from_dataset(&data),
+        );
+        m.fit(&data.ratings).unwrap();
+        let feats = m.features.user[0].clone();
+        m.forget_item_factors(&[7]);
+        // By hand: b = Σ b'_g, v = Σ e'_g over item 7's features; score = b + uᵀv.
+        let f = 4;
+        let u = m.user_vector(&feats, &[]);
+        let mut want = 0.0;
+        for &g in &m.features.item[7] {
+            let g = g as usize;
+            want += m.bg[g] + dot(&u, &m.item_feat[g * f..(g + 1) * f]);
+        }
+        let got = m.score_new_user(&feats, &[], 7);
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        assert!(m.q[7 * f..8 * f].iter().all(|&x| x == 0.0) && m.bi[7] == 0.0);
+        assert!(m.q[6 * f..7 * f].iter().any(|&x| x != 0.0));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use ials::{Ials, IalsConfig};
 pub use knn::{Knn, KnnConfig, KnnPrediction, Similarity};
 pub use mf::{FunkSvd, SvdConfig};
 pub use neumf::{NcfStage, NeuMf, NeuMfConfig, NeuMfKind};
-pub use popularity::Popularity;
+pub use popularity::{FeaturePopularity, Popularity};
 pub use sasrec::{SasRec, SasRecConfig};
 pub use sequence::{
     Gru4Rec, Gru4RecConfig, MarkovChain, NextItem, NextTarget, SequencePopularity,
