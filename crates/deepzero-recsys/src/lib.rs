@@ -12,6 +12,7 @@
 //! | 5.1 | popularity, baseline predictor (ALS), user/item k-NN (cosine, Pearson, pearson-baseline) | [`models`] |
 //! | 5.2 | biased MF (FunkSVD), SVD++, BPR-MF; GMF/MLP/NeuMF on burn autodiff | [`models`] |
 //! | 5.3 | next-item on time-ordered sequences: Markov chain, GRU4Rec, SASRec (SASRec's protocol) | [`models::sequence`], [`models::sasrec`] |
+//! | 5.3 | cold start: new users and new items from side features (gender, age, occupation; genres, decade) | [`models::coldstart`], [`data::item_cold_start_split`] |
 //! | 5.4 | real-time update: fold a user's new ratings into a trained MF model | [`models::FunkSvd::fold_in`] |
 //! | — | whole tasks: recipes, run folders, a predictor | [`tasks`] |
 //!
