@@ -82,8 +82,8 @@ fn device(backend: Option<&str>) -> Result<burn::prelude::Device, CliError> {
 
 /// Where a fine-tuned run goes: `--out`, else `runs/RECIPE-finetune`.
 fn finetune_settings(
-    recipe: &crate::Recipe,
-    args: &crate::FinetuneArgs,
+    recipe: &crate::recipe::Recipe,
+    args: &crate::args::FinetuneArgs,
 ) -> Result<deepzero_train::RunSettings, CliError> {
     let out = args.train.out.clone();
     let out =
