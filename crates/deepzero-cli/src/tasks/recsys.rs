@@ -35,7 +35,7 @@ fn report(name: &str, r: &TaskReport) {
     if let Some(rank) = &r.ranking {
         let s = &rank.sampled;
         println!(
-            "{name}: leave-one-out, 1 + {} negatives: {}",
+            "{name}: held-out item among 1 + {} negatives: {}",
             rank.negatives,
             serde_json::to_string(s).unwrap_or_default()
         );

@@ -70,15 +70,55 @@ pub fn kfold(data: &Interactions, k: usize, seed: u64) -> Result<Vec<Fold>> {
 
 /// Each user's ratings as `(timestamp, position in the data)` order.
 fn by_user_in_time(data: &Interactions) -> Vec<Vec<usize>> {
-    let mut per_user: Vec<Vec<usize>> = vec![Vec::new(); data.n_users];
+    grouped_in_time(data, data.n_users, |x| x.user)
+}
+
+/// The positions of the ratings grouped by `key` (user or item, below `n`), each group in
+/// time order.
+fn grouped_in_time(
+    data: &Interactions,
+    n: usize,
+    key: impl Fn(&Interaction) -> u32,
+) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (pos, x) in data.data.iter().enumerate() {
-        per_user[x.user as usize].push(pos);
+        groups[key(x) as usize].push(pos);
     }
-    for list in &mut per_user {
+    for list in &mut groups {
         // Stable: equal timestamps keep file order, so "latest" is well defined.
         list.sort_by_key(|&pos| data.data[pos].timestamp);
     }
-    per_user
+    groups
+}
+
+/// A seeded `round(fraction · n)` of the `n` groups with more than `max_known` ratings,
+/// ascending (`what`: "user" or "item", for the error).
+fn pick_cold(
+    groups: &[Vec<usize>],
+    fraction: f64,
+    max_known: usize,
+    seed: u64,
+    what: &str,
+) -> Result<Vec<u32>> {
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(RecsysError::InvalidArgument(format!(
+            "cold-start fraction must be in (0, 1], got {fraction}"
+        )));
+    }
+    let mut eligible: Vec<u32> = (0..groups.len() as u32)
+        .filter(|&g| groups[g as usize].len() > max_known)
+        .collect();
+    let n_cold = (fraction * eligible.len() as f64).round() as usize;
+    if n_cold == 0 {
+        return Err(RecsysError::InvalidArgument(format!(
+            "cold-start split: no {what} picked ({} {what}s have more than {max_known} ratings, fraction {fraction})",
+            eligible.len()
+        )));
+    }
+    eligible.shuffle(&mut StdRng::seed_from_u64(seed));
+    let mut cold = eligible[..n_cold].to_vec();
+    cold.sort_unstable();
+    Ok(cold)
 }
 
 /// A leave-one-out split.
@@ -148,25 +188,9 @@ pub fn cold_start_split(
     max_known: usize,
     seed: u64,
 ) -> Result<ColdStartSplit> {
-    if !(fraction > 0.0 && fraction <= 1.0) {
-        return Err(RecsysError::InvalidArgument(format!(
-            "cold-start fraction must be in (0, 1], got {fraction}"
-        )));
-    }
     let per_user = by_user_in_time(data);
-    let mut eligible: Vec<u32> = (0..data.n_users as u32)
-        .filter(|&u| per_user[u as usize].len() > max_known)
-        .collect();
-    let n_cold = (fraction * eligible.len() as f64).round() as usize;
-    if n_cold == 0 {
-        return Err(RecsysError::InvalidArgument(format!(
-            "cold-start split: no user picked ({} users have more than {max_known} ratings, fraction {fraction})",
-            eligible.len()
-        )));
-    }
-    eligible.shuffle(&mut StdRng::seed_from_u64(seed));
-    let mut cold_users = eligible[..n_cold].to_vec();
-    cold_users.sort_unstable();
+    let cold_users = pick_cold(&per_user, fraction, max_known, seed, "user")?;
+    let n_cold = cold_users.len();
     // 0: warm, 1: known, 2: target, 3: dropped.
     let mut role = vec![0u8; data.len()];
     let mut test = Vec::with_capacity(n_cold);
@@ -219,32 +243,8 @@ pub fn item_cold_start_split(
     max_known: usize,
     seed: u64,
 ) -> Result<ItemColdStartSplit> {
-    if !(fraction > 0.0 && fraction <= 1.0) {
-        return Err(RecsysError::InvalidArgument(format!(
-            "cold-start fraction must be in (0, 1], got {fraction}"
-        )));
-    }
-    // Each item's ratings in time order (the transpose of `by_user_in_time`).
-    let mut per_item: Vec<Vec<usize>> = vec![Vec::new(); data.n_items];
-    for (pos, x) in data.data.iter().enumerate() {
-        per_item[x.item as usize].push(pos);
-    }
-    for list in &mut per_item {
-        list.sort_by_key(|&pos| data.data[pos].timestamp);
-    }
-    let mut eligible: Vec<u32> = (0..data.n_items as u32)
-        .filter(|&i| per_item[i as usize].len() > max_known)
-        .collect();
-    let n_cold = (fraction * eligible.len() as f64).round() as usize;
-    if n_cold == 0 {
-        return Err(RecsysError::InvalidArgument(format!(
-            "item cold-start split: no item picked ({} items have more than {max_known} ratings, fraction {fraction})",
-            eligible.len()
-        )));
-    }
-    eligible.shuffle(&mut StdRng::seed_from_u64(seed));
-    let mut cold_items = eligible[..n_cold].to_vec();
-    cold_items.sort_unstable();
+    let per_item = grouped_in_time(data, data.n_items, |x| x.item);
+    let cold_items = pick_cold(&per_item, fraction, max_known, seed, "item")?;
     let mut kept = vec![true; data.len()];
     // Per user, the latest held-out rating of a new item (position in the data).
     let mut latest: Vec<Option<usize>> = vec![None; data.n_users];
