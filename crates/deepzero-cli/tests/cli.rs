@@ -9,8 +9,22 @@ use deepzero_data::write_idx_labels;
 
 mod common;
 use common::{
-    assert_one_line_error, deepzero, path, run, stderr, stdout, synthetic_images, write_idx_corpus,
+    assert_one_line_error, deepzero, json, path, run, stderr, stdout, synthetic_images,
+    write_idx_corpus,
 };
+
+/// `deepzero train mnist-mlp --data-dir DATA --epochs 1 EXTRA…`.
+fn train_one_epoch(data: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let args = [
+        "train",
+        "mnist-mlp",
+        "--data-dir",
+        path(data),
+        "--epochs",
+        "1",
+    ];
+    run(&[args.as_slice(), extra].concat())
+}
 
 #[test]
 fn list_names_every_recipe_and_its_chapter() {
@@ -55,9 +69,7 @@ fn train_eval_predict_on_idx_data() {
         "--quiet",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap())
-            .unwrap();
+    let metrics = json(&run_dir.join("metrics.json"));
     for key in [
         "recipe",
         "backend",
@@ -98,9 +110,7 @@ fn train_eval_predict_on_idx_data() {
         path(&eval_dir),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let eval: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(eval_dir.join("metrics.json")).unwrap())
-            .unwrap();
+    let eval = json(&eval_dir.join("metrics.json"));
     assert!((eval["test"]["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
 
     // predict: a white-on-black "class 4" image, and the same drawn dark-on-light (auto-inverted).
@@ -141,9 +151,7 @@ fn regression_demos_recover_the_true_parameters() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["train", "linear-regression", "--out", path(dir.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap())
-            .unwrap();
+    let m = json(&dir.path().join("metrics.json"));
     let w: Vec<f64> = m["learned"]["weights"]
         .as_array()
         .unwrap()
@@ -160,9 +168,7 @@ fn regression_demos_recover_the_true_parameters() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["train", "logistic-regression", "--out", path(dir.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap())
-            .unwrap();
+    let m = json(&dir.path().join("metrics.json"));
     assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.75, "{m}");
     let out = run(&[
         "eval",
@@ -246,14 +252,7 @@ fn truncated_idx_file_is_a_one_line_error_naming_the_file() {
     let file = data.path().join("t10k-images-idx3-ubyte");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    let out = run(&[
-        "train",
-        "mnist-mlp",
-        "--data-dir",
-        path(data.path()),
-        "--epochs",
-        "1",
-    ]);
+    let out = train_one_epoch(data.path(), &[]);
     assert_one_line_error(&out, "t10k-images-idx3-ubyte");
     assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
 }
@@ -270,14 +269,7 @@ fn label_out_of_range_is_a_one_line_error() {
         true,
     )
     .unwrap();
-    let out = run(&[
-        "train",
-        "mnist-mlp",
-        "--data-dir",
-        path(data.path()),
-        "--epochs",
-        "1",
-    ]);
+    let out = train_one_epoch(data.path(), &[]);
     assert_one_line_error(&out, "train-labels-idx1-ubyte.gz");
     assert!(stderr(&out).contains("12"), "{}", stderr(&out));
 }
@@ -287,17 +279,7 @@ fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
     let data = tempfile::tempdir().unwrap();
     write_idx_corpus(data.path(), 100, 20, true);
     let run_dir = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "train",
-        "mnist-mlp",
-        "--data-dir",
-        path(data.path()),
-        "--epochs",
-        "1",
-        "--out",
-        path(run_dir.path()),
-        "--quiet",
-    ]);
+    let out = train_one_epoch(data.path(), &["--out", path(run_dir.path()), "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let bad = run_dir.path().join("broken.png");
@@ -392,8 +374,7 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
 
         // The checkpoint latest.json names is complete: eval loads it (there is no model.bpk yet).
         assert!(!run_dir.join("model.bpk").exists());
-        let pointer: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
+        let pointer = json(&latest);
         let epoch = pointer["epoch"].as_u64().unwrap();
         assert!(
             epoch > last_epoch,
@@ -431,9 +412,7 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("resuming after epoch"), "{text}");
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("metrics.json")).unwrap())
-            .unwrap();
+    let metrics = json(&run_dir.join("metrics.json"));
     assert_eq!(metrics["epochs"].as_u64().unwrap(), last_epoch + 2);
     assert!(run_dir.join("model.bpk").is_file());
 }
@@ -483,9 +462,7 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
     .unwrap();
     assert_eq!(m["data"]["test_examples"], 12, "20 % of 60 held out: {m}");
     assert!(m["test"]["accuracy"].as_f64().unwrap() >= 0.9, "{m}");
-    let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("run.json")).unwrap())
-            .unwrap();
+    let info = json(&run_dir.path().join("run.json"));
     assert_eq!(info["class_names"], serde_json::json!(["cats", "dogs"]));
     assert_eq!(info["input_shape"], serde_json::json!([3, 16, 16]));
 
