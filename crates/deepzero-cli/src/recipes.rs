@@ -66,69 +66,9 @@ pub fn all() -> Vec<Recipe> {
         );
     }
     // Recommenders (chapter 5) and graphs (1.3.4): the libraries hold their recipes' settings.
-    let recsys_summaries = [
-        (
-            "ml100k-popularity",
-            "most-rated items first (the baseline of every top-K table) on MovieLens-100k",
-        ),
-        (
-            "ml100k-baseline",
-            "global mean + user and item biases by ALS (Surprise's BaselineOnly), 5-fold RMSE",
-        ),
-        (
-            "ml100k-knn",
-            "item k-NN with baseline-centred Pearson similarity (Surprise's KNNBaseline), 5-fold RMSE",
-        ),
-        (
-            "ml100k-mf",
-            "biased matrix factorisation by SGD (FunkSVD), 5-fold RMSE",
-        ),
-        (
-            "ml100k-svdpp",
-            "SVD++ (implicit feedback of what was rated), 5-fold RMSE",
-        ),
-        (
-            "ml100k-bpr",
-            "BPR matrix factorisation, leave-one-out HR@10 / NDCG@10",
-        ),
-        (
-            "ml100k-ials",
-            "ALS for implicit feedback (Hu, Koren, Volinsky 2008), leave-one-out HR@10 / NDCG@10",
-        ),
-        (
-            "ml100k-coldstart",
-            "cold start: new users (5 ratings) from side features, HR@10 against popularity",
-        ),
-        (
-            "ml100k-gmf",
-            "generalised matrix factorisation (NCF), leave-one-out HR@10 / NDCG@10",
-        ),
-        (
-            "ml100k-mlp",
-            "MLP over user and item embeddings (NCF), leave-one-out HR@10 / NDCG@10",
-        ),
-        (
-            "ml100k-neumf",
-            "NeuMF = GMF + MLP with pre-trained branches (He et al. 2017), HR@10 / NDCG@10",
-        ),
-        (
-            "ml100k-markov",
-            "first-order Markov chain of the next item (popularity fallback), SASRec protocol",
-        ),
-        (
-            "ml100k-gru4rec",
-            "GRU4Rec-style next-item model (GRU over the history, softmax over items)",
-        ),
-        (
-            "ml100k-sasrec",
-            "SASRec-style next-item model (causal self-attention over the history)",
-        ),
-    ];
     for &name in deepzero_recsys::tasks::RECIPES {
-        let summary = recsys_summaries
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or("recommender on MovieLens-100k (docs/recsys.md)", |(_, s)| s);
+        let summary = deepzero_recsys::tasks::recipe_description(name)
+            .unwrap_or("recommender on MovieLens-100k (docs/recsys.md)");
         all.push(plain(name, "5.1-5.4", summary, Box::new(RecsysTask(name))));
     }
     for name in deepzero_graph::tasks::RECIPES {

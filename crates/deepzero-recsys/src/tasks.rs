@@ -217,6 +217,43 @@ pub const RECIPES: &[&str] = &[
     "ml100k-sasrec",
 ];
 
+/// One line about a recipe of [`RECIPES`] (for a command line's list), `None` for others.
+pub fn recipe_description(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "ml100k-popularity" => {
+            "most-rated items first (the baseline of every top-K table) on MovieLens-100k"
+        }
+        "ml100k-baseline" => {
+            "global mean + user and item biases by ALS (Surprise's BaselineOnly), 5-fold RMSE"
+        }
+        "ml100k-knn" => {
+            "item k-NN with baseline-centred Pearson similarity (Surprise's KNNBaseline), 5-fold RMSE"
+        }
+        "ml100k-mf" => "biased matrix factorisation by SGD (FunkSVD), 5-fold RMSE",
+        "ml100k-svdpp" => "SVD++ (implicit feedback of what was rated), 5-fold RMSE",
+        "ml100k-bpr" => "BPR matrix factorisation, leave-one-out HR@10 / NDCG@10",
+        "ml100k-ials" => {
+            "ALS for implicit feedback (Hu, Koren, Volinsky 2008), leave-one-out HR@10 / NDCG@10"
+        }
+        "ml100k-coldstart" => {
+            "cold start: new users (5 ratings) from side features, HR@10 against popularity"
+        }
+        "ml100k-gmf" => "generalised matrix factorisation (NCF), leave-one-out HR@10 / NDCG@10",
+        "ml100k-mlp" => "MLP over user and item embeddings (NCF), leave-one-out HR@10 / NDCG@10",
+        "ml100k-neumf" => {
+            "NeuMF = GMF + MLP with pre-trained branches (He et al. 2017), HR@10 / NDCG@10"
+        }
+        "ml100k-markov" => {
+            "first-order Markov chain of the next item (popularity fallback), SASRec protocol"
+        }
+        "ml100k-gru4rec" => {
+            "GRU4Rec-style next-item model (GRU over the history, softmax over items)"
+        }
+        "ml100k-sasrec" => "SASRec-style next-item model (causal self-attention over the history)",
+        _ => return None,
+    })
+}
+
 impl TaskSpec {
     /// A spec from its parts (version and task filled in).
     pub fn new(recipe: &str, model: ModelSpec, protocol: Protocol, seed: u64) -> TaskSpec {
@@ -1275,6 +1312,14 @@ impl Predictor {
 mod tests {
     use super::*;
     use crate::data::{SyntheticConfig, generate, write_ml100k};
+
+    #[test]
+    fn every_recipe_has_a_description() {
+        for name in RECIPES {
+            assert!(recipe_description(name).is_some(), "{name}");
+        }
+        assert_eq!(recipe_description("ml100k-unknown"), None);
+    }
 
     fn sample(dir: &Path) {
         let data = generate(&SyntheticConfig {
