@@ -30,9 +30,8 @@ use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 
 use super::boxes::{Bbox, area, clip, iou};
-use super::nms::batched_nms;
 use super::yolo_loss::YoloTarget;
-use super::yolo3::{ConvBnLeaky, DecodeOptions, Detection};
+use super::yolo3::{ConvBnLeaky, DecodeOptions, Detection, keep_best};
 
 /// Configuration of [`Yolo1`].
 #[derive(Config, Debug)]
@@ -241,14 +240,7 @@ impl GridLayout {
                         }
                     }
                 }
-                let boxes: Vec<Bbox> = found.iter().map(|d| d.bbox).collect();
-                let scores: Vec<f32> = found.iter().map(|d| d.score).collect();
-                let classes: Vec<usize> = found.iter().map(|d| d.class).collect();
-                batched_nms(&boxes, &scores, &classes, options.iou_threshold)
-                    .into_iter()
-                    .take(options.max_detections)
-                    .map(|i| found[i].clone())
-                    .collect()
+                keep_best(found, options)
             })
             .collect()
     }

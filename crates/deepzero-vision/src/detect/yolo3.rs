@@ -435,16 +435,19 @@ pub fn decode_rows(
     });
     candidates
         .into_iter()
-        .map(|c| {
-            let boxes: Vec<Bbox> = c.iter().map(|d| d.bbox).collect();
-            let scores: Vec<f32> = c.iter().map(|d| d.score).collect();
-            let classes: Vec<usize> = c.iter().map(|d| d.class).collect();
-            batched_nms(&boxes, &scores, &classes, options.iou_threshold)
-                .into_iter()
-                .take(options.max_detections)
-                .map(|i| c[i].clone())
-                .collect()
-        })
+        .map(|c| keep_best(c, options))
+        .collect()
+}
+
+/// One image's candidates after per-class NMS, best first, at most `max_detections`.
+pub fn keep_best(candidates: Vec<Detection>, options: &DecodeOptions) -> Vec<Detection> {
+    let boxes: Vec<Bbox> = candidates.iter().map(|d| d.bbox).collect();
+    let scores: Vec<f32> = candidates.iter().map(|d| d.score).collect();
+    let classes: Vec<usize> = candidates.iter().map(|d| d.class).collect();
+    batched_nms(&boxes, &scores, &classes, options.iou_threshold)
+        .into_iter()
+        .take(options.max_detections)
+        .map(|i| candidates[i].clone())
         .collect()
 }
 
