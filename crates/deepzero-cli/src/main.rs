@@ -12,6 +12,7 @@ use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
 use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::segment::SegmentArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
+use deepzero_cli::tasks::tune::{LrFindArgs, TuneArgs};
 use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, recipes, tasks};
 
@@ -52,6 +53,13 @@ enum Command {
         #[command(flatten)]
         args: FinetuneArgs,
     },
+    /// Choose hyper-parameters: train each configuration of a grid or a random search with
+    /// early stopping, compare on the validation split, re-train the best into OUT/best;
+    /// writes results.md/.csv/.json and tune.png (default OUT: runs/RECIPE-tune).
+    Tune(TuneArgs),
+    /// The learning-rate range test: loss against an exponentially growing learning rate over
+    /// 100 batches, a suggested rate, lr_find.png/.csv (default OUT: runs/RECIPE-lr-find).
+    LrFind(LrFindArgs),
     /// Evaluate a trained run on the test split; writes OUT/metrics.json (default CHECKPOINT/eval).
     Eval {
         /// Recipe name.
@@ -117,6 +125,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Train { recipe, args } => deepzero_cli::train(&recipe, &args),
         Command::Finetune { recipe, args } => deepzero_cli::finetune(&recipe, &args),
+        Command::Tune(args) => tasks::tune::tune(&args),
+        Command::LrFind(args) => tasks::tune::lr_find(&args),
         Command::Eval {
             recipe,
             checkpoint,

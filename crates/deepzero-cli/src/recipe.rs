@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use deepzero_train::lr_find::LrFindConfig;
 use deepzero_train::{FitConfig, Recipe as LibRecipe, RunSettings};
 
 use crate::args::{Family, FinetuneArgs, PredictArgs, TrainArgs};
@@ -30,6 +31,21 @@ pub trait RecipeTask: Send + Sync {
         let _ = args;
         Err(CliError::Usage(format!(
             "finetune adapts image classifiers; `{}` is not an image recipe",
+            recipe.name
+        )))
+    }
+
+    /// `deepzero lr-find` into `settings.out`.
+    fn lr_find(
+        &self,
+        recipe: &Recipe,
+        args: &TrainArgs,
+        settings: &RunSettings,
+        config: &LrFindConfig,
+    ) -> Result<(), CliError> {
+        let _ = (args, settings, config);
+        Err(CliError::Usage(format!(
+            "lr-find runs the image and text classifiers' training; not {}",
             recipe.name
         )))
     }

@@ -6,7 +6,9 @@
 //! terminal, plain lines otherwise), `metrics.csv` per epoch, a typed `metrics.json`
 //! ([`RunReport`]), loss/accuracy curves drawn to a PNG, the run folder's helpers
 //! ([`run_folder`]), the settings and error type that every task shares ([`RunSettings`],
-//! [`TaskError`]), and the run-time choice of backend ([`device`]).
+//! [`TaskError`]), and the run-time choice of backend ([`device`]). For model selection
+//! (chapter 7): [`tune`] (grid and seeded random search over any task, trials judged on the
+//! validation split, the best re-trained) and [`lr_find`] (the learning-rate range test).
 //!
 //! ## Quick start
 //! A model is trainable when it turns a batch into a [`ClassificationStep`] ([`Supervised`]);
@@ -80,6 +82,7 @@ pub mod evaluate;
 pub mod fingerprint;
 pub mod fit;
 pub mod guard;
+pub mod lr_find;
 pub mod metrics_file;
 pub mod plot;
 pub mod progress;
@@ -89,6 +92,7 @@ pub mod source;
 pub mod step;
 pub mod task;
 pub mod trainer;
+pub mod tune;
 
 /// burn itself, so that one dependency line gives a program the tensors too.
 pub use burn;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use deepzero_train::RunSettings;
+use deepzero_train::lr_find::LrFindConfig;
 use deepzero_vision::tasks::classify::{
     self, ImageData, ImageSpec, InvertMode, PredictOptions, Predictor,
 };
@@ -52,6 +53,17 @@ impl RecipeTask for ImageTask {
 
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         predict_images(recipe, run, args)
+    }
+
+    fn lr_find(
+        &self,
+        _: &Recipe,
+        args: &TrainArgs,
+        settings: &RunSettings,
+        config: &LrFindConfig,
+    ) -> Result<(), CliError> {
+        deepzero_vision::tasks::lr_find::lr_find(&self.spec(args), settings, config)?;
+        Ok(())
     }
 
     fn finetune(&self, recipe: &Recipe, args: &FinetuneArgs) -> Result<(), CliError> {

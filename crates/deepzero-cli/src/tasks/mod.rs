@@ -13,6 +13,7 @@ mod regression;
 pub mod segment;
 pub mod serve;
 mod text;
+pub mod tune;
 pub mod zoo;
 
 use std::path::{Path, PathBuf};
