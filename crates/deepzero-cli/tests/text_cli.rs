@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{assert_ok, deepzero, json, run_with_stdin, train_command};
+use common::{assert_ok, deepzero, json, path, run, run_with_stdin, stdout, train_command};
 
 /// The labels of `predict`'s `label<TAB>probability` lines.
 fn predicted_labels(out: &Output) -> Vec<String> {
@@ -313,4 +313,50 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
         assert!(err.contains(expected), "{recipe}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[test]
+fn text_classifiers_tune_their_dropout_and_find_their_learning_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_corpus(&data);
+    let tune = tmp.path().join("tune");
+    let common = ["--data-dir", path(&data), "--batch-size", "8", "--quiet"];
+    let mut args = vec![
+        "tune",
+        "bbc-fasttext",
+        "--grid",
+        "dropout=0,0.3",
+        "--epochs",
+        "2",
+    ];
+    args.extend(["--no-retrain", "--out", path(&tune)]);
+    args.extend(common);
+    assert_ok(&run(&args));
+    // Each trial trained with its own dropout (recorded by the task in metrics.json).
+    for (trial, dropout) in [("trial-001", 0.0), ("trial-002", 0.3)] {
+        assert_eq!(
+            json(&tune.join(trial).join("metrics.json"))["dropout"],
+            dropout
+        );
+    }
+
+    let lr = tmp.path().join("lr");
+    let mut args = vec![
+        "lr-find",
+        "bbc-fasttext",
+        "--steps",
+        "30",
+        "--out",
+        path(&lr),
+    ];
+    args.extend(common);
+    let out = run(&args);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("suggested lr"), "{}", stdout(&out));
+    assert!(lr.join("lr_find.png").is_file());
+    assert!(
+        !lr.join("vocab.json").exists(),
+        "the range test writes no run folder"
+    );
 }

@@ -9,6 +9,7 @@ use deepzero_sequence::tasks::tag::{self, TagSpec};
 use deepzero_sequence::tasks::translate::{self, TranslateSpec};
 use deepzero_sequence::tasks::{TextEncoderKind, read_lines};
 use deepzero_train::RunSettings;
+use deepzero_train::lr_find::LrFindConfig;
 
 use super::{device, print_items, print_json, read_some_texts, read_texts};
 use crate::args::{Family, GenerateArgs, PredictArgs, TrainArgs};
@@ -58,6 +59,17 @@ impl RecipeTask for TextTask {
 
     fn eval(&self, run: &Path, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
         classify::evaluate_run(&self.spec(args, &settings.name)?, run, settings)?;
+        Ok(())
+    }
+
+    fn lr_find(
+        &self,
+        _: &Recipe,
+        args: &TrainArgs,
+        settings: &RunSettings,
+        config: &LrFindConfig,
+    ) -> Result<(), CliError> {
+        classify::lr_find(&self.spec(args, &settings.name)?, settings, config)?;
         Ok(())
     }
 

@@ -404,15 +404,32 @@ fn source(items: Vec<TextItem>) -> Source {
     DatasetBatches::new(InMemDataset::new(items), TextBatcher)
 }
 
-/// Trains a text classifier as `spec` says into `settings.out`; returns what it wrote to
-/// `metrics.json`.
-pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+/// What [`train`] and [`lr_find`] build from the spec before training: the run's
+/// description, its vocabulary (from the training part only) and the encoded splits.
+struct Prepared {
+    /// The settings with the data's fingerprint.
+    settings: RunSettings,
+    corpus: LoadedCorpus,
+    duplicates: Duplicates,
+    info: TextRunInfo,
+    vocab: Vocab,
+    train: Source,
+    valid: Source,
+    test: Source,
+    /// Documents cut to `max_len`, over the three splits.
+    truncated: usize,
+    /// Mean tokens per training document, after the cut.
+    mean_len: f64,
+}
+
+/// Reads and splits the corpus, builds the vocabulary and encodes the documents.
+fn prepare(spec: &ClassifySpec, settings: &RunSettings) -> Result<Prepared, TaskError> {
     spec.validate()?;
     settings.validate()?;
     let seed = settings.seed();
     let drop_duplicates = !spec.keep_duplicates;
     let (corpus, duplicates) = load_corpus(spec, settings, spec.strip_headers, drop_duplicates)?;
-    let settings = &settings.with_data(&[settings.require_data_dir()?])?;
+    let settings = settings.with_data(&[settings.require_data_dir()?])?;
     let (train_all, test_idx) = split_train_test(&corpus, seed);
     let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
     let (train_pos, valid_pos) = stratified_split(&train_labels, settings.valid_fraction, seed);
@@ -464,25 +481,93 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
         seed,
         data: corpus.source.clone(),
     };
-    // Check the embedding source before anything is written, so that a bad one leaves no
-    // half-made run folder.
-    let embedding_source = match &spec.embeddings_from {
-        Some(dir) => Some((dir, embedding_source(dir, &info)?)),
-        None => None,
-    };
-    let out = settings.create_out()?;
-    settings.write_run_json("vocab.json", &vocab)?;
-    settings.write_run_json("run.json", &info)?;
-
     let (train_items, cut_train) = encode(&corpus, &train_idx, &vocab, spec.max_len);
     let (valid_items, cut_valid) = encode(&corpus, &valid_idx, &vocab, spec.max_len);
     let (test_items, cut_test) = encode(&corpus, &test_idx, &vocab, spec.max_len);
-    let truncated = cut_train + cut_valid + cut_test;
     let mean_len = train_items.iter().map(|i| i.tokens.len()).sum::<usize>() as f64
         / train_items.len().max(1) as f64;
-    let train_source = source(train_items);
-    let valid_source = source(valid_items);
-    let test_source = source(test_items);
+    Ok(Prepared {
+        settings,
+        corpus,
+        duplicates,
+        info,
+        vocab,
+        train: source(train_items),
+        valid: source(valid_items),
+        test: source(test_items),
+        truncated: cut_train + cut_valid + cut_test,
+        mean_len,
+    })
+}
+
+/// The model of `prepared` on `device` (seeded by the caller), its token embeddings started
+/// from the run `spec.embeddings_from` names, if any; with the number of rows copied.
+fn initial_model(
+    spec: &ClassifySpec,
+    prepared: &Prepared,
+    device: &Device,
+) -> Result<(TextClassifier, usize), TaskError> {
+    let model = prepared
+        .info
+        .model_config()?
+        .init(device)
+        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    match &spec.embeddings_from {
+        Some(dir) => {
+            let from = embedding_source(dir, &prepared.info)?;
+            embeddings_from(dir, &from, &prepared.vocab, model, device)
+        }
+        None => Ok((model, 0)),
+    }
+}
+
+/// The learning-rate range test of the classifier `spec` describes
+/// ([`deepzero_train::lr_find`]): its model (embeddings included) trained for
+/// `config.steps` batches of the training part at exponentially growing learning rates;
+/// writes `lr_find.csv`, `lr_find.json` and `lr_find.png` into `settings.out`, a folder of its
+/// own (a run folder is refused).
+///
+/// # Errors
+/// As [`train`]'s, and a run folder as the output.
+pub fn lr_find(
+    spec: &ClassifySpec,
+    settings: &RunSettings,
+    config: &deepzero_train::lr_find::LrFindConfig,
+) -> Result<deepzero_train::lr_find::LrFindResult, TaskError> {
+    config.validate()?;
+    deepzero_train::lr_find::prepare_out(&settings.out)?;
+    let prepared = prepare(spec, settings)?;
+    let device = settings.device()?.autodiff();
+    device.seed(settings.seed());
+    let (model, _) = initial_model(spec, &prepared, &device)?;
+    deepzero_train::lr_find::run(&prepared.settings, config, model, &prepared.train, &device)
+}
+
+/// Trains a text classifier as `spec` says into `settings.out`; returns what it wrote to
+/// `metrics.json`.
+pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
+    let prepared = prepare(spec, settings)?;
+    let Prepared {
+        settings,
+        corpus,
+        duplicates,
+        info,
+        vocab,
+        train: train_source,
+        valid: valid_source,
+        test: test_source,
+        truncated,
+        mean_len,
+    } = &prepared;
+    let drop_duplicates = info.drop_duplicates;
+    // Check the embedding source before anything is written, so that a bad one leaves no
+    // half-made run folder.
+    if let Some(dir) = &spec.embeddings_from {
+        embedding_source(dir, info)?;
+    }
+    let out = settings.create_out()?;
+    settings.write_run_json("vocab.json", vocab)?;
+    settings.write_run_json("run.json", info)?;
 
     let fit_config = &settings.fit;
     let mut progress = settings.progress();
@@ -511,15 +596,9 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
 
     let device = settings.device()?;
     let train_device = device.clone().autodiff();
-    train_device.seed(seed);
-    let mut model = info
-        .model_config()?
-        .init(&train_device)
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    let mut embeddings_copied = 0;
-    if let Some((source, from)) = &embedding_source {
-        let copied = embeddings_from(source, from, &vocab, model, &train_device)?;
-        (model, embeddings_copied) = copied;
+    train_device.seed(settings.seed());
+    let (model, embeddings_copied) = initial_model(spec, &prepared, &train_device)?;
+    if let Some(source) = &spec.embeddings_from {
         progress.message(&format!(
             "{}: {embeddings_copied} of {} token embeddings start from {}",
             settings.name,
@@ -529,15 +608,15 @@ pub fn train(spec: &ClassifySpec, settings: &RunSettings) -> Result<RunReport, T
     }
     let outcome = settings.fit_and_save(
         model,
-        &train_source,
-        Some(&valid_source),
+        train_source,
+        Some(valid_source),
         &train_device,
         info.fingerprint(),
         &mut progress,
     )?;
     let model = outcome.model.clone();
-    let valid = evaluate(&model, &valid_source, 64, &device)?;
-    let test = evaluate(&model, &test_source, 64, &device)?;
+    let valid = evaluate(&model, valid_source, 64, &device)?;
+    let test = evaluate(&model, test_source, 64, &device)?;
     let test_json = test.classification_report(info.class_names.len());
     let report = RunReport::new(
         settings,
