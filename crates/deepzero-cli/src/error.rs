@@ -44,5 +44,7 @@ through_task_error!(
     deepzero_data::DataError,
     deepzero_train::TrainError,
     deepzero_train::device::BackendError,
-    deepzero_vision::ImportError
+    deepzero_vision::ImportError,
+    deepzero_recsys::RecsysError,
+    deepzero_graph::GraphError
 );

@@ -15,6 +15,7 @@
 //! | 5.3 | cold start: new users and new items from side features (gender, age, occupation; genres, decade) | [`models::coldstart`], [`data::item_cold_start_split`] |
 //! | 5.4 | real-time update: fold a user's new ratings into a trained MF model | [`models::FunkSvd::fold_in`] |
 //! | — | whole tasks: recipes, run folders, a predictor | [`tasks`] |
+//! | — | asking a run for items (a known user, a new user, an item's neighbours) | [`query`] |
 //!
 //! Plain-Rust models (baseline, k-NN, FunkSVD, SVD++, BPR) are the per-rating SGD / ALS
 //! algorithms of Surprise, whose per-example updates no tensor library speeds up; their
@@ -54,6 +55,7 @@ mod error;
 pub mod eval;
 pub mod metrics;
 pub mod models;
+pub mod query;
 pub mod tasks;
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub mod batch;
 mod error;
 pub mod fixtures;
 pub mod model;
+pub mod options;
 pub mod server;
 
 pub use batch::{BatchConfig, BatchQueue};

@@ -84,6 +84,7 @@ pub mod fit;
 pub mod guard;
 pub mod lr_find;
 pub mod metrics_file;
+pub mod options;
 pub mod plot;
 pub mod progress;
 pub mod regression;

@@ -23,15 +23,7 @@ impl RecipeTask for PretrainTask {
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        let d = &self.0;
-        let spec = PretrainSpec {
-            max_len: args.text.max_len.unwrap_or(d.max_len),
-            dropout: args.text.dropout.unwrap_or(d.dropout),
-            min_freq: args.text.min_freq.unwrap_or(d.min_freq),
-            steps_per_epoch: args.lm.steps_per_epoch.unwrap_or(d.steps_per_epoch),
-            ..d.clone()
-        };
-        pretrain::train(&spec, settings)?;
+        pretrain::train(&args.text.pretrain(&self.0), settings)?;
         Ok(())
     }
 
@@ -53,19 +45,6 @@ impl RecipeTask for PretrainTask {
 /// A classifier on a BERT-style encoder.
 pub struct BertClassifyTask(pub FinetuneSpec);
 
-impl BertClassifyTask {
-    fn spec(&self, args: &TrainArgs) -> FinetuneSpec {
-        let d = &self.0;
-        FinetuneSpec {
-            max_len: args.text.max_len.unwrap_or(d.max_len),
-            dropout: args.text.dropout.unwrap_or(d.dropout),
-            min_freq: args.text.min_freq.unwrap_or(d.min_freq),
-            label_fraction: args.text.label_fraction.unwrap_or(d.label_fraction),
-            ..d.clone()
-        }
-    }
-}
-
 impl RecipeTask for BertClassifyTask {
     fn family(&self) -> Family {
         Family::Text
@@ -73,7 +52,7 @@ impl RecipeTask for BertClassifyTask {
 
     /// From scratch: a random encoder of the pre-training shape.
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        finetune::train(&self.spec(args), settings)?;
+        finetune::train(&args.text.finetune(&self.0), settings)?;
         Ok(())
     }
 
@@ -113,7 +92,7 @@ impl RecipeTask for BertClassifyTask {
         let spec = FinetuneSpec {
             from: Some(args.from.clone()),
             mode,
-            ..self.spec(&args.train)
+            ..args.train.text.finetune(&self.0)
         };
         // Name the option in what is wrong with the run to start from.
         finetune::check_pretrained(&args.from, &spec, args.train.seed)

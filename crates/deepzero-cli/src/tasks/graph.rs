@@ -14,16 +14,6 @@ use crate::recipe::{Recipe, RecipeTask};
 /// One graph recipe, by its library name.
 pub struct GraphTask(pub &'static str);
 
-fn cli_error(e: deepzero_graph::GraphError) -> CliError {
-    CliError::Usage(e.to_string())
-}
-
-/// Refuses a run folder that another recipe trained.
-fn check_run(run: &Path, recipe: &str) -> Result<(), CliError> {
-    graph::read_run_info_of(run, recipe).map_err(cli_error)?;
-    Ok(())
-}
-
 impl RecipeTask for GraphTask {
     fn family(&self) -> Family {
         Family::Graph
@@ -53,35 +43,25 @@ impl RecipeTask for GraphTask {
             args.epochs,
             &settings.device()?,
             &mut log,
-        )
-        .map_err(cli_error)?;
+        )?;
         let metrics = settings.out.join("metrics.json");
         println!("{}: {} -> {}", self.0, r.test, metrics.display());
         Ok(())
     }
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        check_run(run, self.0)?;
-        let scores = graph::evaluate(run, settings.data_dir.as_deref(), &settings.device()?)
-            .map_err(cli_error)?;
+        graph::read_run_info_of(run, self.0)?;
+        let scores = graph::evaluate(run, settings.data_dir.as_deref(), &settings.device()?)?;
         println!("{}: {scores}", self.0);
         Ok(())
     }
 
     /// `node<TAB>class<TAB>probability` for every node (or the nodes given as arguments).
     fn predict(&self, _: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        check_run(run, self.0)?;
         let device = device(args.backend.as_deref())?;
-        let predictor = Predictor::load(run, None, &device).map_err(cli_error)?;
-        let wanted: Vec<usize> = args
-            .inputs
-            .iter()
-            .map(|n| {
-                n.parse()
-                    .map_err(|_| CliError::Usage(format!("`{n}` is not a node id")))
-            })
-            .collect::<Result<_, _>>()?;
-        let predictions = predictor.predict_nodes(&wanted).map_err(cli_error)?;
+        let predictor = Predictor::load_recipe(run, self.0, None, &device)?;
+        let wanted = graph::parse_node_ids(&args.inputs)?;
+        let predictions = predictor.predict_nodes(&wanted)?;
         print_items(&predictions, args.json);
         Ok(())
     }
@@ -108,9 +88,9 @@ pub fn embed(recipe: &Recipe, args: &EmbedArgs) -> Result<(), CliError> {
             recipe.name
         )));
     }
-    check_run(&args.run, recipe.name)?;
-    let predictor = Predictor::load(&args.run, None, &device(None)?).map_err(cli_error)?;
-    predictor.write_embeddings(&args.out).map_err(cli_error)?;
+    let device = device(None)?;
+    let predictor = Predictor::load_recipe(&args.run, recipe.name, None, &device)?;
+    predictor.write_embeddings(&args.out)?;
     println!("{} -> {}", recipe.name, args.out.display());
     Ok(())
 }

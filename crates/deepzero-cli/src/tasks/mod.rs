@@ -31,24 +31,13 @@ pub use text::{GenerateTask, TagTask, TextTask, TranslateTask};
 use crate::error::CliError;
 
 /// The texts given as arguments, or else the lines of `--input` (`-` or neither: standard
-/// input). Both at once is a usage error.
-fn read_texts(texts: &[String], input: Option<&Path>) -> Result<Vec<String>, CliError> {
-    match (input, texts.is_empty()) {
-        (Some(_), false) => Err(CliError::Usage(
-            "give texts either as arguments or with --input, not both".into(),
-        )),
-        (input, true) => Ok(deepzero_sequence::tasks::read_lines(input)?),
-        (None, false) => Ok(texts.to_vec()),
-    }
-}
-
-/// [`read_texts`], refusing an empty list (`what`: "text", "sentence" …).
+/// input), refusing none at all (`what`: "text", "sentence" …).
 fn read_some_texts(
     texts: &[String],
     input: Option<&Path>,
     what: &str,
 ) -> Result<Vec<String>, CliError> {
-    let lines = read_texts(texts, input)?;
+    let lines = deepzero_sequence::tasks::given_or_lines(texts, input)?;
     if lines.is_empty() {
         return Err(CliError::Usage(format!(
             "predict needs at least one {what} (as arguments, --input FILE, or lines on standard input)"

@@ -5,13 +5,13 @@ use std::path::Path;
 
 use deepzero_sequence::tasks::classify::{self, ClassifySpec};
 use deepzero_sequence::tasks::generate::{self, GenerateSpec, Prompts, SampleOptions};
+use deepzero_sequence::tasks::given_or_lines;
 use deepzero_sequence::tasks::tag::{self, TagSpec};
 use deepzero_sequence::tasks::translate::{self, TranslateSpec};
-use deepzero_sequence::tasks::{TextEncoderKind, read_lines};
 use deepzero_train::RunSettings;
 use deepzero_train::lr_find::LrFindConfig;
 
-use super::{device, print_items, print_json, read_some_texts, read_texts};
+use super::{device, print_items, print_json, read_some_texts};
 use crate::args::{Family, GenerateArgs, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -27,23 +27,7 @@ pub struct TextTask(pub ClassifySpec);
 impl TextTask {
     /// The recipe's spec with the text options of the command line.
     fn spec(&self, args: &TrainArgs, name: &str) -> Result<ClassifySpec, CliError> {
-        let (t, d) = (&args.text, &self.0);
-        if t.ngrams.is_some_and(|n| n > 1) && d.encoder != TextEncoderKind::Bag {
-            return Err(CliError::Usage(format!(
-                "--ngrams applies to the bag-of-n-grams recipes (bbc-fasttext, chinese-sentiment-fasttext), not to {name}, which reads tokens in order"
-            )));
-        }
-        Ok(ClassifySpec {
-            max_len: t.max_len.unwrap_or(d.max_len),
-            dropout: t.dropout.unwrap_or(d.dropout),
-            word_dropout: t.word_dropout.unwrap_or(d.word_dropout),
-            min_freq: t.min_freq.unwrap_or(d.min_freq),
-            ngrams: t.ngrams.unwrap_or(d.ngrams),
-            embeddings_from: t.embeddings_from.clone(),
-            keep_duplicates: t.keep_duplicates,
-            strip_headers: t.strip_headers,
-            ..d.clone()
-        })
+        Ok(args.text.classify(&self.0, name)?)
     }
 }
 
@@ -105,7 +89,7 @@ impl RecipeTask for TagTask {
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let device = device(args.backend.as_deref())?;
         let predictor = tag::Predictor::load(run, Some(recipe.name), &device)?;
-        let tagged = predictor.tag(&read_texts(&args.inputs, args.input.as_deref())?)?;
+        let tagged = predictor.tag(&given_or_lines(&args.inputs, args.input.as_deref())?)?;
         if let Some(warning) = tag::long_lines_warning(&tagged, predictor.max_len()) {
             eprintln!("warning: {warning}");
         }
@@ -123,12 +107,8 @@ impl RecipeTask for TranslateTask {
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        let spec = TranslateSpec {
-            max_len: args.text.max_len.unwrap_or(self.0.max_len),
-            // A schedule given on the command line is taken as it is.
-            warmup_steps: self.0.warmup_steps.filter(|_| args.schedule.is_none()),
-            ..self.0.clone()
-        };
+        // A schedule given on the command line is taken as it is.
+        let spec = args.text.translate(&self.0, args.schedule.is_some());
         translate::train(&spec, settings)?;
         Ok(())
     }
@@ -141,10 +121,10 @@ impl RecipeTask for TranslateTask {
     /// One translation per input line.
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let lines = texts(args, "sentence")?;
-        let options = args.translate.decode_options()?;
+        let options = &args.translate;
         let device = device(args.backend.as_deref())?;
         let predictor = translate::Predictor::load(run, Some(recipe.name), &device)?;
-        let translations = predictor.translate(&lines, &options)?;
+        let translations = predictor.translate(&lines, options)?;
         if let Some(warning) = translate::long_lines_warning(&translations, predictor.max_len()) {
             eprintln!("warning: {warning}");
         }
@@ -162,12 +142,7 @@ impl RecipeTask for GenerateTask {
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        let spec = GenerateSpec {
-            block_size: args.text.max_len.unwrap_or(self.0.block_size),
-            steps_per_epoch: args.lm.steps_per_epoch.unwrap_or(self.0.steps_per_epoch),
-            ..self.0.clone()
-        };
-        generate::train(&spec, settings)?;
+        generate::train(&args.text.generate(&self.0), settings)?;
         Ok(())
     }
 
@@ -203,15 +178,7 @@ pub(crate) fn gather_prompts(
     input: Option<&Path>,
 ) -> Result<Prompts, CliError> {
     let given: Vec<String> = options.prompt.iter().chain(arguments).cloned().collect();
-    let prompts = match (input, given.is_empty()) {
-        (Some(_), false) => {
-            return Err(CliError::Usage(
-                "give prompts either with --prompt / as arguments or with --input, not both".into(),
-            ));
-        }
-        (input, true) => Prompts::from_lines(&read_lines(input)?),
-        (None, false) => Prompts::given(given),
-    };
+    let prompts = Prompts::gather(given, input)?;
     if prompts.texts.is_empty() {
         return Err(CliError::Usage(format!(
             "{command} needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)"
@@ -228,7 +195,7 @@ pub(crate) fn print_continuations(
     json: bool,
     continue_with: impl FnOnce(&[String], &SampleOptions) -> Result<Vec<String>, CliError>,
 ) -> Result<(), CliError> {
-    let continuations = continue_with(&prompts.texts, &options.sample_options()).map_err(|e| {
+    let continuations = continue_with(&prompts.texts, &options.sample).map_err(|e| {
         let message = e.to_string().replace("top-k", "--top-k");
         CliError::Usage(message.replace("top-p", "--top-p"))
     })?;

@@ -755,6 +755,21 @@ pub fn read_run_info_of(run_dir: &Path, recipe: &str) -> Result<RunInfo> {
     Ok(info)
 }
 
+/// Node ids from text as a person types them (`"0"`, `"33"`).
+///
+/// # Errors
+/// [`GraphError::Invalid`] naming the first text that is not a node id.
+pub fn parse_node_ids(texts: &[String]) -> Result<Vec<usize>> {
+    texts
+        .iter()
+        .map(|n| {
+            n.trim()
+                .parse()
+                .map_err(|_| GraphError::invalid(format!("`{n}` is not a node id")))
+        })
+        .collect()
+}
+
 /// One node's predicted class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodePrediction {
@@ -899,6 +914,20 @@ impl Predictor {
             .collect())
     }
 
+    /// [`Predictor::load`] of a run that recipe `recipe` trained ([`read_run_info_of`]).
+    ///
+    /// # Errors
+    /// A run of another recipe, and as [`Predictor::load`].
+    pub fn load_recipe(
+        run_dir: &Path,
+        recipe: &str,
+        data_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        read_run_info_of(run_dir, recipe)?;
+        Self::load(run_dir, data_dir, device)
+    }
+
     /// [`Predictor::predict`] for the nodes in `nodes` only (every node when it is empty), in
     /// node order.
     ///
@@ -966,6 +995,17 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_ids_parse_or_name_the_bad_one() {
+        let texts = ["0".to_string(), " 33".to_string()];
+        assert_eq!(parse_node_ids(&texts).unwrap(), [0, 33]);
+        let bad = ["1".to_string(), "x".to_string()];
+        assert_eq!(
+            parse_node_ids(&bad).unwrap_err().to_string(),
+            "`x` is not a node id"
+        );
+    }
     use crate::data::shipped_karate_dir;
 
     #[test]
@@ -1023,6 +1063,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("trained by recipe `karate-node2vec`"), "{err}");
+        assert!(Predictor::load_recipe(&run, "karate-gcn", None, &device).is_err());
+        let again = Predictor::load_recipe(&run, "karate-node2vec", None, &device).unwrap();
+        assert_eq!(again.evaluate().unwrap(), report.test);
         let out = dir.path().join("k.vec");
         predictor.write_embeddings(&out).unwrap();
         let e = read_embeddings_file(&out).unwrap();

@@ -143,18 +143,28 @@ impl GenerateSpec {
     }
 }
 
-/// How [`Predictor::generate`] samples.
+/// How [`Predictor::generate`] samples (with the `clap` feature, the command-line options of
+/// the generation recipes; their defaults are [`SampleOptions::default`]'s). Top-p sampling is
+/// [`Sampling::with_top_p`].
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Generation recipes"))]
 pub struct SampleOptions {
     /// Characters to generate per prompt.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 300))]
     pub max_new_tokens: usize,
     /// Softmax temperature (0 = greedy, 1 = the model's distribution).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.8))]
     pub temperature: f64,
-    /// Sample among the `k` most likely characters only.
+    /// Sample among the K most likely characters only.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "K"))]
     pub top_k: Option<usize>,
-    /// Sample within the top-`p` nucleus only ([`Sampling::with_top_p`]).
+    /// Sample within the smallest set of most likely tokens whose probability reaches P
+    /// (nucleus sampling; applied after --top-k).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "P"))]
     pub top_p: Option<f64>,
-    /// Seed of the sampler; prompt `i` (0-based) uses `seed + i`.
+    /// Seed of the sampler (prompt i of a file uses SEED + i).
+    #[cfg_attr(feature = "clap", arg(long = "seed", default_value_t = 1))]
     pub seed: u64,
 }
 
@@ -713,6 +723,21 @@ impl Prompts {
         }
     }
 
+    /// The prompts `given` one by one, or else, when none is, one per line of `input`
+    /// (standard input when `None` or `-`; [`super::read_lines`]).
+    ///
+    /// # Errors
+    /// Prompts given both ways, or `input` unreadable.
+    pub fn gather(given: Vec<String>, input: Option<&Path>) -> Result<Self, TaskError> {
+        match (input, given.is_empty()) {
+            (Some(_), false) => Err(TaskError::invalid(
+                "give prompts either with --prompt / as arguments or with --input, not both",
+            )),
+            (input, true) => Ok(Self::from_lines(&super::read_lines(input)?)),
+            (None, false) => Ok(Self::given(given)),
+        }
+    }
+
     /// Pairs the prompts with their continuations, for printing.
     pub fn with_continuations(self, continuations: Vec<String>) -> Generations {
         let items = self
@@ -872,6 +897,21 @@ mod tests {
         assert_eq!(lines.texts, ["a\nb", "c"]);
         let shown = lines.with_continuations(vec!["x\ny".into(), "z".into()]);
         assert_eq!(shown.to_string(), "x\\ny\nz\n");
+    }
+
+    #[test]
+    fn prompts_are_given_or_read_one_per_line_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prompts.txt");
+        std::fs::write(&file, "a\\nb\nc\n").unwrap();
+        let read = Prompts::gather(Vec::new(), Some(&file)).unwrap();
+        assert_eq!(read, Prompts::from_lines(&["a\\nb".into(), "c".into()]));
+        let given = Prompts::gather(vec!["x".into()], None).unwrap();
+        assert_eq!(given, Prompts::given(vec!["x".into()]));
+        let err = Prompts::gather(vec!["x".into()], Some(&file)).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let missing = dir.path().join("missing.txt");
+        assert!(Prompts::gather(Vec::new(), Some(&missing)).is_err());
     }
 
     #[test]

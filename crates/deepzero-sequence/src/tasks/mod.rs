@@ -8,9 +8,11 @@
 //! | 4.2 | named-entity tagging with a BiLSTM-CRF (People's Daily characters, WNUT-17 words) | [`tag`] |
 //! | 4.3 | translation with an encoder–decoder Transformer on Multi30k, beam search, sacreBLEU | [`translate`] |
 //! | 4.2, 4.3 | text generation with a character LSTM or a small GPT on tiny-shakespeare | [`generate`] |
+//! | – | what a user may change in any text recipe (`--max-len`, `--dropout` …) | [`options`] ([`TextOptions`]) |
 
 pub mod classify;
 pub mod generate;
+pub mod options;
 pub mod recipes;
 pub mod tag;
 pub mod text_classifier;
@@ -45,6 +47,22 @@ pub fn read_lines(path: Option<&Path>) -> Result<Vec<String>, TaskError> {
     Ok(text.lines().map(str::to_string).collect())
 }
 
+/// The texts `given` one by one (e.g. as command-line arguments), or else, when none is, the
+/// lines of `input` ([`read_lines`]: standard input when `None` or `-`).
+///
+/// # Errors
+/// Texts given both ways, or `input` unreadable.
+pub fn given_or_lines(given: &[String], input: Option<&Path>) -> Result<Vec<String>, TaskError> {
+    match (input, given.is_empty()) {
+        (Some(_), false) => Err(TaskError::invalid(
+            "give texts either as arguments or with --input, not both",
+        )),
+        (input, true) => read_lines(input),
+        (None, false) => Ok(given.to_vec()),
+    }
+}
+
+pub use options::TextOptions;
 pub use text_classifier::{
     TextBatch, TextBatcher, TextClassifier, TextClassifierConfig, TextEncoderKind, TextItem,
     masked_max, masked_mean,
@@ -69,5 +87,17 @@ mod tests {
         let missing = dir.path().join("missing.txt");
         let err = read_lines(Some(&missing)).unwrap_err().to_string();
         assert!(err.starts_with(&missing.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn texts_are_given_or_read_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("texts.txt");
+        std::fs::write(&path, "one\ntwo\n").unwrap();
+        assert_eq!(given_or_lines(&[], Some(&path)).unwrap(), ["one", "two"]);
+        let given = ["three".to_string()];
+        assert_eq!(given_or_lines(&given, None).unwrap(), ["three"]);
+        let err = given_or_lines(&given, Some(&path)).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
     }
 }

@@ -143,14 +143,23 @@ impl TranslateSpec {
     }
 }
 
-/// How to decode.
+/// How to decode (with the `clap` feature, the command-line options of the translation
+/// recipes; their defaults are [`DecodeOptions::default`]'s).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Translation recipes"))]
 pub struct DecodeOptions {
-    /// Beam size (at least 1; unused with `greedy`).
+    /// Beam size (at least 1; unused with --greedy).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N", default_value_t = 4))]
     pub beam: usize,
-    /// Greedy search instead of beam search.
+    /// Greedy decoding instead of beam search.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub greedy: bool,
     /// GNMT length-penalty exponent α of the beam (0: none).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "ALPHA", default_value_t = 1.0)
+    )]
     pub length_penalty: f64,
 }
 

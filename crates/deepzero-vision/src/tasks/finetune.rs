@@ -132,6 +132,83 @@ impl Strategy {
     }
 }
 
+/// Which part of the pre-trained model to freeze.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Freeze {
+    /// Everything but the new head (a linear probe).
+    Backbone,
+    /// Nothing: full fine-tuning.
+    #[cfg_attr(feature = "clap", value(name = "none"))]
+    Nothing,
+}
+
+/// A [`Strategy`] as a front end asks for it, one option at a time (with the `clap` feature,
+/// the options of `deepzero finetune`); [`StrategyOptions::strategy`] refuses the
+/// combinations that make no sense.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct StrategyOptions {
+    /// `backbone`: train only the new head (linear probe); `none` (default): train everything.
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub freeze: Option<Freeze>,
+    /// LoRA adapters of this rank on the backbone's linear layers (burn 0.22.1 adapts only
+    /// linear weights, not convolutions); the rest of the backbone is frozen.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "RANK"))]
+    pub lora: Option<usize>,
+    /// LoRA scale numerator: adapters add (alpha / rank)·A·B (default 2 × rank).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub lora_alpha: Option<f64>,
+    /// With --freeze backbone: unfreeze the backbone after this many epochs.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "EPOCHS"))]
+    pub unfreeze_after: Option<usize>,
+    /// After unfreezing, the backbone trains at this factor × the learning rate (the head
+    /// keeps the full rate) [default: 0.1].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "F"))]
+    pub unfreeze_lr_factor: Option<f64>,
+}
+
+impl StrategyOptions {
+    /// The strategy these options ask for (the numbers themselves are checked by
+    /// [`Strategy::validate`]).
+    ///
+    /// # Errors
+    /// [`TaskError::Invalid`] for a combination that makes no sense, naming the options.
+    pub fn strategy(&self) -> Result<Strategy, TaskError> {
+        let invalid = |m: &str| Err(TaskError::invalid(m));
+        if self.lora_alpha.is_some() && self.lora.is_none() {
+            return invalid("--lora-alpha needs --lora RANK");
+        }
+        if self.unfreeze_lr_factor.is_some() && self.unfreeze_after.is_none() {
+            return invalid("--unfreeze-lr-factor needs --unfreeze-after EPOCHS");
+        }
+        if let Some(rank) = self.lora {
+            if rank == 0 {
+                return invalid("--lora RANK must be at least 1");
+            }
+            if self.freeze == Some(Freeze::Nothing) {
+                return invalid("--lora trains adapters on a frozen backbone; drop --freeze none");
+            }
+            if self.unfreeze_after.is_some() {
+                return invalid("--unfreeze-after cannot be combined with --lora");
+            }
+            let alpha = self.lora_alpha.unwrap_or(2.0 * rank as f64);
+            return Ok(Strategy::Lora { rank, alpha });
+        }
+        if let Some(after) = self.unfreeze_after {
+            if self.freeze != Some(Freeze::Backbone) {
+                return invalid("--unfreeze-after needs --freeze backbone");
+            }
+            let factor = self.unfreeze_lr_factor.unwrap_or(0.1);
+            return Ok(Strategy::GradualUnfreeze { after, factor });
+        }
+        Ok(match self.freeze {
+            Some(Freeze::Backbone) => Strategy::LinearProbe,
+            _ => Strategy::Full,
+        })
+    }
+}
+
 /// A fine-tuning run: the new data, the run to start from, and what trains.
 #[derive(Clone, Debug)]
 pub struct FinetuneSpec {
@@ -414,6 +491,96 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(
+        freeze: Option<Freeze>,
+        lora: Option<usize>,
+        after: Option<usize>,
+    ) -> StrategyOptions {
+        StrategyOptions {
+            freeze,
+            lora,
+            unfreeze_after: after,
+            ..StrategyOptions::default()
+        }
+    }
+
+    #[test]
+    fn options_map_to_strategies() {
+        let cases = [
+            (options(None, None, None), Strategy::Full),
+            (options(Some(Freeze::Nothing), None, None), Strategy::Full),
+            (
+                options(Some(Freeze::Backbone), None, None),
+                Strategy::LinearProbe,
+            ),
+            (
+                options(None, Some(4), None),
+                Strategy::Lora {
+                    rank: 4,
+                    alpha: 8.0,
+                },
+            ),
+            (
+                options(Some(Freeze::Backbone), None, Some(3)),
+                Strategy::GradualUnfreeze {
+                    after: 3,
+                    factor: 0.1,
+                },
+            ),
+        ];
+        for (options, strategy) in cases {
+            assert_eq!(options.strategy().unwrap(), strategy, "{options:?}");
+        }
+        let explicit = StrategyOptions {
+            lora_alpha: Some(3.0),
+            ..options(Some(Freeze::Backbone), Some(2), None)
+        };
+        assert_eq!(
+            explicit.strategy().unwrap(),
+            Strategy::Lora {
+                rank: 2,
+                alpha: 3.0
+            }
+        );
+    }
+
+    #[test]
+    fn impossible_option_combinations_are_refused() {
+        let cases = [
+            (
+                options(None, Some(0), None),
+                "--lora RANK must be at least 1",
+            ),
+            (
+                options(Some(Freeze::Nothing), Some(2), None),
+                "frozen backbone",
+            ),
+            (
+                options(Some(Freeze::Backbone), Some(2), Some(1)),
+                "cannot be combined with --lora",
+            ),
+            (
+                StrategyOptions {
+                    lora_alpha: Some(2.0),
+                    ..StrategyOptions::default()
+                },
+                "needs --lora",
+            ),
+            (options(None, None, Some(2)), "needs --freeze backbone"),
+            (
+                StrategyOptions {
+                    unfreeze_lr_factor: Some(0.5),
+                    ..StrategyOptions::default()
+                },
+                "needs --unfreeze-after",
+            ),
+        ];
+        for (options, needle) in cases {
+            let err = options.strategy().unwrap_err().to_string();
+            assert!(err.contains(needle), "{options:?}: {err}");
+        }
+    }
     use deepzero_train::write_json_atomic;
 
     #[test]
