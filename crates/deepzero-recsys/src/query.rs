@@ -162,7 +162,7 @@ mod tests {
 
     use super::*;
     use crate::data::{SyntheticConfig, generate, write_ml100k};
-    use crate::tasks::{TaskSpec, train};
+    use crate::tasks::{Protocol, TaskSpec, train};
 
     fn query(user: Option<u64>, k: usize) -> RecommendQuery {
         RecommendQuery {
@@ -206,7 +206,10 @@ mod tests {
         })
         .unwrap();
         write_ml100k(&tmp.path().join("data"), &data).unwrap();
-        let spec = TaskSpec::recipe("ml100k-popularity").unwrap();
+        let mut spec = TaskSpec::recipe("ml100k-popularity").unwrap();
+        if let Protocol::LeaveOneOut { negatives, .. } = &mut spec.protocol {
+            *negatives = 5;
+        }
         let (run, device) = (tmp.path().join("run"), Device::flex());
         let report = train(&spec, &tmp.path().join("data"), &run, &device).unwrap();
         let text = report.to_string();
