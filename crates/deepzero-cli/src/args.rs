@@ -9,6 +9,7 @@ use deepzero_sequence::tasks::translate::DecodeOptions;
 use deepzero_train::options::RunOptions;
 use deepzero_train::{FitConfig, RunSettings};
 use deepzero_vision::tasks::finetune::{Strategy, StrategyOptions};
+use deepzero_vision::tasks::folder::AugmentLevel;
 
 use crate::error::CliError;
 
@@ -70,9 +71,23 @@ pub struct ImageArgs {
     /// keeps all of its images.
     #[arg(long, value_name = "K")]
     pub per_class: Option<usize>,
-    /// Side length images are resized to (image-folder recipe).
-    #[arg(long, default_value_t = 64)]
-    pub image_size: usize,
+    /// image-folder: side length images are resized to (default: from the images' sizes).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// image-folder: augmentation none, light, standard or strong (default: from the data).
+    #[arg(long, value_name = "LEVEL")]
+    pub augment: Option<AugmentLevel>,
+    /// image-folder: mirror images while training, true or false (default: unless mirroring
+    /// turns a class into another).
+    #[arg(long, value_name = "BOOL")]
+    pub flip: Option<bool>,
+    /// image-folder: oversample the smaller classes, true or false (default: when imbalanced).
+    #[arg(long, value_name = "BOOL")]
+    pub balance: Option<bool>,
+    /// image-folder: fine-tune these torchvision ImageNet weights (resnet18.pth …), the new
+    /// head alone for the first third of the epochs, then everything.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub from_torchvision: Option<PathBuf>,
     /// Leave out image files that cannot be read or decoded, report how many, and train on
     /// the rest (image-folder recipe; without it the first such file is an error).
     #[arg(long)]
@@ -95,7 +110,9 @@ impl TrainArgs {
     pub fn validate(&self, name: &str, family: Family, needs_data: bool) -> Result<(), CliError> {
         self.text.check(name, family == Family::Text)?;
         self.run.check(name, needs_data)?;
-        if self.image.image_size < 8 || !self.image.image_size.is_multiple_of(4) {
+        if let Some(size) = self.image.image_size
+            && (size < 8 || !size.is_multiple_of(4))
+        {
             return Err(CliError::Usage(
                 "--image-size must be a multiple of 4, at least 8".into(),
             ));

@@ -11,6 +11,10 @@ use crate::{DataError, ImageItem, InMemoryImages, load_image};
 
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
+/// Images wider or taller than this are listed in [`FolderStats::oversized`] (the default
+/// limit of `deepzero data check` as well).
+pub const MAX_IMAGE_SIDE: u32 = 16384;
+
 /// Decoded pixels, their labels, and the files that failed with their errors.
 type Part = (Vec<u8>, Vec<usize>, Vec<(PathBuf, DataError)>);
 
@@ -68,6 +72,23 @@ impl ImageFolder {
         })
     }
 
+    /// The same files decoded to `channels` channels at `size = [H, W]` instead.
+    ///
+    /// # Errors
+    /// [`DataError::Invalid`] for bad `channels` or `size`.
+    pub fn with_shape(mut self, channels: usize, size: [usize; 2]) -> Result<Self, DataError> {
+        check_image_params(channels, size)?;
+        self.channels = channels;
+        self.size = size;
+        Ok(self)
+    }
+
+    /// The same folder without the files in `paths` (files found unusable before decoding).
+    pub fn without(mut self, paths: &[PathBuf]) -> Self {
+        self.files.retain(|(path, _)| !paths.contains(path));
+        self
+    }
+
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -108,6 +129,40 @@ impl ImageFolder {
         let mut item = load_image(path, self.channels, self.size)?;
         item.label = label;
         Ok(item)
+    }
+
+    /// What the images' headers say (sizes and colour types), read without decoding pixels:
+    /// the statistics the `image-folder` recipe chooses its input size and channels from.
+    /// A file whose header cannot be read is counted in [`FolderStats::unreadable`] (decoding
+    /// it later names the fault).
+    pub fn probe(&self) -> FolderStats {
+        let mut stats = FolderStats {
+            class_counts: vec![0; self.class_names.len()],
+            ..FolderStats::default()
+        };
+        for (path, label) in &self.files {
+            stats.class_counts[*label] += 1;
+            match header(path) {
+                Some((width, height, _)) if width.max(height) > MAX_IMAGE_SIDE => {
+                    stats.oversized.push((path.clone(), width, height));
+                }
+                Some((width, height, grey)) => {
+                    stats.short_sides.push(width.min(height));
+                    stats.grey += usize::from(grey);
+                    let area = u64::from(width) * u64::from(height);
+                    if stats
+                        .largest
+                        .as_ref()
+                        .is_none_or(|(_, w, h)| area > u64::from(*w) * u64::from(*h))
+                    {
+                        stats.largest = Some((path.clone(), width, height));
+                    }
+                }
+                None => stats.unreadable += 1,
+            }
+        }
+        stats.short_sides.sort_unstable();
+        stats
     }
 
     /// Decodes every image (on all cores) into memory.
@@ -225,6 +280,61 @@ impl Dataset<ImageItem> for ImageFolder {
     }
 }
 
+/// Sizes and colour types of a folder's images ([`ImageFolder::probe`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FolderStats {
+    /// Images per class, in class order.
+    pub class_counts: Vec<usize>,
+    /// The shorter side of every readable image, sorted.
+    pub short_sides: Vec<u32>,
+    /// Readable images stored as grey (with or without alpha).
+    pub grey: usize,
+    /// Files whose header could not be read.
+    pub unreadable: usize,
+    /// The image with the most pixels: its file, width and height.
+    pub largest: Option<(PathBuf, u32, u32)>,
+    /// Images over [`MAX_IMAGE_SIDE`] on a side, with their width and height (not counted
+    /// elsewhere).
+    pub oversized: Vec<(PathBuf, u32, u32)>,
+}
+
+impl FolderStats {
+    /// The median shorter side, or `None` without a readable image.
+    pub fn median_short_side(&self) -> Option<u32> {
+        self.short_sides.get(self.short_sides.len() / 2).copied()
+    }
+
+    /// Whether every readable image is grey (and there is one).
+    pub fn all_grey(&self) -> bool {
+        !self.short_sides.is_empty() && self.grey == self.short_sides.len()
+    }
+
+    /// The largest class count over the smallest (∞ with an empty class).
+    pub fn imbalance(&self) -> f64 {
+        let max = self.class_counts.iter().copied().max().unwrap_or(0);
+        let min = self.class_counts.iter().copied().min().unwrap_or(0);
+        if min == 0 {
+            f64::INFINITY
+        } else {
+            max as f64 / min as f64
+        }
+    }
+}
+
+/// Width, height and greyness from an image file's header, or `None` when it cannot be read.
+fn header(path: &Path) -> Option<(u32, u32, bool)> {
+    use image::ImageDecoder;
+    let decoder = image::ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let (width, height) = decoder.dimensions();
+    let grey = decoder.color_type().channel_count() <= 2;
+    Some((width, height, grey))
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -260,7 +370,7 @@ pub(crate) fn sorted_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GrayImage, Luma};
+    use image::{GrayImage, ImageEncoder, Luma};
 
     /// root/cat/{a,b}.png (grey 10, 20), root/dog/c.png (grey 30), plus noise to be ignored.
     fn tree() -> tempfile::TempDir {
@@ -302,10 +412,47 @@ mod tests {
         assert_eq!(all.class_names(), folder.class_names());
         assert_eq!(all.get(2).unwrap(), folder.get(2).unwrap());
 
-        let rgb = ImageFolder::open(dir.path(), 3, [6, 8]).unwrap();
+        let rgb = folder.clone().with_shape(3, [6, 8]).unwrap();
+        assert!(folder.with_shape(2, [6, 8]).is_err());
         let item = rgb.get(2).unwrap();
         assert_eq!(item.shape, [3, 6, 8]);
         assert!(item.pixels.iter().all(|&p| p == 30));
+    }
+
+    #[test]
+    fn probe_reads_sizes_and_colour_from_headers() {
+        let dir = tree();
+        image::RgbImage::from_pixel(10, 7, image::Rgb([1, 2, 3]))
+            .save(dir.path().join("dog/e.png"))
+            .unwrap();
+        std::fs::write(dir.path().join("dog/f.png"), b"not a png").unwrap();
+        let stats = ImageFolder::open(dir.path(), 1, [3, 4]).unwrap().probe();
+        assert_eq!(stats.class_counts, vec![2, 3]);
+        assert_eq!(stats.short_sides, vec![3, 3, 3, 7]);
+        assert_eq!(stats.grey, 3);
+        assert_eq!(stats.unreadable, 1);
+        assert!(!stats.all_grey());
+        assert_eq!(stats.median_short_side(), Some(3));
+        assert_eq!(stats.imbalance(), 1.5);
+        let (path, w, h) = stats.largest.unwrap();
+        assert!(path.ends_with("dog/e.png"));
+        assert_eq!((w, h), (10, 7));
+        assert!(stats.oversized.is_empty());
+
+        // A PNG header announcing 20000×1 pixels is listed, not decoded.
+        let mut huge = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut huge)
+            .write_image(&[0u8; 20000], 20000, 1, image::ExtendedColorType::L8)
+            .unwrap();
+        std::fs::write(dir.path().join("cat/huge.png"), huge).unwrap();
+        let folder = ImageFolder::open(dir.path(), 1, [3, 4]).unwrap();
+        let stats = folder.probe();
+        assert_eq!(stats.oversized.len(), 1);
+        assert_eq!(stats.short_sides.len(), 4);
+        let huge = stats.oversized[0].0.clone();
+        let folder = folder.without(&[huge]);
+        assert_eq!(folder.len(), 5);
+        assert_eq!(folder.probe().oversized, vec![]);
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub use batch::{ImageBatch, ImageBatcher};
 pub use dataset::{InMemoryImages, Subset};
 pub use error::DataError;
 pub use few_shot::select_classes;
-pub use folder::ImageFolder;
+pub use folder::{FolderStats, ImageFolder};
 pub use idx::{
     IdxImages, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
     write_idx_images, write_idx_labels,
@@ -74,5 +74,7 @@ pub use manifest::{
 };
 pub use mnist::{IdxCorpus, Split};
 pub use samples::find_sample;
-pub use split::{check_split, epoch_batches, stratified_split, train_valid_split};
+pub use split::{
+    balanced_oversample, check_split, epoch_batches, stratified_split, train_valid_split,
+};
 pub use synthetic::{Regression, linear_regression_data, logistic_data};

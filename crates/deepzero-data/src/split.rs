@@ -76,6 +76,37 @@ pub fn stratified_split(
     (train, valid)
 }
 
+/// Class-balanced sampling by oversampling: `indices` (into `labels`) with the members of
+/// every class but the largest repeated until each class has about as many as the largest —
+/// whole copies, then a seeded choice for the remainder. The result is sorted; a class absent
+/// from `indices` stays absent. With already balanced classes it is `indices`, sorted.
+pub fn balanced_oversample(labels: &[usize], indices: &[usize], seed: u64) -> Vec<usize> {
+    let num_classes = indices
+        .iter()
+        .filter_map(|&i| labels.get(i))
+        .max()
+        .map_or(0, |&m| m + 1);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+    for &i in indices {
+        if let Some(&label) = labels.get(i) {
+            by_class[label].push(i);
+        }
+    }
+    let target = by_class.iter().map(Vec::len).max().unwrap_or(0);
+    let mut rng = StdRng::seed_from_u64(mix_seed(&[seed, 0x0ba1_a4ce]));
+    let mut out = Vec::with_capacity(target * num_classes);
+    for members in by_class.iter().filter(|m| !m.is_empty()) {
+        for _ in 0..target / members.len() {
+            out.extend_from_slice(members);
+        }
+        let mut rest = members.clone();
+        rest.shuffle(&mut rng);
+        out.extend_from_slice(&rest[..target % members.len()]);
+    }
+    out.sort_unstable();
+    out
+}
+
 /// Checks that a split is big enough for its use: at least one item when `min_classes >= 1`,
 /// and at least `min_classes` distinct labels among `labels`. Call it where splits are made:
 /// with 2 for a split a classifier is evaluated on (an accuracy over no items, or over one
@@ -251,5 +282,28 @@ mod tests {
         assert_ne!(mix_seed(&[1, 0]), mix_seed(&[1, 1]));
         assert_ne!(mix_seed(&[1, 2]), mix_seed(&[2, 1]));
         assert_eq!(mix_seed(&[5, 6, 7]), mix_seed(&[5, 6, 7]));
+    }
+
+    #[test]
+    fn oversampling_balances_the_classes() {
+        // Class 0: 6 items, class 1: 2, class 2: 4 (one left out of `indices`).
+        let labels = [0, 0, 1, 0, 2, 0, 2, 1, 0, 2, 0, 2, 2];
+        let indices: Vec<usize> = (0..12).collect();
+        let out = balanced_oversample(&labels, &indices, 7);
+        let count = |c: usize| out.iter().filter(|&&i| labels[i] == c).count();
+        assert_eq!((count(0), count(1), count(2)), (6, 6, 6));
+        // Class 1 is repeated three times exactly; class 2 (4 items: 4, 6, 9, 11) once and then
+        // two of them again; nothing outside `indices` appears.
+        assert_eq!(out.iter().filter(|&&i| i == 2).count(), 3);
+        assert!(!out.contains(&12));
+        assert!(out.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(out, balanced_oversample(&labels, &indices, 7));
+        // Balanced classes are left as they are.
+        let even = [0, 1, 0, 1];
+        assert_eq!(
+            balanced_oversample(&even, &[3, 0, 1, 2], 1),
+            vec![0, 1, 2, 3]
+        );
+        assert!(balanced_oversample(&even, &[], 1).is_empty());
     }
 }

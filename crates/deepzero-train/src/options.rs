@@ -116,10 +116,13 @@ impl RunOptions {
             weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
             schedule: self.schedule.unwrap_or(d.schedule),
             seed: self.seed,
-            early_stopping: self.patience.map(|patience| EarlyStop {
-                patience,
-                min_delta: 0.0,
-            }),
+            early_stopping: self
+                .patience
+                .map(|patience| EarlyStop {
+                    patience,
+                    min_delta: 0.0,
+                })
+                .or_else(|| d.early_stopping.clone()),
             ..d.clone()
         }
     }

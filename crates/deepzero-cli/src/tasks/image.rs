@@ -25,8 +25,12 @@ impl ImageTask {
         spec.classes_subset = args.image.classes_subset.clone();
         spec.per_class = args.image.per_class;
         spec.skip_bad_images = args.image.skip_bad_images;
-        if let ImageData::Folder { image_size } = &mut spec.data {
-            *image_size = args.image.image_size;
+        if let ImageData::Folder(options) = &mut spec.data {
+            let image = &args.image;
+            options.image_size = image.image_size;
+            options.augment = image.augment;
+            options.flip = image.flip;
+            options.balance = image.balance;
         }
         spec
     }
@@ -38,11 +42,20 @@ impl RecipeTask for ImageTask {
     }
 
     fn needs_data_dir(&self) -> bool {
-        matches!(self.0.data, ImageData::Folder { .. })
+        matches!(self.0.data, ImageData::Folder(_))
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        classify::train(&self.spec(args), settings)?;
+        match &args.image.from_torchvision {
+            Some(_) if !self.needs_data_dir() => {
+                return Err(CliError::Usage(format!(
+                    "--from-torchvision applies to image-folder, not to {}",
+                    settings.name
+                )));
+            }
+            Some(weights) => finetune::from_torchvision(&self.spec(args), weights, settings)?,
+            None => classify::train(&self.spec(args), settings)?,
+        };
         Ok(())
     }
 
@@ -75,6 +88,7 @@ impl RecipeTask for ImageTask {
             from: args.from.clone(),
             strategy,
             classes: args.classes,
+            from_label: None,
         };
         finetune::finetune(&spec, &finetune_settings(recipe, args)?)?;
         Ok(())

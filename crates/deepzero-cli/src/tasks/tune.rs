@@ -118,7 +118,7 @@ fn trial_args(args: &TrainArgs, params: &TrialParams) -> Result<TrainArgs, CliEr
     args.text.word_dropout = params.number("word-dropout").or(args.text.word_dropout);
     args.text.max_len = params.count("max-len").or(args.text.max_len);
     if let Some(size) = params.count("image-size") {
-        args.image.image_size = size;
+        args.image.image_size = Some(size);
     }
     Ok(args)
 }

@@ -37,6 +37,7 @@ use deepzero_train::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::folder::{FolderChoices, FolderOptions};
 use crate::{Architecture, ImageClassifier, ImageModel};
 
 /// Where an image classifier's data come from.
@@ -51,12 +52,10 @@ pub enum ImageData {
         augment: Augmentation,
     },
     /// A folder tree `root/<class>/<image>` (or `root/{train,test}/<class>/<image>`), images
-    /// resized to `image_size`², three channels, normalised with the training images' own
-    /// per-channel statistics; padded crops and flips.
-    Folder {
-        /// Side length of the resized images (a multiple of 4, at least 8).
-        image_size: usize,
-    },
+    /// resized to a square, normalised with the training images' own per-channel statistics;
+    /// size, channels, augmentation, flips and class balancing are chosen from the data unless
+    /// the options say otherwise ([`super::folder`]).
+    Folder(FolderOptions),
 }
 
 /// What an image-classification run trains.
@@ -90,10 +89,11 @@ impl ImageSpec {
         }
     }
 
-    /// The small CNN on an image folder of `image_size`² images.
-    pub fn folder(image_size: usize) -> Self {
+    /// The small CNN on an image folder, with these options (the default: everything chosen
+    /// from the data).
+    pub fn folder(options: FolderOptions) -> Self {
         Self {
-            data: ImageData::Folder { image_size },
+            data: ImageData::Folder(options),
             arch: Architecture::SmallCnn,
             classes_subset: None,
             per_class: None,
@@ -111,7 +111,10 @@ impl ImageSpec {
 
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), TaskError> {
-        if let ImageData::Folder { image_size } = self.data
+        if let ImageData::Folder(FolderOptions {
+            image_size: Some(image_size),
+            ..
+        }) = self.data
             && (image_size < 8 || !image_size.is_multiple_of(4))
         {
             return Err(TaskError::invalid(
@@ -228,7 +231,7 @@ impl ImageRunInfo {
             Preprocess::ResizeCenterCrop => crate::EvalTransform::for_crop(h).apply(image),
             Preprocess::Resize => deepzero_data::image_item(image, c, [h, w])?,
         };
-        maybe_invert(&mut item, invert);
+        maybe_invert(&mut item, invert, self.mean.first().copied().unwrap_or(0.0));
         Ok(item)
     }
 
@@ -249,6 +252,10 @@ pub(crate) struct LoadedImages {
     /// Unreadable files left out (`ImageSpec::skip_bad_images`).
     pub skipped: Vec<PathBuf>,
     pub augment: Augmentation,
+    /// Oversample the smaller classes of the training part.
+    pub balance: bool,
+    /// What was chosen from the data (image folders).
+    pub choices: Option<FolderChoices>,
     /// `None`: normalise with the training images' own statistics.
     pub batcher: Option<ImageBatcher>,
 }
@@ -377,66 +384,114 @@ fn load_all_images(spec: &ImageSpec, settings: &RunSettings) -> Result<LoadedIma
                     .concat(),
                 skipped: Vec::new(),
                 augment: augment.clone(),
+                balance: false,
+                choices: None,
                 batcher: Some(batcher),
             })
         }
-        ImageData::Folder { image_size } => {
-            let root = settings.data_dir.as_deref().ok_or_else(|| {
-                TaskError::invalid(format!(
-                    "{} needs a data folder ROOT (one sub-folder per class)",
-                    settings.name
-                ))
-            })?;
-            if !root.is_dir() {
-                return Err(TaskError::invalid(format!(
-                    "data directory {} does not exist",
-                    root.display()
-                )));
-            }
-            let size = [*image_size, *image_size];
-            let mut skipped = Vec::new();
-            let (train_dir, test_dir) = (root.join("train"), root.join("test"));
-            let (train, test) = if train_dir.is_dir() && test_dir.is_dir() {
-                let train = ImageFolder::open(&train_dir, 3, size)?;
-                let test = ImageFolder::open(&test_dir, 3, size)?;
-                if train.class_names() != test.class_names() {
-                    return Err(TaskError::invalid(format!(
-                        "{} and {} have different class folders",
-                        train_dir.display(),
-                        test_dir.display()
-                    )));
-                }
-                (
-                    load_folder(&train, spec.skip_bad_images, &mut skipped)?,
-                    load_folder(&test, spec.skip_bad_images, &mut skipped)?,
-                )
-            } else {
-                // One tree: hold out a stratified 20 % as the test set.
-                let all = load_folder(
-                    &ImageFolder::open(root, 3, size)?,
-                    spec.skip_bad_images,
-                    &mut skipped,
-                )?;
-                let labels: Vec<usize> = all.labels().to_vec();
-                let (train_idx, test_idx) =
-                    stratified_split(&labels, 0.2, settings.seed() ^ 0x7e57);
-                (all.subset(&train_idx), all.subset(&test_idx))
-            };
-            Ok(LoadedImages {
-                train,
-                test,
-                source: root.display().to_string(),
-                files: vec![root.to_path_buf()],
-                skipped,
-                augment: Augmentation {
-                    crop_padding: Some(image_size / 8),
-                    horizontal_flip: true,
-                    affine: None,
-                },
-                batcher: None,
-            })
-        }
+        ImageData::Folder(options) => load_folder_tree(options, spec.skip_bad_images, settings),
     }
+}
+
+/// The class folders under `dir` (placeholder shape: the real one is chosen from the data),
+/// without the images too large to decode (left out with `skip_bad`, else an error).
+fn open_folder(
+    dir: &Path,
+    skip_bad: bool,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<(ImageFolder, deepzero_data::FolderStats), TaskError> {
+    let folder = ImageFolder::open(dir, 3, [8, 8])?;
+    let stats = folder.probe();
+    let Some((path, width, height)) = stats.oversized.first() else {
+        return Ok((folder, stats));
+    };
+    if !skip_bad {
+        return Err(TaskError::invalid(format!(
+            "{}: {width}×{height} pixels, over the {} pixel limit on a side (remove it, or pass --skip-bad-images to leave such files out)",
+            path.display(),
+            deepzero_data::folder::MAX_IMAGE_SIDE
+        )));
+    }
+    let oversized: Vec<PathBuf> = stats.oversized.iter().map(|(p, ..)| p.clone()).collect();
+    deepzero_train::Progress::quiet().message(&format!(
+        "skipping {} image(s) over {} pixels on a side; the first: {}",
+        oversized.len(),
+        deepzero_data::folder::MAX_IMAGE_SIDE,
+        path.display()
+    ));
+    skipped.extend(oversized.iter().cloned());
+    Ok((folder.without(&oversized), stats))
+}
+
+/// An image-folder tree: its images at the size and channels chosen from their headers (or
+/// given), and the training choices made from the training split.
+fn load_folder_tree(
+    options: &FolderOptions,
+    skip_bad: bool,
+    settings: &RunSettings,
+) -> Result<LoadedImages, TaskError> {
+    let root = settings.data_dir.as_deref().ok_or_else(|| {
+        TaskError::invalid(format!(
+            "{} needs a data folder ROOT (one sub-folder per class)",
+            settings.name
+        ))
+    })?;
+    if !root.is_dir() {
+        return Err(TaskError::invalid(format!(
+            "data directory {} does not exist",
+            root.display()
+        )));
+    }
+    let mut skipped = Vec::new();
+    let (train_dir, test_dir) = (root.join("train"), root.join("test"));
+    let split = train_dir.is_dir() && test_dir.is_dir();
+    let (train_folder, stats) = open_folder(
+        if split { &train_dir } else { root },
+        skip_bad,
+        &mut skipped,
+    )?;
+    if let [only] = train_folder.class_names() {
+        return Err(TaskError::invalid(format!(
+            "{}: only one class folder (`{only}`); a classifier needs at least two",
+            train_folder.root().display()
+        )));
+    }
+    let shape = FolderChoices::shape(options, &stats);
+    let size = [shape.image_size, shape.image_size];
+    let train_folder = train_folder.with_shape(shape.channels, size)?;
+    let (train, test) = if split {
+        let (test_folder, _) = open_folder(&test_dir, skip_bad, &mut skipped)?;
+        if train_folder.class_names() != test_folder.class_names() {
+            return Err(TaskError::invalid(format!(
+                "{} and {} have different class folders",
+                train_dir.display(),
+                test_dir.display()
+            )));
+        }
+        let test_folder = test_folder.with_shape(shape.channels, size)?;
+        (
+            load_folder(&train_folder, skip_bad, &mut skipped)?,
+            load_folder(&test_folder, skip_bad, &mut skipped)?,
+        )
+    } else {
+        // One tree: hold out a stratified 20 % as the test set.
+        let all = load_folder(&train_folder, skip_bad, &mut skipped)?;
+        let labels: Vec<usize> = all.labels().to_vec();
+        let (train_idx, test_idx) = stratified_split(&labels, 0.2, settings.seed() ^ 0x7e57);
+        (all.subset(&train_idx), all.subset(&test_idx))
+    };
+    let choices = shape.training(options, &train, settings.seed());
+    Ok(LoadedImages {
+        train,
+        test,
+        source: root.display().to_string(),
+        files: vec![root.to_path_buf()],
+        skipped,
+        augment: choices.augmentation(),
+        balance: choices.balance,
+        choices: Some(choices),
+        batcher: None,
+    })
 }
 
 /// Refuses an empty training set or a test set that is empty or holds one class
@@ -484,13 +539,16 @@ pub(crate) type TestBatches = DatasetBatches<ImageItem, InMemoryImages, ImageBat
 pub(crate) fn split_batches(
     train: InMemoryImages,
     test: InMemoryImages,
-    augment: Augmentation,
+    (augment, balance): (Augmentation, bool),
     batcher: &ImageBatcher,
     settings: &RunSettings,
 ) -> (Batches, ValidBatches, TestBatches) {
     let labels: Vec<usize> = train.labels().to_vec();
-    let (train_idx, valid_idx) =
+    let (mut train_idx, valid_idx) =
         stratified_split(&labels, settings.valid_fraction, settings.seed());
+    if balance {
+        train_idx = deepzero_data::balanced_oversample(&labels, &train_idx, settings.seed());
+    }
     let full = Arc::new(train);
     let train_set = Arc::new(Augmented::new(
         Subset::new(full.clone(), train_idx),
@@ -534,10 +592,23 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
 
     let skipped = data.skipped.len();
     let source = data.source.clone();
-    let (train_source, valid_source, test_source) =
-        split_batches(data.train, data.test, data.augment, &batcher, settings);
+    let choices = data.choices.clone();
+    let (train_source, valid_source, test_source) = split_batches(
+        data.train,
+        data.test,
+        (data.augment, data.balance),
+        &batcher,
+        settings,
+    );
     let config = &settings.fit;
     let mut progress = settings.progress();
+    if let Some(choices) = &choices {
+        progress.message(&format!(
+            "{}: chosen from the data: {}",
+            settings.name,
+            choices.reasons.join("; ")
+        ));
+    }
     progress.message(&format!(
         "{}: {} on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
         settings.name,
@@ -576,6 +647,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
             "valid_examples": valid_source.len(),
             "test_examples": test_source.len(),
             "skipped_images": skipped,
+            "choices": choices,
         }),
         valid: json!({ "accuracy": valid.accuracy, "loss": valid.loss }),
         test: test.classification_report(info.class_names.len()),
@@ -617,6 +689,15 @@ pub fn evaluate_run(
     settings: &RunSettings,
 ) -> Result<EvalReport, TaskError> {
     let info = ImageRunInfo::load(run, Some(&settings.name))?;
+    // An image folder is read as the run read it (its size and channels were chosen from the
+    // training data, or were a pre-trained model's).
+    let mut spec = spec.clone();
+    if let ImageData::Folder(options) = &mut spec.data {
+        let [channels, size, _] = info.input_shape;
+        options.image_size.get_or_insert(size);
+        options.channels.get_or_insert(channels);
+    }
+    let spec = &spec;
     let data = narrow_to_run_classes(load_images(spec, settings)?, &info, spec)?;
     if data.test.shape() != info.input_shape || data.test.num_classes() != info.class_names.len() {
         return Err(TaskError::invalid(format!(
@@ -717,8 +798,10 @@ impl Default for PredictOptions {
     }
 }
 
-/// Dark-on-light images are inverted so that they look like the training data (light on dark).
-fn maybe_invert(item: &mut ImageItem, mode: InvertMode) {
+/// Dark-on-light images are inverted so that they look like training data that are light on
+/// dark (MNIST); `Auto` leaves them alone when the training images were light on average
+/// (`train_mean`, of pixel/255), as grey photographs and drawings on paper are.
+fn maybe_invert(item: &mut ImageItem, mode: InvertMode, train_mean: f32) {
     let [c, h, w] = item.shape;
     if c != 1 {
         return;
@@ -726,6 +809,7 @@ fn maybe_invert(item: &mut ImageItem, mode: InvertMode) {
     let invert = match mode {
         InvertMode::Always => true,
         InvertMode::Never => false,
+        InvertMode::Auto if train_mean >= 0.5 => false,
         InvertMode::Auto => {
             let border: Vec<u8> = (0..h)
                 .flat_map(|y| (0..w).map(move |x| (y, x)))
@@ -772,7 +856,11 @@ impl Predictor {
             Preprocess::ResizeCenterCrop => crate::EvalTransform::for_crop(h).load(path)?,
             Preprocess::Resize => load_image(path, c, [h, w])?,
         };
-        maybe_invert(&mut item, invert);
+        maybe_invert(
+            &mut item,
+            invert,
+            self.info.mean.first().copied().unwrap_or(0.0),
+        );
         Ok(item)
     }
 
@@ -966,8 +1054,19 @@ mod tests {
 
     #[test]
     fn folder_sizes_are_checked() {
-        assert!(ImageSpec::folder(64).validate().is_ok());
-        let err = ImageSpec::folder(30).validate().unwrap_err().to_string();
+        let sized = |size| {
+            ImageSpec::folder(FolderOptions {
+                image_size: Some(size),
+                ..FolderOptions::default()
+            })
+        };
+        assert!(sized(64).validate().is_ok());
+        assert!(
+            ImageSpec::folder(FolderOptions::default())
+                .validate()
+                .is_ok()
+        );
+        let err = sized(30).validate().unwrap_err().to_string();
         assert!(err.contains("multiple of 4"), "{err}");
     }
 }

@@ -35,7 +35,7 @@ use deepzero_train::{
 use serde_json::json;
 
 use super::classify::{
-    ImageData, ImageRunInfo, ImageSpec, RUN_VERSION, load_images, split_batches,
+    ImageData, ImageRunInfo, ImageSpec, Preprocess, RUN_VERSION, load_images, split_batches,
 };
 use crate::finetune::{
     apply_lora, backbone_group, freeze_backbone, head_paths, lora_targets, merge_lora,
@@ -220,6 +220,9 @@ pub struct FinetuneSpec {
     pub strategy: Strategy,
     /// Classes of the new head, when given: must match the data.
     pub classes: Option<usize>,
+    /// What to call the source in messages, `metrics.json` and the run's identity when `from`
+    /// is a temporary import ([`from_torchvision`]); `None`: `from`'s weights file.
+    pub from_label: Option<String>,
 }
 
 impl FinetuneSpec {
@@ -230,6 +233,7 @@ impl FinetuneSpec {
             from: from.into(),
             strategy,
             classes: None,
+            from_label: None,
         }
     }
 }
@@ -306,13 +310,24 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     settings.validate()?;
     spec.strategy.validate(settings.fit.epochs)?;
     let source = locate(&spec.from)?;
-    let data = load_images(&spec.data, settings)?;
+    let from_label = spec
+        .from_label
+        .clone()
+        .unwrap_or_else(|| source.weights.display().to_string());
+    // An image folder is read at the pre-trained model's input size and channels unless told.
+    let mut data_spec = spec.data.clone();
+    if let ImageData::Folder(options) = &mut data_spec.data {
+        let [channels, size, _] = source.info.input_shape;
+        options.image_size.get_or_insert(size);
+        options.channels.get_or_insert(channels);
+    }
+    let data = load_images(&data_spec, settings)?;
     super::classify::check_image_splits(&data)?;
     let settings = &settings.with_data(&data.file_refs())?;
     let arch = source.info.arch;
     let from = spec.from.display();
     // An image folder is classified with any architecture; the corpora name theirs.
-    if !matches!(spec.data.data, ImageData::Folder { .. }) && arch != spec.data.arch {
+    if !matches!(spec.data.data, ImageData::Folder(_)) && arch != spec.data.arch {
         return Err(TaskError::invalid(format!(
             "{from} holds a {} model, but recipe `{}` trains {}",
             arch.name(),
@@ -345,11 +360,13 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
 
     // The backbone was trained on images normalised with the source run's statistics.
     let batcher = ImageBatcher::new(source.info.mean.clone(), source.info.std.clone());
+    // The training images were resized (not centre-cropped), and so are those predicted.
     let info = ImageRunInfo {
         version: RUN_VERSION,
         recipe: settings.name.clone(),
         class_names: data.train.class_names().to_vec(),
         data: data.source.clone(),
+        preprocess: Some(Preprocess::Resize),
         ..source.info.clone()
     };
 
@@ -389,7 +406,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         "input_shape": info.input_shape,
         "classes": classes,
         "finetune": {
-            "from": source.weights.display().to_string(),
+            "from": from_label,
             "strategy": strategy.to_json(),
         },
     });
@@ -397,15 +414,21 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     settings.write_run_json("run.json", &info)?;
 
     let data_source = data.source.clone();
-    let (train_source, valid_source, test_source) =
-        split_batches(data.train, data.test, data.augment, &batcher, settings);
+    let choices = data.choices.clone();
+    let (train_source, valid_source, test_source) = split_batches(
+        data.train,
+        data.test,
+        (data.augment, data.balance),
+        &batcher,
+        settings,
+    );
     let config = &settings.fit;
     let mut progress = settings.progress();
     progress.message(&format!(
         "{}: fine-tuning {} from {} with {}: {} of {} values train; {} classes on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
         settings.name,
         arch.name(),
-        source.weights.display(),
+        from_label,
         strategy.describe(),
         trainable,
         total_values,
@@ -465,6 +488,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
             "train_examples": train_source.len(),
             "valid_examples": valid_source.len(),
             "test_examples": test_source.len(),
+            "choices": choices,
         }),
         valid,
         test: test.classification_report(classes),
@@ -473,7 +497,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     .with(
         "finetune",
         json!({
-            "from": source.weights.display().to_string(),
+            "from": from_label,
             "from_recipe": source.info.recipe,
             "from_classes": source.info.class_names,
             "strategy": strategy.to_json(),
@@ -486,6 +510,66 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
     let path = report.write(out)?;
     progress.message(&report.classification_line(&path));
     Ok(report)
+}
+
+/// The zoo model a torchvision weights file is named after: `resnet18.pth`,
+/// `resnet18-f37072fd.pth`, `vgg16_bn-6c64b313.pth` (the longest `-`-separated prefix of the
+/// file's stem, `_` read as `-`, that names an ImageNet model).
+pub fn model_of_weights_file(weights: &Path) -> Result<crate::ZooModel, TaskError> {
+    let stem = weights
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_ascii_lowercase().replace('_', "-"))
+        .unwrap_or_default();
+    let parts: Vec<&str> = stem.split('-').collect();
+    (1..=parts.len())
+        .rev()
+        .find_map(|n| parts[..n].join("-").parse::<crate::ZooModel>().ok())
+        .filter(|model| model.is_imagenet())
+        .ok_or_else(|| {
+            TaskError::invalid(format!(
+                "{}: cannot tell the model from the file name; name the file after an ImageNet model of the zoo (resnet18.pth, vgg16_bn.pth; see `deepzero zoo`)",
+                weights.display()
+            ))
+        })
+}
+
+/// Probe-then-unfreeze for a run of `epochs` epochs: the new head alone for the first third
+/// (at least one epoch), then everything, the backbone at a tenth of the learning rate; a
+/// one-epoch run is a linear probe.
+pub fn probe_then_unfreeze(epochs: usize) -> Strategy {
+    if epochs < 2 {
+        Strategy::LinearProbe
+    } else {
+        Strategy::GradualUnfreeze {
+            after: (epochs / 3).clamp(1, epochs - 1),
+            factor: 0.1,
+        }
+    }
+}
+
+/// Transfer learning from torchvision ImageNet weights (`resnet18.pth`, or `.safetensors`):
+/// the weights are imported ([`super::classify::import_torchvision`], into a temporary folder),
+/// given a new head for `data`'s classes and fine-tuned with [`probe_then_unfreeze`] into
+/// `settings.out`. The images are read at the model's input size, in colour, and normalised
+/// as ImageNet's were.
+pub fn from_torchvision(
+    data: &ImageSpec,
+    weights: &Path,
+    settings: &RunSettings,
+) -> Result<RunReport, TaskError> {
+    let model = model_of_weights_file(weights)?;
+    let temp = tempfile::tempdir().map_err(TaskError::io(Path::new("temporary folder")))?;
+    let imported = temp.path().join("imported");
+    super::classify::import_torchvision(model, weights, &imported, 1000, false)?;
+    let spec = FinetuneSpec {
+        from_label: Some(weights.display().to_string()),
+        ..FinetuneSpec::new(
+            data.clone(),
+            imported,
+            probe_then_unfreeze(settings.fit.epochs),
+        )
+    };
+    finetune(&spec, settings)
 }
 
 #[cfg(test)]
@@ -619,6 +703,38 @@ mod tests {
             assert!(err.contains(needle), "{strategy:?}: {err}");
         }
         assert!(Strategy::LinearProbe.validate(1).is_ok());
+    }
+
+    #[test]
+    fn weights_files_name_their_model() {
+        use crate::ZooModel;
+        for (file, model) in [
+            ("resnet18.pth", ZooModel::ResNet18),
+            ("dir/resnet18-f37072fd.pth", ZooModel::ResNet18),
+            ("vgg16_bn-6c64b313.pth", ZooModel::Vgg16Bn),
+            ("ResNet50.safetensors", ZooModel::ResNet50),
+        ] {
+            assert_eq!(
+                model_of_weights_file(Path::new(file)).unwrap(),
+                model,
+                "{file}"
+            );
+        }
+        for file in ["weights.pth", "resnet20.pth", ""] {
+            let err = model_of_weights_file(Path::new(file))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("cannot tell the model"), "{file}: {err}");
+        }
+        assert_eq!(probe_then_unfreeze(1), Strategy::LinearProbe);
+        assert_eq!(
+            probe_then_unfreeze(9),
+            Strategy::GradualUnfreeze {
+                after: 3,
+                factor: 0.1
+            }
+        );
+        assert!(probe_then_unfreeze(2).validate(2).is_ok());
     }
 
     #[test]

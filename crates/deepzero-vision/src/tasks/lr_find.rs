@@ -51,7 +51,13 @@ pub fn lr_find(
         ImageBatcher::new(mean, std)
     });
     let (shape, classes) = (data.train.shape(), data.train.class_names().len());
-    let (train, _, _) = split_batches(data.train, data.test, data.augment, &batcher, settings);
+    let (train, _, _) = split_batches(
+        data.train,
+        data.test,
+        (data.augment, data.balance),
+        &batcher,
+        settings,
+    );
     let device = settings.device()?.autodiff();
     device.seed(settings.seed());
     let model = spec.arch.build(shape, classes, &device);

@@ -3,9 +3,10 @@
 
 use deepzero_core::{LrSchedule, OptimizerKind};
 use deepzero_data::{Augmentation, IdxCorpus};
-use deepzero_train::{FitConfig, Recipe};
+use deepzero_train::{EarlyStop, FitConfig, Recipe};
 
 use super::classify::ImageSpec;
+use super::folder::FolderOptions;
 use crate::Architecture;
 
 fn crop(padding: usize, flip: bool) -> Augmentation {
@@ -143,8 +144,16 @@ pub fn recipes() -> Vec<Recipe<ImageSpec>> {
             "image-folder",
             "7.2",
             "CNN classifier of any class-per-folder image tree (cats vs dogs)",
-            ImageSpec::folder(64),
-            FitConfig::recipe(15, 32, 1e-3, Adam, cosine),
+            ImageSpec::folder(FolderOptions::default()),
+            // Up to 30 epochs, stopped 6 epochs after the best validation loss, whose weights
+            // are kept (restore-best).
+            FitConfig {
+                early_stopping: Some(EarlyStop {
+                    patience: 6,
+                    min_delta: 0.0,
+                }),
+                ..FitConfig::recipe(30, 32, 1e-3, Adam, cosine)
+            },
         ),
     ]
 }
