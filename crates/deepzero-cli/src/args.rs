@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use deepzero_sequence::tasks::TextOptions;
-use deepzero_sequence::tasks::generate::SampleOptions;
+use deepzero_sequence::tasks::generate::PromptOptions;
 use deepzero_sequence::tasks::translate::DecodeOptions;
 use deepzero_train::options::RunOptions;
 use deepzero_train::{FitConfig, RunSettings};
@@ -149,7 +149,7 @@ pub struct PredictArgs {
     #[arg(long)]
     pub backend: Option<String>,
     #[command(flatten)]
-    pub generate: GenerateArgs,
+    pub generate: PromptOptions,
     #[command(flatten)]
     pub translate: DecodeOptions,
 }
@@ -192,16 +192,6 @@ pub enum Invert {
     Always,
     /// Never.
     Never,
-}
-
-/// `predict` options of the generation recipes: the prompt and how to sample.
-#[derive(Clone, Debug, clap::Args)]
-pub struct GenerateArgs {
-    /// The text to continue (see also --input).
-    #[arg(long, help_heading = "Generation recipes")]
-    pub prompt: Option<String>,
-    #[command(flatten)]
-    pub sample: SampleOptions,
 }
 
 /// The options of `deepzero finetune`.

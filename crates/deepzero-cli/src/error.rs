@@ -11,23 +11,6 @@ pub enum CliError {
     /// A task failed (bad data, a run folder it cannot use, training stopped …).
     #[error(transparent)]
     Task(#[from] TaskError),
-    /// A file given on the command line could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path involved.
-        path: String,
-        /// The operating-system error.
-        source: std::io::Error,
-    },
-}
-
-impl CliError {
-    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
-        move |source| CliError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
 }
 
 macro_rules! through_task_error {

@@ -13,8 +13,9 @@ use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::segment::SegmentArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::tune::{LrFindArgs, TuneArgs};
-use deepzero_cli::tasks::zoo::{ImportArgs, SummaryArgs};
+use deepzero_cli::tasks::zoo::ImportArgs;
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, recipes, tasks};
+use deepzero_vision::SummaryOptions;
 
 /// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
 /// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
@@ -96,7 +97,7 @@ enum Command {
     /// Caption PNG/JPEG images with a captioning run (scenes-caption, scenes-caption-global).
     Caption(CaptionArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
-    Summary(SummaryArgs),
+    Summary(SummaryOptions),
     /// Find objects in images with a trained detection run (digits-yolo): prints boxes, classes
     /// and scores (--json: COCO result format) and draws the boxes (--draw DIR).
     Detect(DetectArgs),

@@ -72,7 +72,9 @@ pub use classify::zoo::registry::{UnknownModel, ZooModel};
 pub use classify::zoo::resnet::{
     BlockKind, ResNet, ResNetConfig, resnet18, resnet34, resnet50, resnet101, resnet152,
 };
-pub use classify::zoo::summary::{LayerSummary, ModelSummary, summarize, zoo_summary};
+pub use classify::zoo::summary::{
+    LayerSummary, ModelSummary, SummaryOptions, summarize, zoo_summary,
+};
 pub use classify::zoo::trainable_params;
 pub use classify::zoo::vgg::{
     Vgg, VggCfg, VggConfig, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,

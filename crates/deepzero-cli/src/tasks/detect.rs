@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use deepzero_train::RunSettings;
 use deepzero_vision::detect::coco::{CocoGt, CocoParams, evaluate, read_detections};
-use deepzero_vision::tasks::detect::{self as detect, DetectSpec, Predictor};
+use deepzero_vision::tasks::detect::{self as detect, DetectOptions, DetectSpec, Predictor};
 
 use super::{device, print_json};
 use crate::args::{Family, PredictArgs, RunArgs, TrainArgs};
@@ -31,9 +31,12 @@ impl RecipeTask for DetectTask {
     }
 
     fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
-        let draw = args.picture.as_deref();
-        detect_images(&args.run_args(recipe.name), &images, 0.25, draw)
+        let images = args.inputs.iter().map(PathBuf::from).collect();
+        let options = DetectOptions {
+            draw: args.picture.clone(),
+            ..DetectOptions::new(images)
+        };
+        detect_images(&args.run_args(recipe.name), &options)
     }
 }
 
@@ -45,16 +48,8 @@ pub struct DetectArgs {
     /// class + 1) instead of lines.
     #[command(flatten)]
     pub run: RunArgs,
-    /// PNG or JPEG images.
-    #[arg(required = true)]
-    pub images: Vec<PathBuf>,
-    /// Folder to write each image with its boxes drawn (`NAME.boxes.png`); default: beside
-    /// nothing (no pictures).
-    #[arg(long, value_name = "DIR")]
-    pub draw: Option<PathBuf>,
-    /// Smallest score reported.
-    #[arg(long, default_value_t = 0.25)]
-    pub score_threshold: f32,
+    #[command(flatten)]
+    pub options: DetectOptions,
 }
 
 /// `deepzero detect RECIPE --run DIR IMAGE…` with a run of `recipe`.
@@ -65,41 +60,25 @@ pub fn detect(recipe: &Recipe, args: &DetectArgs) -> Result<(), CliError> {
             recipe.name
         )));
     }
-    if !(0.0..=1.0).contains(&args.score_threshold) {
-        return Err(CliError::Usage(
-            "--score-threshold must lie in [0, 1]".into(),
-        ));
-    }
-    let draw = args.draw.as_deref();
-    detect_images(&args.run, &args.images, args.score_threshold, draw)
+    args.options.check()?;
+    detect_images(&args.run, &args.options)
 }
 
-/// Finds the objects scoring at least `threshold` in `images`, draws them into `draw` and
-/// prints them (with `--json`: as COCO results).
-fn detect_images(
-    run: &RunArgs,
-    images: &[PathBuf],
-    threshold: f32,
-    draw: Option<&Path>,
-) -> Result<(), CliError> {
+/// Finds and draws the objects `options` ask for and prints them (with `--json`: as COCO
+/// results).
+fn detect_images(run: &RunArgs, options: &DetectOptions) -> Result<(), CliError> {
     let device = device(run.backend.as_deref())?;
     let predictor = Predictor::load(&run.run, Some(&run.recipe), &device)?;
-    let found = predictor.predict(images, threshold)?;
-    if let Some(dir) = draw {
-        std::fs::create_dir_all(dir).map_err(CliError::io(dir))?;
-        for f in &found {
-            let picture = f.draw(dir)?;
-            if !run.json {
-                eprintln!("drew {}", picture.display());
-            }
-        }
-    }
+    let (found, pictures) = predictor.detect(options)?;
     if run.json {
         print_json(&detect::coco_results(&found));
-    } else {
-        for f in &found {
-            println!("{}", f.describe(&predictor.info().class_names));
-        }
+        return Ok(());
+    }
+    for picture in pictures {
+        eprintln!("drew {}", picture.display());
+    }
+    for f in &found {
+        println!("{}", f.describe(&predictor.info().class_names));
     }
     Ok(())
 }

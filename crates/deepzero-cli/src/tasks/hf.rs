@@ -10,11 +10,10 @@
 use std::path::PathBuf;
 
 use deepzero_sequence::hf::{HfGenerator, import_gpt2};
-use deepzero_sequence::tasks::generate::SampleOptions;
+use deepzero_sequence::tasks::generate::PromptOptions;
 
 use super::device;
 use super::text::{gather_prompts, print_continuations};
-use crate::args::GenerateArgs;
 use crate::error::CliError;
 use crate::tasks::zoo::ImportArgs;
 
@@ -37,7 +36,7 @@ pub struct GenerateCmdArgs {
     #[arg(long)]
     pub backend: Option<String>,
     #[command(flatten)]
-    pub generate: GenerateArgs,
+    pub generate: PromptOptions,
 }
 
 /// `deepzero import gpt2 DIR --out RUN`.
@@ -62,9 +61,8 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
 pub fn generate(args: &GenerateCmdArgs) -> Result<(), CliError> {
     let input = args.input.as_deref();
     let prompts = gather_prompts("generate", &args.generate, &args.prompts, input)?;
-    let continue_with = |prompts: &[String], options: &SampleOptions| {
-        let generator = HfGenerator::load(&args.checkpoint, &device(args.backend.as_deref())?)?;
-        Ok(generator.generate(prompts, options)?)
-    };
-    print_continuations(prompts, &args.generate, args.json, continue_with)
+    let generator = HfGenerator::load(&args.checkpoint, &device(args.backend.as_deref())?)?;
+    let continuations = generator.generate(&prompts.texts, &args.generate.sample)?;
+    print_continuations(prompts, continuations, args.json);
+    Ok(())
 }

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use deepzero_multimodal::tasks::caption::{self, CaptionPredictor, CaptionSpec};
-use deepzero_multimodal::tasks::clip::{self, ClipPredictor, ClipSpec};
+use deepzero_multimodal::tasks::caption::{self, CaptionOptions, CaptionPredictor, CaptionSpec};
+use deepzero_multimodal::tasks::clip::{self, ClipPredictor, ClipSpec, SearchOptions};
 use deepzero_train::RunSettings;
 
 use super::{device, print_items, print_json};
@@ -63,14 +63,8 @@ pub struct SearchArgs {
     /// The recipe (scenes-clip) and its run.
     #[command(flatten)]
     pub run: RunArgs,
-    /// The text to look for, e.g. "a small seven left of a sneaker".
-    pub query: String,
-    /// How many images to return.
-    #[arg(long, default_value_t = 10)]
-    pub top: usize,
-    /// Where to draw the found images (default RUN/search.png).
-    #[arg(long)]
-    pub picture: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: SearchOptions,
 }
 
 /// `deepzero search RECIPE --run DIR "QUERY"`: the top-K indexed images, printed and drawn.
@@ -81,21 +75,15 @@ pub fn search(recipe: &Recipe, args: &SearchArgs) -> Result<(), CliError> {
             recipe.name
         )));
     }
-    if args.top == 0 {
-        return Err(CliError::Usage("--top must be at least 1".into()));
-    }
+    args.options.check()?;
     let (run, device) = (&args.run.run, device(args.run.backend.as_deref())?);
     let predictor = ClipPredictor::load(run, Some(recipe.name), &device)?;
-    let found = predictor.search(&args.query, args.top)?;
-    let picture = args
-        .picture
-        .clone()
-        .unwrap_or_else(|| run.join("search.png"));
-    predictor.draw_grid(&found.hits, &picture)?;
+    let picture = args.options.picture_in(run);
+    let found = predictor.search_and_draw(&args.options, &picture)?;
     if args.run.json {
         print_json(&found);
     } else {
-        println!("{}", found.describe(&args.query));
+        println!("{}", found.describe(&args.options.query));
         println!("-> {}", picture.display());
     }
     Ok(())
@@ -121,13 +109,17 @@ impl RecipeTask for CaptionTask {
 
     /// Captions the image files given as inputs.
     fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        caption_files(&args.run_args(recipe.name), &args.inputs, self.0.beam_size)
+        let options = CaptionOptions {
+            images: args.inputs.iter().map(PathBuf::from).collect(),
+            beam: self.0.beam_size,
+        };
+        caption_files(&args.run_args(recipe.name), &options)
     }
 }
 
-/// Captions `images` with the run and prints one `image<TAB>caption` line each.
-fn caption_files(run: &RunArgs, images: &[String], beam: usize) -> Result<(), CliError> {
-    if images.is_empty() {
+/// Captions the images of `options` with the run and prints one `image<TAB>caption` line each.
+fn caption_files(run: &RunArgs, options: &CaptionOptions) -> Result<(), CliError> {
+    if options.images.is_empty() {
         return Err(CliError::Usage(format!(
             "{} needs at least one image file to caption",
             run.recipe
@@ -135,8 +127,7 @@ fn caption_files(run: &RunArgs, images: &[String], beam: usize) -> Result<(), Cl
     }
     let device = device(run.backend.as_deref())?;
     let predictor = CaptionPredictor::load(&run.run, Some(&run.recipe), &device)?;
-    let paths: Vec<&Path> = images.iter().map(Path::new).collect();
-    print_items(&predictor.caption_images(&paths, beam)?, run.json);
+    print_items(&predictor.caption(options)?, run.json);
     Ok(())
 }
 
@@ -146,11 +137,8 @@ pub struct CaptionArgs {
     /// The recipe (scenes-caption or scenes-caption-global) and its run.
     #[command(flatten)]
     pub run: RunArgs,
-    /// PNG or JPEG images (read as grey, light ink on dark, resized to the scenes' side).
-    pub images: Vec<String>,
-    /// Beams of the search (1: greedy).
-    #[arg(long, default_value_t = 4)]
-    pub beam: usize,
+    #[command(flatten)]
+    pub options: CaptionOptions,
 }
 
 /// `deepzero caption RECIPE --run DIR IMAGE…`: one caption per image, tab-separated.
@@ -161,8 +149,6 @@ pub fn caption(recipe: &Recipe, args: &CaptionArgs) -> Result<(), CliError> {
             recipe.name
         )));
     }
-    if args.beam == 0 {
-        return Err(CliError::Usage("--beam must be at least 1".into()));
-    }
-    caption_files(&args.run, &args.images, args.beam)
+    args.options.check()?;
+    caption_files(&args.run, &args.options)
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use deepzero_sequence::tasks::classify::{self, ClassifySpec};
-use deepzero_sequence::tasks::generate::{self, GenerateSpec, Prompts, SampleOptions};
+use deepzero_sequence::tasks::generate::{self, GenerateSpec, PromptOptions, Prompts};
 use deepzero_sequence::tasks::given_or_lines;
 use deepzero_sequence::tasks::tag::{self, TagSpec};
 use deepzero_sequence::tasks::translate::{self, TranslateSpec};
@@ -12,7 +12,7 @@ use deepzero_train::RunSettings;
 use deepzero_train::lr_find::LrFindConfig;
 
 use super::{device, print_items, print_json, read_some_texts};
-use crate::args::{Family, GenerateArgs, PredictArgs, TrainArgs};
+use crate::args::{Family, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
 
@@ -154,18 +154,13 @@ impl RecipeTask for GenerateTask {
     /// Prompts from `--prompt` and the arguments (printed with their continuation), or one per
     /// line of `--input` / standard input (the continuation only, newlines escaped as `\n`).
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let prompts = gather_prompts(
-            "predict",
-            &args.generate,
-            &args.inputs,
-            args.input.as_deref(),
-        )?;
-        let continue_with = |prompts: &[String], options: &SampleOptions| {
-            let device = device(args.backend.as_deref())?;
-            let predictor = generate::Predictor::load(run, Some(recipe.name), &device)?;
-            Ok(predictor.generate(prompts, options)?)
-        };
-        print_continuations(prompts, &args.generate, args.json, continue_with)
+        let input = args.input.as_deref();
+        let prompts = gather_prompts("predict", &args.generate, &args.inputs, input)?;
+        let device = device(args.backend.as_deref())?;
+        let predictor = generate::Predictor::load(run, Some(recipe.name), &device)?;
+        let continuations = predictor.generate(&prompts.texts, &args.generate.sample)?;
+        print_continuations(prompts, continuations, args.json);
+        Ok(())
     }
 }
 
@@ -173,12 +168,11 @@ impl RecipeTask for GenerateTask {
 /// input without it); `command` names the command in the error for none at all.
 pub(crate) fn gather_prompts(
     command: &str,
-    options: &GenerateArgs,
+    options: &PromptOptions,
     arguments: &[String],
     input: Option<&Path>,
 ) -> Result<Prompts, CliError> {
-    let given: Vec<String> = options.prompt.iter().chain(arguments).cloned().collect();
-    let prompts = Prompts::gather(given, input)?;
+    let prompts = options.prompts(arguments, input)?;
     if prompts.texts.is_empty() {
         return Err(CliError::Usage(format!(
             "{command} needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)"
@@ -187,23 +181,12 @@ pub(crate) fn gather_prompts(
     Ok(prompts)
 }
 
-/// Continues `prompts` with `continue_with` as `options` say and prints the continuations
-/// (JSON with `json`); an error names the sampling options by their flags.
-pub(crate) fn print_continuations(
-    prompts: Prompts,
-    options: &GenerateArgs,
-    json: bool,
-    continue_with: impl FnOnce(&[String], &SampleOptions) -> Result<Vec<String>, CliError>,
-) -> Result<(), CliError> {
-    let continuations = continue_with(&prompts.texts, &options.sample).map_err(|e| {
-        let message = e.to_string().replace("top-k", "--top-k");
-        CliError::Usage(message.replace("top-p", "--top-p"))
-    })?;
+/// Prints the continuations of `prompts` (JSON with `json`).
+pub(crate) fn print_continuations(prompts: Prompts, continuations: Vec<String>, json: bool) {
     let generations = prompts.with_continuations(continuations);
     if json {
         print_json(&generations);
     } else {
         print!("{generations}");
     }
-    Ok(())
 }

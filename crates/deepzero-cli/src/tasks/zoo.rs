@@ -15,29 +15,9 @@
 use std::path::{Path, PathBuf};
 
 use deepzero_vision::tasks::classify::{IMAGENET_RECIPE, import_torchvision};
-use deepzero_vision::{ModelSummary, ZooModel, zoo_summary};
+use deepzero_vision::{SummaryOptions, ZooModel, zoo_summary};
 
 use crate::error::CliError;
-
-/// The options of `deepzero summary`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct SummaryArgs {
-    /// Model name: alexnet, vgg11 … vgg19, vgg11-bn … vgg19-bn, resnet18 … resnet152,
-    /// googlenet, or the CIFAR resnet20 … resnet110.
-    pub model: String,
-    /// Side of the square input (default: 224, or 32 with --small and for the CIFAR ResNets).
-    #[arg(long, value_name = "N")]
-    pub input_size: Option<usize>,
-    /// Number of classes (default: 1000, or 10 with --small and for the CIFAR ResNets).
-    #[arg(long, value_name = "N")]
-    pub classes: Option<usize>,
-    /// Input channels.
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub channels: usize,
-    /// The small-input variant of an ImageNet model (for 28–32 px images).
-    #[arg(long)]
-    pub small: bool,
-}
 
 /// The options of `deepzero import`.
 #[derive(Clone, Debug, clap::Args)]
@@ -66,21 +46,9 @@ fn zoo_model(name: &str) -> Result<ZooModel, CliError> {
         .map_err(|e: deepzero_vision::UnknownModel| CliError::Usage(e.to_string()))
 }
 
-/// The title and layer table of `deepzero summary` (also what the tests check).
-pub fn model_summary(args: &SummaryArgs) -> Result<(String, ModelSummary), CliError> {
-    let model = zoo_model(&args.model)?;
-    Ok(zoo_summary(
-        model,
-        args.input_size,
-        args.classes,
-        args.channels,
-        args.small,
-    )?)
-}
-
 /// `deepzero summary MODEL`: prints the layer table and the parameter count.
-pub fn summary(args: &SummaryArgs) -> Result<(), CliError> {
-    let (title, summary) = model_summary(args)?;
+pub fn summary(options: &SummaryOptions) -> Result<(), CliError> {
+    let (title, summary) = zoo_summary(options)?;
     println!("{title}\n");
     print!("{}", summary.table());
     Ok(())

@@ -20,7 +20,7 @@
 //! penalty is greedy decoding. Run folder: `run.json` ([`CaptionRunInfo`]), `vocab.json`,
 //! `model.bpk`, `metrics.json` (with sample captions), `metrics.csv`, `curves.png`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -226,6 +226,28 @@ impl std::fmt::Display for ImageCaption {
     }
 }
 
+/// Image files to caption, and how wide the search is (with the `clap` feature, the options
+/// of `deepzero caption`).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct CaptionOptions {
+    /// PNG or JPEG images (read as grey, light ink on dark, resized to the scenes' side).
+    pub images: Vec<PathBuf>,
+    /// Beams of the search (1: greedy).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 4))]
+    pub beam: usize,
+}
+
+impl CaptionOptions {
+    /// Refuses a search without beams, naming the option.
+    pub fn check(&self) -> Result<(), TaskError> {
+        if self.beam == 0 {
+            return Err(TaskError::invalid("--beam must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// A trained captioner loaded with its vocabulary and pixel statistics.
 pub struct CaptionPredictor {
     info: CaptionRunInfo,
@@ -378,6 +400,16 @@ impl CaptionPredictor {
             caption,
         });
         Ok(captioned.collect())
+    }
+
+    /// [`CaptionPredictor::caption_images`] of the images `options` name, with its beams.
+    ///
+    /// # Errors
+    /// As [`CaptionOptions::check`] and [`CaptionPredictor::caption_files`].
+    pub fn caption(&self, options: &CaptionOptions) -> Result<Vec<ImageCaption>, TaskError> {
+        options.check()?;
+        let paths: Vec<&Path> = options.images.iter().map(PathBuf::as_path).collect();
+        self.caption_images(&paths, options.beam)
     }
 
     /// BLEU-4 and CIDEr-D of the captions of `test` (greedy, then `beam_size` beams), the first
@@ -648,6 +680,14 @@ mod tests {
         assert_eq!(captioned[0].caption, captions[0]);
         let line = format!("{}\t{}", png.display(), captions[0]);
         assert_eq!(captioned[0].to_string(), line);
+        let options = CaptionOptions {
+            images: vec![png.clone()],
+            beam: 2,
+        };
+        assert_eq!(predictor.caption(&options).unwrap(), captioned);
+        let no_beams = CaptionOptions { beam: 0, ..options };
+        let err = predictor.caption(&no_beams).unwrap_err();
+        assert_eq!(err.to_string(), "--beam must be at least 1");
         let bad = dir.path().join("bad.png");
         std::fs::write(&bad, b"not an image").unwrap();
         assert!(predictor.caption_files(&[bad.as_path()], 1).is_err());

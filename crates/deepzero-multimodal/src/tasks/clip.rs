@@ -26,7 +26,7 @@
 //! `gallery.u8` (their pixels, `N·S·S` bytes, for drawing results).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use deepzero_data::Split;
@@ -282,6 +282,38 @@ impl SearchResult {
     }
 }
 
+/// A text query of a run's index, and where to draw what it finds (with the `clap` feature,
+/// the options of `deepzero search`).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SearchOptions {
+    /// The text to look for, e.g. "a small seven left of a sneaker".
+    pub query: String,
+    /// How many images to return.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 10))]
+    pub top: usize,
+    /// Where to draw the found images (default RUN/search.png).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub picture: Option<PathBuf>,
+}
+
+impl SearchOptions {
+    /// Refuses a search for no image at all, naming the option.
+    pub fn check(&self) -> Result<(), TaskError> {
+        if self.top == 0 {
+            return Err(TaskError::invalid("--top must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Where the found images are drawn for the run in `run`: `picture`, else `RUN/search.png`.
+    pub fn picture_in(&self, run: &Path) -> PathBuf {
+        self.picture
+            .clone()
+            .unwrap_or_else(|| run.join("search.png"))
+    }
+}
+
 fn tensor_values(t: Tensor<2>) -> Result<Vec<f32>, TaskError> {
     let values = t
         .into_data()
@@ -486,6 +518,22 @@ impl ClipPredictor {
             })
             .collect::<Result<_, _>>()?;
         draw_tiles(&tiles, s, path)
+    }
+
+    /// [`ClipPredictor::search`] as `options` ask, the hits drawn in a grid
+    /// ([`ClipPredictor::draw_grid`]) to `picture`.
+    ///
+    /// # Errors
+    /// As [`SearchOptions::check`], [`ClipPredictor::search`] and [`ClipPredictor::draw_grid`].
+    pub fn search_and_draw(
+        &self,
+        options: &SearchOptions,
+        picture: &Path,
+    ) -> Result<SearchResult, TaskError> {
+        options.check()?;
+        let found = self.search(&options.query, options.top)?;
+        self.draw_grid(&found.hits, picture)?;
+        Ok(found)
     }
 
     /// Retrieval and zero-shot figures on `test` (the first `candidates` scenes are the
@@ -936,16 +984,22 @@ mod tests {
 
         let device = Device::flex();
         let predictor = ClipPredictor::load(&out, Some("scenes-clip"), &device).unwrap();
-        let found = predictor
-            .search("a small seven left of a zebra", 4)
-            .unwrap();
+        let options = SearchOptions {
+            query: "a small seven left of a zebra".into(),
+            top: 4,
+            picture: None,
+        };
+        let grid = options.picture_in(dir.path());
+        assert_eq!(grid, dir.path().join("search.png"));
+        let found = predictor.search_and_draw(&options, &grid).unwrap();
         assert_eq!(found.hits.len(), 4);
         assert_eq!(found.unknown_words, vec!["zebra".to_string()]);
         assert!(found.hits.windows(2).all(|w| w[0].score >= w[1].score));
-        let grid = dir.path().join("grid.png");
-        predictor.draw_grid(&found.hits, &grid).unwrap();
         let img = image::open(&grid).unwrap();
         assert_eq!((img.width(), img.height()), (4 * (96 + 4), 96 + 4));
+        let none = SearchOptions { top: 0, ..options };
+        let err = predictor.search_and_draw(&none, &grid).unwrap_err();
+        assert_eq!(err.to_string(), "--top must be at least 1");
 
         let err = predictor.search("   ", 3).unwrap_err().to_string();
         assert!(err.contains("empty query"), "{err}");

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::tokenizer::TokenizerKind;
 use super::{Gpt2Config, HfError, HfTokenizer, load_gpt2};
+use crate::lm::Gpt;
 use crate::lm::sampling::rng;
-use crate::lm::{Gpt, Sampling};
 use crate::tasks::generate::SampleOptions;
 
 /// The recipe name of an imported GPT-2 run.
@@ -180,9 +180,7 @@ impl HfGenerator {
         prompts: &[String],
         options: &SampleOptions,
     ) -> Result<Vec<String>, TaskError> {
-        let sampling = Sampling::new(options.temperature, options.top_k)
-            .and_then(|s| s.with_top_p(options.top_p))
-            .map_err(|e| TaskError::invalid(e.to_string()))?;
+        let sampling = options.sampling()?;
         let eos = self.info.config.eos_token_id.or_else(|| {
             self.tokenizer
                 .token_to_id("<|endoftext|>")

@@ -181,6 +181,58 @@ impl Default for SampleOptions {
     }
 }
 
+impl SampleOptions {
+    /// The [`Sampling`] these options ask for.
+    ///
+    /// # Errors
+    /// [`TaskError::Invalid`] for a negative or non-finite temperature, `--top-k 0`, or a
+    /// `--top-p` outside `(0, 1]` (named by their options).
+    pub fn sampling(&self) -> Result<Sampling, TaskError> {
+        if self.top_k == Some(0) {
+            return Err(TaskError::invalid("--top-k must be at least 1"));
+        }
+        if let Some(p) = self.top_p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err(TaskError::invalid(format!(
+                "--top-p must be in (0, 1], not {p}"
+            )));
+        }
+        Sampling::new(self.temperature, self.top_k)
+            .and_then(|s| s.with_top_p(self.top_p))
+            .map_err(model_error)
+    }
+}
+
+/// What to continue and how (with the `clap` feature, the options of `deepzero generate` and
+/// of `deepzero predict` for the generation recipes): `--prompt`, and the sampling.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct PromptOptions {
+    /// The text to continue (see also --input).
+    #[cfg_attr(feature = "clap", arg(long, help_heading = "Generation recipes"))]
+    pub prompt: Option<String>,
+    /// How to sample the continuations.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub sample: SampleOptions,
+}
+
+impl PromptOptions {
+    /// `--prompt` and the prompts given as `arguments`, or else one per line of `input`
+    /// ([`Prompts::gather`]; may be none at all).
+    ///
+    /// # Errors
+    /// As [`Prompts::gather`].
+    pub fn prompts(
+        &self,
+        arguments: &[String],
+        input: Option<&Path>,
+    ) -> Result<Prompts, TaskError> {
+        let given = self.prompt.iter().chain(arguments).cloned().collect();
+        Prompts::gather(given, input)
+    }
+}
+
 /// The current version of [`LmRunInfo`]'s format.
 pub const RUN_VERSION: u32 = 2;
 
@@ -836,9 +888,7 @@ impl Predictor {
         prompts: &[String],
         options: &SampleOptions,
     ) -> Result<Vec<String>, TaskError> {
-        let sampling = Sampling::new(options.temperature, options.top_k)
-            .and_then(|s| s.with_top_p(options.top_p))
-            .map_err(model_error)?;
+        let sampling = options.sampling()?;
         let mut out = Vec::with_capacity(prompts.len());
         for (i, prompt) in prompts.iter().enumerate() {
             let start = if prompt.is_empty() {
@@ -912,6 +962,58 @@ mod tests {
         assert!(err.to_string().contains("not both"), "{err}");
         let missing = dir.path().join("missing.txt");
         assert!(Prompts::gather(Vec::new(), Some(&missing)).is_err());
+    }
+
+    #[test]
+    fn prompt_option_comes_before_the_arguments() {
+        let options = PromptOptions {
+            prompt: Some("first".into()),
+            ..PromptOptions::default()
+        };
+        let prompts = options.prompts(&["second".into()], None).unwrap();
+        assert_eq!(
+            prompts,
+            Prompts::given(vec!["first".into(), "second".into()])
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prompts.txt");
+        std::fs::write(&file, "a\n").unwrap();
+        let err = options.prompts(&[], Some(&file)).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let read = PromptOptions::default().prompts(&[], Some(&file)).unwrap();
+        assert_eq!(read.texts, ["a"]);
+    }
+
+    #[test]
+    fn sample_options_name_the_option_out_of_range() {
+        let ok = SampleOptions {
+            top_k: Some(5),
+            top_p: Some(0.9),
+            ..SampleOptions::default()
+        };
+        assert_eq!(
+            ok.sampling().unwrap(),
+            Sampling::new(0.8, Some(5))
+                .unwrap()
+                .with_top_p(Some(0.9))
+                .unwrap()
+        );
+        let message = |options: SampleOptions| options.sampling().unwrap_err().to_string();
+        let top_k = message(SampleOptions {
+            top_k: Some(0),
+            ..ok.clone()
+        });
+        assert_eq!(top_k, "--top-k must be at least 1");
+        let top_p = message(SampleOptions {
+            top_p: Some(0.0),
+            ..ok.clone()
+        });
+        assert_eq!(top_p, "--top-p must be in (0, 1], not 0");
+        let temperature = message(SampleOptions {
+            temperature: -1.0,
+            ..ok
+        });
+        assert!(temperature.contains("temperature"), "{temperature}");
     }
 
     #[test]

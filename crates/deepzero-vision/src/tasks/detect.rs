@@ -552,6 +552,45 @@ pub fn coco_results(found: &[ImageDetections]) -> Vec<serde_json::Value> {
     results.collect()
 }
 
+/// Image files to find objects in, and what to do with what is found (with the `clap`
+/// feature, the options of `deepzero detect`).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct DetectOptions {
+    /// PNG or JPEG images.
+    #[cfg_attr(feature = "clap", arg(required = true))]
+    pub images: Vec<PathBuf>,
+    /// Folder to write each image with its boxes drawn (`NAME.boxes.png`); default: beside
+    /// nothing (no pictures).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
+    pub draw: Option<PathBuf>,
+    /// Smallest score reported.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_SCORE_THRESHOLD))]
+    pub score_threshold: f32,
+}
+
+/// The smallest score [`DetectOptions::new`] reports.
+pub const DEFAULT_SCORE_THRESHOLD: f32 = 0.25;
+
+impl DetectOptions {
+    /// The objects scoring at least [`DEFAULT_SCORE_THRESHOLD`] in `images`, not drawn.
+    pub fn new(images: Vec<PathBuf>) -> Self {
+        Self {
+            images,
+            draw: None,
+            score_threshold: DEFAULT_SCORE_THRESHOLD,
+        }
+    }
+
+    /// Refuses a score threshold outside `[0, 1]`, naming the option.
+    pub fn check(&self) -> Result<(), TaskError> {
+        if !(0.0..=1.0).contains(&self.score_threshold) {
+            return Err(TaskError::invalid("--score-threshold must lie in [0, 1]"));
+        }
+        Ok(())
+    }
+}
+
 /// A trained detector loaded from its run folder.
 pub struct Predictor {
     info: DetectRunInfo,
@@ -629,6 +668,26 @@ impl Predictor {
     }
 }
 
+impl Predictor {
+    /// What `options` ask for ([`Predictor::predict`] of its images at its threshold): the
+    /// detections, and the pictures drawn into `options.draw` (none without it).
+    pub fn detect(
+        &self,
+        options: &DetectOptions,
+    ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError> {
+        options.check()?;
+        let found = self.predict(&options.images, options.score_threshold)?;
+        let mut pictures = Vec::new();
+        if let Some(dir) = &options.draw {
+            std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
+            for f in &found {
+                pictures.push(f.draw(dir)?);
+            }
+        }
+        Ok((found, pictures))
+    }
+}
+
 /// The detection recipes, with the settings their results in docs/book-map.md were measured
 /// with.
 pub fn recipes() -> Vec<deepzero_train::Recipe<DetectSpec>> {
@@ -685,6 +744,21 @@ mod tests {
             "a.png (64x48): 2 objects\n  1\t0.900\t[1.0, 2.0, 11.0, 22.0]\n  ?\t0.500\t[0.0, 0.0, 4.0, 4.0]"
         );
         assert_eq!(found()[1].describe(&names), "b.png (8x8): 0 objects");
+    }
+
+    #[test]
+    fn options_refuse_a_score_threshold_outside_zero_to_one() {
+        let options = DetectOptions::new(vec!["a.png".into()]);
+        assert_eq!(options.score_threshold, DEFAULT_SCORE_THRESHOLD);
+        assert!(options.check().is_ok());
+        for bad in [-0.1, 1.5, f32::NAN] {
+            let options = DetectOptions {
+                score_threshold: bad,
+                ..options.clone()
+            };
+            let err = options.check().unwrap_err().to_string();
+            assert_eq!(err, "--score-threshold must lie in [0, 1]");
+        }
     }
 
     #[test]

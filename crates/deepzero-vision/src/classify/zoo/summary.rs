@@ -328,17 +328,57 @@ fn quietly<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T,
     result.map_err(|_| TaskError::invalid(what()))
 }
 
+/// Which zoo model [`zoo_summary`] runs, on what input (with the `clap` feature, the options
+/// of `deepzero summary`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SummaryOptions {
+    /// Model name: alexnet, vgg11 … vgg19, vgg11-bn … vgg19-bn, resnet18 … resnet152,
+    /// googlenet, or the CIFAR resnet20 … resnet110.
+    pub model: String,
+    /// Side of the square input (default: 224, or 32 with --small and for the CIFAR ResNets).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub input_size: Option<usize>,
+    /// Number of classes (default: 1000, or 10 with --small and for the CIFAR ResNets).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub classes: Option<usize>,
+    /// Input channels.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 3, value_name = "N"))]
+    pub channels: usize,
+    /// The small-input variant of an ImageNet model (for 28–32 px images).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub small: bool,
+}
+
+impl SummaryOptions {
+    /// The model named `model` in its reference configuration, with three input channels.
+    pub fn new(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            input_size: None,
+            classes: None,
+            channels: 3,
+            small: false,
+        }
+    }
+}
+
 /// The layer table of a zoo model and its title: at 224 px and 1000 classes (ImageNet models)
 /// or 32 px and 10 classes (the CIFAR ResNets and `small`, the small-input variants) unless
-/// `input_size` and `classes` say otherwise. An input too small for the model is an error, not
-/// a panic.
-pub fn zoo_summary(
-    model: ZooModel,
-    input_size: Option<usize>,
-    classes: Option<usize>,
-    channels: usize,
-    small: bool,
-) -> Result<(String, ModelSummary), TaskError> {
+/// `input_size` and `classes` say otherwise. An unknown model name, or an input too small for
+/// the model, is an error, not a panic.
+pub fn zoo_summary(options: &SummaryOptions) -> Result<(String, ModelSummary), TaskError> {
+    let model: ZooModel = options
+        .model
+        .parse()
+        .map_err(|e: super::registry::UnknownModel| TaskError::invalid(e.to_string()))?;
+    let SummaryOptions {
+        input_size,
+        classes,
+        channels,
+        small,
+        ..
+    } = *options;
     if small && !model.is_imagenet() {
         return Err(TaskError::invalid(format!(
             "the small-input variants are of the ImageNet models; {model} is a CIFAR ResNet, made for 32 px images already"
