@@ -760,17 +760,21 @@ pub fn quarantine(report: &CheckReport, to: &Path) -> Result<Vec<(PathBuf, PathB
     Ok(moved)
 }
 
-/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed).
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed). In
+/// WebAssembly plotters draws text with the browser's fonts, and there is nothing to register.
 fn register_font() {
-    static FONT: std::sync::Once = std::sync::Once::new();
-    FONT.call_once(|| {
-        // Registration only fails for a malformed font; the embedded one is valid.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            plotters::style::FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
-    });
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static FONT: std::sync::Once = std::sync::Once::new();
+        FONT.call_once(|| {
+            // Registration only fails for a malformed font; the embedded one is valid.
+            let _ = plotters::style::register_font(
+                "sans-serif",
+                plotters::style::FontStyle::Normal,
+                dejavu::sans::regular(),
+            );
+        });
+    }
 }
 
 /// Samples drawn per class in the report picture, and classes drawn at most.

@@ -73,18 +73,51 @@ pub fn read_image(path: &Path) -> Result<DynamicImage, DataError> {
 /// # Errors
 /// [`DataError::Decode`] if the bytes are not a valid image of a supported format.
 pub fn decode_image(path: &Path, bytes: &[u8]) -> Result<DynamicImage, DataError> {
+    decode_with(path, bytes, None)
+}
+
+/// [`decode_image`], refusing an image wider or taller than `max_side` pixels before its
+/// pixels are allocated (an upload from someone else, say): an image within the limit decodes
+/// exactly as [`decode_image`] decodes it.
+///
+/// # Errors
+/// As [`decode_image`]; [`DataError::Invalid`] naming the limit for an image over it.
+pub fn decode_image_within(
+    path: &Path,
+    bytes: &[u8],
+    max_side: u32,
+) -> Result<DynamicImage, DataError> {
+    decode_with(path, bytes, Some(max_side))
+}
+
+fn decode_with(
+    path: &Path,
+    bytes: &[u8],
+    max_side: Option<u32>,
+) -> Result<DynamicImage, DataError> {
     let mut reader = ImageReader::new(Cursor::new(bytes));
     if let Ok(format) = ImageFormat::from_path(path) {
         reader.set_format(format);
     }
-    reader
+    let mut reader = reader
         .with_guessed_format()
-        .map_err(|e| DataError::io(path, e))?
-        .decode()
-        .map_err(|source| DataError::Decode {
+        .map_err(|e| DataError::io(path, e))?;
+    if let Some(max_side) = max_side {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(max_side);
+        limits.max_image_height = Some(max_side);
+        reader.limits(limits);
+    }
+    reader.decode().map_err(|source| match (source, max_side) {
+        (image::ImageError::Limits(_), Some(max)) => DataError::Invalid(format!(
+            "{}: the image is larger than the limit of {max}×{max} pixels",
+            path.display()
+        )),
+        (source, _) => DataError::Decode {
             path: path.to_path_buf(),
             source,
-        })
+        },
+    })
 }
 
 /// [`load_image`] on an image already decoded (from memory, say): converts it to grey or RGB
@@ -207,6 +240,30 @@ mod tests {
         assert!(matches!(
             load_image(&bad, 1, [0, 4]).unwrap_err(),
             DataError::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn the_side_limit_refuses_only_larger_images() {
+        let (_dir, path) = rgb_png();
+        let bytes = std::fs::read(&path).unwrap();
+        let within = decode_image_within(&path, &bytes, 3).unwrap();
+        assert_eq!(
+            within.to_rgb8().into_raw(),
+            decode_image(&path, &bytes).unwrap().to_rgb8().into_raw()
+        );
+        // 3 pixels wide: over a limit of 2, refused with the limit named; not a decode error.
+        let err = decode_image_within(&path, &bytes, 2).unwrap_err();
+        assert!(matches!(err, DataError::Invalid(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .ends_with("x.png: the image is larger than the limit of 2×2 pixels"),
+            "{err}"
+        );
+        // Bytes that are no image stay a decode error under a limit.
+        assert!(matches!(
+            decode_image_within(&path, b"not a png", 2).unwrap_err(),
+            DataError::Decode { .. }
         ));
     }
 }

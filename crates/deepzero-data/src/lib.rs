@@ -67,7 +67,7 @@ pub use idx::{
     IdxImages, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
     write_idx_images, write_idx_labels,
 };
-pub use image::{ImageItem, decode_image, image_item, load_image, read_image};
+pub use image::{ImageItem, decode_image, decode_image_within, image_item, load_image, read_image};
 pub use limits::{ReadLimits, read_file, read_file_limited, read_text_file};
 pub use manifest::{
     DatasetManifest, MANIFESTS, ManifestFile, manifest, sha256_uncompressed, verify,

@@ -101,6 +101,49 @@ pub fn load_model<M: Module>(model: M, path: &Path) -> Result<M, TrainError> {
         path: path.to_path_buf(),
         message: format!("cannot load into this model: {e}"),
     })?;
+    refuse_non_finite(model, path)
+}
+
+/// [`load_model`] from the bytes of a burnpack record already in memory (a `model.bpk`
+/// fetched by a browser, say). `name` names the record in errors; `sha256` is the content of
+/// the checksum file written beside it (`model.bpk.sha256`), checked when given.
+///
+/// # Errors
+/// [`TrainError::Record`] for a checksum mismatch, bytes that are not a burnpack record or do
+/// not fit `model`, and weights that hold NaN or infinite values.
+pub fn load_model_bytes<M: Module>(
+    model: M,
+    bytes: &[u8],
+    name: &str,
+    sha256: Option<&str>,
+) -> Result<M, TrainError> {
+    let path = Path::new(name);
+    if let Some(text) = sha256 {
+        use sha2::{Digest, Sha256};
+        let expected = text.split_whitespace().next().unwrap_or_default();
+        let found = format!("{:x}", Sha256::digest(bytes));
+        if expected != found {
+            return Err(checksum_mismatch(path, expected, &found));
+        }
+    }
+    let record =
+        burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
+            .map_err(|e| TrainError::Record {
+                path: path.to_path_buf(),
+                message: format!("not a burnpack model record: {e}"),
+            })?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| TrainError::Record {
+            path: path.to_path_buf(),
+            message: format!("cannot load into this model: {e}"),
+        })?;
+    refuse_non_finite(model, path)
+}
+
+/// `model`, unless a weight tensor holds NaN or an infinity: such a model could only give
+/// wrong answers.
+fn refuse_non_finite<M: Module>(model: M, path: &Path) -> Result<M, TrainError> {
     let non_finite = count_non_finite(&model);
     if non_finite > 0 {
         return Err(TrainError::Record {
@@ -159,15 +202,19 @@ pub fn verify_checksum(path: &Path) -> Result<(), TrainError> {
     let expected = text.split_whitespace().next().unwrap_or_default();
     let found = file_sha256(path)?;
     if expected != found {
-        return Err(TrainError::Record {
-            path: path.to_path_buf(),
-            message: format!(
-                "checksum mismatch: the file is damaged or was replaced (expected {expected}, \
-                 found {found})"
-            ),
-        });
+        return Err(checksum_mismatch(path, expected, &found));
     }
     Ok(())
+}
+
+fn checksum_mismatch(path: &Path, expected: &str, found: &str) -> TrainError {
+    TrainError::Record {
+        path: path.to_path_buf(),
+        message: format!(
+            "checksum mismatch: the file is damaged or was replaced (expected {expected}, \
+             found {found})"
+        ),
+    }
 }
 
 /// The number of float parameter tensors of `model` holding a NaN or an infinity.

@@ -106,8 +106,8 @@ pub use metrics_file::{EpochRecord, write_json_atomic, write_metrics_csv};
 pub use plot::draw_curves;
 pub use progress::Progress;
 pub use run_folder::{
-    EvalReport, RunInfo, RunReport, load_run_info, load_run_json, model_file, read_run_json,
-    run_file,
+    EvalReport, RunInfo, RunReport, load_run_info, load_run_json, model_file, parse_run_info,
+    read_run_json, run_file,
 };
 pub use source::{BatchSource, DatasetBatches};
 pub use step::{ClassificationStep, Supervised};

@@ -234,7 +234,7 @@ impl LrFindResult {
         let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
         let pad = ((hi - lo) * 0.08).max(1e-3);
         let (y0, y1) = (lo - pad, hi + pad);
-        let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
+        let root = crate::plot::png_area(path, (900, 520))?;
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))

@@ -126,13 +126,35 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainEr
             ),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        // serde quotes the input it could not match (an unknown enum variant), newlines
-        // included: keep the error on one line.
-        message: format!("cannot parse: {e}").replace(['\n', '\r'], " "),
-    })
+    let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
+    parse_json(path, &bytes)
+}
+
+/// [`read_json`] on a file's bytes already in memory (fetched by a browser, say); `name` names
+/// it in errors.
+///
+/// # Errors
+/// [`TrainError::Checkpoint`] for more than [`MAX_JSON_BYTES`], bytes that are not UTF-8 or
+/// JSON that does not parse as `T`.
+pub fn parse_json<T: for<'de> Deserialize<'de>>(
+    name: &Path,
+    bytes: &[u8],
+) -> Result<T, TrainError> {
+    let refuse = |message: String| TrainError::Checkpoint {
+        path: name.to_path_buf(),
+        message,
+    };
+    if bytes.len() as u64 > MAX_JSON_BYTES {
+        return Err(refuse(format!(
+            "not a regular JSON file of at most {} MiB",
+            MAX_JSON_BYTES >> 20
+        )));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| refuse(format!("not UTF-8 text: {e}")))?;
+    // serde quotes the input it could not match (an unknown enum variant), newlines included:
+    // keep the error on one line.
+    serde_json::from_str(text)
+        .map_err(|e| refuse(format!("cannot parse: {e}").replace(['\n', '\r'], " ")))
 }
 
 #[cfg(test)]

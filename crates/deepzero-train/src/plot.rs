@@ -1,27 +1,49 @@
 //! Loss and accuracy curves drawn with `plotters` (font: DejaVu Sans, embedded).
 
-use std::path::Path;
-use std::sync::Once;
-
 use plotters::prelude::*;
-use plotters::style::FontStyle;
+use std::path::Path;
 
 use deepzero_data::ImageItem;
 
 use crate::{EpochRecord, TrainError};
 
-static FONT: Once = Once::new();
-
-/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed).
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed). In
+/// WebAssembly plotters draws text with the browser's fonts, and there is nothing to register.
 pub fn register_font() {
-    FONT.call_once(|| {
-        // Registration only fails for a malformed font; the embedded one is valid.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
-    });
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static FONT: std::sync::Once = std::sync::Once::new();
+        FONT.call_once(|| {
+            // Registration only fails for a malformed font; the embedded one is valid.
+            let _ = plotters::style::register_font(
+                "sans-serif",
+                plotters::style::FontStyle::Normal,
+                dejavu::sans::regular(),
+            );
+        });
+    }
+}
+
+/// plotters' drawing area on a PNG file at `path` (`width × height`), written by `present`.
+/// WebAssembly has no files to write: there it is a [`TrainError::Plot`].
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn png_area(
+    path: &Path,
+    size: (u32, u32),
+) -> Result<DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, TrainError> {
+    Ok(BitMapBackend::new(path, size).into_drawing_area())
+}
+
+/// plotters' drawing area on a PNG file (see the native version): never in WebAssembly.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn png_area(
+    path: &Path,
+    _size: (u32, u32),
+) -> Result<DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, TrainError> {
+    Err(TrainError::Plot {
+        path: path.to_path_buf(),
+        message: "pictures are drawn to files, which WebAssembly does not have".into(),
+    })
 }
 
 /// Draws train/valid loss (left) and accuracy (right) per epoch into a PNG at `path`.
@@ -31,7 +53,7 @@ pub fn draw_curves(path: &Path, title: &str, records: &[EpochRecord]) -> Result<
         path: path.to_path_buf(),
         message: format!("cannot draw curves: {e}"),
     };
-    let root = BitMapBackend::new(path, (1000, 420)).into_drawing_area();
+    let root = png_area(path, (1000, 420))?;
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let root = root
         .titled(title, ("sans-serif", 22))

@@ -95,10 +95,38 @@ pub fn load_run_info<T: RunInfo>(dir: &Path, recipe: Option<&str>) -> Result<T, 
         Some(recipe) => load_run_json(dir, recipe, T::recipe)?,
         None => read_run_json(dir)?,
     };
+    check_version(info, &dir.display().to_string())
+}
+
+/// [`load_run_info`] on the bytes of a `run.json` already in memory (fetched by a browser,
+/// say): the same checks of the version and, when `recipe` is given, of the recipe. `name`
+/// names the run in errors.
+///
+/// # Errors
+/// [`TaskError::Train`] for bytes that are not a `T` in JSON, [`TaskError::Invalid`] for a
+/// newer version or another recipe.
+pub fn parse_run_info<T: RunInfo>(
+    bytes: &[u8],
+    name: &str,
+    recipe: Option<&str>,
+) -> Result<T, TaskError> {
+    let info: T = crate::metrics_file::parse_json(Path::new(name), bytes)?;
+    if let Some(recipe) = recipe
+        && info.recipe() != recipe
+    {
+        return Err(TaskError::invalid(format!(
+            "run {name} was trained by recipe `{}`, not `{recipe}`",
+            info.recipe()
+        )));
+    }
+    check_version(info, name)
+}
+
+/// Refuses a `run.json` newer than this library reads; `label` names the run.
+fn check_version<T: RunInfo>(info: T, label: &str) -> Result<T, TaskError> {
     if info.version() > T::VERSION {
         return Err(TaskError::invalid(format!(
-            "{}: run.json is version {}, newer than this library reads ({})",
-            dir.display(),
+            "{label}: run.json is version {}, newer than this library reads ({})",
             info.version(),
             T::VERSION
         )));
@@ -409,6 +437,40 @@ mod tests {
             .to_string();
         assert!(err.contains("trained by recipe `a`, not `b`"), "{err}");
         assert!(model_file(dir.path()).is_err());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Versioned {
+        recipe: String,
+        #[serde(default = "version_1")]
+        version: u32,
+    }
+    crate::impl_run_info!(Versioned, 2);
+
+    #[test]
+    fn run_json_bytes_are_checked_as_the_file() {
+        let info: Versioned =
+            parse_run_info(br#"{"recipe":"a","version":2}"#, "run.json", Some("a")).unwrap();
+        assert_eq!((info.recipe.as_str(), info.version), ("a", 2));
+        let err = |bytes: &[u8], recipe| {
+            parse_run_info::<Versioned>(bytes, "run.json", recipe)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(br#"{"recipe":"a"}"#, Some("b"));
+        assert!(e.contains("trained by recipe `a`, not `b`"), "{e}");
+        let e = err(br#"{"recipe":"a","version":3}"#, None);
+        assert!(
+            e.contains("version 3, newer than this library reads (2)"),
+            "{e}"
+        );
+        let e = err(b"\xff\xfe", None);
+        assert!(
+            e.starts_with("run.json: ") && e.contains("not UTF-8"),
+            "{e}"
+        );
+        let e = err(b"{\n\"vocab\": 3\n}", None);
+        assert!(e.contains("cannot parse") && !e.contains('\n'), "{e}");
     }
 
     #[test]

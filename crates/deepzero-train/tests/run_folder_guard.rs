@@ -1,6 +1,7 @@
 //! A run folder is never destroyed by accident: a fresh run into it is refused without
 //! `overwrite`, a resume with other settings is refused before anything changes, a damaged latest
-//! checkpoint falls back to the newest intact epoch, and damaged weights are refused at load.
+//! checkpoint falls back to the newest intact epoch, and damaged weights are refused at load,
+//! from a file or from bytes in memory.
 
 mod common;
 
@@ -9,7 +10,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use common::{Batch, fit_quietly, source};
 use deepzero_core::OptimizerKind;
-use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::checkpoint::{load_model, load_model_bytes, save_model};
 use deepzero_train::{
     Checkpoints, ClassificationStep, FitConfig, FitOutcome, RunDir, RunSettings, Supervised,
     TrainError,
@@ -244,6 +245,59 @@ fn damaged_or_non_finite_weights_are_refused_at_load() {
     save_model(&nan, &path).unwrap();
     let err = load_model(nan, &path).unwrap_err().to_string();
     assert!(err.contains("NaN or infinite"), "{err}");
+}
+
+#[test]
+fn weights_load_from_bytes_as_from_the_file() {
+    let _turn = turn();
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.bpk");
+    let fresh = || Tiny {
+        linear: LinearConfig::new(2, 2).init(&device),
+        dropout: DropoutConfig::new(0.3).init(),
+    };
+    let saved = fresh();
+    save_model(&saved, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let sidecar = std::fs::read_to_string(dir.path().join("model.bpk.sha256")).unwrap();
+    let weights = |m: &Tiny| m.linear.weight.val().into_data();
+    let from_file = load_model(fresh(), &path).unwrap();
+    let from_bytes = load_model_bytes(fresh(), &bytes, "model.bpk", Some(&sidecar)).unwrap();
+    assert_eq!(weights(&from_bytes), weights(&saved));
+    assert_eq!(weights(&from_bytes), weights(&from_file));
+    load_model_bytes(fresh(), &bytes, "model.bpk", None).unwrap();
+
+    // A flipped bit: caught by the checksum when there is one.
+    let mut damaged = bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 1;
+    let err = load_model_bytes(fresh(), &damaged, "model.bpk", Some(&sidecar))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("model.bpk: ") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    // Bytes that are no record, a truncated record, another model's record: errors, no panic.
+    for (bad, why) in [
+        (b"not a model".to_vec(), "not a burnpack model record"),
+        (bytes[..bytes.len() / 2].to_vec(), "model.bpk"),
+        (Vec::new(), "not a burnpack model record"),
+    ] {
+        let err = load_model_bytes(fresh(), &bad, "model.bpk", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why) && !err.contains('\n'), "{err}");
+    }
+    let wider = Tiny {
+        linear: LinearConfig::new(3, 2).init(&device),
+        dropout: DropoutConfig::new(0.3).init(),
+    };
+    let err = load_model_bytes(wider, &bytes, "model.bpk", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot load into this model"), "{err}");
 }
 
 #[test]

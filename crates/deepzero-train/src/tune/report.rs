@@ -142,7 +142,7 @@ pub fn draw_tuning(path: &Path, report: &TuneReport) -> Result<(), TrainError> {
     };
     let n = report.trials.len().max(1);
     let height = (120 + 28 * n as u32).clamp(420, 1400);
-    let root = BitMapBackend::new(path, (1200, height)).into_drawing_area();
+    let root = crate::plot::png_area(path, (1200, height))?;
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let title = format!(
         "tuning {}: {} ({} trials)",

@@ -26,13 +26,13 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use deepzero_data::{
     Augmentation, Augmented, IdxCorpus, ImageBatcher, ImageFolder, ImageItem, InMemoryImages,
-    Split, Subset, load_image, select_classes, stratified_split,
+    Split, Subset, read_image, select_classes, stratified_split,
 };
-use deepzero_train::checkpoint::{load_model, save_model};
+use deepzero_train::checkpoint::{load_model, load_model_bytes, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate,
-    load_run_info, model_file,
+    load_run_info, model_file, parse_run_info,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -125,6 +125,9 @@ impl ImageSpec {
     }
 }
 
+/// The largest input height or width a run may record (the ImageNet models take 224).
+pub const MAX_INPUT_SIDE: usize = 1024;
+
 /// The current version of [`ImageRunInfo`]'s format.
 pub const RUN_VERSION: u32 = 2;
 
@@ -197,26 +200,68 @@ impl ImageRunInfo {
     /// deviation) and, when `recipe` is given, that the run was made by it.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
         let info: Self = load_run_info(dir, recipe)?;
-        let channels = info.input_shape[0];
-        if info.mean.len() != channels
-            || info.std.len() != channels
-            || info.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || info.class_names.is_empty()
+        info.checked(&dir.display().to_string())
+    }
+
+    /// [`ImageRunInfo::load`] on the bytes of a `run.json` already in memory (fetched by a
+    /// browser, say), with the same checks.
+    pub fn from_json(bytes: &[u8], recipe: Option<&str>) -> Result<Self, TaskError> {
+        let info: Self = parse_run_info(bytes, "run.json", recipe)?;
+        info.checked("run.json")
+    }
+
+    /// `self` if it can be used: an input of 1 or 3 channels and sides of 1 to
+    /// [`MAX_INPUT_SIDE`] pixels, a mean and a positive standard deviation per channel, at
+    /// least one class. `label` names the run in the error.
+    fn checked(self, label: &str) -> Result<Self, TaskError> {
+        let [channels, height, width] = self.input_shape;
+        if !matches!(channels, 1 | 3)
+            || [height, width]
+                .iter()
+                .any(|side| !(1..=MAX_INPUT_SIDE).contains(side))
         {
             return Err(TaskError::invalid(format!(
-                "{}: run.json needs {channels} means, {channels} positive standard deviations and at least one class",
-                dir.display()
+                "{label}: run.json's input_shape {:?} is not [1 or 3 channels, height, width] of 1 to {MAX_INPUT_SIDE} pixels",
+                self.input_shape
             )));
         }
-        Ok(info)
+        if self.mean.len() != channels
+            || self.std.len() != channels
+            || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+            || self.class_names.is_empty()
+        {
+            return Err(TaskError::invalid(format!(
+                "{label}: run.json needs {channels} means, {channels} positive standard deviations and at least one class"
+            )));
+        }
+        Ok(self)
     }
 
     /// The trained model of the run in `dir`, on `device`.
     pub fn load_model(&self, dir: &Path, device: &Device) -> Result<ImageModel, TaskError> {
-        let model = self
-            .arch
-            .build(self.input_shape, self.class_names.len(), device);
-        Ok(load_model(model, &model_file(dir)?)?)
+        Ok(load_model(self.build_model(device), &model_file(dir)?)?)
+    }
+
+    /// [`ImageRunInfo::load_model`] from the bytes of the run's `model.bpk` already in memory;
+    /// `sha256`, the content of `model.bpk.sha256`, is checked when given.
+    pub fn load_model_bytes(
+        &self,
+        bytes: &[u8],
+        sha256: Option<&str>,
+        device: &Device,
+    ) -> Result<ImageModel, TaskError> {
+        Ok(load_model_bytes(
+            self.build_model(device),
+            bytes,
+            "model.bpk",
+            sha256,
+        )?)
+    }
+
+    /// The untrained model this run describes.
+    fn build_model(&self, device: &Device) -> ImageModel {
+        self.arch
+            .build(self.input_shape, self.class_names.len(), device)
     }
 
     /// An image already decoded (an upload, say) as the model sees it: what
@@ -844,24 +889,51 @@ impl Predictor {
         })
     }
 
+    /// [`Predictor::load`] from the bytes of a run's `run.json` and `model.bpk` already in
+    /// memory (fetched by a browser, say); `sha256`, the content of `model.bpk.sha256`, is
+    /// checked when given. It predicts exactly as the predictor loaded from the folder.
+    ///
+    /// # Errors
+    /// [`TaskError`] for a `run.json` that is not an image classifier's (or is newer than
+    /// this library), and model bytes that are damaged or do not fit the run.
+    pub fn from_bytes(
+        run_json: &[u8],
+        model: &[u8],
+        sha256: Option<&str>,
+        device: &Device,
+    ) -> Result<Self, TaskError> {
+        let info = ImageRunInfo::from_json(run_json, None)?;
+        let model = info.load_model_bytes(model, sha256, device)?;
+        Ok(Self {
+            info,
+            model,
+            device: device.clone(),
+        })
+    }
+
     /// What run.json says about the model.
     pub fn info(&self) -> &ImageRunInfo {
         &self.info
     }
 
     /// Reads an image file as the model sees it (resized or cropped, inverted as asked).
+    /// Files and images in memory go through the same [`ImageRunInfo::prepare_image`].
     pub fn load_image(&self, path: &Path, invert: InvertMode) -> Result<ImageItem, TaskError> {
-        let [c, h, w] = self.info.input_shape;
-        let mut item = match self.info.preprocessing() {
-            Preprocess::ResizeCenterCrop => crate::EvalTransform::for_crop(h).load(path)?,
-            Preprocess::Resize => load_image(path, c, [h, w])?,
-        };
-        maybe_invert(
-            &mut item,
-            invert,
-            self.info.mean.first().copied().unwrap_or(0.0),
-        );
-        Ok(item)
+        self.info.prepare_image(&read_image(path)?, invert)
+    }
+
+    /// The `top_k` most probable classes of an image already decoded (an upload, a canvas's
+    /// pixels), prepared as [`Predictor::load_image`] prepares a file: the same image gives
+    /// the same prediction either way. `name` names it in the prediction.
+    pub fn predict_image(
+        &self,
+        name: &str,
+        image: &image::DynamicImage,
+        options: &PredictOptions,
+    ) -> Result<Prediction, TaskError> {
+        let item = self.info.prepare_image(image, options.invert)?;
+        let mut predictions = self.predict_items(&[PathBuf::from(name)], &[item], options.top_k)?;
+        Ok(predictions.remove(0))
     }
 
     /// The `top_k` most probable classes of each image.
@@ -1050,6 +1122,137 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("version 99"), "{err}");
+    }
+
+    /// A run folder of `arch` with untrained weights, as `deepzero train` lays it out.
+    fn untrained_run(
+        dir: &Path,
+        arch: Architecture,
+        input_shape: [usize; 3],
+        preprocess: Preprocess,
+    ) -> ImageRunInfo {
+        let model = arch.build(input_shape, 10, &Device::flex());
+        save_model(&model, &dir.join("model.bpk")).unwrap();
+        let info = ImageRunInfo {
+            version: RUN_VERSION,
+            recipe: "r".into(),
+            arch,
+            input_shape,
+            class_names: (0..10).map(|c| format!("class {c}")).collect(),
+            mean: vec![0.3; input_shape[0]],
+            std: vec![0.2; input_shape[0]],
+            data: "untrained".into(),
+            preprocess: Some(preprocess),
+        };
+        info.save(dir).unwrap();
+        info
+    }
+
+    /// A dark stroke on a light background, `w × h`, with some colour: it exercises the resize,
+    /// the grey conversion and the inversion.
+    fn drawing(w: u32, h: u32) -> image::DynamicImage {
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+            if x.abs_diff(w / 2) < w / 8 && y > h / 5 && y < 4 * h / 5 {
+                image::Rgb([20, 30, (x * 7 % 255) as u8])
+            } else {
+                image::Rgb([240, 235, 250 - (y % 10) as u8])
+            }
+        }))
+    }
+
+    #[test]
+    fn predictors_from_bytes_predict_as_from_the_folder() {
+        let options = PredictOptions::default();
+        for (arch, shape, preprocess) in [
+            (Architecture::LeNet5, [1, 28, 28], Preprocess::Resize),
+            (
+                Architecture::SmallCnn,
+                [3, 32, 32],
+                Preprocess::ResizeCenterCrop,
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            untrained_run(dir.path(), arch, shape, preprocess);
+            let file = dir.path().join("drawing.png");
+            drawing(97, 61).save(&file).unwrap();
+            let device = Device::flex();
+            let from_folder = Predictor::load(dir.path(), Some("r"), &device).unwrap();
+            let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+            let sha256 = String::from_utf8(read("model.bpk.sha256")).unwrap();
+            let from_bytes = Predictor::from_bytes(
+                &read("run.json"),
+                &read("model.bpk"),
+                Some(&sha256),
+                &device,
+            )
+            .unwrap();
+            let expected = from_folder
+                .predict(std::slice::from_ref(&file), &options)
+                .unwrap();
+            let decoded =
+                deepzero_data::decode_image(&file, &std::fs::read(&file).unwrap()).unwrap();
+            let got = from_bytes
+                .predict_image(&file.display().to_string(), &decoded, &options)
+                .unwrap();
+            // Bit for bit: the same preprocessing, the same weights, the same backend.
+            assert_eq!(got.top, expected[0].top, "{arch:?}");
+            assert_eq!(got.image, expected[0].image);
+            assert_eq!(got.top.len(), 5);
+        }
+    }
+
+    #[test]
+    fn bad_run_bytes_are_one_line_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        untrained_run(
+            dir.path(),
+            Architecture::LeNet5,
+            [1, 28, 28],
+            Preprocess::Resize,
+        );
+        let run_json = std::fs::read(dir.path().join("run.json")).unwrap();
+        let model = std::fs::read(dir.path().join("model.bpk")).unwrap();
+        let device = Device::flex();
+        let err = |run_json: &[u8], model: &[u8], sha256: Option<&str>| {
+            let e = Predictor::from_bytes(run_json, model, sha256, &device)
+                .err()
+                .expect("an error")
+                .to_string();
+            assert!(!e.contains('\n'), "{e}");
+            e
+        };
+        let e = err(&run_json, b"garbage", None);
+        assert!(
+            e.contains("model.bpk") && e.contains("not a burnpack"),
+            "{e}"
+        );
+        let e = err(&run_json, &model[..model.len() - 100], None);
+        assert!(e.starts_with("model.bpk: "), "{e}");
+        let e = err(&run_json, &model, Some("0000  model.bpk"));
+        assert!(e.contains("checksum mismatch"), "{e}");
+        // A text classifier's run.json, a run.json for another model, nonsense shapes.
+        let e = err(
+            br#"{"recipe":"bbc-lstm","version":1,"vocab_file":"vocab.json"}"#,
+            &model,
+            None,
+        );
+        assert!(e.starts_with("run.json: cannot parse"), "{e}");
+        let original: serde_json::Value = serde_json::from_slice(&run_json).unwrap();
+        let mut other = original.clone();
+        other["arch"] = json!("small-cnn");
+        let e = err(other.to_string().as_bytes(), &model, None);
+        assert!(e.contains("cannot load into this model"), "{e}");
+        for shape in [
+            json!([2, 28, 28]),
+            json!([1, 0, 28]),
+            json!([1, 100000, 100000]),
+        ] {
+            other["arch"] = original["arch"].clone();
+            other["input_shape"] = shape;
+            let e = err(other.to_string().as_bytes(), &model, None);
+            assert!(e.contains("input_shape"), "{e}");
+        }
+        assert!(err(b"", &model, None).starts_with("run.json: cannot parse"));
     }
 
     #[test]
