@@ -94,6 +94,21 @@ pub struct ImageArgs {
     pub skip_bad_images: bool,
 }
 
+impl ImageArgs {
+    /// The first image-folder option given, if any.
+    fn folder_flag(&self) -> Option<&'static str> {
+        [
+            ("--image-size", self.image_size.is_some()),
+            ("--augment", self.augment.is_some()),
+            ("--flip", self.flip.is_some()),
+            ("--balance", self.balance.is_some()),
+            ("--from-torchvision", self.from_torchvision.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+}
+
 impl TrainArgs {
     /// What the libraries need to run recipe `name` (of `chapter`, trained as `defaults` says
     /// unless an option says otherwise) into `out`.
@@ -110,6 +125,14 @@ impl TrainArgs {
     pub fn validate(&self, name: &str, family: Family, needs_data: bool) -> Result<(), CliError> {
         self.text.check(name, family == Family::Text)?;
         self.run.check(name, needs_data)?;
+        // The image-folder recipe is the image recipe that reads a --data-dir tree.
+        if let Some(flag) = self.image.folder_flag()
+            && !(family == Family::Image && needs_data)
+        {
+            return Err(CliError::Usage(format!(
+                "{flag} applies to image-folder, not to {name}"
+            )));
+        }
         if let Some(size) = self.image.image_size
             && (size < 8 || !size.is_multiple_of(4))
         {

@@ -201,7 +201,7 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
             "--features cuda",
         );
     }
-    let bad_options: [(&[&str], &str); 7] = [
+    let bad_options: [(&[&str], &str); 9] = [
         (&["train", "mnist-mlp", "--batch-size", "0"], "--batch-size"),
         (
             &["finetune", "peoples-daily-ner", "--from", "/tmp"],
@@ -226,6 +226,14 @@ fn unknown_recipe_and_backend_are_one_line_errors() {
         (
             &["train", "mnist-mlp", "--keep-duplicates"],
             "--keep-duplicates applies to the text-classification recipes",
+        ),
+        (
+            &["train", "mnist-mlp", "--augment", "strong"],
+            "--augment applies to image-folder, not to mnist-mlp",
+        ),
+        (
+            &["train", "mnist-lenet", "--from-torchvision", "resnet18.pth"],
+            "--from-torchvision applies to image-folder",
         ),
     ];
     for (args, needle) in bad_options {

@@ -19,7 +19,7 @@ use crate::recipe::{Recipe, RecipeTask};
 pub struct ImageTask(pub ImageSpec);
 
 impl ImageTask {
-    /// The recipe's spec with `--classes-subset`, `--per-class` and `--image-size`.
+    /// The recipe's spec with `--classes-subset`, `--per-class` and the image-folder options.
     fn spec(&self, args: &TrainArgs) -> ImageSpec {
         let mut spec = self.0.clone();
         spec.classes_subset = args.image.classes_subset.clone();
@@ -47,12 +47,6 @@ impl RecipeTask for ImageTask {
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
         match &args.image.from_torchvision {
-            Some(_) if !self.needs_data_dir() => {
-                return Err(CliError::Usage(format!(
-                    "--from-torchvision applies to image-folder, not to {}",
-                    settings.name
-                )));
-            }
             Some(weights) => finetune::from_torchvision(&self.spec(args), weights, settings)?,
             None => classify::train(&self.spec(args), settings)?,
         };
