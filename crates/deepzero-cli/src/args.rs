@@ -8,6 +8,7 @@ use deepzero_sequence::tasks::generate::PromptOptions;
 use deepzero_sequence::tasks::translate::DecodeOptions;
 use deepzero_train::options::RunOptions;
 use deepzero_train::{FitConfig, RunSettings};
+use deepzero_vision::tasks::classify::InvertMode;
 use deepzero_vision::tasks::finetune::{Strategy, StrategyOptions};
 use deepzero_vision::tasks::folder::AugmentLevel;
 
@@ -166,8 +167,8 @@ pub struct PredictArgs {
     #[arg(long)]
     pub picture: Option<PathBuf>,
     /// Invert grayscale images: auto (when the background is light), always, never.
-    #[arg(long, value_enum, default_value_t = Invert::Auto)]
-    pub invert: Invert,
+    #[arg(long, value_enum, default_value_t = InvertMode::Auto)]
+    pub invert: InvertMode,
     /// Compute backend.
     #[arg(long)]
     pub backend: Option<String>,
@@ -204,17 +205,6 @@ impl PredictArgs {
             backend: self.backend.clone(),
         }
     }
-}
-
-/// When to invert a grayscale input image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Invert {
-    /// When the border is mostly light (a dark digit on white paper).
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
 }
 
 /// The options of `deepzero finetune`.

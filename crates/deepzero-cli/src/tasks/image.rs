@@ -5,13 +5,11 @@ use std::path::{Path, PathBuf};
 
 use deepzero_train::RunSettings;
 use deepzero_train::lr_find::LrFindConfig;
-use deepzero_vision::tasks::classify::{
-    self, ImageData, ImageSpec, InvertMode, PredictOptions, Predictor,
-};
+use deepzero_vision::tasks::classify::{self, ImageData, ImageSpec, PredictOptions, Predictor};
 use deepzero_vision::tasks::finetune::{self, FinetuneSpec};
 
 use super::{device, finetune_settings, print_items};
-use crate::args::{Family, FinetuneArgs, Invert, PredictArgs, TrainArgs};
+use crate::args::{Family, FinetuneArgs, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
 
@@ -127,11 +125,7 @@ fn predict_images(recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(),
     let predictor = Predictor::load(run, Some(recipe.name), &device(args.backend.as_deref())?)?;
     let options = PredictOptions {
         top_k: args.top,
-        invert: match args.invert {
-            Invert::Auto => InvertMode::Auto,
-            Invert::Always => InvertMode::Always,
-            Invert::Never => InvertMode::Never,
-        },
+        invert: args.invert,
     };
     let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
     let picture = args

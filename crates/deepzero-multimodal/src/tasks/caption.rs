@@ -35,10 +35,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::captions::{CaptionedScenes, CaptionedScenesConfig};
-use crate::data::{caption_vocab, encode_caption, image_tensor, pixel_stats};
+use crate::data::{encode_caption, image_tensor};
 use crate::metrics::cider_d;
 use crate::models::{CaptionBatch, CaptionMemory, Captioner, CaptionerConfig};
-use crate::tasks::clip::load_scenes;
+use crate::tasks::clip::{PreparedScenes, load_scenes, write_run_files};
 
 /// What a captioning run trains.
 #[derive(Clone, Debug)]
@@ -472,27 +472,17 @@ pub fn train(spec: &CaptionSpec, settings: &RunSettings) -> Result<RunReport, Ta
         ));
     }
     let mut progress = settings.progress();
-    let (train_scenes, test_scenes, source) = load_scenes(
-        &spec.scenes,
-        spec.train_scenes,
-        spec.test_scenes,
-        settings.data_dir.as_deref(),
-    )?;
-    let vocab = caption_vocab(
-        train_scenes
-            .scenes
-            .iter()
-            .flat_map(|s| s.captions.iter().map(String::as_str)),
-    );
-    let valid_count = ((train_scenes.len() as f64 * settings.valid_fraction).round() as usize)
-        .min(train_scenes.len() - 1);
-    let fit_count = train_scenes.len() - valid_count;
-    let fit_pixels: Vec<u8> = train_scenes.scenes[..fit_count]
-        .iter()
-        .flat_map(|s| s.scene.pixels.iter().copied())
-        .collect();
-    let stats = pixel_stats(&fit_pixels);
-    drop(fit_pixels);
+    let prepared =
+        PreparedScenes::load(&spec.scenes, spec.train_scenes, spec.test_scenes, settings)?;
+    let (fit_idx, valid_idx) = prepared.split();
+    let PreparedScenes {
+        train: train_scenes,
+        test: test_scenes,
+        source,
+        vocab,
+        stats,
+        ..
+    } = prepared;
     let model_config = CaptionerConfig {
         image_size: spec.scenes.canvas,
         vocab_size: vocab.len(),
@@ -508,13 +498,7 @@ pub fn train(spec: &CaptionSpec, settings: &RunSettings) -> Result<RunReport, Ta
         std: stats.1,
         data: source.clone(),
     };
-    let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), &info)?;
-    let fit_idx: Vec<usize> = (0..fit_count).collect();
-    let valid_idx: Vec<usize> = (fit_count..train_scenes.len()).collect();
+    let out = write_run_files(settings, &vocab, &info)?;
     let train_pairs =
         CaptionPairs::new(&train_scenes, &fit_idx, &vocab, &model_config, stats, true);
     let valid_pairs = CaptionPairs::new(

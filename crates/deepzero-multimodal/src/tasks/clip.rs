@@ -727,33 +727,95 @@ pub fn load_scenes(
     Ok((train, test, train_sources.label))
 }
 
+/// What both scene tasks train on: the captioned scenes ([`load_scenes`]), the vocabulary
+/// of the training captions, and the pixel statistics of the training scenes fitted on.
+pub struct PreparedScenes {
+    /// Training scenes: the first [`PreparedScenes::split`] fit, the rest validate.
+    pub train: CaptionedScenes,
+    /// Test scenes.
+    pub test: CaptionedScenes,
+    /// Where the source images came from.
+    pub source: String,
+    /// The words of the training captions.
+    pub vocab: Vocab,
+    /// Mean and standard deviation of the fitted scenes' pixels.
+    pub stats: (f32, f32),
+    /// How many training scenes are fitted on.
+    fit_count: usize,
+}
+
+impl PreparedScenes {
+    /// Renders the scenes from `settings.data_dir` (or the shipped samples) and keeps a
+    /// `settings.valid_fraction` of the training scenes for validation (at least one fits).
+    ///
+    /// # Errors
+    /// As [`load_scenes`].
+    pub fn load(
+        scenes: &CaptionedScenesConfig,
+        train_count: usize,
+        test_count: usize,
+        settings: &RunSettings,
+    ) -> Result<Self, TaskError> {
+        let data_dir = settings.data_dir.as_deref();
+        let (train, test, source) = load_scenes(scenes, train_count, test_count, data_dir)?;
+        let captions = train.scenes.iter().flat_map(|s| &s.captions);
+        let vocab = caption_vocab(captions.map(String::as_str));
+        let valid_count = (train.len() as f64 * settings.valid_fraction).round() as usize;
+        let fit_count = train.len() - valid_count.min(train.len() - 1);
+        let fit_pixels: Vec<u8> = train.scenes[..fit_count]
+            .iter()
+            .flat_map(|s| s.scene.pixels.iter().copied())
+            .collect();
+        let stats = pixel_stats(&fit_pixels);
+        Ok(Self {
+            train,
+            test,
+            source,
+            vocab,
+            stats,
+            fit_count,
+        })
+    }
+
+    /// The indices of the training scenes fitted on, and of those that validate.
+    pub fn split(&self) -> (Vec<usize>, Vec<usize>) {
+        let fit = (0..self.fit_count).collect();
+        (fit, (self.fit_count..self.train.len()).collect())
+    }
+}
+
+/// Creates the run folder `settings.out` and writes the vocabulary (`vocab.json`) and the run's
+/// description `info` (`run.json`) into it; returns the folder.
+pub fn write_run_files<'a>(
+    settings: &'a RunSettings,
+    vocab: &Vocab,
+    info: &impl Serialize,
+) -> Result<&'a Path, TaskError> {
+    let out = settings.create_out()?;
+    vocab
+        .save(&out.join("vocab.json"))
+        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    write_json_atomic(&out.join("run.json"), info)?;
+    Ok(out)
+}
+
 /// Trains the joint embedding of `spec` into `settings.out`: run folder, Recall@K and zero-shot
 /// figures in `metrics.json`, and the index of the first `candidates` test scenes.
 pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
     spec.validate()?;
     settings.validate()?;
     let mut progress = settings.progress();
-    let (train_scenes, test_scenes, source) = load_scenes(
-        &spec.scenes,
-        spec.train_scenes,
-        spec.test_scenes,
-        settings.data_dir.as_deref(),
-    )?;
-    let vocab = caption_vocab(
-        train_scenes
-            .scenes
-            .iter()
-            .flat_map(|s| s.captions.iter().map(String::as_str)),
-    );
-    let valid_count = ((train_scenes.len() as f64 * settings.valid_fraction).round() as usize)
-        .min(train_scenes.len() - 1);
-    let fit_count = train_scenes.len() - valid_count;
-    let fit_pixels: Vec<u8> = train_scenes.scenes[..fit_count]
-        .iter()
-        .flat_map(|s| s.scene.pixels.iter().copied())
-        .collect();
-    let stats = pixel_stats(&fit_pixels);
-    drop(fit_pixels);
+    let prepared =
+        PreparedScenes::load(&spec.scenes, spec.train_scenes, spec.test_scenes, settings)?;
+    let (fit_idx, valid_idx) = prepared.split();
+    let PreparedScenes {
+        train: train_scenes,
+        test: test_scenes,
+        source,
+        vocab,
+        stats,
+        ..
+    } = prepared;
     let model_config = ClipConfig {
         image_size: spec.scenes.canvas,
         vocab_size: vocab.len(),
@@ -769,15 +831,9 @@ pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskE
         std: stats.1,
         data: source.clone(),
     };
-    let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), &info)?;
+    let out = write_run_files(settings, &vocab, &info)?;
 
     let max_len = model_config.max_len;
-    let fit_idx: Vec<usize> = (0..fit_count).collect();
-    let valid_idx: Vec<usize> = (fit_count..train_scenes.len()).collect();
     let train_pairs = ScenePairs::new(
         &train_scenes,
         &fit_idx,

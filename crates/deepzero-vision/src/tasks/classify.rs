@@ -813,8 +813,10 @@ impl std::fmt::Display for Prediction {
     }
 }
 
-/// When to invert a grayscale input image.
+/// When to invert a grayscale input image (with the `clap` feature, the values of
+/// `deepzero predict --invert`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InvertMode {
     /// When the border is mostly light (a dark digit on white paper).
     #[default]
