@@ -11,7 +11,12 @@
 //!
 //! Threads: ours uses rayon's pool (`RAYON_NUM_THREADS`, default all cores); the peer uses
 //! `--peer-threads`, else `RAYON_NUM_THREADS`, else all cores.
+//!
+//! `results.json` holds the rows and the conditions of the run ([`machine::Machine`]: commit,
+//! CPU, threads, allocator, load average and a calibration loop before and after); the run warns
+//! when the machine was not idle, since its figures are then low.
 
+mod machine;
 mod workloads;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +57,10 @@ pub struct BenchArgs {
     /// Where to write results.json and results.md.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
+    /// Also put results.md into docs/benchmarks.md, between its `<!-- bench:results -->` and
+    /// `<!-- /bench:results -->` lines (the section "Latest generated run").
+    #[arg(long)]
+    pub update_docs: bool,
 }
 
 /// How many steps to run.
@@ -128,7 +137,7 @@ const WORKLOADS: [Workload; 9] = [
         plan: Plan {
             warmup: 2,
             steps: 8,
-            repeats: 3,
+            repeats: 5,
         },
     },
     Workload {
@@ -140,7 +149,7 @@ const WORKLOADS: [Workload; 9] = [
         plan: Plan {
             warmup: 2,
             steps: 8,
-            repeats: 3,
+            repeats: 5,
         },
     },
     Workload {
@@ -176,7 +185,7 @@ const WORKLOADS: [Workload; 9] = [
         plan: Plan {
             warmup: 2,
             steps: 8,
-            repeats: 3,
+            repeats: 5,
         },
     },
     Workload {
@@ -188,7 +197,7 @@ const WORKLOADS: [Workload; 9] = [
         plan: Plan {
             warmup: 5,
             steps: 50,
-            repeats: 3,
+            repeats: 5,
         },
     },
     Workload {
@@ -225,6 +234,14 @@ pub struct BenchRow {
     peer_params: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ratio: Option<f64>,
+}
+
+/// `results.json`: the conditions of the run, its warnings and one row per measurement.
+#[derive(Debug, Serialize)]
+struct Results<'a> {
+    machine: &'a machine::Machine,
+    warnings: &'a [String],
+    rows: &'a [BenchRow],
 }
 
 /// What the PyTorch peer reported.
@@ -352,6 +369,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         .into_iter()
         .filter(|b| matches!(b, Backend::Flex | Backend::Ndarray))
         .collect();
+    let mut machine = machine::Machine::read(our_threads(), args.peer_threads());
+    for warning in machine.warnings() {
+        eprintln!("warning: {warning}");
+    }
     let with_peer = !args.no_peer && torch_available();
     if !args.no_peer && !with_peer {
         println!(
@@ -430,17 +451,30 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             }
         }
     }
+    machine.finish();
+    let warnings = machine.warnings();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let json_path = args.out.join("results.json");
+    let results = Results {
+        machine: &machine,
+        warnings: &warnings,
+        rows: &rows,
+    };
     std::fs::write(
         &json_path,
-        serde_json::to_string_pretty(&rows).unwrap_or_default(),
+        serde_json::to_string_pretty(&results).unwrap_or_default(),
     )
     .map_err(|e| format!("{}: {e}", json_path.display()))?;
     let md_path = args.out.join("results.md");
-    std::fs::write(&md_path, markdown(&rows, &selected, args))
-        .map_err(|e| format!("{}: {e}", md_path.display()))?;
+    let md = markdown(&results, &selected, args);
+    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
     println!("wrote {} and {}", json_path.display(), md_path.display());
+    if args.update_docs {
+        update_docs(&md)?;
+    }
     if !mismatches.is_empty() {
         return Err(format!(
             "the PyTorch peer built a different model: {}",
@@ -450,14 +484,29 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn markdown(rows: &[BenchRow], workloads: &[&Workload], args: &BenchArgs) -> String {
+fn markdown(results: &Results, workloads: &[&Workload], args: &BenchArgs) -> String {
+    let m = results.machine;
+    let load = |l: Option<f64>| l.map_or_else(|| "?".into(), |l| format!("{l:.2}"));
     let mut text = format!(
-        "# cargo xtask bench\n\n{} cores available; ours on {} threads, PyTorch on {}; median of the repeats \
-         (plans below).\n\n",
-        cores(),
-        our_threads(),
-        args.peer_threads()
+        "# cargo xtask bench\n\nCommit `{}`, {} ({} cores); ours on {} threads, PyTorch on {}; allocator: {}. \
+         Load average {} at the start, {} at the end; calibration loop {:.1} ms at the start, {} ms at the end. \
+         Median of the repeats (plans below).\n\n",
+        m.commit,
+        m.cpu,
+        m.cores,
+        m.threads,
+        m.peer_threads,
+        m.allocator,
+        load(m.load_before),
+        load(m.load_after),
+        m.calibration_ms_before,
+        m.calibration_ms_after
+            .map_or_else(|| "?".into(), |c| format!("{c:.1}")),
     );
+    for warning in results.warnings {
+        text.push_str(&format!("**Warning: {warning}.**\n\n"));
+    }
+    let rows = results.rows;
     for w in workloads {
         let p = args.plan(w);
         text.push_str(&format!(
@@ -489,9 +538,79 @@ fn markdown(rows: &[BenchRow], workloads: &[&Workload], args: &BenchArgs) -> Str
     text
 }
 
+/// The lines around the generated part of docs/benchmarks.md.
+const DOCS_BEGIN: &str = "<!-- bench:results -->";
+const DOCS_END: &str = "<!-- /bench:results -->";
+
+/// Replaces the generated part of docs/benchmarks.md with `results_md` (its title dropped: the
+/// section has its own), written to a temporary file and renamed over the old one.
+fn update_docs(results_md: &str) -> Result<(), String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    let doc = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let body = results_md
+        .strip_prefix("# cargo xtask bench\n\n")
+        .unwrap_or(results_md);
+    let updated = splice_generated(&doc, body).map_err(|e| format!("{}: {e}", path.display()))?;
+    deepzero_train::metrics_file::write_atomic(&path, updated.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("updated {}", path.display());
+    Ok(())
+}
+
+/// `doc` with the lines between its [`DOCS_BEGIN`] and [`DOCS_END`] lines replaced by
+/// `generated` (the markers count only as whole lines, so prose may quote them).
+fn splice_generated(doc: &str, generated: &str) -> Result<String, String> {
+    let missing = || format!("needs a `{DOCS_BEGIN}` line followed by a `{DOCS_END}` line");
+    let line_at = |from: usize, marker: &str| {
+        doc[from..]
+            .match_indices(marker)
+            .map(|(i, _)| from + i)
+            .find(|&i| {
+                (i == 0 || doc[..i].ends_with('\n'))
+                    && doc[i + marker.len()..].starts_with(['\n', '\r'])
+            })
+    };
+    let begin = line_at(0, DOCS_BEGIN).ok_or_else(missing)? + DOCS_BEGIN.len();
+    let end = line_at(begin, DOCS_END).ok_or_else(missing)?;
+    Ok(format!(
+        "{}\n{}\n{}",
+        &doc[..begin],
+        generated.trim_end(),
+        &doc[end..]
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The generated part is replaced, the rest of the page is kept, and a page without the
+    /// markers is refused rather than appended to.
+    #[test]
+    fn the_generated_part_of_the_docs_is_replaced() {
+        let doc = format!("# Benchmarks\n\n{DOCS_BEGIN}\nold table\n{DOCS_END}\n\n## After\n");
+        let once = splice_generated(&doc, "new table\n").unwrap();
+        assert_eq!(
+            once,
+            format!("# Benchmarks\n\n{DOCS_BEGIN}\nnew table\n{DOCS_END}\n\n## After\n")
+        );
+        assert_eq!(splice_generated(&once, "new table").unwrap(), once);
+        assert!(splice_generated("# Benchmarks\n", "x").is_err());
+        let quoted = format!("Prose quoting `{DOCS_BEGIN}` and `{DOCS_END}`.\n{doc}");
+        assert_eq!(
+            splice_generated(&quoted, "new table").unwrap(),
+            format!("Prose quoting `{DOCS_BEGIN}` and `{DOCS_END}`.\n{once}")
+        );
+        assert!(splice_generated(&format!("{DOCS_END}\n{DOCS_BEGIN}\n"), "x").is_err());
+    }
+
+    /// The page in the repository has the markers `--update-docs` needs.
+    #[test]
+    fn the_benchmarks_page_has_a_generated_section() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        assert!(splice_generated(&doc, "x").is_ok());
+    }
 
     /// Every workload has a PyTorch peer of the same name and a plan that measures something.
     #[test]

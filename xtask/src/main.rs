@@ -17,6 +17,9 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The allocator above, as `cargo xtask bench` records it in results.json.
+pub const ALLOCATOR: &str = "mimalloc, freed memory kept (deepzero_train::allocator)";
+
 #[derive(Parser)]
 #[command(
     name = "xtask",
