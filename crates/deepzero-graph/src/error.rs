@@ -90,7 +90,7 @@ mod tests {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         };
         assert!(
-            matches!(TaskError::from(io), TaskError::Io { path, .. } if path == PathBuf::from("u.data"))
+            matches!(TaskError::from(io), TaskError::Io { path, .. } if path == Path::new("u.data"))
         );
     }
 }
