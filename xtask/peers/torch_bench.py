@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch peer of `cargo xtask bench`: the same workloads, the same measurement.
 
-Prints one JSON object: {"workload", "samples_per_second", "params", "torch", "threads"}.
+Prints one JSON object: {"workload", "samples_per_second", "params", "torch", "threads", "device"}.
+With `--device cuda` the models live on the GPU (torch's default device), host data is copied to
+it every step as on the CPU, and each step still ends by reading the loss back (a synchronisation).
+PyTorch's CUDA defaults are kept: float32 matrix products in full float32, cuDNN allowed to use TF32
+for convolutions (`torch.backends.cudnn.allow_tf32`), as a user would get them.
 Every model here is built to be the same architecture as deepzero's (the parameter counts are
 compared by `cargo xtask bench`, which fails when they differ).
 """
@@ -12,6 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 CLASSES = 10
+# Where models and per-step data live; `main` sets it from --device.
+DEVICE = torch.device("cpu")
+
+
+def to_device(t):
+    """A fresh copy of host tensor `t` on DEVICE: what a data loader hands a training step."""
+    return t.clone() if DEVICE.type == "cpu" else t.to(DEVICE)
 
 
 def mlp():
@@ -238,15 +249,15 @@ def neumf_step(batch=256):
     users, items, factors = NEUMF
     model = NeuMf(users, items, factors)
     model.train()
-    i = torch.arange(batch)
+    i = torch.arange(batch, device="cpu")
     user_ids, item_ids = (7919 * i) % users, (104729 * i) % items
     labels = (i % 5 == 0).to(torch.float32)
     optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
 
     def step():
         optim.zero_grad(set_to_none=True)
-        loss = F.binary_cross_entropy_with_logits(model(user_ids.clone(), item_ids.clone()),
-                                                  labels.clone())
+        loss = F.binary_cross_entropy_with_logits(model(to_device(user_ids), to_device(item_ids)),
+                                                  to_device(labels))
         value = loss.item()
         loss.backward()
         optim.step()
@@ -275,7 +286,7 @@ def host_data(shape, offset):
     n = 1
     for d in shape:
         n *= d
-    i = torch.arange(n, dtype=torch.int64)
+    i = torch.arange(n, dtype=torch.int64, device="cpu")
     return (((i * 7919) % 256).to(torch.float32) / 255.0 - offset).reshape(shape)
 
 
@@ -284,7 +295,7 @@ def make_step(model, batch, shape, kind, optimiser):
     tensor, as deepzero's side does."""
     offset = {"classify": 0.0 if len(shape) == 3 else 0.5, "infer": 0.5, "regress": 0.5}[kind]
     inputs = host_data((batch,) + shape, offset)
-    labels = torch.tensor([i % CLASSES for i in range(batch)], dtype=torch.int64)
+    labels = torch.tensor([i % CLASSES for i in range(batch)], dtype=torch.int64, device="cpu")
     targets = host_data((batch,) + shape, 0.25)
 
     if kind == "infer":
@@ -292,7 +303,7 @@ def make_step(model, batch, shape, kind, optimiser):
 
         def step():
             with torch.inference_mode():
-                return model(inputs.clone()).numpy().sum()
+                return model(to_device(inputs)).cpu().numpy().sum()
     else:
         model.train()
         if optimiser == "adam":
@@ -303,8 +314,8 @@ def make_step(model, batch, shape, kind, optimiser):
         loss_fn = nn.CrossEntropyLoss() if kind == "classify" else nn.MSELoss()
 
         def step():
-            x = inputs.clone()
-            y = labels.clone() if kind == "classify" else targets.clone()
+            x = to_device(inputs)
+            y = to_device(labels) if kind == "classify" else to_device(targets)
             optim.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
             value = loss.item()
@@ -322,7 +333,16 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = p.parse_args()
+    global DEVICE
+    DEVICE = torch.device(a.device)
+    if DEVICE.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("torch_bench.py: --device cuda, but torch.cuda.is_available() is false")
+        # Models, graphs and the tensors built inside forward passes go to the GPU; host data
+        # is made on "cpu" explicitly and copied each step.
+        torch.set_default_device(DEVICE)
     torch.manual_seed(0)
     torch.set_num_threads(max(1, a.threads))
     build, batch, shape, kind, optimiser = WORKLOADS[a.workload]
@@ -345,7 +365,8 @@ def main():
         rates.append(steps * batch / (time.perf_counter() - start))
     print(json.dumps({"workload": a.workload, "samples_per_second": statistics.median(rates),
                       "params": params, "torch": torch.__version__,
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(),
+                      "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu"}))
 
 
 if __name__ == "__main__":

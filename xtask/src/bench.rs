@@ -9,6 +9,11 @@
 //! in PyTorch (CPU) in the same run, with the same plan; the table shows ours / PyTorch, and the
 //! run fails if the two models' parameter counts differ.
 //!
+//! GPU backends: `--backend cuda` (or `wgpu`), in a build with that Cargo feature
+//! (`cargo xtask-gpu bench --backend cuda`, see `.cargo/config.toml`), times ours on the GPU
+//! and runs the peer on PyTorch's CUDA device, where `torch.cuda.is_available()`. Every step
+//! still reads the loss (or logits) back, so the GPU's work is finished when a step's time ends.
+//!
 //! Threads: ours uses rayon's pool (`RAYON_NUM_THREADS`, default all cores); the peer uses
 //! `--peer-threads`, else `RAYON_NUM_THREADS`, else all cores.
 //!
@@ -22,7 +27,6 @@ mod workloads;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[cfg(test)]
 use burn::prelude::Device;
 use deepzero_train::device::Backend;
 use serde::Serialize;
@@ -45,6 +49,10 @@ pub struct BenchArgs {
     /// Only these implementations of ours (`deepzero`, `burn-nn`; default all).
     #[arg(long, value_delimiter = ',')]
     pub implementations: Vec<String>,
+    /// Backends of ours to time, comma-separated: `flex`, `ndarray`, `cuda`, `wgpu` (default:
+    /// the CPU backends compiled in). GPU rows are compared with PyTorch on CUDA.
+    #[arg(long = "backend", value_delimiter = ',')]
+    pub backends: Vec<String>,
     /// Skip the PyTorch peer.
     #[arg(long)]
     pub no_peer: bool,
@@ -285,18 +293,68 @@ impl BenchArgs {
     }
 }
 
-fn torch_available() -> bool {
+/// The PyTorch device that is the peer of `backend`: `cpu` for the CPU backends, `cuda` for
+/// the GPU ones (PyTorch has no wgpu; its CUDA path is what a GPU user would otherwise run).
+fn peer_device(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Flex | Backend::Ndarray => "cpu",
+        Backend::Wgpu | Backend::Cuda => "cuda",
+    }
+}
+
+/// Whether python3 imports torch and, for `cuda`, sees a GPU.
+fn torch_available(device: &str) -> bool {
+    let check = match device {
+        "cuda" => "import torch; assert torch.cuda.is_available()",
+        _ => "import torch",
+    };
     Command::new("python3")
-        .args(["-c", "import torch"])
+        .args(["-c", check])
         .output()
         .is_ok_and(|o| o.status.success())
 }
 
-fn peer(workload: &Workload, plan: Plan, threads: usize) -> Result<PeerResult, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/torch_bench.py");
+/// `peers/torch_bench.py`: beside this crate's sources, else under the current directory
+/// (a binary carried to another machine, run from the workspace root there).
+fn peer_script() -> PathBuf {
+    let built_here = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/torch_bench.py");
+    if built_here.exists() {
+        built_here
+    } else {
+        PathBuf::from("xtask/peers/torch_bench.py")
+    }
+}
+
+/// The backends to time: `--backend`'s, each checked to be compiled in and to start, else the
+/// CPU backends compiled in.
+fn backends(args: &BenchArgs) -> Result<Vec<(Backend, Device)>, String> {
+    let chosen: Vec<Backend> = if args.backends.is_empty() {
+        Backend::compiled_backends()
+            .into_iter()
+            .filter(|b| peer_device(*b) == "cpu")
+            .collect()
+    } else {
+        args.backends
+            .iter()
+            .map(|name| name.parse::<Backend>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?
+    };
+    chosen
+        .into_iter()
+        .map(|b| Ok((b, b.device().map_err(|e| e.to_string())?)))
+        .collect()
+}
+
+fn peer(
+    workload: &Workload,
+    plan: Plan,
+    threads: usize,
+    device: &str,
+) -> Result<PeerResult, String> {
     let output = Command::new("python3")
-        .arg(&script)
+        .arg(peer_script())
         .args(["--workload", workload.name])
+        .args(["--device", device])
         .args(["--steps", &plan.steps.to_string()])
         .args(["--warmup", &plan.warmup.to_string()])
         .args(["--repeats", &plan.repeats.to_string()])
@@ -312,11 +370,16 @@ fn peer(workload: &Workload, plan: Plan, threads: usize) -> Result<PeerResult, S
         .as_f64()
         .ok_or("peer output lacks samples_per_second")?;
     let params = v["params"].as_u64().ok_or("peer output lacks params")? as usize;
-    let name = format!(
-        "pytorch {} ({} threads)",
-        v["torch"].as_str().unwrap_or("?"),
-        v["threads"]
-    );
+    let name = match v["device"].as_str() {
+        Some(gpu) if device != "cpu" => {
+            format!("pytorch {} ({gpu})", v["torch"].as_str().unwrap_or("?"))
+        }
+        _ => format!(
+            "pytorch {} ({} threads)",
+            v["torch"].as_str().unwrap_or("?"),
+            v["threads"]
+        ),
+    };
     Ok(PeerResult { name, rate, params })
 }
 
@@ -365,49 +428,65 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         .iter()
         .filter(|w| args.workloads.is_empty() || args.workloads.iter().any(|n| n == w.name))
         .collect();
-    let backends: Vec<Backend> = Backend::compiled_backends()
-        .into_iter()
-        .filter(|b| matches!(b, Backend::Flex | Backend::Ndarray))
-        .collect();
+    let backends = backends(args)?;
     let mut machine = machine::Machine::read(our_threads(), args.peer_threads());
     for warning in machine.warnings() {
         eprintln!("warning: {warning}");
     }
-    let with_peer = !args.no_peer && torch_available();
-    if !args.no_peer && !with_peer {
-        println!(
-            "PyTorch not importable by python3: running without the peer (pip install torch to compare)"
-        );
+    let mut peer_devices: Vec<&str> = backends.iter().map(|(b, _)| peer_device(*b)).collect();
+    peer_devices.dedup();
+    if !args.no_peer {
+        peer_devices.retain(|&device| {
+            let available = torch_available(device);
+            if !available {
+                println!(
+                    "PyTorch ({device}) not usable by python3: those rows run without the peer \
+                     (pip install torch{})",
+                    if device == "cuda" {
+                        ", on a machine with a CUDA GPU"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            available
+        });
+    } else {
+        peer_devices.clear();
     }
     let mut rows = Vec::new();
     let mut mismatches = Vec::new();
     for workload in &selected {
         let plan = args.plan(workload);
-        let peer_result = if with_peer {
-            match peer(workload, plan, args.peer_threads()) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!("{}: PyTorch peer failed: {e}", workload.name);
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let peer_results: Vec<(&str, Option<PeerResult>)> = peer_devices
+            .iter()
+            .map(|&device| {
+                let result = peer(workload, plan, args.peer_threads(), device)
+                    .inspect_err(|e| {
+                        eprintln!("{} ({device}): PyTorch peer failed: {e}", workload.name)
+                    })
+                    .ok();
+                (device, result)
+            })
+            .collect();
         let implementations = workload.implementations.iter().filter(|i| {
             args.implementations.is_empty() || args.implementations.iter().any(|n| n == i.name())
         });
         for &implementation in implementations {
-            for &backend in &backends {
-                let device = backend.device().map_err(|e| e.to_string())?;
+            for (backend, device) in &backends {
+                let backend = *backend;
                 device.seed(0);
                 let measured = workloads::measure(
                     workload.name,
                     implementation,
                     workload.batch_size,
-                    &device,
+                    device,
                     plan,
                 )?;
+                let peer_result = peer_results
+                    .iter()
+                    .find(|(d, _)| *d == peer_device(backend))
+                    .and_then(|(_, r)| r.as_ref());
                 let rate = median(measured.rates);
                 let row = BenchRow {
                     workload: workload.name.into(),
@@ -418,10 +497,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                     samples_per_second: rate,
                     params: measured.params,
                     threads: our_threads(),
-                    peer: peer_result.as_ref().map(|p| p.name.clone()),
-                    peer_samples_per_second: peer_result.as_ref().map(|p| p.rate),
-                    peer_params: peer_result.as_ref().map(|p| p.params),
-                    ratio: peer_result.as_ref().map(|p| rate / p.rate),
+                    peer: peer_result.map(|p| p.name.clone()),
+                    peer_samples_per_second: peer_result.map(|p| p.rate),
+                    peer_params: peer_result.map(|p| p.params),
+                    ratio: peer_result.map(|p| rate / p.rate),
                 };
                 println!(
                     "{:<24} {:<9} {:<8} {:>9.1} {:<9} params {:>10}{}",
@@ -431,7 +510,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                     row.samples_per_second,
                     row.unit,
                     row.params,
-                    match (&peer_result, row.ratio) {
+                    match (peer_result, row.ratio) {
                         (Some(p), Some(r)) => format!(
                             "   pytorch {:>9.1} {}  params {:>10}   ratio {r:.2}",
                             p.rate, row.unit, p.params
@@ -439,7 +518,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                         _ => String::new(),
                     }
                 );
-                if let Some(p) = &peer_result
+                if let Some(p) = peer_result
                     && p.params != row.params
                 {
                     mismatches.push(format!(
@@ -503,6 +582,11 @@ fn markdown(results: &Results, workloads: &[&Workload], args: &BenchArgs) -> Str
         m.calibration_ms_after
             .map_or_else(|| "?".into(), |c| format!("{c:.1}")),
     );
+    if let Some(gpu) = &m.gpu {
+        text.push_str(&format!(
+            "GPU: {gpu}; rows on `cuda` or `wgpu` are compared with PyTorch on CUDA.\n\n"
+        ));
+    }
     for warning in results.warnings {
         text.push_str(&format!("**Warning: {warning}.**\n\n"));
     }

@@ -1,8 +1,10 @@
 //! `cargo xtask`: project chores that are not part of the `deepzero` program.
 //!
 //! - `cargo xtask download mnist|fashion-mnist [--dir DIR] [--from LOCAL_DIR]`
-//! - `cargo xtask bench [--only W1,W2] [--steps N] [--repeats N] [--no-peer] [--list]`
+//! - `cargo xtask bench [--only W1,W2] [--backend flex,cuda] [--steps N] [--repeats N] [--no-peer] [--list]`
+//! - `cargo xtask backend-check --backend wgpu|cuda [--small-images] [--only NAMES]`
 
+mod backend_check;
 mod bench;
 mod download;
 
@@ -36,8 +38,11 @@ enum Command {
     /// every file against the manifest's sha256.
     Download(download::DownloadArgs),
     /// Measure training and inference throughput of the benchmark workloads on every compiled
-    /// CPU backend, beside PyTorch when `python3 -c "import torch"` works.
+    /// CPU backend (or `--backend`'s), beside PyTorch when `python3 -c "import torch"` works.
     Bench(bench::BenchArgs),
+    /// Run every zoo and sequence model forward on Flex and on another backend with the same
+    /// weights and input, and fail when the outputs differ beyond a tolerance.
+    BackendCheck(backend_check::BackendCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Download(args) => download::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::BackendCheck(args) => backend_check::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -83,7 +83,8 @@ impl Backend {
         }
     }
 
-    /// The (non-autodiff) device of this backend.
+    /// The (non-autodiff) device of this backend. A GPU backend is first tried with one tiny
+    /// operation, so that a machine without the GPU or its driver gives an error, not a panic.
     pub fn device(self) -> Result<Device, BackendError> {
         if !self.compiled() {
             return Err(BackendError(format!(
@@ -93,7 +94,7 @@ impl Backend {
                 self.name()
             )));
         }
-        Ok(match self {
+        let device = match self {
             Backend::Flex => Device::flex(),
             #[cfg(feature = "ndarray")]
             #[allow(deprecated)]
@@ -105,7 +106,52 @@ impl Backend {
             Backend::Cuda => Device::cuda(0),
             #[allow(unreachable_patterns)]
             _ => unreachable!("checked by compiled()"),
-        })
+        };
+        match self {
+            Backend::Flex | Backend::Ndarray => Ok(device),
+            Backend::Wgpu | Backend::Cuda => self.probe(device),
+        }
+    }
+
+    /// Runs one tiny sum on a GPU device, so that a missing driver, GPU or run-time compiler is
+    /// a one-line error here instead of a panic deep inside the first training step (burn's
+    /// GPU runtimes start lazily and panic when they cannot).
+    fn probe(self, device: Device) -> Result<Device, BackendError> {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            burn::Tensor::<1>::from_floats([1.0, 2.0, 4.0], &device)
+                .sum()
+                .into_scalar::<f32>()
+        }));
+        std::panic::set_hook(quiet);
+        let hint = match self {
+            Backend::Cuda => {
+                "it needs an NVIDIA GPU, its driver (libcuda) and the CUDA toolkit's NVRTC (libnvrtc; set CUDA_PATH if it is not under /usr/local/cuda)"
+            }
+            _ => {
+                "it needs a Vulkan, Metal or DX12 driver (on Linux without a GPU: Mesa's lavapipe, `apt-get install mesa-vulkan-drivers libvulkan1`)"
+            }
+        };
+        match result {
+            Ok(sum) if sum == 7.0 => Ok(device),
+            Ok(sum) => Err(BackendError(format!(
+                "backend `{}` started but summed 1 + 2 + 4 to {sum}",
+                self.name()
+            ))),
+            Err(payload) => {
+                let reason = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown error");
+                let reason = reason.lines().next().unwrap_or_default();
+                Err(BackendError(format!(
+                    "backend `{}` could not start: {reason}; {hint}",
+                    self.name()
+                )))
+            }
+        }
     }
 }
 

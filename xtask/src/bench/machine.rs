@@ -32,6 +32,9 @@ pub struct Machine {
     /// Threads of the PyTorch peer.
     pub peer_threads: usize,
     pub allocator: String,
+    /// The GPU and its driver (`nvidia-smi`), where one is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
     /// 1-minute load average when the run started and when it ended.
     pub load_before: Option<f64>,
     pub load_after: Option<f64>,
@@ -50,6 +53,7 @@ impl Machine {
             threads,
             peer_threads,
             allocator: crate::ALLOCATOR.into(),
+            gpu: nvidia_gpu(),
             load_before: load_average(),
             load_after: None,
             calibration_ms_before: calibration_ms(),
@@ -106,7 +110,30 @@ fn cpu_model() -> Option<String> {
         .map(|(_, name)| name.trim().to_string())
 }
 
+/// `name, driver version` of each NVIDIA GPU, where `nvidia-smi` answers.
+fn nvidia_gpu() -> Option<String> {
+    let output = Command::new("nvidia-smi")
+        .args(["--query-gpu=name,driver_version", "--format=csv,noheader"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let gpus: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    (!gpus.is_empty()).then(|| gpus.join("; "))
+}
+
+/// The workspace's commit; `DEEPZERO_BENCH_COMMIT` names it where the tree is a copy without
+/// its git history (a GPU machine's, say).
 fn commit(dir: &Path) -> String {
+    if let Ok(commit) = std::env::var("DEEPZERO_BENCH_COMMIT")
+        && !commit.is_empty()
+    {
+        return commit;
+    }
     let git = |args: &[&str]| {
         Command::new("git")
             .arg("-C")
@@ -154,6 +181,7 @@ mod tests {
             threads: 2,
             peer_threads: 2,
             allocator: "mimalloc".into(),
+            gpu: None,
             load_before: Some(0.05),
             load_after: Some(0.1),
             calibration_ms_before: 60.0,
