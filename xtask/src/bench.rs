@@ -9,10 +9,11 @@
 //! in PyTorch (CPU) in the same run, with the same plan; the table shows ours / PyTorch, and the
 //! run fails if the two models' parameter counts differ.
 //!
-//! GPU backends: `--backend cuda` (or `wgpu`), in a build with that Cargo feature
-//! (`cargo xtask-gpu bench --backend cuda`, see `.cargo/config.toml`), times ours on the GPU
-//! and runs the peer on PyTorch's CUDA device, where `torch.cuda.is_available()`. Every step
-//! still reads the loss (or logits) back, so the GPU's work is finished when a step's time ends.
+//! GPU backends: `--backend wgpu` (or `cuda`), in a build with that Cargo feature
+//! (`cargo run --release -p xtask --features wgpu -- bench --backend wgpu`), times ours on the
+//! GPU and runs the peer on PyTorch's CUDA device, where `torch.cuda.is_available()`. Every step
+//! still reads the loss (or logits) back, so the GPU's work is finished when a step's time ends;
+//! both sides get at least [`GPU_MIN_WARMUP`] warm-up steps there.
 //!
 //! Threads: ours uses rayon's pool (`RAYON_NUM_THREADS`, default all cores); the peer uses
 //! `--peer-threads`, else `RAYON_NUM_THREADS`, else all cores.
@@ -77,6 +78,23 @@ pub struct Plan {
     warmup: usize,
     steps: usize,
     repeats: usize,
+}
+
+/// Warm-up steps at least, on a GPU: its first steps compile and autotune kernels (wgpu, CUDA)
+/// or pick convolution algorithms (cuDNN), work that belongs to neither side's steady state.
+const GPU_MIN_WARMUP: usize = 10;
+
+impl Plan {
+    /// This plan for a run on `device` (`cpu` or `cuda`, as [`peer_device`] names them).
+    fn on(self, device: &str) -> Plan {
+        match device {
+            "cpu" => self,
+            _ => Plan {
+                warmup: self.warmup.max(GPU_MIN_WARMUP),
+                ..self
+            },
+        }
+    }
 }
 
 /// Who wrote the model being timed.
@@ -461,7 +479,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let peer_results: Vec<(&str, Option<PeerResult>)> = peer_devices
             .iter()
             .map(|&device| {
-                let result = peer(workload, plan, args.peer_threads(), device)
+                let result = peer(workload, plan.on(device), args.peer_threads(), device)
                     .inspect_err(|e| {
                         eprintln!("{} ({device}): PyTorch peer failed: {e}", workload.name)
                     })
@@ -481,7 +499,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                     implementation,
                     workload.batch_size,
                     device,
-                    plan,
+                    plan.on(peer_device(backend)),
                 )?;
                 let peer_result = peer_results
                     .iter()
