@@ -117,14 +117,22 @@ impl Backend {
     /// a one-line error here instead of a panic deep inside the first training step (burn's
     /// GPU runtimes start lazily and panic when they cannot).
     fn probe(self, device: Device) -> Result<Device, BackendError> {
-        let quiet = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        self.try_start(|| {
             burn::Tensor::<1>::from_floats([1.0, 2.0, 4.0], &device)
                 .sum()
                 .into_scalar::<f32>()
-        }));
-        std::panic::set_hook(quiet);
+        })?;
+        Ok(device)
+    }
+
+    /// Runs `sum_one_two_four` (which must return 7) with panics caught and the panic message
+    /// kept off stderr, and turns a panic or a wrong sum into a one-line [`BackendError`] that
+    /// names this backend and what it needs.
+    fn try_start(self, sum_one_two_four: impl FnOnce() -> f32) -> Result<(), BackendError> {
+        let previous_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(sum_one_two_four));
+        std::panic::set_hook(previous_hook);
         let hint = match self {
             Backend::Cuda => {
                 "it needs an NVIDIA GPU, its driver (libcuda) and the CUDA toolkit's NVRTC (libnvrtc; set CUDA_PATH if it is not under /usr/local/cuda)"
@@ -134,7 +142,7 @@ impl Backend {
             }
         };
         match result {
-            Ok(7.0) => Ok(device),
+            Ok(7.0) => Ok(()),
             Ok(sum) => Err(BackendError(format!(
                 "backend `{}` started but summed 1 + 2 + 4 to {sum}",
                 self.name()
@@ -194,6 +202,33 @@ mod tests {
         assert!(err.contains("unknown backend `tpu`"), "{err}");
         assert!(Backend::Flex.compiled());
         assert!(Backend::Flex.device().is_ok());
+    }
+
+    /// A GPU runtime that panics while starting (no driver, no GPU) becomes one line naming
+    /// the backend, the cause and what to install; a wrong answer is an error too; a right one
+    /// passes.
+    #[test]
+    fn a_backend_that_fails_to_start_is_a_one_line_error() {
+        let err = Backend::Wgpu
+            .try_start(|| panic!("No adapter found\nmore detail"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("backend `wgpu` could not start: No adapter found; it needs a Vulkan"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        let err = Backend::Cuda
+            .try_start(|| panic!("{}", String::from("CUDA_ERROR_NO_DEVICE")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CUDA_ERROR_NO_DEVICE; it needs an NVIDIA GPU"),
+            "{err}"
+        );
+        let err = Backend::Cuda.try_start(|| 6.0).unwrap_err().to_string();
+        assert!(err.contains("summed 1 + 2 + 4 to 6"), "{err}");
+        assert!(Backend::Wgpu.try_start(|| 7.0).is_ok());
     }
 
     #[test]
