@@ -10,7 +10,7 @@ use deepzero_train::options::RunOptions;
 use deepzero_train::{FitConfig, RunSettings};
 use deepzero_vision::tasks::classify::InvertMode;
 use deepzero_vision::tasks::finetune::{Strategy, StrategyOptions};
-use deepzero_vision::tasks::folder::AugmentLevel;
+use deepzero_vision::tasks::options::ImageOptions;
 
 use crate::error::CliError;
 
@@ -47,7 +47,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
-    pub image: ImageArgs,
+    pub image: ImageOptions,
     #[command(flatten)]
     pub text: TextOptions,
 }
@@ -57,56 +57,6 @@ impl std::ops::Deref for TrainArgs {
 
     fn deref(&self) -> &RunOptions {
         &self.run
-    }
-}
-
-/// Options of the image recipes.
-#[derive(Clone, Debug, Default, clap::Args)]
-#[command(next_help_heading = "Image recipes")]
-pub struct ImageArgs {
-    /// Keep only these classes (comma-separated ids, e.g. 5,6,7,8,9), relabelled 0..n in that
-    /// order, in the training and the test split.
-    #[arg(long, value_delimiter = ',', value_name = "IDS")]
-    pub classes_subset: Option<Vec<usize>>,
-    /// Few-shot training: keep K training images per class (a seeded choice); the test split
-    /// keeps all of its images.
-    #[arg(long, value_name = "K")]
-    pub per_class: Option<usize>,
-    /// image-folder: side length images are resized to (default: from the images' sizes).
-    #[arg(long)]
-    pub image_size: Option<usize>,
-    /// image-folder: augmentation none, light, standard or strong (default: from the data).
-    #[arg(long, value_name = "LEVEL")]
-    pub augment: Option<AugmentLevel>,
-    /// image-folder: mirror images while training, true or false (default: unless mirroring
-    /// turns a class into another).
-    #[arg(long, value_name = "BOOL")]
-    pub flip: Option<bool>,
-    /// image-folder: oversample the smaller classes, true or false (default: when imbalanced).
-    #[arg(long, value_name = "BOOL")]
-    pub balance: Option<bool>,
-    /// image-folder: fine-tune these torchvision ImageNet weights (resnet18.pth …), the new
-    /// head alone for the first third of the epochs, then everything.
-    #[arg(long, value_name = "WEIGHTS")]
-    pub from_torchvision: Option<PathBuf>,
-    /// Leave out image files that cannot be read or decoded, report how many, and train on
-    /// the rest (image-folder recipe; without it the first such file is an error).
-    #[arg(long)]
-    pub skip_bad_images: bool,
-}
-
-impl ImageArgs {
-    /// The first image-folder option given, if any.
-    fn folder_flag(&self) -> Option<&'static str> {
-        [
-            ("--image-size", self.image_size.is_some()),
-            ("--augment", self.augment.is_some()),
-            ("--flip", self.flip.is_some()),
-            ("--balance", self.balance.is_some()),
-            ("--from-torchvision", self.from_torchvision.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(flag, given)| given.then_some(flag))
     }
 }
 
@@ -127,21 +77,8 @@ impl TrainArgs {
         self.text.check(name, family == Family::Text)?;
         self.run.check(name, needs_data)?;
         // The image-folder recipe is the image recipe that reads a --data-dir tree.
-        if let Some(flag) = self.image.folder_flag()
-            && !(family == Family::Image && needs_data)
-        {
-            return Err(CliError::Usage(format!(
-                "{flag} applies to image-folder, not to {name}"
-            )));
-        }
-        if let Some(size) = self.image.image_size
-            && (size < 8 || !size.is_multiple_of(4))
-        {
-            return Err(CliError::Usage(
-                "--image-size must be a multiple of 4, at least 8".into(),
-            ));
-        }
-        Ok(())
+        let folder = family == Family::Image && needs_data;
+        Ok(self.image.check(name, folder)?)
     }
 }
 

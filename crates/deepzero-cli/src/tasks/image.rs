@@ -17,20 +17,11 @@ use crate::recipe::{Recipe, RecipeTask};
 pub struct ImageTask(pub ImageSpec);
 
 impl ImageTask {
-    /// The recipe's spec with `--classes-subset`, `--per-class` and the image-folder options.
+    /// The recipe's spec with the image options ([`ImageOptions::apply`]).
+    ///
+    /// [`ImageOptions::apply`]: deepzero_vision::tasks::options::ImageOptions::apply
     fn spec(&self, args: &TrainArgs) -> ImageSpec {
-        let mut spec = self.0.clone();
-        spec.classes_subset = args.image.classes_subset.clone();
-        spec.per_class = args.image.per_class;
-        spec.skip_bad_images = args.image.skip_bad_images;
-        if let ImageData::Folder(options) = &mut spec.data {
-            let image = &args.image;
-            options.image_size = image.image_size;
-            options.augment = image.augment;
-            options.flip = image.flip;
-            options.balance = image.balance;
-        }
-        spec
+        args.image.apply(&self.0)
     }
 }
 

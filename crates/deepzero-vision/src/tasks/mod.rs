@@ -9,12 +9,14 @@
 //! | 3.1 (微调) | fine-tuning a trained classifier: linear probe, full, gradual unfreezing, LoRA | [`finetune`] |
 //! | 7.2 | the `image-folder` recipe's choices from the data: input size, channels, augmentation, flips, class balance | [`folder`] |
 //! | 7.2 | the learning-rate range test of an image classifier | [`lr_find`] |
+//! | — | what a user may change in an image recipe (`--classes-subset`, `--image-size` …) | [`options`] |
 
 pub mod classify;
 pub mod detect;
 pub mod finetune;
 pub mod folder;
 pub mod lr_find;
+pub mod options;
 pub mod recipes;
 
 impl From<crate::ImportError> for deepzero_train::TaskError {
