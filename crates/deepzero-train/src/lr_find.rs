@@ -53,6 +53,47 @@ pub struct LrFindConfig {
     pub seed: u64,
 }
 
+/// The range a person may choose for a range test (with the `clap` feature, the options of
+/// `deepzero lr-find`); the rest of the [`LrFindConfig`] comes from the run's training settings.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct LrFindOptions {
+    /// The first learning rate.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1e-7))]
+    pub start_lr: f64,
+    /// The last learning rate (the test stops earlier once the loss blows up).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 10.0))]
+    pub end_lr: f64,
+    /// Mini-batches to train, one learning rate each.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 100))]
+    pub steps: usize,
+}
+
+impl Default for LrFindOptions {
+    /// fastai's range: 1e-7 to 10 over 100 steps.
+    fn default() -> Self {
+        let d = LrFindConfig::default();
+        Self {
+            start_lr: d.start_lr,
+            end_lr: d.end_lr,
+            steps: d.steps,
+        }
+    }
+}
+
+impl LrFindOptions {
+    /// The range test of this range with the batch size, optimiser, weight decay and seed of
+    /// `fit` ([`LrFindConfig::from_fit`]).
+    pub fn config(&self, fit: &FitConfig) -> LrFindConfig {
+        LrFindConfig {
+            start_lr: self.start_lr,
+            end_lr: self.end_lr,
+            steps: self.steps,
+            ..LrFindConfig::from_fit(fit)
+        }
+    }
+}
+
 impl Default for LrFindConfig {
     /// 1e-7 to 10 over 100 steps, β 0.98, stop at 4 × the best: fastai's settings.
     fn default() -> Self {
@@ -456,6 +497,25 @@ pub fn prepare_out(out: &Path) -> Result<&Path, TaskError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn options_set_the_range_and_keep_the_fit() {
+        let fit = FitConfig {
+            batch_size: 7,
+            seed: 3,
+            ..FitConfig::default()
+        };
+        let options = LrFindOptions {
+            steps: 20,
+            ..LrFindOptions::default()
+        };
+        let config = options.config(&fit);
+        assert_eq!(
+            (config.start_lr, config.end_lr, config.steps),
+            (1e-7, 10.0, 20)
+        );
+        assert_eq!((config.batch_size, config.seed), (7, 3));
+    }
+
     use burn::data::dataloader::batcher::Batcher;
     use burn::data::dataset::InMemDataset;
     use burn::nn::{Linear, LinearConfig};

@@ -13,10 +13,9 @@
 
 use std::path::PathBuf;
 
-use deepzero_train::lr_find::LrFindConfig;
+use deepzero_train::lr_find::LrFindOptions;
 use deepzero_train::tune::{
-    self, FIT_KEYS, Hyperparameter, Kind, Objective, Search, SearchSpace, TrialOutcome,
-    TrialParams, TunePlan,
+    self, FIT_KEYS, Hyperparameter, Kind, TrialOutcome, TrialParams, TuneOptions,
 };
 use deepzero_train::{RunSettings, TaskError};
 
@@ -29,31 +28,8 @@ use crate::recipes;
 pub struct TuneArgs {
     /// Recipe name (see `deepzero list`).
     pub recipe: String,
-    /// Grid search: every combination of KEY=V1,V2,…, keys separated by `;` (or by the comma
-    /// before the next KEY=), e.g. 'lr=1e-3,3e-3;batch-size=32,64'. Keys: lr, batch-size,
-    /// weight-decay, epochs, optimizer, schedule; dropout, word-dropout, max-len (text
-    /// classifiers); image-size (image-folder).
-    #[arg(long, value_name = "SPACE", conflicts_with = "random")]
-    pub grid: Option<String>,
-    /// Random search: N configurations drawn from --space (seeded by --seed).
-    #[arg(long, value_name = "N")]
-    pub random: Option<usize>,
-    /// What --random draws from: lists, ranges LOW..HIGH, log ranges log:LOW..HIGH [default:
-    /// lr=log:LR/10..LR*10;batch-size=B/2,B,2B around the recipe's LR and B].
-    #[arg(long, value_name = "SPACE", requires = "random")]
-    pub space: Option<String>,
-    /// What trials are compared on, on the validation split: accuracy, loss, max:FIGURE or
-    /// min:FIGURE (a figure under `valid` in metrics.json).
-    #[arg(long, default_value = "accuracy")]
-    pub objective: String,
-    /// Epochs of each trial (default: --epochs, else the recipe's); the best configuration is
-    /// re-trained with --epochs. Trials stop early after --patience (default 2) epochs
-    /// without a better validation loss.
-    #[arg(long, value_name = "N")]
-    pub trial_epochs: Option<usize>,
-    /// Do not re-train the best configuration into OUT/best.
-    #[arg(long)]
-    pub no_retrain: bool,
+    #[command(flatten)]
+    pub tune: TuneOptions,
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -63,15 +39,8 @@ pub struct TuneArgs {
 pub struct LrFindArgs {
     /// Recipe name (image classifiers: mnist-*, fashion-*, image-folder; text classifiers).
     pub recipe: String,
-    /// The first learning rate.
-    #[arg(long, default_value_t = 1e-7)]
-    pub start_lr: f64,
-    /// The last learning rate (the test stops earlier once the loss blows up).
-    #[arg(long, default_value_t = 10.0)]
-    pub end_lr: f64,
-    /// Mini-batches to train, one learning rate each.
-    #[arg(long, default_value_t = 100)]
-    pub steps: usize,
+    #[command(flatten)]
+    pub range: LrFindOptions,
     /// The recipe's options (--batch-size, --optimizer, --weight-decay, --data-dir …); --out
     /// defaults to runs/RECIPE-lr-find.
     #[command(flatten)]
@@ -105,14 +74,7 @@ fn trial_args(args: &TrainArgs, params: &TrialParams) -> Result<TrainArgs, CliEr
         ("word-dropout", args.text.word_dropout.is_some()),
         ("max-len", args.text.max_len.is_some()),
     ];
-    if let Some((key, _)) = given
-        .iter()
-        .find(|(key, given)| *given && params.get(key).is_some())
-    {
-        return Err(CliError::Usage(format!(
-            "--{key} is given and also searched; drop one"
-        )));
-    }
+    params.refuse_given(&given)?;
     let mut args = args.clone();
     args.text.dropout = params.number("dropout").or(args.text.dropout);
     args.text.word_dropout = params.number("word-dropout").or(args.text.word_dropout);
@@ -137,28 +99,12 @@ pub fn tune(args: &TuneArgs) -> Result<(), CliError> {
         )));
     }
     recipe.validate(&args.train)?;
-    let search = match (&args.grid, args.random) {
-        (Some(text), _) => Search::Grid(SearchSpace::parse(text, &KEYS)?),
-        (None, Some(trials)) => Search::Random {
-            space: match &args.space {
-                Some(text) => SearchSpace::parse(text, &KEYS)?,
-                None => SearchSpace::around(&args.train.fit_config(&recipe.defaults)),
-            },
-            trials,
-            seed: args.train.seed,
-        },
-        (None, None) => {
-            return Err(CliError::Usage(
-                "tune needs --grid SPACE or --random N (e.g. --grid 'lr=1e-3,3e-3;batch-size=32,64')"
-                    .into(),
-            ));
-        }
-    };
-    if args.trial_epochs == Some(0) {
-        return Err(CliError::Usage("--trial-epochs must be at least 1".into()));
-    }
+    let search = args
+        .tune
+        .search(&KEYS, &args.train.fit_config(&recipe.defaults))?;
+    let plan = args.tune.plan(&search)?;
     // Every trial's options are checked before the first one trains.
-    for params in &search.trials()? {
+    for params in &plan.trials {
         recipe.validate(&trial_args(&args.train, params)?)?;
     }
     let out = args
@@ -167,12 +113,6 @@ pub fn tune(args: &TuneArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-tune", recipe.name)));
     let base = args.train.settings(recipe.identity(), out)?;
-    let objective = Objective::parse(&args.objective)?;
-    let plan = TunePlan {
-        trial_epochs: args.trial_epochs,
-        retrain_best: !args.no_retrain,
-        ..TunePlan::search(&search, objective.clone())?
-    };
     let report = tune::tune(&plan, &base, |params, settings: &RunSettings| {
         let task_error = |e: CliError| match e {
             CliError::Task(e) => e,
@@ -180,7 +120,7 @@ pub fn tune(args: &TuneArgs) -> Result<(), CliError> {
         };
         let args = trial_args(&args.train, params).map_err(task_error)?;
         recipe.task.train(&args, settings).map_err(task_error)?;
-        TrialOutcome::from_run_folder(&settings.out, &objective)
+        TrialOutcome::from_run_folder(&settings.out, &plan.objective)
     })?;
     println!(
         "results: {} (table), {} (picture)",
@@ -200,12 +140,7 @@ pub fn lr_find(args: &LrFindArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-lr-find", recipe.name)));
     let settings = args.train.settings(recipe.identity(), out)?;
-    let config = LrFindConfig {
-        start_lr: args.start_lr,
-        end_lr: args.end_lr,
-        steps: args.steps,
-        ..LrFindConfig::from_fit(&settings.fit)
-    };
+    let config = args.range.config(&settings.fit);
     recipe
         .task
         .lr_find(&recipe, &args.train, &settings, &config)

@@ -44,6 +44,7 @@
 //! A tuning interrupted and run again with `resume` skips every trial whose folder holds a
 //! `trial.json` (a finished trial), and refuses a plan other than the one it started.
 
+mod options;
 mod report;
 mod space;
 
@@ -53,6 +54,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+pub use options::TuneOptions;
 pub use report::draw_tuning;
 pub use space::{
     Domain, FIT_KEYS, Hyperparameter, Kind, MAX_TRIALS, SearchSpace, TrialParams, Value,
