@@ -88,14 +88,20 @@ pub fn run(args: &BackendCheckArgs) -> Result<(), String> {
         if !wanted(&name) {
             continue;
         }
-        let largest = largest_parameter_mib(&arch.build(shape, 10, &reference));
-        if let Some(limit) = args.max_tensor_mib.filter(|&limit| largest > limit as f64) {
-            println!("{name:<36} skipped: a {largest:.0} MiB parameter (--max-tensor-mib {limit})");
-            skipped.push(name);
-            continue;
-        }
         let start = Instant::now();
-        let outcome = check_image_model(arch, shape, &reference, &other);
+        reference.seed(0);
+        let model = arch.build(shape, 10, &reference);
+        if let Some(limit) = args.max_tensor_mib {
+            let largest = largest_parameter_mib(&model);
+            if largest > limit as f64 {
+                println!(
+                    "{name:<36} skipped: a {largest:.0} MiB parameter (--max-tensor-mib {limit})"
+                );
+                skipped.push(name);
+                continue;
+            }
+        }
+        let outcome = check_image_model(arch, model, shape, &reference, &other);
         checked.push(Checked {
             name,
             outcome,
@@ -211,13 +217,15 @@ fn image_models(small_images: bool) -> Vec<(String, Architecture, [usize; 3])> {
     models
 }
 
+/// Compares `model` (`arch` built on `reference`) with its copy on `other`; the GoogLeNets are
+/// rebuilt for training mode instead (see [`googlenet_in_training_mode`]).
 fn check_image_model(
     arch: Architecture,
+    model: ImageModel,
     shape: [usize; 3],
     reference: &Device,
     other: &Device,
 ) -> Result<f64, String> {
-    reference.seed(0);
     let input = |device: &Device| {
         let [c, h, w] = shape;
         Tensor::<4>::from_data(TensorData::new(wave(2 * c * h * w), [2, c, h, w]), device)
@@ -225,12 +233,12 @@ fn check_image_model(
     let (expected, actual) = match googlenet_in_training_mode(arch, shape[0]) {
         Some(config) => {
             let (reference, other) = (reference.clone().autodiff(), other.clone().autodiff());
+            reference.seed(0);
             let model = config.init(&reference);
             let expected = model.clone().forward(input(&reference));
             (expected, model.to_device(&other).forward(input(&other)))
         }
         None => {
-            let model = arch.build(shape, 10, reference);
             let expected = model.clone().logits(input(reference));
             (expected, model.to_device(other).logits(input(other)))
         }

@@ -85,11 +85,11 @@ pub struct Plan {
 const GPU_MIN_WARMUP: usize = 10;
 
 impl Plan {
-    /// This plan for a run on `device` (`cpu` or `cuda`, as [`peer_device`] names them).
-    fn on(self, device: &str) -> Plan {
+    /// This plan for a run on `device`.
+    fn on(self, device: PeerDevice) -> Plan {
         match device {
-            "cpu" => self,
-            _ => Plan {
+            PeerDevice::Cpu => self,
+            PeerDevice::Cuda => Plan {
                 warmup: self.warmup.max(GPU_MIN_WARMUP),
                 ..self
             },
@@ -311,20 +311,37 @@ impl BenchArgs {
     }
 }
 
-/// The PyTorch device that is the peer of `backend`: `cpu` for the CPU backends, `cuda` for
-/// the GPU ones (PyTorch has no wgpu; its CUDA path is what a GPU user would otherwise run).
-fn peer_device(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Flex | Backend::Ndarray => "cpu",
-        Backend::Wgpu | Backend::Cuda => "cuda",
+/// Where a row's PyTorch peer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum PeerDevice {
+    Cpu,
+    Cuda,
+}
+
+impl PeerDevice {
+    /// The peer of `backend`: the CPU for the CPU backends, CUDA for the GPU ones (PyTorch has
+    /// no wgpu; its CUDA path is what a GPU user would otherwise run).
+    fn of(backend: Backend) -> Self {
+        match backend {
+            Backend::Flex | Backend::Ndarray => Self::Cpu,
+            Backend::Wgpu | Backend::Cuda => Self::Cuda,
+        }
+    }
+
+    /// `torch_bench.py --device`'s name.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
     }
 }
 
-/// Whether python3 imports torch and, for `cuda`, sees a GPU.
-fn torch_available(device: &str) -> bool {
+/// Whether python3 imports torch and, for CUDA, sees a GPU.
+fn torch_available(device: PeerDevice) -> bool {
     let check = match device {
-        "cuda" => "import torch; assert torch.cuda.is_available()",
-        _ => "import torch",
+        PeerDevice::Cuda => "import torch; assert torch.cuda.is_available()",
+        PeerDevice::Cpu => "import torch",
     };
     Command::new("python3")
         .args(["-c", check])
@@ -349,7 +366,7 @@ fn backends(args: &BenchArgs) -> Result<Vec<(Backend, Device)>, String> {
     let chosen: Vec<Backend> = if args.backends.is_empty() {
         Backend::compiled_backends()
             .into_iter()
-            .filter(|b| peer_device(*b) == "cpu")
+            .filter(|&b| PeerDevice::of(b) == PeerDevice::Cpu)
             .collect()
     } else {
         args.backends
@@ -367,12 +384,12 @@ fn peer(
     workload: &Workload,
     plan: Plan,
     threads: usize,
-    device: &str,
+    device: PeerDevice,
 ) -> Result<PeerResult, String> {
     let output = Command::new("python3")
         .arg(peer_script())
         .args(["--workload", workload.name])
-        .args(["--device", device])
+        .args(["--device", device.name()])
         .args(["--steps", &plan.steps.to_string()])
         .args(["--warmup", &plan.warmup.to_string()])
         .args(["--repeats", &plan.repeats.to_string()])
@@ -389,7 +406,7 @@ fn peer(
         .ok_or("peer output lacks samples_per_second")?;
     let params = v["params"].as_u64().ok_or("peer output lacks params")? as usize;
     let name = match v["device"].as_str() {
-        Some(gpu) if device != "cpu" => {
+        Some(gpu) if device == PeerDevice::Cuda => {
             format!("pytorch {} ({gpu})", v["torch"].as_str().unwrap_or("?"))
         }
         _ => format!(
@@ -451,16 +468,20 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     for warning in machine.warnings() {
         eprintln!("warning: {warning}");
     }
-    let mut peer_devices: Vec<&str> = backends.iter().map(|(b, _)| peer_device(*b)).collect();
+    let mut peer_devices: Vec<PeerDevice> =
+        backends.iter().map(|&(b, _)| PeerDevice::of(b)).collect();
+    // One peer run per device, whatever the order of `--backend` (flex,cuda,ndarray: two).
+    peer_devices.sort_unstable();
     peer_devices.dedup();
     if !args.no_peer {
         peer_devices.retain(|&device| {
             let available = torch_available(device);
             if !available {
                 println!(
-                    "PyTorch ({device}) not usable by python3: those rows run without the peer \
+                    "PyTorch ({}) not usable by python3: those rows run without the peer \
                      (pip install torch{})",
-                    if device == "cuda" {
+                    device.name(),
+                    if device == PeerDevice::Cuda {
                         ", on a machine with a CUDA GPU"
                     } else {
                         ""
@@ -476,12 +497,16 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let mut mismatches = Vec::new();
     for workload in &selected {
         let plan = args.plan(workload);
-        let peer_results: Vec<(&str, Option<PeerResult>)> = peer_devices
+        let peer_results: Vec<(PeerDevice, Option<PeerResult>)> = peer_devices
             .iter()
             .map(|&device| {
                 let result = peer(workload, plan.on(device), args.peer_threads(), device)
                     .inspect_err(|e| {
-                        eprintln!("{} ({device}): PyTorch peer failed: {e}", workload.name)
+                        eprintln!(
+                            "{} ({}): PyTorch peer failed: {e}",
+                            workload.name,
+                            device.name()
+                        )
                     })
                     .ok();
                 (device, result)
@@ -499,11 +524,11 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                     implementation,
                     workload.batch_size,
                     device,
-                    plan.on(peer_device(backend)),
+                    plan.on(PeerDevice::of(backend)),
                 )?;
                 let peer_result = peer_results
                     .iter()
-                    .find(|(d, _)| *d == peer_device(backend))
+                    .find(|(d, _)| *d == PeerDevice::of(backend))
                     .and_then(|(_, r)| r.as_ref());
                 let rate = median(measured.rates);
                 let row = BenchRow {
