@@ -13,9 +13,9 @@ use deepzero_vision::tasks::recipes as vision;
 use crate::error::CliError;
 use crate::recipe::{Recipe, entry};
 use crate::tasks::{
-    BertClassifyTask, CaptionTask, ClipTask, DetectTask, GenerateTask, GraphTask, ImageNetTask,
-    ImageTask, PretrainTask, RecsysTask, RegressionTask, SegmentTask, TagTask, TextTask,
-    TranslateTask,
+    BertClassifyTask, BertTagTask, CaptionTask, ClipTask, DetectTask, GenerateTask, GraphTask,
+    ImageNetTask, ImageTask, PretrainTask, RecsysTask, RegressionTask, SegmentTask, TagTask,
+    TextTask, TranslateTask,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
@@ -64,6 +64,7 @@ pub fn all() -> Vec<Recipe> {
                 .into_iter()
                 .map(|r| entry(r, BertClassifyTask)),
         );
+        all.extend(bert::ner().into_iter().map(|r| entry(r, BertTagTask)));
     }
     // Recommenders (chapter 5) and graphs (1.3.4): the libraries hold their recipes' settings.
     for &name in deepzero_recsys::tasks::RECIPES {

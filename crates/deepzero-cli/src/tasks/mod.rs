@@ -18,7 +18,7 @@ pub mod zoo;
 
 use std::path::{Path, PathBuf};
 
-pub use bert::{BertClassifyTask, PretrainTask};
+pub use bert::{BertClassifyTask, BertTagTask, PretrainTask};
 pub use detect::DetectTask;
 pub use graph::GraphTask;
 pub use image::{ImageNetTask, ImageTask};

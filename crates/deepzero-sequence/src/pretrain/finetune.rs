@@ -44,7 +44,7 @@ use serde_json::json;
 
 use super::classifier::BertClassifier;
 use super::corpus::Language;
-use super::model::BertConfig;
+use super::model::{BertConfig, BertEncoder};
 use super::optim::float_params;
 use super::task::{PretrainRunInfo, Specials};
 use crate::tasks::classify::split_train_test;
@@ -69,7 +69,8 @@ pub enum FinetuneMode {
 }
 
 impl FinetuneMode {
-    fn name(&self) -> String {
+    /// How a run's first line names it: `full`, `frozen encoder`, `LoRA r=8 alpha=16`.
+    pub fn name(&self) -> String {
         match self {
             Self::Full => "full".into(),
             Self::Frozen => "frozen encoder".into(),
@@ -120,40 +121,13 @@ impl FinetuneSpec {
 
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), TaskError> {
-        if !(self.label_fraction > 0.0 && self.label_fraction <= 1.0) {
-            return Err(TaskError::invalid(format!(
-                "the label fraction must be in (0, 1], got {}",
-                self.label_fraction
-            )));
-        }
-        if self.max_len < 3 {
-            return Err(TaskError::invalid("max_len must be at least 3"));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(TaskError::invalid(format!(
-                "dropout must be in [0, 1), got {}",
-                self.dropout
-            )));
-        }
-        if let FinetuneMode::Lora { rank, alpha } = self.mode {
-            if rank == 0 {
-                return Err(TaskError::invalid("the LoRA rank must be at least 1"));
-            }
-            if !(alpha.is_finite() && alpha > 0.0) {
-                return Err(TaskError::invalid("the LoRA alpha must be positive"));
-            }
-            if self.from.is_none() {
-                return Err(TaskError::invalid(
-                    "LoRA adapts a pre-trained encoder: give the pre-training run (--from RUN)",
-                ));
-            }
-        }
-        if self.mode == FinetuneMode::Frozen && self.from.is_none() {
-            return Err(TaskError::invalid(
-                "a frozen encoder needs a pre-trained one (--from RUN)",
-            ));
-        }
-        Ok(())
+        check_settings(
+            self.label_fraction,
+            self.max_len,
+            self.dropout,
+            self.mode,
+            self.from.is_some(),
+        )
     }
 
     fn language(&self) -> Language {
@@ -162,6 +136,53 @@ impl FinetuneSpec {
             _ => Language::En,
         }
     }
+}
+
+/// The checks every fine-tuning spec shares (classification here, token classification in
+/// [`super::ner`]): a label fraction in (0, 1], room for `[CLS] x [SEP]`, a dropout in [0, 1),
+/// a positive LoRA rank and alpha, and a pre-trained encoder (`has_from`) for the frozen and
+/// LoRA modes.
+pub fn check_settings(
+    label_fraction: f64,
+    max_len: usize,
+    dropout: f64,
+    mode: FinetuneMode,
+    has_from: bool,
+) -> Result<(), TaskError> {
+    if !(label_fraction > 0.0 && label_fraction <= 1.0) {
+        return Err(TaskError::invalid(format!(
+            "the label fraction must be in (0, 1], got {}",
+            label_fraction
+        )));
+    }
+    if max_len < 3 {
+        return Err(TaskError::invalid("max_len must be at least 3"));
+    }
+    if !(0.0..1.0).contains(&dropout) {
+        return Err(TaskError::invalid(format!(
+            "dropout must be in [0, 1), got {}",
+            dropout
+        )));
+    }
+    if let FinetuneMode::Lora { rank, alpha } = mode {
+        if rank == 0 {
+            return Err(TaskError::invalid("the LoRA rank must be at least 1"));
+        }
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(TaskError::invalid("the LoRA alpha must be positive"));
+        }
+        if !has_from {
+            return Err(TaskError::invalid(
+                "LoRA adapts a pre-trained encoder: give the pre-training run (--from RUN)",
+            ));
+        }
+    }
+    if mode == FinetuneMode::Frozen && !has_from {
+        return Err(TaskError::invalid(
+            "a frozen encoder needs a pre-trained one (--from RUN)",
+        ));
+    }
+    Ok(())
 }
 
 /// The current version of [`FinetuneRunInfo`]'s format.
@@ -214,30 +235,17 @@ deepzero_train::impl_run_info!(FinetuneRunInfo, RUN_VERSION);
 impl FinetuneRunInfo {
     /// Reads `DIR/run.json`, checking its kind and, when given, the recipe.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        #[derive(Deserialize)]
-        struct Kind {
-            recipe: String,
-            #[serde(default)]
-            kind: Option<String>,
-        }
-        let kind: Kind = deepzero_train::run_folder::read_run_json(dir)?;
-        if kind.kind.as_deref() != Some(KIND) {
-            return Err(TaskError::invalid(format!(
-                "{} is a run of `{}`, not a fine-tuned BERT classifier",
-                dir.display(),
-                kind.recipe
-            )));
-        }
+        require_kind(dir, KIND, "a fine-tuned BERT classifier")?;
         load_run_info(dir, recipe)
     }
 
     fn load_vocab(&self, dir: &Path) -> Result<Vocab, TaskError> {
-        let path = deepzero_train::run_file(dir, &self.vocab_file)?;
-        let vocab = Vocab::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
-        vocab
-            .check_matches(self.vocab_size, self.vocab_fingerprint)
-            .map_err(|e| TaskError::invalid(format!("{}: {e}", path.display())))?;
-        Ok(vocab)
+        load_checked_vocab(
+            dir,
+            &self.vocab_file,
+            self.vocab_size,
+            self.vocab_fingerprint,
+        )
     }
 
     /// The trained (merged) classifier of the run in `dir`.
@@ -252,6 +260,42 @@ impl FinetuneRunInfo {
         );
         Ok(load_model(model, &model_file(dir)?)?)
     }
+}
+
+/// Checks that `DIR/run.json` is of `kind`: one line naming the run's recipe and `what` was
+/// expected otherwise.
+pub(crate) fn require_kind(dir: &Path, kind: &str, what: &str) -> Result<(), TaskError> {
+    #[derive(Deserialize)]
+    struct Kind {
+        recipe: String,
+        #[serde(default)]
+        kind: Option<String>,
+    }
+    let found: Kind = deepzero_train::run_folder::read_run_json(dir)?;
+    if found.kind.as_deref() != Some(kind) {
+        return Err(TaskError::invalid(format!(
+            "{} is a run of `{}`, not {what}",
+            dir.display(),
+            found.recipe
+        )));
+    }
+    Ok(())
+}
+
+/// The vocabulary file `file` of the run in `dir`, checked against the size and fingerprint
+/// its run.json records.
+pub(crate) fn load_checked_vocab(
+    dir: &Path,
+    file: &str,
+    size: usize,
+    fingerprint: u64,
+) -> Result<Vocab, TaskError> {
+    let path = deepzero_train::run_file(dir, file)?;
+    let vocab = Vocab::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
+    vocab
+        .check_matches(size, fingerprint)
+        .map_err(|e| TaskError::invalid(format!("{}: {e}", path.display())))?;
+    Ok(vocab)
 }
 
 fn corpus_name(corpus: TextCorpus) -> &'static str {
@@ -321,6 +365,28 @@ fn keep_fraction(
     kept.into_iter().map(|p| indices[p]).collect()
 }
 
+/// Reads the pre-training run in `from` and checks that it was pre-trained on `language`, the
+/// language of `corpus` (named in the error).
+///
+/// # Errors
+/// One line: not a pre-training run, or another language.
+pub fn check_language(
+    from: &Path,
+    language: Language,
+    corpus: &str,
+) -> Result<PretrainRunInfo, TaskError> {
+    let info = PretrainRunInfo::load(from, None)?;
+    if info.language != language {
+        return Err(TaskError::invalid(format!(
+            "{} was pre-trained on {:?} text with a {}-token vocabulary; {corpus} is {language:?}",
+            from.display(),
+            info.language,
+            info.vocab_size,
+        )));
+    }
+    Ok(info)
+}
+
 /// Reads the pre-training run in `from` and checks it may start a run on `spec.corpus` with
 /// `seed`.
 ///
@@ -331,18 +397,8 @@ pub fn check_pretrained(
     spec: &FinetuneSpec,
     seed: u64,
 ) -> Result<PretrainRunInfo, TaskError> {
-    let info = PretrainRunInfo::load(from, None)?;
-    if info.language != spec.language() {
-        return Err(TaskError::invalid(format!(
-            "{} was pre-trained on {:?} text with a {}-token vocabulary; {} is {:?}",
-            from.display(),
-            info.language,
-            info.vocab_size,
-            corpus_name(spec.corpus),
-            spec.language()
-        )));
-    }
     let name = corpus_name(spec.corpus);
+    let info = check_language(from, spec.language(), name)?;
     if info.sources.iter().any(|s| s.source == name) && info.split_seed != seed {
         return Err(TaskError::invalid(format!(
             "{} read {name} split with seed {}, this run splits it with seed {seed}: its pre-training has seen this run's test documents (use --seed {})",
@@ -355,33 +411,41 @@ pub fn check_pretrained(
 }
 
 /// The encoder's projection weights that LoRA adapts: every matrix inside the layers
-/// (attention `query`/`key`/`value`/`output`, feed-forward `linear_inner`/`linear_outer`).
-pub fn lora_targets(model: &BertClassifier) -> Vec<String> {
-    float_params(&model.bert)
+/// (attention `query`/`key`/`value`/`output`, feed-forward `linear_inner`/`linear_outer`),
+/// as paths inside the encoder.
+pub fn encoder_lora_targets(bert: &BertEncoder) -> Vec<String> {
+    float_params(bert)
         .into_iter()
         .filter(|p| p.rank == 2 && p.path.contains("layers") && !p.path.contains("lora"))
         .map(|p| p.path)
         .collect()
 }
 
+/// The classifier's LoRA targets ([`encoder_lora_targets`] of its encoder).
+pub fn lora_targets(model: &BertClassifier) -> Vec<String> {
+    encoder_lora_targets(&model.bert)
+}
+
+/// Applies `mode` to an encoder: unchanged (full), frozen, or frozen with LoRA adapters on its
+/// projections. Whatever head sits on it keeps training: the classifier here, the token
+/// classifier of [`super::ner`].
+pub fn adapt_encoder(bert: BertEncoder, mode: FinetuneMode) -> BertEncoder {
+    match mode {
+        FinetuneMode::Full => bert,
+        FinetuneMode::Frozen => bert.freeze(),
+        FinetuneMode::Lora { rank, alpha } => {
+            let targets = ParamGroup::from_paths(encoder_lora_targets(&bert));
+            bert.freeze()
+                .apply_lora(Lora::new(rank, alpha).set_param_group(targets))
+        }
+    }
+}
+
 /// Applies `mode` to `model`: freezes the encoder, or attaches LoRA adapters to its
 /// projections and freezes the rest of it; the head always trains.
 pub fn apply_mode(mut model: BertClassifier, mode: FinetuneMode) -> BertClassifier {
-    match mode {
-        FinetuneMode::Full => model,
-        FinetuneMode::Frozen => {
-            model.bert = model.bert.freeze();
-            model
-        }
-        FinetuneMode::Lora { rank, alpha } => {
-            let targets = ParamGroup::from_paths(lora_targets(&model));
-            model.bert = model
-                .bert
-                .freeze()
-                .apply_lora(Lora::new(rank, alpha).set_param_group(targets));
-            model
-        }
-    }
+    model.bert = adapt_encoder(model.bert, mode);
+    model
 }
 
 /// Values that receive gradients (what the optimiser trains).

@@ -11,7 +11,9 @@
 //! | pre-training task | `task.rs` | [`PretrainSpec`] → [`train`]: gradient accumulation, clipping, warm-up + cosine, checkpoints and `--resume` |
 //! | classifier | `classifier.rs` | [`BertClassifier`]: the encoder, masked mean pooling, a linear head |
 //! | few-label picture | `curve.rs` | [`curve::few_label_svg`]: test accuracy against the fraction of labels, one line per way of training |
+//! | token classifier | `token_classifier.rs` | [`BertTokenClassifier`]: one tag per token from the encoder's vectors, a softmax or a CRF on top |
 //! | fine-tuning task | `finetune.rs` | [`FinetuneSpec`] → [`finetune::train`]: `--from RUN`, full / frozen / LoRA ([`FinetuneMode`]), label fractions, LoRA merged for inference |
+//! | NER task | `ner.rs` | [`BertNerSpec`] → [`ner::train`]: People's Daily and WNUT-17 on the encoder, `--from RUN` or from scratch, the same three modes, CRF or not; seqeval entity F1 |
 //!
 //! ```no_run
 //! use deepzero_sequence::pretrain::{self, PretrainSpec};
@@ -36,14 +38,18 @@ pub mod curve;
 pub mod finetune;
 pub mod masking;
 pub mod model;
+pub mod ner;
 pub mod optim;
 pub mod recipes;
 pub mod task;
+pub mod token_classifier;
 
 pub use classifier::BertClassifier;
 pub use corpus::{Language, PretrainSource, SourceStats, load_documents};
 pub use finetune::{FinetuneMode, FinetuneRunInfo, FinetuneSpec};
 pub use masking::{MaskedSequence, MaskingConfig, SpecialTokens, mask_sequence};
 pub use model::{BertConfig, BertEncoder, BertForMaskedLm, MlmBatch, MlmHead};
+pub use ner::{BertNerSpec, BertTaggerInfo};
 pub use optim::{adamw_excluding_norms_and_biases, clip_grad_norm, float_params, grad_norm};
 pub use task::{PretrainRunInfo, PretrainSpec, Specials, train};
+pub use token_classifier::{BertTokenClassifier, TokenBatch};

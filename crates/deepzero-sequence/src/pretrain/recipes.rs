@@ -7,7 +7,9 @@ use deepzero_train::{FitConfig, Recipe};
 
 use super::finetune::FinetuneSpec;
 use super::model::BertConfig;
+use super::ner::BertNerSpec;
 use super::task::PretrainSpec;
+use crate::tasks::tag::NerCorpus;
 
 /// The encoder shape of the English and Chinese pre-training recipes (and of the from-scratch
 /// baselines): 2 layers of width 128, 4 heads, 512 feed-forward, 128 tokens.
@@ -74,6 +76,34 @@ pub fn finetune() -> Vec<Recipe<FinetuneSpec>> {
             "Chinese review sentiment with a BERT-style character encoder: fine-tuned --from zh-bert-pretrain or from scratch",
             spec(TextCorpus::ChineseSentiment),
             fit,
+        ),
+    ]
+}
+
+/// Named-entity recognition on a BERT-style encoder: `deepzero finetune RECIPE --from RUN`
+/// (full, `--freeze backbone`, `--lora R`) or `deepzero train RECIPE` from scratch; `--crf`
+/// puts a CRF on the tag scores (default: a softmax per token).
+pub fn ner() -> Vec<Recipe<BertNerSpec>> {
+    let spec = |corpus| BertNerSpec {
+        scratch: small_encoder(),
+        ..BertNerSpec::new(corpus)
+    };
+    vec![
+        Recipe::new(
+            "peoples-daily-bert-ner",
+            "4.3",
+            "character NER (PER/LOC/ORG) on People's Daily with a BERT-style encoder: fine-tuned --from zh-bert-pretrain or from scratch; --crf adds a CRF",
+            spec(NerCorpus::PeoplesDaily),
+            FitConfig::recipe(3, 32, 5e-4, OptimizerKind::AdamW, warmup_cosine(200))
+                .with_weight_decay(0.01),
+        ),
+        Recipe::new(
+            "wnut17-bert-ner",
+            "4.3",
+            "word NER (6 emerging-entity types) on WNUT-17 with a BERT-style encoder: fine-tuned --from en-bert-pretrain or from scratch; --crf adds a CRF",
+            spec(NerCorpus::Wnut17),
+            FitConfig::recipe(10, 16, 5e-4, OptimizerKind::AdamW, warmup_cosine(100))
+                .with_weight_decay(0.01),
         ),
     ]
 }

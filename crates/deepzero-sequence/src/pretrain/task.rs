@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::corpus::{Language, PretrainSource, SourceStats, load_documents};
+use super::finetune::{load_checked_vocab, require_kind};
 use super::masking::{MaskingConfig, SpecialTokens, mask_sequence};
 use super::model::{BertConfig, BertForMaskedLm, MlmBatch};
 use super::optim::{adamw_excluding_norms_and_biases, clip_grad_norm};
@@ -222,31 +223,22 @@ impl PretrainRunInfo {
     /// Reads the run.json of a pre-training run, with a one-line error for a run folder of
     /// another kind.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        #[derive(Deserialize)]
-        struct Kind {
-            recipe: String,
-            #[serde(default)]
-            kind: Option<String>,
-        }
-        let kind: Kind = deepzero_train::run_folder::read_run_json(dir)?;
-        if kind.kind.as_deref() != Some(KIND) {
-            return Err(TaskError::invalid(format!(
-                "{} is a run of `{}`, not a BERT pre-training run (zh-bert-pretrain, en-bert-pretrain)",
-                dir.display(),
-                kind.recipe
-            )));
-        }
+        require_kind(
+            dir,
+            KIND,
+            "a BERT pre-training run (zh-bert-pretrain, en-bert-pretrain)",
+        )?;
         load_run_info(dir, recipe)
     }
 
     /// The run's vocabulary, checked against run.json.
     pub fn load_vocab(&self, dir: &Path) -> Result<Vocab, TaskError> {
-        let path = deepzero_train::run_file(dir, &self.vocab_file)?;
-        let vocab = Vocab::load(&path).map_err(|e| TaskError::invalid(e.to_string()))?;
-        vocab
-            .check_matches(self.vocab_size, self.vocab_fingerprint)
-            .map_err(|e| TaskError::invalid(format!("{}: {e}", path.display())))?;
-        Ok(vocab)
+        load_checked_vocab(
+            dir,
+            &self.vocab_file,
+            self.vocab_size,
+            self.vocab_fingerprint,
+        )
     }
 
     /// The trained model of the run in `dir`.

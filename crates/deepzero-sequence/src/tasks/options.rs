@@ -23,7 +23,7 @@ use super::TextEncoderKind;
 use super::classify::ClassifySpec;
 use super::generate::GenerateSpec;
 use super::translate::TranslateSpec;
-use crate::pretrain::{FinetuneSpec, PretrainSpec};
+use crate::pretrain::{BertNerSpec, FinetuneSpec, PretrainSpec};
 
 /// Options of the text recipes (classification; `max_len` also NER, translation, generation).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,10 +62,17 @@ pub struct TextOptions {
     /// spam-lstm: drop every mail header except Subject (default: keep all headers).
     #[cfg_attr(feature = "clap", arg(long))]
     pub strip_headers: bool,
-    /// bbc-bert, chinese-sentiment-bert: train on this fraction of the training labels
+    /// bbc-bert, chinese-sentiment-bert, the BERT taggers: train on this fraction of the training labels
     /// (stratified, seeded; the test split is unchanged), e.g. 0.1.
     #[cfg_attr(feature = "clap", arg(long, value_name = "F"))]
     pub label_fraction: Option<f64>,
+    /// peoples-daily-bert-ner, wnut17-bert-ner: a CRF on the tag scores (Viterbi decoding);
+    /// `--crf false` for a softmax per token (default: the recipe's, no CRF).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")
+    )]
+    pub crf: Option<bool>,
     /// shakespeare-lstm, shakespeare-gpt (and BERT pre-training): training steps per epoch
     /// (each a batch of random windows; default: the recipe's). Their block size is --max-len.
     #[cfg_attr(
@@ -98,6 +105,16 @@ impl TextOptions {
         if let Some((flag, _)) = given.filter(|_| !classifier) {
             return Err(TaskError::invalid(format!(
                 "{flag} applies to the text-classification recipes, not to {recipe}"
+            )));
+        }
+        let tagger = || {
+            crate::pretrain::recipes::ner()
+                .iter()
+                .any(|r| r.name == recipe)
+        };
+        if self.crf.is_some() && !tagger() {
+            return Err(TaskError::invalid(format!(
+                "--crf applies to the BERT taggers (peoples-daily-bert-ner, wnut17-bert-ner), not to {recipe}"
             )));
         }
         let counts = [
@@ -167,6 +184,18 @@ impl TextOptions {
         }
     }
 
+    /// The BERT tagger spec `d` with these options.
+    pub fn bert_ner(&self, d: &BertNerSpec) -> BertNerSpec {
+        BertNerSpec {
+            max_len: self.max_len.unwrap_or(d.max_len),
+            dropout: self.dropout.unwrap_or(d.dropout),
+            min_freq: self.min_freq.unwrap_or(d.min_freq),
+            label_fraction: self.label_fraction.unwrap_or(d.label_fraction),
+            crf: self.crf.unwrap_or(d.crf),
+            ..d.clone()
+        }
+    }
+
     /// The translation spec `d` with these options; `own_schedule`: the learning-rate
     /// schedule is chosen elsewhere, so the recipe's warm-up is dropped.
     pub fn translate(&self, d: &TranslateSpec, own_schedule: bool) -> TranslateSpec {
@@ -225,6 +254,21 @@ mod tests {
         let spec = lm_options.generate(&lm);
         assert_eq!((spec.block_size, spec.steps_per_epoch), (16, 3));
         assert_eq!(spec.d_model, lm.d_model);
+
+        let ner = crate::pretrain::recipes::ner()
+            .into_iter()
+            .next()
+            .unwrap()
+            .spec;
+        assert!(!ner.crf);
+        let with_crf = TextOptions {
+            crf: Some(true),
+            label_fraction: Some(0.1),
+            ..TextOptions::default()
+        };
+        let spec = with_crf.bert_ner(&ner);
+        assert!(spec.crf);
+        assert_eq!((spec.label_fraction, spec.max_len), (0.1, ner.max_len));
 
         let tr = recipes::translate().into_iter().next().unwrap().spec;
         assert_eq!(
@@ -310,5 +354,15 @@ mod tests {
             ..TextOptions::default()
         };
         assert!(shared.check("r", false).is_ok());
+        let crf = TextOptions {
+            crf: Some(true),
+            ..TextOptions::default()
+        };
+        assert!(crf.check("wnut17-bert-ner", true).is_ok());
+        let err = crf.check("bbc-bert", true).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--crf applies to the BERT taggers"),
+            "{err}"
+        );
     }
 }

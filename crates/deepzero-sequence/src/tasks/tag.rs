@@ -242,7 +242,7 @@ pub(crate) struct NerData {
     pub(crate) train: Vec<TaggedSentence>,
     pub(crate) valid: Vec<TaggedSentence>,
     pub(crate) test: Vec<TaggedSentence>,
-    source: String,
+    pub(crate) source: String,
 }
 
 fn read_text(path: &Path) -> Result<String, TaskError> {
@@ -409,7 +409,7 @@ fn tag_sentences(
     out
 }
 
-fn report_json(report: &EntityReport) -> serde_json::Value {
+pub(crate) fn report_json(report: &EntityReport) -> serde_json::Value {
     json!({
         "f1": report.micro.f1,
         "precision": report.micro.precision,
