@@ -281,14 +281,37 @@ pub fn load_torchvision<M: Module>(model: M, path: &Path) -> Result<M, ImportErr
 /// As [`load_torchvision`]; with `allow_partial`, only for unreadable files and for tensors
 /// of the wrong kind or with unreadable data.
 pub fn load_torchvision_with<M: Module>(
-    mut model: M,
+    model: M,
     path: &Path,
     options: &ImportOptions,
 ) -> Result<(M, ImportReport), ImportError> {
+    load_torchvision_remapped(model, path, options, &[])
+}
+
+/// [`load_torchvision_with`] with further key remaps `(regex, replacement)`, applied after
+/// [`KEY_REMAPS`] (a model whose layout differs from the file's in known places, as the Faster
+/// R-CNN import's `inner_blocks.<i>.0.` → `inner_blocks.<i>.`).
+///
+/// # Errors
+/// As [`load_torchvision_with`].
+///
+/// # Panics
+/// If a pattern of `extra_remaps` is not a valid regex (they are the caller's constants).
+pub fn load_torchvision_remapped<M: Module>(
+    mut model: M,
+    path: &Path,
+    options: &ImportOptions,
+    extra_remaps: &[(&str, &str)],
+) -> Result<(M, ImportReport), ImportError> {
     let format = WeightFormat::detect(path)?;
-    let remapper =
-        KeyRemapper::from_patterns(KEY_REMAPS.iter().map(|&(from, to, _)| (from, to)).collect())
-            .expect("the remap patterns are valid regexes");
+    let remapper = KeyRemapper::from_patterns(
+        KEY_REMAPS
+            .iter()
+            .map(|&(from, to, _)| (from, to))
+            .chain(extra_remaps.iter().copied())
+            .collect(),
+    )
+    .expect("the remap patterns are valid regexes");
     let read_error = |message: String| ImportError::Io {
         path: path.to_path_buf(),
         message,

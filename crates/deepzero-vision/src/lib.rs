@@ -82,5 +82,6 @@ pub use classify::zoo::vgg::{
 pub use classify::{Architecture, ImageClassifier, ImageModel};
 pub use imagenet::{EvalTransform, IMAGENET_MEAN, IMAGENET_STD, imagenet_classes};
 pub use import::{
-    ImportError, ImportOptions, ImportReport, WeightFormat, load_torchvision, load_torchvision_with,
+    ImportError, ImportOptions, ImportReport, WeightFormat, load_torchvision,
+    load_torchvision_remapped, load_torchvision_with,
 };
