@@ -435,4 +435,95 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_losses_train_a_tiny_model_to_find_two_objects() {
+        use super::super::boxes::iou;
+        use burn::optim::{AdamConfig, GradientsParams};
+        use rand::SeedableRng;
+        use rand::rngs::StdRng;
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let mut rng = StdRng::seed_from_u64(3);
+        // Two 64×64 images, one coloured square each: class 1 red, class 2 green.
+        let objects: [(Bbox, usize, [f32; 3]); 2] = [
+            ([8.0, 10.0, 32.0, 34.0], 1, [1.0, 0.1, 0.1]),
+            ([30.0, 24.0, 58.0, 50.0], 2, [0.1, 1.0, 0.1]),
+        ];
+        let picture = |(b, _, colour): &(Bbox, usize, [f32; 3]), device: &Device| {
+            let mut pixels = vec![0.3f32; 3 * 64 * 64];
+            for (c, &v) in colour.iter().enumerate() {
+                for y in b[1] as usize..b[3] as usize {
+                    for x in b[0] as usize..b[2] as usize {
+                        pixels[(c * 64 + y) * 64 + x] = v;
+                    }
+                }
+            }
+            Tensor::<3>::from_data(TensorData::new(pixels, [3, 64, 64]), device)
+        };
+        let images: Vec<Tensor<3>> = objects.iter().map(|o| picture(o, &device)).collect();
+        let targets: Vec<(Vec<Bbox>, Vec<usize>)> = objects
+            .iter()
+            .map(|(b, c, _)| (vec![*b], vec![*c]))
+            .collect();
+        let mut model = tiny_config()
+            .with_rpn(
+                RpnConfig::new()
+                    .with_pre_nms_top_n_train(200)
+                    .with_post_nms_top_n_train(100)
+                    .with_pre_nms_top_n_test(200)
+                    .with_post_nms_top_n_test(50),
+            )
+            .with_roi_heads(
+                RoiHeadsConfig::new()
+                    .with_representation_size(32)
+                    .with_batch_size_per_image(64),
+            )
+            .with_trainable_backbone_layers(5)
+            .init(&device);
+        let mut optim = AdamConfig::new().init();
+        let mut totals = Vec::new();
+        for _ in 0..STEPS {
+            let loss = model.loss(&images, &targets, &mut rng).total();
+            totals.push(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(LEARNING_RATE, model, grads);
+        }
+        let first = totals[..5].iter().sum::<f32>() / 5.0;
+        let last = totals[STEPS - 5..].iter().sum::<f32>() / 5.0;
+        eprintln!("total loss, mean of 5 steps: {first:.3} → {last:.3}");
+        assert!(last < 0.1 * first, "loss {first} → {last}");
+        let inner = device.without_autodiff();
+        let model = model.valid();
+        let images: Vec<Tensor<3>> = objects.iter().map(|o| picture(o, &inner)).collect();
+        for ((b, class, _), found) in objects.iter().zip(model.detect(&images)) {
+            let best = &found[0];
+            eprintln!(
+                "best: class {} score {:.3} IoU {:.3}",
+                best.class,
+                best.score,
+                iou(&best.bbox, b)
+            );
+            assert_eq!(best.class, *class);
+            assert!(iou(&best.bbox, b) > 0.5, "{:?} vs {b:?}", best.bbox);
+        }
+    }
+
+    const STEPS: usize = 200;
+    const LEARNING_RATE: f64 = 3e-3;
+
+    fn tiny_config() -> FasterRcnnConfig {
+        FasterRcnnConfig::new(
+            BackboneWithFpnConfig::new(
+                ResNetConfig::new(BlockKind::Bottleneck, [1, 1, 1, 1], 1).with_base_channels(4),
+            )
+            .with_out_channels(16),
+            3,
+        )
+        .with_transform(
+            RcnnTransformConfig::new()
+                .with_min_size(64)
+                .with_max_size(64),
+        )
+    }
 }
