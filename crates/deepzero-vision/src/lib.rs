@@ -44,7 +44,8 @@
 //! # Ok(()) }
 //! ```
 //! Object detection (chapter 3.2) is [`detect`]: box maths, NMS, RoIAlign, COCO/VOC metrics,
-//! detection data readers and a trainable YOLOv3-style detector, with the whole task in
+//! detection data readers, a trainable YOLOv3-style detector and torchvision's Faster R-CNN
+//! (`fasterrcnn_resnet50_fpn`, weights importable), with the YOLO task in
 //! [`tasks::detect`] (`examples/detect_digits.rs`).
 //!
 //! `examples/finetune_fashion.rs` pre-trains and fine-tunes on the shipped Fashion-MNIST sample.

@@ -47,7 +47,9 @@ pub struct MultiScaleRoiAlign {
 
 impl MultiScaleRoiAlign {
     /// Each map's scale, `2^round(log₂(h_map / H))` with `H` the tallest image of the batch
-    /// (torchvision's `_infer_scale`, which reads the height).
+    /// (torchvision's `_infer_scale`, which reads the height). torchvision works them out on
+    /// the first call and keeps them; here every call does, which gives the same powers of two
+    /// for any batch the transform pads to multiples of 32.
     pub fn scales(&self, features: &[Tensor<4>], image_sizes: &[[usize; 2]]) -> Vec<f32> {
         let tallest = image_sizes.iter().map(|s| s[0]).max().unwrap_or(1).max(1);
         features

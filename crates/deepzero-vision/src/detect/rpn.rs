@@ -1,6 +1,6 @@
 //! The region proposal network of Faster R-CNN (Ren, He, Girshick & Sun, "Faster R-CNN: towards
 //! real-time object detection with region proposal networks", NeurIPS 2015, §3.1), as torchvision
-//! builds it (`torchvision.models.detection.rpn`): an [`AnchorGenerator`] laying anchors over
+//! builds it (`torchvision.models.detection.rpn`): an [`AnchorGeneratorConfig`] laying anchors over
 //! every pyramid level, an [`RpnHead`] scoring and refining each anchor, the proposal filter of
 //! `RegionProposalNetwork.filter_proposals`, and the RPN loss.
 //!
