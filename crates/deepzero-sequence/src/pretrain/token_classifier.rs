@@ -392,6 +392,11 @@ mod tests {
                 model = optim.step(1e-2, model, grads);
             }
             let eval = model.valid();
+            if let Some(crf) = &eval.crf {
+                // The CRF trained along (its scores start at 0).
+                let moved: f32 = crf.transitions.val().abs().max().into_scalar();
+                assert!(moved > 1e-3, "{moved}");
+            }
             let paths = eval.decode(&TokenBatch::new(&items, &specials(), &Device::flex()));
             let predicted: Vec<Vec<String>> = paths
                 .iter()

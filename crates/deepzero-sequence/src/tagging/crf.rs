@@ -18,7 +18,7 @@
 //! every sequence has at least one real step. At a padded step `α` is carried over unchanged, so
 //! the padded part adds nothing to `log Z`, the gold score or the gradients.
 
-use burn::module::{Param, ParamId};
+use burn::module::Param;
 use burn::prelude::*;
 
 /// Configuration of a [`Crf`].
@@ -31,12 +31,17 @@ pub struct CrfConfig {
 impl CrfConfig {
     /// A CRF with all transition scores zero (a uniform prior over paths), as in PyTorch-CRF's
     /// common practice of learning them from scratch; the emissions break the symmetry.
+    ///
+    /// The scores are made with `Param::from_tensor`, which marks them trainable;
+    /// `Param::initialized` (used here before) leaves a plain tensor without gradients, so the
+    /// scores stayed 0 and the CRF was a per-token softmax (test
+    /// `the_scores_are_trainable_parameters`).
     pub fn init(&self, device: &Device) -> Crf {
         let k = self.num_tags;
         Crf {
-            transitions: Param::initialized(ParamId::new(), Tensor::zeros([k, k], device)),
-            start: Param::initialized(ParamId::new(), Tensor::zeros([k], device)),
-            end: Param::initialized(ParamId::new(), Tensor::zeros([k], device)),
+            transitions: Param::from_tensor(Tensor::zeros([k, k], device)),
+            start: Param::from_tensor(Tensor::zeros([k], device)),
+            end: Param::from_tensor(Tensor::zeros([k], device)),
         }
     }
 }
@@ -62,9 +67,9 @@ impl Crf {
     /// A CRF with the given scores (for tests and imported models).
     pub fn from_scores(transitions: Tensor<2>, start: Tensor<1>, end: Tensor<1>) -> Self {
         Self {
-            transitions: Param::initialized(ParamId::new(), transitions),
-            start: Param::initialized(ParamId::new(), start),
-            end: Param::initialized(ParamId::new(), end),
+            transitions: Param::from_tensor(transitions),
+            start: Param::from_tensor(start),
+            end: Param::from_tensor(end),
         }
     }
 
@@ -310,6 +315,32 @@ mod tests {
 
     fn emissions(e: &[f32], batch: usize, steps: usize, dev: &Device) -> Tensor<3> {
         Tensor::from_data(TensorData::new(e.to_vec(), [batch, steps, K]), dev)
+    }
+
+    /// Every score of the CRF receives a gradient (and an optimiser step moves it).
+    #[test]
+    fn the_scores_are_trainable_parameters() {
+        use burn::optim::{GradientsParams, SgdConfig};
+        let dev = device().autodiff();
+        let mut crf = CrfConfig::new(K).init(&dev);
+        assert_eq!(
+            deepzero_core::params::float_params(&crf).len(),
+            3,
+            "transitions, start, end"
+        );
+        assert!(crf.transitions.is_require_grad() && crf.start.is_require_grad());
+        assert!(crf.end.is_require_grad());
+        let e = Tensor::<3>::from_data([[[1.0, 0.0, -1.0], [0.5, 0.2, 0.1]]], &dev);
+        let tags = Tensor::<2, Int>::from_data([[2, 0]], &dev);
+        let loss = crf.nll(e, tags, None).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &crf);
+        let mut sgd = SgdConfig::new().init();
+        crf = sgd.step(0.5, crf, grads);
+        let moved: f32 = crf.transitions.val().abs().sum().into_scalar();
+        assert!(moved > 0.1, "{moved}");
+        // The gold transition 2 → 0 is made more likely.
+        let t: Vec<f32> = crf.transitions.val().to_data().iter::<f32>().collect();
+        assert!(t[2 * K] > 0.0, "{t:?}");
     }
 
     #[test]
