@@ -45,6 +45,18 @@ pub fn load_run_json<T: for<'de> Deserialize<'de>>(
     name: &str,
     name_of: impl Fn(&T) -> &str,
 ) -> Result<T, TaskError> {
+    // The recipe is checked before the whole file is read as a `T`: a run of another task
+    // (a BERT tagger's given to the BiLSTM tagger, say) lacks a `T`'s fields, and the error
+    // should name the recipe that made it, not the first missing field.
+    let any: Value = read_run_json(dir)?;
+    if let Some(trained_by) = any.get("recipe").and_then(Value::as_str)
+        && trained_by != name
+    {
+        return Err(TaskError::invalid(format!(
+            "run {} was trained by recipe `{trained_by}`, not `{name}`",
+            dir.display()
+        )));
+    }
     let info: T = read_run_json(dir)?;
     let trained_by = name_of(&info);
     if trained_by != name {
@@ -437,6 +449,27 @@ mod tests {
             .to_string();
         assert!(err.contains("trained by recipe `a`, not `b`"), "{err}");
         assert!(model_file(dir.path()).is_err());
+        // A run of another task, whose run.json lacks this task's fields, is named by its
+        // recipe rather than by the first missing field.
+        #[derive(Debug, Deserialize)]
+        struct Tagger {
+            #[allow(dead_code)]
+            vocab: Vec<String>,
+            recipe: String,
+        }
+        let other = r#"{"recipe":"peoples-daily-bert-ner","vocab_file":"vocab.txt"}"#;
+        std::fs::write(dir.path().join("run.json"), other).unwrap();
+        let err = load_run_json(dir.path(), "peoples-daily-ner", |i: &Tagger| &i.recipe)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("trained by recipe `peoples-daily-bert-ner`, not `peoples-daily-ner`"),
+            "{err}"
+        );
+        let err = load_run_json(dir.path(), "peoples-daily-bert-ner", |i: &Tagger| &i.recipe)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `vocab`"), "{err}");
     }
 
     #[derive(Debug, Deserialize)]
