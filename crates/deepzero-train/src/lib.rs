@@ -85,6 +85,7 @@ pub mod guard;
 pub mod lr_find;
 pub mod metrics_file;
 pub mod options;
+pub mod panic;
 pub mod plot;
 pub mod progress;
 pub mod regression;
@@ -111,5 +112,5 @@ pub use run_folder::{
 };
 pub use source::{BatchSource, DatasetBatches};
 pub use step::{ClassificationStep, Supervised};
-pub use task::{Recipe, RunSettings, TaskError};
+pub use task::{Recipe, RunSettings, Task, TaskError};
 pub use trainer::Trainer;

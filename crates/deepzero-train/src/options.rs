@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use deepzero_core::{LrSchedule, OptimizerKind};
 
 use crate::device::Backend;
+use crate::tune::TrialParams;
 use crate::{EarlyStop, FitConfig, RunSettings, TaskError};
 
 /// The settings of one training run that a person may give, each overriding the recipe's.
@@ -153,6 +154,21 @@ impl RunOptions {
             eval_batch_size: self.batch_size,
             data_fingerprint: None,
         })
+    }
+
+    /// Refuses a trial of a model search that searches a training setting also given here
+    /// (`--lr`, `--batch-size`, `--weight-decay`, `--optimizer`, `--schedule`).
+    ///
+    /// # Errors
+    /// [`TaskError::Invalid`] naming the first such option.
+    pub fn refuse_searched(&self, params: &TrialParams) -> Result<(), TaskError> {
+        params.refuse_given(&[
+            ("lr", self.lr.is_some()),
+            ("batch-size", self.batch_size.is_some()),
+            ("weight-decay", self.weight_decay.is_some()),
+            ("optimizer", self.optimizer.is_some()),
+            ("schedule", self.schedule.is_some()),
+        ])
     }
 
     /// Checks the values for recipe `name`, which `needs_data` a data folder.

@@ -286,3 +286,13 @@ pub fn evaluate_run(
     write_json_atomic(&out.join("metrics.json"), &metrics)?;
     Ok(metrics)
 }
+
+impl crate::Task for RegressionKind {
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError> {
+        train(*self, settings).map(drop)
+    }
+
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError> {
+        evaluate_run(*self, run, settings).map(drop)
+    }
+}

@@ -70,6 +70,24 @@ impl TaskError {
     }
 }
 
+/// A task's spec that trains a run and evaluates one: what lets a front end (the `deepzero`
+/// command's recipe registry) train and evaluate every such recipe the same way. Each task
+/// module implements it with its own `train` and `evaluate_run`, dropping what they return
+/// (the figures are in the run folder's `metrics.json`).
+pub trait Task {
+    /// Trains a run into `settings.out`.
+    ///
+    /// # Errors
+    /// Those of the task's `train`.
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError>;
+
+    /// Evaluates the run in `run` on the test split, writing the figures into `settings.out`.
+    ///
+    /// # Errors
+    /// Those of the task's `evaluate_run`.
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError>;
+}
+
 /// A named, ready-made configuration of a task, with the training settings it was measured
 /// with: what the `deepzero` CLI lists and trains, and a starting point for a program.
 #[derive(Clone, Debug)]
