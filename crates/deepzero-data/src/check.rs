@@ -760,6 +760,114 @@ pub fn quarantine(report: &CheckReport, to: &Path) -> Result<Vec<(PathBuf, PathB
     Ok(moved)
 }
 
+/// A whole check as a person asks for it: the folder, where the report goes, the thresholds,
+/// and whether to quarantine what is found. With the `clap` feature it is the option group of
+/// `deepzero data check`.
+///
+/// ```no_run
+/// use deepzero_data::check::CheckRequest;
+///
+/// let request = CheckRequest { fix: true, ..CheckRequest::new("data/cats-dogs") };
+/// let report = request.check()?; // writes data-check/report.md and report.png
+/// println!("{}", request.describe(&report));
+/// if let Some(moved) = request.fix(&report)? {
+///     println!("{moved}"); // "moved N files to data/cats-dogs-quarantine"
+/// }
+/// # Ok::<(), deepzero_data::DataError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct CheckRequest {
+    /// The dataset folder.
+    pub dir: PathBuf,
+    /// Folder for report.md and report.png.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value = "data-check", value_name = "DIR")
+    )]
+    pub out: PathBuf,
+    /// Move corrupt and non-image files and all but one copy of each duplicate into the
+    /// quarantine folder.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub fix: bool,
+    /// The quarantine folder (default: DIR-quarantine beside DIR).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
+    pub quarantine: Option<PathBuf>,
+    /// Near duplicates: difference hashes at most this many bits apart (0–64).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 4, value_name = "BITS"))]
+    pub near: u32,
+    /// Images wider or taller than this are reported as too large.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value_t = 16384, value_name = "PX")
+    )]
+    pub max_side: u32,
+}
+
+impl CheckRequest {
+    /// A check of `dir` with the command's defaults: the report into `data-check`, near
+    /// duplicates within 4 bits, no quarantine.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let defaults = CheckOptions::default();
+        Self {
+            dir: dir.into(),
+            out: PathBuf::from("data-check"),
+            fix: false,
+            quarantine: None,
+            near: defaults.near_distance,
+            max_side: defaults.max_side,
+        }
+    }
+
+    /// Checks the folder ([`check_folder`]) and writes the report into `out`
+    /// ([`write_report`]).
+    ///
+    /// # Errors
+    /// [`DataError::BadOption`] for `near` above 64, else those of [`check_folder`] and
+    /// [`write_report`].
+    pub fn check(&self) -> Result<CheckReport, DataError> {
+        if self.near > 64 {
+            return Err(DataError::BadOption("--near takes 0 to 64 bits".into()));
+        }
+        let options = CheckOptions {
+            near_distance: self.near,
+            max_side: self.max_side,
+            ..CheckOptions::default()
+        };
+        let report = check_folder(&self.dir, &options)?;
+        write_report(&report, &self.out)?;
+        Ok(report)
+    }
+
+    /// The lines a front end prints after [`check`](Self::check): the summary, each warning,
+    /// and where the report is.
+    pub fn describe(&self, report: &CheckReport) -> String {
+        let mut lines = vec![report.summary()];
+        lines.extend(report.warnings.iter().map(|w| format!("warning: {w}")));
+        lines.push(format!("report: {}", self.out.join("report.md").display()));
+        lines.join("\n")
+    }
+
+    /// With `fix`, moves what `report` found into the quarantine folder ([`quarantine`]) and
+    /// says how many files went where; without it, does nothing.
+    ///
+    /// # Errors
+    /// Those of [`quarantine`].
+    pub fn fix(&self, report: &CheckReport) -> Result<Option<String>, DataError> {
+        if !self.fix {
+            return Ok(None);
+        }
+        let to = self.quarantine.clone();
+        let to = to.unwrap_or_else(|| default_quarantine(&self.dir));
+        let moved = quarantine(report, &to)?;
+        Ok(Some(format!(
+            "moved {} files to {}",
+            moved.len(),
+            to.display()
+        )))
+    }
+}
+
 /// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed). In
 /// WebAssembly plotters draws text with the browser's fonts, and there is nothing to register.
 fn register_font() {
@@ -1163,6 +1271,45 @@ mod tests {
         assert!(matches!(err, DataError::EmptyFolder { .. }), "{err}");
         let err = check_folder(&empty.path().join("nope"), &CheckOptions::default()).unwrap_err();
         assert!(matches!(err, DataError::MissingDir { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_request_checks_reports_and_quarantines() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        save(&picture(1), &root.join("a/1.png"));
+        save(&picture(2), &root.join("b/2.png"));
+        std::fs::copy(root.join("a/1.png"), root.join("b/copy.png")).unwrap();
+        let request = CheckRequest {
+            out: dir.path().join("report"),
+            fix: true,
+            ..CheckRequest::new(&root)
+        };
+        let too_far = CheckRequest {
+            near: 65,
+            ..request.clone()
+        };
+        assert_eq!(
+            too_far.check().unwrap_err().to_string(),
+            "--near takes 0 to 64 bits"
+        );
+        let report = request.check().unwrap();
+        assert!(dir.path().join("report/report.md").is_file());
+        let text = request.describe(&report);
+        assert!(text.starts_with(&report.summary()), "{text}");
+        assert!(text.ends_with("report.md"), "{text}");
+        let moved = request.fix(&report).unwrap().unwrap();
+        let to = dir.path().join("data-quarantine");
+        assert_eq!(moved, format!("moved 1 files to {}", to.display()));
+        // One of the two copies stays, the other went to the quarantine.
+        let left = [root.join("a/1.png"), root.join("b/copy.png")];
+        assert_eq!(left.iter().filter(|p| p.exists()).count(), 1);
+        assert!(root.join("b/2.png").exists());
+        let no_fix = CheckRequest {
+            fix: false,
+            ..request
+        };
+        assert_eq!(no_fix.fix(&report).unwrap(), None);
     }
 
     #[test]

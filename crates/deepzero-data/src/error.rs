@@ -196,6 +196,10 @@ pub enum DataError {
     /// Arguments or in-memory data that do not fit together (no file involved).
     #[error("invalid data: {0}")]
     Invalid(String),
+
+    /// A request option out of its range; the message names the option (e.g. `--near`).
+    #[error("{0}")]
+    BadOption(String),
 }
 
 /// `error`'s message with every run of whitespace (newlines included) made one space.

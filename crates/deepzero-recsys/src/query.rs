@@ -2,11 +2,13 @@
 //! a new user's profile and rated items, or an item's neighbours) answered by
 //! [`Predictor::answer`]; and how runs' reports and recommendations print.
 //!
-//! With the `clap` feature [`RecommendQuery`] is the option group of `deepzero recommend` and
-//! `deepzero similar-items`.
+//! With the `clap` feature [`RecommendRequest`] (a recipe, its run and a [`RecommendQuery`])
+//! is the option group of `deepzero recommend` and `deepzero similar-items`.
 
 use std::fmt;
+use std::path::PathBuf;
 
+use burn::prelude::Device;
 use serde::Serialize;
 
 use crate::models::UserProfile;
@@ -38,6 +40,33 @@ pub struct RecommendQuery {
     /// How many items.
     #[cfg_attr(feature = "clap", arg(short, long, default_value_t = 10))]
     pub k: usize,
+}
+
+/// A query of the trained run of a recipe, as a front end takes it (with the `clap` feature,
+/// the arguments of `deepzero recommend` and `deepzero similar-items`).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct RecommendRequest {
+    /// Recipe name (ml100k-*).
+    pub recipe: String,
+    /// The run folder written by `deepzero train`.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub run: PathBuf,
+    /// Whom or what to recommend for.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub query: RecommendQuery,
+}
+
+impl RecommendRequest {
+    /// Loads the run onto `device` ([`Predictor::load_recipe`]) and answers the query
+    /// ([`Predictor::answer`]: the items most like `query.item` when `similar`).
+    ///
+    /// # Errors
+    /// As [`Predictor::load_recipe`] and [`Predictor::answer`].
+    pub fn answer(&self, similar: bool, device: &Device) -> Result<Answer> {
+        let predictor = Predictor::load_recipe(&self.run, &self.recipe, device)?;
+        predictor.answer(&self.query, similar)
+    }
 }
 
 /// What [`Predictor::answer`] found: the items, best first, and a note on how they were

@@ -254,6 +254,23 @@ pub fn recipe_description(name: &str) -> Option<&'static str> {
     })
 }
 
+/// The built-in recipes as a front end lists them (seed chapters 5.1–5.4), each spec being the
+/// recipe's name ([`TaskSpec::recipe`]). Their training settings are their own, so the
+/// [`FitConfig`](deepzero_train::FitConfig) of each is empty (no epochs, no batches).
+pub fn recipes() -> Vec<deepzero_train::Recipe<&'static str>> {
+    use deepzero_core::{LrSchedule, OptimizerKind};
+    let own =
+        deepzero_train::FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
+    RECIPES
+        .iter()
+        .map(|&name| {
+            let summary = recipe_description(name)
+                .unwrap_or("recommender on MovieLens-100k (docs/recsys.md)");
+            deepzero_train::Recipe::new(name, "5.1-5.4", summary, name, own.clone())
+        })
+        .collect()
+}
+
 impl TaskSpec {
     /// A spec from its parts (version and task filled in).
     pub fn new(recipe: &str, model: ModelSpec, protocol: Protocol, seed: u64) -> TaskSpec {
@@ -763,6 +780,40 @@ impl Drop for Staging {
             let _ = std::fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+/// [`train`] of recipe `name` ([`TaskSpec::recipe`]) with the settings of a run: its seed,
+/// data folder (required), run folder and device; `epochs`, when given, replaces the recipe's.
+///
+/// # Errors
+/// As [`TaskSpec::recipe`] and [`train`], and no data folder or device.
+pub fn train_run(
+    name: &str,
+    settings: &deepzero_train::RunSettings,
+    epochs: Option<usize>,
+) -> std::result::Result<TaskReport, deepzero_train::TaskError> {
+    let mut spec = TaskSpec::recipe(name)?.with_seed(settings.seed());
+    if let Some(epochs) = epochs {
+        spec = spec.with_epochs(epochs);
+    }
+    let data = settings.require_data_dir()?;
+    Ok(train(&spec, data, &settings.out, &settings.device()?)?)
+}
+
+/// [`evaluate`] of the run in `run_dir`, refusing a run of another recipe than `name`, on the
+/// data folder (required) and device of `settings`.
+///
+/// # Errors
+/// As [`Predictor::load_recipe`] and [`evaluate`], and no data folder or device.
+pub fn evaluate_run(
+    name: &str,
+    run_dir: &Path,
+    settings: &deepzero_train::RunSettings,
+) -> std::result::Result<TaskReport, deepzero_train::TaskError> {
+    let data = settings.require_data_dir()?;
+    let device = settings.device()?;
+    Predictor::load_recipe(run_dir, name, &device)?;
+    Ok(evaluate(run_dir, data, &device)?)
 }
 
 /// Runs `spec` on the MovieLens-layout folder `data_dir` and writes the run folder

@@ -1,6 +1,6 @@
 //! The server's settings as a person types them ([`ServeOptions`]: milliseconds, MiB, an
 //! address and a port), turned into a [`ServeConfig`]; and what the server says when it is
-//! ready ([`ready_message`]).
+//! ready ([`ready_message`]); [`ServeOptions::serve`] runs a server with them.
 //!
 //! With the `clap` feature [`ServeOptions`] is the option group of `deepzero serve`.
 //!
@@ -13,9 +13,12 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{BatchConfig, ModelInfo, ServeConfig};
+use burn::prelude::Device;
+
+use crate::{BatchConfig, ModelInfo, ServeConfig, ServeError, Server};
 
 /// Where to listen and how to batch and limit requests, in a person's units.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +87,25 @@ impl ServeOptions {
             workers: self.workers,
             ..ServeConfig::default()
         }
+    }
+}
+
+impl ServeOptions {
+    /// Loads the runs in `runs` onto `device` and serves them as these options say until
+    /// Ctrl-C or SIGTERM ([`Server::run_until_signal`]), handing [`ready_message`] to
+    /// `on_ready` once it listens.
+    ///
+    /// # Errors
+    /// As [`Server::load`] and [`Server::run_until_signal`].
+    pub fn serve(
+        &self,
+        runs: &[PathBuf],
+        device: &Device,
+        on_ready: impl FnOnce(String),
+    ) -> Result<(), ServeError> {
+        let server = Server::load(runs, self.config(), device)?;
+        let models = server.models();
+        server.run_until_signal(self.addr(), |addr| on_ready(ready_message(&models, addr)))
     }
 }
 

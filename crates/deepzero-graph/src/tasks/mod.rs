@@ -61,7 +61,7 @@ use crate::walk::{WalkConfig, random_walks};
 
 pub use spec::{
     EmbeddingEval, GatSpec, GcnSpec, GraphTaskSpec, Method, RECIPES, SPEC_VERSION, SageSpec,
-    recipe_description,
+    recipe_description, recipes,
 };
 
 /// What `run.json` holds.
@@ -198,6 +198,49 @@ pub fn train_recipe(
         spec = spec.with_epochs(epochs);
     }
     train_with_log(&spec, data_dir, run_dir, device, log)
+}
+
+/// [`train_recipe`] with the settings of a run: its seed, run folder, device and data folder
+/// (the `karate-*` recipes read the shipped club without one); `epochs`, when given, replaces
+/// the recipe's.
+///
+/// # Errors
+/// As [`train_recipe`], and no data folder where one is needed, or no device.
+pub fn train_run(
+    name: &str,
+    settings: &deepzero_train::RunSettings,
+    epochs: Option<usize>,
+    log: &mut dyn FnMut(&str),
+) -> std::result::Result<GraphReport, deepzero_train::TaskError> {
+    let data = match recipe_data_dir(name, settings.data_dir.as_deref()) {
+        Some(dir) => dir,
+        None => settings.require_data_dir()?.to_path_buf(),
+    };
+    let (seed, device) = (settings.seed(), settings.device()?);
+    Ok(train_recipe(
+        name,
+        &data,
+        &settings.out,
+        seed,
+        epochs,
+        &device,
+        log,
+    )?)
+}
+
+/// [`evaluate`] of the run in `run_dir`, refusing a run of another recipe than `name`, with
+/// the data folder (if any) and device of `settings`.
+///
+/// # Errors
+/// As [`read_run_info_of`] and [`evaluate`], and no device.
+pub fn evaluate_run(
+    name: &str,
+    run_dir: &Path,
+    settings: &deepzero_train::RunSettings,
+) -> std::result::Result<ClassificationScores, deepzero_train::TaskError> {
+    read_run_info_of(run_dir, name)?;
+    let data_dir = settings.data_dir.as_deref();
+    Ok(evaluate(run_dir, data_dir, &settings.device()?)?)
 }
 
 /// [`train`], handing a few progress lines per run to `log`.
@@ -651,6 +694,33 @@ fn train_embedding(
         node_history: Vec::new(),
         skipgram_history: history,
     })
+}
+
+/// Where a front end writes the node vectors of a trained run (with the `clap` feature, the
+/// arguments of `deepzero embed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct EmbedRequest {
+    /// Recipe name (a graph recipe).
+    pub recipe: String,
+    /// The run folder written by `deepzero train`.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub run: PathBuf,
+    /// Where to write the vectors (word2vec text format: `N d`, then `node v1 … vd` per node).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub out: PathBuf,
+}
+
+impl EmbedRequest {
+    /// Loads the run onto `device` ([`Predictor::load_recipe`]) and writes its node vectors
+    /// to `out` ([`Predictor::write_embeddings`]).
+    ///
+    /// # Errors
+    /// As [`Predictor::load_recipe`] and [`Predictor::write_embeddings`].
+    pub fn write(&self, device: &Device) -> Result<()> {
+        let predictor = Predictor::load_recipe(&self.run, &self.recipe, None, device)?;
+        predictor.write_embeddings(&self.out)
+    }
 }
 
 /// Writes embeddings in word2vec's text format: a `num_nodes dim` line, then one

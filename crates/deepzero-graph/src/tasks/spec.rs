@@ -50,6 +50,22 @@ pub fn recipe_description(name: &str) -> Option<&'static str> {
     })
 }
 
+/// The recipes as a front end lists them (seed chapter 1.3.4), each spec being the recipe's
+/// name ([`GraphTaskSpec::recipe`]). Their training settings are their own, so the
+/// [`FitConfig`](deepzero_train::FitConfig) of each is empty (no epochs, no batches).
+pub fn recipes() -> Vec<deepzero_train::Recipe<&'static str>> {
+    use deepzero_core::{LrSchedule, OptimizerKind};
+    let own =
+        deepzero_train::FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
+    RECIPES
+        .iter()
+        .map(|&name| {
+            let summary = recipe_description(name).unwrap_or("graph recipe");
+            deepzero_train::Recipe::new(name, "1.3.4", summary, name, own.clone())
+        })
+        .collect()
+}
+
 /// GCN architecture (the input width and class count come from the data).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GcnSpec {

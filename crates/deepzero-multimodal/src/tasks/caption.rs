@@ -603,6 +603,16 @@ pub fn evaluate_run(
     Ok(metrics)
 }
 
+impl deepzero_train::Task for CaptionSpec {
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError> {
+        train(self, settings).map(drop)
+    }
+
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError> {
+        evaluate_run(self, run, settings).map(drop)
+    }
+}
+
 /// `NAME: test BLEU-4 greedy … / beam …, CIDEr-D greedy … / beam … on N scenes -> PATH`.
 fn summary_line(name: &str, test: &serde_json::Value, scenes: usize, path: &Path) -> String {
     let score = |decoding: &str, metric: &str| test[decoding][metric].as_f64().unwrap_or(f64::NAN);

@@ -282,6 +282,17 @@ impl SearchResult {
     }
 }
 
+/// A query with what [`ClipPredictor::search`] found for it: displays as
+/// [`SearchResult::describe`], serialises as `[query, result]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryResult(pub String, pub SearchResult);
+
+impl std::fmt::Display for QueryResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1.describe(&self.0))
+    }
+}
+
 /// A text query of a run's index, and where to draw what it finds (with the `clap` feature,
 /// the options of `deepzero search`).
 #[derive(Clone, Debug, PartialEq)]
@@ -478,6 +489,17 @@ impl ClipPredictor {
             pixels.extend(deepzero_data::load_image(path, 1, [s, s])?.pixels);
         }
         Ok(pixels)
+    }
+
+    /// [`search`](Self::search) for each of `queries`, in order.
+    ///
+    /// # Errors
+    /// As [`search`](Self::search).
+    pub fn search_each(&self, queries: &[String], k: usize) -> Result<Vec<QueryResult>, TaskError> {
+        queries
+            .iter()
+            .map(|q| Ok(QueryResult(q.clone(), self.search(q, k)?)))
+            .collect()
     }
 
     /// The `k` indexed images that best match `query`.
@@ -978,6 +1000,16 @@ pub fn evaluate_run(
         path.display()
     ));
     Ok(metrics)
+}
+
+impl deepzero_train::Task for ClipSpec {
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError> {
+        train(self, settings).map(drop)
+    }
+
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError> {
+        evaluate_run(self, run, settings).map(drop)
+    }
 }
 
 #[cfg(test)]

@@ -231,6 +231,26 @@ impl PromptOptions {
         let given = self.prompt.iter().chain(arguments).cloned().collect();
         Prompts::gather(given, input)
     }
+
+    /// [`prompts`](Self::prompts), refusing none at all; `command` names what needs them in
+    /// the error (`"predict"`, `"generate"`).
+    ///
+    /// # Errors
+    /// As [`prompts`](Self::prompts), and [`TaskError::Invalid`] for no prompt.
+    pub fn some_prompts(
+        &self,
+        command: &str,
+        arguments: &[String],
+        input: Option<&Path>,
+    ) -> Result<Prompts, TaskError> {
+        let prompts = self.prompts(arguments, input)?;
+        if prompts.texts.is_empty() {
+            return Err(TaskError::invalid(format!(
+                "{command} needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)"
+            )));
+        }
+        Ok(prompts)
+    }
 }
 
 /// The current version of [`LmRunInfo`]'s format.
@@ -982,6 +1002,12 @@ mod tests {
         assert!(err.to_string().contains("not both"), "{err}");
         let read = PromptOptions::default().prompts(&[], Some(&file)).unwrap();
         assert_eq!(read.texts, ["a"]);
+        std::fs::write(&file, "").unwrap();
+        let none = PromptOptions::default().some_prompts("generate", &[], Some(&file));
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "generate needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)"
+        );
     }
 
     #[test]

@@ -62,6 +62,25 @@ pub fn given_or_lines(given: &[String], input: Option<&Path>) -> Result<Vec<Stri
     }
 }
 
+/// [`given_or_lines`], refusing none at all: the inputs of a predictor, `what` naming one of
+/// them in the error ("text", "sentence").
+///
+/// # Errors
+/// As [`given_or_lines`], and [`TaskError::Invalid`] for no input.
+pub fn some_texts(
+    given: &[String],
+    input: Option<&Path>,
+    what: &str,
+) -> Result<Vec<String>, TaskError> {
+    let lines = given_or_lines(given, input)?;
+    if lines.is_empty() {
+        return Err(TaskError::invalid(format!(
+            "predict needs at least one {what} (as arguments, --input FILE, or lines on standard input)"
+        )));
+    }
+    Ok(lines)
+}
+
 pub use options::TextOptions;
 pub use text_classifier::{
     TextBatch, TextBatcher, TextClassifier, TextClassifierConfig, TextEncoderKind, TextItem,
@@ -99,5 +118,12 @@ mod tests {
         assert_eq!(given_or_lines(&given, None).unwrap(), ["three"]);
         let err = given_or_lines(&given, Some(&path)).unwrap_err();
         assert!(err.to_string().contains("not both"), "{err}");
+        assert_eq!(some_texts(&given, None, "text").unwrap(), ["three"]);
+        std::fs::write(&path, "").unwrap();
+        let err = some_texts(&[], Some(&path), "sentence").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "predict needs at least one sentence (as arguments, --input FILE, or lines on standard input)"
+        );
     }
 }

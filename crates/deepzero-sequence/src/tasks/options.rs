@@ -18,6 +18,7 @@
 use std::path::PathBuf;
 
 use deepzero_train::TaskError;
+use deepzero_train::tune::{Hyperparameter, Kind, TrialParams};
 
 use super::TextEncoderKind;
 use super::classify::ClassifySpec;
@@ -83,6 +84,32 @@ pub struct TextOptions {
 }
 
 impl TextOptions {
+    /// The keys a model search ([`deepzero_train::tune`]) may name among these options.
+    pub const TRIAL_KEYS: [Hyperparameter; 3] = [
+        Hyperparameter::new("dropout", Kind::Fraction),
+        Hyperparameter::new("word-dropout", Kind::Fraction),
+        Hyperparameter::new("max-len", Kind::Count),
+    ];
+
+    /// These options with the values a trial of a model search gives the
+    /// [`TRIAL_KEYS`](Self::TRIAL_KEYS).
+    ///
+    /// # Errors
+    /// [`TaskError::Invalid`] when the trial searches an option given here too.
+    pub fn with_trial(&self, params: &TrialParams) -> Result<Self, TaskError> {
+        params.refuse_given(&[
+            ("dropout", self.dropout.is_some()),
+            ("word-dropout", self.word_dropout.is_some()),
+            ("max-len", self.max_len.is_some()),
+        ])?;
+        Ok(Self {
+            dropout: params.number("dropout").or(self.dropout),
+            word_dropout: params.number("word-dropout").or(self.word_dropout),
+            max_len: params.count("max-len").or(self.max_len),
+            ..self.clone()
+        })
+    }
+
     /// The options that only the document classifiers read, with whether each is given.
     fn classifier_only(&self) -> [(&'static str, bool); 6] {
         [
@@ -279,6 +306,31 @@ mod tests {
             TextOptions::default().translate(&tr, false).warmup_steps,
             tr.warmup_steps
         );
+    }
+
+    #[test]
+    fn a_trial_sets_its_keys_and_refuses_those_given() {
+        use deepzero_train::tune::SearchSpace;
+        let keys = TextOptions::TRIAL_KEYS;
+        let trials = SearchSpace::parse("dropout=0.2;max-len=64", &keys)
+            .unwrap()
+            .grid()
+            .unwrap();
+        let options = TextOptions {
+            word_dropout: Some(0.1),
+            ..TextOptions::default()
+        };
+        let trial = options.with_trial(&trials[0]).unwrap();
+        assert_eq!(
+            (trial.dropout, trial.word_dropout, trial.max_len),
+            (Some(0.2), Some(0.1), Some(64))
+        );
+        let given = TextOptions {
+            max_len: Some(32),
+            ..TextOptions::default()
+        };
+        let err = given.with_trial(&trials[0]).unwrap_err().to_string();
+        assert_eq!(err, "--max-len is given and also searched; drop one");
     }
 
     #[test]

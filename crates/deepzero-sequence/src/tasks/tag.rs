@@ -613,6 +613,16 @@ pub fn evaluate_run(
     Ok(eval)
 }
 
+impl deepzero_train::Task for TagSpec {
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError> {
+        train(self, settings).map(drop)
+    }
+
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError> {
+        evaluate_run(self, run, settings).map(drop)
+    }
+}
+
 /// Renders a tagged sentence: entities as `[text]TYPE` (the PKU bracket style), other tokens
 /// as they are; characters are joined without spaces, words with one.
 pub fn render(tokens: &[String], tags: &[String], char_level: bool) -> String {

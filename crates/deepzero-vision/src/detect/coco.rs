@@ -384,6 +384,25 @@ fn score_order(scores: &[f64]) -> Vec<usize> {
     order
 }
 
+/// Scores the COCO results file `dt` against the COCO ground-truth file `gt` with pycocotools'
+/// default parameters ([`evaluate`]); with a warning to show when the ground truth holds
+/// annotations with id 0, which pycocotools never counts as matched ([`CocoGt::zero_ids`]).
+///
+/// # Errors
+/// As [`CocoGt::from_json`] and [`read_detections`].
+pub fn evaluate_files(gt: &Path, dt: &Path) -> Result<(CocoSummary, Option<String>), CocoError> {
+    let truth = CocoGt::from_json(gt)?;
+    let found = read_detections(dt, &truth)?;
+    let warning = (truth.zero_ids() > 0).then(|| {
+        format!(
+            "{}: {} annotation(s) have id 0, which pycocotools (and so this command) never counts as matched",
+            gt.display(),
+            truth.zero_ids()
+        )
+    });
+    Ok((evaluate(&truth, &found, &CocoParams::default()), warning))
+}
+
 /// Scores `detections` against `gt` as pycocotools' `COCOeval(gt, dt, "bbox")` with `params`,
 /// and summarises as `summarize()` does. `params.max_dets` must hold 1, 10 and 100 and
 /// `params.area_ranges` four ranges for the summary rows to mean what they say.

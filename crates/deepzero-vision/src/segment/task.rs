@@ -578,6 +578,16 @@ pub fn evaluate_run(
     Ok(report)
 }
 
+impl deepzero_train::Task for SegmentSpec {
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError> {
+        train(self, settings).map(drop)
+    }
+
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError> {
+        evaluate_run(self, run, settings).map(drop)
+    }
+}
+
 /// One image's segmentation.
 #[derive(Clone, Debug, Serialize)]
 pub struct SegmentPrediction {

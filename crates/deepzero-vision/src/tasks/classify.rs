@@ -31,8 +31,8 @@ use deepzero_data::{
 use deepzero_train::checkpoint::{load_model, load_model_bytes, save_model};
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
-    BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate,
-    load_run_info, model_file, parse_run_info,
+    BatchSource, DatasetBatches, EvalReport, FitConfig, Recipe, RunReport, RunSettings, TaskError,
+    evaluate, load_run_info, model_file, parse_run_info,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1022,6 +1022,16 @@ impl Predictor {
 
 /// The recipe name of run folders made by [`import_torchvision`].
 pub const IMAGENET_RECIPE: &str = "imagenet";
+
+/// The [`IMAGENET_RECIPE`] as a front end lists it: weights imported by
+/// [`import_torchvision`], nothing to train (an empty [`FitConfig`]).
+pub fn imagenet_recipe() -> Recipe<()> {
+    use deepzero_core::{LrSchedule, OptimizerKind};
+    let fit = FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
+    let summary =
+        "torchvision ImageNet model with imported weights (deepzero import; predict only)";
+    Recipe::new(IMAGENET_RECIPE, "3.1", summary, (), fit)
+}
 
 /// Converts torchvision's ImageNet weights (`.pth` or `.safetensors`) for `model` into a run
 /// folder at `out` (`model.bpk` and a `run.json` of the [`IMAGENET_RECIPE`] whose

@@ -490,6 +490,16 @@ pub fn evaluate_run(
     Ok(report)
 }
 
+impl deepzero_train::Task for DetectSpec {
+    fn train(&self, settings: &RunSettings) -> Result<(), TaskError> {
+        train(self, settings).map(drop)
+    }
+
+    fn evaluate_run(&self, run: &Path, settings: &RunSettings) -> Result<(), TaskError> {
+        evaluate_run(self, run, settings).map(drop)
+    }
+}
+
 /// The detections in one image file, in its own pixel coordinates.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImageDetections {

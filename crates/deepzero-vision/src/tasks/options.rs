@@ -20,6 +20,7 @@
 use std::path::PathBuf;
 
 use deepzero_train::TaskError;
+use deepzero_train::tune::{Hyperparameter, Kind, TrialParams};
 
 use super::classify::{ImageData, ImageSpec};
 use super::folder::AugmentLevel;
@@ -62,6 +63,32 @@ pub struct ImageOptions {
 }
 
 impl ImageOptions {
+    /// The keys a model search ([`deepzero_train::tune`]) may name among these options.
+    pub const TRIAL_KEYS: [Hyperparameter; 1] = [Hyperparameter::new("image-size", Kind::Count)];
+
+    /// These options with the values a trial of a model search gives the
+    /// [`TRIAL_KEYS`](Self::TRIAL_KEYS) (a searched image size replaces a given one).
+    pub fn with_trial(&self, params: &TrialParams) -> Self {
+        Self {
+            image_size: params.count("image-size").or(self.image_size),
+            ..self.clone()
+        }
+    }
+
+    /// Refuses the options that only classifiers read (`--classes-subset`, `--per-class`) for
+    /// `recipe`, which is not one (a segmenter).
+    ///
+    /// # Errors
+    /// [`TaskError::Invalid`] naming the options.
+    pub fn check_not_classifier(&self, recipe: &str) -> Result<(), TaskError> {
+        if self.classes_subset.is_some() || self.per_class.is_some() {
+            return Err(TaskError::invalid(format!(
+                "--classes-subset and --per-class apply to image classifiers, not to {recipe}"
+            )));
+        }
+        Ok(())
+    }
+
     /// The first image-folder option given, if any.
     fn folder_flag(&self) -> Option<&'static str> {
         [
@@ -130,6 +157,30 @@ mod tests {
             "--flip applies to image-folder, not to mnist-lenet"
         );
         options.check("image-folder", true).unwrap();
+    }
+
+    #[test]
+    fn a_trial_sets_the_image_size_and_segmenters_refuse_classifier_options() {
+        use deepzero_train::tune::SearchSpace;
+        let trials = SearchSpace::parse("image-size=16,32", &ImageOptions::TRIAL_KEYS)
+            .unwrap()
+            .grid()
+            .unwrap();
+        let options = ImageOptions {
+            image_size: Some(8),
+            per_class: Some(3),
+            ..ImageOptions::default()
+        };
+        let trial = options.with_trial(&trials[1]);
+        assert_eq!((trial.image_size, trial.per_class), (Some(32), Some(3)));
+        let err = options.check_not_classifier("digits-unet").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--classes-subset and --per-class apply to image classifiers, not to digits-unet"
+        );
+        ImageOptions::default()
+            .check_not_classifier("digits-unet")
+            .unwrap();
     }
 
     #[test]
