@@ -1,5 +1,5 @@
-//! The command-line options, grouped by the recipes they concern, and how they become the
-//! libraries' [`RunSettings`].
+//! The command-line options, grouped by the recipes they concern (each group a library's:
+//! [`RunOptions`], [`ImageOptions`], [`TextOptions`] …).
 
 use std::path::PathBuf;
 
@@ -7,7 +7,6 @@ use deepzero_sequence::tasks::TextOptions;
 use deepzero_sequence::tasks::generate::PromptOptions;
 use deepzero_sequence::tasks::translate::DecodeOptions;
 use deepzero_train::options::RunOptions;
-use deepzero_train::{FitConfig, RunSettings};
 use deepzero_vision::tasks::classify::InvertMode;
 use deepzero_vision::tasks::finetune::{Strategy, StrategyOptions};
 use deepzero_vision::tasks::options::ImageOptions;
@@ -57,28 +56,6 @@ impl std::ops::Deref for TrainArgs {
 
     fn deref(&self) -> &RunOptions {
         &self.run
-    }
-}
-
-impl TrainArgs {
-    /// What the libraries need to run recipe `name` (of `chapter`, trained as `defaults` says
-    /// unless an option says otherwise) into `out`.
-    pub fn settings(
-        &self,
-        (name, chapter, defaults): (&str, &str, &FitConfig),
-        out: PathBuf,
-    ) -> Result<RunSettings, CliError> {
-        Ok(self.run.run_settings(name, chapter, defaults, out)?)
-    }
-
-    /// Checks the options every recipe shares, and refuses those of another family of recipes
-    /// than `family`, the family of recipe `name` (which `needs_data` a `--data-dir`).
-    pub fn validate(&self, name: &str, family: Family, needs_data: bool) -> Result<(), CliError> {
-        self.text.check(name, family == Family::Text)?;
-        self.run.check(name, needs_data)?;
-        // The image-folder recipe is the image recipe that reads a --data-dir tree.
-        let folder = family == Family::Image && needs_data;
-        Ok(self.image.check(name, folder)?)
     }
 }
 

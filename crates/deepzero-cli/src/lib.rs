@@ -14,12 +14,15 @@
 //! `generate::Prompts`, `Predictor::predict_and_draw`, `segment_into`, `ImageDetections::draw`,
 //! `caption_images`, `predict_nodes`, the evaluation summaries), so a library user gets the
 //! command's text. Here: the options, their mapping onto library specs, and shared glue
-//! ([`args::RunArgs`]; `print_items`, `read_texts`, `device` in [`tasks`]). The option groups
-//! belong to their libraries too (`deepzero_train::options::RunOptions`, `tune::TuneOptions`,
-//! `lr_find::LrFindOptions`, `deepzero_vision::tasks::options::ImageOptions`,
-//! `deepzero_sequence::tasks::TextOptions`), flattened here. Size, by
+//! ([`args::RunArgs`]; `print_items`, `device` in [`tasks`]). A spec that trains and
+//! evaluates itself (`deepzero_train::Task`) needs only its family's `predict`
+//! ([`recipe::SpecTask`]). The option groups belong to their libraries too
+//! (`deepzero_train::options::RunOptions`, `tune::TuneOptions`, `lr_find::LrFindOptions`,
+//! `deepzero_vision::tasks::options::ImageOptions`, `deepzero_sequence::tasks::TextOptions`,
+//! `deepzero_data::check::CheckRequest`), flattened here. Size, by
 //! `wc -l crates/deepzero-cli/src/*.rs crates/deepzero-cli/src/*/*.rs | tail -1`: 2 364 lines
-//! before the image, tune and lr-find options moved out, 2 230 after.
+//! before the image, tune and lr-find options moved out, 2 230 after, 2 289 before the data
+//! check, tune keys, prompts, graph, recommender and multimodal glue moved out, 1 982 after.
 
 pub mod args;
 pub mod error;
@@ -37,7 +40,7 @@ use deepzero_train::device::Backend;
 pub fn train(recipe: &str, args: &TrainArgs) -> Result<(), CliError> {
     let recipe = recipes::find(recipe)?;
     recipe.validate(args)?;
-    let settings = args.settings(recipe.identity(), args.out_dir(recipe.name))?;
+    let settings = recipe.settings(args, args.out_dir(recipe.name))?;
     recipe.task.train(args, &settings)
 }
 
@@ -46,7 +49,7 @@ pub fn eval(recipe: &str, run: &std::path::Path, args: &TrainArgs) -> Result<(),
     let recipe = recipes::find(recipe)?;
     recipe.validate(args)?;
     let out = args.out.clone().unwrap_or_else(|| run.join("eval"));
-    let settings = args.settings(recipe.identity(), out)?;
+    let settings = recipe.settings(args, out)?;
     recipe.task.eval(run, args, &settings)
 }
 
@@ -63,16 +66,6 @@ pub fn finetune(recipe: &str, args: &FinetuneArgs) -> Result<(), CliError> {
         recipe.validate(&args.train)?;
     }
     recipe.task.finetune(&recipe, args)
-}
-
-/// `deepzero recommend` and `deepzero similar-items`.
-pub fn recommend(args: &tasks::recsys::RecommendArgs, similar: bool) -> Result<(), CliError> {
-    tasks::recsys::recommend(&recipes::find(&args.recipe)?, args, similar)
-}
-
-/// `deepzero embed`.
-pub fn embed(args: &tasks::graph::EmbedArgs) -> Result<(), CliError> {
-    tasks::graph::embed(&recipes::find(&args.recipe)?, args)
 }
 
 /// The text of `deepzero list`.

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::detect::{CocoEvalArgs, DetectArgs};
-use deepzero_cli::tasks::graph::EmbedArgs;
 use deepzero_cli::tasks::hf::GenerateCmdArgs;
 use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
 use deepzero_cli::tasks::recsys::RecommendArgs;
@@ -15,6 +14,7 @@ use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::tune::{LrFindArgs, TuneArgs};
 use deepzero_cli::tasks::zoo::ImportArgs;
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, recipes, tasks};
+use deepzero_graph::tasks::EmbedRequest;
 use deepzero_vision::SummaryOptions;
 
 /// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
@@ -90,7 +90,7 @@ enum Command {
     /// The items most like an item, from a trained recommender run (ml100k-*).
     SimilarItems(RecommendArgs),
     /// Write the node vectors of a trained graph run (word2vec text format).
-    Embed(EmbedArgs),
+    Embed(EmbedRequest),
     /// Find the indexed images that best match a text with a joint-embedding run (scenes-clip),
     /// and draw them in a grid.
     Search(SearchArgs),
@@ -138,9 +138,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             recipes::find(&args.run.recipe)?;
             tasks::segment::segment(&args)
         }
-        Command::Recommend(args) => deepzero_cli::recommend(&args, false),
-        Command::SimilarItems(args) => deepzero_cli::recommend(&args, true),
-        Command::Embed(args) => deepzero_cli::embed(&args),
+        Command::Recommend(args) => {
+            tasks::recsys::recommend(&recipes::find(&args.request.recipe)?, &args, false)
+        }
+        Command::SimilarItems(args) => {
+            tasks::recsys::recommend(&recipes::find(&args.request.recipe)?, &args, true)
+        }
+        Command::Embed(args) => tasks::graph::embed(&recipes::find(&args.recipe)?, &args),
         Command::Search(args) => {
             tasks::multimodal::search(&recipes::find(&args.run.recipe)?, &args)
         }
@@ -161,22 +165,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 fn main() -> ExitCode {
     deepzero_train::allocator::keep_freed_memory();
     // A panic anywhere (a backend included) ends with one line, not a backtrace.
-    std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        let location = info
-            .location()
-            .map(|l| format!(" ({}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!(
-            "error: internal error: {}{location}",
-            message.lines().next().unwrap_or("")
-        );
-    }));
+    deepzero_train::panic::one_line_panics();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

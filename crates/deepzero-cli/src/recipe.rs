@@ -1,10 +1,11 @@
 //! What a recipe is: a library task wrapped in a [`RecipeTask`], the one place where
-//! command-line options meet a library call, with its name, chapter and training settings.
+//! command-line options meet a library call, with its name, chapter and training settings;
+//! [`SpecTask`] wraps the specs that train and evaluate themselves.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use deepzero_train::lr_find::LrFindConfig;
-use deepzero_train::{FitConfig, Recipe as LibRecipe, RunSettings};
+use deepzero_train::{FitConfig, Recipe as LibRecipe, RunSettings, Task};
 
 use crate::args::{Family, FinetuneArgs, PredictArgs, TrainArgs};
 use crate::error::CliError;
@@ -51,6 +52,46 @@ pub trait RecipeTask: Send + Sync {
     }
 }
 
+/// How a family of recipes predicts with a run of one of them.
+pub type Predict<S> = fn(&S, &Recipe, &Path, &PredictArgs) -> Result<(), CliError>;
+
+/// A recipe whose library spec trains and evaluates itself ([`Task`]); only `predict` is its
+/// family's own.
+pub struct SpecTask<S> {
+    spec: S,
+    family: Family,
+    predict: Predict<S>,
+}
+
+impl<S> SpecTask<S> {
+    /// What wraps each spec of `family`, predicting with `predict` (for `recipe::wrap`).
+    pub fn of(family: Family, predict: Predict<S>) -> impl Fn(S) -> Self {
+        move |spec| Self {
+            spec,
+            family,
+            predict,
+        }
+    }
+}
+
+impl<S: Task + Send + Sync> RecipeTask for SpecTask<S> {
+    fn family(&self) -> Family {
+        self.family
+    }
+
+    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        Ok(self.spec.train(settings)?)
+    }
+
+    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        Ok(self.spec.evaluate_run(run, settings)?)
+    }
+
+    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        (self.predict)(&self.spec, recipe, run, args)
+    }
+}
+
 /// One entry of `deepzero list`.
 pub struct Recipe {
     /// The name used on the command line.
@@ -65,26 +106,56 @@ pub struct Recipe {
     pub defaults: FitConfig,
 }
 
-/// A library recipe whose spec `task` wraps.
-pub(crate) fn entry<S, T: RecipeTask + 'static>(r: LibRecipe<S>, task: impl Fn(S) -> T) -> Recipe {
-    Recipe {
+/// The library recipes `recipes`, each spec wrapped by `task`.
+pub(crate) fn wrap<S, T: RecipeTask + 'static>(
+    recipes: Vec<LibRecipe<S>>,
+    task: impl Fn(S) -> T,
+) -> impl Iterator<Item = Recipe> {
+    recipes.into_iter().map(move |r| Recipe {
         name: r.name,
         chapter: r.chapter,
         summary: r.summary,
         task: Box::new(task(r.spec)),
         defaults: r.fit,
-    }
+    })
+}
+
+/// The library recipes `recipes` of `family`, whose specs train and evaluate themselves
+/// ([`SpecTask`]).
+pub(crate) fn specs<S: Task + Send + Sync + 'static>(
+    recipes: Vec<LibRecipe<S>>,
+    family: Family,
+    predict: Predict<S>,
+) -> impl Iterator<Item = Recipe> {
+    wrap(recipes, SpecTask::of(family, predict))
 }
 
 impl Recipe {
-    /// The name, chapter and training settings, as [`TrainArgs::settings`] takes them.
-    pub fn identity(&self) -> (&str, &str, &FitConfig) {
-        (self.name, self.chapter, &self.defaults)
+    /// What the libraries need to run this recipe with `args` (each option given replacing
+    /// the recipe's setting) into `out`.
+    pub fn settings(&self, args: &TrainArgs, out: PathBuf) -> Result<RunSettings, CliError> {
+        let (name, chapter, defaults) = (self.name, self.chapter, &self.defaults);
+        Ok(args.run.run_settings(name, chapter, defaults, out)?)
     }
 
-    /// [`TrainArgs::validate`] for this recipe.
+    /// Refuses this recipe for a command that takes the recipes of `family` alone (`what`
+    /// names them: "a graph recipe").
+    pub fn require(&self, family: Family, what: &str) -> Result<(), CliError> {
+        if self.task.family() != family {
+            return Err(CliError::Usage(format!("`{}` is not {what}", self.name)));
+        }
+        Ok(())
+    }
+
+    /// Checks the options every recipe shares, and refuses those of another family of
+    /// recipes than this one's.
     pub fn validate(&self, args: &TrainArgs) -> Result<(), CliError> {
-        args.validate(self.name, self.task.family(), self.task.needs_data_dir())
+        let (name, family) = (self.name, self.task.family());
+        args.text.check(name, family == Family::Text)?;
+        args.run.check(name, self.task.needs_data_dir())?;
+        // The image-folder recipe is the image recipe that reads a --data-dir tree.
+        let folder = family == Family::Image && self.task.needs_data_dir();
+        Ok(args.image.check(name, folder)?)
     }
 }
 

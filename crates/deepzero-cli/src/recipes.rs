@@ -5,84 +5,50 @@
 //! `deepzero_sequence::tasks::classify::ClassifySpec`, …) wrapped in a [`RecipeTask`](crate::RecipeTask): the one
 //! place where command-line options meet a library call.
 
-use deepzero_core::{LrSchedule, OptimizerKind};
-use deepzero_train::FitConfig;
+use deepzero_graph::tasks as graph;
+use deepzero_recsys::tasks as recsys;
 use deepzero_train::regression;
-use deepzero_vision::tasks::recipes as vision;
+use deepzero_vision::tasks::{classify, recipes as vision};
 
+use crate::args::Family;
 use crate::error::CliError;
-use crate::recipe::{Recipe, entry};
+use crate::recipe::{Recipe, specs, wrap};
 use crate::tasks::{
-    BertClassifyTask, BertTagTask, CaptionTask, ClipTask, DetectTask, GenerateTask, GraphTask,
-    ImageNetTask, ImageTask, PretrainTask, RecsysTask, RegressionTask, SegmentTask, TagTask,
-    TextTask, TranslateTask,
+    BertClassifyTask, BertTagTask, GenerateTask, GraphTask, ImageNetTask, ImageTask, PretrainTask,
+    RecsysTask, SegmentTask, TextTask, TranslateTask, detect, multimodal, predict_tags,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
 /// ImageNet models, the recommenders and the graphs.
 pub fn all() -> Vec<Recipe> {
+    use deepzero_multimodal::tasks::recipes as image_text;
+    use deepzero_sequence::pretrain::recipes as bert;
     use deepzero_sequence::tasks::recipes as text;
-    let mut all: Vec<Recipe> = regression::recipes()
-        .into_iter()
-        .map(|r| entry(r, RegressionTask))
-        .collect();
-    all.extend(vision::recipes().into_iter().map(|r| entry(r, ImageTask)));
+    let regression_predict = crate::tasks::regression::predict;
+    let mut all: Vec<Recipe> = specs(
+        regression::recipes(),
+        Family::Regression,
+        regression_predict,
+    )
+    .collect();
+    all.extend(wrap(vision::recipes(), ImageTask));
     let detection = deepzero_vision::tasks::detect::recipes();
-    all.extend(detection.into_iter().map(|r| entry(r, DetectTask)));
-    let (none, constant) = (0usize, LrSchedule::Constant);
-    let plain = |name, chapter, summary, task| Recipe {
-        name,
-        chapter,
-        summary,
-        task,
-        defaults: FitConfig::recipe(none, none, 0.0, OptimizerKind::Sgd, constant),
-    };
-    all.push(plain(
-        "imagenet",
-        "3.1",
-        "torchvision ImageNet model with imported weights (deepzero import; predict only)",
-        Box::new(ImageNetTask),
-    ));
-    all.extend(
-        deepzero_vision::segment::task::recipes()
-            .into_iter()
-            .map(|r| entry(r, SegmentTask)),
-    );
-    all.extend(text::tag().into_iter().map(|r| entry(r, TagTask)));
-    all.extend(text::classify().into_iter().map(|r| entry(r, TextTask)));
-    all.extend(text::generate().into_iter().map(|r| entry(r, GenerateTask)));
-    all.extend(
-        text::translate()
-            .into_iter()
-            .map(|r| entry(r, TranslateTask)),
-    );
-    {
-        use deepzero_sequence::pretrain::recipes as bert;
-        all.extend(bert::pretrain().into_iter().map(|r| entry(r, PretrainTask)));
-        all.extend(
-            bert::finetune()
-                .into_iter()
-                .map(|r| entry(r, BertClassifyTask)),
-        );
-        all.extend(bert::ner().into_iter().map(|r| entry(r, BertTagTask)));
-    }
+    all.extend(specs(detection, Family::Detection, detect::predict));
+    all.extend(wrap(vec![classify::imagenet_recipe()], |()| ImageNetTask));
+    all.extend(wrap(deepzero_vision::segment::task::recipes(), SegmentTask));
+    all.extend(specs(text::tag(), Family::Tagging, predict_tags));
+    all.extend(wrap(text::classify(), TextTask));
+    all.extend(wrap(text::generate(), GenerateTask));
+    all.extend(wrap(text::translate(), TranslateTask));
+    all.extend(wrap(bert::pretrain(), PretrainTask));
+    all.extend(wrap(bert::finetune(), BertClassifyTask));
+    all.extend(wrap(bert::ner(), BertTagTask));
     // Recommenders (chapter 5) and graphs (1.3.4): the libraries hold their recipes' settings.
-    for &name in deepzero_recsys::tasks::RECIPES {
-        let summary = deepzero_recsys::tasks::recipe_description(name)
-            .unwrap_or("recommender on MovieLens-100k (docs/recsys.md)");
-        all.push(plain(name, "5.1-5.4", summary, Box::new(RecsysTask(name))));
-    }
-    for name in deepzero_graph::tasks::RECIPES {
-        let summary = deepzero_graph::tasks::recipe_description(name).unwrap_or("graph recipe");
-        all.push(plain(name, "1.3.4", summary, Box::new(GraphTask(name))));
-    }
-    use deepzero_multimodal::tasks::recipes as multimodal;
-    all.extend(multimodal::clip().into_iter().map(|r| entry(r, ClipTask)));
-    all.extend(
-        multimodal::caption()
-            .into_iter()
-            .map(|r| entry(r, CaptionTask)),
-    );
+    all.extend(wrap(recsys::recipes(), RecsysTask));
+    all.extend(wrap(graph::recipes(), GraphTask));
+    let (clip, caption) = (multimodal::predict_clip, multimodal::predict_caption);
+    all.extend(specs(image_text::clip(), Family::Multimodal, clip));
+    all.extend(specs(image_text::caption(), Family::Multimodal, caption));
     all
 }
 

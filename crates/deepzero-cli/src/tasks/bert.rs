@@ -7,11 +7,11 @@ use std::path::Path;
 
 use deepzero_sequence::pretrain::finetune::{self, FinetuneMode, FinetuneSpec};
 use deepzero_sequence::pretrain::{self, BertNerSpec, PretrainSpec, ner};
-use deepzero_sequence::tasks::tag;
+use deepzero_sequence::tasks::{some_texts, tag};
 use deepzero_train::RunSettings;
 use deepzero_vision::tasks::finetune::Strategy;
 
-use super::{device, finetune_settings, print_items, read_some_texts};
+use super::{device, finetune_settings, print_items};
 use crate::args::{Family, FinetuneArgs, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -66,24 +66,16 @@ impl RecipeTask for BertClassifyTask {
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let device = device(args.backend.as_deref())?;
         let predictor = finetune::Predictor::load(run, Some(recipe.name), &device)?;
-        let texts = read_some_texts(&args.inputs, args.input.as_deref(), "text")?;
+        let texts = some_texts(&args.inputs, args.input.as_deref(), "text")?;
         print_items(&predictor.predict(&texts)?, args.json);
         Ok(())
     }
 
     /// `--from RUN`: full fine-tuning, `--freeze backbone` (frozen encoder) or `--lora R`.
     fn finetune(&self, recipe: &Recipe, args: &FinetuneArgs) -> Result<(), CliError> {
-        recipe.validate(&args.train)?;
-        if args.classes.is_some() {
-            return Err(CliError::Usage(format!(
-                "--classes does not apply to {}: the head has one output per class of the corpus",
-                recipe.name
-            )));
-        }
-        let mode = mode(recipe, args)?;
         let spec = FinetuneSpec {
             from: Some(args.from.clone()),
-            mode,
+            mode: mode(recipe, args, "class")?,
             ..args.train.text.finetune(&self.0)
         };
         // Name the option in what is wrong with the run to start from.
@@ -94,8 +86,17 @@ impl RecipeTask for BertClassifyTask {
     }
 }
 
-/// What `--freeze backbone`, `--lora R` (or neither: full fine-tuning) ask of a BERT recipe.
-fn mode(recipe: &Recipe, args: &FinetuneArgs) -> Result<FinetuneMode, CliError> {
+/// What `--freeze backbone`, `--lora R` (or neither: full fine-tuning) ask of a BERT recipe,
+/// once its options are checked (`--classes` is refused: the head has one output per `each`
+/// of the corpus).
+fn mode(recipe: &Recipe, args: &FinetuneArgs, each: &str) -> Result<FinetuneMode, CliError> {
+    recipe.validate(&args.train)?;
+    if args.classes.is_some() {
+        return Err(CliError::Usage(format!(
+            "--classes does not apply to {}: the head has one output per {each} of the corpus",
+            recipe.name
+        )));
+    }
     Ok(match args.strategy()? {
         Strategy::Full => FinetuneMode::Full,
         Strategy::LinearProbe => FinetuneMode::Frozen,
@@ -132,7 +133,7 @@ impl RecipeTask for BertTagTask {
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let device = device(args.backend.as_deref())?;
         let predictor = ner::Predictor::load(run, Some(recipe.name), &device)?;
-        let lines = read_some_texts(&args.inputs, args.input.as_deref(), "sentence")?;
+        let lines = some_texts(&args.inputs, args.input.as_deref(), "sentence")?;
         let tagged: Vec<tag::TaggedLine> = predictor.tag(&lines)?;
         print_items(&tagged, args.json);
         Ok(())
@@ -140,16 +141,9 @@ impl RecipeTask for BertTagTask {
 
     /// `--from RUN`: full fine-tuning, `--freeze backbone` (frozen encoder) or `--lora R`.
     fn finetune(&self, recipe: &Recipe, args: &FinetuneArgs) -> Result<(), CliError> {
-        recipe.validate(&args.train)?;
-        if args.classes.is_some() {
-            return Err(CliError::Usage(format!(
-                "--classes does not apply to {}: the head has one output per tag of the corpus",
-                recipe.name
-            )));
-        }
         let spec = BertNerSpec {
             from: Some(args.from.clone()),
-            mode: mode(recipe, args)?,
+            mode: mode(recipe, args, "tag")?,
             ..args.train.text.bert_ner(&self.0)
         };
         // Name the option in what is wrong with the run to start from.

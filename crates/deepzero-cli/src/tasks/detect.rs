@@ -3,41 +3,23 @@
 
 use std::path::{Path, PathBuf};
 
-use deepzero_train::RunSettings;
-use deepzero_vision::detect::coco::{CocoGt, CocoParams, evaluate, read_detections};
+use deepzero_vision::detect::coco;
 use deepzero_vision::tasks::detect::{self as detect, DetectOptions, DetectSpec, Predictor};
 
-use super::{device, print_json};
-use crate::args::{Family, PredictArgs, RunArgs, TrainArgs};
+use super::{CliResult, device, print_json};
+use crate::args::{Family, PredictArgs, RunArgs};
 use crate::error::CliError;
-use crate::recipe::{Recipe, RecipeTask};
+use crate::recipe::Recipe;
 
-/// A detection recipe with its library spec.
-pub struct DetectTask(pub DetectSpec);
-
-impl RecipeTask for DetectTask {
-    fn family(&self) -> Family {
-        Family::Detection
-    }
-
-    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        detect::train(&self.0, settings)?;
-        Ok(())
-    }
-
-    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        detect::evaluate_run(&self.0, run, settings)?;
-        Ok(())
-    }
-
-    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let images = args.inputs.iter().map(PathBuf::from).collect();
-        let options = DetectOptions {
-            draw: args.picture.clone(),
-            ..DetectOptions::new(images)
-        };
-        detect_images(&args.run_args(recipe.name), &options)
-    }
+/// `predict` of the detection recipes: the objects in the images given (drawn as `--picture`
+/// says).
+pub fn predict(_: &DetectSpec, recipe: &Recipe, _: &Path, args: &PredictArgs) -> CliResult {
+    let images = args.inputs.iter().map(PathBuf::from).collect();
+    let options = DetectOptions {
+        draw: args.picture.clone(),
+        ..DetectOptions::new(images)
+    };
+    detect_images(&args.run_args(recipe.name), &options)
 }
 
 /// The options of `deepzero detect`.
@@ -54,12 +36,7 @@ pub struct DetectArgs {
 
 /// `deepzero detect RECIPE --run DIR IMAGE…` with a run of `recipe`.
 pub fn detect(recipe: &Recipe, args: &DetectArgs) -> Result<(), CliError> {
-    if recipe.task.family() != Family::Detection {
-        return Err(CliError::Usage(format!(
-            "`{}` is not a detection recipe",
-            recipe.name
-        )));
-    }
+    recipe.require(Family::Detection, "a detection recipe")?;
     args.options.check()?;
     detect_images(&args.run, &args.options)
 }
@@ -97,17 +74,11 @@ pub struct CocoEvalArgs {
 
 /// `deepzero coco-eval GT.json DT.json`: the twelve numbers of pycocotools' `summarize()`.
 pub fn coco_eval(args: &CocoEvalArgs) -> Result<(), CliError> {
-    let usage = |e: deepzero_vision::detect::coco::CocoError| CliError::Usage(e.to_string());
-    let gt = CocoGt::from_json(&args.gt).map_err(usage)?;
-    let dt = read_detections(&args.dt, &gt).map_err(usage)?;
-    if gt.zero_ids() > 0 {
-        eprintln!(
-            "warning: {}: {} annotation(s) have id 0, which pycocotools (and so this command) never counts as matched",
-            args.gt.display(),
-            gt.zero_ids()
-        );
+    let (summary, warning) =
+        coco::evaluate_files(&args.gt, &args.dt).map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
     }
-    let summary = evaluate(&gt, &dt, &CocoParams::default());
     if args.json {
         print_json(&summary);
     } else {

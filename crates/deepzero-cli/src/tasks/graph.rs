@@ -1,12 +1,12 @@
 //! The graph recipes ([`deepzero_graph::tasks`]): GCN and GAT node classifiers, DeepWalk and
 //! node2vec embeddings, and `deepzero embed`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use deepzero_graph::tasks::{self as graph, Predictor};
+use deepzero_graph::tasks::{self as graph, EmbedRequest, Predictor};
 use deepzero_train::RunSettings;
 
-use super::{device, print_items};
+use super::{device, in_one_go, print_items};
 use crate::args::{Family, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -24,34 +24,15 @@ impl RecipeTask for GraphTask {
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        if args.resume {
-            return Err(CliError::Usage(format!(
-                "{} trains in one go; --resume does not apply",
-                self.0
-            )));
-        }
-        let data = match graph::recipe_data_dir(self.0, settings.data_dir.as_deref()) {
-            Some(dir) => dir,
-            None => settings.require_data_dir()?.to_path_buf(),
-        };
-        let mut log = |line: &str| println!("{line}");
-        let r = graph::train_recipe(
-            self.0,
-            &data,
-            &settings.out,
-            settings.seed(),
-            args.epochs,
-            &settings.device()?,
-            &mut log,
-        )?;
+        in_one_go(self.0, args)?;
+        let r = graph::train_run(self.0, settings, args.epochs, &mut |l| println!("{l}"))?;
         let metrics = settings.out.join("metrics.json");
         println!("{}: {} -> {}", self.0, r.test, metrics.display());
         Ok(())
     }
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        graph::read_run_info_of(run, self.0)?;
-        let scores = graph::evaluate(run, settings.data_dir.as_deref(), &settings.device()?)?;
+        let scores = graph::evaluate_run(self.0, run, settings)?;
         println!("{}: {scores}", self.0);
         Ok(())
     }
@@ -67,30 +48,10 @@ impl RecipeTask for GraphTask {
     }
 }
 
-/// The options of `deepzero embed`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct EmbedArgs {
-    /// Recipe name (a graph recipe).
-    pub recipe: String,
-    /// The run folder written by `deepzero train`.
-    #[arg(long)]
-    pub run: PathBuf,
-    /// Where to write the vectors (word2vec text format: `N d`, then `node v1 … vd` per node).
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
 /// `deepzero embed RECIPE --run DIR --out FILE` with a run of `recipe`.
-pub fn embed(recipe: &Recipe, args: &EmbedArgs) -> Result<(), CliError> {
-    if recipe.task.family() != Family::Graph {
-        return Err(CliError::Usage(format!(
-            "`{}` is not a graph recipe",
-            recipe.name
-        )));
-    }
-    let device = device(None)?;
-    let predictor = Predictor::load_recipe(&args.run, recipe.name, None, &device)?;
-    predictor.write_embeddings(&args.out)?;
-    println!("{} -> {}", recipe.name, args.out.display());
+pub fn embed(recipe: &Recipe, request: &EmbedRequest) -> Result<(), CliError> {
+    recipe.require(Family::Graph, "a graph recipe")?;
+    request.write(&device(None)?)?;
+    println!("{} -> {}", recipe.name, request.out.display());
     Ok(())
 }

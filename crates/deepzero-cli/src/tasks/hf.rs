@@ -13,7 +13,7 @@ use deepzero_sequence::hf::{HfGenerator, import_gpt2};
 use deepzero_sequence::tasks::generate::PromptOptions;
 
 use super::device;
-use super::text::{gather_prompts, print_continuations};
+use super::text::print_continuations;
 use crate::error::CliError;
 use crate::tasks::zoo::ImportArgs;
 
@@ -60,7 +60,9 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
 /// `deepzero generate`: continues prompts with an imported GPT-2 run.
 pub fn generate(args: &GenerateCmdArgs) -> Result<(), CliError> {
     let input = args.input.as_deref();
-    let prompts = gather_prompts("generate", &args.generate, &args.prompts, input)?;
+    let prompts = args
+        .generate
+        .some_prompts("generate", &args.prompts, input)?;
     let generator = HfGenerator::load(&args.checkpoint, &device(args.backend.as_deref())?)?;
     let continuations = generator.generate(&prompts.texts, &args.generate.sample)?;
     print_continuations(prompts, continuations, args.json);

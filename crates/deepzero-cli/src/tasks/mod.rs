@@ -9,42 +9,24 @@ pub mod hf;
 mod image;
 pub mod multimodal;
 pub mod recsys;
-mod regression;
+pub mod regression;
 pub mod segment;
 pub mod serve;
 mod text;
 pub mod tune;
 pub mod zoo;
 
-use std::path::{Path, PathBuf};
-
 pub use bert::{BertClassifyTask, BertTagTask, PretrainTask};
-pub use detect::DetectTask;
 pub use graph::GraphTask;
 pub use image::{ImageNetTask, ImageTask};
-pub use multimodal::{CaptionTask, ClipTask};
 pub use recsys::RecsysTask;
-pub use regression::RegressionTask;
 pub use segment::SegmentTask;
-pub use text::{GenerateTask, TagTask, TextTask, TranslateTask};
+pub use text::{GenerateTask, TextTask, TranslateTask, predict_tags};
 
 use crate::error::CliError;
 
-/// The texts given as arguments, or else the lines of `--input` (`-` or neither: standard
-/// input), refusing none at all (`what`: "text", "sentence" …).
-fn read_some_texts(
-    texts: &[String],
-    input: Option<&Path>,
-    what: &str,
-) -> Result<Vec<String>, CliError> {
-    let lines = deepzero_sequence::tasks::given_or_lines(texts, input)?;
-    if lines.is_empty() {
-        return Err(CliError::Usage(format!(
-            "predict needs at least one {what} (as arguments, --input FILE, or lines on standard input)"
-        )));
-    }
-    Ok(lines)
-}
+/// What a command's step returns (a `predict` of a family included).
+pub type CliResult = Result<(), CliError>;
 
 /// Prints `value` as pretty JSON.
 fn print_json(value: &impl serde::Serialize) {
@@ -70,13 +52,21 @@ fn device(backend: Option<&str>) -> Result<burn::prelude::Device, CliError> {
     Ok(deepzero_train::device::Backend::resolve(backend)?.device()?)
 }
 
+/// Refuses `--resume` for recipe `name`, which trains in one go (no checkpoints per epoch).
+fn in_one_go(name: &str, args: &crate::args::TrainArgs) -> Result<(), CliError> {
+    if args.resume {
+        return Err(CliError::Usage(format!(
+            "{name} trains in one go; --resume does not apply"
+        )));
+    }
+    Ok(())
+}
+
 /// Where a fine-tuned run goes: `--out`, else `runs/RECIPE-finetune`.
 fn finetune_settings(
     recipe: &crate::recipe::Recipe,
     args: &crate::args::FinetuneArgs,
 ) -> Result<deepzero_train::RunSettings, CliError> {
-    let out = args.train.out.clone();
-    let out =
-        out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-finetune", recipe.name)));
-    args.train.settings(recipe.identity(), out)
+    let out = args.train.out_dir(&format!("{}-finetune", recipe.name));
+    recipe.settings(&args.train, out)
 }

@@ -5,56 +5,28 @@
 
 use std::path::{Path, PathBuf};
 
-use deepzero_multimodal::tasks::caption::{self, CaptionOptions, CaptionPredictor, CaptionSpec};
-use deepzero_multimodal::tasks::clip::{self, ClipPredictor, ClipSpec, SearchOptions};
-use deepzero_train::RunSettings;
+use deepzero_multimodal::tasks::caption::{CaptionOptions, CaptionPredictor, CaptionSpec};
+use deepzero_multimodal::tasks::clip::{ClipPredictor, ClipSpec, SearchOptions};
 
-use super::{device, print_items, print_json};
-use crate::args::{Family, PredictArgs, RunArgs, TrainArgs};
+use super::{CliResult, device, print_items, print_json};
+use crate::args::{PredictArgs, RunArgs};
 use crate::error::CliError;
-use crate::recipe::{Recipe, RecipeTask};
+use crate::recipe::Recipe;
 
-/// The joint-embedding recipe (`scenes-clip`).
-pub struct ClipTask(pub ClipSpec);
-
-impl RecipeTask for ClipTask {
-    fn family(&self) -> Family {
-        Family::Multimodal
+/// `predict` of the joint-embedding recipe (`scenes-clip`): each text is a query, answered
+/// by its best matches among the indexed test scenes.
+pub fn predict_clip(_: &ClipSpec, recipe: &Recipe, run: &Path, args: &PredictArgs) -> CliResult {
+    if args.inputs.is_empty() {
+        return Err(CliError::Usage(format!(
+            "predict {} needs at least one text query",
+            recipe.name
+        )));
     }
-
-    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        clip::train(&self.0, settings)?;
-        Ok(())
-    }
-
-    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        clip::evaluate_run(&self.0, run, settings)?;
-        Ok(())
-    }
-
-    /// Each text is a query: its best matches among the indexed test scenes.
-    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        if args.inputs.is_empty() {
-            return Err(CliError::Usage(format!(
-                "predict {} needs at least one text query",
-                recipe.name
-            )));
-        }
-        let device = device(args.backend.as_deref())?;
-        let predictor = ClipPredictor::load(run, Some(recipe.name), &device)?;
-        let mut results = Vec::new();
-        for query in &args.inputs {
-            results.push((query, predictor.search(query, args.top.max(1))?));
-        }
-        if args.json {
-            print_json(&results);
-            return Ok(());
-        }
-        for (query, found) in &results {
-            println!("{}", found.describe(query));
-        }
-        Ok(())
-    }
+    let device = device(args.backend.as_deref())?;
+    let predictor = ClipPredictor::load(run, Some(recipe.name), &device)?;
+    let results = predictor.search_each(&args.inputs, args.top.max(1))?;
+    print_items(&results, args.json);
+    Ok(())
 }
 
 /// The options of `deepzero search`.
@@ -89,32 +61,19 @@ pub fn search(recipe: &Recipe, args: &SearchArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The captioning recipes (`scenes-caption`, `scenes-caption-global`).
-pub struct CaptionTask(pub CaptionSpec);
-
-impl RecipeTask for CaptionTask {
-    fn family(&self) -> Family {
-        Family::Multimodal
-    }
-
-    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        caption::train(&self.0, settings)?;
-        Ok(())
-    }
-
-    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        caption::evaluate_run(&self.0, run, settings)?;
-        Ok(())
-    }
-
-    /// Captions the image files given as inputs.
-    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let options = CaptionOptions {
-            images: args.inputs.iter().map(PathBuf::from).collect(),
-            beam: self.0.beam_size,
-        };
-        caption_files(&args.run_args(recipe.name), &options)
-    }
+/// `predict` of the captioning recipes (`scenes-caption`, `scenes-caption-global`): captions
+/// the image files given as inputs.
+pub fn predict_caption(
+    spec: &CaptionSpec,
+    recipe: &Recipe,
+    _: &Path,
+    args: &PredictArgs,
+) -> CliResult {
+    let options = CaptionOptions {
+        images: args.inputs.iter().map(PathBuf::from).collect(),
+        beam: spec.beam_size,
+    };
+    caption_files(&args.run_args(recipe.name), &options)
 }
 
 /// Captions the images of `options` with the run and prints one `image<TAB>caption` line each.

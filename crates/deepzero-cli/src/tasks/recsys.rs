@@ -1,14 +1,13 @@
 //! The recommender recipes ([`deepzero_recsys::tasks`]): `ml100k-*`, and `deepzero recommend` /
 //! `deepzero similar-items`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use deepzero_recsys::query::RecommendQuery;
-use deepzero_recsys::tasks::{self as recsys, Predictor, TaskSpec};
+use deepzero_recsys::query::RecommendRequest;
+use deepzero_recsys::tasks as recsys;
 use deepzero_train::RunSettings;
-use deepzero_train::device::Backend;
 
-use super::print_items;
+use super::{device, in_one_go, print_items};
 use crate::args::{Family, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
@@ -22,29 +21,14 @@ impl RecipeTask for RecsysTask {
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        if args.resume {
-            return Err(CliError::Usage(format!(
-                "{} trains in one go; --resume does not apply",
-                self.0
-            )));
-        }
-        let mut spec = TaskSpec::recipe(self.0)?.with_seed(settings.seed());
-        if let Some(epochs) = args.epochs {
-            spec = spec.with_epochs(epochs);
-        }
-        let data = settings.require_data_dir()?;
-        let r = recsys::train(&spec, data, &settings.out, &settings.device()?)?;
-        print!("{r}");
+        in_one_go(self.0, args)?;
+        print!("{}", recsys::train_run(self.0, settings, args.epochs)?);
         println!("-> {}", settings.out.join("metrics.json").display());
         Ok(())
     }
 
     fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        let data = settings.require_data_dir()?;
-        let device = settings.device()?;
-        // Refuses a run of another recipe before evaluating it.
-        Predictor::load_recipe(run, self.0, &device)?;
-        print!("{}", recsys::evaluate(run, data, &device)?);
+        print!("{}", recsys::evaluate_run(self.0, run, settings)?);
         Ok(())
     }
 
@@ -59,13 +43,8 @@ impl RecipeTask for RecsysTask {
 /// The options of `deepzero recommend` and `deepzero similar-items`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct RecommendArgs {
-    /// Recipe name (ml100k-*).
-    pub recipe: String,
-    /// The run folder written by `deepzero train`.
-    #[arg(long)]
-    pub run: PathBuf,
     #[command(flatten)]
-    pub query: RecommendQuery,
+    pub request: RecommendRequest,
     /// Print JSON (for programs).
     #[arg(long)]
     pub json: bool,
@@ -74,15 +53,8 @@ pub struct RecommendArgs {
 /// `deepzero recommend` (`similar` false) or `deepzero similar-items` (`similar` true) with
 /// a run of `recipe`.
 pub fn recommend(recipe: &Recipe, args: &RecommendArgs, similar: bool) -> Result<(), CliError> {
-    if recipe.task.family() != Family::Recsys {
-        return Err(CliError::Usage(format!(
-            "`{}` is not a recommender recipe",
-            recipe.name
-        )));
-    }
-    let device = Backend::resolve(None)?.device()?;
-    let predictor = Predictor::load_recipe(&args.run, recipe.name, &device)?;
-    let answer = predictor.answer(&args.query, similar)?;
+    recipe.require(Family::Recsys, "a recommender recipe")?;
+    let answer = args.request.answer(similar, &device(None)?)?;
     if let Some(note) = &answer.note {
         eprintln!("{note}");
     }

@@ -2,35 +2,17 @@
 
 use std::path::Path;
 
-use deepzero_train::RunSettings;
-use deepzero_train::regression::{self, RegressionKind};
+use deepzero_train::regression::RegressionKind;
 
-use crate::args::{Family, PredictArgs, TrainArgs};
+use super::CliResult;
+use crate::args::PredictArgs;
 use crate::error::CliError;
-use crate::recipe::{Recipe, RecipeTask};
+use crate::recipe::Recipe;
 
-/// `linear-regression`, `logistic-regression`.
-pub struct RegressionTask(pub RegressionKind);
-
-impl RecipeTask for RegressionTask {
-    fn family(&self) -> Family {
-        Family::Regression
-    }
-
-    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        regression::train(self.0, settings)?;
-        Ok(())
-    }
-
-    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        regression::evaluate_run(self.0, run, settings)?;
-        Ok(())
-    }
-
-    fn predict(&self, recipe: &Recipe, _: &Path, _: &PredictArgs) -> Result<(), CliError> {
-        Err(CliError::Usage(format!(
-            "{} learns from generated data and has nothing to predict (its metrics.json holds the learned and the true weights)",
-            recipe.name
-        )))
-    }
+/// `predict` of `linear-regression` and `logistic-regression`, which have nothing to predict.
+pub fn predict(_: &RegressionKind, recipe: &Recipe, _: &Path, _: &PredictArgs) -> CliResult {
+    Err(CliError::Usage(format!(
+        "{} learns from generated data and has nothing to predict (its metrics.json holds the learned and the true weights)",
+        recipe.name
+    )))
 }

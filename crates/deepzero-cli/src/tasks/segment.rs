@@ -14,31 +14,19 @@ use crate::recipe::{Recipe, RecipeTask};
 /// A trainable segmenter.
 pub struct SegmentTask(pub SegmentSpec);
 
-impl SegmentTask {
-    /// The classification-only image options make no sense here: refuse them.
-    fn check(args: &TrainArgs, name: &str) -> Result<(), CliError> {
-        if args.image.classes_subset.is_some() || args.image.per_class.is_some() {
-            return Err(CliError::Usage(format!(
-                "--classes-subset and --per-class apply to image classifiers, not to {name}"
-            )));
-        }
-        Ok(())
-    }
-}
-
 impl RecipeTask for SegmentTask {
     fn family(&self) -> Family {
         Family::Image
     }
 
     fn train(&self, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        Self::check(args, &settings.name)?;
+        args.image.check_not_classifier(&settings.name)?;
         task::train(&self.0, settings)?;
         Ok(())
     }
 
     fn eval(&self, run: &Path, args: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        Self::check(args, &settings.name)?;
+        args.image.check_not_classifier(&settings.name)?;
         task::evaluate_run(&self.0, run, settings)?;
         Ok(())
     }

@@ -10,8 +10,7 @@
 
 use std::path::PathBuf;
 
-use deepzero_serve::Server;
-use deepzero_serve::options::{ServeOptions, ready_message};
+use deepzero_serve::options::ServeOptions;
 use deepzero_train::device::Backend;
 
 use crate::error::CliError;
@@ -33,14 +32,11 @@ pub struct ServeArgs {
 /// `deepzero serve RUN…`: loads the runs, prints the routes and serves until Ctrl-C.
 pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let device = Backend::resolve(args.backend.as_deref())?.device()?;
-    let server = Server::load(&args.runs, args.options.config(), &device)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let models = server.models();
-    server
-        .run_until_signal(args.options.addr(), |addr| {
-            println!("{}", ready_message(&models, addr));
-        })
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let ready = |message: String| println!("{message}");
+    let usage = |e: deepzero_serve::ServeError| CliError::Usage(e.to_string());
+    args.options
+        .serve(&args.runs, &device, ready)
+        .map_err(usage)?;
     println!("stopped");
     Ok(())
 }

@@ -4,22 +4,17 @@
 use std::path::Path;
 
 use deepzero_sequence::tasks::classify::{self, ClassifySpec};
-use deepzero_sequence::tasks::generate::{self, GenerateSpec, PromptOptions, Prompts};
-use deepzero_sequence::tasks::given_or_lines;
+use deepzero_sequence::tasks::generate::{self, GenerateSpec, Prompts};
 use deepzero_sequence::tasks::tag::{self, TagSpec};
 use deepzero_sequence::tasks::translate::{self, TranslateSpec};
+use deepzero_sequence::tasks::{given_or_lines, some_texts};
 use deepzero_train::RunSettings;
 use deepzero_train::lr_find::LrFindConfig;
 
-use super::{device, print_items, print_json, read_some_texts};
+use super::{CliResult, device, print_items, print_json};
 use crate::args::{Family, PredictArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
-
-/// The texts of `predict`: its arguments, else the lines of `--input` or standard input.
-fn texts(args: &PredictArgs, what: &str) -> Result<Vec<String>, CliError> {
-    read_some_texts(&args.inputs, args.input.as_deref(), what)
-}
 
 /// A document classifier.
 pub struct TextTask(pub ClassifySpec);
@@ -61,41 +56,23 @@ impl RecipeTask for TextTask {
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let device = device(args.backend.as_deref())?;
         let predictor = classify::Predictor::load(run, Some(recipe.name), &device)?;
-        let texts = texts(args, "text")?;
+        let texts = some_texts(&args.inputs, args.input.as_deref(), "text")?;
         print_items(&predictor.predict(&texts)?, args.json);
         Ok(())
     }
 }
 
-/// A named-entity tagger.
-pub struct TagTask(pub TagSpec);
-
-impl RecipeTask for TagTask {
-    fn family(&self) -> Family {
-        Family::Tagging
+/// `predict` of the named-entity taggers: one line per input line, entities bracketed
+/// (`[王伟]PER在[上海]LOC`).
+pub fn predict_tags(_: &TagSpec, recipe: &Recipe, run: &Path, args: &PredictArgs) -> CliResult {
+    let device = device(args.backend.as_deref())?;
+    let predictor = tag::Predictor::load(run, Some(recipe.name), &device)?;
+    let tagged = predictor.tag(&given_or_lines(&args.inputs, args.input.as_deref())?)?;
+    if let Some(warning) = tag::long_lines_warning(&tagged, predictor.max_len()) {
+        eprintln!("warning: {warning}");
     }
-
-    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        tag::train(&self.0, settings)?;
-        Ok(())
-    }
-
-    fn eval(&self, run: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        tag::evaluate_run(&self.0, run, settings)?;
-        Ok(())
-    }
-
-    /// One line per input line, entities bracketed: `[王伟]PER在[上海]LOC`.
-    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let device = device(args.backend.as_deref())?;
-        let predictor = tag::Predictor::load(run, Some(recipe.name), &device)?;
-        let tagged = predictor.tag(&given_or_lines(&args.inputs, args.input.as_deref())?)?;
-        if let Some(warning) = tag::long_lines_warning(&tagged, predictor.max_len()) {
-            eprintln!("warning: {warning}");
-        }
-        print_items(&tagged, args.json);
-        Ok(())
-    }
+    print_items(&tagged, args.json);
+    Ok(())
 }
 
 /// A translation model.
@@ -120,7 +97,7 @@ impl RecipeTask for TranslateTask {
 
     /// One translation per input line.
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let lines = texts(args, "sentence")?;
+        let lines = some_texts(&args.inputs, args.input.as_deref(), "sentence")?;
         let options = &args.translate;
         let device = device(args.backend.as_deref())?;
         let predictor = translate::Predictor::load(run, Some(recipe.name), &device)?;
@@ -155,30 +132,13 @@ impl RecipeTask for GenerateTask {
     /// line of `--input` / standard input (the continuation only, newlines escaped as `\n`).
     fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
         let input = args.input.as_deref();
-        let prompts = gather_prompts("predict", &args.generate, &args.inputs, input)?;
+        let prompts = args.generate.some_prompts("predict", &args.inputs, input)?;
         let device = device(args.backend.as_deref())?;
         let predictor = generate::Predictor::load(run, Some(recipe.name), &device)?;
         let continuations = predictor.generate(&prompts.texts, &args.generate.sample)?;
         print_continuations(prompts, continuations, args.json);
         Ok(())
     }
-}
-
-/// The prompts of `--prompt` and the arguments, or else one per line of `--input` (standard
-/// input without it); `command` names the command in the error for none at all.
-pub(crate) fn gather_prompts(
-    command: &str,
-    options: &PromptOptions,
-    arguments: &[String],
-    input: Option<&Path>,
-) -> Result<Prompts, CliError> {
-    let prompts = options.prompts(arguments, input)?;
-    if prompts.texts.is_empty() {
-        return Err(CliError::Usage(format!(
-            "{command} needs at least one prompt (--prompt TEXT, --input FILE, or lines on standard input)"
-        )));
-    }
-    Ok(prompts)
 }
 
 /// Prints the continuations of `prompts` (JSON with `json`).

@@ -11,13 +11,11 @@
 //! deepzero lr-find mnist-lenet
 //! ```
 
-use std::path::PathBuf;
-
+use deepzero_sequence::tasks::TextOptions;
 use deepzero_train::lr_find::LrFindOptions;
-use deepzero_train::tune::{
-    self, FIT_KEYS, Hyperparameter, Kind, TrialOutcome, TrialParams, TuneOptions,
-};
+use deepzero_train::tune::{self, FIT_KEYS, TrialOutcome, TrialParams, TuneOptions};
 use deepzero_train::{RunSettings, TaskError};
+use deepzero_vision::tasks::options::ImageOptions;
 
 use crate::args::{Family, TrainArgs};
 use crate::error::CliError;
@@ -47,42 +45,15 @@ pub struct LrFindArgs {
     pub train: TrainArgs,
 }
 
-/// The keys a search may name: the training settings, and the recipes' own options.
-const KEYS: [Hyperparameter; 10] = [
-    FIT_KEYS[0],
-    FIT_KEYS[1],
-    FIT_KEYS[2],
-    FIT_KEYS[3],
-    FIT_KEYS[4],
-    FIT_KEYS[5],
-    Hyperparameter::new("dropout", Kind::Fraction),
-    Hyperparameter::new("word-dropout", Kind::Fraction),
-    Hyperparameter::new("max-len", Kind::Count),
-    Hyperparameter::new("image-size", Kind::Count),
-];
-
 /// `args` with the trial's values of the recipes' own options; a usage error when an option
 /// given on the command line is also searched.
 fn trial_args(args: &TrainArgs, params: &TrialParams) -> Result<TrainArgs, CliError> {
-    let given = [
-        ("lr", args.lr.is_some()),
-        ("batch-size", args.batch_size.is_some()),
-        ("weight-decay", args.weight_decay.is_some()),
-        ("optimizer", args.optimizer.is_some()),
-        ("schedule", args.schedule.is_some()),
-        ("dropout", args.text.dropout.is_some()),
-        ("word-dropout", args.text.word_dropout.is_some()),
-        ("max-len", args.text.max_len.is_some()),
-    ];
-    params.refuse_given(&given)?;
-    let mut args = args.clone();
-    args.text.dropout = params.number("dropout").or(args.text.dropout);
-    args.text.word_dropout = params.number("word-dropout").or(args.text.word_dropout);
-    args.text.max_len = params.count("max-len").or(args.text.max_len);
-    if let Some(size) = params.count("image-size") {
-        args.image.image_size = Some(size);
-    }
-    Ok(args)
+    args.run.refuse_searched(params)?;
+    Ok(TrainArgs {
+        run: args.run.clone(),
+        text: args.text.with_trial(params)?,
+        image: args.image.with_trial(params),
+    })
 }
 
 /// `deepzero tune`.
@@ -99,20 +70,23 @@ pub fn tune(args: &TuneArgs) -> Result<(), CliError> {
         )));
     }
     recipe.validate(&args.train)?;
+    // The training settings, and the recipes' own options.
+    let keys = [
+        &FIT_KEYS[..],
+        &TextOptions::TRIAL_KEYS,
+        &ImageOptions::TRIAL_KEYS,
+    ]
+    .concat();
     let search = args
         .tune
-        .search(&KEYS, &args.train.fit_config(&recipe.defaults))?;
+        .search(&keys, &args.train.fit_config(&recipe.defaults))?;
     let plan = args.tune.plan(&search)?;
     // Every trial's options are checked before the first one trains.
     for params in &plan.trials {
         recipe.validate(&trial_args(&args.train, params)?)?;
     }
-    let out = args
-        .train
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-tune", recipe.name)));
-    let base = args.train.settings(recipe.identity(), out)?;
+    let out = args.train.out_dir(&format!("{}-tune", recipe.name));
+    let base = recipe.settings(&args.train, out)?;
     let report = tune::tune(&plan, &base, |params, settings: &RunSettings| {
         let task_error = |e: CliError| match e {
             CliError::Task(e) => e,
@@ -134,12 +108,8 @@ pub fn tune(args: &TuneArgs) -> Result<(), CliError> {
 pub fn lr_find(args: &LrFindArgs) -> Result<(), CliError> {
     let recipe = recipes::find(&args.recipe)?;
     recipe.validate(&args.train)?;
-    let out = args
-        .train
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-lr-find", recipe.name)));
-    let settings = args.train.settings(recipe.identity(), out)?;
+    let out = args.train.out_dir(&format!("{}-lr-find", recipe.name));
+    let settings = recipe.settings(&args.train, out)?;
     let config = args.range.config(&settings.fit);
     recipe
         .task
