@@ -39,7 +39,7 @@ use burn::tensor::activation::sigmoid;
 
 use super::{
     Direction, FusedParams, Recurrence, RecurrentState, StepGrads, affine, batch_sum, fuse_gates,
-    unroll,
+    fused_lstm, unroll,
 };
 use crate::error::SequenceError;
 
@@ -185,7 +185,8 @@ impl LstmCell {
         self.step_projected(self.project(x), state)
     }
 
-    fn project<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+    /// The input side of every gate, `x W_ih + b_ih`.
+    pub(crate) fn project<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         affine(
             x,
             self.weight_ih.val(),
@@ -275,7 +276,29 @@ impl LstmCell {
         state: Option<LstmState>,
         padding: Option<Tensor<2, Bool>>,
     ) -> (Tensor<3>, LstmState) {
-        unroll(self, x, state, padding, Direction::Forward)
+        self.run(x, state, padding, Direction::Forward)
+    }
+
+    /// Runs the cell over a (padded) batch in either direction: as one fused operation where
+    /// the device has it ([`fused_lstm::is_fused`]: Flex in `f32`), else unrolled step by step.
+    /// Both give the same values and gradients.
+    ///
+    /// # Shapes
+    /// As [`forward`](Self::forward).
+    pub fn run(
+        &self,
+        x: Tensor<3>,
+        state: Option<LstmState>,
+        padding: Option<Tensor<2, Bool>>,
+        direction: Direction,
+    ) -> (Tensor<3>, LstmState) {
+        let steps = x.dims()[1];
+        if steps > 0 && fused_lstm::is_fused(&x.device(), x.dtype()) {
+            let reverse = matches!(direction, Direction::Backward);
+            fused_lstm::run_fused(self, x, state, padding, reverse)
+        } else {
+            unroll(self, x, state, padding, direction)
+        }
     }
 }
 

@@ -100,7 +100,7 @@ impl RecurrentCell {
                         })
                     }
                 };
-                let (out, s) = unroll(c, x, state, padding, direction);
+                let (out, s) = c.run(x, state, padding, direction);
                 (out, s.hidden, Some(s.cell))
             }
         }
