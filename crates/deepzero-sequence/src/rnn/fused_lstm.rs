@@ -299,6 +299,8 @@ fn to_flex(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 
 /// The recurrence and its backward on host slices, row-major, batch first.
 mod kernel {
+    use rayon::prelude::*;
+
     /// Sizes and direction of one recurrence.
     #[derive(Debug, Clone, Copy)]
     pub struct Dims {
@@ -324,6 +326,39 @@ mod kernel {
         pub keep: &'a [f32],
     }
 
+    impl Inputs<'_> {
+        /// The sequences `b0..b0 + n` of the batch (the weights are shared).
+        fn rows(&self, b0: usize, n: usize, d: Dims) -> Inputs<'_> {
+            let (t, h) = (d.steps, d.hidden);
+            Inputs {
+                projected: &self.projected[b0 * t * 4 * h..(b0 + n) * t * 4 * h],
+                weight_hh: self.weight_hh,
+                h0: &self.h0[b0 * h..(b0 + n) * h],
+                c0: &self.c0[b0 * h..(b0 + n) * h],
+                keep: &self.keep[b0 * t..(b0 + n) * t],
+            }
+        }
+    }
+
+    /// How many sequences each thread takes. The sequences of a batch are independent, so
+    /// each thread runs the whole recurrence for its share with single-threaded products:
+    /// a threaded product per step spent more time handing work to the other core than it
+    /// saved.
+    fn rows_per_part(batch: usize) -> usize {
+        batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+    }
+
+    fn has_avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
     pub struct Forward {
         /// `[B, T, 2H]`: `(h_t, c_t)` after each step.
         pub states: Vec<f32>,
@@ -338,10 +373,6 @@ mod kernel {
         pub c0: Vec<f32>,
     }
 
-    fn sigmoid(x: f32) -> f32 {
-        1.0 / (1.0 + (-x).exp())
-    }
-
     /// `dst [m×n] = (accumulate ? dst : 0) + lhs [m×k] · rhs [k×n]`, each operand given by its
     /// row and column strides (in elements).
     ///
@@ -350,13 +381,14 @@ mod kernel {
     #[allow(clippy::too_many_arguments)]
     unsafe fn matmul(
         [m, n, k]: [usize; 3],
+        threaded: bool,
         dst: (*mut f32, usize, usize),
         accumulate: bool,
         lhs: (*const f32, usize, usize),
         rhs: (*const f32, usize, usize),
     ) {
         // Small products lose more to thread hand-off than they gain (as burn-flex decides).
-        let parallelism = if m * n * k >= 1 << 16 {
+        let parallelism = if threaded && m * n * k >= 1 << 16 {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
@@ -389,10 +421,185 @@ mod kernel {
 
     /// The recurrence, saving states and gate activations.
     pub fn forward(x: &Inputs<'_>, d: Dims) -> Forward {
+        let (t, h) = (d.steps, d.hidden);
+        let mut states = vec![0.0f32; d.batch * t * 2 * h];
+        let mut gates = vec![0.0f32; d.batch * t * 4 * h];
+        if states.is_empty() {
+            return Forward { states, gates };
+        }
+        let rows = rows_per_part(d.batch);
+        states
+            .par_chunks_mut(rows * t * 2 * h)
+            .zip(gates.par_chunks_mut(rows * t * 4 * h))
+            .enumerate()
+            .for_each(|(k, (states, gates))| {
+                let n = states.len() / (t * 2 * h);
+                let (x, part) = (x.rows(k * rows, n, d), Dims { batch: n, ..d });
+                #[cfg(target_arch = "x86_64")]
+                if has_avx2() {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    return unsafe { forward_avx2(&x, part, states, gates) };
+                }
+                forward_generic(&x, part, states, gates);
+            });
+        Forward { states, gates }
+    }
+
+    /// Backward through time for the upstream gradient `d_states [B, T, 2H]` of the states.
+    pub fn backward(
+        x: &Inputs<'_>,
+        states: &[f32],
+        gates: &[f32],
+        d_states: &[f32],
+        d: Dims,
+    ) -> Grads {
+        let (b_n, t, h) = (d.batch, d.steps, d.hidden);
+        let g4 = 4 * h;
+        let mut g = Grads {
+            projected: vec![0.0f32; b_n * t * g4],
+            weight_hh: vec![0.0f32; h * g4],
+            h0: vec![0.0f32; b_n * h],
+            c0: vec![0.0f32; b_n * h],
+        };
+        if g.projected.is_empty() {
+            return g;
+        }
+        // h_{t−1} of every step, the left factor of ∂L/∂W_hh.
+        let mut h_before = vec![0.0f32; b_n * t * h];
+        let rows = rows_per_part(b_n);
+        g.projected
+            .par_chunks_mut(rows * t * g4)
+            .zip(h_before.par_chunks_mut(rows * t * h))
+            .zip(g.h0.par_chunks_mut(rows * h))
+            .zip(g.c0.par_chunks_mut(rows * h))
+            .enumerate()
+            .for_each(|(k, (((d_projected, h_before), d_h0), d_c0))| {
+                let (b0, n) = (k * rows, d_h0.len() / h);
+                let (x, part) = (x.rows(b0, n, d), Dims { batch: n, ..d });
+                let saved = Saved {
+                    states: &states[b0 * t * 2 * h..(b0 + n) * t * 2 * h],
+                    gates: &gates[b0 * t * g4..(b0 + n) * t * g4],
+                    d_states: &d_states[b0 * t * 2 * h..(b0 + n) * t * 2 * h],
+                };
+                let out = PartGrads {
+                    d_projected,
+                    h_before,
+                    d_h0,
+                    d_c0,
+                };
+                #[cfg(target_arch = "x86_64")]
+                if has_avx2() {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    return unsafe { backward_avx2(&x, saved, part, out) };
+                }
+                backward_generic(&x, saved, part, out);
+            });
+        // ∂L/∂W_hh = Σ_{b,t} h_{t−1}ᵀ ∂L/∂z_t: one product over all B·T rows.
+        // SAFETY: h_before is [B·T, H], read transposed; d_projected is [B·T, 4H].
+        unsafe {
+            matmul(
+                [h, g4, b_n * t],
+                true,
+                (g.weight_hh.as_mut_ptr(), g4, 1),
+                false,
+                (h_before.as_ptr(), 1, h),
+                (g.projected.as_ptr(), g4, 1),
+            );
+        }
+        g
+    }
+
+    /// What the backward of a share of the batch reads from the forward.
+    struct Saved<'a> {
+        states: &'a [f32],
+        gates: &'a [f32],
+        d_states: &'a [f32],
+    }
+
+    /// What the backward of a share of the batch writes.
+    struct PartGrads<'a> {
+        d_projected: &'a mut [f32],
+        h_before: &'a mut [f32],
+        d_h0: &'a mut [f32],
+        d_c0: &'a mut [f32],
+    }
+
+    // The same code compiled for AVX2: the element-wise loops then run 8 lanes wide.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn forward_avx2(x: &Inputs<'_>, d: Dims, states: &mut [f32], gates: &mut [f32]) {
+        forward_generic(x, d, states, gates)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn backward_avx2(x: &Inputs<'_>, saved: Saved<'_>, d: Dims, out: PartGrads<'_>) {
+        backward_generic(x, saved, d, out)
+    }
+
+    /// `eˣ` within a few ulp for `x` in `[−87, 88]` (clamped outside), Cephes' `expf`:
+    /// `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`, a polynomial for `eʳ`, and `2ⁿ` written into the
+    /// exponent bits. No branches and no library call, so that loops calling it vectorise
+    /// (`f32::exp` is a scalar libm call, and the gates' exponentials dominated the step).
+    #[inline(always)]
+    pub(super) fn exp(x: f32) -> f32 {
+        // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
+        const SHIFT: f32 = 12_582_912.0;
+        let x = x.max(-87.0).min(88.0);
+        let t = x * std::f32::consts::LOG2_E + SHIFT;
+        let n = t - SHIFT;
+        // ln 2 in two parts, so that r = x − n ln 2 keeps its low bits.
+        let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+        let mut p = 1.987_569_1e-4;
+        p = p * r + 1.398_199_9e-3;
+        p = p * r + 8.333_452e-3;
+        p = p * r + 4.166_579_6e-2;
+        p = p * r + 0.166_666_65;
+        p = p * r + 0.5;
+        let e_r = p * r * r + r + 1.0;
+        let two_n = f32::from_bits(((t.to_bits() as i32 - 0x4B40_0000 + 127) << 23) as u32);
+        e_r * two_n
+    }
+
+    #[inline(always)]
+    pub(super) fn sigmoid(x: f32) -> f32 {
+        1.0 / (1.0 + exp(-x))
+    }
+
+    #[inline(always)]
+    pub(super) fn tanh(x: f32) -> f32 {
+        1.0 - 2.0 / (1.0 + exp(2.0 * x))
+    }
+
+    /// One step of one sequence: gates from `z = [z_i, z_f, z_g, z_o]`, then the state
+    /// `(h, c)` in place (left as it is for a padded step).
+    #[inline(always)]
+    fn forward_row(z: &[f32], gates: &mut [f32], h: &mut [f32], c: &mut [f32], keep: bool) {
+        let n = h.len();
+        let (zi, zf, zg, zo) = (&z[..n], &z[n..2 * n], &z[2 * n..3 * n], &z[3 * n..4 * n]);
+        let (gi, rest) = gates.split_at_mut(n);
+        let (gf, rest) = rest.split_at_mut(n);
+        let (gg, go) = rest.split_at_mut(n);
+        let (go, c) = (&mut go[..n], &mut c[..n]);
+        for j in 0..n {
+            gi[j] = sigmoid(zi[j]);
+            gf[j] = sigmoid(zf[j]);
+            gg[j] = tanh(zg[j]);
+            go[j] = sigmoid(zo[j]);
+        }
+        if keep {
+            for j in 0..n {
+                let cell = gf[j] * c[j] + gi[j] * gg[j];
+                c[j] = cell;
+                h[j] = go[j] * tanh(cell);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn forward_generic(x: &Inputs<'_>, d: Dims, states: &mut [f32], gates: &mut [f32]) {
         let (b_n, t_n, h) = (d.batch, d.steps, d.hidden);
         let g4 = 4 * h;
-        let mut states = vec![0.0f32; b_n * t_n * 2 * h];
-        let mut gates = vec![0.0f32; b_n * t_n * g4];
         let (mut h_prev, mut c_prev) = (x.h0.to_vec(), x.c0.to_vec());
         let mut z = vec![0.0f32; b_n * g4];
         for s in 0..t_n {
@@ -405,6 +612,7 @@ mod kernel {
             unsafe {
                 matmul(
                     [b_n, g4, h],
+                    false,
                     (z.as_mut_ptr(), g4, 1),
                     true,
                     (h_prev.as_ptr(), h, 1),
@@ -413,41 +621,77 @@ mod kernel {
             }
             for b in 0..b_n {
                 let bt = b * t_n + t;
-                let keep = x.keep[bt] > 0.5;
-                let zb = &z[b * g4..(b + 1) * g4];
-                let gb = &mut gates[bt * g4..(bt + 1) * g4];
+                let (hb, cb) = (
+                    &mut h_prev[b * h..(b + 1) * h],
+                    &mut c_prev[b * h..(b + 1) * h],
+                );
+                forward_row(
+                    &z[b * g4..(b + 1) * g4],
+                    &mut gates[bt * g4..(bt + 1) * g4],
+                    hb,
+                    cb,
+                    x.keep[bt] > 0.5,
+                );
                 let sb = &mut states[bt * 2 * h..(bt + 1) * 2 * h];
-                for j in 0..h {
-                    let (i, f) = (sigmoid(zb[j]), sigmoid(zb[h + j]));
-                    let (g, o) = (zb[2 * h + j].tanh(), sigmoid(zb[3 * h + j]));
-                    (gb[j], gb[h + j], gb[2 * h + j], gb[3 * h + j]) = (i, f, g, o);
-                    let prev = b * h + j;
-                    if keep {
-                        let c = f * c_prev[prev] + i * g;
-                        c_prev[prev] = c;
-                        h_prev[prev] = o * c.tanh();
-                    }
-                    (sb[j], sb[h + j]) = (h_prev[prev], c_prev[prev]);
-                }
+                sb[..h].copy_from_slice(hb);
+                sb[h..].copy_from_slice(cb);
             }
         }
-        Forward { states, gates }
     }
 
-    /// Backward through time for the upstream gradient `d_states [B, T, 2H]` of the states.
-    pub fn backward(
-        x: &Inputs<'_>,
-        states: &[f32],
+    /// The backward of one step of one sequence (a step that was not padding): from the
+    /// gradients `d_h, d_c` reaching its output state, writes `∂L/∂z` and the part of `∂L/∂c`
+    /// that reaches the state before it (in `d_c`).
+    #[inline(always)]
+    fn backward_row(
         gates: &[f32],
-        d_states: &[f32],
-        d: Dims,
-    ) -> Grads {
+        c_in: &[f32],
+        c_out: &[f32],
+        d_h: &[f32],
+        d_c: &mut [f32],
+        dz: &mut [f32],
+    ) {
+        let n = d_c.len();
+        let (i, f, g, o) = (
+            &gates[..n],
+            &gates[n..2 * n],
+            &gates[2 * n..3 * n],
+            &gates[3 * n..4 * n],
+        );
+        let (c_in, c_out, d_h) = (&c_in[..n], &c_out[..n], &d_h[..n]);
+        let (dz_i, rest) = dz.split_at_mut(n);
+        let (dz_f, rest) = rest.split_at_mut(n);
+        let (dz_g, dz_o) = rest.split_at_mut(n);
+        let dz_o = &mut dz_o[..n];
+        for j in 0..n {
+            let tanh_c = tanh(c_out[j]);
+            let d_o = d_h[j] * tanh_c;
+            let d_cell = d_c[j] + d_h[j] * o[j] * (1.0 - tanh_c * tanh_c);
+            dz_i[j] = d_cell * g[j] * i[j] * (1.0 - i[j]);
+            dz_f[j] = d_cell * c_in[j] * f[j] * (1.0 - f[j]);
+            dz_g[j] = d_cell * i[j] * (1.0 - g[j] * g[j]);
+            dz_o[j] = d_o * o[j] * (1.0 - o[j]);
+            d_c[j] = d_cell * f[j];
+        }
+    }
+
+    #[inline(always)]
+    fn backward_generic(x: &Inputs<'_>, saved: Saved<'_>, d: Dims, out: PartGrads<'_>) {
         let (b_n, t_n, h) = (d.batch, d.steps, d.hidden);
         let g4 = 4 * h;
-        let mut d_projected = vec![0.0f32; b_n * t_n * g4];
-        // h_{t−1} of every step, the left factor of ∂L/∂W_hh.
-        let mut h_before = vec![0.0f32; b_n * t_n * h];
-        // ∂L/∂h and ∂L/∂c of the state after the step being processed, from the later steps.
+        let Saved {
+            states,
+            gates,
+            d_states,
+        } = saved;
+        let PartGrads {
+            d_projected,
+            h_before,
+            d_h0,
+            d_c0,
+        } = out;
+        // ∂L/∂h and ∂L/∂c of the state after the step being processed, from the later steps;
+        // d_h_prev collects ∂L/∂h of the state before it.
         let (mut d_h, mut d_c) = (vec![0.0f32; b_n * h], vec![0.0f32; b_n * h]);
         let mut d_h_prev = vec![0.0f32; b_n * h];
         for s in (0..t_n).rev() {
@@ -463,29 +707,29 @@ mod kernel {
                     None => (&x.h0[b * h..(b + 1) * h], &x.c0[b * h..(b + 1) * h]),
                 };
                 h_before[bt * h..(bt + 1) * h].copy_from_slice(h_in);
-                let keep = x.keep[bt] > 0.5;
-                let gb = &gates[bt * g4..(bt + 1) * g4];
-                let c_out = &states[bt * 2 * h + h..(bt + 1) * 2 * h];
+                let (d_hb, d_cb) = (&mut d_h[b * h..(b + 1) * h], &mut d_c[b * h..(b + 1) * h]);
+                // The gradient reaching this step's output state: from later steps and from
+                // this step's own output.
                 let ds = &d_states[bt * 2 * h..(bt + 1) * 2 * h];
-                let dz = &mut d_projected[bt * g4..(bt + 1) * g4];
                 for j in 0..h {
-                    let k = b * h + j;
-                    let d_h_total = d_h[k] + ds[j];
-                    let d_c_total = d_c[k] + ds[h + j];
-                    if !keep {
-                        // A padded step passed the state through: so does its gradient.
-                        (d_h_prev[k], d_c[k]) = (d_h_total, d_c_total);
-                        continue;
-                    }
-                    let (i, f, g, o) = (gb[j], gb[h + j], gb[2 * h + j], gb[3 * h + j]);
-                    let tanh_c = c_out[j].tanh();
-                    let d_o = d_h_total * tanh_c;
-                    let d_cell = d_c_total + d_h_total * o * (1.0 - tanh_c * tanh_c);
-                    dz[j] = d_cell * g * i * (1.0 - i);
-                    dz[h + j] = d_cell * c_in[j] * f * (1.0 - f);
-                    dz[2 * h + j] = d_cell * i * (1.0 - g * g);
-                    dz[3 * h + j] = d_o * o * (1.0 - o);
-                    (d_h_prev[k], d_c[k]) = (0.0, d_cell * f);
+                    d_hb[j] += ds[j];
+                    d_cb[j] += ds[h + j];
+                }
+                let d_h_before = &mut d_h_prev[b * h..(b + 1) * h];
+                if x.keep[bt] > 0.5 {
+                    backward_row(
+                        &gates[bt * g4..(bt + 1) * g4],
+                        c_in,
+                        &states[bt * 2 * h + h..(bt + 1) * 2 * h],
+                        d_hb,
+                        d_cb,
+                        &mut d_projected[bt * g4..(bt + 1) * g4],
+                    );
+                    d_h_before.fill(0.0);
+                } else {
+                    // A padded step passed the state through: so does its gradient (∂L/∂z
+                    // stays zero).
+                    d_h_before.copy_from_slice(d_hb);
                 }
             }
             // ∂L/∂h_{t−1} += ∂L/∂z_t W_hhᵀ (rows of dz are T·4H apart in d_projected).
@@ -494,6 +738,7 @@ mod kernel {
             unsafe {
                 matmul(
                     [b_n, h, g4],
+                    false,
                     (d_h_prev.as_mut_ptr(), h, 1),
                     true,
                     (d_projected.as_ptr().add(t * g4), t_n * g4, 1),
@@ -502,24 +747,8 @@ mod kernel {
             }
             std::mem::swap(&mut d_h, &mut d_h_prev);
         }
-        let mut d_weight = vec![0.0f32; h * g4];
-        // ∂L/∂W_hh = Σ_{b,t} h_{t−1}ᵀ ∂L/∂z_t: one product over all B·T rows.
-        // SAFETY: h_before is [B·T, H], read transposed; d_projected is [B·T, 4H].
-        unsafe {
-            matmul(
-                [h, g4, b_n * t_n],
-                (d_weight.as_mut_ptr(), g4, 1),
-                false,
-                (h_before.as_ptr(), 1, h),
-                (d_projected.as_ptr(), g4, 1),
-            );
-        }
-        Grads {
-            projected: d_projected,
-            weight_hh: d_weight,
-            h0: d_h,
-            c0: d_c,
-        }
+        d_h0.copy_from_slice(&d_h);
+        d_c0.copy_from_slice(&d_c);
     }
 }
 
@@ -567,6 +796,27 @@ mod tests {
         assert!(is_fused(&device(), DType::F32));
         assert!(is_fused(&device().autodiff(), DType::F32));
         assert!(!is_fused(&device(), DType::F64));
+    }
+
+    #[test]
+    fn branch_free_exponential_sigmoid_and_tanh_are_accurate() {
+        let (mut exp_rel, mut sig_abs, mut tanh_abs) = ((0.0f32, 0.0f32), 0.0f32, 0.0f32);
+        for k in -86_900..=87_900 {
+            let x = k as f32 * 1e-3;
+            let rel = (kernel::exp(x) as f64 / (x as f64).exp() - 1.0).abs() as f32;
+            if rel > exp_rel.0 {
+                exp_rel = (rel, x);
+            }
+            sig_abs = sig_abs.max((kernel::sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs());
+            tanh_abs = tanh_abs.max((kernel::tanh(x) - x.tanh()).abs());
+        }
+        assert!(exp_rel.0 < 5e-7, "exp: relative error {exp_rel:?}");
+        assert!(sig_abs < 2e-7, "sigmoid: absolute error {sig_abs}");
+        assert!(tanh_abs < 3e-7, "tanh: absolute error {tanh_abs}");
+        // Saturation instead of overflow or NaN far outside the range.
+        assert!((0.0..1e-37).contains(&kernel::sigmoid(-1e4)));
+        assert_eq!(kernel::sigmoid(1e4), 1.0);
+        assert_eq!((kernel::tanh(-1e4), kernel::tanh(1e4)), (-1.0, 1.0));
     }
 
     #[test]
@@ -618,13 +868,7 @@ mod tests {
         let (out, last) = if fused {
             run_fused(lstm, x.clone(), Some(init.clone()), pad, reverse)
         } else {
-            unroll(
-                lstm,
-                x.clone(),
-                Some(init.clone()),
-                pad,
-                direction(reverse),
-            )
+            unroll(lstm, x.clone(), Some(init.clone()), pad, direction(reverse))
         };
         let grads = loss(out, last, 9).backward();
         let bias = |p: &Option<Param<Tensor<1>>>| {
