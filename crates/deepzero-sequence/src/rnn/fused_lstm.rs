@@ -301,6 +301,8 @@ fn to_flex(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 mod kernel {
     use rayon::prelude::*;
 
+    use crate::rnn::small_gemm::PackedRhs;
+
     /// Sizes and direction of one recurrence.
     #[derive(Debug, Clone, Copy)]
     pub struct Dims {
@@ -381,14 +383,13 @@ mod kernel {
     #[allow(clippy::too_many_arguments)]
     unsafe fn matmul(
         [m, n, k]: [usize; 3],
-        threaded: bool,
         dst: (*mut f32, usize, usize),
         accumulate: bool,
         lhs: (*const f32, usize, usize),
         rhs: (*const f32, usize, usize),
     ) {
         // Small products lose more to thread hand-off than they gain (as burn-flex decides).
-        let parallelism = if threaded && m * n * k >= 1 << 16 {
+        let parallelism = if m * n * k >= 1 << 16 {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
@@ -428,6 +429,7 @@ mod kernel {
             return Forward { states, gates };
         }
         let rows = rows_per_part(d.batch);
+        let w = PackedRhs::pack(x.weight_hh, [h, 4 * h], 4 * h, 1);
         states
             .par_chunks_mut(rows * t * 2 * h)
             .zip(gates.par_chunks_mut(rows * t * 4 * h))
@@ -438,9 +440,9 @@ mod kernel {
                 #[cfg(target_arch = "x86_64")]
                 if has_avx2() {
                     // SAFETY: the CPU has the features the function is compiled for.
-                    return unsafe { forward_avx2(&x, part, states, gates) };
+                    return unsafe { forward_avx2(&x, part, &w, states, gates) };
                 }
-                forward_generic(&x, part, states, gates);
+                forward_generic(&x, part, &w, states, gates);
             });
         Forward { states, gates }
     }
@@ -467,6 +469,7 @@ mod kernel {
         // h_{t−1} of every step, the left factor of ∂L/∂W_hh.
         let mut h_before = vec![0.0f32; b_n * t * h];
         let rows = rows_per_part(b_n);
+        let w_t = PackedRhs::pack(x.weight_hh, [g4, h], 1, g4);
         g.projected
             .par_chunks_mut(rows * t * g4)
             .zip(h_before.par_chunks_mut(rows * t * h))
@@ -490,16 +493,15 @@ mod kernel {
                 #[cfg(target_arch = "x86_64")]
                 if has_avx2() {
                     // SAFETY: the CPU has the features the function is compiled for.
-                    return unsafe { backward_avx2(&x, saved, part, out) };
+                    return unsafe { backward_avx2(&x, saved, part, &w_t, out) };
                 }
-                backward_generic(&x, saved, part, out);
+                backward_generic(&x, saved, part, &w_t, out);
             });
         // ∂L/∂W_hh = Σ_{b,t} h_{t−1}ᵀ ∂L/∂z_t: one product over all B·T rows.
         // SAFETY: h_before is [B·T, H], read transposed; d_projected is [B·T, 4H].
         unsafe {
             matmul(
                 [h, g4, b_n * t],
-                true,
                 (g.weight_hh.as_mut_ptr(), g4, 1),
                 false,
                 (h_before.as_ptr(), 1, h),
@@ -527,14 +529,20 @@ mod kernel {
     // The same code compiled for AVX2: the element-wise loops then run 8 lanes wide.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn forward_avx2(x: &Inputs<'_>, d: Dims, states: &mut [f32], gates: &mut [f32]) {
-        forward_generic(x, d, states, gates)
+    fn forward_avx2(x: &Inputs<'_>, d: Dims, w: &PackedRhs, states: &mut [f32], gates: &mut [f32]) {
+        forward_generic(x, d, w, states, gates)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn backward_avx2(x: &Inputs<'_>, saved: Saved<'_>, d: Dims, out: PartGrads<'_>) {
-        backward_generic(x, saved, d, out)
+    fn backward_avx2(
+        x: &Inputs<'_>,
+        saved: Saved<'_>,
+        d: Dims,
+        w_t: &PackedRhs,
+        out: PartGrads<'_>,
+    ) {
+        backward_generic(x, saved, d, w_t, out)
     }
 
     /// `eˣ` within a few ulp for `x` in `[−87, 88]` (clamped outside), Cephes' `expf`:
@@ -597,7 +605,13 @@ mod kernel {
     }
 
     #[inline(always)]
-    fn forward_generic(x: &Inputs<'_>, d: Dims, states: &mut [f32], gates: &mut [f32]) {
+    fn forward_generic(
+        x: &Inputs<'_>,
+        d: Dims,
+        w: &PackedRhs,
+        states: &mut [f32],
+        gates: &mut [f32],
+    ) {
         let (b_n, t_n, h) = (d.batch, d.steps, d.hidden);
         let g4 = 4 * h;
         let (mut h_prev, mut c_prev) = (x.h0.to_vec(), x.c0.to_vec());
@@ -608,17 +622,8 @@ mod kernel {
                 let row = (b * t_n + t) * g4;
                 z[b * g4..(b + 1) * g4].copy_from_slice(&x.projected[row..row + g4]);
             }
-            // SAFETY: z is [B, 4H], h_prev [B, H], weight_hh [H, 4H], all contiguous.
-            unsafe {
-                matmul(
-                    [b_n, g4, h],
-                    false,
-                    (z.as_mut_ptr(), g4, 1),
-                    true,
-                    (h_prev.as_ptr(), h, 1),
-                    (x.weight_hh.as_ptr(), g4, 1),
-                );
-            }
+            // z += h_{t−1} W_hh
+            w.multiply_into(b_n, &h_prev, h, &mut z, g4);
             for b in 0..b_n {
                 let bt = b * t_n + t;
                 let (hb, cb) = (
@@ -676,7 +681,13 @@ mod kernel {
     }
 
     #[inline(always)]
-    fn backward_generic(x: &Inputs<'_>, saved: Saved<'_>, d: Dims, out: PartGrads<'_>) {
+    fn backward_generic(
+        x: &Inputs<'_>,
+        saved: Saved<'_>,
+        d: Dims,
+        w_t: &PackedRhs,
+        out: PartGrads<'_>,
+    ) {
         let (b_n, t_n, h) = (d.batch, d.steps, d.hidden);
         let g4 = 4 * h;
         let Saved {
@@ -732,19 +743,8 @@ mod kernel {
                     d_h_before.copy_from_slice(d_hb);
                 }
             }
-            // ∂L/∂h_{t−1} += ∂L/∂z_t W_hhᵀ (rows of dz are T·4H apart in d_projected).
-            // SAFETY: d_projected holds B rows of 4H at stride T·4H from row t; weight_hh is
-            // [H, 4H], read transposed; d_h_prev is [B, H].
-            unsafe {
-                matmul(
-                    [b_n, h, g4],
-                    false,
-                    (d_h_prev.as_mut_ptr(), h, 1),
-                    true,
-                    (d_projected.as_ptr().add(t * g4), t_n * g4, 1),
-                    (x.weight_hh.as_ptr(), 1, g4),
-                );
-            }
+            // ∂L/∂h_{t−1} += ∂L/∂z_t W_hhᵀ (rows of ∂L/∂z_t are T·4H apart in d_projected).
+            w_t.multiply_into(b_n, &d_projected[t * g4..], t_n * g4, &mut d_h_prev, h);
             std::mem::swap(&mut d_h, &mut d_h_prev);
         }
         d_h0.copy_from_slice(&d_h);
@@ -821,11 +821,18 @@ mod tests {
 
     #[test]
     fn forward_equals_the_unrolled_cell() {
-        let lstm = cell(1, 5, 6, &device());
+        // H = 16 fills whole register tiles (see small_gemm); H = 6 leaves ragged panels.
+        for hidden in [6, 16] {
+            forward_equals_the_unrolled_cell_with(hidden);
+        }
+    }
+
+    fn forward_equals_the_unrolled_cell_with(hidden: usize) {
+        let lstm = cell(1, 5, hidden, &device());
         let x = uniform3(&mut rng(2), [3, 7, 5], -1.0, 1.0);
         for reverse in [false, true] {
             for pad in [None, Some(padding(7))] {
-                for init in [None, Some(state(3, 3, 6))] {
+                for init in [None, Some(state(3, 3, hidden))] {
                     let (ours, s) = run_fused(&lstm, x.clone(), init.clone(), pad.clone(), reverse);
                     let (theirs, t) =
                         unroll(&lstm, x.clone(), init, pad.clone(), direction(reverse));

@@ -32,6 +32,7 @@ pub mod fused_lstm;
 pub mod gru;
 pub mod lstm;
 pub mod memory_task;
+mod small_gemm;
 pub mod stack;
 #[cfg(test)]
 mod testing;
