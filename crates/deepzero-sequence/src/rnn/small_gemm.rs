@@ -10,9 +10,10 @@
 /// Columns per panel: two AVX2 registers, or four SSE registers, of `f32`.
 pub const PANEL: usize = 16;
 
-/// Rows per register tile: `ROWS × PANEL` accumulators fit the 16 AVX2 registers with room
-/// for the panel row and the broadcast.
-const ROWS: usize = 4;
+/// Rows per register tile: `ROWS × PANEL` accumulators are 12 of the 16 AVX2 registers,
+/// enough independent chains to keep both FMA units busy (as gemm's 6×16 kernel); a 4-row
+/// and a 1-row tile take what is left of the rows.
+const ROWS: usize = 6;
 
 /// A `[k, n]` right-hand side packed into column panels: panel `p` holds columns
 /// `p·PANEL..(p+1)·PANEL` as `k` contiguous rows of `PANEL` (the last one zero-padded).
@@ -71,14 +72,22 @@ impl PackedRhs {
             let mut row = 0;
             while row < m {
                 let tile = Tile { row, ..at };
-                let rows = if row + ROWS <= m { ROWS } else { 1 };
+                let rows = [ROWS, 4, 1]
+                    .into_iter()
+                    .find(|&r| row + r <= m)
+                    .unwrap_or(1);
                 match (avx2, rows) {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: the CPU has AVX2 and FMA; the asserts above bound every access.
                     (true, ROWS) => unsafe { tile.add_avx2::<ROWS>(out, out_stride) },
                     #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above.
+                    (true, 4) => unsafe { tile.add_avx2::<4>(out, out_stride) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above.
                     (true, _) => unsafe { tile.add_avx2::<1>(out, out_stride) },
                     (_, ROWS) => tile.add::<ROWS>(out, out_stride),
+                    (_, 4) => tile.add::<4>(out, out_stride),
                     _ => tile.add::<1>(out, out_stride),
                 }
                 row += rows;
