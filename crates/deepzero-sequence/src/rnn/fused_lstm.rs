@@ -553,7 +553,7 @@ mod kernel {
     pub(super) fn exp(x: f32) -> f32 {
         // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
         const SHIFT: f32 = 12_582_912.0;
-        let x = x.max(-87.0).min(88.0);
+        let x = x.clamp(-87.0, 88.0);
         let t = x * std::f32::consts::LOG2_E + SHIFT;
         let n = t - SHIFT;
         // ln 2 in two parts, so that r = x − n ln 2 keeps its low bits.
