@@ -16,6 +16,7 @@ use deepzero_cli::tasks::zoo::ImportArgs;
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, recipes, tasks};
 use deepzero_graph::tasks::EmbedRequest;
 use deepzero_vision::SummaryOptions;
+use deepzero_vision::tasks::rcnn;
 
 /// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
 /// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
@@ -98,14 +99,14 @@ enum Command {
     Caption(CaptionArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryOptions),
-    /// Find objects in images with a trained detection run (digits-yolo): prints boxes, classes
-    /// and scores (--json: COCO result format) and draws the boxes (--draw DIR).
+    /// Find objects in images with a detection run (digits-yolo, or coco-faster-rcnn imported):
+    /// prints boxes, classes and scores (--json: COCO result format), draws them (--draw DIR).
     Detect(DetectArgs),
     /// Score COCO-format detections against COCO-format ground truth (bbox): the twelve numbers
     /// of pycocotools' COCOeval.summarize().
     CocoEval(CocoEvalArgs),
-    /// Convert torchvision weights (.pth or .safetensors) into a run folder of the `imagenet`
-    /// recipe, for predict; or a Hugging Face GPT-2 folder (`import gpt2 DIR`), for generate.
+    /// Convert torchvision weights (.pth, .safetensors) into a run folder of `imagenet` (predict)
+    /// or `coco-faster-rcnn` (detect); or a Hugging Face GPT-2 folder (`import gpt2 DIR`).
     Import(ImportArgs),
     /// Serve trained image and text classifiers over HTTP (JSON, multipart or raw image
     /// bodies; dynamic batching; GET /health); Ctrl-C stops after answering open requests.
@@ -153,6 +154,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Summary(args) => tasks::zoo::summary(&args),
         Command::Import(args) if args.model == "gpt2" => tasks::hf::import(&args),
+        Command::Import(args) if args.model == rcnn::IMPORT_NAME => tasks::detect::import(&args),
         Command::Import(args) => tasks::zoo::import(&args),
         Command::Serve(args) => tasks::serve::serve(&args),
         Command::Data(args) => tasks::data::data(&args),

@@ -8,7 +8,7 @@
 use deepzero_graph::tasks as graph;
 use deepzero_recsys::tasks as recsys;
 use deepzero_train::regression;
-use deepzero_vision::tasks::{classify, recipes as vision};
+use deepzero_vision::tasks::{classify, rcnn, recipes as vision};
 
 use crate::args::Family;
 use crate::error::CliError;
@@ -34,6 +34,7 @@ pub fn all() -> Vec<Recipe> {
     all.extend(wrap(vision::recipes(), ImageTask));
     let detection = deepzero_vision::tasks::detect::recipes();
     all.extend(specs(detection, Family::Detection, detect::predict));
+    all.extend(specs(rcnn::recipes(), Family::Detection, detect::predict));
     all.extend(wrap(vec![classify::imagenet_recipe()], |()| ImageNetTask));
     all.extend(wrap(deepzero_vision::segment::task::recipes(), SegmentTask));
     all.extend(specs(text::tag(), Family::Tagging, predict_tags));

@@ -182,3 +182,160 @@ fn detect_prints_boxes_json_and_draws() {
         "not a detection recipe",
     );
 }
+
+/// The Faster R-CNN fixture's two images (`make_faster_rcnn_fixture.py`'s
+/// `0.5 + 0.5 sin(0.37 i + phase)` over `[3, h, w]`) as 16-bit RGB PNG files in `dir`.
+fn write_rcnn_images(dir: &Path) -> Vec<PathBuf> {
+    let shapes: [([usize; 2], f64); 2] = [([50, 70], 0.0), ([60, 40], 1.0)];
+    shapes
+        .into_iter()
+        .enumerate()
+        .map(|(k, ([h, w], phase))| {
+            let mut pixels = vec![0u16; 3 * h * w];
+            for (i, p) in pixels.iter_mut().enumerate() {
+                let (y, x, c) = (i / (3 * w), i / 3 % w, i % 3);
+                let v = (0.5 + 0.5 * (0.37 * ((c * h + y) * w + x) as f64 + phase).sin()) as f32;
+                *p = (v as f64 * 65535.0).round() as u16;
+            }
+            let path = dir.join(format!("image{k}.png"));
+            image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(w as u32, h as u32, pixels)
+                .unwrap()
+                .save(&path)
+                .unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn import_fasterrcnn_then_detect_equals_torchvision() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("frcnn");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deepzero-vision/tests/fixtures");
+    let weights = fixtures.join("faster_rcnn_d16.pth");
+    let (weights, run_s) = (weights.to_str().unwrap(), run_dir.to_str().unwrap());
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", "fasterrcnn_resnet50_fpn", weights, "--out", run_s];
+        args.extend(extra);
+        run(&args)
+    };
+    let out = import(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("ResNet (bottleneck, blocks 1-1-1-1, base 4) + FPN 16, 4 classes")
+            && text.contains("find objects with: deepzero detect coco-faster-rcnn --run"),
+        "{text}"
+    );
+    // The fixture's input size and proposal counts, which the state dict does not hold, set
+    // in run.json as a user would.
+    let path = run_dir.join("run.json");
+    let mut info: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    info["model"]["transform"]["min_size"] = 64.into();
+    info["model"]["transform"]["max_size"] = 96.into();
+    info["model"]["rpn"]["pre_nms_top_n_test"] = 500.into();
+    info["model"]["rpn"]["post_nms_top_n_test"] = 100.into();
+    std::fs::write(&path, serde_json::to_string(&info).unwrap()).unwrap();
+
+    let images = write_rcnn_images(dir.path());
+    let (a, b) = (images[0].to_str().unwrap(), images[1].to_str().unwrap());
+    let detect = ["detect", "coco-faster-rcnn", "--run", run_s];
+    let out = run(&[&detect[..], &["--json", "--score-threshold", "0", a, b]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let results = results.as_array().unwrap();
+    // torchvision's model([image]) on each image: every box found with its label, box, score
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("faster_rcnn_single.json")).unwrap(),
+    )
+    .unwrap();
+    let floats = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let mut above_half = Vec::new();
+    for (i, g) in golden["detections"].as_array().unwrap().iter().enumerate() {
+        let (boxes, scores) = (floats(&g["boxes"]), floats(&g["scores"]));
+        let ours: Vec<&Value> = results.iter().filter(|r| r["image_id"] == i + 1).collect();
+        assert_eq!(ours.len(), scores.len(), "image {i}");
+        for (k, label) in g["labels"].as_array().unwrap().iter().enumerate() {
+            let found = ours.iter().any(|r| {
+                let bb = floats(&r["bbox"]);
+                let xyxy = [bb[0], bb[1], bb[0] + bb[2], bb[1] + bb[3]];
+                r["category_id"] == *label
+                    && (0..4).all(|j| (xyxy[j] - boxes[4 * k + j]).abs() < 1e-3)
+                    && (r["score"].as_f64().unwrap() - scores[k]).abs() < 1e-4
+            });
+            assert!(found, "image {i}: torchvision's detection {k} not found");
+        }
+        above_half.push(scores.iter().filter(|&&s| s >= 0.5).count());
+    }
+    // predict: lines at torchvision's demo threshold 0.5, and the picture
+    let pictures = dir.path().join("pictures");
+    let pictures_s = pictures.to_str().unwrap();
+    let out = run(&[
+        "predict",
+        "coco-faster-rcnn",
+        "--checkpoint",
+        run_s,
+        a,
+        "--picture",
+        pictures_s,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap();
+    assert_eq!(first, format!("{a} (70x50): {} objects", above_half[0]));
+    assert_eq!(text.lines().count(), 1 + above_half[0]);
+    assert!(pictures.join("image0.boxes.png").is_file());
+    let out = run(&[&detect[..], &["--max-detections", "3", b]].concat());
+    assert_eq!(stdout(&out).lines().count(), 1 + above_half[1].min(3));
+
+    // bad input: an existing run, classifier options, another model's weights, an image that
+    // is not one
+    assert_one_line_error(&import(&[]), "already holds a run; pass --overwrite");
+    assert!(import(&["--overwrite"]).status.success());
+    assert_one_line_error(&import(&["--classes", "3"]), "--classes");
+    let other = dir.path().join("other");
+    let resnet = fixtures.join("resnet18_w4.pth");
+    assert_one_line_error(
+        &run(&[
+            "import",
+            "fasterrcnn_resnet50_fpn",
+            resnet.to_str().unwrap(),
+            "--out",
+            other.to_str().unwrap(),
+        ]),
+        "not a torchvision Faster R-CNN state dict",
+    );
+    let corrupt = dir.path().join("corrupt.png");
+    std::fs::write(&corrupt, b"not a png").unwrap();
+    assert_one_line_error(
+        &run(&[&detect[..], &[corrupt.to_str().unwrap()]].concat()),
+        "corrupt.png",
+    );
+    assert_one_line_error(
+        &run(&[
+            "train",
+            "coco-faster-rcnn",
+            "--out",
+            other.to_str().unwrap(),
+        ]),
+        "predicts only",
+    );
+}

@@ -304,14 +304,7 @@ pub fn load_torchvision_remapped<M: Module>(
     extra_remaps: &[(&str, &str)],
 ) -> Result<(M, ImportReport), ImportError> {
     let format = WeightFormat::detect(path)?;
-    let remapper = KeyRemapper::from_patterns(
-        KEY_REMAPS
-            .iter()
-            .map(|&(from, to, _)| (from, to))
-            .chain(extra_remaps.iter().copied())
-            .collect(),
-    )
-    .expect("the remap patterns are valid regexes");
+    let remapper = remapper(extra_remaps);
     let read_error = |message: String| ImportError::Io {
         path: path.to_path_buf(),
         message,
@@ -346,6 +339,63 @@ pub fn load_torchvision_remapped<M: Module>(
         });
     }
     Ok((model, report))
+}
+
+/// [`KEY_REMAPS`], then `extra_remaps`.
+fn remapper(extra_remaps: &[(&str, &str)]) -> KeyRemapper {
+    KeyRemapper::from_patterns(
+        KEY_REMAPS
+            .iter()
+            .map(|&(from, to, _)| (from, to))
+            .chain(extra_remaps.iter().copied())
+            .collect(),
+    )
+    .expect("the remap patterns are valid regexes")
+}
+
+/// The shape of every tensor of a weight file (`.pth` or `.safetensors`), by key after
+/// [`KEY_REMAPS`] and `extra_remaps`, in PyTorch's layout (a `Linear` weight is `[out, in]`),
+/// without reading the tensors' data: what an import reads an architecture's widths from
+/// before it builds the model (the Faster R-CNN import's
+/// [`faster_rcnn_config_of`](crate::tasks::rcnn::faster_rcnn_config_of)).
+///
+/// # Errors
+/// [`ImportError::Io`] if the file cannot be read as its format,
+/// [`ImportError::UnknownFormat`] if it is of neither format.
+///
+/// # Panics
+/// If a pattern of `extra_remaps` is not a valid regex (they are the caller's constants).
+pub fn tensor_shapes(
+    path: &Path,
+    extra_remaps: &[(&str, &str)],
+) -> Result<std::collections::BTreeMap<String, Vec<usize>>, ImportError> {
+    let read_error = |message: String| ImportError::Io {
+        path: path.to_path_buf(),
+        message,
+    };
+    let shapes = |all: &std::collections::BTreeMap<String, burn::store::burn_pack::Tensor>| {
+        all.iter()
+            .map(|(k, t)| (k.clone(), t.shape.to_vec()))
+            .collect()
+    };
+    match WeightFormat::detect(path)? {
+        WeightFormat::Pytorch => {
+            let mut store = PytorchStore::from_file(path)
+                .remap(remapper(extra_remaps))
+                .map_indices_contiguous(false);
+            let all = store
+                .get_all_tensors()
+                .map_err(|e| read_error(e.to_string()))?;
+            Ok(shapes(all))
+        }
+        WeightFormat::Safetensors => {
+            let mut store = SafetensorsStore::from_file(path).remap(remapper(extra_remaps));
+            let all = store
+                .get_all_tensors()
+                .map_err(|e| read_error(e.to_string()))?;
+            Ok(shapes(all))
+        }
+    }
 }
 
 fn apply<M: Module, S: ModuleStore>(model: &mut M, store: &mut S) -> Result<ApplyResult, String> {

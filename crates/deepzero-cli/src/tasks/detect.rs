@@ -4,16 +4,18 @@
 use std::path::{Path, PathBuf};
 
 use deepzero_vision::detect::coco;
-use deepzero_vision::tasks::detect::{self as detect, DetectOptions, DetectSpec, Predictor};
+use deepzero_vision::tasks::detect::{self as detect, DetectOptions};
+use deepzero_vision::tasks::rcnn::{self, ImportOptions};
 
 use super::{CliResult, device, print_json};
 use crate::args::{Family, PredictArgs, RunArgs};
 use crate::error::CliError;
 use crate::recipe::Recipe;
+use crate::tasks::zoo::ImportArgs;
 
 /// `predict` of the detection recipes: the objects in the images given (drawn as `--picture`
 /// says).
-pub fn predict(_: &DetectSpec, recipe: &Recipe, _: &Path, args: &PredictArgs) -> CliResult {
+pub fn predict<S>(_: &S, recipe: &Recipe, _: &Path, args: &PredictArgs) -> CliResult {
     let images = args.inputs.iter().map(PathBuf::from).collect();
     let options = DetectOptions {
         draw: args.picture.clone(),
@@ -37,7 +39,6 @@ pub struct DetectArgs {
 /// `deepzero detect RECIPE --run DIR IMAGE…` with a run of `recipe`.
 pub fn detect(recipe: &Recipe, args: &DetectArgs) -> Result<(), CliError> {
     recipe.require(Family::Detection, "a detection recipe")?;
-    args.options.check()?;
     detect_images(&args.run, &args.options)
 }
 
@@ -45,7 +46,7 @@ pub fn detect(recipe: &Recipe, args: &DetectArgs) -> Result<(), CliError> {
 /// results).
 fn detect_images(run: &RunArgs, options: &DetectOptions) -> Result<(), CliError> {
     let device = device(run.backend.as_deref())?;
-    let predictor = Predictor::load(&run.run, Some(&run.recipe), &device)?;
+    let predictor = detect::load_detector(&run.run, Some(&run.recipe), &device)?;
     let (found, pictures) = predictor.detect(options)?;
     if run.json {
         print_json(&detect::coco_results(&found));
@@ -55,8 +56,21 @@ fn detect_images(run: &RunArgs, options: &DetectOptions) -> Result<(), CliError>
         eprintln!("drew {}", picture.display());
     }
     for f in &found {
-        println!("{}", f.describe(&predictor.info().class_names));
+        println!("{}", f.describe(predictor.class_names()));
     }
+    Ok(())
+}
+
+/// `deepzero import fasterrcnn_resnet50_fpn FILE --out DIR` (the architecture read from FILE).
+pub fn import(args: &ImportArgs) -> CliResult {
+    if args.classes.is_some() || args.allow_partial {
+        return Err(CliError::Usage(
+            "--classes, --allow-partial: classifiers only".into(),
+        ));
+    }
+    let options = ImportOptions::new(args.overwrite);
+    let import = rcnn::import_torchvision(&args.weights, &args.out, &options)?;
+    println!("{import}\nfind objects with: {}", import.detect_command());
     Ok(())
 }
 
@@ -82,9 +96,7 @@ pub fn coco_eval(args: &CocoEvalArgs) -> Result<(), CliError> {
     if args.json {
         print_json(&summary);
     } else {
-        for line in summary.lines() {
-            println!("{line}");
-        }
+        println!("{}", summary.lines().join("\n"));
     }
     Ok(())
 }

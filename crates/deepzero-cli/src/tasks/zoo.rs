@@ -23,7 +23,7 @@ use crate::error::CliError;
 #[derive(Clone, Debug, clap::Args)]
 pub struct ImportArgs {
     /// ImageNet model of the zoo: alexnet, vgg11 … vgg19-bn, resnet18 … resnet152, googlenet;
-    /// or gpt2 (a Hugging Face GPT-2 folder, for `deepzero generate`).
+    /// fasterrcnn_resnet50_fpn (COCO detector); gpt2 (a Hugging Face GPT-2 folder, for generate).
     pub model: String,
     /// torchvision weights: a PyTorch .pth/.pt file or a .safetensors file; for gpt2 the
     /// folder with config.json, model.safetensors and tokenizer.json.
@@ -39,6 +39,9 @@ pub struct ImportArgs {
     /// initial values there (e.g. a new classifier for --classes 10); they are listed.
     #[arg(long)]
     pub allow_partial: bool,
+    /// fasterrcnn_resnet50_fpn: replace the run already in --out.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 fn zoo_model(name: &str) -> Result<ZooModel, CliError> {

@@ -21,7 +21,8 @@
 //! | pictures of boxes ([`draw::draw_boxes_file`]) | [`draw`] | pixel test |
 //!
 //! The whole task — digit scenes, training, COCO scoring, prediction — is
-//! [`crate::tasks::detect`]; `docs/detection.md` has the measured figures.
+//! [`crate::tasks::detect`]; torchvision's Faster R-CNN weights as a run folder, detecting in
+//! image files, are [`crate::tasks::rcnn`]; `docs/detection.md` has the measured figures.
 //!
 //! Boxes are `[x_min, y_min, x_max, y_max]` in pixels ([`Bbox`]) everywhere except in COCO JSON,
 //! which stores `[x, y, w, h]`.

@@ -15,6 +15,7 @@
 //! let report = detect::train(&spec, &settings)?;
 //! println!("test AP50 {}", report.test["ap50"]);
 //! let predictor = Predictor::load("runs/yolo".as_ref(), None, &settings.device()?)?;
+//! // or, for any detection run (an imported Faster R-CNN too): detect::load_detector
 //! for found in predictor.predict(&["scene.png".into()], 0.25)? {
 //!     for d in &found.detections {
 //!         println!("{} {:.2} {:?}", predictor.class_name(d.class), d.score, d.bbox);
@@ -574,31 +575,90 @@ pub struct DetectOptions {
     /// nothing (no pictures).
     #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
     pub draw: Option<PathBuf>,
-    /// Smallest score reported.
-    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_SCORE_THRESHOLD))]
-    pub score_threshold: f32,
+    /// Smallest score reported (default: the detector's, 0.25 for a trained YOLO run, 0.5 for
+    /// an imported Faster R-CNN as torchvision's demo).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SCORE"))]
+    pub score_threshold: Option<f32>,
+    /// Most objects reported per image, best first (default: the detector's limit, 100).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
+    pub max_detections: Option<usize>,
 }
 
-/// The smallest score [`DetectOptions::new`] reports.
+/// The smallest score a trained YOLO run reports by default.
 pub const DEFAULT_SCORE_THRESHOLD: f32 = 0.25;
 
 impl DetectOptions {
-    /// The objects scoring at least [`DEFAULT_SCORE_THRESHOLD`] in `images`, not drawn.
+    /// The objects in `images` at the detector's default threshold, not drawn.
     pub fn new(images: Vec<PathBuf>) -> Self {
         Self {
             images,
             draw: None,
-            score_threshold: DEFAULT_SCORE_THRESHOLD,
+            score_threshold: None,
+            max_detections: None,
         }
     }
 
-    /// Refuses a score threshold outside `[0, 1]`, naming the option.
+    /// Refuses a score threshold outside `[0, 1]` and a maximum of 0, naming the option.
     pub fn check(&self) -> Result<(), TaskError> {
-        if !(0.0..=1.0).contains(&self.score_threshold) {
+        if let Some(t) = self.score_threshold
+            && !(0.0..=1.0).contains(&t)
+        {
             return Err(TaskError::invalid("--score-threshold must lie in [0, 1]"));
+        }
+        if self.max_detections == Some(0) {
+            return Err(TaskError::invalid("--max-detections must be at least 1"));
         }
         Ok(())
     }
+}
+
+/// A detector loaded from its run folder — a trained YOLO run ([`Predictor`]) or an imported
+/// Faster R-CNN ([`super::rcnn::Predictor`]) — as a front end uses it.
+pub trait Detector {
+    /// Class names, index = [`Detection::class`].
+    fn class_names(&self) -> &[String];
+
+    /// What `options` ask for: the detections in its images (at its threshold, else the
+    /// detector's default), and the pictures drawn into `options.draw` (none without it).
+    ///
+    /// # Errors
+    /// [`TaskError`] for options out of range or an image that cannot be read or drawn.
+    fn detect(
+        &self,
+        options: &DetectOptions,
+    ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError>;
+}
+
+/// The detector of the run in `dir`, whichever kind its `run.json` records (checking it was
+/// made by `recipe`, when given), on `device`.
+///
+/// # Errors
+/// [`TaskError`] for a folder that is no detection run or whose weights do not load.
+pub fn load_detector(
+    dir: &Path,
+    recipe: Option<&str>,
+    device: &Device,
+) -> Result<Box<dyn Detector>, TaskError> {
+    let any: serde_json::Value = deepzero_train::read_run_json(dir)?;
+    if any.get("recipe").and_then(serde_json::Value::as_str) == Some(super::rcnn::RECIPE) {
+        return Ok(Box::new(super::rcnn::Predictor::load(dir, recipe, device)?));
+    }
+    Ok(Box::new(Predictor::load(dir, recipe, device)?))
+}
+
+/// Draws each of `found` into `options.draw` (nothing without it); the pictures' paths.
+pub(crate) fn draw_all(
+    found: &[ImageDetections],
+    options: &DetectOptions,
+) -> Result<Vec<PathBuf>, TaskError> {
+    let mut pictures = Vec::new();
+    if let Some(dir) = &options.draw {
+        std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
+        for f in found {
+            pictures.push(f.draw(dir)?);
+        }
+    }
+    Ok(pictures)
 }
 
 /// A trained detector loaded from its run folder.
@@ -678,22 +738,24 @@ impl Predictor {
     }
 }
 
-impl Predictor {
-    /// What `options` ask for ([`Predictor::predict`] of its images at its threshold): the
-    /// detections, and the pictures drawn into `options.draw` (none without it).
-    pub fn detect(
+impl Detector for Predictor {
+    fn class_names(&self) -> &[String] {
+        &self.info.class_names
+    }
+
+    /// [`Predictor::predict`] of its images at its threshold (default
+    /// [`DEFAULT_SCORE_THRESHOLD`]), at most `max_detections` per image.
+    fn detect(
         &self,
         options: &DetectOptions,
     ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError> {
         options.check()?;
-        let found = self.predict(&options.images, options.score_threshold)?;
-        let mut pictures = Vec::new();
-        if let Some(dir) = &options.draw {
-            std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
-            for f in &found {
-                pictures.push(f.draw(dir)?);
-            }
+        let threshold = options.score_threshold.unwrap_or(DEFAULT_SCORE_THRESHOLD);
+        let mut found = self.predict(&options.images, threshold)?;
+        if let Some(max) = options.max_detections {
+            found.iter_mut().for_each(|f| f.detections.truncate(max));
         }
+        let pictures = draw_all(&found, options)?;
         Ok((found, pictures))
     }
 }
@@ -759,16 +821,22 @@ mod tests {
     #[test]
     fn options_refuse_a_score_threshold_outside_zero_to_one() {
         let options = DetectOptions::new(vec!["a.png".into()]);
-        assert_eq!(options.score_threshold, DEFAULT_SCORE_THRESHOLD);
+        assert_eq!(options.score_threshold, None);
         assert!(options.check().is_ok());
         for bad in [-0.1, 1.5, f32::NAN] {
             let options = DetectOptions {
-                score_threshold: bad,
+                score_threshold: Some(bad),
                 ..options.clone()
             };
             let err = options.check().unwrap_err().to_string();
             assert_eq!(err, "--score-threshold must lie in [0, 1]");
         }
+        let none = DetectOptions {
+            max_detections: Some(0),
+            ..options.clone()
+        };
+        let err = none.check().unwrap_err().to_string();
+        assert_eq!(err, "--max-detections must be at least 1");
     }
 
     #[test]
