@@ -371,8 +371,8 @@ impl Predictor {
                 path.display()
             )));
         }
-        // Channels first on the CPU: the resize that follows reads its input as laid out in
-        // memory on some backends, so a permuted view of `[h, w, 3]` would be read wrongly.
+        // Channels first, as torchvision's `to_tensor` lays them out, rearranged here on the
+        // CPU in one pass rather than as a permuted view for the backend to copy.
         let hwc = image.into_raw();
         let plane = (w * h) as usize;
         let mut chw = vec![0.0; 3 * plane];
