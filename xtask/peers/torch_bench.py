@@ -93,6 +93,19 @@ class LstmClassifier(nn.Module):
         return self.head(h[-1])
 
 
+class GruClassifier(nn.Module):
+    """One-layer GRU 128 → 256 and a linear head on the final hidden state."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(128, 256, batch_first=True)
+        self.head = nn.Linear(256, CLASSES)
+
+    def forward(self, x):
+        _, h = self.gru(x)
+        return self.head(h[-1])
+
+
 def transformer_layer():
     # Post-norm (norm_first=False), ReLU, dropout 0: deepzero's TransformerLayerConfig defaults
     # with dropout 0 and burn-nn's TransformerEncoder with activation ReLU, norm_first false.
@@ -274,6 +287,7 @@ WORKLOADS = {
     "resnet20-train": (CifarResNet, 128, (1, 28, 28), "classify", "momentum"),
     "googlenet-train": (googlenet_small, 128, (1, 28, 28), "classify", "momentum"),
     "lstm-train": (LstmClassifier, 32, (64, 128), "classify", "adam"),
+    "gru-train": (GruClassifier, 32, (64, 128), "classify", "adam"),
     "transformer-layer-train": (transformer_layer, 32, (128, 256), "regress", "adam"),
     # One step = one whole graph; the model and its step come from `gat_step`.
     "gat-cora-train": (gat_step, 1, None, "step", None),

@@ -191,6 +191,18 @@ const WORKLOADS: [Workload; 9] = [
         },
     },
     Workload {
+        name: "gru-train",
+        batch_size: 32,
+        description: "GRU 128->256 (reset after), one layer, batch 32 x 64 steps, linear head 256->10 on the last hidden state, cross-entropy, Adam, train step",
+        unit: "samples/s",
+        implementations: OURS_AND_BURN,
+        plan: Plan {
+            warmup: 3,
+            steps: 15,
+            repeats: 3,
+        },
+    },
+    Workload {
         name: "lstm-train",
         batch_size: 32,
         description: "LSTM 128->256, one layer, batch 32 x 64 steps, linear head 256->10 on the last hidden state, cross-entropy, Adam, train step",
@@ -772,6 +784,8 @@ mod tests {
             ("mnist-lenet", Implementation::Deepzero, 64, 61_706),
             ("lstm-train", Implementation::Deepzero, 32, 397_834),
             ("lstm-train", Implementation::BurnNn, 32, 397_834),
+            ("gru-train", Implementation::Deepzero, 32, 299_018),
+            ("gru-train", Implementation::BurnNn, 32, 299_018),
             ("gat-cora-train", Implementation::Deepzero, 1, 92_373),
             ("neumf-train", Implementation::Deepzero, 256, 220_897),
             // GoogLeNet's step at the workload's batch of 128 takes seconds; 2 images will do.

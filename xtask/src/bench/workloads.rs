@@ -96,6 +96,7 @@ pub fn measure(
             resnet18_inference(device, batch_size, plan)
         }
         ("lstm-train", imp) => lstm_training(imp, &train_device, plan),
+        ("gru-train", imp) => gru_training(imp, &train_device, plan),
         ("transformer-layer-train", imp) => transformer_training(imp, &train_device, plan)?,
         ("gat-cora-train", Implementation::Deepzero) => gat_training(&train_device, plan),
         ("neumf-train", Implementation::Deepzero) => {
@@ -254,6 +255,66 @@ fn lstm_training(implementation: Implementation, device: &Device, plan: Plan) ->
                 let (x, y) = batch_of();
                 let (_, state) = m.lstm.forward(x, None);
                 ce.forward(m.head.forward(state.hidden), y)
+            })
+        }
+    }
+}
+
+/// deepzero's GRU (reset after, from the gate equations) with a linear head.
+#[derive(Module, Debug)]
+struct DeepzeroGru {
+    gru: StackedRnn,
+    head: Linear,
+}
+
+/// burn-nn's `Gru` (reset after) with the same head.
+#[derive(Module, Debug)]
+struct BurnGru {
+    gru: burn::nn::Gru,
+    head: Linear,
+}
+
+/// One-layer GRU, the LSTM workload's shapes (batch 32, 64 steps, 128 → 256), linear head
+/// 256 → 10 on the final hidden state, cross-entropy, Adam.
+fn gru_training(implementation: Implementation, device: &Device, plan: Plan) -> Measured {
+    let [batch, steps, d_input, d_hidden] = LSTM;
+    let inputs = host_data(batch * steps * d_input, 0.5);
+    let labels = host_labels(batch);
+    let ce: CrossEntropyLoss = CrossEntropyLossConfig::new().init(device);
+    let head = || LinearConfig::new(d_hidden, CLASSES).init(device);
+    let batch_of = || {
+        (
+            Tensor::<3>::from_data(
+                TensorData::new(inputs.clone(), [batch, steps, d_input]),
+                device,
+            ),
+            Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), device),
+        )
+    };
+    let adam = OptimizerKind::Adam.build(0.0);
+    match implementation {
+        Implementation::Deepzero => {
+            let model = DeepzeroGru {
+                gru: StackedRnnConfig::new(RecurrentKind::Gru, d_input, d_hidden).init(device),
+                head: head(),
+            };
+            train(model, device, batch, plan, adam, 1e-3, |m| {
+                let (x, y) = batch_of();
+                let (_, state) = m.gru.forward(x, None, None);
+                let last = state.hidden.squeeze_dim::<2>(0); // [1, B, H] → [B, H]
+                ce.forward(m.head.forward(last), y)
+            })
+        }
+        Implementation::BurnNn => {
+            let model = BurnGru {
+                gru: burn::nn::GruConfig::new(d_input, d_hidden, true).init(device),
+                head: head(),
+            };
+            train(model, device, batch, plan, adam, 1e-3, |m| {
+                let (x, y) = batch_of();
+                let out = m.gru.forward(x, None); // [B, T, H]
+                let last = out.narrow(1, steps - 1, 1).squeeze_dim::<2>(1);
+                ce.forward(m.head.forward(last), y)
             })
         }
     }

@@ -39,7 +39,7 @@ pub struct ImportArgs {
     /// initial values there (e.g. a new classifier for --classes 10); they are listed.
     #[arg(long)]
     pub allow_partial: bool,
-    /// fasterrcnn_resnet50_fpn: replace the run already in --out.
+    /// Replace the run already in --out (a folder of other files is never cleared).
     #[arg(long)]
     pub overwrite: bool,
 }
@@ -60,14 +60,10 @@ pub fn summary(options: &SummaryOptions) -> Result<(), CliError> {
 /// `deepzero import MODEL WEIGHTS --out DIR` of a torchvision model: writes `DIR/model.bpk`
 /// and `DIR/run.json` (gpt2 is [`crate::tasks::hf::import`]).
 pub fn import(args: &ImportArgs) -> Result<(), CliError> {
-    let model = zoo_model(&args.model)?;
-    let (_, report) = import_torchvision(
-        model,
-        &args.weights,
-        &args.out,
-        args.classes.unwrap_or(1000),
-        args.allow_partial,
-    )?;
+    let (model, classes) = (zoo_model(&args.model)?, args.classes.unwrap_or(1000));
+    let (weights, out) = (&args.weights, &args.out);
+    let (partial, overwrite) = (args.allow_partial, args.overwrite);
+    let (_, report) = import_torchvision(model, weights, out, classes, partial, overwrite)?;
     let (from, to) = (args.weights.display(), args.out.join("model.bpk"));
     println!("{model}: {report} from {from} -> {}", to.display());
     if !report.is_complete() {

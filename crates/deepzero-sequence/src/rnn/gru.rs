@@ -34,7 +34,10 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::{Direction, FusedParams, Recurrence, StepGrads, affine, batch_sum, fuse_gates, unroll};
+use super::{
+    Direction, FusedParams, Recurrence, StepGrads, affine, batch_sum, fuse_gates, fused_gru,
+    fused_lstm, unroll,
+};
 use crate::error::SequenceError;
 
 /// Configuration of a [`GruCell`].
@@ -139,7 +142,8 @@ impl GruCell {
         })
     }
 
-    fn project<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+    /// The input side of every gate, `x W_ih + b_ih`.
+    pub(crate) fn project<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         affine(
             x,
             self.weight_ih.val(),
@@ -280,7 +284,29 @@ impl GruCell {
         hidden: Option<Tensor<2>>,
         padding: Option<Tensor<2, Bool>>,
     ) -> (Tensor<3>, Tensor<2>) {
-        unroll(self, x, hidden, padding, Direction::Forward)
+        self.run(x, hidden, padding, Direction::Forward)
+    }
+
+    /// Runs the cell over a (padded) batch in either direction: as one fused operation where
+    /// the device has it and the cell resets after ([`fused_lstm::is_fused`]: Flex in `f32`),
+    /// else unrolled step by step. Both give the same values and gradients.
+    ///
+    /// # Shapes
+    /// As [`forward`](Self::forward).
+    pub fn run(
+        &self,
+        x: Tensor<3>,
+        hidden: Option<Tensor<2>>,
+        padding: Option<Tensor<2, Bool>>,
+        direction: Direction,
+    ) -> (Tensor<3>, Tensor<2>) {
+        let steps = x.dims()[1];
+        if self.reset_after && steps > 0 && fused_lstm::is_fused(&x.device(), x.dtype()) {
+            let reverse = matches!(direction, Direction::Backward);
+            fused_gru::run_fused(self, x, hidden, padding, reverse)
+        } else {
+            unroll(self, x, hidden, padding, direction)
+        }
     }
 }
 

@@ -28,8 +28,10 @@
 //! recurrent part step by step. The projection is cut into steps by [`split_steps`], which
 //! halves recursively so that the backward pass does not move O(T²) memory.
 
+pub mod fused_gru;
 pub mod fused_lstm;
 pub mod gru;
+mod kernels;
 pub mod lstm;
 pub mod memory_task;
 mod small_gemm;

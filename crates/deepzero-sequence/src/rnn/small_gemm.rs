@@ -58,7 +58,7 @@ impl PackedRhs {
         }
         assert!(lhs.len() >= (m - 1) * lhs_stride + k, "lhs too short");
         assert!(out.len() >= (m - 1) * out_stride + self.n, "out too short");
-        let avx2 = has_avx2_fma();
+        let avx2 = super::kernels::has_avx2();
         for (p, panel) in self.data.chunks_exact(k * PANEL).enumerate() {
             let at = Tile {
                 lhs,
@@ -93,17 +93,6 @@ impl PackedRhs {
                 row += rows;
             }
         }
-    }
-}
-
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 

@@ -86,7 +86,7 @@ impl RecurrentCell {
                 (out, h, None)
             }
             Self::Gru(c) => {
-                let (out, h) = unroll(c, x, hidden, padding, direction);
+                let (out, h) = c.run(x, hidden, padding, direction);
                 (out, h, None)
             }
             Self::Lstm(c) => {

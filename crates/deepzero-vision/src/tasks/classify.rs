@@ -1037,13 +1037,15 @@ pub fn imagenet_recipe() -> Recipe<()> {
 /// folder at `out` (`model.bpk` and a `run.json` of the [`IMAGENET_RECIPE`] whose
 /// [`Predictor`] applies torchvision's evaluation transform). With `classes` other than 1000
 /// the classes are named `0, 1, …`; `allow_partial` keeps the model's own initial values where
-/// the file does not fit (listed in the returned report).
+/// the file does not fit (listed in the returned report). An `out` that already holds a run is
+/// refused unless `overwrite`; one that holds other files is always refused.
 pub fn import_torchvision(
     model: crate::ZooModel,
     weights: &Path,
     out: &Path,
     classes: usize,
     allow_partial: bool,
+    overwrite: bool,
 ) -> Result<(ImageRunInfo, crate::ImportReport), TaskError> {
     if !model.is_imagenet() {
         return Err(TaskError::invalid(format!(
@@ -1062,10 +1064,14 @@ pub fn import_torchvision(
             weights.display()
         )));
     }
+    super::prepare_import_out(out, overwrite)?;
     let device = Device::flex();
     let options = crate::ImportOptions { allow_partial };
     let (built, report) =
         crate::load_torchvision_with(model.build(classes, 3, false, &device), weights, &options)?;
+    if deepzero_train::guard::holds_run(out) {
+        deepzero_train::guard::clear_run(out)?;
+    }
     std::fs::create_dir_all(out).map_err(TaskError::io(out))?;
     save_model(&built, &out.join("model.bpk"))?;
 

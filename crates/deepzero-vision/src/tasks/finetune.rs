@@ -560,7 +560,7 @@ pub fn from_torchvision(
     let model = model_of_weights_file(weights)?;
     let temp = tempfile::tempdir().map_err(TaskError::io(Path::new("temporary folder")))?;
     let imported = temp.path().join("imported");
-    super::classify::import_torchvision(model, weights, &imported, 1000, false)?;
+    super::classify::import_torchvision(model, weights, &imported, 1000, false, false)?;
     let spec = FinetuneSpec {
         from_label: Some(weights.display().to_string()),
         ..FinetuneSpec::new(

@@ -26,3 +26,57 @@ impl From<crate::ImportError> for deepzero_train::TaskError {
         deepzero_train::TaskError::Other(Box::new(e))
     }
 }
+
+/// Refuses an import's output folder that holds anything, unless it holds a run and
+/// `overwrite` is set (the import then replaces that run): a folder of other files is never
+/// cleared, and nothing is touched before the import has checked its input.
+pub(crate) fn prepare_import_out(
+    out: &std::path::Path,
+    overwrite: bool,
+) -> Result<(), deepzero_train::TaskError> {
+    let non_empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
+    if non_empty {
+        if !deepzero_train::guard::holds_run(out) {
+            return Err(deepzero_train::TaskError::invalid(format!(
+                "{} is not empty and holds no run; choose an empty or new --out",
+                out.display()
+            )));
+        }
+        if !overwrite {
+            return Err(deepzero_train::TaskError::invalid(format!(
+                "{} already holds a run; pass --overwrite to replace it, or choose another --out",
+                out.display()
+            )));
+        }
+    }
+    if out.exists() && !out.is_dir() {
+        return Err(deepzero_train::TaskError::invalid(format!(
+            "{} is a file, not a folder",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod import_out_tests {
+    use super::prepare_import_out;
+
+    #[test]
+    fn an_import_refuses_a_run_without_overwrite_and_other_files_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        assert!(prepare_import_out(&out, false).is_ok(), "a new folder");
+        std::fs::create_dir(&out).unwrap();
+        assert!(prepare_import_out(&out, false).is_ok(), "an empty folder");
+        std::fs::write(out.join("run.json"), "{}").unwrap();
+        let refused = prepare_import_out(&out, false).unwrap_err().to_string();
+        assert!(refused.contains("--overwrite"), "{refused}");
+        assert!(prepare_import_out(&out, true).is_ok());
+        let other = dir.path().join("photos");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("cat.jpg"), "x").unwrap();
+        assert!(prepare_import_out(&other, true).is_err());
+        assert!(prepare_import_out(&other.join("cat.jpg"), true).is_err());
+    }
+}

@@ -259,33 +259,6 @@ pub fn class_names(num_classes: usize) -> Vec<String> {
     }
 }
 
-/// Refuses an output folder that holds anything, unless it holds a run and `overwrite` is set
-/// (then the run is removed): a folder of other files is never cleared.
-fn prepare_out(out: &Path, overwrite: bool) -> Result<(), TaskError> {
-    let non_empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
-    if non_empty {
-        if !guard::holds_run(out) {
-            return Err(TaskError::invalid(format!(
-                "{} is not empty and holds no run; choose an empty or new --out",
-                out.display()
-            )));
-        }
-        if !overwrite {
-            return Err(TaskError::invalid(format!(
-                "{} already holds a run; pass --overwrite to replace it, or choose another --out",
-                out.display()
-            )));
-        }
-    }
-    if out.exists() && !out.is_dir() {
-        return Err(TaskError::invalid(format!(
-            "{} is a file, not a folder",
-            out.display()
-        )));
-    }
-    Ok(())
-}
-
 /// Converts torchvision's Faster R-CNN weights (a `fasterrcnn_resnet50_fpn` state dict of any
 /// width and class count, `.pth` or `.safetensors`) into a run folder at `out`: `model.bpk` and
 /// a `run.json` of the [`RECIPE`]. Nothing is written unless the whole file loads strictly
@@ -306,7 +279,7 @@ pub fn import_torchvision(
             weights.display()
         )));
     }
-    prepare_out(out, options.overwrite)?;
+    super::prepare_import_out(out, options.overwrite)?;
     let config = faster_rcnn_config_of(weights)?
         .with_transform(options.transform.clone())
         .with_rpn(options.rpn.clone());
