@@ -129,7 +129,7 @@ struct Workload {
 const OURS: &[Implementation] = &[Implementation::Deepzero];
 const OURS_AND_BURN: &[Implementation] = &[Implementation::Deepzero, Implementation::BurnNn];
 
-const WORKLOADS: [Workload; 9] = [
+const WORKLOADS: [Workload; 10] = [
     Workload {
         name: "mnist-mlp",
         batch_size: 128,

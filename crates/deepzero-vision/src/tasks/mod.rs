@@ -57,26 +57,3 @@ pub(crate) fn prepare_import_out(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod import_out_tests {
-    use super::prepare_import_out;
-
-    #[test]
-    fn an_import_refuses_a_run_without_overwrite_and_other_files_always() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("run");
-        assert!(prepare_import_out(&out, false).is_ok(), "a new folder");
-        std::fs::create_dir(&out).unwrap();
-        assert!(prepare_import_out(&out, false).is_ok(), "an empty folder");
-        std::fs::write(out.join("run.json"), "{}").unwrap();
-        let refused = prepare_import_out(&out, false).unwrap_err().to_string();
-        assert!(refused.contains("--overwrite"), "{refused}");
-        assert!(prepare_import_out(&out, true).is_ok());
-        let other = dir.path().join("photos");
-        std::fs::create_dir(&other).unwrap();
-        std::fs::write(other.join("cat.jpg"), "x").unwrap();
-        assert!(prepare_import_out(&other, true).is_err());
-        assert!(prepare_import_out(&other.join("cat.jpg"), true).is_err());
-    }
-}

@@ -476,17 +476,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("notes.txt"), "mine").unwrap();
         for overwrite in [false, true] {
-            let err = prepare_out(&dir, overwrite).unwrap_err().to_string();
+            let err = crate::tasks::prepare_import_out(&dir, overwrite)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("is not empty and holds no run"), "{err}");
         }
         std::fs::write(dir.join("run.json"), "{}").unwrap();
-        let err = prepare_out(&dir, false).unwrap_err().to_string();
+        let err = crate::tasks::prepare_import_out(&dir, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("already holds a run; pass --overwrite"),
             "{err}"
         );
-        assert!(prepare_out(&dir, true).is_ok());
-        assert!(prepare_out(&dir.join("new"), false).is_ok());
+        assert!(crate::tasks::prepare_import_out(&dir, true).is_ok());
+        assert!(crate::tasks::prepare_import_out(&dir.join("new"), false).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
