@@ -99,8 +99,8 @@ enum Command {
     Caption(CaptionArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryOptions),
-    /// Find objects in images with a detection run (digits-yolo, or coco-faster-rcnn imported):
-    /// prints boxes, classes and scores (--json: COCO result format), draws them (--draw DIR).
+    /// Find objects with a detection run (digits-yolo, digits-faster-rcnn, coco-faster-rcnn):
+    /// prints boxes, classes, scores (--json: COCO results); --draw DIR: boxes with labels.
     Detect(DetectArgs),
     /// Score COCO-format detections against COCO-format ground truth (bbox): the twelve numbers
     /// of pycocotools' COCOeval.summarize().

@@ -157,7 +157,8 @@ fn detect_prints_boxes_json_and_draws() {
         assert_eq!(r["image_id"], 1);
     }
     let drawn = image::open(pictures.join("scene.boxes.png")).unwrap();
-    assert_eq!((drawn.width(), drawn.height()), (96, 80));
+    // enlarged ×4 for its labels (a picture under 320 px)
+    assert_eq!((drawn.width(), drawn.height()), (384, 320));
     // bad input: a corrupt image, a run of another recipe
     let corrupt = dir.path().join("corrupt.png");
     std::fs::write(&corrupt, b"not a png").unwrap();

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use common::{fixture, json_floats, read_json};
+use deepzero_vision::detect::draw::class_colour;
 use deepzero_vision::detect::{
     BackboneWithFpnConfig, FasterRcnnConfig, RcnnTransformConfig, RoiHeadsConfig, RpnConfig,
 };
@@ -180,7 +181,33 @@ fn import_then_predict_on_image_files_equals_torchvision() {
             pictures.join("image1.boxes.png")
         ]
     );
-    assert_eq!(image::image_dimensions(&drawn[1]).unwrap(), (40, 60));
+    // 40×60 is enlarged ×6 for the labels
+    assert_eq!(image::image_dimensions(&drawn[1]).unwrap(), (240, 360));
+    // The best object alone: its label (12 px text, 2 px margins: 16 rows) is a filled box of
+    // its class's colour just above its box, or inside its top edge when there is no room.
+    let one = DetectOptions {
+        max_detections: Some(1),
+        score_threshold: Some(0.0),
+        draw: Some(pictures.clone()),
+        ..DetectOptions::new(images.clone())
+    };
+    let (best, drawn) = detector.detect(&one).unwrap();
+    let d = &best[1].detections[0];
+    let picture = image::open(&drawn[1]).unwrap().to_rgb8();
+    let colour = image::Rgb(class_colour(d.class));
+    let [x0, y0, x1, _] = d.bbox.map(|v| (v * 6.0).floor() as u32);
+    let row = if y0 >= 16 { y0 - 8 } else { y0 + 8 };
+    let filled = (x0..x1.min(240)).filter(|&x| *picture.get_pixel(x, row) == colour);
+    assert!(
+        filled.count() >= 10,
+        "no label at row {row} of {:?}",
+        d.bbox
+    );
+    let ink = (x0..x1.min(240)).filter(|&x| {
+        let p = picture.get_pixel(x, row);
+        *p != colour && (p[0] > 200 || p[0] < 60)
+    });
+    assert!(ink.count() >= 1, "no text in the label of {:?}", d.bbox);
     let two = DetectOptions {
         max_detections: Some(2),
         score_threshold: Some(0.0),

@@ -124,6 +124,10 @@ pub struct FasterRcnnLosses {
     pub classifier: Tensor<1>,
     /// Box-head smooth-L1.
     pub box_reg: Tensor<1>,
+    /// The box head's class logits `[n, classes]` on its training sample (images in order).
+    pub class_logits: Tensor<2>,
+    /// The sample's labels (0: background), one per row of `class_logits`.
+    pub class_labels: Vec<usize>,
 }
 
 impl FasterRcnnLosses {
@@ -230,14 +234,16 @@ impl FasterRcnn {
         let (objectness, rpn_box) = self.rpn.loss(&rpn, &gt_boxes, rng);
         let proposals: Vec<Vec<Bbox>> = rpn.proposals.iter().map(|p| p.boxes.clone()).collect();
         let levels = &features[..features.len() - 1];
-        let (classifier, box_reg) =
-            self.roi_heads
-                .loss(levels, &proposals, &targets, &batch.image_sizes, rng);
+        let heads = self
+            .roi_heads
+            .loss(levels, &proposals, &targets, &batch.image_sizes, rng);
         FasterRcnnLosses {
             objectness,
             rpn_box,
-            classifier,
-            box_reg,
+            classifier: heads.classifier,
+            box_reg: heads.box_reg,
+            class_logits: heads.class_logits,
+            class_labels: heads.labels,
         }
     }
 

@@ -121,6 +121,12 @@ pub struct BackboneWithFpnConfig {
     /// FPN width (torchvision: 256).
     #[config(default = 256)]
     pub out_channels: usize,
+    /// `Some(true)`: the ResNet's batch norms are ordinary `BatchNorm`s, which learn and use
+    /// the batch's statistics in training (for a backbone trained from scratch, as the
+    /// `digits-faster-rcnn` recipe does); `None` (what configurations written before this
+    /// setting read as) or `Some(false)`: frozen, as torchvision's `FrozenBatchNorm2d` for
+    /// imported weights.
+    pub trainable_batch_norm: Option<bool>,
 }
 
 impl BackboneWithFpnConfig {
@@ -130,14 +136,19 @@ impl BackboneWithFpnConfig {
         (0..4).map(|i| first << i).collect()
     }
 
-    /// Builds the backbone; the ResNet's batch norms are frozen (see the module docs).
+    /// Builds the backbone; the ResNet's batch norms are frozen (see the module docs) unless
+    /// `trainable_batch_norm` is `Some(true)`.
     pub fn init(&self, device: &Device) -> BackboneWithFpn {
-        BackboneWithFpn {
+        let backbone = BackboneWithFpn {
             body: self.body.init(device),
             fpn: FeaturePyramidNetworkConfig::new(self.stage_channels(), self.out_channels)
                 .init(device),
+        };
+        if self.trainable_batch_norm == Some(true) {
+            backbone
+        } else {
+            backbone.freeze_batch_norms()
         }
-        .freeze_batch_norms()
     }
 }
 
@@ -247,6 +258,55 @@ mod tests {
                 [2, 8, 2, 1]
             ]
         );
+    }
+
+    #[test]
+    fn trainable_batch_norm_learns_and_uses_the_batch_statistics() {
+        // Constant images: in training a trainable BN normalises every channel of the stem to
+        // its β (0), so the pyramid's output cannot depend on the images' value.
+        let device = Device::flex().autodiff();
+        let config = tiny().with_trainable_batch_norm(Some(true));
+        let backbone = config.init(&device);
+        let frozen = tiny().init(&device);
+        let change = |backbone: &BackboneWithFpn| {
+            let forward = |v: f32| {
+                let maps = backbone.forward(Tensor::<4>::ones([2, 3, 64, 64], &device) * v);
+                maps[0].clone().into_data().try_to_vec::<f32>().unwrap()
+            };
+            let (a, b) = (forward(3.0), forward(9.0));
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max)
+        };
+        // (not exactly 0: BN's ε = 1e-5 in the variance)
+        let (trainable, fixed) = (change(&backbone), change(&frozen));
+        assert!(
+            trainable < 1e-3 && fixed > 100.0 * trainable,
+            "{trainable} vs {fixed}"
+        );
+        // and its γ gets a gradient
+        let loss = backbone.forward(Tensor::<4>::random(
+            [2, 3, 64, 64],
+            burn::tensor::Distribution::Default,
+            &device,
+        ))[0]
+            .clone()
+            .powi_scalar(2)
+            .mean();
+        let grads = loss.backward();
+        assert!(backbone.body.bn1.gamma.val().grad(&grads).is_some());
+        // frozen (the default, and what an older run.json without the field reads as)
+        let json = serde_json::to_string(&tiny()).unwrap();
+        let without = json.replace(",\"trainable_batch_norm\":null", "");
+        assert!(without.len() < json.len(), "{json}");
+        let old: BackboneWithFpnConfig = serde_json::from_str(&without).unwrap();
+        assert_eq!(old.trainable_batch_norm, None);
+        let frozen = old.init(&device);
+        let loss = frozen.forward(Tensor::<4>::ones([1, 3, 64, 64], &device))[0]
+            .clone()
+            .mean();
+        assert!(frozen.body.bn1.gamma.val().grad(&loss.backward()).is_none());
     }
 
     #[test]

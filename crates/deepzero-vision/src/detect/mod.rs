@@ -67,7 +67,9 @@ pub use fpn::{
 pub use nms::{batched_nms, nms};
 pub use rcnn_transform::{RcnnBatch, RcnnTransformConfig};
 pub use roi_align::{Roi, RoiAlignOptions, roi_align};
-pub use roi_heads::{FastRcnnPredictor, MultiScaleRoiAlign, RoiHeads, RoiHeadsConfig, TwoMlpHead};
+pub use roi_heads::{
+    FastRcnnPredictor, MultiScaleRoiAlign, RoiHeads, RoiHeadsConfig, RoiHeadsLosses, TwoMlpHead,
+};
 pub use rpn::{
     AnchorGeneratorConfig, Proposals, RegionProposalNetwork, RpnConfig, RpnHead, RpnOutput,
 };

@@ -28,6 +28,19 @@ use super::roi_align::{Roi, RoiAlignOptions, roi_align};
 use super::rpn::{index, sample, smooth_l1};
 use super::yolo3::Detection;
 
+/// What [`RoiHeads::loss`] computes.
+#[derive(Clone, Debug)]
+pub struct RoiHeadsLosses {
+    /// Cross-entropy over the sample (torchvision's `loss_classifier`).
+    pub classifier: Tensor<1>,
+    /// Smooth-L1 of the positives' deltas, over the sample size (`loss_box_reg`).
+    pub box_reg: Tensor<1>,
+    /// The sample's class logits `[n, classes]`, images in order.
+    pub class_logits: Tensor<2>,
+    /// The sample's labels (0: background), one per row of `class_logits`.
+    pub labels: Vec<usize>,
+}
+
 /// torchvision's `MultiScaleRoIAlign(featmap_names=['0','1','2','3'], output_size, sampling_ratio)`.
 #[derive(Config, Debug)]
 pub struct MultiScaleRoiAlign {
@@ -298,9 +311,10 @@ impl RoiHeads {
             .collect()
     }
 
-    /// The box-head loss `(classification, box regression)` of torchvision's `fastrcnn_loss`,
+    /// The box-head loss (classification, box regression) of torchvision's `fastrcnn_loss`,
     /// on a training sample of `proposals` + the ground truth (boxes and 1-based classes of each
-    /// image, in the resized image's pixels) drawn with `rng`.
+    /// image, in the resized image's pixels) drawn with `rng`; also the sample's class logits and
+    /// labels.
     pub fn loss(
         &self,
         features: &[Tensor<4>],
@@ -308,7 +322,7 @@ impl RoiHeads {
         targets: &[(Vec<Bbox>, Vec<usize>)],
         image_sizes: &[[usize; 2]],
         rng: &mut impl Rng,
-    ) -> (Tensor<1>, Tensor<1>) {
+    ) -> RoiHeadsLosses {
         let c = &self.config;
         let coder = BoxCoder::new(c.bbox_reg_weights);
         let mut sampled_boxes = Vec::new();
@@ -345,7 +359,8 @@ impl RoiHeads {
         let (logits, deltas) = self.forward(features, &sampled_boxes, image_sizes);
         let [n, classes] = logits.dims();
         let device = logits.device();
-        let picked = log_softmax(logits, 1).gather(1, index(&labels, &device).reshape([n, 1])); // [n, 1]
+        let picked =
+            log_softmax(logits.clone(), 1).gather(1, index(&labels, &device).reshape([n, 1])); // [n, 1]
         let classification = picked.mean().neg();
         let positives: Vec<usize> = (0..n).filter(|&k| labels[k] > 0).collect();
         let box_loss = if positives.is_empty() {
@@ -360,7 +375,12 @@ impl RoiHeads {
                 Tensor::<2>::from_data(TensorData::new(target, [positives.len(), 4]), &device);
             smooth_l1(pred - target, 1.0 / 9.0).sum()
         } / n.max(1) as f32;
-        (classification, box_loss)
+        RoiHeadsLosses {
+            classifier: classification,
+            box_reg: box_loss,
+            class_logits: logits,
+            labels,
+        }
     }
 }
 

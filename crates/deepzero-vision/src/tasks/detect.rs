@@ -236,15 +236,28 @@ fn load_scenes(
     spec: &DetectSpec,
     settings: &RunSettings,
 ) -> Result<(Scenes, Scenes, String), TaskError> {
-    let (dir, source) = idx_dir(spec.corpus, settings.data_dir.as_deref())?;
-    let train = spec.corpus.load(&dir, Split::Train)?;
-    let test = spec.corpus.load(&dir, Split::Test)?;
-    let train_scenes = render_scenes(&[&train], &spec.scenes, spec.train_scenes)?;
+    let counts = (spec.train_scenes, spec.test_scenes);
+    scenes_of(spec.corpus, &spec.scenes, counts, settings)
+}
+
+/// `counts` = (training, test) scenes drawn as `scenes` says from `corpus` (its training split
+/// for training scenes, its test split with seed + 1 for test scenes; the data as
+/// `settings.data_dir` says), and a description of their source.
+pub(crate) fn scenes_of(
+    corpus: IdxCorpus,
+    scenes: &SceneConfig,
+    (train_count, test_count): (usize, usize),
+    settings: &RunSettings,
+) -> Result<(Scenes, Scenes, String), TaskError> {
+    let (dir, source) = idx_dir(corpus, settings.data_dir.as_deref())?;
+    let train = corpus.load(&dir, Split::Train)?;
+    let test = corpus.load(&dir, Split::Test)?;
+    let train_scenes = render_scenes(&[&train], scenes, train_count)?;
     let test_config = SceneConfig {
-        seed: spec.scenes.seed.wrapping_add(1),
-        ..spec.scenes.clone()
+        seed: scenes.seed.wrapping_add(1),
+        ..scenes.clone()
     };
-    let test_scenes = render_scenes(&[&test], &test_config, spec.test_scenes)?;
+    let test_scenes = render_scenes(&[&test], &test_config, test_count)?;
     Ok((train_scenes, test_scenes, source))
 }
 
@@ -351,7 +364,7 @@ fn score(
     Ok(evaluate(&gt, &dets, &CocoParams::default()))
 }
 
-fn summary_json(s: &CocoSummary) -> serde_json::Value {
+pub(crate) fn summary_json(s: &CocoSummary) -> serde_json::Value {
     json!({
         "ap": s.ap, "ap50": s.ap50, "ap75": s.ap75,
         "ap_small": s.ap_small, "ap_medium": s.ap_medium, "ap_large": s.ap_large,
@@ -530,15 +543,30 @@ impl ImageDetections {
         text
     }
 
-    /// Draws the boxes onto the image and writes it to `dir/STEM.boxes.png` (the path returned).
-    pub fn draw(&self, dir: &Path) -> Result<PathBuf, TaskError> {
+    /// Draws the boxes onto the image, each with a label `"class score"` (`class_names[class]`,
+    /// `?` for a class without a name) in a filled box above it, and writes it to
+    /// `dir/STEM.boxes.png` (the path returned); small images are enlarged first
+    /// ([`crate::detect::draw::draw_labelled_file`]).
+    pub fn draw(&self, dir: &Path, class_names: &[String]) -> Result<PathBuf, TaskError> {
+        use crate::detect::draw::{LabelledBox, draw_labelled_file, label_text};
         let stem = self
             .path
             .file_stem()
             .map_or("image".into(), |s| s.to_string_lossy());
         let out = dir.join(format!("{stem}.boxes.png"));
-        let boxes: Vec<_> = self.detections.iter().map(|d| (d.class, d.bbox)).collect();
-        crate::detect::draw::draw_boxes_file(&self.path, &boxes, &out)
+        let boxes: Vec<LabelledBox> = self
+            .detections
+            .iter()
+            .map(|d| LabelledBox {
+                class: d.class,
+                bbox: d.bbox,
+                label: label_text(
+                    class_names.get(d.class).map_or("?", String::as_str),
+                    d.score,
+                ),
+            })
+            .collect();
+        draw_labelled_file(&self.path, &boxes, &out)
             .map_err(|e| TaskError::invalid(format!("{}: {e}", out.display())))?;
         Ok(out)
     }
@@ -571,8 +599,8 @@ pub struct DetectOptions {
     /// PNG or JPEG images.
     #[cfg_attr(feature = "clap", arg(required = true))]
     pub images: Vec<PathBuf>,
-    /// Folder to write each image with its boxes drawn (`NAME.boxes.png`); default: beside
-    /// nothing (no pictures).
+    /// Folder to write each image with its boxes and labels ("class score") drawn
+    /// (`NAME.boxes.png`; images under 320 px are enlarged); default: no pictures.
     #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
     pub draw: Option<PathBuf>,
     /// Smallest score reported (default: the detector's, 0.25 for a trained YOLO run, 0.5 for
@@ -612,8 +640,9 @@ impl DetectOptions {
     }
 }
 
-/// A detector loaded from its run folder — a trained YOLO run ([`Predictor`]) or an imported
-/// Faster R-CNN ([`super::rcnn::Predictor`]) — as a front end uses it.
+/// A detector loaded from its run folder — a trained YOLO run ([`Predictor`]) or a Faster
+/// R-CNN, imported or trained on digit scenes ([`super::rcnn::Predictor`]) — as a front end
+/// uses it.
 pub trait Detector {
     /// Class names, index = [`Detection::class`].
     fn class_names(&self) -> &[String];
@@ -640,22 +669,25 @@ pub fn load_detector(
     device: &Device,
 ) -> Result<Box<dyn Detector>, TaskError> {
     let any: serde_json::Value = deepzero_train::read_run_json(dir)?;
-    if any.get("recipe").and_then(serde_json::Value::as_str) == Some(super::rcnn::RECIPE) {
+    let made_by = any.get("recipe").and_then(serde_json::Value::as_str);
+    if made_by.is_some_and(|r| super::rcnn::RECIPES.contains(&r)) {
         return Ok(Box::new(super::rcnn::Predictor::load(dir, recipe, device)?));
     }
     Ok(Box::new(Predictor::load(dir, recipe, device)?))
 }
 
-/// Draws each of `found` into `options.draw` (nothing without it); the pictures' paths.
+/// Draws each of `found` into `options.draw` (nothing without it), labelled with
+/// `class_names`; the pictures' paths.
 pub(crate) fn draw_all(
     found: &[ImageDetections],
     options: &DetectOptions,
+    class_names: &[String],
 ) -> Result<Vec<PathBuf>, TaskError> {
     let mut pictures = Vec::new();
     if let Some(dir) = &options.draw {
         std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
         for f in found {
-            pictures.push(f.draw(dir)?);
+            pictures.push(f.draw(dir, class_names)?);
         }
     }
     Ok(pictures)
@@ -755,7 +787,7 @@ impl Detector for Predictor {
         if let Some(max) = options.max_detections {
             found.iter_mut().for_each(|f| f.detections.truncate(max));
         }
-        let pictures = draw_all(&found, options)?;
+        let pictures = draw_all(&found, options, &self.info.class_names)?;
         Ok((found, pictures))
     }
 }

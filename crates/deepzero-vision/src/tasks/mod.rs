@@ -7,6 +7,7 @@
 //! | 1.3.1, 3.1, 7.2 | image classification of MNIST, Fashion-MNIST or any class-per-folder tree; torchvision weight import | [`classify`] |
 //! | 3.2 | object detection: a YOLOv3-style detector on digit scenes, COCO AP | [`detect`] |
 //! | 3.2 | torchvision's Faster R-CNN ResNet-50-FPN weights as a run folder, and detection with it | [`rcnn`] |
+//! | 3.2 | our Faster R-CNN trained on digit scenes (`digits-faster-rcnn`), COCO AP | [`digits_rcnn`] |
 //! | 3.1 (微调) | fine-tuning a trained classifier: linear probe, full, gradual unfreezing, LoRA | [`finetune`] |
 //! | 7.2 | the `image-folder` recipe's choices from the data: input size, channels, augmentation, flips, class balance | [`folder`] |
 //! | 7.2 | the learning-rate range test of an image classifier | [`lr_find`] |
@@ -14,6 +15,7 @@
 
 pub mod classify;
 pub mod detect;
+pub mod digits_rcnn;
 pub mod finetune;
 pub mod folder;
 pub mod lr_find;

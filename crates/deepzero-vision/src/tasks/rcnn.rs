@@ -44,6 +44,7 @@ use deepzero_train::{TaskError, guard, load_run_info, model_file};
 use serde::{Deserialize, Serialize};
 
 use super::detect::{DetectOptions, Detector, ImageDetections, draw_all};
+use super::digits_rcnn::DigitsRcnnSpec;
 use crate::detect::yolo3::Detection;
 use crate::detect::{
     BackboneWithFpnConfig, COCO_CATEGORIES, FASTER_RCNN_REMAPS, FasterRcnn, FasterRcnnConfig,
@@ -53,6 +54,10 @@ use crate::{BlockKind, ResNetConfig};
 
 /// The recipe of imported Faster R-CNN runs (predict only).
 pub const RECIPE: &str = "coco-faster-rcnn";
+
+/// The recipes whose runs are Faster R-CNN run folders ([`RcnnRunInfo`]): imported weights and
+/// the model trained on digit scenes ([`super::digits_rcnn`]).
+pub const RECIPES: [&str; 2] = [RECIPE, super::digits_rcnn::RECIPE];
 
 /// The model name `deepzero import` takes for torchvision's Faster R-CNN.
 pub const IMPORT_NAME: &str = "fasterrcnn_resnet50_fpn";
@@ -81,12 +86,21 @@ pub struct RcnnRunInfo {
 deepzero_train::impl_run_info!(RcnnRunInfo, RUN_VERSION);
 
 impl RcnnRunInfo {
-    /// Reads `DIR/run.json` (of `recipe`, by default [`RECIPE`]), checking it can be used.
+    /// Reads `DIR/run.json` (of `recipe`, by default of one of [`RECIPES`]), checking it can be
+    /// used.
     ///
     /// # Errors
     /// [`TaskError::Invalid`] for a folder that is no such run, or whose settings make no sense.
     pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = load_run_info(dir, Some(recipe.unwrap_or(RECIPE)))?;
+        let info: Self = load_run_info(dir, recipe)?;
+        if recipe.is_none() && !RECIPES.contains(&info.recipe.as_str()) {
+            return Err(TaskError::invalid(format!(
+                "run {} was made by recipe `{}`, not by one of {}",
+                dir.display(),
+                info.recipe,
+                RECIPES.join(", ")
+            )));
+        }
         let t = &info.model.transform;
         if info.model.num_classes < 2
             || info.class_names.len() + 1 != info.model.num_classes
@@ -412,49 +426,84 @@ impl Detector for Predictor {
         let threshold = options.score_threshold.unwrap_or(DEFAULT_SCORE_THRESHOLD);
         let max = options.max_detections.unwrap_or(usize::MAX);
         let found = self.predict(&options.images, threshold, max)?;
-        let pictures = draw_all(&found, options)?;
+        let pictures = draw_all(&found, options, &self.info.class_names)?;
         Ok((found, pictures))
     }
 }
 
-/// The spec of the [`RECIPE`]: it neither trains nor evaluates (the weights are imported).
-#[derive(Clone, Debug, Default)]
-pub struct ImportedSpec;
+/// The spec of a Faster R-CNN recipe: imported weights ([`RECIPE`]), which neither train nor
+/// evaluate, or the digit scenes of [`super::digits_rcnn`].
+#[derive(Clone, Debug)]
+pub enum RcnnSpec {
+    /// `coco-faster-rcnn`: weights imported by `deepzero import`; predicts only.
+    Imported,
+    /// `digits-faster-rcnn`: trained on digit scenes.
+    Digits(Box<DigitsRcnnSpec>),
+}
 
-impl ImportedSpec {
-    fn predict_only() -> TaskError {
-        TaskError::invalid(format!(
-            "the `{RECIPE}` recipe holds weights imported by `deepzero import {IMPORT_NAME}`; it \
-             predicts only (deepzero detect {RECIPE} --run DIR IMAGE...)"
-        ))
+fn predict_only() -> TaskError {
+    TaskError::invalid(format!(
+        "the `{RECIPE}` recipe holds weights imported by `deepzero import {IMPORT_NAME}`; it \
+         predicts only (deepzero detect {RECIPE} --run DIR IMAGE...)"
+    ))
+}
+
+impl deepzero_train::Task for RcnnSpec {
+    fn train(&self, settings: &deepzero_train::RunSettings) -> Result<(), TaskError> {
+        match self {
+            Self::Imported => Err(predict_only()),
+            Self::Digits(spec) => super::digits_rcnn::train(spec, settings).map(drop),
+        }
+    }
+
+    fn evaluate_run(
+        &self,
+        run: &Path,
+        settings: &deepzero_train::RunSettings,
+    ) -> Result<(), TaskError> {
+        match self {
+            Self::Imported => Err(predict_only()),
+            Self::Digits(spec) => super::digits_rcnn::evaluate_run(spec, run, settings).map(drop),
+        }
     }
 }
 
-impl deepzero_train::Task for ImportedSpec {
-    fn train(&self, _: &deepzero_train::RunSettings) -> Result<(), TaskError> {
-        Err(Self::predict_only())
-    }
-
-    fn evaluate_run(&self, _: &Path, _: &deepzero_train::RunSettings) -> Result<(), TaskError> {
-        Err(Self::predict_only())
-    }
-}
-
-/// The recipe of imported Faster R-CNN runs, for a front end's registry.
-pub fn recipes() -> Vec<deepzero_train::Recipe<ImportedSpec>> {
+/// The Faster R-CNN recipes, for a front end's registry: imported weights, and the model
+/// trained on digit scenes (with the settings its figures in docs/detection.md were measured
+/// with).
+pub fn recipes() -> Vec<deepzero_train::Recipe<RcnnSpec>> {
     use deepzero_core::{LrSchedule, OptimizerKind};
     let fit =
         deepzero_train::FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
     let summary = "torchvision Faster R-CNN ResNet-50-FPN with imported COCO weights \
                    (deepzero import; predict only)";
-    vec![deepzero_train::Recipe::new(
-        RECIPE,
-        "3.2",
-        summary,
-        ImportedSpec,
-        fit,
-    )]
+    let digits_fit = deepzero_train::FitConfig {
+        valid_batch_size: Some(64),
+        ..deepzero_train::FitConfig::recipe(
+            DIGITS_EPOCHS,
+            16,
+            1e-3,
+            OptimizerKind::Adam,
+            LrSchedule::Cosine {
+                min_lr_factor: 0.05,
+            },
+        )
+    };
+    vec![
+        deepzero_train::Recipe::new(RECIPE, "3.2", summary, RcnnSpec::Imported, fit),
+        deepzero_train::Recipe::new(
+            super::digits_rcnn::RECIPE,
+            "3.2",
+            "Faster R-CNN (small ResNet-FPN, RPN, RoIAlign head) trained on 64×64 MNIST digit \
+             scenes; COCO AP",
+            RcnnSpec::Digits(Box::new(DigitsRcnnSpec::digits())),
+            digits_fit,
+        ),
+    ]
 }
+
+/// Epochs of the `digits-faster-rcnn` recipe.
+const DIGITS_EPOCHS: usize = 4;
 
 #[cfg(test)]
 mod tests {
