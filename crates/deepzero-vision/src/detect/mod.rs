@@ -18,7 +18,7 @@
 //! | [`Yolo3`]: YOLOv3-style detector, 3 scales, FPN-style neck | [`yolo3`] | shapes, row layout |
 //! | its loss ([`yolo_loss()`](yolo_loss::yolo_loss)) and target assignment | [`yolo_loss`] | hand cases |
 //! | box- and mask-aware zoom/crop/pad, flip and colour jitter ([`BoxAugmentation`]) | [`augment`] | boxes stay the tight box of their mask pixels; hand cases |
-//! | pictures of boxes ([`draw::draw_boxes_file`]) | [`draw`] | pixel test |
+//! | pictures of boxes with "class score" labels ([`draw::draw_labelled_file`]) | [`draw`] | pixel tests |
 //!
 //! The whole task — digit scenes, training, COCO scoring, prediction — is
 //! [`crate::tasks::detect`]; torchvision's Faster R-CNN weights as a run folder, detecting in
