@@ -6,20 +6,7 @@ use plotters::prelude::*;
 
 use crate::error::Result;
 use deepzero_train::TrainError;
-
-/// Ten well-separated colours (matplotlib's `tab10`); further classes cycle.
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
+use deepzero_train::plot::TAB10;
 
 /// Draws `points` into a PNG at `path`, each coloured by its class (`None`: grey, small),
 /// with a legend naming the classes.
@@ -83,7 +70,7 @@ pub fn draw_embedding(
         )
         .map_err(|e| err(e.to_string()))?;
     for (c, name) in class_names.iter().enumerate() {
-        let colour = PALETTE[c % PALETTE.len()];
+        let colour = TAB10[c % TAB10.len()];
         let members: Vec<(f64, f64)> = points
             .iter()
             .zip(labels)

@@ -38,8 +38,8 @@ use crate::metrics::RankMetrics;
 use crate::models::{
     Baseline, BaselineConfig, Bpr, BprConfig, FeatureBpr, FeatureBprConfig, FunkSvd, Gru4Rec,
     Gru4RecConfig, Ials, IalsConfig, Knn, KnnConfig, MarkovChain, NeuMf, NeuMfConfig, NeuMfKind,
-    Popularity, Recommender, SasRec, SasRecConfig, SequenceRecommender, SideFeatures, SvdConfig,
-    SvdPp, SvdppConfig, UserProfile, top_k,
+    NextItem, Popularity, Recommender, SasRec, SasRecConfig, SequenceRecommender, SideFeatures,
+    SvdConfig, SvdPp, SvdppConfig, UserProfile, top_k,
 };
 
 /// The `run.json` format version this crate writes and reads.
@@ -258,17 +258,9 @@ pub fn recipe_description(name: &str) -> Option<&'static str> {
 /// recipe's name ([`TaskSpec::recipe`]). Their training settings are their own, so the
 /// [`FitConfig`](deepzero_train::FitConfig) of each is empty (no epochs, no batches).
 pub fn recipes() -> Vec<deepzero_train::Recipe<&'static str>> {
-    use deepzero_core::{LrSchedule, OptimizerKind};
-    let own =
-        deepzero_train::FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
-    RECIPES
-        .iter()
-        .map(|&name| {
-            let summary = recipe_description(name)
-                .unwrap_or("recommender on MovieLens-100k (docs/recsys.md)");
-            deepzero_train::Recipe::new(name, "5.1-5.4", summary, name, own.clone())
-        })
-        .collect()
+    deepzero_train::Recipe::with_own_settings(RECIPES, "5.1-5.4", |name| {
+        recipe_description(name).unwrap_or("recommender on MovieLens-100k (docs/recsys.md)")
+    })
 }
 
 impl TaskSpec {
@@ -503,6 +495,27 @@ enum Fitted {
     Sasrec(SequenceRecommender<SasRec>),
 }
 
+/// `match` over every [`Fitted`] variant with `$m` bound to the model: the one list of the
+/// variants for the code that treats every model alike (through [`Recommender`]).
+macro_rules! each_model {
+    ($fitted:expr, $m:ident => $body:expr) => {
+        match $fitted {
+            Fitted::Popularity($m) => $body,
+            Fitted::Baseline($m) => $body,
+            Fitted::Svd($m) => $body,
+            Fitted::Svdpp($m) => $body,
+            Fitted::Knn($m) => $body,
+            Fitted::Bpr($m) => $body,
+            Fitted::Ials($m) => $body,
+            Fitted::FeatureBpr($m) => $body,
+            Fitted::Ncf($m) => $body,
+            Fitted::Markov($m) => $body,
+            Fitted::Gru4rec($m) => $body,
+            Fitted::Sasrec($m) => $body,
+        }
+    };
+}
+
 impl Fitted {
     fn new(spec: &ModelSpec, device: &Device) -> Fitted {
         match spec.clone() {
@@ -528,37 +541,11 @@ impl Fitted {
     }
 
     fn model(&self) -> &dyn Recommender {
-        match self {
-            Fitted::Popularity(m) => m,
-            Fitted::Baseline(m) => m,
-            Fitted::Svd(m) => m,
-            Fitted::Svdpp(m) => m,
-            Fitted::Knn(m) => m,
-            Fitted::Bpr(m) => m,
-            Fitted::Ials(m) => m,
-            Fitted::FeatureBpr(m) => m,
-            Fitted::Ncf(m) => m,
-            Fitted::Markov(m) => m,
-            Fitted::Gru4rec(m) => m,
-            Fitted::Sasrec(m) => m,
-        }
+        each_model!(self, m => m)
     }
 
     fn model_mut(&mut self) -> &mut dyn Recommender {
-        match self {
-            Fitted::Popularity(m) => m,
-            Fitted::Baseline(m) => m,
-            Fitted::Svd(m) => m,
-            Fitted::Svdpp(m) => m,
-            Fitted::Knn(m) => m,
-            Fitted::Bpr(m) => m,
-            Fitted::Ials(m) => m,
-            Fitted::FeatureBpr(m) => m,
-            Fitted::Ncf(m) => m,
-            Fitted::Markov(m) => m,
-            Fitted::Gru4rec(m) => m,
-            Fitted::Sasrec(m) => m,
-        }
+        each_model!(self, m => m)
     }
 
     /// Writes `model.json` or `model.bpk` into `dir`.
@@ -595,88 +582,45 @@ impl Fitted {
         scale: crate::data::RatingScale,
         device: &Device,
     ) -> Result<Fitted> {
-        let json = dir.join("model.json");
+        let (json, bpk) = (dir.join("model.json"), dir.join("model.bpk"));
         Ok(match spec {
             ModelSpec::Popularity => {
-                let mut m: Popularity = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Popularity(m)
+                Fitted::Popularity(read_seen(&json, train, Popularity::set_seen)?)
             }
             ModelSpec::Baseline(_) => {
-                let mut m: Baseline = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Baseline(m)
+                Fitted::Baseline(read_seen(&json, train, Baseline::set_seen)?)
             }
-            ModelSpec::Svd(_) => {
-                let mut m: FunkSvd = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Svd(m)
-            }
-            ModelSpec::Svdpp(_) => {
-                let mut m: SvdPp = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Svdpp(m)
-            }
+            ModelSpec::Svd(_) => Fitted::Svd(read_seen(&json, train, FunkSvd::set_seen)?),
+            ModelSpec::Svdpp(_) => Fitted::Svdpp(read_seen(&json, train, SvdPp::set_seen)?),
             ModelSpec::Knn(_) => {
                 // The similarity matrix is not stored: refit from the training matrix (fast).
                 let mut m: Knn = read_json(&json)?;
                 m.fit(&interactions_of(train, scale))?;
                 Fitted::Knn(m)
             }
-            ModelSpec::Bpr(_) => {
-                let mut m: Bpr = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Bpr(m)
-            }
-            ModelSpec::Ials(_) => {
-                let mut m: Ials = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Ials(m)
-            }
+            ModelSpec::Bpr(_) => Fitted::Bpr(read_seen(&json, train, Bpr::set_seen)?),
+            ModelSpec::Ials(_) => Fitted::Ials(read_seen(&json, train, Ials::set_seen)?),
             ModelSpec::FeatureBpr(_) => {
-                let mut m: FeatureBpr = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::FeatureBpr(m)
+                Fitted::FeatureBpr(read_seen(&json, train, FeatureBpr::set_seen)?)
             }
-            ModelSpec::Ncf(c) => Fitted::Ncf(NeuMf::load(
-                c.clone(),
-                train.clone(),
-                &dir.join("model.bpk"),
-                device.clone(),
+            ModelSpec::Ncf(c) => {
+                Fitted::Ncf(NeuMf::load(c.clone(), train.clone(), &bpk, device.clone())?)
+            }
+            ModelSpec::Markov => Fitted::Markov(read_seen(
+                &json,
+                train,
+                SequenceRecommender::<MarkovChain>::set_seen,
             )?),
-            ModelSpec::Markov => {
-                let mut m: SequenceRecommender<MarkovChain> = read_json(&json)?;
-                m.set_seen(train.clone());
-                Fitted::Markov(m)
-            }
-            ModelSpec::Gru4rec(c) => {
-                let model = Gru4Rec::load(
-                    c.clone(),
-                    train.n_cols,
-                    &dir.join("model.bpk"),
-                    device.clone(),
-                )?;
-                let histories: Vec<Vec<u32>> = read_json(&dir.join("histories.json"))?;
-                Fitted::Gru4rec(SequenceRecommender::from_parts(
-                    model,
-                    histories,
-                    train.clone(),
-                ))
-            }
-            ModelSpec::Sasrec(c) => {
-                let model = SasRec::load(
-                    c.clone(),
-                    train.n_cols,
-                    &dir.join("model.bpk"),
-                    device.clone(),
-                )?;
-                let histories: Vec<Vec<u32>> = read_json(&dir.join("histories.json"))?;
-                Fitted::Sasrec(SequenceRecommender::from_parts(
-                    model,
-                    histories,
-                    train.clone(),
-                ))
-            }
+            ModelSpec::Gru4rec(c) => Fitted::Gru4rec(with_histories(
+                Gru4Rec::load(c.clone(), train.n_cols, &bpk, device.clone())?,
+                dir,
+                train,
+            )?),
+            ModelSpec::Sasrec(c) => Fitted::Sasrec(with_histories(
+                SasRec::load(c.clone(), train.n_cols, &bpk, device.clone())?,
+                dir,
+                train,
+            )?),
         })
     }
 
@@ -698,6 +642,32 @@ impl Fitted {
             _ => None,
         }
     }
+}
+
+/// A model saved as JSON, given back the training matrix it filters seen items with (not
+/// saved: `data.json` holds it once for every model).
+fn read_seen<M: serde::de::DeserializeOwned>(
+    json: &Path,
+    train: &Csr,
+    set_seen: fn(&mut M, Csr),
+) -> Result<M> {
+    let mut m: M = read_json(json)?;
+    set_seen(&mut m, train.clone());
+    Ok(m)
+}
+
+/// A next-item network loaded from `model.bpk`, with the users' histories of `histories.json`.
+fn with_histories<M: NextItem>(
+    model: M,
+    dir: &Path,
+    train: &Csr,
+) -> Result<SequenceRecommender<M>> {
+    let histories: Vec<Vec<u32>> = read_json(&dir.join("histories.json"))?;
+    Ok(SequenceRecommender::from_parts(
+        model,
+        histories,
+        train.clone(),
+    ))
 }
 
 /// The training matrix back as interactions (timestamps are not kept).

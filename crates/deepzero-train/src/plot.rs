@@ -7,6 +7,21 @@ use deepzero_data::ImageItem;
 
 use crate::{EpochRecord, TrainError};
 
+/// Ten well-separated colours (matplotlib's `tab10`), for classes or series; further ones
+/// cycle.
+pub const TAB10: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
 /// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed). In
 /// WebAssembly plotters draws text with the browser's fonts, and there is nothing to register.
 pub fn register_font() {

@@ -286,18 +286,13 @@ impl RunReport {
 
     /// Adds a task-specific field.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        self.extra.insert(
-            key.into(),
-            serde_json::to_value(value).unwrap_or(Value::Null),
-        );
+        insert_field(&mut self.extra, key, value);
         self
     }
 
     /// Writes `DIR/metrics.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, TaskError> {
-        let path = dir.join("metrics.json");
-        write_json_atomic(&path, self)?;
-        Ok(path)
+        write_metrics(dir, self)
     }
 
     /// The line a classifier prints at the end: test accuracy, loss and macro-F1 of the kept
@@ -313,6 +308,21 @@ impl RunReport {
             path.display()
         )
     }
+}
+
+/// A report's task-specific field `key` (JSON null for a value JSON cannot hold).
+fn insert_field(extra: &mut Map<String, Value>, key: &str, value: impl Serialize) {
+    extra.insert(
+        key.into(),
+        serde_json::to_value(value).unwrap_or(Value::Null),
+    );
+}
+
+/// Writes `report` as `DIR/metrics.json` atomically; returns the file's path.
+fn write_metrics(dir: &Path, report: &impl Serialize) -> Result<PathBuf, TaskError> {
+    let path = dir.join("metrics.json");
+    write_json_atomic(&path, report)?;
+    Ok(path)
 }
 
 /// `metrics.json` of an evaluation of a trained run (`OUT/eval/metrics.json` by default).
@@ -365,19 +375,14 @@ impl EvalReport {
 
     /// Adds a task-specific field.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        self.extra.insert(
-            key.into(),
-            serde_json::to_value(value).unwrap_or(Value::Null),
-        );
+        insert_field(&mut self.extra, key, value);
         self
     }
 
     /// Writes `DIR/metrics.json` atomically (creating `DIR`).
     pub fn write(&self, dir: &Path) -> Result<PathBuf, TaskError> {
         std::fs::create_dir_all(dir).map_err(TaskError::io(dir))?;
-        let path = dir.join("metrics.json");
-        write_json_atomic(&path, self)?;
-        Ok(path)
+        write_metrics(dir, self)
     }
 }
 

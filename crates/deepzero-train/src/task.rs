@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
+use deepzero_core::{LrSchedule, OptimizerKind};
 use deepzero_data::DataError;
 
 use crate::device::{Backend, BackendError};
@@ -128,6 +129,23 @@ impl<S> Recipe<S> {
             chapter: self.chapter.into(),
             ..RunSettings::new(self.name, out).with_fit(self.fit.clone())
         }
+    }
+}
+
+impl Recipe<&'static str> {
+    /// Recipes whose training settings live in their task's spec (a recommender's or a graph
+    /// model's epochs and rates are its own): each spec is the recipe's name, each
+    /// [`FitConfig`] empty (no epochs, no batches), `summary` gives each one's line.
+    pub fn with_own_settings(
+        names: &[&'static str],
+        chapter: &'static str,
+        summary: impl Fn(&str) -> &'static str,
+    ) -> Vec<Self> {
+        let own = FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
+        names
+            .iter()
+            .map(|&name| Recipe::new(name, chapter, summary(name), name, own.clone()))
+            .collect()
     }
 }
 

@@ -13,10 +13,10 @@
 //! direction by a step independent of the gradient's sign.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::optim::{RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
-use super::{l2, push_step, push_tensor, take_step, take_tensor};
+use super::{Step, l2, push_step, push_tensor, take_step, take_tensor};
 
 /// Configuration of [`AdaGrad`].
 #[derive(Config, Debug)]
@@ -45,11 +45,6 @@ impl AdaGradConfig {
             epsilon: self.epsilon,
         }
     }
-
-    /// The optimiser wrapped for whole modules.
-    pub fn init(&self) -> ModuleOptimizer {
-        self.build().into()
-    }
 }
 
 /// AdaGrad; see the module docs for the update.
@@ -59,12 +54,6 @@ pub struct AdaGrad {
     weight_decay: f64,
     initial_accumulator_value: f64,
     epsilon: f64,
-}
-
-impl Default for AdaGrad {
-    fn default() -> Self {
-        AdaGradConfig::new().build()
-    }
 }
 
 /// Per-parameter state of [`AdaGrad`].
@@ -90,42 +79,33 @@ impl<const D: usize> RecordState for AdaGradState<D> {
     }
 }
 
-impl Optimizer for AdaGrad {
-    type State<const D: usize> = AdaGradState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let grad = l2(grad, &tensor, self.weight_decay);
-        let (step, sum) = match state {
-            Some(s) => (s.step + 1, s.sum),
-            None => (
-                1,
-                tensor
-                    .zeros_like()
-                    .add_scalar(self.initial_accumulator_value),
-            ),
-        };
-        let sum = sum + grad.clone().square();
-        let lr_t = lr / (1.0 + (step - 1) as f64 * self.lr_decay);
-        let update = grad / sum.clone().sqrt().add_scalar(self.epsilon);
-        (
-            tensor - update.mul_scalar(lr_t),
-            Some(AdaGradState { step, sum }),
-        )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+impl<const D: usize> AdaGradState<D> {
+    fn moved_to(self, device: &Device) -> Self {
         AdaGradState {
-            step: state.step,
-            sum: state.sum.to_device(device),
+            step: self.step,
+            sum: self.sum.to_device(device),
         }
     }
 }
+
+impl AdaGrad {
+    fn update<const D: usize>(&self, s: Step<D, AdaGradState<D>>) -> (Tensor<D>, AdaGradState<D>) {
+        let g = l2(s.g, &s.w, self.weight_decay);
+        let (step, sum) = match s.state {
+            Some(state) => (state.step + 1, state.sum),
+            None => (
+                1,
+                s.w.zeros_like().add_scalar(self.initial_accumulator_value),
+            ),
+        };
+        let sum = sum + g.clone().square();
+        let lr_t = s.lr / (1.0 + (step - 1) as f64 * self.lr_decay);
+        let update = g / sum.clone().sqrt().add_scalar(self.epsilon);
+        (s.w - update.mul_scalar(lr_t), AdaGradState { step, sum })
+    }
+}
+
+stateful_optimizer!(AdaGrad, AdaGradConfig, AdaGradState);
 
 #[cfg(test)]
 mod tests {
@@ -171,11 +151,8 @@ mod tests {
     fn seed_adagrad_ignores_the_gradient() {
         // Seed line 526: w ← w − η / (√G + ε). For g = −1 the parameter should *increase*
         // (w − η·g/√G = w + η), but the seed's update decreases it by the same amount.
-        let dev = crate::test_util::device();
-        let w = Tensor::<1>::from_floats([0.0], &dev);
-        let g = Tensor::<1>::from_floats([-1.0], &dev);
-        let (ours, _) = AdaGradConfig::new().build().step(0.1, w, g, None);
-        assert_vec(&crate::test_util::host(&ours), &[0.1], 1e-6);
+        let ours = first_step(&AdaGradConfig::new().build(), 0.1, &[0.0], &[-1.0]);
+        assert_vec(&ours, &[0.1], 1e-6);
         let (g_sum, lr) = (1.0f64, 0.1f64);
         let seed = 0.0 - lr / (g_sum.sqrt() + 1e-10);
         assert!(

@@ -14,10 +14,10 @@
 //! function re-creates `m = v = 0` and never returns them, so none of it would work across calls.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::optim::{RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
-use super::{l2, push_step, push_tensor, take_step, take_tensor};
+use super::{Step, l2, push_step, push_tensor, take_step, take_tensor};
 
 /// Configuration of [`Adam`].
 #[derive(Config, Debug)]
@@ -48,11 +48,6 @@ impl AdamConfig {
             },
             weight_decay: self.weight_decay,
         }
-    }
-
-    /// The optimiser wrapped for whole modules.
-    pub fn init(&self) -> ModuleOptimizer {
-        self.build().into()
     }
 }
 
@@ -147,31 +142,15 @@ pub struct Adam {
     weight_decay: f64,
 }
 
-impl Default for Adam {
-    fn default() -> Self {
-        AdamConfig::new().build()
+impl Adam {
+    fn update<const D: usize>(&self, s: Step<D, AdamState<D>>) -> (Tensor<D>, AdamState<D>) {
+        let g = l2(s.g, &s.w, self.weight_decay);
+        let (update, state) = self.moments.update(g, s.state, s.lr);
+        (s.w - update, state)
     }
 }
 
-impl Optimizer for Adam {
-    type State<const D: usize> = AdamState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let grad = l2(grad, &tensor, self.weight_decay);
-        let (update, state) = self.moments.update(grad, state, lr);
-        (tensor - update, Some(state))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.moved_to(device)
-    }
-}
+stateful_optimizer!(Adam, AdamConfig, AdamState);
 
 #[cfg(test)]
 mod tests {
@@ -216,10 +195,8 @@ mod tests {
     fn bias_correction_makes_the_first_step_the_learning_rate() {
         // m̂₁ = g and v̂₁ = g², so the first step is η·g/|g| whatever the gradient's scale (as long
         // as |g| ≫ ε). Without correction it would be η·(1−β₁)/√(1−β₂) ≈ 3.16·η.
-        let dev = crate::test_util::device();
-        let g = Tensor::<1>::from_floats([0.3, -50.0, 7.0], &dev);
-        let (w, _) = Adam::default().step(0.01, Tensor::zeros([3], &dev), g, None);
-        assert_vec(&crate::test_util::host(&w), &[-0.01, 0.01, -0.01], 1e-7);
+        let w = first_step(&Adam::default(), 0.01, &[0.0; 3], &[0.3, -50.0, 7.0]);
+        assert_vec(&w, &[-0.01, 0.01, -0.01], 1e-7);
         let uncorrected = 0.01 * (1.0 - 0.9) / (1.0f64 - 0.999).sqrt();
         assert!((uncorrected - 0.0316).abs() < 1e-3);
     }

@@ -11,9 +11,9 @@
 //! relative shrink `ηλ` for every weight.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, ModuleOptimizer, Optimizer};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
+use super::Step;
 use super::adam::{AdamState, Moments};
 
 /// Configuration of [`AdamW`].
@@ -45,11 +45,6 @@ impl AdamWConfig {
             weight_decay: self.weight_decay,
         }
     }
-
-    /// The optimiser wrapped for whole modules.
-    pub fn init(&self) -> ModuleOptimizer {
-        self.build().into()
-    }
 }
 
 /// AdamW; see the module docs for the update.
@@ -59,36 +54,20 @@ pub struct AdamW {
     weight_decay: f64,
 }
 
-impl Default for AdamW {
-    fn default() -> Self {
-        AdamWConfig::new().build()
-    }
-}
-
-impl Optimizer for AdamW {
-    type State<const D: usize> = AdamState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let (update, state) = self.moments.update(grad, state, lr);
-        let decay = lr * self.weight_decay;
+impl AdamW {
+    fn update<const D: usize>(&self, s: Step<D, AdamState<D>>) -> (Tensor<D>, AdamState<D>) {
+        let (update, state) = self.moments.update(s.g, s.state, s.lr);
+        let decay = s.lr * self.weight_decay;
         let decayed = if decay == 0.0 {
-            tensor
+            s.w
         } else {
-            tensor.mul_scalar(1.0 - decay)
+            s.w.mul_scalar(1.0 - decay)
         };
-        (decayed - update, Some(state))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.moved_to(device)
+        (decayed - update, state)
     }
 }
+
+stateful_optimizer!(AdamW, AdamWConfig, AdamState);
 
 #[cfg(test)]
 mod tests {

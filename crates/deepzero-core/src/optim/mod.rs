@@ -36,6 +36,59 @@ use burn::optim::{ModuleOptimizer, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+/// What one call of an optimiser's `update` gets: the learning rate `η`, the parameter `w`,
+/// its gradient `g`, and the parameter's state from its previous step (`None` on the first).
+pub(crate) struct Step<const D: usize, S> {
+    pub lr: f64,
+    pub w: Tensor<D>,
+    pub g: Tensor<D>,
+    pub state: Option<S>,
+}
+
+/// The glue every stateful optimiser here has in the same form, so that each file holds only
+/// its equations and its state: `$config::init` (the optimiser wrapped for whole modules),
+/// `Default` (the config's defaults, PyTorch's), and burn's per-tensor `Optimizer`, whose
+/// `step` calls the type's `update(Step) -> (w, state)` and whose `to_device` calls the
+/// state's `moved_to`.
+macro_rules! stateful_optimizer {
+    ($optim:ident, $config:ident, $state:ident) => {
+        impl $config {
+            /// The optimiser wrapped for whole modules.
+            pub fn init(&self) -> burn::optim::ModuleOptimizer {
+                self.build().into()
+            }
+        }
+
+        impl Default for $optim {
+            fn default() -> Self {
+                $config::new().build()
+            }
+        }
+
+        impl burn::optim::Optimizer for $optim {
+            type State<const D: usize> = $state<D>;
+
+            fn step<const D: usize>(
+                &self,
+                lr: burn::optim::LearningRate,
+                w: burn::tensor::Tensor<D>,
+                g: burn::tensor::Tensor<D>,
+                state: Option<$state<D>>,
+            ) -> (burn::tensor::Tensor<D>, Option<$state<D>>) {
+                let (w, state) = self.update($crate::optim::Step { lr, w, g, state });
+                (w, Some(state))
+            }
+
+            fn to_device<const D: usize>(
+                state: $state<D>,
+                device: &burn::tensor::Device,
+            ) -> $state<D> {
+                state.moved_to(device)
+            }
+        }
+    };
+}
+
 mod adagrad;
 mod adam;
 mod adamw;
@@ -288,6 +341,18 @@ pub(crate) mod testing {
             w = nw;
             state = ns;
         }
+        crate::test_util::host(&w)
+    }
+
+    /// One step from `w` with gradient `g` and no state, on the host.
+    pub fn first_step<O: Optimizer>(optim: &O, lr: f64, w: &[f32], g: &[f32]) -> Vec<f32> {
+        let dev = device();
+        let (w, _) = optim.step(
+            lr,
+            Tensor::<1>::from_floats(w, &dev),
+            Tensor::from_floats(g, &dev),
+            None,
+        );
         crate::test_util::host(&w)
     }
 

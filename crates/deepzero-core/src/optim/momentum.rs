@@ -16,10 +16,10 @@
 //! SGD.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::optim::{RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
-use super::{l2, push_tensor, take_tensor};
+use super::{Step, l2, push_tensor, take_tensor};
 
 /// Configuration of [`Momentum`].
 #[derive(Config, Debug)]
@@ -48,11 +48,6 @@ impl MomentumConfig {
             weight_decay: self.weight_decay,
         }
     }
-
-    /// The optimiser wrapped for whole modules.
-    pub fn init(&self) -> ModuleOptimizer {
-        self.build().into()
-    }
 }
 
 /// SGD with heavy-ball or Nesterov momentum; see the module docs for the update.
@@ -62,12 +57,6 @@ pub struct Momentum {
     dampening: f64,
     nesterov: bool,
     weight_decay: f64,
-}
-
-impl Default for Momentum {
-    fn default() -> Self {
-        MomentumConfig::new().build()
-    }
 }
 
 /// Per-parameter state of [`Momentum`]: the velocity (PyTorch's `momentum_buffer`).
@@ -89,41 +78,38 @@ impl<const D: usize> RecordState for MomentumState<D> {
     }
 }
 
-impl Optimizer for Momentum {
-    type State<const D: usize> = MomentumState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let grad = l2(grad, &tensor, self.weight_decay);
-        let velocity = match state {
-            // PyTorch initialises the buffer with the raw gradient (no dampening) on step 1.
-            None => grad.clone(),
-            Some(s) => {
-                s.velocity.mul_scalar(self.momentum) + grad.clone().mul_scalar(1.0 - self.dampening)
-            }
-        };
-        let direction = if self.nesterov {
-            grad + velocity.clone().mul_scalar(self.momentum)
-        } else {
-            velocity.clone()
-        };
-        (
-            tensor - direction.mul_scalar(lr),
-            Some(MomentumState { velocity }),
-        )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+impl<const D: usize> MomentumState<D> {
+    fn moved_to(self, device: &Device) -> Self {
         MomentumState {
-            velocity: state.velocity.to_device(device),
+            velocity: self.velocity.to_device(device),
         }
     }
 }
+
+impl Momentum {
+    fn update<const D: usize>(
+        &self,
+        s: Step<D, MomentumState<D>>,
+    ) -> (Tensor<D>, MomentumState<D>) {
+        let g = l2(s.g, &s.w, self.weight_decay);
+        let velocity = match s.state {
+            // PyTorch initialises the buffer with the raw gradient (no dampening) on step 1.
+            None => g.clone(),
+            Some(state) => {
+                state.velocity.mul_scalar(self.momentum)
+                    + g.clone().mul_scalar(1.0 - self.dampening)
+            }
+        };
+        let direction = if self.nesterov {
+            g + velocity.clone().mul_scalar(self.momentum)
+        } else {
+            velocity.clone()
+        };
+        (s.w - direction.mul_scalar(s.lr), MomentumState { velocity })
+    }
+}
+
+stateful_optimizer!(Momentum, MomentumConfig, MomentumState);
 
 #[cfg(test)]
 mod tests {
@@ -131,6 +117,7 @@ mod tests {
     use super::*;
     use burn::optim::decay::WeightDecayConfig;
     use burn::optim::momentum::MomentumConfig as BurnMomentum;
+    use burn::optim::{ModuleOptimizer, Optimizer};
 
     fn burn_sgd(momentum: f64, dampening: f64, nesterov: bool, wd: Option<f32>) -> ModuleOptimizer {
         burn::optim::SgdConfig::new()

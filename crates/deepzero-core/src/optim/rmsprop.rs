@@ -10,10 +10,10 @@
 //! The seed's update `w − η / (√v + ε)` (line 562) drops the factor `g`, like its AdaGrad.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::optim::{RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
-use super::{l2, push_tensor, take_tensor};
+use super::{Step, l2, push_tensor, take_tensor};
 
 /// Configuration of [`RmsProp`].
 #[derive(Config, Debug)]
@@ -46,11 +46,6 @@ impl RmsPropConfig {
             centered: self.centered,
         }
     }
-
-    /// The optimiser wrapped for whole modules.
-    pub fn init(&self) -> ModuleOptimizer {
-        self.build().into()
-    }
 }
 
 /// RMSProp; see the module docs for the update.
@@ -61,12 +56,6 @@ pub struct RmsProp {
     weight_decay: f64,
     momentum: f64,
     centered: bool,
-}
-
-impl Default for RmsProp {
-    fn default() -> Self {
-        RmsPropConfig::new().build()
-    }
 }
 
 /// Per-parameter state of [`RmsProp`].
@@ -100,19 +89,12 @@ impl<const D: usize> RecordState for RmsPropState<D> {
     }
 }
 
-impl Optimizer for RmsProp {
-    type State<const D: usize> = RmsPropState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let grad = l2(grad, &tensor, self.weight_decay);
-        let (square_avg, grad_avg, buffer) = match state {
-            Some(s) => (s.square_avg, s.grad_avg, s.momentum_buffer),
+impl RmsProp {
+    fn update<const D: usize>(&self, s: Step<D, RmsPropState<D>>) -> (Tensor<D>, RmsPropState<D>) {
+        let (tensor, lr) = (s.w, s.lr);
+        let grad = l2(s.g, &tensor, self.weight_decay);
+        let (square_avg, grad_avg, buffer) = match s.state {
+            Some(state) => (state.square_avg, state.grad_avg, state.momentum_buffer),
             None => (tensor.zeros_like(), None, None),
         };
         let a = self.alpha;
@@ -138,22 +120,26 @@ impl Optimizer for RmsProp {
         };
         (
             tensor - direction.mul_scalar(lr),
-            Some(RmsPropState {
+            RmsPropState {
                 square_avg,
                 grad_avg,
                 momentum_buffer,
-            }),
+            },
         )
     }
+}
 
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+impl<const D: usize> RmsPropState<D> {
+    fn moved_to(self, device: &Device) -> Self {
         RmsPropState {
-            square_avg: state.square_avg.to_device(device),
-            grad_avg: state.grad_avg.map(|t| t.to_device(device)),
-            momentum_buffer: state.momentum_buffer.map(|t| t.to_device(device)),
+            square_avg: self.square_avg.to_device(device),
+            grad_avg: self.grad_avg.map(|t| t.to_device(device)),
+            momentum_buffer: self.momentum_buffer.map(|t| t.to_device(device)),
         }
     }
 }
+
+stateful_optimizer!(RmsProp, RmsPropConfig, RmsPropState);
 
 #[cfg(test)]
 mod tests {
@@ -219,12 +205,9 @@ mod tests {
     fn seed_rmsprop_ignores_the_gradient() {
         // Seed line 562: w ← w − η / (√v + ε). Two coordinates with opposite gradients must move
         // in opposite directions; the seed's update moves both the same way.
-        let dev = crate::test_util::device();
-        let w = Tensor::<1>::from_floats([0.0, 0.0], &dev);
-        let g = Tensor::<1>::from_floats([2.0, -2.0], &dev);
-        let (ours, _) = RmsPropConfig::new().build().step(0.01, w, g, None);
+        let ours = first_step(&RmsPropConfig::new().build(), 0.01, &[0.0; 2], &[2.0, -2.0]);
         // √v = √(0.01·4) = 0.2, so each moves by η·2/0.2 = 0.1 against its gradient.
-        assert_vec(&crate::test_util::host(&ours), &[-0.1, 0.1], 1e-6);
+        assert_vec(&ours, &[-0.1, 0.1], 1e-6);
         let seed: Vec<f64> = [2.0f64, -2.0]
             .iter()
             .map(|g| 0.0 - 0.01 / ((0.01 * g * g).sqrt() + 1e-8))

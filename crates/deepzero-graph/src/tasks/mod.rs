@@ -52,11 +52,13 @@ use crate::eval::{
 use crate::gat::{Gat, GatConfig};
 use crate::gcn::{Gcn, GcnConfig};
 use crate::node_train::{
-    EdgeKind, NodeEpoch, NodeModel, NodeRunSummary, NodeTensors, train_node_classifier,
+    EdgeKind, NodeEpoch, NodeModel, NodeRunSummary, NodeTensors, NodeTrainConfig,
+    train_node_classifier,
 };
 use crate::plot::draw_embedding;
 use crate::sage::{Sage, SageConfig, SageData, SageTrainConfig, train_sage};
 use crate::skipgram::{Embeddings, SkipGramConfig, SkipGramEpoch, train_skipgram};
+use crate::sparse::{MessageEdges, NodeInput};
 use crate::walk::{WalkConfig, random_walks};
 
 pub use spec::{
@@ -405,30 +407,22 @@ fn train_gnn(
         }
     };
     let (summary, history, test, hidden) = match &spec.method {
-        Method::Gcn { model, train } => {
-            let out = train_node_classifier(
-                build_gcn(model, d_input, classes, &train_device),
-                &data,
-                train,
-                &mut every,
-            )?;
-            save_model(&out.model, &dir.join("model.bpk"))?;
-            let test = test_scores(&out.model, &data)?;
-            let hidden = out.model.hidden(&data.x, &data.edges);
-            (out.summary(), out.history, test, hidden)
-        }
-        Method::Gat { model, train } => {
-            let out = train_node_classifier(
-                build_gat(model, d_input, classes, &train_device),
-                &data,
-                train,
-                &mut every,
-            )?;
-            save_model(&out.model, &dir.join("model.bpk"))?;
-            let test = test_scores(&out.model, &data)?;
-            let hidden = out.model.hidden(&data.x, &data.edges);
-            (out.summary(), out.history, test, hidden)
-        }
+        Method::Gcn { model, train } => full_graph_run(
+            build_gcn(model, d_input, classes, &train_device),
+            Gcn::hidden,
+            &data,
+            train,
+            &mut every,
+            dir,
+        )?,
+        Method::Gat { model, train } => full_graph_run(
+            build_gat(model, d_input, classes, &train_device),
+            Gat::hidden,
+            &data,
+            train,
+            &mut every,
+            dir,
+        )?,
         Method::Sage { model, train } => {
             let features = dataset.features_or_identity().row_normalized();
             let sage_data = SageData::new(dataset, &features, &split)?;
@@ -533,6 +527,28 @@ fn train_gnn(
 /// `Method::Embedding` never reaches the GNN path; an error instead of a panic all the same.
 fn unreachable_embedding<T>() -> Result<T> {
     Err(GraphError::invalid("an embedding method has no GNN model"))
+}
+
+/// A full-graph run (GCN, GAT): trains, saves `model.bpk` into `dir`, scores the test nodes,
+/// and gives back the first layer's output (`hidden`) for the embedding plot.
+fn full_graph_run<M: NodeModel>(
+    model: M,
+    hidden: fn(&M, &NodeInput, &MessageEdges) -> Tensor<2>,
+    data: &NodeTensors,
+    train: &NodeTrainConfig,
+    every: impl FnMut(&NodeEpoch),
+    dir: &Path,
+) -> Result<(
+    NodeRunSummary,
+    Vec<NodeEpoch>,
+    ClassificationScores,
+    Tensor<2>,
+)> {
+    let out = train_node_classifier(model, data, train, every)?;
+    save_model(&out.model, &dir.join("model.bpk"))?;
+    let test = test_scores(&out.model, data)?;
+    let hidden = hidden(&out.model, &data.x, &data.edges);
+    Ok((out.summary(), out.history, test, hidden))
 }
 
 /// Accuracy and F1 of a node classifier on the split's test nodes.

@@ -54,16 +54,9 @@ pub fn recipe_description(name: &str) -> Option<&'static str> {
 /// name ([`GraphTaskSpec::recipe`]). Their training settings are their own, so the
 /// [`FitConfig`](deepzero_train::FitConfig) of each is empty (no epochs, no batches).
 pub fn recipes() -> Vec<deepzero_train::Recipe<&'static str>> {
-    use deepzero_core::{LrSchedule, OptimizerKind};
-    let own =
-        deepzero_train::FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
-    RECIPES
-        .iter()
-        .map(|&name| {
-            let summary = recipe_description(name).unwrap_or("graph recipe");
-            deepzero_train::Recipe::new(name, "1.3.4", summary, name, own.clone())
-        })
-        .collect()
+    deepzero_train::Recipe::with_own_settings(&RECIPES, "1.3.4", |name| {
+        recipe_description(name).unwrap_or("graph recipe")
+    })
 }
 
 /// GCN architecture (the input width and class count come from the data).

@@ -347,7 +347,7 @@ impl Recommender for Knn {
 mod tests {
     use super::*;
     use crate::data::kfold;
-    use crate::metrics::rmse;
+    use crate::eval::evaluate_ratings;
     use crate::models::Baseline;
     use crate::test_util::{synthetic, tiny};
 
@@ -404,22 +404,7 @@ mod tests {
     fn knn_baseline_beats_the_baseline_on_latent_factor_data() {
         let data = synthetic();
         let fold = &kfold(&data.ratings, 5, 3).unwrap()[0];
-        let eval = |m: &dyn Recommender| {
-            let pairs: Vec<(f32, f32)> = fold
-                .test
-                .data
-                .iter()
-                .map(|x| {
-                    (
-                        fold.test
-                            .scale
-                            .clip(m.score(x.user as usize, x.item as usize)),
-                        x.rating,
-                    )
-                })
-                .collect();
-            rmse(&pairs)
-        };
+        let eval = |m: &dyn Recommender| evaluate_ratings(m, &fold.test).rmse;
         let mut base = Baseline::new(BaselineConfig::default());
         base.fit(&fold.train).unwrap();
         let mut m = Knn::new(KnnConfig {

@@ -306,7 +306,7 @@ impl Recommender for FunkSvd {
 mod tests {
     use super::*;
     use crate::data::kfold;
-    use crate::metrics::rmse;
+    use crate::eval::evaluate_ratings;
     use crate::models::{Baseline, BaselineConfig};
     use crate::test_util::{synthetic, tiny};
     use burn::prelude::*;
@@ -377,22 +377,7 @@ mod tests {
     fn beats_the_baseline_on_latent_factor_data() {
         let data = synthetic();
         let fold = &kfold(&data.ratings, 5, 1).unwrap()[0];
-        let eval = |m: &dyn Recommender| {
-            let pairs: Vec<(f32, f32)> = fold
-                .test
-                .data
-                .iter()
-                .map(|x| {
-                    (
-                        fold.test
-                            .scale
-                            .clip(m.score(x.user as usize, x.item as usize)),
-                        x.rating,
-                    )
-                })
-                .collect();
-            rmse(&pairs)
-        };
+        let eval = |m: &dyn Recommender| evaluate_ratings(m, &fold.test).rmse;
         let mut base = Baseline::new(BaselineConfig::default());
         base.fit(&fold.train).unwrap();
         let mut svd = FunkSvd::new(SvdConfig {

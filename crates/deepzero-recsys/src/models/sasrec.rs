@@ -13,14 +13,10 @@ use burn::nn::transformer::{
     TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
 };
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig};
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::sequence::{Gru4Rec, NextItem, next_item_loss, windows};
+use super::sequence::{NextItem, WindowTraining, last_position_scores, save_net};
 use crate::error::{RecsysError, Result};
 
 /// SASRec settings.
@@ -152,12 +148,7 @@ impl SasRec {
 
     /// Saves the weights as a burnpack record.
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        let net = self
-            .net
-            .as_ref()
-            .ok_or_else(|| RecsysError::InvalidArgument("SASRec is not fitted".into()))?;
-        deepzero_train::checkpoint::save_model(net, path)?;
-        Ok(())
+        save_net(self.net.as_ref(), "SASRec", path)
     }
 
     /// Rebuilds a fitted model over `n_items` items from saved weights.
@@ -194,84 +185,39 @@ impl NextItem for SasRec {
                     .into(),
             ));
         }
-        if train.iter().flatten().any(|&i| i as usize >= n_items) {
-            return Err(RecsysError::InvalidArgument(format!(
-                "a training item is out of range (n_items {n_items})"
-            )));
-        }
-        let mut wins = windows(train, c.max_len);
-        if wins.is_empty() {
-            return Err(RecsysError::InvalidArgument(
-                "SASRec: no training sequence has two items".into(),
-            ));
-        }
-        let ad = self.device.clone().autodiff();
-        ad.seed(c.seed);
-        let mut net = self.init(n_items, &ad);
-        let mut optim = AdamConfig::new().init();
-        let mut rng = StdRng::seed_from_u64(c.seed);
-        let l = c.max_len;
-        self.losses.clear();
-        for _ in 0..c.epochs {
-            wins.shuffle(&mut rng);
-            let (mut sum, mut n) = (0.0, 0.0);
-            for batch in wins.chunks(c.batch_size) {
-                let b = batch.len();
-                let inputs: Vec<&[u32]> = batch.iter().map(|w| &w[..w.len() - 1]).collect();
-                let x = Gru4Rec::padded(&inputs, l);
-                let mut y = Vec::with_capacity(b * l);
-                let mut mask = Vec::with_capacity(b * l);
-                for w in batch {
-                    let t = &w[1..];
-                    let pad = l - t.len();
-                    y.extend(std::iter::repeat_n(0i32, pad));
-                    mask.extend(std::iter::repeat_n(0f32, pad));
-                    y.extend(t.iter().map(|&i| i as i32));
-                    mask.extend(std::iter::repeat_n(1f32, t.len()));
-                }
-                let logits = net.forward(Tensor::from_data(TensorData::new(x, [b, l]), &ad));
-                let (loss, valid) = next_item_loss(logits, y, mask, &ad);
-                let value: f32 = loss.clone().into_scalar();
-                sum += value as f64 * valid as f64;
-                n += valid as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &net);
-                net = optim.step(c.lr, net, grads);
-            }
-            self.losses.push(sum / n.max(1.0));
-        }
-        self.net = Some(net.valid());
+        let schedule = WindowTraining {
+            name: "SASRec",
+            max_len: c.max_len,
+            // Learned positions: the latest item is always at position `max_len - 1`.
+            fixed_len: true,
+            batch_size: c.batch_size,
+            epochs: c.epochs,
+            lr: c.lr,
+            seed: c.seed,
+        };
+        let (net, losses) = schedule.fit(
+            train,
+            n_items,
+            &self.device,
+            |device| self.init(n_items, device),
+            SasRecNet::forward,
+        )?;
+        self.net = Some(net);
+        self.losses = losses;
         self.n_items = n_items;
         Ok(())
     }
 
     /// Batched on the device; an unfitted model scores 0.
     fn next_scores(&self, histories: &[&[u32]]) -> Vec<Vec<f32>> {
-        let Some(net) = &self.net else {
-            return vec![vec![0.0; self.n_items]; histories.len()];
-        };
-        let n = self.n_items;
-        let l = self.config.max_len;
-        let mut out = Vec::with_capacity(histories.len());
-        for chunk in histories.chunks(256) {
-            let cleaned: Vec<Vec<u32>> = chunk
-                .iter()
-                .map(|h| h.iter().copied().filter(|&i| (i as usize) < n).collect())
-                .collect();
-            let refs: Vec<&[u32]> = cleaned.iter().map(|h| h.as_slice()).collect();
-            let b = refs.len();
-            let x = Gru4Rec::padded(&refs, l);
-            let logits = net
-                .forward(Tensor::from_data(TensorData::new(x, [b, l]), &self.device))
-                .reshape([b, l, n])
-                .slice([0..b, l - 1..l, 0..n])
-                .reshape([b, n]);
-            let flat = logits
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_else(|_| vec![0.0; b * n]);
-            out.extend(flat.chunks(n).map(|r| r.to_vec()));
-        }
-        out
+        last_position_scores(
+            self.net.as_ref(),
+            self.n_items,
+            self.config.max_len,
+            &self.device,
+            histories,
+            SasRecNet::forward,
+        )
     }
 }
 

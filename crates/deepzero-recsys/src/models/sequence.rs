@@ -282,85 +282,178 @@ impl NextItem for Gru4Rec {
                 "GRU4Rec needs embedding, hidden, max_len and batch_size ≥ 1".into(),
             ));
         }
-        if train.iter().flatten().any(|&i| i as usize >= n_items) {
-            return Err(RecsysError::InvalidArgument(format!(
-                "a training item is out of range (n_items {n_items})"
-            )));
-        }
-        let mut wins = windows(train, c.max_len);
-        if wins.is_empty() {
-            return Err(RecsysError::InvalidArgument(
-                "GRU4Rec: no training sequence has two items".into(),
-            ));
-        }
-        let ad = self.device.clone().autodiff();
-        ad.seed(c.seed);
-        let mut net = self.init(n_items, &ad);
-        let mut optim = AdamConfig::new().init();
-        let mut rng = StdRng::seed_from_u64(c.seed);
-        self.losses.clear();
-        for _ in 0..c.epochs {
-            wins.shuffle(&mut rng);
-            let (mut sum, mut n) = (0.0, 0.0);
-            for batch in wins.chunks(c.batch_size) {
-                let b = batch.len();
-                let l = batch.iter().map(|w| w.len() - 1).max().unwrap_or(1);
-                let inputs: Vec<&[u32]> = batch.iter().map(|w| &w[..w.len() - 1]).collect();
-                let targets: Vec<&[u32]> = batch.iter().map(|w| &w[1..]).collect();
-                let x = Self::padded(&inputs, l);
-                let mut y = Vec::with_capacity(b * l);
-                let mut mask = Vec::with_capacity(b * l);
-                for t in &targets {
-                    let pad = l - t.len();
-                    y.extend(std::iter::repeat_n(0i32, pad));
-                    mask.extend(std::iter::repeat_n(0f32, pad));
-                    y.extend(t.iter().map(|&i| i as i32));
-                    mask.extend(std::iter::repeat_n(1f32, t.len()));
-                }
-                let logits = net.forward(Tensor::from_data(TensorData::new(x, [b, l]), &ad));
-                let (loss, valid) = next_item_loss(logits.reshape([b * l, n_items]), y, mask, &ad);
-                let value: f32 = loss.clone().into_scalar();
-                sum += value as f64 * valid as f64;
-                n += valid as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &net);
-                net = optim.step(c.lr, net, grads);
-            }
-            self.losses.push(sum / n.max(1.0));
-        }
-        self.net = Some(net.valid());
+        let schedule = WindowTraining {
+            name: "GRU4Rec",
+            max_len: c.max_len,
+            // The recurrence needs no fixed length: a batch is as long as its longest window.
+            fixed_len: false,
+            batch_size: c.batch_size,
+            epochs: c.epochs,
+            lr: c.lr,
+            seed: c.seed,
+        };
+        let (net, losses) = schedule.fit(
+            train,
+            n_items,
+            &self.device,
+            |device| self.init(n_items, device),
+            flat_logits,
+        )?;
+        self.net = Some(net);
+        self.losses = losses;
         self.n_items = n_items;
         Ok(())
     }
 
     /// Batched on the device; an unfitted model scores 0.
     fn next_scores(&self, histories: &[&[u32]]) -> Vec<Vec<f32>> {
-        let Some(net) = &self.net else {
-            return vec![vec![0.0; self.n_items]; histories.len()];
-        };
-        let n = self.n_items;
-        let l = self.config.max_len;
-        let mut out = Vec::with_capacity(histories.len());
-        for chunk in histories.chunks(256) {
-            // Unknown items (out of range) are read as padding.
-            let cleaned: Vec<Vec<u32>> = chunk
-                .iter()
-                .map(|h| h.iter().copied().filter(|&i| (i as usize) < n).collect())
-                .collect();
-            let refs: Vec<&[u32]> = cleaned.iter().map(|h| h.as_slice()).collect();
-            let b = refs.len();
-            let x = Self::padded(&refs, l);
-            let logits = net
-                .forward(Tensor::from_data(TensorData::new(x, [b, l]), &self.device))
-                .slice([0..b, l - 1..l, 0..n])
-                .reshape([b, n]);
-            let flat = logits
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_else(|_| vec![0.0; b * n]);
-            out.extend(flat.chunks(n).map(|r| r.to_vec()));
-        }
-        out
+        last_position_scores(
+            self.net.as_ref(),
+            self.n_items,
+            self.config.max_len,
+            &self.device,
+            histories,
+            flat_logits,
+        )
     }
+}
+
+/// GRU4Rec's `[B, L, n]` logits as the `[B·L, n]` rows the shared loops take.
+fn flat_logits(net: &Gru4RecNet, input: Tensor<2, Int>) -> Tensor<2> {
+    let logits = net.forward(input);
+    let [b, l, n] = logits.dims();
+    logits.reshape([b * l, n])
+}
+
+/// The training schedule GRU4Rec and SASRec share: windows of [`windows`] shuffled each
+/// epoch, left-padded batches, Adam, cross-entropy on the next item at every position.
+pub(crate) struct WindowTraining {
+    /// The model's name in error messages.
+    pub name: &'static str,
+    /// Longest input read.
+    pub max_len: usize,
+    /// Pad every batch to `max_len` (learned positions need it) rather than to the batch's
+    /// longest window.
+    pub fixed_len: bool,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+impl WindowTraining {
+    /// Trains the network `init` builds on the autodiff version of `device`; `logits` maps a
+    /// `[B, L]` batch (item + 1, 0 for padding) to `[B·L, n_items]` logits. Returns the
+    /// trained network and the mean training cross-entropy of each epoch.
+    pub(crate) fn fit<M: Module>(
+        &self,
+        train: &[Vec<u32>],
+        n_items: usize,
+        device: &Device,
+        init: impl FnOnce(&Device) -> M,
+        logits: impl Fn(&M, Tensor<2, Int>) -> Tensor<2>,
+    ) -> Result<(M, Vec<f64>)> {
+        if train.iter().flatten().any(|&i| i as usize >= n_items) {
+            return Err(RecsysError::InvalidArgument(format!(
+                "a training item is out of range (n_items {n_items})"
+            )));
+        }
+        let mut wins = windows(train, self.max_len);
+        if wins.is_empty() {
+            return Err(RecsysError::InvalidArgument(format!(
+                "{}: no training sequence has two items",
+                self.name
+            )));
+        }
+        let ad = device.clone().autodiff();
+        ad.seed(self.seed);
+        let mut net = init(&ad);
+        let mut optim = AdamConfig::new().init();
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut losses = Vec::with_capacity(self.epochs);
+        for _ in 0..self.epochs {
+            wins.shuffle(&mut rng);
+            let (mut sum, mut n) = (0.0, 0.0);
+            for batch in wins.chunks(self.batch_size) {
+                let b = batch.len();
+                let l = if self.fixed_len {
+                    self.max_len
+                } else {
+                    batch.iter().map(|w| w.len() - 1).max().unwrap_or(1)
+                };
+                let inputs: Vec<&[u32]> = batch.iter().map(|w| &w[..w.len() - 1]).collect();
+                let x = Gru4Rec::padded(&inputs, l);
+                let mut y = Vec::with_capacity(b * l);
+                let mut mask = Vec::with_capacity(b * l);
+                for w in batch {
+                    let t = &w[1..];
+                    let pad = l - t.len();
+                    y.extend(std::iter::repeat_n(0i32, pad));
+                    mask.extend(std::iter::repeat_n(0f32, pad));
+                    y.extend(t.iter().map(|&i| i as i32));
+                    mask.extend(std::iter::repeat_n(1f32, t.len()));
+                }
+                let batch_logits = logits(&net, Tensor::from_data(TensorData::new(x, [b, l]), &ad));
+                let (loss, valid) = next_item_loss(batch_logits, y, mask, &ad);
+                let value: f32 = loss.clone().into_scalar();
+                sum += value as f64 * valid as f64;
+                n += valid as f64;
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                net = optim.step(self.lr, net, grads);
+            }
+            losses.push(sum / n.max(1.0));
+        }
+        Ok((net.valid(), losses))
+    }
+}
+
+/// Every item's score as the next one after each history, 256 histories a batch: the logits
+/// at the last position of the left-padded `[B, max_len]` input. `logits` is as in
+/// [`WindowTraining::fit`]; without a network (unfitted) every score is 0.
+pub(crate) fn last_position_scores<M>(
+    net: Option<&M>,
+    n_items: usize,
+    max_len: usize,
+    device: &Device,
+    histories: &[&[u32]],
+    logits: impl Fn(&M, Tensor<2, Int>) -> Tensor<2>,
+) -> Vec<Vec<f32>> {
+    let Some(net) = net else {
+        return vec![vec![0.0; n_items]; histories.len()];
+    };
+    let (n, l) = (n_items, max_len);
+    let mut out = Vec::with_capacity(histories.len());
+    for chunk in histories.chunks(256) {
+        // Unknown items (out of range) are read as padding.
+        let cleaned: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|h| h.iter().copied().filter(|&i| (i as usize) < n).collect())
+            .collect();
+        let refs: Vec<&[u32]> = cleaned.iter().map(|h| h.as_slice()).collect();
+        let b = refs.len();
+        let x = Gru4Rec::padded(&refs, l);
+        let scores = logits(net, Tensor::from_data(TensorData::new(x, [b, l]), device))
+            .reshape([b, l, n])
+            .slice([0..b, l - 1..l, 0..n])
+            .reshape([b, n]);
+        let flat = scores
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; b * n]);
+        out.extend(flat.chunks(n).map(|r| r.to_vec()));
+    }
+    out
+}
+
+/// Saves a fitted network as a burnpack record; `name` says which model was not fitted.
+pub(crate) fn save_net<M: Module>(
+    net: Option<&M>,
+    name: &str,
+    path: &std::path::Path,
+) -> Result<()> {
+    let net = net.ok_or_else(|| RecsysError::InvalidArgument(format!("{name} is not fitted")))?;
+    deepzero_train::checkpoint::save_model(net, path)?;
+    Ok(())
 }
 
 impl Gru4Rec {
@@ -371,12 +464,7 @@ impl Gru4Rec {
 
     /// Saves the weights as a burnpack record.
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        let net = self
-            .net
-            .as_ref()
-            .ok_or_else(|| RecsysError::InvalidArgument("GRU4Rec is not fitted".into()))?;
-        deepzero_train::checkpoint::save_model(net, path)?;
-        Ok(())
+        save_net(self.net.as_ref(), "GRU4Rec", path)
     }
 
     /// Rebuilds a fitted model over `n_items` items from saved weights.

@@ -209,7 +209,7 @@ impl Recommender for SvdPp {
 mod tests {
     use super::*;
     use crate::data::kfold;
-    use crate::metrics::rmse;
+    use crate::eval::evaluate_ratings;
     use crate::models::{Baseline, BaselineConfig};
     use crate::test_util::synthetic;
 
@@ -236,19 +236,7 @@ mod tests {
                 .sum::<f32>();
         assert!((m.score(3, 5) - by_hand).abs() < 1e-5);
         // On every fold of the 5-fold split, SVD++ predicts better than the biases alone.
-        let eval = |m: &dyn Recommender, test: &Interactions| {
-            let pairs: Vec<(f32, f32)> = test
-                .data
-                .iter()
-                .map(|x| {
-                    (
-                        test.scale.clip(m.score(x.user as usize, x.item as usize)),
-                        x.rating,
-                    )
-                })
-                .collect();
-            rmse(&pairs)
-        };
+        let eval = |m: &dyn Recommender, test: &Interactions| evaluate_ratings(m, test).rmse;
         for fold in &folds {
             let mut m = SvdPp::new(cfg.clone());
             m.fit(&fold.train).unwrap();

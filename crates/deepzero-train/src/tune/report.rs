@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use super::{BEST_DIR, TrialRecord, TrialStatus, TuneReport};
 use crate::TrainError;
 use crate::metrics_file::{write_atomic, write_json_atomic};
+use crate::plot::TAB10;
 
 /// Writes the report's files into its folder (each atomically).
 pub(super) fn write_results(report: &TuneReport) -> Result<(), TrainError> {
@@ -300,24 +301,14 @@ pub fn draw_tuning(path: &Path, report: &TuneReport) -> Result<(), TrainError> {
     root.present().map_err(|e| err(e.to_string()))
 }
 
-/// Tableau's ten colours without its green, which marks the best trial.
-const PALETTE: [RGBColor; 9] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
-/// The best trial in green, the others in [`PALETTE`]'s colours (the same in both panels).
+/// The best trial in [`TAB10`]'s green (index 2), the others in its nine other colours (the
+/// same in both panels).
 fn trial_color(trial: &TrialRecord, best_trial: usize) -> RGBAColor {
+    const GREEN: usize = 2;
     if trial.trial == best_trial {
-        RGBColor(44, 160, 44).to_rgba()
+        TAB10[GREEN].to_rgba()
     } else {
-        PALETTE[trial.trial % PALETTE.len()].mix(0.7)
+        let k = trial.trial % (TAB10.len() - 1);
+        TAB10[if k < GREEN { k } else { k + 1 }].mix(0.7)
     }
 }
