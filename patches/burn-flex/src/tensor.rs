@@ -231,15 +231,46 @@ impl FlexTensor {
 
     /// Create an empty tensor with given shape and dtype.
     pub fn empty(shape: Shape, dtype: DType) -> Self {
-        let num_elements = shape.num_elements();
-        let elem_size = dtype_size(dtype);
-        let bytes = Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]);
+        let n = shape.num_elements();
+        // deepzero patch: a zeroed allocation of the element's own width, used as it is. The
+        // published code built a `Vec<u8>`, which `Bytes::from_bytes_vec` then copied into a
+        // second, 16-byte-aligned allocation: a memset and a memcpy of every new tensor (7 % of
+        // an LSTM training step, most of it in matmul outputs). Typed reads need the element's
+        // alignment only, which is what `Bytes::from_elems` records, as elsewhere in this crate.
+        let bytes = match dtype_size(dtype) {
+            1 => Bytes::from_elems(alloc::vec![0u8; n]),
+            2 => Bytes::from_elems(alloc::vec![0u16; n]),
+            4 => Bytes::from_elems(alloc::vec![0u32; n]),
+            8 => Bytes::from_elems(alloc::vec![0u64; n]),
+            size => Bytes::from_bytes_vec(alloc::vec![0u8; n * size]),
+        };
         let layout = Layout::contiguous(shape);
         Self {
             data: Arc::new(bytes),
             layout,
             dtype,
         }
+    }
+
+    /// deepzero patch: a contiguous tensor whose elements `write` sets, allocated without being
+    /// zeroed first (for outputs that a kernel writes whole, such as a matrix product's).
+    ///
+    /// # Safety
+    /// `write` must initialise every element of the slice it is given.
+    pub(crate) unsafe fn from_overwrite<T: Element + bytemuck::Pod>(
+        shape: Shape,
+        write: impl FnOnce(&mut [core::mem::MaybeUninit<T>]),
+    ) -> Self {
+        let n = shape.num_elements();
+        let mut values: Vec<T> = Vec::with_capacity(n);
+        write(&mut values.spare_capacity_mut()[..n]);
+        // SAFETY: the caller guarantees that `write` initialised the first `n` elements.
+        unsafe { values.set_len(n) };
+        Self::new(
+            Bytes::from_elems(values),
+            Layout::contiguous(shape),
+            T::dtype(),
+        )
     }
 
     /// Create a tensor filled with zeros.
