@@ -6,8 +6,8 @@
 //! arithmetic (the `lstm-train` bench ran at 0.14× PyTorch). Here the whole recurrence of one
 //! layer and direction is one operation:
 //!
-//! - the input projection `x W_ih + b_ih + b_hh` for all steps is one matrix product, outside
-//!   the operation (burn's autodiff differentiates it);
+//! - the input projection `x W_ih + (b_ih + b_hh)` for all steps is one matrix product over
+//!   the `B·T` rows, outside the operation (burn's autodiff differentiates it);
 //! - the operation runs the steps with one GEMM `h W_hh` per step and one loop over the gates,
 //!   saving the gate activations;
 //! - its backward (the equations of [`super::lstm`]'s module doc, run from the last step to the
@@ -81,13 +81,22 @@ pub(crate) fn run_fused(
     padding: Option<Tensor<2, Bool>>,
     reverse: bool,
 ) -> (Tensor<3>, LstmState) {
-    let [batch, steps, _] = x.dims();
+    let [batch, steps, d_input] = x.dims();
     let hidden = cell.d_hidden;
     let device = x.device();
-    let mut projected = cell.project(x);
-    if let Some(b) = &cell.bias_hh {
-        projected = projected + b.val().unsqueeze::<3>();
-    }
+    // Both biases enter every step the same way, so they are added once, as one vector (an
+    // element-wise pass over [B, T, 4H] and its backward fewer); the steps are folded into
+    // the rows so that the projection and its weight gradient are one plain product each.
+    let bias = match (&cell.bias_ih, &cell.bias_hh) {
+        (Some(b_ih), Some(b_hh)) => Some(b_ih.val() + b_hh.val()),
+        (b_ih, b_hh) => b_ih.as_ref().or(b_hh.as_ref()).map(|b| b.val()),
+    };
+    let projected = super::affine(
+        x.reshape([batch * steps, d_input]),
+        cell.weight_ih.val(),
+        bias,
+    )
+    .reshape([batch, steps, 4 * hidden]);
     let state = state.unwrap_or_else(|| {
         let zeros = Tensor::zeros([batch, hidden], &device);
         LstmState {
