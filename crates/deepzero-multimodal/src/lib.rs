@@ -13,6 +13,9 @@
 //! | captioner: scene CNN + Transformer decoder, cross-attention over regions or one global slot | [`models::captioner`] |
 //! | CIDEr-D (coco-caption exact); BLEU-4 from `deepzero_sequence` | [`metrics`] |
 //! | the `scenes-caption` task: greedy and beam captions, BLEU-4, CIDEr-D | [`tasks::caption`] |
+//! | questions and answers about the scenes (counts, presence, left/right), the question-only prior | [`vqa`] |
+//! | VQA model: question Transformer, stacked cross-attention over regions; text-only, image-only, concat baselines | [`models::vqa`] |
+//! | the `scenes-vqa` tasks: accuracy per question kind and on held-out pairs | [`tasks::vqa`] |
 //!
 //! ## Quick start
 //! ```no_run
@@ -39,5 +42,6 @@ pub mod metrics;
 pub mod models;
 pub mod retrieval;
 pub mod tasks;
+pub mod vqa;
 
 pub use error::MultimodalError;

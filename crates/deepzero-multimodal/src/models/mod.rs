@@ -1,11 +1,14 @@
 //! The models, one a file: the scene CNN image tower, the convolutional auto-encoder, the
-//! CLIP-style two-tower model, the captioner and the fusion modules.
+//! CLIP-style two-tower model, the captioner, the fusion modules, and the VQA
+//! model with its question tower.
 
 pub mod autoencoder;
 pub mod captioner;
 pub mod clip;
 pub mod fusion;
+pub mod question_encoder;
 pub mod scene_cnn;
+pub mod vqa;
 
 pub use autoencoder::{ConvAutoencoder, ConvAutoencoderConfig};
 pub use captioner::{CaptionBatch, CaptionMemory, Captioner, CaptionerConfig};
@@ -14,4 +17,6 @@ pub use fusion::{
     BilinearFusion, BilinearFusionConfig, ConcatFusion, ConcatFusionConfig, CrossAttentionFusion,
     CrossAttentionFusionConfig, CrossAttentionOutput, GatedFusion, GatedFusionConfig,
 };
+pub use question_encoder::{QuestionEncoder, QuestionEncoderConfig};
 pub use scene_cnn::{SceneCnn, SceneCnnConfig};
+pub use vqa::{VqaBatch, VqaInputs, VqaModel, VqaModelConfig};

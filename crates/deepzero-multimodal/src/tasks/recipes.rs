@@ -5,6 +5,7 @@ use deepzero_train::{FitConfig, Recipe};
 
 use super::caption::CaptionSpec;
 use super::clip::ClipSpec;
+use super::vqa::VqaSpec;
 
 /// `scenes-clip`: the CLIP-style joint embedding of captioned MNIST/Fashion-MNIST scenes.
 pub fn clip() -> Vec<Recipe<ClipSpec>> {
@@ -50,6 +51,44 @@ pub fn caption() -> Vec<Recipe<CaptionSpec>> {
             "6",
             "the same captioner reading one global image vector (no attention): the baseline",
             CaptionSpec::scenes_caption_global(),
+            fit,
+        ),
+    ]
+}
+
+/// `scenes-vqa` (question and image fused by stacked cross-attention over the regions), and
+/// its baselines trained alike: `scenes-vqa-text` (the question alone) and `scenes-vqa-image`
+/// (the image alone).
+pub fn vqa() -> Vec<Recipe<VqaSpec>> {
+    let fit = FitConfig::recipe(
+        8,
+        64,
+        2e-3,
+        OptimizerKind::Adam,
+        LrSchedule::Cosine {
+            min_lr_factor: 0.05,
+        },
+    );
+    vec![
+        Recipe::new(
+            "scenes-vqa",
+            "6",
+            "digit-scene questions (how many, is there, what is left of) by cross-attention of the question over CNN regions",
+            VqaSpec::scenes_vqa(),
+            fit.clone(),
+        ),
+        Recipe::new(
+            "scenes-vqa-text",
+            "6",
+            "the same questions answered from the question alone: the text baseline",
+            VqaSpec::scenes_vqa_text(),
+            fit.clone(),
+        ),
+        Recipe::new(
+            "scenes-vqa-image",
+            "6",
+            "the same questions answered from the image alone: the image baseline",
+            VqaSpec::scenes_vqa_image(),
             fit,
         ),
     ]
