@@ -47,9 +47,10 @@ pub fn all() -> Vec<Recipe> {
     // Recommenders (chapter 5) and graphs (1.3.4): the libraries hold their recipes' settings.
     all.extend(wrap(recsys::recipes(), RecsysTask));
     all.extend(wrap(graph::recipes(), GraphTask));
-    let (clip, caption) = (multimodal::predict_clip, multimodal::predict_caption);
+    use multimodal::{predict_caption as caption, predict_clip as clip, predict_vqa as vqa};
     all.extend(specs(image_text::clip(), Family::Multimodal, clip));
     all.extend(specs(image_text::caption(), Family::Multimodal, caption));
+    all.extend(specs(image_text::vqa(), Family::Multimodal, vqa));
     all
 }
 

@@ -1,12 +1,13 @@
 //! The image–text recipes ([`deepzero_multimodal::tasks`]): `scenes-clip` (train, eval,
 //! predict) and `deepzero search`, which finds the indexed test scenes that best match a text
 //! and draws them in a grid; `scenes-caption[-global]` (train, eval, predict) and
-//! `deepzero caption`, which captions image files.
+//! `deepzero caption`, which captions image files; `scenes-vqa*` (train, eval, predict).
 
 use std::path::{Path, PathBuf};
 
 use deepzero_multimodal::tasks::caption::{CaptionOptions, CaptionPredictor, CaptionSpec};
 use deepzero_multimodal::tasks::clip::{ClipPredictor, ClipSpec, SearchOptions};
+use deepzero_multimodal::tasks::vqa::{VqaPredictor, VqaSpec};
 
 use super::{CliResult, device, print_items, print_json};
 use crate::args::{PredictArgs, RunArgs};
@@ -16,16 +17,18 @@ use crate::recipe::Recipe;
 /// `predict` of the joint-embedding recipe (`scenes-clip`): each text is a query, answered
 /// by its best matches among the indexed test scenes.
 pub fn predict_clip(_: &ClipSpec, recipe: &Recipe, run: &Path, args: &PredictArgs) -> CliResult {
-    if args.inputs.is_empty() {
-        return Err(CliError::Usage(format!(
-            "predict {} needs at least one text query",
-            recipe.name
-        )));
-    }
     let device = device(args.backend.as_deref())?;
     let predictor = ClipPredictor::load(run, Some(recipe.name), &device)?;
     let results = predictor.search_each(&args.inputs, args.top.max(1))?;
     print_items(&results, args.json);
+    Ok(())
+}
+
+/// `predict` of `scenes-vqa*`: IMAGE, then questions about it (answer, probability each).
+pub fn predict_vqa(_: &VqaSpec, recipe: &Recipe, run: &Path, args: &PredictArgs) -> CliResult {
+    let device = device(args.backend.as_deref())?;
+    let predictor = VqaPredictor::load(run, Some(recipe.name), &device)?;
+    print_items(&predictor.answer_inputs(&args.inputs)?, args.json);
     Ok(())
 }
 

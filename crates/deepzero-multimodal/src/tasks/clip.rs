@@ -494,8 +494,14 @@ impl ClipPredictor {
     /// [`search`](Self::search) for each of `queries`, in order.
     ///
     /// # Errors
-    /// As [`search`](Self::search).
+    /// No query at all, and those of [`search`](Self::search).
     pub fn search_each(&self, queries: &[String], k: usize) -> Result<Vec<QueryResult>, TaskError> {
+        if queries.is_empty() {
+            return Err(TaskError::invalid(format!(
+                "{} needs at least one text query",
+                self.info.recipe
+            )));
+        }
         queries
             .iter()
             .map(|q| Ok(QueryResult(q.clone(), self.search(q, k)?)))
@@ -1091,6 +1097,8 @@ mod tests {
 
         let err = predictor.search("   ", 3).unwrap_err().to_string();
         assert!(err.contains("empty query"), "{err}");
+        let err = predictor.search_each(&[], 3).unwrap_err().to_string();
+        assert_eq!(err, "scenes-clip needs at least one text query");
         let err = ClipPredictor::load(&out, Some("scenes-caption"), &device)
             .err()
             .unwrap()
