@@ -28,6 +28,7 @@
 //! recurrent part step by step. The projection is cut into steps by [`split_steps`], which
 //! halves recursively so that the backward pass does not move O(T²) memory.
 
+mod fused;
 pub mod fused_gru;
 pub mod fused_lstm;
 pub mod gru;
