@@ -29,22 +29,11 @@ pub const CONFIG_FILE: &str = "config.json";
 /// [`HfError::Missing`] without the file, [`HfError::Format`] if it is not valid for `T`.
 pub fn read_config<T: DeserializeOwned>(dir: &Path) -> Result<T, HfError> {
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| missing_or_io(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| HfError::reading(&path, e))?;
     serde_json::from_str(&text).map_err(|e| HfError::Format {
         path,
         message: e.to_string(),
     })
-}
-
-fn missing_or_io(path: &Path, e: std::io::Error) -> HfError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        HfError::Missing(path.to_path_buf())
-    } else {
-        HfError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }
-    }
 }
 
 /// The tensors of `DIR/model.safetensors`, handed out by name.
@@ -77,7 +66,7 @@ impl Checkpoint {
                 dir.display()
             )));
         }
-        let bytes = std::fs::read(&path).map_err(|e| missing_or_io(&path, e))?;
+        let bytes = std::fs::read(&path).map_err(|e| HfError::reading(&path, e))?;
         let names = SafeTensors::deserialize(&bytes)
             .map_err(|e| HfError::Format {
                 path: path.clone(),

@@ -94,6 +94,21 @@ pub enum HfError {
     Invalid(String),
 }
 
+impl HfError {
+    /// The error of reading `path`: [`HfError::Missing`] when it does not exist, else
+    /// [`HfError::Io`].
+    pub(crate) fn reading(path: &std::path::Path, e: std::io::Error) -> HfError {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            HfError::Missing(path.to_path_buf())
+        } else {
+            HfError::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        }
+    }
+}
+
 impl From<HfError> for deepzero_train::TaskError {
     fn from(e: HfError) -> Self {
         deepzero_train::TaskError::invalid(e.to_string())

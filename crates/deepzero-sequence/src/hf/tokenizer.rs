@@ -101,16 +101,7 @@ impl HfTokenizer {
     /// [`HfError::Missing`]/[`HfError::Format`] for a missing or malformed file,
     /// [`HfError::Unsupported`] for a pipeline this module does not implement.
     pub fn load(path: &Path) -> Result<Self, HfError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                HfError::Missing(path.to_path_buf())
-            } else {
-                HfError::Io {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                }
-            }
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| HfError::reading(path, e))?;
         let raw: Value = serde_json::from_str(&text).map_err(|e| HfError::Format {
             path: path.to_path_buf(),
             message: e.to_string(),

@@ -136,7 +136,7 @@ impl Supervised for CharLstmLm {
 mod tests {
     use super::*;
     use crate::lm::sampling;
-    use crate::lm::test_support::{overfit, repeated_text};
+    use crate::lm::test_support::{greedy_continuation, overfit, repeated_text};
     use crate::test_util::{device, max_abs_diff};
 
     fn tiny(device: &Device) -> CharLstmLm {
@@ -196,17 +196,10 @@ mod tests {
         let model = overfit(model, &windows, v, (120, 1e-2), &dev);
         let model = model.valid();
         let inner = dev.clone().without_autodiff();
-        let prompt = corpus.vocab.encode("abc").unwrap();
-        let out = model
-            .generate(
-                &prompt,
-                9,
-                &Sampling::greedy(),
-                &mut sampling::rng(0),
-                &inner,
-            )
-            .unwrap();
-        assert_eq!(corpus.vocab.decode(&out), "defg\nabcd");
+        let text = greedy_continuation(&corpus, "abc", 9, |p, n, s, r| {
+            model.generate(p, n, s, r, &inner)
+        });
+        assert_eq!(text, "defg\nabcd");
         assert!(
             model
                 .generate(&[], 3, &Sampling::greedy(), &mut sampling::rng(0), &inner)

@@ -282,7 +282,7 @@ impl Supervised for Gpt {
 mod tests {
     use super::*;
     use crate::lm::sampling;
-    use crate::lm::test_support::{overfit, repeated_text};
+    use crate::lm::test_support::{greedy_continuation, overfit, repeated_text};
     use crate::test_util::{device, host, max_abs_diff};
 
     fn tiny(device: &Device) -> Gpt {
@@ -372,17 +372,10 @@ mod tests {
         // Greedy generation then reproduces the text.
         let model = model.valid();
         let inner = dev.clone().without_autodiff();
-        let prompt = corpus.vocab.encode("hello ").unwrap();
-        let out = model
-            .generate(
-                &prompt,
-                6,
-                &Sampling::greedy(),
-                &mut sampling::rng(0),
-                &inner,
-            )
-            .unwrap();
-        assert_eq!(corpus.vocab.decode(&out), "world\n");
+        let text = greedy_continuation(&corpus, "hello ", 6, |p, n, s, r| {
+            model.generate(p, n, s, r, &inner)
+        });
+        assert_eq!(text, "world\n");
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub(crate) mod test_support {
     use burn::prelude::*;
     use deepzero_train::{BatchSource, Supervised};
 
+    use rand::rngs::StdRng;
+
+    use super::sampling::{self, Sampling};
     use super::{CharCorpus, LmBatch, RandomWindows};
 
     /// `text` repeated `times` as a corpus with no validation part, and seeded random
@@ -105,6 +108,19 @@ pub(crate) mod test_support {
         let chance = (vocab_size as f32).ln();
         assert!(last < 0.3 * chance, "loss {last} vs ln V {chance}");
         model
+    }
+
+    /// The greedy continuation of `prompt` by `max_new` characters, decoded; `generate` is a
+    /// model's `generate` on its device.
+    pub fn greedy_continuation(
+        corpus: &CharCorpus,
+        prompt: &str,
+        max_new: usize,
+        generate: impl FnOnce(&[usize], usize, &Sampling, &mut StdRng) -> crate::Result<Vec<usize>>,
+    ) -> String {
+        let prompt = corpus.vocab.encode(prompt).unwrap();
+        let out = generate(&prompt, max_new, &Sampling::greedy(), &mut sampling::rng(0));
+        corpus.vocab.decode(&out.unwrap())
     }
 }
 
