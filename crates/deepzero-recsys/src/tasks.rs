@@ -121,25 +121,7 @@ impl ModelSpec {
 
     /// A fresh, unfitted model.
     pub fn build(&self, device: &Device) -> Box<dyn Recommender> {
-        match self.clone() {
-            ModelSpec::Popularity => Box::new(Popularity::new()),
-            ModelSpec::Baseline(c) => Box::new(Baseline::new(c)),
-            ModelSpec::Svd(c) => Box::new(FunkSvd::new(c)),
-            ModelSpec::Svdpp(c) => Box::new(SvdPp::new(c)),
-            ModelSpec::Knn(c) => Box::new(Knn::new(c)),
-            ModelSpec::Bpr(c) => Box::new(Bpr::new(c)),
-            ModelSpec::Ials(c) => Box::new(Ials::new(c)),
-            // Without side features (see `Fitted::attach_features`) `fit` refuses.
-            ModelSpec::FeatureBpr(c) => Box::new(FeatureBpr::new(c, SideFeatures::default())),
-            ModelSpec::Ncf(c) => Box::new(NeuMf::new(c, device.clone())),
-            ModelSpec::Markov => Box::new(SequenceRecommender::new(MarkovChain::new())),
-            ModelSpec::Gru4rec(c) => {
-                Box::new(SequenceRecommender::new(Gru4Rec::new(c, device.clone())))
-            }
-            ModelSpec::Sasrec(c) => {
-                Box::new(SequenceRecommender::new(SasRec::new(c, device.clone())))
-            }
-        }
+        Fitted::new(self, device).into_boxed()
     }
 }
 
@@ -544,6 +526,10 @@ impl Fitted {
         each_model!(self, m => m)
     }
 
+    fn into_boxed(self) -> Box<dyn Recommender> {
+        each_model!(self, m => Box::new(m))
+    }
+
     fn model_mut(&mut self) -> &mut dyn Recommender {
         each_model!(self, m => m)
     }
@@ -803,20 +789,43 @@ pub fn train(
     let staging = Staging::new(run_dir)?;
     let start = Instant::now();
     let data = RatingsDataset::read_dir(data_dir)?;
+    // A fresh model fitted on `train` (with the side features where the protocol hands them
+    // out), and its fitting time in seconds.
+    let fit = |train: &Interactions, features: bool| -> Result<(Fitted, f64)> {
+        let mut fitted = Fitted::new(&spec.model, device);
+        if features {
+            fitted.attach_features(&data);
+        }
+        let t = Instant::now();
+        fitted.model_mut().fit(train)?;
+        Ok((fitted, t.elapsed().as_secs_f64()))
+    };
+    // The ranking protocols: the held-out `test` items against `negatives` sampled ones.
+    let rank = |fitted: &Fitted,
+                train: &Interactions,
+                test: &[Interaction],
+                negatives: usize,
+                k: usize,
+                full_ranking: bool| {
+        let all = &data.ratings;
+        rank_report(
+            fitted.model(),
+            train,
+            test,
+            all,
+            negatives,
+            k,
+            full_ranking,
+            spec.seed,
+        )
+    };
     let (mut fitted, rating, ranking, fit_seconds, train_set) = match &spec.protocol {
         Protocol::RatingKfold { folds } => {
             let make = || spec.model.build(device);
             let cv = cross_validate(&make, &data.ratings, *folds, spec.seed)?;
-            let mut fitted = Fitted::new(&spec.model, device);
-            let t = Instant::now();
-            fitted.model_mut().fit(&data.ratings)?;
-            (
-                fitted,
-                Some(cv),
-                None,
-                t.elapsed().as_secs_f64(),
-                data.ratings.clone(),
-            )
+            let (fitted, fit_seconds) = fit(&data.ratings, false)?;
+            let train = data.ratings.clone();
+            (fitted, Some(cv), None, fit_seconds, train)
         }
         Protocol::LeaveOneOut {
             negatives,
@@ -824,19 +833,14 @@ pub fn train(
             full_ranking,
         } => {
             let loo = leave_one_out(&data.ratings)?;
-            let mut fitted = Fitted::new(&spec.model, device);
-            let t = Instant::now();
-            fitted.model_mut().fit(&loo.train)?;
-            let fit_seconds = t.elapsed().as_secs_f64();
-            let ranking = rank_report(
-                fitted.model(),
+            let (fitted, fit_seconds) = fit(&loo.train, false)?;
+            let ranking = rank(
+                &fitted,
                 &loo.train,
                 &loo.test,
-                &data.ratings,
                 *negatives,
                 *k,
                 *full_ranking,
-                spec.seed,
             )?;
             (fitted, None, Some(ranking), fit_seconds, loo.train)
         }
@@ -847,21 +851,8 @@ pub fn train(
             k,
         } => {
             let split = cold_start_split(&data.ratings, *fraction, *max_known, spec.seed)?;
-            let mut fitted = Fitted::new(&spec.model, device);
-            fitted.attach_features(&data);
-            let t = Instant::now();
-            fitted.model_mut().fit(&split.train)?;
-            let fit_seconds = t.elapsed().as_secs_f64();
-            let ranking = rank_report(
-                fitted.model(),
-                &split.train,
-                &split.test,
-                &data.ratings,
-                *negatives,
-                *k,
-                false,
-                spec.seed,
-            )?;
+            let (fitted, fit_seconds) = fit(&split.train, true)?;
+            let ranking = rank(&fitted, &split.train, &split.test, *negatives, *k, false)?;
             (fitted, None, Some(ranking), fit_seconds, split.train)
         }
     };

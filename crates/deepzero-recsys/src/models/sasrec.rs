@@ -16,7 +16,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConf
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::sequence::{NextItem, WindowTraining, last_position_scores, save_net};
+use super::sequence::window_model;
 use crate::error::{RecsysError, Result};
 
 /// SASRec settings.
@@ -96,30 +96,15 @@ impl SasRecNet {
     }
 }
 
-/// A SASRec-style next-item model.
-#[derive(Debug)]
-pub struct SasRec {
-    /// Settings.
-    pub config: SasRecConfig,
-    device: Device,
-    net: Option<SasRecNet>,
-    n_items: usize,
-    /// Mean training cross-entropy of each epoch.
-    pub losses: Vec<f64>,
-}
+window_model!(
+    /// A SASRec-style next-item model.
+    SasRec(SasRecNet, SasRecConfig, "SASRec", SasRecNet::forward),
+    key: "sasrec",
+    // Learned positions: the latest item is always at position `max_len - 1`.
+    fixed_len: true
+);
 
 impl SasRec {
-    /// An unfitted model that trains and scores on `device`.
-    pub fn new(config: SasRecConfig, device: Device) -> SasRec {
-        SasRec {
-            config,
-            device,
-            net: None,
-            n_items: 0,
-            losses: Vec::new(),
-        }
-    }
-
     fn init(&self, n_items: usize, device: &Device) -> SasRecNet {
         let c = &self.config;
         let emb = |n| {
@@ -141,38 +126,8 @@ impl SasRec {
         }
     }
 
-    /// The trained network, if fitted.
-    pub fn net(&self) -> Option<&SasRecNet> {
-        self.net.as_ref()
-    }
-
-    /// Saves the weights as a burnpack record.
-    pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        save_net(self.net.as_ref(), "SASRec", path)
-    }
-
-    /// Rebuilds a fitted model over `n_items` items from saved weights.
-    pub fn load(
-        config: SasRecConfig,
-        n_items: usize,
-        path: &std::path::Path,
-        device: Device,
-    ) -> Result<SasRec> {
-        let mut m = SasRec::new(config, device);
-        let net = m.init(n_items, &m.device.clone());
-        m.net = Some(deepzero_train::checkpoint::load_model(net, path)?);
-        m.n_items = n_items;
-        Ok(m)
-    }
-}
-
-impl NextItem for SasRec {
-    fn name(&self) -> String {
-        "sasrec".into()
-    }
-
-    fn fit_sequences(&mut self, train: &[Vec<u32>], n_items: usize) -> Result<()> {
-        let c = self.config.clone();
+    fn check_config(&self) -> Result<()> {
+        let c = &self.config;
         if c.d_model == 0
             || c.blocks == 0
             || c.heads == 0
@@ -185,54 +140,19 @@ impl NextItem for SasRec {
                     .into(),
             ));
         }
-        let schedule = WindowTraining {
-            name: "SASRec",
-            max_len: c.max_len,
-            // Learned positions: the latest item is always at position `max_len - 1`.
-            fixed_len: true,
-            batch_size: c.batch_size,
-            epochs: c.epochs,
-            lr: c.lr,
-            seed: c.seed,
-        };
-        let (net, losses) = schedule.fit(
-            train,
-            n_items,
-            &self.device,
-            |device| self.init(n_items, device),
-            SasRecNet::forward,
-        )?;
-        self.net = Some(net);
-        self.losses = losses;
-        self.n_items = n_items;
         Ok(())
-    }
-
-    /// Batched on the device; an unfitted model scores 0.
-    fn next_scores(&self, histories: &[&[u32]]) -> Vec<Vec<f32>> {
-        last_position_scores(
-            self.net.as_ref(),
-            self.n_items,
-            self.config.max_len,
-            &self.device,
-            histories,
-            SasRecNet::forward,
-        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::sequence_split;
-    use crate::models::sequence::{NextTarget, SequencePopularity, evaluate_next_item};
+    use crate::models::sequence::NextItem;
+    use crate::models::sequence::tests::CycleTask;
 
     #[test]
     fn sasrec_learns_a_cycle_and_is_causal() {
-        let data = crate::models::sequence::tests::cyclic(120, 40, 20);
-        let split = sequence_split(&data);
-        let mut pop = SequencePopularity::default();
-        pop.fit_sequences(&split.train, 40).unwrap();
+        let task = CycleTask::new();
         let mut m = SasRec::new(
             SasRecConfig {
                 d_model: 16,
@@ -247,11 +167,8 @@ mod tests {
             },
             Device::flex(),
         );
-        m.fit_sequences(&split.train, 40).unwrap();
-        let eval = |m: &dyn NextItem| {
-            evaluate_next_item(m, &split, &data, NextTarget::Test, 19, 5, 1).unwrap()
-        };
-        let (p, s) = (eval(&pop), eval(&m));
+        m.fit_sequences(&task.split.train, 40).unwrap();
+        let (p, s) = (task.popularity(), task.test(&m));
         assert!(s.hr > p.hr + 0.3, "{s:?} vs {p:?}");
         assert!(m.losses.last() < m.losses.first(), "{:?}", m.losses);
         // Causal: the logits at a position do not depend on later items.

@@ -202,30 +202,119 @@ impl Gru4RecNet {
     }
 }
 
-/// A GRU4Rec-style next-item model.
-#[derive(Debug)]
-pub struct Gru4Rec {
-    /// Settings.
-    pub config: Gru4RecConfig,
-    device: Device,
-    net: Option<Gru4RecNet>,
-    n_items: usize,
-    /// Mean training cross-entropy of each epoch.
-    pub losses: Vec<f64>,
+/// A next-item model trained on windows ([`WindowTraining`]): the struct, its methods and its
+/// [`NextItem`] implementation, which GRU4Rec and SASRec share. The model type provides
+/// `init(&self, n_items, device) -> $net` and `check_config(&self) -> Result<()>`; `$logits`
+/// maps the network and a `[B, L]` batch to `[B·L, n_items]` logits; `$key` is the
+/// [`NextItem::name`]; `$fixed_len` is [`WindowTraining::fixed_len`].
+macro_rules! window_model {
+    (
+        $(#[$doc:meta])*
+        $model:ident($net:ty, $config:ty, $name:literal, $logits:expr),
+        key: $key:literal,
+        fixed_len: $fixed_len:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $model {
+            /// Settings.
+            pub config: $config,
+            device: Device,
+            net: Option<$net>,
+            n_items: usize,
+            /// Mean training cross-entropy of each epoch.
+            pub losses: Vec<f64>,
+        }
+
+        impl $model {
+            /// An unfitted model that trains and scores on `device`.
+            pub fn new(config: $config, device: Device) -> $model {
+                $model {
+                    config,
+                    device,
+                    net: None,
+                    n_items: 0,
+                    losses: Vec::new(),
+                }
+            }
+
+            /// The trained network, if fitted.
+            pub fn net(&self) -> Option<&$net> {
+                self.net.as_ref()
+            }
+
+            /// Saves the weights as a burnpack record.
+            pub fn save(&self, path: &std::path::Path) -> Result<()> {
+                $crate::models::sequence::save_net(self.net.as_ref(), $name, path)
+            }
+
+            /// Rebuilds a fitted model over `n_items` items from saved weights.
+            pub fn load(
+                config: $config,
+                n_items: usize,
+                path: &std::path::Path,
+                device: Device,
+            ) -> Result<$model> {
+                let mut m = $model::new(config, device);
+                let net = m.init(n_items, &m.device.clone());
+                m.net = Some(deepzero_train::checkpoint::load_model(net, path)?);
+                m.n_items = n_items;
+                Ok(m)
+            }
+
+        }
+
+        impl $crate::models::sequence::NextItem for $model {
+            fn name(&self) -> String {
+                $key.into()
+            }
+
+            fn fit_sequences(&mut self, train: &[Vec<u32>], n_items: usize) -> Result<()> {
+                self.check_config()?;
+                let c = &self.config;
+                let schedule = $crate::models::sequence::WindowTraining {
+                    name: $name,
+                    max_len: c.max_len,
+                    fixed_len: $fixed_len,
+                    batch_size: c.batch_size,
+                    epochs: c.epochs,
+                    lr: c.lr,
+                    seed: c.seed,
+                };
+                let device = self.device.clone();
+                let (net, losses) =
+                    schedule.fit(train, n_items, &device, |d| self.init(n_items, d), $logits)?;
+                self.net = Some(net);
+                self.losses = losses;
+                self.n_items = n_items;
+                Ok(())
+            }
+
+            /// Batched on the device; an unfitted model scores 0.
+            fn next_scores(&self, histories: &[&[u32]]) -> Vec<Vec<f32>> {
+                $crate::models::sequence::last_position_scores(
+                    self.net.as_ref(),
+                    self.n_items,
+                    self.config.max_len,
+                    &self.device,
+                    histories,
+                    $logits,
+                )
+            }
+        }
+    };
 }
+pub(crate) use window_model;
+
+window_model!(
+    /// A GRU4Rec-style next-item model.
+    Gru4Rec(Gru4RecNet, Gru4RecConfig, "GRU4Rec", flat_logits),
+    key: "gru4rec",
+    // The recurrence needs no fixed length: a batch is as long as its longest window.
+    fixed_len: false
+);
 
 impl Gru4Rec {
-    /// An unfitted model that trains and scores on `device`.
-    pub fn new(config: Gru4RecConfig, device: Device) -> Gru4Rec {
-        Gru4Rec {
-            config,
-            device,
-            net: None,
-            n_items: 0,
-            losses: Vec::new(),
-        }
-    }
-
     fn init(&self, n_items: usize, device: &Device) -> Gru4RecNet {
         let c = &self.config;
         Gru4RecNet {
@@ -270,51 +359,15 @@ pub(crate) fn windows(train: &[Vec<u32>], len: usize) -> Vec<&[u32]> {
     out
 }
 
-impl NextItem for Gru4Rec {
-    fn name(&self) -> String {
-        "gru4rec".into()
-    }
-
-    fn fit_sequences(&mut self, train: &[Vec<u32>], n_items: usize) -> Result<()> {
-        let c = self.config.clone();
+impl Gru4Rec {
+    fn check_config(&self) -> Result<()> {
+        let c = &self.config;
         if c.embedding == 0 || c.hidden == 0 || c.max_len == 0 || c.batch_size == 0 {
             return Err(RecsysError::InvalidArgument(
                 "GRU4Rec needs embedding, hidden, max_len and batch_size ≥ 1".into(),
             ));
         }
-        let schedule = WindowTraining {
-            name: "GRU4Rec",
-            max_len: c.max_len,
-            // The recurrence needs no fixed length: a batch is as long as its longest window.
-            fixed_len: false,
-            batch_size: c.batch_size,
-            epochs: c.epochs,
-            lr: c.lr,
-            seed: c.seed,
-        };
-        let (net, losses) = schedule.fit(
-            train,
-            n_items,
-            &self.device,
-            |device| self.init(n_items, device),
-            flat_logits,
-        )?;
-        self.net = Some(net);
-        self.losses = losses;
-        self.n_items = n_items;
         Ok(())
-    }
-
-    /// Batched on the device; an unfitted model scores 0.
-    fn next_scores(&self, histories: &[&[u32]]) -> Vec<Vec<f32>> {
-        last_position_scores(
-            self.net.as_ref(),
-            self.n_items,
-            self.config.max_len,
-            &self.device,
-            histories,
-            flat_logits,
-        )
     }
 }
 
@@ -454,32 +507,6 @@ pub(crate) fn save_net<M: Module>(
     let net = net.ok_or_else(|| RecsysError::InvalidArgument(format!("{name} is not fitted")))?;
     deepzero_train::checkpoint::save_model(net, path)?;
     Ok(())
-}
-
-impl Gru4Rec {
-    /// The trained network, if fitted.
-    pub fn net(&self) -> Option<&Gru4RecNet> {
-        self.net.as_ref()
-    }
-
-    /// Saves the weights as a burnpack record.
-    pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        save_net(self.net.as_ref(), "GRU4Rec", path)
-    }
-
-    /// Rebuilds a fitted model over `n_items` items from saved weights.
-    pub fn load(
-        config: Gru4RecConfig,
-        n_items: usize,
-        path: &std::path::Path,
-        device: Device,
-    ) -> Result<Gru4Rec> {
-        let mut m = Gru4Rec::new(config, device);
-        let net = m.init(n_items, &m.device.clone());
-        m.net = Some(deepzero_train::checkpoint::load_model(net, path)?);
-        m.n_items = n_items;
-        Ok(m)
-    }
 }
 
 /// A next-item model as a [`Recommender`]: `fit` reads each user's interactions in time
@@ -700,6 +727,33 @@ pub(crate) mod tests {
         }
     }
 
+    /// The benchmark the sequence models are tested on: [`cyclic`] over 120 users, 40 items
+    /// and 20 steps, split by [`sequence_split`].
+    pub(crate) struct CycleTask {
+        pub data: Interactions,
+        pub split: SequenceSplit,
+    }
+
+    impl CycleTask {
+        pub fn new() -> Self {
+            let data = cyclic(120, 40, 20);
+            let split = sequence_split(&data);
+            Self { data, split }
+        }
+
+        /// Test HR@5 / NDCG@5 of `model` (fitted) against 19 sampled negatives.
+        pub fn test(&self, model: &dyn NextItem) -> RankMetrics {
+            evaluate_next_item(model, &self.split, &self.data, NextTarget::Test, 19, 5, 1).unwrap()
+        }
+
+        /// [`test`](Self::test) of the popularity baseline.
+        pub fn popularity(&self) -> RankMetrics {
+            let mut pop = SequencePopularity::default();
+            pop.fit_sequences(&self.split.train, 40).unwrap();
+            self.test(&pop)
+        }
+    }
+
     #[test]
     fn markov_counts_transitions_and_falls_back_to_popularity() {
         let train = vec![vec![0, 1, 2], vec![0, 1, 3], vec![2, 1]];
@@ -736,13 +790,8 @@ pub(crate) mod tests {
 
     #[test]
     fn sequence_models_beat_popularity_on_a_cycle() {
-        let data = cyclic(120, 40, 20);
-        let split = sequence_split(&data);
-        let eval = |m: &dyn NextItem| {
-            evaluate_next_item(m, &split, &data, NextTarget::Test, 19, 5, 1).unwrap()
-        };
-        let mut pop = SequencePopularity::default();
-        pop.fit_sequences(&split.train, 40).unwrap();
+        let task = CycleTask::new();
+        let (data, split) = (&task.data, &task.split);
         let mut mc = MarkovChain::new();
         mc.fit_sequences(&split.train, 40).unwrap();
         let mut gru = Gru4Rec::new(
@@ -758,16 +807,16 @@ pub(crate) mod tests {
             Device::flex(),
         );
         gru.fit_sequences(&split.train, 40).unwrap();
-        let (p, m, g) = (eval(&pop), eval(&mc), eval(&gru));
+        let (p, m, g) = (task.popularity(), task.test(&mc), task.test(&gru));
         assert_eq!(p.users, 120);
         assert!(m.hr > 0.8 && m.hr > p.hr + 0.3, "{m:?} vs {p:?}");
         assert!(g.hr > p.hr + 0.3, "{g:?} vs {p:?}");
         assert!(gru.losses.last() < gru.losses.first(), "{:?}", gru.losses);
         // Same seed, same negatives: the validation target is evaluated too.
-        let v = evaluate_next_item(&mc, &split, &data, NextTarget::Valid, 19, 5, 1).unwrap();
+        let v = evaluate_next_item(&mc, split, data, NextTarget::Valid, 19, 5, 1).unwrap();
         assert_eq!(v.users, 120);
         assert!(
-            evaluate_next_item(&mc, &split, &data, NextTarget::Test, 39, 5, 1).is_err(),
+            evaluate_next_item(&mc, split, data, NextTarget::Test, 39, 5, 1).is_err(),
             "too few negatives must be an error"
         );
     }
