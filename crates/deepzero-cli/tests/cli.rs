@@ -9,8 +9,8 @@ use deepzero_data::write_idx_labels;
 
 mod common;
 use common::{
-    assert_one_line_error, deepzero, json, path, run, stderr, stdout, synthetic_images,
-    write_idx_corpus,
+    assert_ok, assert_one_line_error, assert_run_metrics, deepzero, f64s, json, path, run, stderr,
+    stdout, synthetic_images, write_idx_corpus,
 };
 
 /// `deepzero train mnist-mlp --data-dir DATA --epochs 1 EXTRA…`.
@@ -68,20 +68,9 @@ fn train_eval_predict_on_idx_data() {
         path(&run_dir),
         "--quiet",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let metrics = json(&run_dir.join("metrics.json"));
-    for key in [
-        "recipe",
-        "backend",
-        "epochs",
-        "train_seconds",
-        "train_samples_per_second",
-    ] {
-        assert!(
-            !metrics[key].is_null(),
-            "metrics.json lacks {key}: {metrics}"
-        );
-    }
+    assert_run_metrics(&metrics);
     assert_eq!(metrics["recipe"], "mnist-mlp");
     assert_eq!(metrics["backend"], "flex");
     assert_eq!(metrics["epochs"], 3);
@@ -109,7 +98,7 @@ fn train_eval_predict_on_idx_data() {
         "--out",
         path(&eval_dir),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let eval = json(&eval_dir.join("metrics.json"));
     assert!((eval["test"]["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
 
@@ -137,7 +126,7 @@ fn train_eval_predict_on_idx_data() {
         "--picture",
         path(&picture),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let predictions: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     for p in predictions.as_array().unwrap() {
         assert_eq!(p["top"][0][1], "4", "{p}");
@@ -150,14 +139,9 @@ fn train_eval_predict_on_idx_data() {
 fn regression_demos_recover_the_true_parameters() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["train", "linear-regression", "--out", path(dir.path())]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let m = json(&dir.path().join("metrics.json"));
-    let w: Vec<f64> = m["learned"]["weights"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let w = f64s(&m["learned"]["weights"]);
     assert!(
         (w[0] - 2.0).abs() < 0.05 && (w[1] + 3.4).abs() < 0.05,
         "{w:?}"
@@ -167,7 +151,7 @@ fn regression_demos_recover_the_true_parameters() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["train", "logistic-regression", "--out", path(dir.path())]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let m = json(&dir.path().join("metrics.json"));
     assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.75, "{m}");
     let out = run(&[
@@ -176,7 +160,7 @@ fn regression_demos_recover_the_true_parameters() {
         "--checkpoint",
         path(dir.path()),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
 }
 
 #[test]
@@ -288,7 +272,7 @@ fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
     write_idx_corpus(data.path(), 100, 20, true);
     let run_dir = tempfile::tempdir().unwrap();
     let out = train_one_epoch(data.path(), &["--out", path(run_dir.path()), "--quiet"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
 
     let bad = run_dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a png").unwrap();
@@ -417,7 +401,7 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
         path(&run_dir),
         "--resume",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("resuming after epoch"), "{text}");
     let metrics = json(&run_dir.join("metrics.json"));
@@ -463,7 +447,7 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
         path(run_dir.path()),
         "--quiet",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     let m: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap(),
     )
@@ -482,7 +466,7 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
         path(run_dir.path()),
         path(&cat),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     assert!(
         stdout(&out).contains("cats-0.png: cats"),
         "{}",
@@ -521,7 +505,7 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
         "--out",
         path(run_dir.path()),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ok(&out);
     assert!(
         stdout(&out).contains("skipping 1 unreadable image(s)"),
         "{}",

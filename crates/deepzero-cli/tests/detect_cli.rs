@@ -7,7 +7,7 @@ use deepzero_vision::tasks::detect::{self, DetectSpec};
 use serde_json::Value;
 
 mod common;
-use common::{assert_one_line_error, run, stdout};
+use common::{assert_ok, assert_one_line_error, f64s, run, stdout};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deepzero-vision/tests/fixtures/detect/coco")
@@ -26,11 +26,7 @@ fn coco_eval_prints_pycocotools_numbers() {
         dt.to_str().unwrap(),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let got: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let keys = [
         "ap",
@@ -137,19 +133,10 @@ fn detect_prints_boxes_json_and_draws() {
         "--draw",
         pictures.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let results: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for r in results.as_array().unwrap() {
-        let b: Vec<f64> = r["bbox"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
+        let b = f64s(&r["bbox"]);
         assert!(
             b[0] >= 0.0 && b[0] + b[2] <= 96.0 + 1e-3 && b[1] + b[3] <= 80.0 + 1e-3,
             "{r}"
@@ -221,11 +208,7 @@ fn import_fasterrcnn_then_detect_equals_torchvision() {
         run(&args)
     };
     let out = import(&[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = stdout(&out);
     assert!(
         text.contains("ResNet (bottleneck, blocks 1-1-1-1, base 4) + FPN 16, 4 classes")
@@ -246,11 +229,7 @@ fn import_fasterrcnn_then_detect_equals_torchvision() {
     let (a, b) = (images[0].to_str().unwrap(), images[1].to_str().unwrap());
     let detect = ["detect", "coco-faster-rcnn", "--run", run_s];
     let out = run(&[&detect[..], &["--json", "--score-threshold", "0", a, b]].concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let results: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let results = results.as_array().unwrap();
     // torchvision's model([image]) on each image: every box found with its label, box, score
@@ -294,11 +273,7 @@ fn import_fasterrcnn_then_detect_equals_torchvision() {
         "--picture",
         pictures_s,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = stdout(&out);
     let first = text.lines().next().unwrap();
     assert_eq!(first, format!("{a} (70x50): {} objects", above_half[0]));

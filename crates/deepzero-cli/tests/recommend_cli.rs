@@ -3,49 +3,37 @@
 //! one-line refusals.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use deepzero_recsys::data::{SyntheticConfig, generate, write_ml100k};
 
-fn deepzero(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deepzero"))
-        .env_remove("BURN_DEVICE")
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::{assert_ok, path, run, stderr_line, stdout};
 
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn train(recipe: &str, data: &Path, run: &Path) {
-    let out = deepzero(&[
+fn train(recipe: &str, data: &Path, run_dir: &Path) {
+    let out = run(&[
         "train",
         recipe,
         "--data-dir",
         path(data),
         "--out",
-        path(run),
+        path(run_dir),
         "--epochs",
         "2",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
-/// Runs `deepzero recommend RECIPE --run RUN extra…` expecting failure; returns stderr.
-fn refused(recipe: &str, run: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["recommend", recipe, "--run", path(run)];
+/// Runs `deepzero recommend RECIPE --run RUN extra…`.
+fn recommend(recipe: &str, run_dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["recommend", recipe, "--run", path(run_dir)];
     args.extend_from_slice(extra);
-    let out = deepzero(&args);
-    assert!(!out.status.success(), "{extra:?} should fail");
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "{extra:?}: {err}");
-    err
+    run(&args)
+}
+
+/// [`recommend`], expecting failure; returns its one-line error.
+fn refused(recipe: &str, run_dir: &Path, extra: &[&str]) -> String {
+    stderr_line(&recommend(recipe, run_dir, extra))
 }
 
 #[test]
@@ -61,36 +49,32 @@ fn a_new_user_is_served_from_features_and_bad_ones_are_refused() {
     })
     .unwrap();
     write_ml100k(&data_dir, &data).unwrap();
-    let run = tmp.path().join("coldstart");
-    train("ml100k-coldstart", &data_dir, &run);
+    let run_dir = tmp.path().join("coldstart");
+    train("ml100k-coldstart", &data_dir, &run_dir);
 
     // A profile the data has (the first user's), and two items it knows.
     let user = data.users[0].as_ref().unwrap();
     let age = user.age.to_string();
     let rated: Vec<u64> = (0..2).map(|i| data.item_ids.raw(i).unwrap()).collect();
     let rated_arg = format!("{},{}", rated[0], rated[1]);
-    let out = deepzero(&[
-        "recommend",
+    let out = recommend(
         "ml100k-coldstart",
-        "--run",
-        path(&run),
-        "--gender",
-        &user.gender,
-        "--age",
-        &age,
-        "--occupation",
-        &user.occupation,
-        "--rated",
-        &rated_arg,
-        "-k",
-        "5",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &run_dir,
+        &[
+            "--gender",
+            &user.gender,
+            "--age",
+            &age,
+            "--occupation",
+            &user.occupation,
+            "--rated",
+            &rated_arg,
+            "-k",
+            "5",
+            "--json",
+        ],
     );
+    assert_ok(&out);
     let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(items.len(), 5);
     let ids: Vec<u64> = items.iter().map(|r| r["item"].as_u64().unwrap()).collect();
@@ -98,18 +82,13 @@ fn a_new_user_is_served_from_features_and_bad_ones_are_refused() {
     let scores: Vec<f64> = items.iter().map(|r| r["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     // Features alone, as text.
-    let out = deepzero(&[
-        "recommend",
+    let out = recommend(
         "ml100k-coldstart",
-        "--run",
-        path(&run),
-        "--gender",
-        &user.gender,
-        "-k",
-        "3",
-    ]);
+        &run_dir,
+        &["--gender", &user.gender, "-k", "3"],
+    );
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    assert_eq!(stdout(&out).lines().count(), 3);
 
     for (extra, needle) in [
         (
@@ -122,7 +101,7 @@ fn a_new_user_is_served_from_features_and_bad_ones_are_refused() {
         (vec!["--user", "1", "--gender", "F"], "go without it"),
         (vec![], "recommend needs --user ID or a new user's"),
     ] {
-        let err = refused("ml100k-coldstart", &run, &extra);
+        let err = refused("ml100k-coldstart", &run_dir, &extra);
         assert!(err.contains(needle), "{extra:?}: {err}");
     }
     // A run without side features has no new-user path.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 mod common;
-use common::{deepzero, path, run_with_stdin, train_command};
+use common::{assert_ok, assert_run_metrics, deepzero, path, run_with_stdin, train_command};
 
 /// 60 generated lines: "<name> 在 <place> 访问 <organisation> 。".
 fn write_corpus(dir: &Path) {
@@ -48,22 +48,10 @@ fn peoples_daily_ner_trains_evaluates_and_tags_sentences() {
         ])
         .output()
         .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert_ok(&status);
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
-    for key in [
-        "recipe",
-        "backend",
-        "epochs",
-        "train_seconds",
-        "train_samples_per_second",
-    ] {
-        assert!(!metrics[key].is_null(), "{key} missing");
-    }
+    assert_run_metrics(&metrics);
     let f1 = metrics["test"]["f1"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&f1));
     assert!(metrics["test"]["precision"].is_f64() && metrics["test"]["recall"].is_f64());
@@ -74,11 +62,7 @@ fn peoples_daily_ner_trains_evaluates_and_tags_sentences() {
         .args(["--data-dir", path(data.path())])
         .output()
         .unwrap();
-    assert!(
-        eval.status.success(),
-        "{}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
+    assert_ok(&eval);
     let eval_metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval/metrics.json")).unwrap())
             .unwrap();
@@ -91,11 +75,7 @@ fn peoples_daily_ner_trains_evaluates_and_tags_sentences() {
         .args(["王伟在上海访问新华社。", "李明华在西安"])
         .output()
         .unwrap();
-    assert!(
-        predict.status.success(),
-        "{}",
-        String::from_utf8_lossy(&predict.stderr)
-    );
+    assert_ok(&predict);
     let text = String::from_utf8(predict.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");

@@ -5,7 +5,19 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{assert_ok, deepzero, json, path, run, run_with_stdin, stdout, train_command};
+use common::{
+    assert_ok, assert_one_line_error, assert_run_metrics, deepzero, json, path, run,
+    run_with_stdin, stdout, train_command,
+};
+
+/// `deepzero train bbc-lstm --data-dir DATA --embeddings-from BAG_RUN --out OUT EXTRA…`.
+fn lstm_from_bag(data: &str, bag_run: &str, out: &Path, extra: &[&str]) -> Output {
+    train_command("bbc-lstm", data, out)
+        .args(["--embeddings-from", bag_run])
+        .args(extra)
+        .output()
+        .unwrap()
+}
 
 /// The labels of `predict`'s `label<TAB>probability` lines.
 fn predicted_labels(out: &Output) -> Vec<String> {
@@ -110,15 +122,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
     for key in ["accuracy", "loss", "macro_f1"] {
         assert!(metrics["test"][key].is_number(), "{key}: {metrics}");
     }
-    for key in [
-        "recipe",
-        "backend",
-        "epochs",
-        "train_seconds",
-        "train_samples_per_second",
-    ] {
-        assert!(!metrics[key].is_null(), "{key}");
-    }
+    assert_run_metrics(&metrics);
     assert!(
         metrics["test"]["accuracy"].as_f64().unwrap() >= 0.9,
         "{}",
@@ -181,9 +185,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         .arg(&input)
         .output()
         .unwrap();
-    assert!(!both.status.success());
-    let err = String::from_utf8_lossy(&both.stderr);
-    assert!(err.contains("not both"), "{err}");
+    assert_one_line_error(&both, "not both");
 
     let from_stdin = run_with_stdin(
         deepzero().args(["predict", "bbc-lstm", "--checkpoint", out_s]),
@@ -201,10 +203,7 @@ fn bbc_lstm_trains_evaluates_and_predicts_on_a_generated_corpus() {
         .args(["predict", "bbc-lstm", "--checkpoint", out_s, "goal"])
         .output()
         .unwrap();
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("vocabulary mismatch"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_one_line_error(&bad, "vocabulary mismatch");
 }
 
 /// The bag-of-n-grams recipe: words and word pairs in the vocabulary, trains, evaluates to
@@ -251,24 +250,7 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
 
     // The BiLSTM can start from the bag model's word vectors (same split: same seed).
     let lstm_out = tmp.path().join("lstm");
-    let from_bag = deepzero()
-        .args([
-            "train",
-            "bbc-lstm",
-            "--data-dir",
-            data_s,
-            "--embeddings-from",
-            out_s,
-        ])
-        .args([
-            "--out",
-            lstm_out.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let from_bag = lstm_from_bag(data_s, out_s, &lstm_out, &["--epochs", "1", "--quiet"]);
     assert_ok(&from_bag);
     let log = String::from_utf8_lossy(&from_bag.stdout);
     assert!(log.contains("token embeddings start from"), "{log}");
@@ -281,22 +263,8 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
     );
     // Another split of the same corpus would have trained on this run's test documents.
     let leak_out = tmp.path().join("leak");
-    let leak = deepzero()
-        .args([
-            "train",
-            "bbc-lstm",
-            "--data-dir",
-            data_s,
-            "--embeddings-from",
-            out_s,
-        ])
-        .args(["--out", leak_out.to_str().unwrap(), "--seed", "7"])
-        .output()
-        .unwrap();
-    assert!(!leak.status.success());
-    let err = String::from_utf8_lossy(&leak.stderr);
-    assert!(err.contains("split the same corpus differently"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let leak = lstm_from_bag(data_s, out_s, &leak_out, &["--seed", "7"]);
+    assert_one_line_error(&leak, "split the same corpus differently");
     assert!(!leak_out.exists(), "a refused source leaves no run folder");
 
     for (recipe, expected) in [
@@ -308,10 +276,7 @@ fn bbc_fasttext_learns_from_word_pairs_and_ngrams_are_refused_elsewhere() {
             .args(["--out", tmp.path().join("refused").to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(!refused.status.success(), "{recipe}");
-        let err = String::from_utf8_lossy(&refused.stderr);
-        assert!(err.contains(expected), "{recipe}: {err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_one_line_error(&refused, expected);
     }
 }
 

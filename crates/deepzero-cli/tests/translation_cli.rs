@@ -3,9 +3,19 @@
 //! input, and the errors for misaligned data and a BPE file from another run.
 
 use std::path::Path;
+use std::process::Command;
 
 mod common;
-use common::{deepzero, path, run_with_stdin, train_command};
+use common::{
+    assert_ok, assert_one_line_error_with, deepzero, path, run_with_stdin, train_command,
+};
+
+/// `deepzero predict multi30k-de-en --run RUN`, to add inputs and options to.
+fn predict(run: &Path) -> Command {
+    let mut cmd = deepzero();
+    cmd.args(["predict", "multi30k-de-en", "--run", path(run)]);
+    cmd
+}
 
 fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(
@@ -85,22 +95,11 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
     assert!((eval["test"]["bleu"].as_f64().unwrap() - bleu).abs() < 1e-9);
 
     // predict: arguments, --greedy, a file, standard input: one line out per line in.
-    let args_out = deepzero()
-        .args([
-            "predict",
-            "multi30k-de-en",
-            "--run",
-            path(&run),
-            "Ein Hund läuft.",
-            "Ein Vogel schläft.",
-        ])
+    let args_out = predict(&run)
+        .args(["Ein Hund läuft.", "Ein Vogel schläft."])
         .output()
         .unwrap();
-    assert!(
-        args_out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&args_out.stderr)
-    );
+    assert_ok(&args_out);
     assert_eq!(
         String::from_utf8(args_out.stdout).unwrap().lines().count(),
         2
@@ -111,16 +110,8 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
         "Ein Mann springt.\nEin Junge läuft.\nEin Hund schläft.\n",
     )
     .unwrap();
-    let file_out = deepzero()
-        .args([
-            "predict",
-            "multi30k-de-en",
-            "--run",
-            path(&run),
-            "--greedy",
-            "--input",
-            path(&file),
-        ])
+    let file_out = predict(&run)
+        .args(["--greedy", "--input", path(&file)])
         .output()
         .unwrap();
     assert!(file_out.status.success());
@@ -129,14 +120,7 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
         3
     );
     let piped = run_with_stdin(
-        deepzero().args([
-            "predict",
-            "multi30k-de-en",
-            "--run",
-            path(&run),
-            "--beam",
-            "2",
-        ]),
+        predict(&run).args(["--beam", "2"]),
         "Ein Hund springt.\n".repeat(40).as_bytes(),
     );
     assert!(piped.status.success());
@@ -144,37 +128,16 @@ fn multi30k_recipe_trains_scores_bleu_and_translates() {
 
     // A long input is truncated with a warning.
     let long = "Ein Hund läuft ".repeat(60);
-    let long_out = deepzero()
-        .args([
-            "predict",
-            "multi30k-de-en",
-            "--run",
-            path(&run),
-            "--greedy",
-            &long,
-        ])
-        .output()
-        .unwrap();
+    let long_out = predict(&run).args(["--greedy", &long]).output().unwrap();
     assert!(long_out.status.success());
     assert!(String::from_utf8_lossy(&long_out.stderr).contains("truncated"));
 
     // A BPE file from elsewhere is refused with a clear message.
     std::fs::copy(run.join("src_bpe.json"), run.join("tgt_bpe.json")).unwrap();
-    let bad = deepzero()
-        .args([
-            "predict",
-            "multi30k-de-en",
-            "--run",
-            path(&run),
-            "Ein Hund.",
-        ])
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        err.contains("tgt_bpe.json") && err.contains("is not the one the model was trained with"),
-        "{err}"
+    let bad = predict(&run).args(["Ein Hund."]).output().unwrap();
+    assert_one_line_error_with(
+        &bad,
+        &["tgt_bpe.json", "is not the one the model was trained with"],
     );
 }
 
@@ -186,10 +149,5 @@ fn misaligned_sides_are_reported_with_both_files() {
     let result = train_command("multi30k-de-en", data.path(), out.path().join("r"))
         .output()
         .unwrap();
-    assert!(!result.status.success());
-    let err = String::from_utf8_lossy(&result.stderr);
-    assert!(
-        err.contains("val.de has 48 lines") && err.contains("val.en has 40"),
-        "{err}"
-    );
+    assert_one_line_error_with(&result, &["val.de has 48 lines", "val.en has 40"]);
 }

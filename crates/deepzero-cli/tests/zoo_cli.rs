@@ -14,16 +14,12 @@ use deepzero_vision::{EvalTransform, IMAGENET_MEAN, IMAGENET_STD, imagenet_class
 use serde_json::Value;
 
 mod common;
-use common::{assert_one_line_error_with, run, stdout};
+use common::{assert_ok, assert_one_line_error_with, run, stdout};
 
 #[test]
 fn summary_prints_layers_and_torchvision_counts() {
     let out = run(&["summary", "resnet18"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("Total params: 11,689,512"), "{text}");
     assert!(text.contains("Non-trainable buffers: 9,600"), "{text}");
@@ -91,11 +87,7 @@ fn import_then_predict_gives_the_original_models_top5() {
         "--out",
         run_dir.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(
         stdout(&out).contains("102 tensors imported"),
         "{}",
@@ -118,11 +110,7 @@ fn import_then_predict_gives_the_original_models_top5() {
         picture.to_str().unwrap(),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let predictions: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let top = predictions[0]["top"].as_array().unwrap();
     assert_eq!(top.len(), 5);
@@ -191,11 +179,7 @@ fn importing_weights_that_do_not_fit_is_one_line_listing_them() {
         "--classes",
         "10",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = stdout(&out);
     assert!(
         text.contains("warning: kept the model's initial values"),

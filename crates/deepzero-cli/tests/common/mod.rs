@@ -144,3 +144,29 @@ pub fn train_command(
     cmd.arg(data).arg("--out").arg(out);
     cmd
 }
+
+/// Asserts that a training run's `metrics.json` holds the fields every task writes.
+pub fn assert_run_metrics(metrics: &serde_json::Value) {
+    for key in [
+        "recipe",
+        "backend",
+        "epochs",
+        "train_seconds",
+        "train_samples_per_second",
+    ] {
+        assert!(
+            !metrics[key].is_null(),
+            "metrics.json lacks {key}: {metrics}"
+        );
+    }
+}
+
+/// A JSON array of numbers.
+pub fn f64s(value: &serde_json::Value) -> Vec<f64> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
