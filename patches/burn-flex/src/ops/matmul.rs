@@ -63,7 +63,7 @@ const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 const BATCH_PARALLEL_THRESHOLD: usize = 128 * 128 * 128; // ~2M ops total
 
 /// Get parallelism setting based on matrix size.
-fn get_parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+pub(crate) fn get_parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     let ops = m.saturating_mul(n).saturating_mul(k);
     if ops >= PARALLEL_THRESHOLD {
         #[cfg(feature = "rayon")]

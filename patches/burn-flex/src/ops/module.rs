@@ -2,19 +2,62 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
-        DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions,
+        ConvTransposeOptions, DeformConv2dBackward, DeformConvOptions, FloatTensorOps,
+        IntTensorOps, InterpolateMode, InterpolateOptions, MaxPool2dBackward, MaxPool2dWithIndices,
+        ModuleOps, conv::pad_asymmetric_conv_input,
     },
     tensor::{BoolTensor, FloatTensor, IntTensor},
 };
 use burn_std::{Bytes, IntDType, Shape};
 use bytemuck::Pod;
+
+/// A half-precision tensor as f32 (the kernels without a native half path compute in f32).
+fn to_f32(tensor: FlexTensor) -> FlexTensor {
+    match tensor.dtype() {
+        DType::F16 => cast_to_f32(tensor, burn_std::f16::to_f32),
+        DType::BF16 => cast_to_f32(tensor, burn_std::bf16::to_f32),
+        DType::F32 => tensor,
+        dtype => panic!("unsupported float dtype {dtype:?}"),
+    }
+}
+
+/// An f32 result back in the caller's half-precision type.
+fn from_f32(tensor: FlexTensor, dtype: DType) -> FlexTensor {
+    match dtype {
+        DType::F16 => cast_from_f32(tensor, burn_std::f16::from_f32),
+        DType::BF16 => cast_from_f32(tensor, burn_std::bf16::from_f32),
+        _ => tensor,
+    }
+}
+
+/// Runs `$generic` with `T` the element type of `$dtype` (f32, f64, f16), or `$bf16` for bf16
+/// (computed in f32); any other type is a bug in the caller.
+macro_rules! by_float_dtype {
+    ($dtype:expr, $name:literal, $t:ident => $generic:expr, bf16 => $bf16:expr) => {
+        match $dtype {
+            DType::F32 => {
+                type $t = f32;
+                $generic
+            }
+            DType::F64 => {
+                type $t = f64;
+                $generic
+            }
+            DType::F16 => {
+                type $t = burn_std::f16;
+                $generic
+            }
+            DType::BF16 => $bf16,
+            dtype => panic!("{}: unsupported dtype {:?}", $name, dtype),
+        }
+    };
+}
 
 /// Cast a tensor from half-precision type E to f32.
 pub(crate) fn cast_to_f32<E: Element + Pod + Copy>(
@@ -65,6 +108,20 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        // deepzero patch: ungrouped 2-D convolutions as per-image GEMMs (`conv2d_gemm`); grouped
+        // and depthwise ones keep the 3-D path and its depthwise kernel.
+        if options.groups == 1 {
+            return by_float_dtype!(x.dtype(), "conv2d", T => conv2d_gemm::forward::<T>(x, weight, bias, &options),
+            bf16 => {
+                let result = conv2d_gemm::forward::<f32>(
+                    cast_to_f32(x, burn_std::bf16::to_f32),
+                    cast_to_f32(weight, burn_std::bf16::to_f32),
+                    bias.map(|b| cast_to_f32(b, burn_std::bf16::to_f32)),
+                    &options,
+                );
+                cast_from_f32(result, burn_std::bf16::from_f32)
+            });
+        }
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
         match x.dtype() {
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
@@ -274,6 +331,117 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv_transpose::conv_transpose1d_bf16(x, weight, bias, &options),
             dtype => panic!("conv_transpose1d: unsupported dtype {:?}", dtype),
         }
+    }
+
+    // deepzero patch: batch normalisation with batch statistics, forward and backward, one pass
+    // per channel over the NCHW values where they lie (`batch_norm`), instead of burn's defaults
+    // built from transposed copies and broadcast tensor operations.
+    fn batch_norm_train(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Flex> {
+        let dtype = x.dtype();
+        let (output, mean, variance) = match dtype {
+            DType::F32 => batch_norm::train::<f32>(x, gamma, beta, epsilon),
+            DType::F64 => batch_norm::train::<f64>(x, gamma, beta, epsilon),
+            _ => {
+                let (o, m, v) =
+                    batch_norm::train::<f32>(to_f32(x), to_f32(gamma), to_f32(beta), epsilon);
+                (from_f32(o, dtype), from_f32(m, dtype), from_f32(v, dtype))
+            }
+        };
+        BatchNormTrain::new(output, mean, variance)
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+        output_grad: FloatTensor<Flex>,
+    ) -> BatchNormTrainBackward<Flex> {
+        let dtype = x.dtype();
+        let (x_grad, gamma_grad, beta_grad) = match dtype {
+            DType::F32 => {
+                batch_norm::train_backward::<f32>(x, gamma, mean, variance, epsilon, output_grad)
+            }
+            DType::F64 => {
+                batch_norm::train_backward::<f64>(x, gamma, mean, variance, epsilon, output_grad)
+            }
+            _ => {
+                let (dx, dg, db) = batch_norm::train_backward::<f32>(
+                    to_f32(x),
+                    to_f32(gamma),
+                    to_f32(mean),
+                    to_f32(variance),
+                    epsilon,
+                    to_f32(output_grad),
+                );
+                (
+                    from_f32(dx, dtype),
+                    from_f32(dg, dtype),
+                    from_f32(db, dtype),
+                )
+            }
+        };
+        BatchNormTrainBackward::new(x_grad, gamma_grad, beta_grad)
+    }
+
+    // deepzero patch: both gradients of a 2-D convolution as per-image GEMMs over im2col
+    // buffers (`conv2d_gemm`) instead of burn's defaults (a transposed 3-D convolution for the
+    // input, a convolution with the batch as kernel for the weight).
+    fn conv2d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        by_float_dtype!(x.dtype(), "conv2d_x_backward",
+        T => conv2d_gemm::x_backward::<T>(&x, weight, output_grad, &options),
+        bf16 => {
+            let result = conv2d_gemm::x_backward::<f32>(
+                &x,
+                cast_to_f32(weight, burn_std::bf16::to_f32),
+                cast_to_f32(output_grad, burn_std::bf16::to_f32),
+                &options,
+            );
+            cast_from_f32(result, burn_std::bf16::from_f32)
+        })
+    }
+
+    fn conv2d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        by_float_dtype!(x.dtype(), "conv2d_weight_backward",
+        T => conv2d_gemm::weight_backward::<T>(x, &weight, output_grad, &options),
+        bf16 => {
+            let result = conv2d_gemm::weight_backward::<f32>(
+                cast_to_f32(x, burn_std::bf16::to_f32),
+                &weight,
+                cast_to_f32(output_grad, burn_std::bf16::to_f32),
+                &options,
+            );
+            cast_from_f32(result, burn_std::bf16::from_f32)
+        })
+    }
+
+    fn conv2d_bias_backward(
+        x: FloatTensor<Flex>,
+        _bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        by_float_dtype!(x.dtype(), "conv2d_bias_backward",
+        T => conv2d_gemm::bias_backward::<T>(output_grad),
+        bf16 => cast_from_f32(
+            conv2d_gemm::bias_backward::<f32>(cast_to_f32(output_grad, burn_std::bf16::to_f32)),
+            burn_std::bf16::from_f32,
+        ))
     }
 
     fn conv_transpose2d(
