@@ -71,6 +71,8 @@ struct Expected {
     db: Vec<f64>,
 }
 
+// Index loops on purpose: they spell out the definition, subscript by subscript.
+#[allow(clippy::needless_range_loop)]
 fn reference(case: &Case, x: &[f32], w: &[f32], b: &[f32], r: &[f32]) -> Expected {
     let [n, channels, h, wd] = case.input;
     let [o, cg, kh, kw] = case.weight_shape();
