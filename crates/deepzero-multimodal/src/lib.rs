@@ -16,6 +16,8 @@
 //! | questions and answers about the scenes (counts, presence, left/right), the question-only prior | [`vqa`] |
 //! | VQA model: question Transformer, stacked cross-attention over regions; text-only, image-only, concat baselines | [`models::vqa`] |
 //! | the `scenes-vqa` tasks: accuracy per question kind and on held-out pairs | [`tasks::vqa`] |
+//! | the OpenAI CLIP architecture (ViT image tower, causal text tower) | [`models::openai_clip`] |
+//! | Hugging Face `CLIPModel` checkpoints into it (equal to `transformers` to 1e-4) | [`hf_clip`] |
 //!
 //! ## Quick start
 //! ```no_run
@@ -38,6 +40,7 @@
 pub mod captions;
 pub mod data;
 pub mod error;
+pub mod hf_clip;
 pub mod metrics;
 pub mod models;
 pub mod retrieval;

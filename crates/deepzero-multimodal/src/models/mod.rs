@@ -1,11 +1,12 @@
 //! The models, one a file: the scene CNN image tower, the convolutional auto-encoder, the
-//! CLIP-style two-tower model, the captioner, the fusion modules, and the VQA
-//! model with its question tower.
+//! CLIP-style two-tower model, the OpenAI CLIP architecture (for imported checkpoints), the
+//! captioner, the fusion modules, and the VQA model with its question tower.
 
 pub mod autoencoder;
 pub mod captioner;
 pub mod clip;
 pub mod fusion;
+pub mod openai_clip;
 pub mod question_encoder;
 pub mod scene_cnn;
 pub mod vqa;
@@ -17,6 +18,7 @@ pub use fusion::{
     BilinearFusion, BilinearFusionConfig, ConcatFusion, ConcatFusionConfig, CrossAttentionFusion,
     CrossAttentionFusionConfig, CrossAttentionOutput, GatedFusion, GatedFusionConfig,
 };
+pub use openai_clip::{ClipTowerConfig, EosPooling, OpenAiClip, OpenAiClipConfig};
 pub use question_encoder::{QuestionEncoder, QuestionEncoderConfig};
 pub use scene_cnn::{SceneCnn, SceneCnnConfig};
 pub use vqa::{VqaBatch, VqaInputs, VqaModel, VqaModelConfig};

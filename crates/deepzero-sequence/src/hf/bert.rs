@@ -26,8 +26,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::HfError;
-use super::checkpoint::{Checkpoint, read_config};
-use super::gpt2::{set_layer_norm, set_linear};
+use super::checkpoint::{Checkpoint, read_config, set_layer_norm, set_linear, set_torch_linear};
 use crate::attention::key_padding_mask;
 use crate::transformer::{
     FfnActivation, NormPosition, TransformerEncoder, TransformerEncoderConfig,
@@ -223,21 +222,6 @@ impl BertForMaskedLm {
         self.head
             .forward(self.bert.forward(ids, token_types, padding))
     }
-}
-
-/// Copies an `nn.Linear` (`[out, in]` weight) into a burn `Linear` (`[in, out]`).
-fn set_torch_linear(
-    linear: &mut Linear,
-    ckpt: &Checkpoint,
-    prefix: &str,
-    d_in: usize,
-    d_out: usize,
-    device: &Device,
-) -> Result<(), HfError> {
-    let weight = ckpt.tensor(&format!("{prefix}.weight"), [d_out, d_in], device)?;
-    let bias = ckpt.tensor(&format!("{prefix}.bias"), [d_out], device)?;
-    set_linear(linear, weight.transpose(), bias);
-    Ok(())
 }
 
 /// Loads the encoder of a Hugging Face BERT folder (`BertModel` or `BertForMaskedLM`

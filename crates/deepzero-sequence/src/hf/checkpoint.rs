@@ -12,6 +12,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use burn::module::Param;
+use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 use serde::de::DeserializeOwned;
@@ -123,6 +125,20 @@ impl Checkpoint {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>, HfError> {
+        let values = self.values(name, &shape)?;
+        Ok(Tensor::from_data(TensorData::new(values, shape), device))
+    }
+
+    /// The 0-dimensional tensor `name` (a scalar parameter such as CLIP's `logit_scale`).
+    ///
+    /// # Errors
+    /// As [`tensor`](Self::tensor).
+    pub fn scalar(&self, name: &str) -> Result<f32, HfError> {
+        Ok(self.values(name, &[])?[0])
+    }
+
+    /// The values of tensor `name`, widened to `f32`, checked to have `shape`.
+    fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, HfError> {
         let key = self.resolve(name).ok_or_else(|| HfError::MissingTensor {
             path: self.path.clone(),
             key: name.to_string(),
@@ -142,14 +158,62 @@ impl Checkpoint {
                 expected: shape.to_vec(),
             });
         }
-        let values = to_f32(view.dtype(), view.data()).ok_or_else(|| {
+        to_f32(view.dtype(), view.data()).ok_or_else(|| {
             HfError::Unsupported(format!(
                 "tensor {key} has dtype {:?}; F32, F16 and BF16 are read",
                 view.dtype()
             ))
-        })?;
-        Ok(Tensor::from_data(TensorData::new(values, shape), device))
+        })
     }
+}
+
+/// Sets a burn `Linear` from a `[d_in, d_out]` weight and its bias.
+pub fn set_linear(linear: &mut Linear, weight: Tensor<2>, bias: Tensor<1>) {
+    linear.weight = Param::from_tensor(weight);
+    linear.bias = Some(Param::from_tensor(bias));
+}
+
+/// Sets a layer norm from `PREFIX.weight` and `PREFIX.bias`.
+///
+/// # Errors
+/// [`HfError::MissingTensor`] or [`HfError::Shape`] naming the key.
+pub fn set_layer_norm(
+    norm: &mut LayerNorm,
+    ckpt: &Checkpoint,
+    prefix: &str,
+    d: usize,
+    device: &Device,
+) -> Result<(), HfError> {
+    norm.gamma = Param::from_tensor(ckpt.tensor(&format!("{prefix}.weight"), [d], device)?);
+    norm.beta = Some(Param::from_tensor(ckpt.tensor(
+        &format!("{prefix}.bias"),
+        [d],
+        device,
+    )?));
+    Ok(())
+}
+
+/// Copies a PyTorch `nn.Linear` (`PREFIX.weight` of shape `[d_out, d_in]`, and `PREFIX.bias`
+/// when `linear` has a bias) into a burn `Linear` (weight `[d_in, d_out]`). A `Linear` built
+/// without a bias (`bias=False` in PyTorch) reads only the weight.
+///
+/// # Errors
+/// [`HfError::MissingTensor`] or [`HfError::Shape`] naming the key.
+pub fn set_torch_linear(
+    linear: &mut Linear,
+    ckpt: &Checkpoint,
+    prefix: &str,
+    d_in: usize,
+    d_out: usize,
+    device: &Device,
+) -> Result<(), HfError> {
+    let weight = ckpt.tensor(&format!("{prefix}.weight"), [d_out, d_in], device)?;
+    linear.weight = Param::from_tensor(weight.transpose());
+    if linear.bias.is_some() {
+        let bias = ckpt.tensor(&format!("{prefix}.bias"), [d_out], device)?;
+        linear.bias = Some(Param::from_tensor(bias));
+    }
+    Ok(())
 }
 
 /// Little-endian `F32`/`F16`/`BF16` bytes as `f32` (`None` for another dtype).

@@ -20,12 +20,11 @@
 use std::path::Path;
 
 use burn::module::Param;
-use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::HfError;
-use super::checkpoint::{Checkpoint, read_config};
+use super::checkpoint::{Checkpoint, read_config, set_layer_norm, set_linear};
 use crate::lm::{FfnActivation, Gpt, GptConfig};
 
 /// The fields of a GPT-2 `config.json` the import reads (names as in `transformers`).
@@ -216,29 +215,6 @@ pub fn load_gpt2(dir: &Path, device: &Device) -> Result<(Gpt, Gpt2Config), HfErr
         .expect("a pre-norm GPT stack ends with a layer norm");
     set_layer_norm(ln_f, &ckpt, "ln_f", d, device)?;
     Ok((model, config))
-}
-
-/// Sets a burn `Linear` from a `[d_in, d_out]` weight and its bias.
-pub(crate) fn set_linear(linear: &mut Linear, weight: Tensor<2>, bias: Tensor<1>) {
-    linear.weight = Param::from_tensor(weight);
-    linear.bias = Some(Param::from_tensor(bias));
-}
-
-/// Sets a layer norm from `PREFIX.weight` and `PREFIX.bias`.
-pub(crate) fn set_layer_norm(
-    norm: &mut LayerNorm,
-    ckpt: &Checkpoint,
-    prefix: &str,
-    d: usize,
-    device: &Device,
-) -> Result<(), HfError> {
-    norm.gamma = Param::from_tensor(ckpt.tensor(&format!("{prefix}.weight"), [d], device)?);
-    norm.beta = Some(Param::from_tensor(ckpt.tensor(
-        &format!("{prefix}.bias"),
-        [d],
-        device,
-    )?));
-    Ok(())
 }
 
 #[cfg(test)]

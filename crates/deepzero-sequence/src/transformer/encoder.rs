@@ -19,7 +19,7 @@
 
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
+use burn::tensor::activation::{gelu, gelu_approximate, relu, sigmoid};
 
 use crate::attention::{KvCache, MultiHeadAttention, MultiHeadAttentionConfig};
 use crate::error::SequenceError;
@@ -42,6 +42,8 @@ pub enum FfnActivation {
     Gelu,
     /// The tanh approximation `x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))` (GPT-2's `gelu_new`).
     GeluTanh,
+    /// The sigmoid approximation `x σ(1.702 x)` (OpenAI CLIP's `quick_gelu`).
+    QuickGelu,
 }
 
 impl FfnActivation {
@@ -51,6 +53,7 @@ impl FfnActivation {
             Self::Relu => relu(x),
             Self::Gelu => gelu(x),
             Self::GeluTanh => gelu_approximate(x),
+            Self::QuickGelu => x.clone() * sigmoid(x * 1.702),
         }
     }
 }
@@ -474,5 +477,18 @@ mod tests {
             let b = again.slice(s![1..2, 0..4, ..]).without_autodiff();
             assert_eq!(max_abs_diff(&a, &b), 0.0);
         }
+    }
+
+    #[test]
+    fn quick_gelu_is_x_times_sigmoid_of_1_702_x() {
+        let xs = [-3.0f32, -1.0, -0.25, 0.0, 0.5, 2.0];
+        let x = Tensor::<1>::from_floats(xs, &device());
+        let got = host(&FfnActivation::QuickGelu.forward(x));
+        for (&x, &y) in xs.iter().zip(&got) {
+            let want = x / (1.0 + (-1.702 * x).exp());
+            assert!((y - want).abs() < 1e-6, "quick_gelu({x}) = {y}, not {want}");
+        }
+        // Known value: 2 σ(3.404) = 1.935 66.
+        assert!((got[5] - 1.93566).abs() < 1e-4);
     }
 }
