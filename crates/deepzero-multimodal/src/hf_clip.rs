@@ -346,6 +346,8 @@ fn fill_encoder(
 mod tests {
     use std::path::PathBuf;
 
+    use deepzero_sequence::hf::HfTokenizer;
+
     use super::*;
 
     fn fixture() -> PathBuf {
@@ -449,6 +451,25 @@ mod tests {
             clip.logits_per_image(images, texts),
             &golden["logits_per_image"],
         );
+    }
+
+    #[test]
+    fn clip_tokenizer_ids_equal_transformers() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip");
+        let tokenizer = HfTokenizer::load(&dir.join("tokenizer.json")).unwrap();
+        let cases: Vec<serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("tokenizer_cases.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(cases.len() >= 8);
+        for case in cases {
+            let text = case["text"].as_str().unwrap();
+            let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+            assert_eq!(tokenizer.encode(text, true).unwrap(), want, "{text:?}");
+        }
+        // Decoding joins the words at their end-of-word suffixes.
+        let ids = tokenizer.encode("a photo of a cat", true).unwrap();
+        assert_eq!(tokenizer.decode(&ids).unwrap(), "a photo of a cat");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Hugging Face `tokenizer.json` files: byte-level BPE (GPT-2, RoBERTa) and WordPiece (BERT),
-//! written here from the `tokenizers` library's pipeline rather than taken from the crate (see
-//! `docs/hf.md` for why):
+//! Hugging Face `tokenizer.json` files: byte-level BPE (GPT-2, RoBERTa, CLIP) and WordPiece
+//! (BERT), written here from the `tokenizers` library's pipeline rather than taken from the
+//! crate (see `docs/hf.md` for why):
 //!
 //! ```text
 //! text ─► split out added tokens (<|endoftext|>, [MASK], …) ─► normaliser ─► pre-tokeniser
@@ -9,16 +9,17 @@
 //!
 //! | stage | implemented | as in `tokenizers` |
 //! |---|---|---|
-//! | normaliser | none, `BertNormalizer` | clean text (drop controls, whitespace → space), spaces around CJK ideographs, strip accents (NFD, drop Mn marks; table from `scripts/strip_accents_table.py`), lower-case |
-//! | pre-tokeniser | `ByteLevel`, `BertPreTokenizer` | GPT-2's regex `'s\|'t\|'re\|'ve\|'m\|'ll\|'d\| ?\p{L}+\| ?\p{N}+\| ?[^\s\p{L}\p{N}]+\|\s+(?!\S)\|\s+` then bytes → printable characters; BERT: split on whitespace, every punctuation character alone |
-//! | model | `BPE`, `WordPiece` | merges by rank (lowest first, leftmost first); greedy longest match with `##` continuations, `[UNK]` for a word that cannot be matched or is over `max_input_chars_per_word` |
+//! | normaliser | none, `BertNormalizer`, `NFC`, `Lowercase`, `Replace` and a `Sequence` of the last three (CLIP) | clean text (drop controls, whitespace → space), spaces around CJK ideographs, strip accents (NFD, drop Mn marks; table from `scripts/strip_accents_table.py`), lower-case; NFC by `unicode-normalization` |
+//! | pre-tokeniser | `ByteLevel`, `BertPreTokenizer`, CLIP's `Sequence[Split(pattern, invert, Removed), ByteLevel]` (the pattern's matches are the pieces) | GPT-2's regex `'s\|'t\|'re\|'ve\|'m\|'ll\|'d\| ?\p{L}+\| ?\p{N}+\| ?[^\s\p{L}\p{N}]+\|\s+(?!\S)\|\s+` then bytes → printable characters; BERT: split on whitespace, every punctuation character alone |
+//! | model | `BPE` (with or without CLIP's `end_of_word_suffix` `</w>` on each word's last symbol), `WordPiece` | merges by rank (lowest first, leftmost first); greedy longest match with `##` continuations, `[UNK]` for a word that cannot be matched or is over `max_input_chars_per_word` |
 //! | post-processor | none, `ByteLevel`, `TemplateProcessing` (single sequence), `BertProcessing`, `RobertaProcessing` | special tokens around one sequence |
-//! | decoder | `ByteLevel`, `WordPiece` | bytes back to UTF-8 (lossy); `##` joins, `cleanup` of ` .`, ` ,`, ` n't`, … |
+//! | decoder | `ByteLevel`, `WordPiece` | bytes back to UTF-8 (lossy; an end-of-word suffix is a space, trimmed at the ends, as `CLIPTokenizerFast` decodes); `##` joins, `cleanup` of ` .`, ` ,`, ` n't`, … |
 //!
 //! `regex` has no look-ahead, so `\s+(?!\S)` is done by hand: a whitespace run of two or more
 //! characters followed by a non-space gives back its last character, which then starts the
 //! next piece (so `"a   b"` is `a`, `"  "`, `" b"`). Ids equal the Python library's on the
-//! fixture texts (`tests/fixtures/hf/tokenizers.json`, written by `make_hf_fixtures.py`).
+//! fixture texts (`tests/fixtures/hf/tokenizers.json`, written by `make_hf_fixtures.py`; CLIP's
+//! pipeline: `deepzero-multimodal`'s `tests/fixtures/clip/tokenizer_cases.json`).
 //!
 //! Anything else in a file — another model type (Unigram, WordLevel), another normaliser or
 //! pre-tokeniser, BPE dropout or byte fallback — is refused with [`HfError::Unsupported`]
@@ -30,6 +31,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 
 use super::HfError;
 use super::strip_accents_table::STRIPPED;
@@ -48,8 +50,14 @@ pub enum TokenizerKind {
 pub struct HfTokenizer {
     raw: Value,
     kind: TokenizerKind,
-    normalizer: Option<BertNormalizer>,
+    normalizer: Option<Normalizer>,
     add_prefix_space: bool,
+    /// A `Split` pre-tokeniser before the byte-level one (CLIP): the pieces are its matches.
+    split: Option<Regex>,
+    /// Whether the byte-level pre-tokeniser applies GPT-2's regex to each piece.
+    byte_level_regex: bool,
+    /// Appended to the last symbol of every word before merging (`</w>` in CLIP).
+    end_of_word_suffix: String,
     vocab: HashMap<String, u32>,
     id_to_token: HashMap<u32, String>,
     merges: HashMap<(String, String), usize>,
@@ -71,6 +79,20 @@ struct AddedToken {
     special: bool,
     lstrip: bool,
     rstrip: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Normalizer {
+    Bert(BertNormalizer),
+    /// A `Sequence` of simple steps (or one of them alone).
+    Steps(Vec<NormStep>),
+}
+
+#[derive(Clone, Debug)]
+enum NormStep {
+    Nfc,
+    Lowercase,
+    Replace { pattern: Regex, content: String },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -123,7 +145,17 @@ impl HfTokenizer {
         let invalid = |m: &str| HfError::Invalid(format!("not a tokenizer.json: {m}"));
         let model = raw.get("model").ok_or_else(|| invalid("no `model`"))?;
         let model_type = str_field(model, "type").ok_or_else(|| invalid("no `model.type`"))?;
-        let pre = raw.get("pre_tokenizer").filter(|v| !v.is_null());
+        let mut pre = raw.get("pre_tokenizer").filter(|v| !v.is_null());
+        // CLIP: Sequence[Split(pattern, invert, Removed), ByteLevel]; the Split is read here
+        // and the ByteLevel goes on as the pre-tokeniser.
+        let split = match pre {
+            Some(p) if str_field(p, "type") == Some("Sequence") => {
+                let (split, byte_level) = clip_pre_tokenizer(p)?;
+                pre = Some(byte_level);
+                Some(split)
+            }
+            _ => None,
+        };
         let pre_type = pre.and_then(|p| str_field(p, "type"));
         let kind = match (model_type, pre_type) {
             ("BPE", Some("ByteLevel")) => TokenizerKind::ByteLevelBpe,
@@ -143,11 +175,13 @@ impl HfTokenizer {
         )
         .map_err(|e| invalid(&format!("model.vocab: {e}")))?;
         let mut add_prefix_space = false;
+        let mut byte_level_regex = true;
         if let Some(pre) = pre
             && kind == TokenizerKind::ByteLevelBpe
         {
             add_prefix_space = bool_field(pre, "add_prefix_space", false);
-            if !bool_field(pre, "use_regex", true) {
+            byte_level_regex = bool_field(pre, "use_regex", true);
+            if !byte_level_regex && split.is_none() {
                 return Err(unsupported(
                     "ByteLevel pre-tokenizer with use_regex = false",
                 ));
@@ -155,30 +189,14 @@ impl HfTokenizer {
         }
         let normalizer = match raw.get("normalizer").filter(|v| !v.is_null()) {
             None => None,
-            Some(n) if str_field(n, "type") == Some("BertNormalizer") => {
-                let lowercase = bool_field(n, "lowercase", true);
-                Some(BertNormalizer {
-                    clean_text: bool_field(n, "clean_text", true),
-                    handle_chinese_chars: bool_field(n, "handle_chinese_chars", true),
-                    strip_accents: n
-                        .get("strip_accents")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(lowercase),
-                    lowercase,
-                })
-            }
-            Some(n) => {
-                return Err(unsupported(format!(
-                    "normalizer {}",
-                    str_field(n, "type").unwrap_or("?")
-                )));
-            }
+            Some(n) => Some(Normalizer::from_json(n)?),
         };
 
         let mut merges = HashMap::new();
         let mut ignore_merges = false;
         let mut continuing_prefix = String::new();
         let mut max_word_chars = usize::MAX;
+        let mut end_of_word_suffix = String::new();
         let unk_token = str_field(model, "unk_token");
         match kind {
             TokenizerKind::ByteLevelBpe => {
@@ -188,11 +206,12 @@ impl HfTokenizer {
                 if bool_field(model, "byte_fallback", false) {
                     return Err(unsupported("BPE byte_fallback"));
                 }
-                for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-                    if str_field(model, key).is_some_and(|s| !s.is_empty()) {
-                        return Err(unsupported(format!("BPE {key}")));
-                    }
+                if str_field(model, "continuing_subword_prefix").is_some_and(|s| !s.is_empty()) {
+                    return Err(unsupported("BPE continuing_subword_prefix"));
                 }
+                end_of_word_suffix = str_field(model, "end_of_word_suffix")
+                    .unwrap_or("")
+                    .to_string();
                 ignore_merges = bool_field(model, "ignore_merges", false);
                 let list = model
                     .get("merges")
@@ -303,6 +322,9 @@ impl HfTokenizer {
             kind,
             normalizer,
             add_prefix_space,
+            split,
+            byte_level_regex,
+            end_of_word_suffix,
             vocab,
             id_to_token,
             merges,
@@ -390,12 +412,28 @@ impl HfTokenizer {
         Ok(match self.kind {
             TokenizerKind::ByteLevelBpe => {
                 let decoder = byte_decoder();
-                let bytes: Vec<u8> = tokens
-                    .iter()
-                    .flat_map(|t| t.chars())
-                    .map(|c| decoder.get(&c).copied().unwrap_or(b'?'))
-                    .collect();
-                String::from_utf8_lossy(&bytes).into_owned()
+                let mut bytes = Vec::new();
+                for token in tokens {
+                    // CLIP's end-of-word suffix decodes as a space (as CLIPTokenizerFast does).
+                    let (body, word_end) =
+                        match token.strip_suffix(self.end_of_word_suffix.as_str()) {
+                            Some(body) if !self.end_of_word_suffix.is_empty() => (body, true),
+                            _ => (token, false),
+                        };
+                    bytes.extend(
+                        body.chars()
+                            .map(|c| decoder.get(&c).copied().unwrap_or(b'?')),
+                    );
+                    if word_end {
+                        bytes.push(b' ');
+                    }
+                }
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if self.end_of_word_suffix.is_empty() {
+                    text
+                } else {
+                    text.trim().to_string()
+                }
             }
             TokenizerKind::WordPiece => {
                 let mut out = String::new();
@@ -451,7 +489,10 @@ impl HfTokenizer {
 
     fn encode_text(&self, text: &str, ids: &mut Vec<u32>) -> Result<(), HfError> {
         let normalized = match &self.normalizer {
-            Some(n) => n.normalize(text),
+            Some(Normalizer::Bert(n)) => n.normalize(text),
+            Some(Normalizer::Steps(steps)) => steps
+                .iter()
+                .fold(text.to_string(), |t, step| step.apply(&t)),
             None => text.to_string(),
         };
         match self.kind {
@@ -462,9 +503,20 @@ impl HfTokenizer {
                     normalized
                 };
                 let encoder = byte_encoder();
-                for piece in gpt2_pieces(&text) {
-                    let word: String = piece.bytes().map(|b| encoder[b as usize]).collect();
-                    self.bpe(&word, ids)?;
+                let split: Vec<&str> = match &self.split {
+                    Some(pattern) => pattern.find_iter(&text).map(|m| m.as_str()).collect(),
+                    None => vec![text.as_str()],
+                };
+                for part in split {
+                    let pieces = if self.byte_level_regex {
+                        gpt2_pieces(part)
+                    } else {
+                        vec![part]
+                    };
+                    for piece in pieces {
+                        let word: String = piece.bytes().map(|b| encoder[b as usize]).collect();
+                        self.bpe(&word, ids)?;
+                    }
                 }
             }
             TokenizerKind::WordPiece => {
@@ -485,6 +537,9 @@ impl HfTokenizer {
             return Ok(());
         }
         let mut symbols: Vec<String> = word.chars().map(String::from).collect();
+        if let Some(last) = symbols.last_mut() {
+            last.push_str(&self.end_of_word_suffix);
+        }
         loop {
             // The lowest-ranked adjacent pair, leftmost on ties.
             let best = symbols
@@ -697,6 +752,111 @@ fn bert_pieces(text: &str) -> Vec<&str> {
     pieces
 }
 
+/// The `Split` and `ByteLevel` of a CLIP pre-tokeniser `Sequence`; any other sequence is
+/// unsupported.
+fn clip_pre_tokenizer(sequence: &Value) -> Result<(Regex, &Value), HfError> {
+    let steps = sequence
+        .get("pretokenizers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let types: Vec<&str> = steps
+        .iter()
+        .map(|s| str_field(s, "type").unwrap_or("?"))
+        .collect();
+    let [split, byte_level] = steps else {
+        return Err(unsupported(format!("pre-tokenizer Sequence {types:?}")));
+    };
+    if types != ["Split", "ByteLevel"]
+        || str_field(split, "behavior") != Some("Removed")
+        || !bool_field(split, "invert", false)
+    {
+        return Err(unsupported(format!(
+            "pre-tokenizer Sequence {types:?} (CLIP's Split(invert, Removed) + ByteLevel is implemented)"
+        )));
+    }
+    Ok((pattern(split)?, byte_level))
+}
+
+/// The `pattern` of a `Split` or `Replace`: `{"Regex": …}` or `{"String": …}` (literal).
+fn pattern(step: &Value) -> Result<Regex, HfError> {
+    let p = step.get("pattern");
+    let source = match (
+        p.and_then(|p| str_field(p, "Regex")),
+        p.and_then(|p| str_field(p, "String")),
+    ) {
+        (Some(re), _) => re.to_string(),
+        (None, Some(literal)) => regex::escape(literal),
+        _ => {
+            return Err(HfError::Invalid(
+                "not a tokenizer.json: a pattern without Regex or String".into(),
+            ));
+        }
+    };
+    Regex::new(&source).map_err(|e| {
+        // `regex` draws the position over several lines; its last line names the problem.
+        let message = e.to_string();
+        let reason = message
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("invalid");
+        unsupported(format!("pattern {source:?}: {}", reason.trim()))
+    })
+}
+
+impl Normalizer {
+    fn from_json(n: &Value) -> Result<Self, HfError> {
+        let kind = str_field(n, "type").unwrap_or("?");
+        match kind {
+            "BertNormalizer" => {
+                let lowercase = bool_field(n, "lowercase", true);
+                Ok(Self::Bert(BertNormalizer {
+                    clean_text: bool_field(n, "clean_text", true),
+                    handle_chinese_chars: bool_field(n, "handle_chinese_chars", true),
+                    strip_accents: n
+                        .get("strip_accents")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(lowercase),
+                    lowercase,
+                }))
+            }
+            "Sequence" => n
+                .get("normalizers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(NormStep::from_json)
+                .collect::<Result<_, _>>()
+                .map(Self::Steps),
+            _ => NormStep::from_json(n).map(|step| Self::Steps(vec![step])),
+        }
+    }
+}
+
+impl NormStep {
+    fn from_json(n: &Value) -> Result<Self, HfError> {
+        match str_field(n, "type").unwrap_or("?") {
+            "NFC" => Ok(Self::Nfc),
+            "Lowercase" => Ok(Self::Lowercase),
+            "Replace" => Ok(Self::Replace {
+                pattern: pattern(n)?,
+                content: str_field(n, "content").unwrap_or("").to_string(),
+            }),
+            other => Err(unsupported(format!("normalizer {other}"))),
+        }
+    }
+
+    fn apply(&self, text: &str) -> String {
+        match self {
+            Self::Nfc => text.nfc().collect(),
+            Self::Lowercase => text.to_lowercase(),
+            Self::Replace { pattern, content } => pattern
+                .replace_all(text, regex::NoExpand(content))
+                .into_owned(),
+        }
+    }
+}
+
 impl BertNormalizer {
     fn normalize(&self, text: &str) -> String {
         static CONTROL: LazyLock<Regex> =
@@ -881,5 +1041,25 @@ mod tests {
         .unwrap();
         let e = HfTokenizer::load(&path).unwrap_err();
         assert!(matches!(e, HfError::Unsupported(_)), "{e}");
+        // Pipelines near CLIP's that are not CLIP's are refused by name.
+        let bpe = r#""model": {"type": "BPE", "vocab": {}, "merges": []}"#;
+        for (rest, message) in [
+            (
+                r#""pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, {"type": "ByteLevel"}]}"#,
+                r#"unsupported: pre-tokenizer Sequence ["Whitespace", "ByteLevel"] (CLIP's Split(invert, Removed) + ByteLevel is implemented)"#,
+            ),
+            (
+                r#""pre_tokenizer": {"type": "ByteLevel"}, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKD"}]}"#,
+                "unsupported: normalizer NFKD",
+            ),
+            (
+                r#""pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "("}, "behavior": "Removed", "invert": true}, {"type": "ByteLevel"}]}"#,
+                "unsupported: pattern \"(\"",
+            ),
+        ] {
+            std::fs::write(&path, format!("{{{bpe}, {rest}}}")).unwrap();
+            let e = HfTokenizer::load(&path).unwrap_err().to_string();
+            assert!(e.starts_with(message) && !e.contains('\n'), "{e}");
+        }
     }
 }
