@@ -15,6 +15,9 @@ pub enum MultimodalError {
     /// A file of a run could not be read or written.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// A Hugging Face checkpoint folder could not be read.
+    #[error(transparent)]
+    Hf(#[from] deepzero_sequence::hf::HfError),
 }
 
 impl From<MultimodalError> for deepzero_train::TaskError {
@@ -23,6 +26,7 @@ impl From<MultimodalError> for deepzero_train::TaskError {
             MultimodalError::Invalid(m) => Self::Invalid(m),
             MultimodalError::Data(d) => Self::Data(d),
             MultimodalError::Train(t) => Self::Train(t),
+            MultimodalError::Hf(h) => Self::invalid(h.to_string()),
         }
     }
 }

@@ -12,21 +12,46 @@
 //! | `visual_projection`, `text_projection` (no bias), `logit_scale` (a scalar) | the same names (`logit_scale` as `[1]`) |
 //! | `text_config.eos_token_id` 2 (the released configs): pool at the largest id; another id: pool at it | [`EosPooling`] |
 //!
-//! The golden test loads `tests/fixtures/clip/tiny`, a seeded random `CLIPModel` written by
-//! `tests/fixtures/clip/make_clip_fixture.py`, and compares both towers' states, the
-//! embeddings and `logits_per_image` with `transformers`' to 1e-4.
+//! [`ClipPipeline`] adds what a checkpoint folder also holds — `tokenizer.json` (CLIP's BPE,
+//! read by `deepzero_sequence`'s [`HfTokenizer`]) and `preprocessor_config.json`
+//! ([`ClipImageProcessor`]) — for zero-shot classification and embeddings from text and
+//! image files:
+//!
+//! ```no_run
+//! use burn::prelude::*;
+//! use deepzero_multimodal::hf_clip::ClipPipeline;
+//!
+//! # fn main() -> Result<(), deepzero_multimodal::MultimodalError> {
+//! // `huggingface-cli download openai/clip-vit-base-patch32 --local-dir clip-vit-base-patch32`
+//! let clip = ClipPipeline::load("clip-vit-base-patch32".as_ref(), &Device::flex())?;
+//! let image = image::open("cat.jpg").map_err(|e| deepzero_multimodal::MultimodalError::Invalid(e.to_string()))?;
+//! let probs = clip.zero_shot(&[image], &["a photo of a cat", "a photo of a dog"])?;
+//! println!("{:?}", probs[0]);
+//! # Ok(()) }
+//! ```
+//!
+//! The golden test loads `tests/fixtures/clip/tiny`, a seeded random `CLIPModel` folder written
+//! by `tests/fixtures/clip/make_clip_fixture.py`, and compares both towers' states, the
+//! embeddings and `logits_per_image` with `transformers`' to 1e-4, the tokenizer's ids with
+//! `CLIPTokenizerFast`'s exactly and the processed pixels with `CLIPImageProcessor`'s (see
+//! [`ClipImageProcessor`] for the resampling difference).
 
 use std::path::Path;
 
 use burn::module::Param;
 use burn::prelude::*;
-use deepzero_sequence::hf::HfError;
+use burn::tensor::activation::softmax;
 use deepzero_sequence::hf::checkpoint::{
     Checkpoint, read_config, set_layer_norm, set_torch_linear,
 };
+use deepzero_sequence::hf::{HfError, HfTokenizer};
 use deepzero_sequence::transformer::{FfnActivation, TransformerEncoder};
+use image::DynamicImage;
+use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::MultimodalError;
 use crate::models::openai_clip::{ClipTowerConfig, EosPooling, OpenAiClip, OpenAiClipConfig};
 
 /// The fields of a `CLIPModel` `config.json` the import reads (names as in `transformers`).
@@ -313,6 +338,267 @@ pub fn load_clip(dir: &Path, device: &Device) -> Result<(OpenAiClip, HfClipConfi
     Ok((clip, hf))
 }
 
+/// CLIP's image preprocessing, as `transformers`' `CLIPImageProcessor` does it: RGB, resize
+/// so the shorter side is `shortest_edge` (the longer side `⌊edge · long / short⌋`), centre
+/// crop, scale to [0, 1], normalise per channel.
+///
+/// Resizing is `image`'s filter for the processor's `resample` (3, bicubic: Catmull-Rom, the
+/// same `a = −0.5` cubic PIL uses, widened when shrinking as PIL's is). PIL resamples in
+/// fixed point, so a pixel may differ from `transformers`' by a grey level: on the fixture
+/// (45×38 → 37×32 → 32×32) at most 1 of 255, 0.0075 on average, which moves the image
+/// embedding by < 1e-4.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipImageProcessor {
+    /// Target of the shorter side.
+    pub shortest_edge: usize,
+    /// Crop `[height, width]`.
+    pub crop: [usize; 2],
+    /// Per-channel mean (after scaling to [0, 1]).
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation.
+    pub std: [f32; 3],
+    /// Resampling filter.
+    pub filter: FilterType,
+}
+
+/// OpenAI CLIP's normalisation statistics.
+const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
+
+impl ClipImageProcessor {
+    /// The released checkpoints' processing for a model whose input side is `image_size`.
+    pub fn for_image_size(image_size: usize) -> Self {
+        Self {
+            shortest_edge: image_size,
+            crop: [image_size, image_size],
+            mean: CLIP_MEAN,
+            std: CLIP_STD,
+            filter: FilterType::CatmullRom,
+        }
+    }
+
+    /// Reads `DIR/preprocessor_config.json`; without the file, [`for_image_size`](Self::for_image_size).
+    /// `size` and `crop_size` may be numbers (older files) or objects.
+    ///
+    /// # Errors
+    /// [`HfError`] for a malformed file, a resampling filter other than nearest (0), bilinear (2)
+    /// or bicubic (3), or a step switched off (`do_resize`, `do_center_crop`, `do_rescale`,
+    /// `do_normalize` false).
+    pub fn load(dir: &Path, image_size: usize) -> Result<Self, HfError> {
+        let path = dir.join("preprocessor_config.json");
+        if !path.exists() {
+            return Ok(Self::for_image_size(image_size));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| HfError::reading(&path, e))?;
+        let raw: Value = serde_json::from_str(&text).map_err(|e| HfError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let bad = |message: String| HfError::Format {
+            path: path.clone(),
+            message,
+        };
+        for step in ["do_resize", "do_center_crop", "do_rescale", "do_normalize"] {
+            if raw.get(step).and_then(Value::as_bool) == Some(false) {
+                return Err(HfError::Unsupported(format!(
+                    "{}: {step} = false",
+                    path.display()
+                )));
+            }
+        }
+        let number = |v: Option<&Value>| v.and_then(Value::as_u64).map(|n| n as usize);
+        let shortest_edge = match raw.get("size") {
+            None => image_size,
+            Some(v) => number(Some(v))
+                .or_else(|| number(v.get("shortest_edge")))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "size {v} is neither a number nor {{\"shortest_edge\": n}}"
+                    ))
+                })?,
+        };
+        let crop = match raw.get("crop_size") {
+            None => [image_size, image_size],
+            Some(v) => match (
+                number(Some(v)),
+                number(v.get("height")),
+                number(v.get("width")),
+            ) {
+                (Some(n), _, _) => [n, n],
+                (None, Some(h), Some(w)) => [h, w],
+                _ => {
+                    return Err(bad(format!(
+                        "crop_size {v} is neither a number nor {{\"height\", \"width\"}}"
+                    )));
+                }
+            },
+        };
+        let triple = |key: &str, default: [f32; 3]| -> Result<[f32; 3], HfError> {
+            match raw.get(key) {
+                None => Ok(default),
+                Some(v) => serde_json::from_value(v.clone())
+                    .map_err(|_| bad(format!("{key} is not three numbers"))),
+            }
+        };
+        let filter = match raw.get("resample").and_then(Value::as_u64).unwrap_or(3) {
+            0 => FilterType::Nearest,
+            2 => FilterType::Triangle,
+            3 => FilterType::CatmullRom,
+            other => {
+                return Err(HfError::Unsupported(format!(
+                    "{}: resample {other}",
+                    path.display()
+                )));
+            }
+        };
+        if shortest_edge == 0 || crop.contains(&0) {
+            return Err(bad("a size of 0".into()));
+        }
+        Ok(Self {
+            shortest_edge,
+            crop,
+            mean: triple("image_mean", CLIP_MEAN)?,
+            std: triple("image_std", CLIP_STD)?,
+            filter,
+        })
+    }
+
+    /// The model input of one image.
+    ///
+    /// # Shapes
+    /// - output: `[3, crop height, crop width]`
+    pub fn pixels(&self, image: &DynamicImage, device: &Device) -> Tensor<3> {
+        let rgb = image.to_rgb8();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        let (short, long) = (w.min(h), w.max(h));
+        let scaled_long = (self.shortest_edge * long / short).max(1);
+        let (new_w, new_h) = if w <= h {
+            (self.shortest_edge, scaled_long)
+        } else {
+            (scaled_long, self.shortest_edge)
+        };
+        let resized = image::imageops::resize(&rgb, new_w as u32, new_h as u32, self.filter);
+        let [crop_h, crop_w] = self.crop;
+        // transformers pads with zeros when the crop is larger than the image.
+        let top = new_h as isize - crop_h as isize;
+        let left = new_w as isize - crop_w as isize;
+        let (top, left) = (top.div_euclid(2), left.div_euclid(2));
+        let mut values = vec![0.0f32; 3 * crop_h * crop_w];
+        for y in 0..crop_h {
+            for x in 0..crop_w {
+                let (sy, sx) = (y as isize + top, x as isize + left);
+                let inside = sy >= 0 && sx >= 0 && (sy as usize) < new_h && (sx as usize) < new_w;
+                for c in 0..3 {
+                    let level = if inside {
+                        resized.get_pixel(sx as u32, sy as u32)[c] as f32 / 255.0
+                    } else {
+                        0.0
+                    };
+                    values[(c * crop_h + y) * crop_w + x] = (level - self.mean[c]) / self.std[c];
+                }
+            }
+        }
+        Tensor::from_data(TensorData::new(values, [3, crop_h, crop_w]), device)
+    }
+}
+
+/// A CLIP checkpoint folder ready to use: the model, its tokenizer and its image processing.
+pub struct ClipPipeline {
+    /// The model.
+    pub model: OpenAiClip,
+    /// `tokenizer.json`.
+    pub tokenizer: HfTokenizer,
+    /// `preprocessor_config.json` (or the released checkpoints' defaults).
+    pub processor: ClipImageProcessor,
+    device: Device,
+}
+
+impl ClipPipeline {
+    /// Loads `DIR/config.json`, `model.safetensors`, `tokenizer.json` and, if present,
+    /// `preprocessor_config.json`.
+    ///
+    /// # Errors
+    /// [`MultimodalError::Hf`] for a missing or malformed file; [`MultimodalError::Invalid`]
+    /// when the processor's crop is not the model's input size.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, MultimodalError> {
+        let (model, hf) = load_clip(dir, device)?;
+        let tokenizer = HfTokenizer::load(&dir.join("tokenizer.json"))?;
+        let side = hf.vision_config.image_size;
+        let processor = ClipImageProcessor::load(dir, side)?;
+        if processor.crop != [side, side] {
+            return Err(MultimodalError::Invalid(format!(
+                "{}: the processor crops to {:?} but the model reads {side}×{side} images",
+                dir.display(),
+                processor.crop
+            )));
+        }
+        Ok(Self {
+            model,
+            tokenizer,
+            processor,
+            device: device.clone(),
+        })
+    }
+
+    /// Joint-space embeddings of texts (not normalised).
+    ///
+    /// # Shapes
+    /// - output: `[texts, D]`
+    ///
+    /// # Errors
+    /// [`MultimodalError::Invalid`] for no texts or a text longer than the context.
+    pub fn text_embeddings(&self, texts: &[&str]) -> Result<Tensor<2>, MultimodalError> {
+        let ids = texts
+            .iter()
+            .map(|t| {
+                let ids = self.tokenizer.encode(t, true)?;
+                Ok(ids.into_iter().map(|id| id as usize).collect())
+            })
+            .collect::<Result<Vec<Vec<usize>>, HfError>>()?;
+        self.model.encode_token_ids(&ids, &self.device)
+    }
+
+    /// Joint-space embeddings of images (not normalised).
+    ///
+    /// # Shapes
+    /// - output: `[images, D]`
+    ///
+    /// # Errors
+    /// [`MultimodalError::Invalid`] for no images.
+    pub fn image_embeddings(&self, images: &[DynamicImage]) -> Result<Tensor<2>, MultimodalError> {
+        if images.is_empty() {
+            return Err(MultimodalError::Invalid("no image to encode".into()));
+        }
+        let pixels = images
+            .iter()
+            .map(|image| self.processor.pixels(image, &self.device))
+            .collect();
+        Ok(self.model.image_embeddings(Tensor::stack(pixels, 0)))
+    }
+
+    /// Zero-shot classification: for each image, the softmax over `labels` (texts such as
+    /// "a photo of a cat") of CLIP's scaled cosine similarities.
+    ///
+    /// # Errors
+    /// As [`text_embeddings`](Self::text_embeddings) and [`image_embeddings`](Self::image_embeddings).
+    pub fn zero_shot(
+        &self,
+        images: &[DynamicImage],
+        labels: &[&str],
+    ) -> Result<Vec<Vec<f32>>, MultimodalError> {
+        let logits = self.model.logits_per_image(
+            self.image_embeddings(images)?,
+            self.text_embeddings(labels)?,
+        );
+        let probs: Vec<f32> = softmax(logits, 1)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .expect("f32 data");
+        Ok(probs.chunks(labels.len()).map(<[f32]>::to_vec).collect())
+    }
+}
+
 /// Copies `TOWER.encoder.layers.i.*` into the blocks of `encoder`.
 fn fill_encoder(
     encoder: &mut TransformerEncoder,
@@ -456,7 +742,7 @@ mod tests {
     #[test]
     fn clip_tokenizer_ids_equal_transformers() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip");
-        let tokenizer = HfTokenizer::load(&dir.join("tokenizer.json")).unwrap();
+        let tokenizer = HfTokenizer::load(&fixture().join("tokenizer.json")).unwrap();
         let cases: Vec<serde_json::Value> = serde_json::from_str(
             &std::fs::read_to_string(dir.join("tokenizer_cases.json")).unwrap(),
         )
@@ -470,6 +756,152 @@ mod tests {
         // Decoding joins the words at their end-of-word suffixes.
         let ids = tokenizer.encode("a photo of a cat", true).unwrap();
         assert_eq!(tokenizer.decode(&ids).unwrap(), "a photo of a cat");
+    }
+
+    /// The largest difference between two equally long lists.
+    fn worst(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn processed_pixels_are_within_one_grey_level_of_transformers() {
+        let device = Device::flex();
+        let processor = ClipImageProcessor::load(&fixture(), 32).unwrap();
+        assert_eq!((processor.shortest_edge, processor.crop), (32, [32, 32]));
+        let image = image::open(fixture().join("../image.png")).unwrap();
+        let ours: Vec<f32> = processor
+            .pixels(&image, &device)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let theirs = &floats(&golden()["pixel_values"])[..ours.len()]; // the first image
+        // Compare in grey levels: undo the normalisation channel by channel.
+        let levels = |v: &[f32]| -> Vec<f32> {
+            v.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let c = i / (32 * 32);
+                    (x * processor.std[c] + processor.mean[c]) * 255.0
+                })
+                .collect()
+        };
+        let (ours, theirs) = (levels(&ours), levels(theirs));
+        let diff = worst(&ours, &theirs);
+        let mean = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / ours.len() as f32;
+        assert!(
+            diff <= 1.01 && mean < 0.05,
+            "worst {diff} grey levels, mean {mean}"
+        );
+    }
+
+    #[test]
+    fn the_pipeline_tokenizes_embeds_and_classifies_like_transformers() {
+        let device = Device::flex();
+        let clip = ClipPipeline::load(&fixture(), &device).unwrap();
+        let golden = golden();
+        let captions: Vec<String> = serde_json::from_value(golden["captions"].clone()).unwrap();
+        let captions: Vec<&str> = captions.iter().map(String::as_str).collect();
+        // Text: tokenizer + model end to end, as exact as the model alone.
+        let texts = clip.text_embeddings(&captions).unwrap();
+        assert_equal(
+            "text_embeds",
+            crate::models::l2_normalize(texts),
+            &golden["text_embeds"],
+        );
+        // Image: through the processor, so within the resampling difference.
+        let image = image::open(fixture().join("../image.png")).unwrap();
+        let ours: Vec<f32> = crate::models::l2_normalize(
+            clip.image_embeddings(std::slice::from_ref(&image)).unwrap(),
+        )
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+        let theirs = &floats(&golden["image_embeds"])[..ours.len()];
+        assert!(
+            worst(&ours, theirs) < 1e-3,
+            "image embedding off by {}",
+            worst(&ours, theirs)
+        );
+        // Zero-shot: the softmax of transformers' logits for the first image.
+        let probs = clip.zero_shot(&[image], &captions).unwrap();
+        let logits = &floats(&golden["logits_per_image"])[..captions.len()];
+        let top = logits.iter().cloned().fold(f32::MIN, f32::max);
+        let total: f32 = logits.iter().map(|l| (l - top).exp()).sum();
+        let want: Vec<f32> = logits.iter().map(|l| (l - top).exp() / total).collect();
+        assert_eq!(probs.len(), 1);
+        assert!((probs[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(worst(&probs[0], &want) < 1e-3, "{:?} vs {want:?}", probs[0]);
+        assert!(clip.image_embeddings(&[]).is_err());
+        assert!(clip.text_embeddings(&[]).is_err());
+    }
+
+    #[test]
+    fn processor_configs_old_and_new_and_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let write =
+            |text: &str| std::fs::write(dir.path().join("preprocessor_config.json"), text).unwrap();
+        // No file: the released checkpoints' processing for the model's size.
+        assert_eq!(
+            ClipImageProcessor::load(dir.path(), 224).unwrap(),
+            ClipImageProcessor::for_image_size(224)
+        );
+        // Older files give sizes as numbers.
+        write(r#"{"size": 224, "crop_size": 224, "resample": 3}"#);
+        let p = ClipImageProcessor::load(dir.path(), 224).unwrap();
+        assert_eq!(
+            (p.shortest_edge, p.crop, p.mean),
+            (224, [224, 224], CLIP_MEAN)
+        );
+        for (text, message) in [
+            (r#"{"resample": 1}"#, "resample 1"),
+            (r#"{"do_normalize": false}"#, "do_normalize = false"),
+            (r#"{"size": {"height": 3}}"#, "is neither a number nor"),
+            (
+                r#"{"image_mean": [0.5]}"#,
+                "image_mean is not three numbers",
+            ),
+            ("{", "preprocessor_config.json: EOF"),
+        ] {
+            write(text);
+            let err = ClipImageProcessor::load(dir.path(), 224)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(message) && err.lines().count() == 1, "{err}");
+        }
+        // A crop other than the model's input is refused when the pipeline loads.
+        for name in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::copy(fixture().join(name), dir.path().join(name)).unwrap();
+        }
+        write(r#"{"crop_size": 30}"#);
+        let err = ClipPipeline::load(dir.path(), &Device::flex())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.ends_with("the processor crops to [30, 30] but the model reads 32×32 images"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn default_config_is_vit_b_32_with_its_parameter_count() {
+        use burn::module::Module;
+        // transformers' CLIPConfig() defaults are openai/clip-vit-base-patch32's architecture;
+        // `sum(p.numel() for p in CLIPModel(CLIPConfig()).parameters())` is 151 277 313.
+        let hf: HfClipConfig =
+            serde_json::from_str(r#"{"text_config": {}, "vision_config": {}}"#).unwrap();
+        let config = hf.model_config().unwrap();
+        assert_eq!((config.image_tokens(), config.context_length), (50, 77));
+        let model = config.init(&Device::flex()).unwrap();
+        assert_eq!(model.num_params(), 151_277_313);
     }
 
     #[test]
@@ -501,7 +933,7 @@ mod tests {
         .unwrap();
         let err = load_clip(dir.path(), &device).unwrap_err().to_string();
         assert!(
-            err.contains("has shape [40, 24], but config.json implies [40, 28]"),
+            err.contains("has shape [602, 24], but config.json implies [602, 28]"),
             "{err}"
         );
         assert_eq!(err.lines().count(), 1);

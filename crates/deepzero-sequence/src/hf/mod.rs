@@ -97,7 +97,7 @@ pub enum HfError {
 impl HfError {
     /// The error of reading `path`: [`HfError::Missing`] when it does not exist, else
     /// [`HfError::Io`].
-    pub(crate) fn reading(path: &std::path::Path, e: std::io::Error) -> HfError {
+    pub fn reading(path: &std::path::Path, e: std::io::Error) -> HfError {
         if e.kind() == std::io::ErrorKind::NotFound {
             HfError::Missing(path.to_path_buf())
         } else {
