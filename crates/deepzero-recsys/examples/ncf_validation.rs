@@ -28,6 +28,11 @@
 //! cargo run --release -p deepzero-recsys --example ncf_validation -- DATA_DIR --seeds 0,1,2 \
 //!     [--gmf-epochs 20] [--mlp-epochs 20] [--alpha 0.9] [--mlp-l2 0.03] [--finetune-epochs 3]
 //! ```
+//!
+//! Both forms also take `--mlp-dropout P` (dropout on the input of every MLP tower layer),
+//! `--lr-decay G` (epoch `e` trains at `lr · G^(e−1)`, every stage) and
+//! `--finetune-output-epochs K` (K fine-tuning epochs of the output layer alone first); the
+//! second also `--finetune-lr`.
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -137,17 +142,29 @@ fn recipe_over_seeds(
         l2: flag(args, "--l2", base.l2)?,
         mlp_l2: Some(flag(args, "--mlp-l2", base.mlp_l2.unwrap_or(base.l2))?),
         finetune_epochs: Some(flag(args, "--finetune-epochs", finetune_epochs)?),
+        finetune_lr: flag(args, "--finetune-lr", base.finetune_lr)?,
+        finetune_output_epochs: flag(
+            args,
+            "--finetune-output-epochs",
+            base.finetune_output_epochs,
+        )?,
+        mlp_dropout: flag(args, "--mlp-dropout", base.mlp_dropout)?,
+        lr_decay: flag(args, "--lr-decay", base.lr_decay)?,
         ..base
     };
     println!(
-        "gmf_epochs {:?}, mlp_epochs {:?}, alpha {}, l2 {} / {:?}, negatives {}, finetune_epochs {:?}",
+        "gmf_epochs {:?}, mlp_epochs {:?}, alpha {}, l2 {} / {:?}, negatives {}, finetune_epochs {:?} (lr {}, {} output-only first), mlp_dropout {}, lr_decay {}",
         cfg.gmf_epochs,
         cfg.mlp_epochs,
         cfg.alpha,
         cfg.l2,
         cfg.mlp_l2,
         cfg.negatives,
-        cfg.finetune_epochs
+        cfg.finetune_epochs,
+        cfg.finetune_lr,
+        cfg.finetune_output_epochs,
+        cfg.mlp_dropout,
+        cfg.lr_decay
     );
     println!("| seed | GMF HR@10 | MLP HR@10 | NeuMF HR@10 | NeuMF NDCG@10 |");
     let seeds: Vec<u64> = seeds.split(',').map(str::parse).collect::<Result<_, _>>()?;
@@ -212,6 +229,13 @@ fn main() -> Result<(), Error> {
             mlp_l2: Some(flag(&args, "--mlp-l2", base.mlp_l2.unwrap_or(base.l2))?),
             finetune_epochs: Some(flag(&args, "--finetune-epochs", 10)?),
             finetune_lr: flag(&args, "--finetune-lr", base.finetune_lr)?,
+            finetune_output_epochs: flag(
+                &args,
+                "--finetune-output-epochs",
+                base.finetune_output_epochs,
+            )?,
+            mlp_dropout: flag(&args, "--mlp-dropout", base.mlp_dropout)?,
+            lr_decay: flag(&args, "--lr-decay", base.lr_decay)?,
             seed,
             ..base
         })

@@ -14,6 +14,10 @@
 //! trains GMF and MLP alone and starts from their weights, the output layer being
 //! `h = [α h_GMF ; (1 − α) h_MLP]` (α = 0.5), then fine-tunes (the paper with plain SGD;
 //! here the optimiser is a setting).
+//!
+//! Knobs beyond the paper, all off by default: dropout in the MLP tower (`mlp_dropout`), a
+//! per-epoch learning-rate decay (`lr_decay`), and fine-tuning epochs that train only the
+//! fused output layer before everything (`finetune_output_epochs`).
 
 use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
@@ -92,8 +96,25 @@ pub struct NeuMfConfig {
     /// L2 penalty on the MLP branch's embeddings (`None`: `l2`).
     #[serde(default)]
     pub mlp_l2: Option<f32>,
+    /// Dropout probability on the input of every MLP tower layer (the concatenated
+    /// embeddings and each hidden activation, as RecBole's NeuMF), in every stage that trains
+    /// the tower; 0 (the default) turns it off. Scoring never drops.
+    #[serde(default)]
+    pub mlp_dropout: f64,
+    /// Learning-rate decay per epoch: epoch `e` (from 1) of every stage trains with
+    /// `lr · lr_decay^(e − 1)`; 1 (the default) keeps the rate constant.
+    #[serde(default = "no_decay")]
+    pub lr_decay: f64,
+    /// Fine-tuning epochs that update only the output layer `h` (and its bias), before the
+    /// `finetune_epochs` that update everything; same optimiser and rate. 0 by default.
+    #[serde(default)]
+    pub finetune_output_epochs: usize,
     /// Seed of the initial weights and the negative samples.
     pub seed: u64,
+}
+
+fn no_decay() -> f64 {
+    1.0
 }
 
 impl Default for NeuMfConfig {
@@ -115,6 +136,9 @@ impl Default for NeuMfConfig {
             alpha: 0.5,
             l2: 0.0,
             mlp_l2: None,
+            mlp_dropout: 0.0,
+            lr_decay: 1.0,
+            finetune_output_epochs: 0,
             seed: 0,
         }
     }
@@ -166,6 +190,18 @@ impl NeuMfConfig {
                 self.factors, self.batch_size, self.mlp_layers
             )));
         }
+        if !(0.0..1.0).contains(&self.mlp_dropout) {
+            return Err(RecsysError::InvalidArgument(format!(
+                "NCF MLP dropout must be in [0, 1) (got {})",
+                self.mlp_dropout
+            )));
+        }
+        if !(self.lr_decay.is_finite() && self.lr_decay > 0.0) {
+            return Err(RecsysError::InvalidArgument(format!(
+                "NCF learning-rate decay must be a positive number (got {})",
+                self.lr_decay
+            )));
+        }
         Ok(())
     }
 
@@ -215,6 +251,24 @@ impl NcfNet {
     /// - `users`, `items`: `[B]`
     /// - output: logits `[B]`, each norm `[1]`
     pub fn forward_with_norms(&self, users: Tensor<1, Int>, items: Tensor<1, Int>) -> NcfOutput {
+        self.forward_dropout(users, items, 0.0)
+    }
+
+    /// [`NcfNet::forward_with_norms`] with inverted dropout of probability `dropout` on the
+    /// input of every MLP tower layer: each value is zeroed with that probability and the
+    /// rest scaled by `1 / (1 − dropout)`, so the expected input is unchanged and scoring
+    /// (no dropout) needs no rescaling. Training only: 0 is the plain forward.
+    ///
+    /// # Shapes
+    /// - `users`, `items`: `[B]`
+    /// - output: logits `[B]`, each norm `[1]`
+    pub fn forward_dropout(
+        &self,
+        users: Tensor<1, Int>,
+        items: Tensor<1, Int>,
+        dropout: f64,
+    ) -> NcfOutput {
+        let drop = |h: Tensor<2>| inverted_dropout(h, dropout);
         let squared_norm = |p: &Tensor<2>, q: &Tensor<2>| {
             Tensor::cat(vec![p.clone(), q.clone()], 1)
                 .powi_scalar(2)
@@ -236,7 +290,7 @@ impl NcfNet {
             // [B, d/2] ; [B, d/2] → [B, d] → tower → [B, last]
             let mut h = Tensor::cat(vec![p, q], 1);
             for layer in &self.mlp {
-                h = relu(layer.forward(h));
+                h = relu(layer.forward(drop(h)));
             }
             features.push(h);
         }
@@ -247,6 +301,18 @@ impl NcfNet {
             gmf_norm,
             mlp_norm,
         }
+    }
+}
+
+/// Inverted dropout: each value zeroed with probability `p`, the others divided by `1 − p`
+/// (burn's global generator draws the mask); `p = 0` returns `h` itself.
+pub fn inverted_dropout<const D: usize>(h: Tensor<D>, p: f64) -> Tensor<D> {
+    if p > 0.0 {
+        let keep = 1.0 - p;
+        let mask = h.random_like(burn::tensor::Distribution::Bernoulli(keep));
+        h * mask / keep
+    } else {
+        h
     }
 }
 
@@ -271,6 +337,35 @@ pub enum NcfStage {
     /// NeuMF: from scratch, or fine-tuning the fused branches (epoch 0 is the fused network
     /// before any fine-tuning).
     NeuMf,
+}
+
+/// One call of the training loop: which stage, how long, how.
+struct StagePlan {
+    stage: NcfStage,
+    epochs: usize,
+    /// The number the observer gets for the first epoch.
+    first_epoch: usize,
+    optimizer: NcfOptimizer,
+    /// The rate of the first epoch (decayed by `lr_decay` after each).
+    lr: f64,
+    seed: u64,
+    /// Step only the output layer.
+    only_output: bool,
+}
+
+impl StagePlan {
+    /// Every parameter by Adam, epochs numbered from 1.
+    fn adam(stage: NcfStage, epochs: usize, lr: f64, seed: u64) -> StagePlan {
+        StagePlan {
+            stage,
+            epochs,
+            first_epoch: 1,
+            optimizer: NcfOptimizer::Adam,
+            lr,
+            seed,
+            only_output: false,
+        }
+    }
 }
 
 /// Called after each epoch with the stage, the epoch (from 1) and the network so far as a
@@ -355,20 +450,25 @@ impl NeuMf {
         })
     }
 
-    /// Trains `net` (on the autodiff device) for `epochs`; returns it and the epoch losses.
-    /// `observe`, when given, sees the network after every epoch.
-    #[allow(clippy::too_many_arguments)]
+    /// Trains `net` (on the autodiff device) for `plan.epochs`; returns it and the epoch
+    /// losses. `observe`, when given, sees the network after every epoch.
     fn train_stage(
         &self,
         mut net: NcfNet,
         train: &Interactions,
-        (stage, epochs): (NcfStage, usize),
-        optimizer: NcfOptimizer,
-        lr: f64,
-        seed: u64,
+        plan: StagePlan,
         mut observe: Option<&mut EpochObserver>,
     ) -> (NcfNet, Vec<f64>) {
         let cfg = &self.config;
+        let StagePlan {
+            stage,
+            epochs,
+            first_epoch,
+            optimizer,
+            lr,
+            seed,
+            only_output,
+        } = plan;
         let seen = observe.as_ref().map(|_| train.user_item());
         let device = self.device.clone().autodiff();
         let sampler = NegativeSampler::new(train);
@@ -378,7 +478,9 @@ impl NeuMf {
             NcfOptimizer::Sgd => SgdConfig::new().init(),
         };
         let mut losses = Vec::new();
-        for epoch in 1..=epochs {
+        for e in 0..epochs {
+            let epoch = first_epoch + e;
+            let lr = lr * cfg.lr_decay.powi(e as i32);
             // (user, item, label) instances: each positive and `negatives` fresh negatives.
             let mut inst: Vec<(i32, i32, f32)> =
                 Vec::with_capacity(train.len() * (1 + cfg.negatives));
@@ -406,7 +508,7 @@ impl NeuMf {
                     TensorData::new(batch.iter().map(|x| x.2).collect::<Vec<_>>(), [b]),
                     &device,
                 );
-                let out = net.forward_with_norms(users, items);
+                let out = net.forward_dropout(users, items, cfg.mlp_dropout);
                 let bce = bce_with_logits(out.logits, labels);
                 let value: f32 = bce.clone().into_scalar();
                 let mut loss = bce;
@@ -420,7 +522,14 @@ impl NeuMf {
                 }
                 sum += value as f64 * b as f64;
                 n += b;
-                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                let mut grads = loss.backward();
+                // Output-only epochs: the gradients of everything else are dropped, so the
+                // optimiser steps only `h` and its bias.
+                let grads = if only_output {
+                    GradientsParams::from_module(&mut grads, &net.out)
+                } else {
+                    GradientsParams::from_grads(grads, &net)
+                };
                 net = optim.step(lr, net, grads);
             }
             losses.push(sum / n.max(1) as f64);
@@ -448,8 +557,9 @@ impl NeuMf {
     }
 
     /// Fine-tunes an already built network (e.g. [`fuse_pretrained`] of two fitted branches)
-    /// as NeuMF's last stage does: `finetune_epochs` of the fine-tuning optimiser, observed
-    /// after each epoch (and once before the first, as epoch 0).
+    /// as NeuMF's last stage does: `finetune_output_epochs` of the output layer alone, then
+    /// `finetune_epochs` of everything, by the fine-tuning optimiser, observed after each
+    /// epoch (numbered on from the output-only ones, and once before the first, as epoch 0).
     ///
     /// # Errors
     /// Invalid settings.
@@ -483,15 +593,38 @@ impl NeuMf {
             );
             observe(NcfStage::NeuMf, 0, &model);
         }
-        let (net, losses) = self.train_stage(
+        let plan = |epochs, first_epoch, seed, only_output| StagePlan {
+            stage: NcfStage::NeuMf,
+            epochs,
+            first_epoch,
+            optimizer: cfg.finetune_optimizer,
+            lr: cfg.finetune_lr,
+            seed,
+            only_output,
+        };
+        let k = cfg.finetune_output_epochs;
+        let (net, mut losses) = if k > 0 {
+            self.train_stage(
+                net,
+                train,
+                plan(k, 1, cfg.seed + 4, true),
+                observe.as_deref_mut(),
+            )
+        } else {
+            (net, Vec::new())
+        };
+        let (net, full) = self.train_stage(
             net,
             train,
-            (NcfStage::NeuMf, cfg.finetune_epochs.unwrap_or(cfg.epochs)),
-            cfg.finetune_optimizer,
-            cfg.finetune_lr,
-            cfg.seed + 3,
+            plan(
+                cfg.finetune_epochs.unwrap_or(cfg.epochs),
+                k + 1,
+                cfg.seed + 3,
+                false,
+            ),
             observe,
         );
+        losses.extend(full);
         self.losses = losses;
         net
     }
@@ -514,19 +647,23 @@ impl NeuMf {
             let (gmf, _) = self.train_stage(
                 branch(NeuMfKind::Gmf).init(n_u, n_i, &ad),
                 train,
-                (NcfStage::Gmf, cfg.gmf_epochs.unwrap_or(cfg.epochs)),
-                NcfOptimizer::Adam,
-                cfg.lr,
-                cfg.seed + 1,
+                StagePlan::adam(
+                    NcfStage::Gmf,
+                    cfg.gmf_epochs.unwrap_or(cfg.epochs),
+                    cfg.lr,
+                    cfg.seed + 1,
+                ),
                 observe.as_deref_mut(),
             );
             let (mlp, _) = self.train_stage(
                 branch(NeuMfKind::Mlp).init(n_u, n_i, &ad),
                 train,
-                (NcfStage::Mlp, cfg.mlp_epochs.unwrap_or(cfg.epochs)),
-                NcfOptimizer::Adam,
-                cfg.lr,
-                cfg.seed + 2,
+                StagePlan::adam(
+                    NcfStage::Mlp,
+                    cfg.mlp_epochs.unwrap_or(cfg.epochs),
+                    cfg.lr,
+                    cfg.seed + 2,
+                ),
                 observe.as_deref_mut(),
             );
             self.fine_tune_stage(fuse_pretrained(gmf, mlp, cfg.alpha), train, observe)
@@ -539,10 +676,7 @@ impl NeuMf {
             let (net, losses) = self.train_stage(
                 cfg.init(n_u, n_i, &ad),
                 train,
-                (stage, cfg.epochs),
-                NcfOptimizer::Adam,
-                cfg.lr,
-                cfg.seed,
+                StagePlan::adam(stage, cfg.epochs, cfg.lr, cfg.seed),
                 observe,
             );
             self.losses = losses;
@@ -839,6 +973,174 @@ mod tests {
         m.fine_tune(net, &loo.train, None).unwrap();
         assert_ne!(m.score_pairs(&[0, 3], &[1, 2]), before);
         assert_eq!(m.losses.len(), 1);
+    }
+
+    /// The flat values of a tensor.
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn inverted_dropout_zeroes_a_fraction_and_rescales_the_rest() {
+        let dev = Device::flex();
+        let x = Tensor::<2>::ones([100, 100], &dev) * 3.0;
+        assert_eq!(values(inverted_dropout(x.clone(), 0.0)), vec![3.0; 10_000]);
+        let y = values(inverted_dropout(x, 0.25));
+        // Every value is 0 or 3 / 0.75 = 4; about a quarter are 0 (sd of the fraction 0.004).
+        assert!(y.iter().all(|&v| v == 0.0 || (v - 4.0).abs() < 1e-6));
+        let zeroed = y.iter().filter(|&&v| v == 0.0).count() as f64 / 1e4;
+        assert!((zeroed - 0.25).abs() < 0.02, "{zeroed}");
+    }
+
+    #[test]
+    fn tower_dropout_is_training_only_and_checked() {
+        let dev = Device::flex();
+        let cfg = NeuMfConfig {
+            factors: 2,
+            mlp_layers: vec![8, 4],
+            ..Default::default()
+        };
+        let net = cfg.init(3, 4, &dev);
+        let (u, i) = (
+            Tensor::<1, Int>::from_data([0, 2, 1], &dev),
+            Tensor::<1, Int>::from_data([3, 1, 0], &dev),
+        );
+        let plain = values(net.forward(u.clone(), i.clone()));
+        assert_eq!(
+            values(net.forward_dropout(u.clone(), i.clone(), 0.0).logits),
+            plain
+        );
+        // Dropping almost everything: the tower sees (nearly) zero input, so the logits move.
+        let dropped = values(net.forward_dropout(u, i, 0.999).logits);
+        assert_ne!(dropped, plain);
+        for bad in [1.0, -0.1, f64::NAN] {
+            let err = NeuMfConfig {
+                mlp_dropout: bad,
+                ..cfg.clone()
+            }
+            .check()
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("dropout must be in [0, 1)"), "{err}");
+        }
+        // A model trained with dropout scores deterministically (no dropout when scoring).
+        let data = synthetic();
+        let loo = leave_one_out(&data.ratings).unwrap();
+        let mut m = NeuMf::new(
+            NeuMfConfig {
+                kind: NeuMfKind::Mlp,
+                epochs: 1,
+                mlp_dropout: 0.5,
+                ..cfg
+            },
+            dev,
+        );
+        m.fit(&loo.train).unwrap();
+        let a = m.score_pairs(&[0, 1, 2], &[3, 4, 5]);
+        assert_eq!(a, m.score_pairs(&[0, 1, 2], &[3, 4, 5]));
+    }
+
+    #[test]
+    fn learning_rate_decay_scales_later_epochs() {
+        let data = synthetic();
+        let loo = leave_one_out(&data.ratings).unwrap();
+        let dev = Device::flex();
+        let cfg = NeuMfConfig {
+            factors: 4,
+            mlp_layers: vec![8, 4],
+            finetune_lr: 0.1,
+            finetune_epochs: Some(1),
+            ..Default::default()
+        };
+        let net = cfg.init(loo.train.n_users, loo.train.n_items, &dev);
+        let tuned = |cfg: NeuMfConfig| {
+            let mut m = NeuMf::new(cfg, dev.clone());
+            m.fine_tune(net.clone(), &loo.train, None).unwrap();
+            m.score_pairs(&[0, 3, 5], &[1, 2, 7])
+        };
+        let one = tuned(cfg.clone());
+        // Epochs 2 and 3 at 1e-13 and 1e-26 of the rate change nothing an f32 can hold;
+        // without the decay they move the network.
+        let decayed = tuned(NeuMfConfig {
+            finetune_epochs: Some(3),
+            lr_decay: 1e-13,
+            ..cfg.clone()
+        });
+        for (a, b) in one.iter().zip(&decayed) {
+            assert!((a - b).abs() < 1e-6, "{one:?} vs {decayed:?}");
+        }
+        let constant = tuned(NeuMfConfig {
+            finetune_epochs: Some(3),
+            ..cfg.clone()
+        });
+        assert!(
+            one.iter().zip(&constant).any(|(a, b)| (a - b).abs() > 1e-4),
+            "{one:?} vs {constant:?}"
+        );
+        for bad in [0.0, -1.0, f64::INFINITY] {
+            let err = NeuMfConfig {
+                lr_decay: bad,
+                ..cfg.clone()
+            }
+            .check()
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("decay must be a positive number"), "{err}");
+        }
+    }
+
+    #[test]
+    fn output_only_fine_tuning_moves_only_the_output_layer() {
+        let data = synthetic();
+        let loo = leave_one_out(&data.ratings).unwrap();
+        let dev = Device::flex();
+        let cfg = NeuMfConfig {
+            factors: 4,
+            mlp_layers: vec![8, 4],
+            finetune_lr: 0.1,
+            finetune_output_epochs: 2,
+            finetune_epochs: Some(0),
+            ..Default::default()
+        };
+        let net = cfg.init(loo.train.n_users, loo.train.n_items, &dev);
+        let mut epochs = Vec::new();
+        let mut m = NeuMf::new(cfg.clone(), dev.clone());
+        m.fine_tune(
+            net.clone(),
+            &loo.train,
+            Some(&mut |stage, epoch, _: &NeuMf| epochs.push((stage, epoch))),
+        )
+        .unwrap();
+        let n = NcfStage::NeuMf;
+        assert_eq!(epochs, [(n, 0), (n, 1), (n, 2)]);
+        assert_eq!(m.losses.len(), 2);
+        let after = m.net().unwrap();
+        let emb = |e: &Option<Embedding>| values(e.as_ref().unwrap().weight.val());
+        assert_eq!(emb(&after.gmf_user), emb(&net.gmf_user));
+        assert_eq!(emb(&after.mlp_item), emb(&net.mlp_item));
+        assert_eq!(
+            values(after.mlp[0].weight.val()),
+            values(net.mlp[0].weight.val())
+        );
+        assert_ne!(values(after.out.weight.val()), values(net.out.weight.val()));
+        // Then the full epochs, numbered on, move the rest too.
+        let mut epochs = Vec::new();
+        let mut m = NeuMf::new(
+            NeuMfConfig {
+                finetune_epochs: Some(1),
+                ..cfg
+            },
+            dev,
+        );
+        m.fine_tune(
+            net.clone(),
+            &loo.train,
+            Some(&mut |stage, epoch, _: &NeuMf| epochs.push((stage, epoch))),
+        )
+        .unwrap();
+        assert_eq!(epochs, [(n, 0), (n, 1), (n, 2), (n, 3)]);
+        assert_eq!(m.losses.len(), 3);
+        assert_ne!(emb(&m.net().unwrap().gmf_user), emb(&net.gmf_user));
     }
 
     #[test]
