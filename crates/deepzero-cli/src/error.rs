@@ -29,5 +29,6 @@ through_task_error!(
     deepzero_train::device::BackendError,
     deepzero_vision::ImportError,
     deepzero_recsys::RecsysError,
-    deepzero_graph::GraphError
+    deepzero_graph::GraphError,
+    deepzero_multimodal::MultimodalError
 );

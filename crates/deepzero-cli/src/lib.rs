@@ -21,8 +21,7 @@
 //! `deepzero_vision::tasks::options::ImageOptions`, `deepzero_sequence::tasks::TextOptions`,
 //! `deepzero_data::check::CheckRequest`), flattened here. Size, by
 //! `wc -l crates/deepzero-cli/src/*.rs crates/deepzero-cli/src/*/*.rs | tail -1`: 2 364 lines
-//! before the image, tune and lr-find options moved out, 2 230 after, 2 289 before the data
-//! check, tune keys, prompts, graph, recommender and multimodal glue moved out, 1 982 after.
+//! before the option groups and the task glue moved into the libraries, under 2 000 since.
 
 pub mod args;
 pub mod error;
@@ -33,8 +32,6 @@ pub mod tasks;
 pub use args::{FinetuneArgs, PredictArgs, TrainArgs};
 pub use error::CliError;
 pub use recipe::{Recipe, RecipeTask};
-
-use deepzero_train::device::Backend;
 
 /// `deepzero train RECIPE ...`
 pub fn train(recipe: &str, args: &TrainArgs) -> Result<(), CliError> {
@@ -71,24 +68,5 @@ pub fn finetune(recipe: &str, args: &FinetuneArgs) -> Result<(), CliError> {
 /// The text of `deepzero list`.
 pub fn list_text() -> String {
     let all = recipes::all();
-    let width = all.iter().map(|r| r.name.len()).max().unwrap_or(0);
-    let mut text = format!(
-        "{:<width$} {:<14} {}\n",
-        "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS"
-    );
-    for r in all {
-        text.push_str(&format!(
-            "{:<width$} {:<14} {}\n",
-            r.name, r.chapter, r.summary
-        ));
-    }
-    let backends: Vec<&str> = Backend::compiled_backends()
-        .iter()
-        .map(|b| b.name())
-        .collect();
-    text.push_str(&format!(
-        "\nbackends compiled in: {}\n",
-        backends.join(", ")
-    ));
-    text
+    deepzero_train::task::recipe_table(all.iter().map(|r| (r.name, r.chapter, r.summary)))
 }

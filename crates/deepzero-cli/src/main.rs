@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::detect::{CocoEvalArgs, DetectArgs};
 use deepzero_cli::tasks::hf::GenerateCmdArgs;
-use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs};
+use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs, ZeroShotArgs};
 use deepzero_cli::tasks::recsys::RecommendArgs;
 use deepzero_cli::tasks::segment::SegmentArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
@@ -18,10 +18,8 @@ use deepzero_graph::tasks::EmbedRequest;
 use deepzero_vision::SummaryOptions;
 use deepzero_vision::tasks::rcnn;
 
-/// mimalloc instead of glibc malloc: training allocates and frees many tensor-sized buffers per
-/// step, and glibc returns each large one to the kernel (mmap/munmap), so every new tensor
-/// page-faults its memory in again. mimalloc keeps and reuses them, and `main` tells it never to
-/// give them back ([`deepzero_train::allocator`]; docs/benchmarks.md).
+/// mimalloc, told by `main` to keep freed tensor buffers instead of returning them to the
+/// kernel, which would page-fault each new tensor in again ([`deepzero_train::allocator`]).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -97,6 +95,8 @@ enum Command {
     Search(SearchArgs),
     /// Caption PNG/JPEG images with a captioning run (scenes-caption, scenes-caption-global).
     Caption(CaptionArgs),
+    /// Classify images by text labels with a Hugging Face CLIP checkpoint folder.
+    ZeroShot(ZeroShotArgs),
     /// Print a zoo model's layers (path, type, output shape, parameters) and parameter count.
     Summary(SummaryOptions),
     /// Find objects with a detection run (digits-yolo, digits-faster-rcnn, coco-faster-rcnn):
@@ -152,6 +152,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Caption(args) => {
             tasks::multimodal::caption(&recipes::find(&args.run.recipe)?, &args)
         }
+        Command::ZeroShot(args) => tasks::multimodal::zero_shot(&args),
         Command::Summary(args) => tasks::zoo::summary(&args),
         Command::Import(args) if args.model == "gpt2" => tasks::hf::import(&args),
         Command::Import(args) if args.model == rcnn::IMPORT_NAME => tasks::detect::import(&args),

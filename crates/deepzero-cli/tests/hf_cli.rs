@@ -1,7 +1,7 @@
 //! End-to-end test of `deepzero import gpt2 DIR` and `deepzero generate` on the golden GPT-2
 //! fixture of deepzero-sequence (a seeded random `GPT2LMHeadModel` saved by `transformers`):
 //! the greedy continuation is the one `transformers` generates, and bad folders are one-line
-//! errors.
+//! errors. And `deepzero zero-shot` on deepzero-multimodal's CLIP fixture folder.
 
 use std::path::PathBuf;
 
@@ -88,4 +88,59 @@ fn import_gpt2_then_generate_greedily_as_transformers() {
             .unwrap(),
     );
     assert!(err.contains("config.json: no such file"), "{err}");
+}
+
+#[test]
+fn zero_shot_ranks_labels_with_a_clip_folder() {
+    let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deepzero-multimodal/tests/fixtures/clip");
+    let labels = ["a photo of a cat", "First Citizen: speak.", "we know't"];
+    let out = deepzero()
+        .args(["zero-shot", "--checkpoint"])
+        .arg(clip.join("tiny"))
+        .arg(clip.join("image.png"))
+        .arg("--labels")
+        .args(labels)
+        .args(["--top", "2", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ranked = results[0]["labels"].as_array().unwrap();
+    assert_eq!(ranked.len(), 2);
+    let p = |i: usize| ranked[i][1].as_f64().unwrap();
+    assert!(p(0) >= p(1) && p(0) > 1.0 / 3.0 && p(0) < 1.0);
+    assert!(labels.contains(&ranked[0][0].as_str().unwrap()));
+
+    // No labels, and an image that does not decode: one line each.
+    let out = deepzero()
+        .args(["zero-shot", "--checkpoint"])
+        .arg(clip.join("tiny"))
+        .arg(clip.join("tiny/config.json"))
+        .args(["--labels", "a cat"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).contains("config.json"),
+        "{}",
+        stderr_line(&out)
+    );
+    let out = deepzero()
+        .args([
+            "zero-shot",
+            "--checkpoint",
+            "/nonexistent",
+            "x.png",
+            "--labels",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).ends_with("/nonexistent/config.json: no such file"),
+        "{}",
+        stderr_line(&out)
+    );
 }

@@ -1,4 +1,5 @@
-//! Zero-shot image classification with a Hugging Face CLIP checkpoint.
+//! Zero-shot image classification with a Hugging Face CLIP checkpoint, from the library (the
+//! command-line version is `deepzero zero-shot`).
 //!
 //! ```text
 //! cargo run --release -p deepzero-multimodal --example clip_zero_shot -- \
@@ -12,9 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
 use deepzero_multimodal::MultimodalError;
-use deepzero_multimodal::hf_clip::ClipPipeline;
+use deepzero_multimodal::hf_clip::{ZeroShotOptions, zero_shot_files};
+
+const USAGE: &str = "usage: clip_zero_shot DIR IMAGE... --labels LABEL...";
 
 fn main() {
     if let Err(e) = run() {
@@ -25,49 +27,37 @@ fn main() {
 
 fn run() -> Result<(), MultimodalError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (dir, images, labels) = if args.is_empty() {
+    let options = if args.is_empty() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip");
         let labels = [
             "a photo of a cat",
             "a photo of a dog",
             "a drawing of a disc",
         ];
-        (
-            fixtures.join("tiny"),
-            vec![fixtures.join("image.png")],
-            labels.map(String::from).to_vec(),
-        )
+        ZeroShotOptions {
+            checkpoint: fixtures.join("tiny"),
+            images: vec![fixtures.join("image.png")],
+            labels: labels.map(String::from).to_vec(),
+            top: 5,
+            backend: None,
+        }
     } else {
-        let split = args.iter().position(|a| a == "--labels").ok_or_else(|| {
-            MultimodalError::Invalid("usage: clip_zero_shot DIR IMAGE... --labels LABEL...".into())
-        })?;
+        let split = args.iter().position(|a| a == "--labels");
+        let split = split.ok_or_else(|| MultimodalError::Invalid(USAGE.into()))?;
         let (paths, labels) = (&args[..split], &args[split + 1..]);
-        if paths.len() < 2 || labels.is_empty() {
-            return Err(MultimodalError::Invalid(
-                "usage: clip_zero_shot DIR IMAGE... --labels LABEL...".into(),
-            ));
+        let [checkpoint, images @ ..] = paths else {
+            return Err(MultimodalError::Invalid(USAGE.into()));
+        };
+        ZeroShotOptions {
+            checkpoint: PathBuf::from(checkpoint),
+            images: images.iter().map(PathBuf::from).collect(),
+            labels: labels.to_vec(),
+            top: 5,
+            backend: None,
         }
-        let images = paths[1..].iter().map(PathBuf::from).collect();
-        (PathBuf::from(&paths[0]), images, labels.to_vec())
     };
-
-    let clip = ClipPipeline::load(&dir, &Device::flex())?;
-    let pictures = images
-        .iter()
-        .map(|path| {
-            image::open(path)
-                .map_err(|e| MultimodalError::Invalid(format!("{}: {e}", path.display())))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let probs = clip.zero_shot(&pictures, &labels)?;
-    for (path, probs) in images.iter().zip(probs) {
-        println!("{}", path.display());
-        let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (label, p) in ranked.into_iter().take(5) {
-            println!("  {p:.4}  {}", labels[label]);
-        }
+    for result in zero_shot_files(&options, &options.device()?)? {
+        println!("{result}");
     }
     Ok(())
 }

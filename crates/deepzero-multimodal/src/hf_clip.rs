@@ -36,7 +36,7 @@
 //! `CLIPTokenizerFast`'s exactly and the processed pixels with `CLIPImageProcessor`'s (see
 //! [`ClipImageProcessor`] for the resampling difference).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -599,6 +599,102 @@ impl ClipPipeline {
     }
 }
 
+/// Zero-shot classification of image files with a CLIP checkpoint folder (with the `clap`
+/// feature, the options of `deepzero zero-shot`).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ZeroShotOptions {
+    /// The Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json,
+    /// preprocessor_config.json), e.g. a download of openai/clip-vit-base-patch32.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub checkpoint: PathBuf,
+    /// PNG or JPEG images.
+    pub images: Vec<PathBuf>,
+    /// The classes as texts, e.g. --labels "a photo of a cat" "a photo of a dog".
+    #[cfg_attr(feature = "clap", arg(long, num_args = 1.., required = true))]
+    pub labels: Vec<String>,
+    /// How many of the best labels to print per image.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
+    pub top: usize,
+    /// Compute backend: flex (default), ndarray, wgpu, cuda; or set BURN_DEVICE.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub backend: Option<String>,
+}
+
+impl ZeroShotOptions {
+    /// The device of `backend` (else `BURN_DEVICE`, else flex).
+    ///
+    /// # Errors
+    /// [`MultimodalError::Invalid`] for a backend that is unknown or not compiled in.
+    pub fn device(&self) -> Result<Device, MultimodalError> {
+        let backend = deepzero_train::device::Backend::resolve(self.backend.as_deref());
+        backend
+            .and_then(|b| b.device())
+            .map_err(|e| MultimodalError::Invalid(e.to_string()))
+    }
+}
+
+/// One image's best labels, most probable first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZeroShotResult {
+    /// The image file.
+    pub image: PathBuf,
+    /// `(label, probability)` pairs.
+    pub labels: Vec<(String, f32)>,
+}
+
+impl std::fmt::Display for ZeroShotResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.image.display())?;
+        for (label, p) in &self.labels {
+            write!(f, "\n  {p:.4}  {label}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads the checkpoint of `options` and ranks its labels for each image.
+///
+/// # Errors
+/// [`MultimodalError`] for a folder that is not a CLIP checkpoint, no image, an image that does
+/// not decode (naming the file), an empty label list or a label longer than the context.
+pub fn zero_shot_files(
+    options: &ZeroShotOptions,
+    device: &Device,
+) -> Result<Vec<ZeroShotResult>, MultimodalError> {
+    if options.images.is_empty() || options.labels.is_empty() {
+        return Err(MultimodalError::Invalid(
+            "zero-shot needs at least one image and one label".into(),
+        ));
+    }
+    let clip = ClipPipeline::load(&options.checkpoint, device)?;
+    let images = options
+        .images
+        .iter()
+        .map(|path| {
+            image::open(path)
+                .map_err(|e| MultimodalError::Invalid(format!("{}: {e}", path.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let labels: Vec<&str> = options.labels.iter().map(String::as_str).collect();
+    let probs = clip.zero_shot(&images, &labels)?;
+    Ok(options
+        .images
+        .iter()
+        .zip(probs)
+        .map(|(image, probs)| {
+            let mut ranked: Vec<(String, f32)> =
+                labels.iter().map(|l| l.to_string()).zip(probs).collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            ranked.truncate(options.top.max(1));
+            ZeroShotResult {
+                image: image.clone(),
+                labels: ranked,
+            }
+        })
+        .collect())
+}
+
 /// Copies `TOWER.encoder.layers.i.*` into the blocks of `encoder`.
 fn fill_encoder(
     encoder: &mut TransformerEncoder,
@@ -841,6 +937,46 @@ mod tests {
         assert!(worst(&probs[0], &want) < 1e-3, "{:?} vs {want:?}", probs[0]);
         assert!(clip.image_embeddings(&[]).is_err());
         assert!(clip.text_embeddings(&[]).is_err());
+    }
+
+    #[test]
+    fn zero_shot_files_rank_the_labels_and_name_bad_files() {
+        let device = Device::flex();
+        let labels = ["a photo of a cat", "First Citizen: speak.", "we know't"];
+        let mut options = ZeroShotOptions {
+            checkpoint: fixture(),
+            images: vec![fixture().join("../image.png")],
+            labels: labels.map(String::from).to_vec(),
+            top: 2,
+            backend: None,
+        };
+        let results = zero_shot_files(&options, &device).unwrap();
+        assert_eq!(results.len(), 1);
+        let ranked = &results[0].labels;
+        assert_eq!(ranked.len(), 2);
+        assert!(ranked[0].1 >= ranked[1].1);
+        // The same probabilities as the pipeline gives.
+        let clip = ClipPipeline::load(&fixture(), &device).unwrap();
+        let image = image::open(fixture().join("../image.png")).unwrap();
+        let probs = &clip.zero_shot(&[image], &labels).unwrap()[0];
+        let best = labels.iter().position(|l| *l == ranked[0].0).unwrap();
+        assert_eq!(probs[best], ranked[0].1);
+        assert!(probs.iter().all(|&p| p <= ranked[0].1));
+        let text = results[0].to_string();
+        assert!(
+            text.ends_with(&format!("  {:.4}  {}", ranked[1].1, ranked[1].0)),
+            "{text}"
+        );
+
+        options.images = vec![fixture().join("config.json")];
+        let err = zero_shot_files(&options, &device).unwrap_err().to_string();
+        assert!(
+            err.contains("config.json") && err.lines().count() == 1,
+            "{err}"
+        );
+        options.labels.clear();
+        let err = zero_shot_files(&options, &device).unwrap_err().to_string();
+        assert_eq!(err, "zero-shot needs at least one image and one label");
     }
 
     #[test]

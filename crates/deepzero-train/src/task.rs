@@ -379,6 +379,29 @@ impl RunSettings {
     }
 }
 
+/// The table `deepzero list` prints: a header, one `name chapter summary` row per recipe (the
+/// names padded to the longest), then the compute backends compiled into this build.
+pub fn recipe_table<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> String {
+    let rows: Vec<(&str, &str, &str)> = rows.into_iter().collect();
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let mut text = format!(
+        "{:<width$} {:<14} {}\n",
+        "RECIPE", "SEED CHAPTER", "WHAT IT TRAINS"
+    );
+    for (name, chapter, summary) in rows {
+        text.push_str(&format!("{name:<width$} {chapter:<14} {summary}\n"));
+    }
+    let backends: Vec<&str> = Backend::compiled_backends()
+        .iter()
+        .map(|b| b.name())
+        .collect();
+    text.push_str(&format!(
+        "\nbackends compiled in: {}\n",
+        backends.join(", ")
+    ));
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,5 +431,16 @@ mod tests {
         let err = err.unwrap_err();
         assert!(matches!(err, TaskError::Io { .. }));
         assert!(err.to_string().starts_with("/no/such/file: "), "{err}");
+    }
+
+    #[test]
+    fn recipe_table_pads_names_and_lists_the_backends() {
+        let text = recipe_table([("a", "2.1", "first"), ("longer", "3.1.2", "second")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "RECIPE SEED CHAPTER   WHAT IT TRAINS");
+        assert_eq!(lines[1], "a      2.1            first");
+        assert_eq!(lines[2], "longer 3.1.2          second");
+        assert_eq!(lines[3], "");
+        assert!(lines[4].starts_with("backends compiled in: ") && lines[4].contains("flex"));
     }
 }

@@ -1,10 +1,12 @@
 //! The image–text recipes ([`deepzero_multimodal::tasks`]): `scenes-clip` (train, eval,
 //! predict) and `deepzero search`, which finds the indexed test scenes that best match a text
 //! and draws them in a grid; `scenes-caption[-global]` (train, eval, predict) and
-//! `deepzero caption`, which captions image files; `scenes-vqa*` (train, eval, predict).
+//! `deepzero caption`, which captions image files; `scenes-vqa*` (train, eval, predict);
+//! `deepzero zero-shot` with a Hugging Face CLIP checkpoint folder.
 
 use std::path::{Path, PathBuf};
 
+use deepzero_multimodal::hf_clip::{ZeroShotOptions, zero_shot_files};
 use deepzero_multimodal::tasks::caption::{CaptionOptions, CaptionPredictor, CaptionSpec};
 use deepzero_multimodal::tasks::clip::{ClipPredictor, ClipSpec, SearchOptions};
 use deepzero_multimodal::tasks::vqa::{VqaPredictor, VqaSpec};
@@ -113,4 +115,21 @@ pub fn caption(recipe: &Recipe, args: &CaptionArgs) -> Result<(), CliError> {
     }
     args.options.check()?;
     caption_files(&args.run, &args.options)
+}
+
+/// The options of `deepzero zero-shot`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ZeroShotArgs {
+    #[command(flatten)]
+    pub options: ZeroShotOptions,
+    /// Print JSON (for programs).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `deepzero zero-shot --checkpoint DIR IMAGE… --labels TEXT…`: each image's best labels.
+pub fn zero_shot(args: &ZeroShotArgs) -> CliResult {
+    let results = zero_shot_files(&args.options, &args.options.device()?)?;
+    print_items(&results, args.json);
+    Ok(())
 }
