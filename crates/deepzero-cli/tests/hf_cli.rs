@@ -106,11 +106,26 @@ fn zero_shot_ranks_labels_with_a_clip_folder() {
         .unwrap();
     assert_ok(&out);
     let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ranked = results[0]["labels"].as_array().unwrap();
+    let ranked = results[0]["ranked"].as_array().unwrap();
     assert_eq!(ranked.len(), 2);
     let p = |i: usize| ranked[i][1].as_f64().unwrap();
     assert!(p(0) >= p(1) && p(0) > 1.0 / 3.0 && p(0) < 1.0);
     assert!(labels.contains(&ranked[0][0].as_str().unwrap()));
+
+    // --by-text: one ranking per label, over the images.
+    let out = deepzero()
+        .args(["zero-shot", "--by-text", "--checkpoint"])
+        .arg(clip.join("tiny"))
+        .arg(clip.join("image.png"))
+        .args(["--labels", "a cat", "a dog"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("a cat\n  1.0000  ") && text.contains("\na dog\n"),
+        "{text}"
+    );
 
     // No labels, and an image that does not decode: one line each.
     let out = deepzero()

@@ -39,6 +39,7 @@ fn run() -> Result<(), MultimodalError> {
             images: vec![fixtures.join("image.png")],
             labels: labels.map(String::from).to_vec(),
             top: 5,
+            by_text: false,
             backend: None,
         }
     } else {
@@ -53,6 +54,7 @@ fn run() -> Result<(), MultimodalError> {
             images: images.iter().map(PathBuf::from).collect(),
             labels: labels.to_vec(),
             top: 5,
+            by_text: false,
             backend: None,
         }
     };

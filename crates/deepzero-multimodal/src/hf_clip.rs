@@ -590,13 +590,35 @@ impl ClipPipeline {
             self.image_embeddings(images)?,
             self.text_embeddings(labels)?,
         );
-        let probs: Vec<f32> = softmax(logits, 1)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec()
-            .expect("f32 data");
-        Ok(probs.chunks(labels.len()).map(<[f32]>::to_vec).collect())
+        Ok(rows(softmax(logits, 1)))
     }
+
+    /// Text→image retrieval: for each text, the softmax over `images` of CLIP's scaled cosine
+    /// similarities (`logits_per_text`).
+    ///
+    /// # Errors
+    /// As [`zero_shot`](Self::zero_shot).
+    pub fn retrieve(
+        &self,
+        images: &[DynamicImage],
+        texts: &[&str],
+    ) -> Result<Vec<Vec<f32>>, MultimodalError> {
+        let logits = self
+            .model
+            .logits_per_image(self.image_embeddings(images)?, self.text_embeddings(texts)?);
+        Ok(rows(softmax(logits.transpose(), 1)))
+    }
+}
+
+/// The rows of a `[R, C]` tensor.
+fn rows(x: Tensor<2>) -> Vec<Vec<f32>> {
+    let columns = x.dims()[1];
+    let values: Vec<f32> = x
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .expect("f32 data");
+    values.chunks(columns).map(<[f32]>::to_vec).collect()
 }
 
 /// Zero-shot classification of image files with a CLIP checkpoint folder (with the `clap`
@@ -613,9 +635,13 @@ pub struct ZeroShotOptions {
     /// The classes as texts, e.g. --labels "a photo of a cat" "a photo of a dog".
     #[cfg_attr(feature = "clap", arg(long, num_args = 1.., required = true))]
     pub labels: Vec<String>,
-    /// How many of the best labels to print per image.
+    /// How many of the best labels to print per image (with --by-text: images per label).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub top: usize,
+    /// Rank the images for each label instead: text→image retrieval, a softmax over the
+    /// images (CLIP's `logits_per_text`).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub by_text: bool,
     /// Compute backend: flex (default), ndarray, wgpu, cuda; or set BURN_DEVICE.
     #[cfg_attr(feature = "clap", arg(long))]
     pub backend: Option<String>,
@@ -634,26 +660,28 @@ impl ZeroShotOptions {
     }
 }
 
-/// One image's best labels, most probable first.
+/// One query's best matches, most probable first: an image's labels, or (`by_text`) a label's
+/// images.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ZeroShotResult {
-    /// The image file.
-    pub image: PathBuf,
-    /// `(label, probability)` pairs.
-    pub labels: Vec<(String, f32)>,
+pub struct Ranking {
+    /// The image file, or the label.
+    pub query: String,
+    /// `(label or image, probability)` pairs.
+    pub ranked: Vec<(String, f32)>,
 }
 
-impl std::fmt::Display for ZeroShotResult {
+impl std::fmt::Display for Ranking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.image.display())?;
-        for (label, p) in &self.labels {
+        write!(f, "{}", self.query)?;
+        for (label, p) in &self.ranked {
             write!(f, "\n  {p:.4}  {label}")?;
         }
         Ok(())
     }
 }
 
-/// Loads the checkpoint of `options` and ranks its labels for each image.
+/// Loads the checkpoint of `options` and ranks its labels for each image (or, `by_text`, the
+/// images for each label).
 ///
 /// # Errors
 /// [`MultimodalError`] for a folder that is not a CLIP checkpoint, no image, an image that does
@@ -661,7 +689,7 @@ impl std::fmt::Display for ZeroShotResult {
 pub fn zero_shot_files(
     options: &ZeroShotOptions,
     device: &Device,
-) -> Result<Vec<ZeroShotResult>, MultimodalError> {
+) -> Result<Vec<Ranking>, MultimodalError> {
     if options.images.is_empty() || options.labels.is_empty() {
         return Err(MultimodalError::Invalid(
             "zero-shot needs at least one image and one label".into(),
@@ -677,20 +705,25 @@ pub fn zero_shot_files(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let labels: Vec<&str> = options.labels.iter().map(String::as_str).collect();
-    let probs = clip.zero_shot(&images, &labels)?;
-    Ok(options
+    let names: Vec<String> = options
         .images
         .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let texts: Vec<String> = options.labels.clone();
+    let (queries, candidates, probs) = if options.by_text {
+        (texts, names, clip.retrieve(&images, &labels)?)
+    } else {
+        (names, texts, clip.zero_shot(&images, &labels)?)
+    };
+    Ok(queries
+        .into_iter()
         .zip(probs)
-        .map(|(image, probs)| {
-            let mut ranked: Vec<(String, f32)> =
-                labels.iter().map(|l| l.to_string()).zip(probs).collect();
+        .map(|(query, probs)| {
+            let mut ranked: Vec<(String, f32)> = candidates.iter().cloned().zip(probs).collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
             ranked.truncate(options.top.max(1));
-            ZeroShotResult {
-                image: image.clone(),
-                labels: ranked,
-            }
+            Ranking { query, ranked }
         })
         .collect())
 }
@@ -948,11 +981,12 @@ mod tests {
             images: vec![fixture().join("../image.png")],
             labels: labels.map(String::from).to_vec(),
             top: 2,
+            by_text: false,
             backend: None,
         };
         let results = zero_shot_files(&options, &device).unwrap();
         assert_eq!(results.len(), 1);
-        let ranked = &results[0].labels;
+        let ranked = &results[0].ranked;
         assert_eq!(ranked.len(), 2);
         assert!(ranked[0].1 >= ranked[1].1);
         // The same probabilities as the pipeline gives.
@@ -967,6 +1001,40 @@ mod tests {
             text.ends_with(&format!("  {:.4}  {}", ranked[1].1, ranked[1].0)),
             "{text}"
         );
+        // By text: one ranking per label, over the images (the picture and its mirror image),
+        // ordered as the label's column of logits_per_image.
+        let dir = tempfile::tempdir().unwrap();
+        let mirrored = dir.path().join("mirrored.png");
+        image::open(fixture().join("../image.png"))
+            .unwrap()
+            .fliph()
+            .save(&mirrored)
+            .unwrap();
+        options.by_text = true;
+        options.images = vec![fixture().join("../image.png"), mirrored];
+        let by_text = zero_shot_files(&options, &device).unwrap();
+        assert_eq!(by_text.len(), labels.len());
+        let pictures: Vec<_> = options
+            .images
+            .iter()
+            .map(|p| image::open(p).unwrap())
+            .collect();
+        let logits = clip.model.logits_per_image(
+            clip.image_embeddings(&pictures).unwrap(),
+            clip.text_embeddings(&labels).unwrap(),
+        );
+        let logits: Vec<f32> = logits.into_data().try_to_vec().unwrap(); // [2, 3]
+        for (j, ranking) in by_text.iter().enumerate() {
+            assert_eq!(ranking.query, labels[j]);
+            let first_wins = logits[j] >= logits[3 + j];
+            let want_first = options.images[if first_wins { 0 } else { 1 }]
+                .display()
+                .to_string();
+            assert_eq!(ranking.ranked[0].0, want_first);
+            let total: f32 = ranking.ranked.iter().map(|r| r.1).sum();
+            assert!((total - 1.0).abs() < 1e-5, "{ranking}");
+        }
+        options.by_text = false;
 
         options.images = vec![fixture().join("config.json")];
         let err = zero_shot_files(&options, &device).unwrap_err().to_string();
