@@ -32,7 +32,7 @@
 //! Both forms also take `--mlp-dropout P` (dropout on the input of every MLP tower layer),
 //! `--lr-decay G` (epoch `e` trains at `lr · G^(e−1)`, every stage) and
 //! `--finetune-output-epochs K` (K fine-tuning epochs of the output layer alone first); the
-//! second also `--finetune-lr`.
+//! second also `--finetune-lr`, `--factors F` (GMF width) and `--mlp-layers 256,128,64,32`.
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -150,10 +150,23 @@ fn recipe_over_seeds(
         )?,
         mlp_dropout: flag(args, "--mlp-dropout", base.mlp_dropout)?,
         lr_decay: flag(args, "--lr-decay", base.lr_decay)?,
+        factors: flag(args, "--factors", base.factors)?,
+        mlp_layers: match args.iter().position(|a| a == "--mlp-layers") {
+            None => base.mlp_layers.clone(),
+            Some(k) => args
+                .get(k + 1)
+                .ok_or("--mlp-layers needs a value")?
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--mlp-layers: {e}"))?,
+        },
         ..base
     };
     println!(
-        "gmf_epochs {:?}, mlp_epochs {:?}, alpha {}, l2 {} / {:?}, negatives {}, finetune_epochs {:?} (lr {}, {} output-only first), mlp_dropout {}, lr_decay {}",
+        "factors {}, mlp_layers {:?}, gmf_epochs {:?}, mlp_epochs {:?}, alpha {}, l2 {} / {:?}, negatives {}, finetune_epochs {:?} (lr {}, {} output-only first), mlp_dropout {}, lr_decay {}",
+        cfg.factors,
+        cfg.mlp_layers,
         cfg.gmf_epochs,
         cfg.mlp_epochs,
         cfg.alpha,
