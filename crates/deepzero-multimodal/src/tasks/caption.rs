@@ -28,17 +28,18 @@ use deepzero_sequence::tasks::text_classifier::TextBatcher;
 use deepzero_sequence::text::Vocab;
 use deepzero_sequence::translation::bleu::corpus_bleu;
 use deepzero_sequence::translation::decode::{BeamConfig, beam_search_with};
-use deepzero_train::checkpoint::load_model;
-use deepzero_train::metrics_file::write_json_atomic;
-use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, TrainError, load_run_info};
-use serde::{Deserialize, Serialize};
+use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, TrainError};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::captions::{CaptionedScenes, CaptionedScenesConfig};
 use crate::data::{encode_caption, image_tensor};
 use crate::metrics::cider_d;
 use crate::models::{CaptionBatch, CaptionMemory, Captioner, CaptionerConfig};
-use crate::tasks::clip::{PreparedScenes, load_scenes, write_run_files};
+use crate::tasks::scene_run::{
+    CAPTIONED_RUN_VERSION, CaptionedRunInfo, PreparedScenes, SceneRun, fit_captioned,
+    load_test_scenes, scene_pixels, start_captioned_run, write_evaluation,
+};
 
 /// What a captioning run trains.
 #[derive(Clone, Debug)]
@@ -87,30 +88,10 @@ impl CaptionSpec {
 }
 
 /// The current version of [`CaptionRunInfo`]'s format.
-pub const RUN_VERSION: u32 = 1;
+pub const RUN_VERSION: u32 = CAPTIONED_RUN_VERSION;
 
 /// What `run.json` records about a captioning run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CaptionRunInfo {
-    /// Format version.
-    pub version: u32,
-    /// Recipe name.
-    pub recipe: String,
-    /// How the scenes were made.
-    pub scenes: CaptionedScenesConfig,
-    /// The model's configuration.
-    pub model: CaptionerConfig,
-    /// Fingerprint of `vocab.json`.
-    pub vocab_fingerprint: u64,
-    /// Mean of pixel/255 over the training scenes.
-    pub mean: f32,
-    /// Its standard deviation.
-    pub std: f32,
-    /// Where the source images came from.
-    pub data: String,
-}
-
-deepzero_train::impl_run_info!(CaptionRunInfo, RUN_VERSION);
+pub type CaptionRunInfo = CaptionedRunInfo<CaptionerConfig>;
 
 /// Image–caption pairs for teacher forcing: every paraphrase of every scene is one example.
 pub struct CaptionPairs {
@@ -250,10 +231,7 @@ impl CaptionOptions {
 
 /// A trained captioner loaded with its vocabulary and pixel statistics.
 pub struct CaptionPredictor {
-    info: CaptionRunInfo,
-    vocab: Vocab,
-    model: Captioner,
-    device: Device,
+    run: SceneRun<CaptionRunInfo, Captioner>,
 }
 
 impl CaptionPredictor {
@@ -262,35 +240,13 @@ impl CaptionPredictor {
     /// # Errors
     /// Missing or inconsistent run-folder files, or a run of another recipe.
     pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
-        let info: CaptionRunInfo = load_run_info(dir, recipe)?;
-        if !(info.std.is_finite() && info.std > 0.0) {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json has a pixel standard deviation of {}",
-                dir.display(),
-                info.std
-            )));
-        }
-        let vocab =
-            Vocab::load(&dir.join("vocab.json")).map_err(|e| TaskError::invalid(e.to_string()))?;
-        vocab
-            .check_matches(info.model.vocab_size, info.vocab_fingerprint)
-            .map_err(|e| TaskError::invalid(format!("{}: {e}", dir.display())))?;
-        let model = info
-            .model
-            .init(device)
-            .map_err(|e| TaskError::invalid(e.to_string()))?;
-        let model = load_model(model, &deepzero_train::model_file(dir)?)?;
-        Ok(Self {
-            info,
-            vocab,
-            model,
-            device: device.clone(),
-        })
+        let run = SceneRun::load_captioned(dir, recipe, device)?;
+        Ok(Self { run })
     }
 
     /// What run.json says.
     pub fn info(&self) -> &CaptionRunInfo {
-        &self.info
+        &self.run.info
     }
 
     /// Captions of grey `S×S` images (`N·S·S` bytes): beam search with `beam_size` beams
@@ -303,22 +259,22 @@ impl CaptionPredictor {
         pixels: &[u8],
         beam_size: usize,
     ) -> Result<Vec<String>, TaskError> {
-        let s = self.info.scenes.canvas;
+        let s = self.run.info.scenes.canvas;
         if !pixels.len().is_multiple_of(s * s) {
             return Err(TaskError::invalid(format!(
                 "{} bytes are not a whole number of {s}×{s} images",
                 pixels.len()
             )));
         }
-        let config = &self.info.model;
+        let config = &self.run.info.model;
         let beam = BeamConfig::new()
             .with_beam_size(beam_size.max(1))
             .with_length_penalty(if beam_size > 1 { 0.6 } else { 0.0 })
             .with_max_len(config.max_len - 1);
         let mut out = Vec::new();
         for chunk in pixels.chunks(s * s * 100) {
-            let images = image_tensor(chunk, s, self.info.mean, self.info.std, &self.device);
-            let memory = self.model.memory(images);
+            let images = self.run.images(chunk, s);
+            let memory = self.run.model.memory(images);
             let n = chunk.len() / (s * s);
             let limits = vec![config.max_len - 1; n];
             let hyps = beam_search_with(
@@ -335,7 +291,7 @@ impl CaptionPredictor {
                     .copied()
                     .filter(|&t| t < config.vocab_size)
                     .collect();
-                self.vocab.decode(&words)
+                self.run.vocab.decode(&words)
             }));
         }
         Ok(out)
@@ -350,11 +306,12 @@ impl CaptionPredictor {
         let rows = prefixes.len();
         let len = prefixes[0].len();
         let idx: Vec<i64> = sentences.iter().map(|&s| s as i64).collect();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows]), &self.device);
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows]), &self.run.device);
         let mem = memory.clone().select(0, idx); // [R, M, d]
         let flat: Vec<i64> = prefixes.iter().flatten().map(|&t| t as i64).collect();
-        let input = Tensor::<2, Int>::from_data(TensorData::new(flat, [rows, len]), &self.device);
-        let logits = self.model.decode(mem, input, None); // [R, len, V]
+        let input =
+            Tensor::<2, Int>::from_data(TensorData::new(flat, [rows, len]), &self.run.device);
+        let logits = self.run.model.decode(mem, input, None); // [R, len, V]
         let vocab = logits.dims()[2];
         let last = log_softmax(
             logits.slice(s![.., len - 1.., ..]).reshape([rows, vocab]),
@@ -376,7 +333,7 @@ impl CaptionPredictor {
         paths: &[&Path],
         beam_size: usize,
     ) -> Result<Vec<String>, TaskError> {
-        let s = self.info.scenes.canvas;
+        let s = self.run.info.scenes.canvas;
         let mut pixels = Vec::with_capacity(paths.len() * s * s);
         for path in paths {
             pixels.extend(deepzero_data::load_image(path, 1, [s, s])?.pixels);
@@ -419,16 +376,12 @@ impl CaptionPredictor {
         test: &CaptionedScenes,
         beam_size: usize,
     ) -> Result<serde_json::Value, TaskError> {
-        let pixels: Vec<u8> = test
-            .scenes
-            .iter()
-            .flat_map(|s| s.scene.pixels.iter().copied())
-            .collect();
+        let pixels = scene_pixels(test.scenes.iter().map(|s| &s.scene));
         let references: Vec<Vec<String>> = test.scenes.iter().map(|s| s.captions.clone()).collect();
         let unknown: usize = references
             .iter()
             .flatten()
-            .map(|c| encode_caption(&self.vocab, c, usize::MAX).1)
+            .map(|c| encode_caption(&self.run.vocab, c, usize::MAX).1)
             .sum();
         let score = |hyps: &[String]| {
             let streams: Vec<Vec<&str>> = (0..references[0].len())
@@ -472,44 +425,30 @@ pub fn train(spec: &CaptionSpec, settings: &RunSettings) -> Result<RunReport, Ta
         ));
     }
     let mut progress = settings.progress();
-    let prepared =
-        PreparedScenes::load(&spec.scenes, spec.train_scenes, spec.test_scenes, settings)?;
+    let counts = (spec.train_scenes, spec.test_scenes);
+    let (prepared, info, out) = start_captioned_run(settings, &spec.scenes, counts, &spec.model)?;
+    let model_config = info.model.clone();
+    // Every caption of a training scene teaches; validation reads the canonical one.
+    let pairs = |indices: &[usize], all_captions: bool| {
+        let (vocab, stats) = (&prepared.vocab, prepared.stats);
+        CaptionPairs::new(
+            &prepared.train,
+            indices,
+            vocab,
+            &model_config,
+            stats,
+            all_captions,
+        )
+    };
     let (fit_idx, valid_idx) = prepared.split();
+    let (train_pairs, valid_pairs) = (pairs(&fit_idx, true), pairs(&valid_idx, false));
+    drop(prepared.train);
     let PreparedScenes {
-        train: train_scenes,
         test: test_scenes,
         source,
         vocab,
-        stats,
         ..
     } = prepared;
-    let model_config = CaptionerConfig {
-        image_size: spec.scenes.canvas,
-        vocab_size: vocab.len(),
-        ..spec.model.clone()
-    };
-    let info = CaptionRunInfo {
-        version: RUN_VERSION,
-        recipe: settings.name.clone(),
-        scenes: spec.scenes.clone(),
-        model: model_config.clone(),
-        vocab_fingerprint: vocab.fingerprint(),
-        mean: stats.0,
-        std: stats.1,
-        data: source.clone(),
-    };
-    let out = write_run_files(settings, &vocab, &info)?;
-    let train_pairs =
-        CaptionPairs::new(&train_scenes, &fit_idx, &vocab, &model_config, stats, true);
-    let valid_pairs = CaptionPairs::new(
-        &train_scenes,
-        &valid_idx,
-        &vocab,
-        &model_config,
-        stats,
-        false,
-    );
-    drop(train_scenes);
     progress.message(&format!(
         "{}: captioner ({:?} memory) on scenes from {source} ({} train captions / {} valid / {} test scenes, {} words), backend {}, {}, out {}",
         settings.name,
@@ -522,27 +461,16 @@ pub fn train(spec: &CaptionSpec, settings: &RunSettings) -> Result<RunReport, Ta
         settings.fit.describe(),
         out.display()
     ));
-    let device = settings.device()?;
-    let train_device = device.clone().autodiff();
-    train_device.seed(settings.seed());
-    let model = model_config
-        .init(&train_device)
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    let identity = json!({ "recipe": settings.name, "model": model_config, "scenes": spec.scenes });
-    let outcome = settings.fit_and_save(
-        model,
-        &train_pairs,
-        Some(&valid_pairs),
-        &train_device,
-        identity,
-        &mut progress,
-    )?;
+    let valid = Some(&valid_pairs);
+    let (device, outcome) = fit_captioned(settings, &info, &train_pairs, valid, &mut progress)?;
     let model = outcome.model.clone();
     let predictor = CaptionPredictor {
-        info,
-        vocab,
-        model: model.clone(),
-        device: device.clone(),
+        run: SceneRun {
+            info,
+            vocab,
+            model: model.clone(),
+            device,
+        },
     };
     let test = predictor.evaluate(&test_scenes, spec.beam_size)?;
     let last = outcome.history.last();
@@ -585,19 +513,10 @@ pub fn evaluate_run(
 ) -> Result<serde_json::Value, TaskError> {
     let device = settings.device()?;
     let predictor = CaptionPredictor::load(run, Some(&settings.name), &device)?;
-    let (_, test, source) = load_scenes(
-        &predictor.info.scenes,
-        0,
-        spec.test_scenes,
-        settings.data_dir.as_deref(),
-    )?;
+    let data_dir = settings.data_dir.as_deref();
+    let (test, source) = load_test_scenes(&predictor.info().scenes, spec.test_scenes, data_dir)?;
     let metrics = predictor.evaluate(&test, spec.beam_size)?;
-    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
-    let path = settings.out.join("metrics.json");
-    write_json_atomic(
-        &path,
-        &json!({ "recipe": settings.name, "run": run.display().to_string(), "data": source, "test": metrics }),
-    )?;
+    let path = write_evaluation(settings, run, &source, &metrics)?;
     let line = summary_line(&settings.name, &metrics, test.len(), &path);
     settings.progress().message(&line);
     Ok(metrics)

@@ -29,21 +29,23 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use deepzero_data::Split;
 use deepzero_sequence::tasks::text_classifier::TextBatcher;
 use deepzero_sequence::text::Vocab;
-use deepzero_train::checkpoint::load_model;
-use deepzero_train::metrics_file::{write_atomic, write_json_atomic};
-use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, evaluate, load_run_info};
-use serde::{Deserialize, Serialize};
+use deepzero_train::metrics_file::write_atomic;
+use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, evaluate};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::captions::{CLASS_WORDS, CaptionedScenes, CaptionedScenesConfig};
-use crate::data::{
-    ScenePairs, SceneSources, caption_vocab, encode_caption, image_tensor, pixel_stats,
-};
+use crate::data::{ScenePairs, encode_caption, image_tensor};
 use crate::models::{Clip, ClipConfig};
 use crate::retrieval::{EmbeddingIndex, Hit, fingerprint, recall_at_k, similarity, zero_shot};
+use crate::tasks::scene_run::{
+    CAPTIONED_RUN_VERSION, CaptionedRunInfo, SceneRun, fit_captioned, load_test_scenes,
+    scene_pixels, start_captioned_run, write_evaluation,
+};
+// The scene preparation every scene task shares lived here first; kept at this path.
+pub use crate::tasks::scene_run::{PreparedScenes, SceneRunInfo, load_scenes, write_run_files};
 
 /// What a joint-embedding run trains.
 #[derive(Clone, Debug)]
@@ -111,59 +113,10 @@ impl ClipSpec {
 }
 
 /// The current version of [`ClipRunInfo`]'s format.
-pub const RUN_VERSION: u32 = 1;
+pub const RUN_VERSION: u32 = CAPTIONED_RUN_VERSION;
 
 /// What `run.json` records about a joint-embedding run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ClipRunInfo {
-    /// Format version.
-    pub version: u32,
-    /// Recipe name.
-    pub recipe: String,
-    /// How the scenes were made (canvas, sizes, held-out pairs).
-    pub scenes: CaptionedScenesConfig,
-    /// The model's configuration.
-    pub model: ClipConfig,
-    /// Fingerprint of the caption vocabulary in `vocab.json` ([`Vocab::fingerprint`]).
-    pub vocab_fingerprint: u64,
-    /// Mean of pixel/255 over the training scenes.
-    pub mean: f32,
-    /// Its standard deviation.
-    pub std: f32,
-    /// Where the source images came from.
-    pub data: String,
-}
-
-deepzero_train::impl_run_info!(ClipRunInfo, RUN_VERSION);
-
-impl ClipRunInfo {
-    /// Reads `DIR/run.json` (checking, when `recipe` is given, that it made the run).
-    pub fn load(dir: &Path, recipe: Option<&str>) -> Result<Self, TaskError> {
-        let info: Self = load_run_info(dir, recipe)?;
-        if !(info.std.is_finite() && info.std > 0.0) {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json has a pixel standard deviation of {}",
-                dir.display(),
-                info.std
-            )));
-        }
-        Ok(info)
-    }
-
-    /// Reads `DIR/vocab.json`, checking that it is the vocabulary the run was trained with.
-    pub fn load_vocab(&self, dir: &Path) -> Result<Vocab, TaskError> {
-        let vocab =
-            Vocab::load(&dir.join("vocab.json")).map_err(|e| TaskError::invalid(e.to_string()))?;
-        vocab
-            .check_matches(self.model.vocab_size, self.vocab_fingerprint)
-            .map_err(|e| TaskError::invalid(format!("{}: {e}", dir.display())))?;
-        Ok(vocab)
-    }
-
-    fn fingerprint(&self) -> serde_json::Value {
-        json!({ "recipe": self.recipe, "model": self.model, "scenes": self.scenes })
-    }
-}
+pub type ClipRunInfo = CaptionedRunInfo<ClipConfig>;
 
 /// Retrieval and zero-shot figures of a joint embedding on test scenes.
 #[derive(Clone, Debug, Serialize)]
@@ -344,23 +297,11 @@ impl ClipPredictor {
     /// # Errors
     /// The run folder is missing, of another recipe (when `recipe` is given), or inconsistent.
     pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
-        let info = ClipRunInfo::load(dir, recipe)?;
-        let vocab = info.load_vocab(dir)?;
+        let run = SceneRun::load_captioned(dir, recipe, device)?;
         let model_path = deepzero_train::model_file(dir)?;
         let bytes = std::fs::read(&model_path).map_err(TaskError::io(&model_path))?;
-        let model = info
-            .model
-            .init(device)
-            .map_err(|e| TaskError::invalid(e.to_string()))?;
-        let model = load_model(model, &model_path)?;
-        let mut predictor = Self {
-            info,
-            vocab,
-            model,
-            model_id: fingerprint(&bytes),
-            device: device.clone(),
-            index: None,
-        };
+        let mut predictor =
+            Self::from_model(run.info, run.vocab, run.model, fingerprint(&bytes), device);
         let index_path = dir.join("index.json");
         if index_path.exists() {
             let index = EmbeddingIndex::load(&index_path)?;
@@ -581,12 +522,7 @@ impl ClipPredictor {
             )));
         }
         let dim = self.info.model.embed_dim;
-        let pixels: Vec<u8> = test
-            .scenes
-            .iter()
-            .flat_map(|s| s.scene.pixels.iter().copied())
-            .collect();
-        let images = self.embed_images(&pixels)?;
+        let images = self.embed_images(&scene_pixels(test.scenes.iter().map(|s| &s.scene)))?;
         let canonical: Vec<&str> = test.scenes.iter().map(|s| s.captions[0].as_str()).collect();
         let texts = self.embed_texts(&canonical)?;
         let unknown_tokens = test
@@ -734,107 +670,14 @@ pub fn draw_tiles(tiles: &[&[u8]], size: usize, path: &Path) -> Result<(), TaskE
     Ok(())
 }
 
-/// Loads both splits of the sources and renders the captioned training and test scenes.
-pub fn load_scenes(
-    scenes: &CaptionedScenesConfig,
-    train_count: usize,
-    test_count: usize,
-    data_dir: Option<&Path>,
-) -> Result<(CaptionedScenes, CaptionedScenes, String), TaskError> {
-    let train_sources = SceneSources::load(data_dir, Split::Train)?;
-    let test_sources = SceneSources::load(data_dir, Split::Test)?;
-    let train = CaptionedScenes::generate(&train_sources.refs(), scenes, train_count, true)?;
-    // The test scenes use another seed as well as other source images.
-    let test_config = CaptionedScenesConfig {
-        seed: scenes.seed ^ 0x7e57,
-        ..scenes.clone()
-    };
-    let mut test =
-        CaptionedScenes::generate(&test_sources.refs(), &test_config, test_count, false)?;
-    test.config = scenes.clone();
-    Ok((train, test, train_sources.label))
-}
-
-/// What both scene tasks train on: the captioned scenes ([`load_scenes`]), the vocabulary
-/// of the training captions, and the pixel statistics of the training scenes fitted on.
-pub struct PreparedScenes {
-    /// Training scenes: the first [`PreparedScenes::split`] fit, the rest validate.
-    pub train: CaptionedScenes,
-    /// Test scenes.
-    pub test: CaptionedScenes,
-    /// Where the source images came from.
-    pub source: String,
-    /// The words of the training captions.
-    pub vocab: Vocab,
-    /// Mean and standard deviation of the fitted scenes' pixels.
-    pub stats: (f32, f32),
-    /// How many training scenes are fitted on.
-    fit_count: usize,
-}
-
-impl PreparedScenes {
-    /// Renders the scenes from `settings.data_dir` (or the shipped samples) and keeps a
-    /// `settings.valid_fraction` of the training scenes for validation (at least one fits).
-    ///
-    /// # Errors
-    /// As [`load_scenes`].
-    pub fn load(
-        scenes: &CaptionedScenesConfig,
-        train_count: usize,
-        test_count: usize,
-        settings: &RunSettings,
-    ) -> Result<Self, TaskError> {
-        let data_dir = settings.data_dir.as_deref();
-        let (train, test, source) = load_scenes(scenes, train_count, test_count, data_dir)?;
-        let captions = train.scenes.iter().flat_map(|s| &s.captions);
-        let vocab = caption_vocab(captions.map(String::as_str));
-        let valid_count = (train.len() as f64 * settings.valid_fraction).round() as usize;
-        let fit_count = train.len() - valid_count.min(train.len() - 1);
-        let fit_pixels: Vec<u8> = train.scenes[..fit_count]
-            .iter()
-            .flat_map(|s| s.scene.pixels.iter().copied())
-            .collect();
-        let stats = pixel_stats(&fit_pixels);
-        Ok(Self {
-            train,
-            test,
-            source,
-            vocab,
-            stats,
-            fit_count,
-        })
-    }
-
-    /// The indices of the training scenes fitted on, and of those that validate.
-    pub fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        let fit = (0..self.fit_count).collect();
-        (fit, (self.fit_count..self.train.len()).collect())
-    }
-}
-
-/// Creates the run folder `settings.out` and writes the vocabulary (`vocab.json`) and the run's
-/// description `info` (`run.json`) into it; returns the folder.
-pub fn write_run_files<'a>(
-    settings: &'a RunSettings,
-    vocab: &Vocab,
-    info: &impl Serialize,
-) -> Result<&'a Path, TaskError> {
-    let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), info)?;
-    Ok(out)
-}
-
 /// Trains the joint embedding of `spec` into `settings.out`: run folder, Recall@K and zero-shot
 /// figures in `metrics.json`, and the index of the first `candidates` test scenes.
 pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
     spec.validate()?;
     settings.validate()?;
     let mut progress = settings.progress();
-    let prepared =
-        PreparedScenes::load(&spec.scenes, spec.train_scenes, spec.test_scenes, settings)?;
+    let counts = (spec.train_scenes, spec.test_scenes);
+    let (prepared, info, out) = start_captioned_run(settings, &spec.scenes, counts, &spec.model)?;
     let (fit_idx, valid_idx) = prepared.split();
     let PreparedScenes {
         train: train_scenes,
@@ -844,22 +687,7 @@ pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskE
         stats,
         ..
     } = prepared;
-    let model_config = ClipConfig {
-        image_size: spec.scenes.canvas,
-        vocab_size: vocab.len(),
-        ..spec.model.clone()
-    };
-    let info = ClipRunInfo {
-        version: RUN_VERSION,
-        recipe: settings.name.clone(),
-        scenes: spec.scenes.clone(),
-        model: model_config.clone(),
-        vocab_fingerprint: vocab.fingerprint(),
-        mean: stats.0,
-        std: stats.1,
-        data: source.clone(),
-    };
-    let out = write_run_files(settings, &vocab, &info)?;
+    let model_config = info.model.clone();
 
     let max_len = model_config.max_len;
     let train_pairs = ScenePairs::new(
@@ -890,20 +718,9 @@ pub fn train(spec: &ClipSpec, settings: &RunSettings) -> Result<RunReport, TaskE
         out.display()
     ));
 
-    let device = settings.device()?;
-    let train_device = device.clone().autodiff();
-    train_device.seed(settings.seed());
-    let model = model_config
-        .init(&train_device)
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    let outcome = settings.fit_and_save(
-        model,
-        &train_pairs,
-        Some(&valid_pairs),
-        &train_device,
-        info.fingerprint(),
-        &mut progress,
-    )?;
+    let valid_source = Some(&valid_pairs);
+    let (device, outcome) =
+        fit_captioned(settings, &info, &train_pairs, valid_source, &mut progress)?;
     let model = outcome.model.clone();
     let valid = evaluate(&model, &valid_pairs, 256, &device)?;
     let model_path = out.join("model.bpk");
@@ -955,10 +772,7 @@ fn build_index(
     count: usize,
     out: &Path,
 ) -> Result<(EmbeddingIndex, Vec<u8>), TaskError> {
-    let gallery: Vec<u8> = test.scenes[..count]
-        .iter()
-        .flat_map(|s| s.scene.pixels.iter().copied())
-        .collect();
+    let gallery = scene_pixels(test.scenes[..count].iter().map(|s| &s.scene));
     let vectors = predictor.embed_images(&gallery)?;
     let labels = test.scenes[..count]
         .iter()
@@ -984,22 +798,10 @@ pub fn evaluate_run(
 ) -> Result<ClipMetrics, TaskError> {
     let device = settings.device()?;
     let predictor = ClipPredictor::load(run, Some(&settings.name), &device)?;
-    let test_sources = SceneSources::load(settings.data_dir.as_deref(), Split::Test)?;
-    let scenes = &predictor.info.scenes;
-    let test_config = CaptionedScenesConfig {
-        seed: scenes.seed ^ 0x7e57,
-        ..scenes.clone()
-    };
-    let mut test =
-        CaptionedScenes::generate(&test_sources.refs(), &test_config, spec.test_scenes, false)?;
-    test.config = scenes.clone();
+    let data_dir = settings.data_dir.as_deref();
+    let (test, source) = load_test_scenes(&predictor.info.scenes, spec.test_scenes, data_dir)?;
     let metrics = predictor.evaluate(&test, spec.candidates.min(test.len()))?;
-    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
-    let path = settings.out.join("metrics.json");
-    write_json_atomic(
-        &path,
-        &json!({ "recipe": settings.name, "run": run.display().to_string(), "data": test_sources.label, "test": metrics }),
-    )?;
+    let path = write_evaluation(settings, run, &source, &metrics)?;
     settings.progress().message(&format!(
         "{}: {metrics} -> {}",
         settings.name,

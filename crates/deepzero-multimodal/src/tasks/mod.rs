@@ -6,4 +6,5 @@
 pub mod caption;
 pub mod clip;
 pub mod recipes;
+pub mod scene_run;
 pub mod vqa;

@@ -33,16 +33,18 @@ use burn::tensor::activation::softmax;
 use deepzero_data::Split;
 use deepzero_sequence::tasks::text_classifier::TextBatcher;
 use deepzero_sequence::text::{UNK_ID, Vocab, VocabConfig};
-use deepzero_train::checkpoint::load_model;
 use deepzero_train::metrics_file::write_json_atomic;
-use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, TrainError, load_run_info};
+use deepzero_train::{BatchSource, RunReport, RunSettings, TaskError, TrainError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::captions::{CaptionedScenes, CaptionedScenesConfig};
 use crate::data::{SceneSources, image_tensor, pixel_stats};
 use crate::models::{VqaBatch, VqaInputs, VqaModel, VqaModelConfig};
-use crate::tasks::clip::write_run_files;
+use crate::tasks::scene_run::{
+    SceneRun, fit_count, impl_scene_run_info, scene_pixels, training_devices, write_evaluation,
+    write_run_files,
+};
 use crate::vqa::{ANSWERS, AnswerPrior, QuestionConfig, QuestionKind, VqaScenes};
 
 /// What a question answering run trains.
@@ -124,7 +126,7 @@ pub struct VqaRunInfo {
     pub data: String,
 }
 
-deepzero_train::impl_run_info!(VqaRunInfo, RUN_VERSION);
+impl_scene_run_info!(VqaRunInfo, RUN_VERSION);
 
 /// The training and test scenes with their questions, rendered from `data_dir` (or the
 /// shipped samples): the test scenes from the sources' test split with another seed, as the
@@ -289,10 +291,7 @@ impl std::fmt::Display for VqaAnswer {
 
 /// A trained VQA model loaded with its vocabulary and pixel statistics.
 pub struct VqaPredictor {
-    info: VqaRunInfo,
-    vocab: Vocab,
-    model: VqaModel,
-    device: Device,
+    run: SceneRun<VqaRunInfo, VqaModel>,
 }
 
 impl VqaPredictor {
@@ -301,32 +300,16 @@ impl VqaPredictor {
     /// # Errors
     /// Missing or inconsistent run-folder files, or a run of another recipe.
     pub fn load(dir: &Path, recipe: Option<&str>, device: &Device) -> Result<Self, TaskError> {
-        let info: VqaRunInfo = load_run_info(dir, recipe)?;
-        if !(info.std.is_finite() && info.std > 0.0) {
-            return Err(TaskError::invalid(format!(
-                "{}: run.json has a pixel standard deviation of {}",
-                dir.display(),
-                info.std
-            )));
-        }
-        let vocab =
-            Vocab::load(&dir.join("vocab.json")).map_err(|e| TaskError::invalid(e.to_string()))?;
-        vocab
-            .check_matches(info.model.vocab_size, info.vocab_fingerprint)
-            .map_err(|e| TaskError::invalid(format!("{}: {e}", dir.display())))?;
-        let model = info.model.init(device).map_err(TaskError::invalid)?;
-        let model = load_model(model, &deepzero_train::model_file(dir)?)?;
-        Ok(Self {
-            info,
-            vocab,
-            model,
-            device: device.clone(),
-        })
+        let init = |info: &VqaRunInfo, device: &Device| {
+            info.model.init(device).map_err(TaskError::invalid)
+        };
+        let run = SceneRun::load(dir, recipe, device, init)?;
+        Ok(Self { run })
     }
 
     /// What run.json says.
     pub fn info(&self) -> &VqaRunInfo {
-        &self.info
+        &self.run.info
     }
 
     /// Token ids of a question and the words the vocabulary does not know.
@@ -335,16 +318,18 @@ impl VqaPredictor {
     /// A question without any word.
     pub fn encode(&self, question: &str) -> Result<(Vec<usize>, Vec<String>), TaskError> {
         let (ids, _) = self
+            .run
             .vocab
-            .encode_truncated(question, self.info.model.max_len);
+            .encode_truncated(question, self.run.info.model.max_len);
         if ids.is_empty() {
             return Err(TaskError::invalid("an empty question cannot be answered"));
         }
         let unknown = self
+            .run
             .vocab
             .tokenize(question)
             .into_iter()
-            .filter(|w| self.vocab.id(w).is_none())
+            .filter(|w| self.run.vocab.id(w).is_none())
             .collect();
         Ok((ids, unknown))
     }
@@ -357,12 +342,12 @@ impl VqaPredictor {
         docs: &[&[usize]],
         scene: &[usize],
     ) -> Result<Vec<f32>, TaskError> {
-        let s = self.info.scenes.canvas;
-        let images = image_tensor(pixels, s, self.info.mean, self.info.std, &self.device);
-        let (tokens, padding) = TextBatcher::tokens_tensor(docs, &self.device);
+        let s = self.run.info.scenes.canvas;
+        let images = self.run.images(pixels, s);
+        let (tokens, padding) = TextBatcher::tokens_tensor(docs, &self.run.device);
         let rows: Vec<i64> = scene.iter().map(|&i| i as i64).collect();
-        let scene = Tensor::from_data(TensorData::new(rows, [scene.len()]), &self.device);
-        let logits = self.model.forward(images, tokens, padding, scene);
+        let scene = Tensor::from_data(TensorData::new(rows, [scene.len()]), &self.run.device);
+        let logits = self.run.model.forward(images, tokens, padding, scene);
         softmax(logits, 1)
             .into_data()
             .try_into_vec::<f32>()
@@ -378,7 +363,7 @@ impl VqaPredictor {
         pixels: &[u8],
         questions: &[S],
     ) -> Result<Vec<VqaAnswer>, TaskError> {
-        let s = self.info.scenes.canvas;
+        let s = self.run.info.scenes.canvas;
         if pixels.len() != s * s {
             return Err(TaskError::invalid(format!(
                 "{} bytes are not one {s}×{s} image",
@@ -420,7 +405,7 @@ impl VqaPredictor {
         image: &Path,
         questions: &[S],
     ) -> Result<Vec<VqaAnswer>, TaskError> {
-        let s = self.info.scenes.canvas;
+        let s = self.run.info.scenes.canvas;
         let pixels = deepzero_data::load_image(image, 1, [s, s])?.pixels;
         self.answer_pixels(&pixels, questions)
     }
@@ -437,7 +422,7 @@ impl VqaPredictor {
             }
             _ => Err(TaskError::invalid(format!(
                 "{} answers questions about an image: give IMAGE then one or more QUESTIONs",
-                self.info.recipe
+                self.run.info.recipe
             ))),
         }
     }
@@ -449,7 +434,7 @@ impl VqaPredictor {
     /// The model's output cannot be read back.
     pub fn predict(&self, scenes: &VqaScenes) -> Result<Vec<usize>, TaskError> {
         let mut out = Vec::new();
-        let area = self.info.scenes.canvas.pow(2);
+        let area = self.run.info.scenes.canvas.pow(2);
         for chunk in scenes.scenes.chunks(64) {
             let mut pixels = Vec::with_capacity(chunk.len() * area);
             let (mut ids, mut scene) = (Vec::new(), Vec::new());
@@ -457,8 +442,9 @@ impl VqaPredictor {
                 pixels.extend_from_slice(&s.scene.pixels);
                 for q in &s.questions {
                     ids.push(
-                        self.vocab
-                            .encode_truncated(&q.text, self.info.model.max_len)
+                        self.run
+                            .vocab
+                            .encode_truncated(&q.text, self.run.info.model.max_len)
                             .0,
                     );
                     scene.push(row);
@@ -501,7 +487,7 @@ impl VqaPredictor {
                 by_prior.add(q.kind, novel, prior.answer(q) == Some(q.answer));
                 by_kind_majority.add(q.kind, novel, prior.kind_answer(q.kind) == Some(q.answer));
             }
-            let (ids, _) = self.vocab.encode_truncated(&q.text, usize::MAX);
+            let (ids, _) = self.run.vocab.encode_truncated(&q.text, usize::MAX);
             unknown += ids.iter().filter(|&&i| i == UNK_ID).count();
             if samples.len() < 12 {
                 samples.push(json!({
@@ -598,19 +584,15 @@ pub fn train(spec: &VqaSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
         spec.test_scenes,
         settings.data_dir.as_deref(),
     )?;
-    let valid_count = (train_scenes.len() as f64 * settings.valid_fraction).round() as usize;
-    let fit_count = train_scenes.len() - valid_count.min(train_scenes.len() - 1);
+    let fit_count = fit_count(train_scenes.len(), settings.valid_fraction);
     let (fit_idx, valid_idx): (Vec<usize>, Vec<usize>) = (
         (0..fit_count).collect(),
         (fit_count..train_scenes.len()).collect(),
     );
     let vocab = question_vocab(&train_scenes);
-    let fit_pixels: Vec<u8> = train_scenes.scenes[..fit_count]
-        .iter()
-        .flat_map(|s| s.scene.pixels.iter().copied())
-        .collect();
-    let stats = pixel_stats(&fit_pixels);
-    drop(fit_pixels);
+    let stats = pixel_stats(&scene_pixels(
+        train_scenes.scenes[..fit_count].iter().map(|s| &s.scene),
+    ));
     let prior = AnswerPrior::fit(train_scenes.questions(&fit_idx).map(|(_, q)| q));
     let model_config = VqaModelConfig {
         image_size: spec.scenes.canvas,
@@ -629,9 +611,7 @@ pub fn train(spec: &VqaSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
         std: stats.1,
         data: source.clone(),
     };
-    let device = settings.device()?;
-    let train_device = device.clone().autodiff();
-    train_device.seed(settings.seed());
+    let (device, train_device) = training_devices(settings)?;
     let model = model_config
         .init(&train_device)
         .map_err(TaskError::invalid)?;
@@ -666,10 +646,12 @@ pub fn train(spec: &VqaSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
     )?;
     let model = outcome.model.clone();
     let predictor = VqaPredictor {
-        info,
-        vocab,
-        model: model.clone(),
-        device,
+        run: SceneRun {
+            info,
+            vocab,
+            model: model.clone(),
+            device,
+        },
     };
     let test = predictor.evaluate(&test_scenes, Some(&prior))?;
     let last = outcome.history.last();
@@ -726,12 +708,7 @@ pub fn evaluate_run(
         Err(_) => None,
     };
     let metrics = predictor.evaluate(&test, prior.as_ref())?;
-    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
-    let path = settings.out.join("metrics.json");
-    write_json_atomic(
-        &path,
-        &json!({ "recipe": settings.name, "run": run.display().to_string(), "data": source, "test": metrics }),
-    )?;
+    let path = write_evaluation(settings, run, &source, &metrics)?;
     settings
         .progress()
         .message(&summary_line(&settings.name, &metrics, &path));
