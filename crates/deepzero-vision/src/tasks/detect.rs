@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::classify::idx_dir;
+use super::detect_run::{SceneRun, write_evaluation};
 use crate::detect::coco::{
     CocoAnnotation, CocoCategory, CocoDetection, CocoGt, CocoImage, CocoParams, CocoSummary,
     evaluate,
@@ -67,15 +68,10 @@ impl DetectSpec {
     pub fn digits() -> Self {
         Self {
             corpus: IdxCorpus::Mnist,
+            // The default scenes are these 64×64 canvases of 1–4 digits.
             scenes: SceneConfig {
-                canvas: 64,
-                min_objects: 1,
-                max_objects: 4,
-                min_side: 16,
-                max_side: 32,
-                max_iou: 0.0,
-                clutter: 0,
                 seed: 7,
+                ..SceneConfig::default()
             },
             train_scenes: 20_000,
             test_scenes: 2_000,
@@ -178,9 +174,12 @@ impl Supervised for Yolo3 {
 
 /// Scenes as a [`BatchSource`] of [`DetectBatch`]es.
 pub struct SceneSource {
-    size: usize,
-    pixels: Vec<Vec<u8>>,
-    targets: Vec<Vec<YoloTarget>>,
+    /// Side of the square scenes.
+    pub(crate) size: usize,
+    /// Their grey pixels, row-major.
+    pub(crate) pixels: Vec<Vec<u8>>,
+    /// Their objects.
+    pub(crate) targets: Vec<Vec<YoloTarget>>,
 }
 
 impl SceneSource {
@@ -379,12 +378,11 @@ pub fn train(spec: &DetectSpec, settings: &RunSettings) -> Result<RunReport, Tas
     spec.validate()?;
     settings.validate()?;
     let (train_scenes, test_scenes, source) = load_scenes(spec, settings)?;
-    let n = train_scenes.scenes.len();
-    let n_valid = ((n as f64 * settings.valid_fraction.clamp(0.0, 0.5)) as usize).max(1);
-    let train_source = SceneSource::new(&train_scenes, 0..n - n_valid);
-    let valid_source = SceneSource::new(&train_scenes, n - n_valid..n);
-    let test_source = SceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
-    let sizes: Vec<[f32; 2]> = train_source
+    let data = format!("{} digit scenes from {source}", spec.corpus.name());
+    let scenes = (&train_scenes, &test_scenes);
+    let mut run = SceneRun::new(settings, scenes, data, SceneSource::new);
+    let sizes: Vec<[f32; 2]> = run
+        .train
         .targets
         .iter()
         .flatten()
@@ -398,54 +396,18 @@ pub fn train(spec: &DetectSpec, settings: &RunSettings) -> Result<RunReport, Tas
         model: model_config.clone(),
         input_size: spec.scenes.canvas,
         class_names: train_scenes.class_names.clone(),
-        data: format!("{} digit scenes from {source}", spec.corpus.name()),
+        data: run.data().to_string(),
     };
     let out = settings.create_out()?;
     write_json_atomic(&out.join("run.json"), &info)?;
-    let mut progress = settings.progress();
-    progress.message(&format!(
-        "{}: YOLOv3-style (width {}) on {} ({} train / {} valid / {} test scenes), backend {}, {}, out {}",
-        settings.name, spec.width, info.data, train_source.len(), valid_source.len(), test_source.len(),
-        settings.backend, settings.fit.describe(), out.display()
-    ));
-    let device = settings.device()?;
-    let train_device = device.clone().autodiff();
-    train_device.seed(settings.seed());
-    let model = model_config.init(&train_device);
+    run.announce(&format!("YOLOv3-style (width {})", spec.width));
     let identity =
         json!({ "recipe": info.recipe, "model": info.model, "input_size": info.input_size });
-    let outcome = settings.fit_and_save(
-        model,
-        &train_source,
-        Some(&valid_source),
-        &train_device,
-        identity,
-        &mut progress,
-    )?;
+    let (device, outcome) = run.fit(|device| model_config.init(device), identity)?;
     let model = outcome.model.clone();
-    let test = score(&model, &test_source, &info.class_names, &device, out)?;
-    let report = RunReport::new(
-        settings,
-        &outcome,
-        format!("YOLOv3-style, width {}", spec.width),
-        model.num_params(),
-    );
-    let report = RunReport {
-        data: json!({ "source": info.data, "train_examples": train_source.len(), "valid_examples": valid_source.len(), "test_examples": test_source.len() }),
-        valid: json!({ "class_accuracy_at_objects": outcome.history.last().map(|h| h.valid_accuracy) }),
-        test: summary_json(&test),
-        ..report
-    };
-    let path = report.write(out)?;
-    progress.message(&format!(
-        "test AP {:.4}, AP50 {:.4}, AP75 {:.4} (COCO, {} scenes); {}",
-        test.ap,
-        test.ap50,
-        test.ap75,
-        test_source.len(),
-        path.display()
-    ));
-    Ok(report)
+    let test = score(&model, &run.test, &info.class_names, &device, out)?;
+    let described = format!("YOLOv3-style, width {}", spec.width);
+    run.finish(&outcome, (described, model.num_params()), &test)
 }
 
 /// COCO scores of the run in `run` on the test scenes of `spec` (the data as
@@ -477,31 +439,8 @@ pub fn evaluate_run(
     let device = settings.device()?;
     let model = info.load_model(run, &device)?;
     let source = SceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
-    // An evaluation writes its own report folder (by default RUN/eval), which may hold an
-    // earlier evaluation: it is replaced, so the run-folder guard of training does not apply.
-    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
-    let out = settings.out.as_path();
-    let start = std::time::Instant::now();
-    let test = score(&model, &source, &info.class_names, &device, out)?;
-    let report = EvalReport::new(
-        settings,
-        run,
-        json!({ "source": info.data, "test_scenes": source.len() }),
-        source.len(),
-        start.elapsed().as_secs_f64(),
-        summary_json(&test),
-    );
-    report.write(out)?;
-    settings.progress().message(&format!(
-        "{}: test AP {:.4}, AP50 {:.4}, AP75 {:.4} (COCO, {} scenes) -> {}",
-        settings.name,
-        test.ap,
-        test.ap50,
-        test.ap75,
-        source.len(),
-        out.join("metrics.json").display()
-    ));
-    Ok(report)
+    let score = |out: &Path| score(&model, &source, &info.class_names, &device, out);
+    write_evaluation(settings, run, &info.data, source.len(), score)
 }
 
 impl deepzero_train::Task for DetectSpec {
@@ -647,6 +586,21 @@ pub trait Detector {
     /// Class names, index = [`Detection::class`].
     fn class_names(&self) -> &[String];
 
+    /// The objects in each of `images` scoring at least `score_threshold`, at most
+    /// `max_detections` of them per image, best first, in the image's own pixels.
+    ///
+    /// # Errors
+    /// [`TaskError`] naming an image that cannot be read.
+    fn find(
+        &self,
+        images: &[PathBuf],
+        score_threshold: f32,
+        max_detections: usize,
+    ) -> Result<Vec<ImageDetections>, TaskError>;
+
+    /// The score threshold when the options name none.
+    fn default_score_threshold(&self) -> f32;
+
     /// What `options` ask for: the detections in its images (at its threshold, else the
     /// detector's default), and the pictures drawn into `options.draw` (none without it).
     ///
@@ -655,7 +609,16 @@ pub trait Detector {
     fn detect(
         &self,
         options: &DetectOptions,
-    ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError>;
+    ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError> {
+        options.check()?;
+        let threshold = options
+            .score_threshold
+            .unwrap_or(self.default_score_threshold());
+        let max = options.max_detections.unwrap_or(usize::MAX);
+        let found = self.find(&options.images, threshold, max)?;
+        let pictures = draw_all(&found, options, self.class_names())?;
+        Ok((found, pictures))
+    }
 }
 
 /// The detector of the run in `dir`, whichever kind its `run.json` records (checking it was
@@ -775,20 +738,23 @@ impl Detector for Predictor {
         &self.info.class_names
     }
 
-    /// [`Predictor::predict`] of its images at its threshold (default
-    /// [`DEFAULT_SCORE_THRESHOLD`]), at most `max_detections` per image.
-    fn detect(
+    /// [`DEFAULT_SCORE_THRESHOLD`].
+    fn default_score_threshold(&self) -> f32 {
+        DEFAULT_SCORE_THRESHOLD
+    }
+
+    /// [`Predictor::predict`], the first `max_detections` of each image kept.
+    fn find(
         &self,
-        options: &DetectOptions,
-    ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError> {
-        options.check()?;
-        let threshold = options.score_threshold.unwrap_or(DEFAULT_SCORE_THRESHOLD);
-        let mut found = self.predict(&options.images, threshold)?;
-        if let Some(max) = options.max_detections {
-            found.iter_mut().for_each(|f| f.detections.truncate(max));
-        }
-        let pictures = draw_all(&found, options, &self.info.class_names)?;
-        Ok((found, pictures))
+        images: &[PathBuf],
+        score_threshold: f32,
+        max_detections: usize,
+    ) -> Result<Vec<ImageDetections>, TaskError> {
+        let mut found = self.predict(images, score_threshold)?;
+        found
+            .iter_mut()
+            .for_each(|f| f.detections.truncate(max_detections));
+        Ok(found)
     }
 }
 

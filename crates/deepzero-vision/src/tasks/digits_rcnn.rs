@@ -41,11 +41,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::detect::{DetectSpec, scenes_of, summary_json, to_coco};
+use super::detect::{DetectSpec, SceneSource, scenes_of, to_coco};
+use super::detect_run::{SceneRun, write_evaluation};
 use super::rcnn::{RUN_VERSION, RcnnRunInfo};
 use crate::detect::boxes::Bbox;
 use crate::detect::coco::{CocoParams, CocoSummary, evaluate};
-use crate::detect::yolo_loss::YoloTarget;
 use crate::detect::yolo3::Detection;
 use crate::detect::{
     AnchorGeneratorConfig, BackboneWithFpnConfig, FasterRcnn, FasterRcnnConfig, MultiScaleRoiAlign,
@@ -192,37 +192,18 @@ impl Supervised for FasterRcnn {
 }
 
 /// Scenes as a [`BatchSource`] of [`SceneBatch`]es.
-pub struct RcnnSceneSource {
-    size: usize,
-    pixels: Vec<Vec<u8>>,
-    targets: Vec<Vec<YoloTarget>>,
-}
+pub struct RcnnSceneSource(SceneSource);
 
 impl RcnnSceneSource {
     /// The scenes of `scenes` at `indices`.
     pub fn new(scenes: &Scenes, indices: impl IntoIterator<Item = usize>) -> Self {
-        let mut source = Self {
-            size: 0,
-            pixels: Vec::new(),
-            targets: Vec::new(),
-        };
-        for i in indices {
-            let s = &scenes.scenes[i];
-            source.size = s.size;
-            source.pixels.push(s.pixels.clone());
-            let objects = s.objects.iter().map(|o| YoloTarget {
-                class: o.class,
-                bbox: o.bbox,
-            });
-            source.targets.push(objects.collect());
-        }
-        source
+        Self(SceneSource::new(scenes, indices))
     }
 
     /// Scene `i` as an RGB image `[3, S, S]` in `[0, 1]`.
     fn image(&self, i: usize, device: &Device) -> Tensor<3> {
-        let s = self.size;
-        let grey = self.pixels[i].iter().map(|&p| p as f32 / 255.0);
+        let s = self.0.size;
+        let grey = self.0.pixels[i].iter().map(|&p| p as f32 / 255.0);
         let data: Vec<f32> = grey.clone().chain(grey.clone()).chain(grey).collect();
         Tensor::from_data(TensorData::new(data, [3, s, s]), device)
     }
@@ -230,7 +211,7 @@ impl RcnnSceneSource {
 
 impl BatchSource<SceneBatch> for RcnnSceneSource {
     fn len(&self) -> usize {
-        self.pixels.len()
+        self.0.pixels.len()
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> Result<SceneBatch, TrainError> {
@@ -243,7 +224,7 @@ impl BatchSource<SceneBatch> for RcnnSceneSource {
             targets: indices
                 .iter()
                 .map(|&i| {
-                    let t = &self.targets[i];
+                    let t = &self.0.targets[i];
                     (
                         t.iter().map(|o| o.bbox).collect(),
                         t.iter().map(|o| o.class + 1).collect(),
@@ -283,7 +264,7 @@ fn score(
             );
         }
     }
-    let (gt, dets) = to_coco(&source.targets, &detections, class_names, source.size);
+    let (gt, dets) = to_coco(&source.0.targets, &detections, class_names, source.0.size);
     write_json_atomic(&out.join("test_gt.json"), &gt)?;
     write_json_atomic(&out.join("test_detections.json"), &dets)?;
     Ok(evaluate(&gt, &dets, &CocoParams::default()))
@@ -314,11 +295,9 @@ fn load(
 pub fn train(spec: &DigitsRcnnSpec, settings: &RunSettings) -> Result<RunReport, TaskError> {
     settings.validate()?;
     let (train_scenes, test_scenes, source) = load(spec, settings, spec.train_scenes)?;
-    let n = train_scenes.scenes.len();
-    let n_valid = ((n as f64 * settings.valid_fraction.clamp(0.0, 0.5)) as usize).max(1);
-    let train_source = RcnnSceneSource::new(&train_scenes, 0..n - n_valid);
-    let valid_source = RcnnSceneSource::new(&train_scenes, n - n_valid..n);
-    let test_source = RcnnSceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
+    let data = format!("{} digit scenes from {source}", spec.corpus.name());
+    let scenes = (&train_scenes, &test_scenes);
+    let mut run = SceneRun::new(settings, scenes, data, RcnnSceneSource::new);
     let class_names = train_scenes.class_names.clone();
     let info = RcnnRunInfo {
         version: RUN_VERSION,
@@ -328,60 +307,18 @@ pub fn train(spec: &DigitsRcnnSpec, settings: &RunSettings) -> Result<RunReport,
             ..spec.model.clone()
         },
         class_names,
-        data: format!("{} digit scenes from {source}", spec.corpus.name()),
+        data: run.data().to_string(),
     };
     let out = settings.create_out()?;
     write_json_atomic(&out.join("run.json"), &info)?;
-    let mut progress = settings.progress();
-    progress.message(&format!(
-        "{}: Faster R-CNN (ResNet-FPN {}) on {} ({} train / {} valid / {} test scenes), backend {}, {}, out {}",
-        settings.name,
-        info.model.backbone.out_channels,
-        info.data,
-        train_source.len(),
-        valid_source.len(),
-        test_source.len(),
-        settings.backend,
-        settings.fit.describe(),
-        out.display()
-    ));
-    let device = settings.device()?;
-    let train_device = device.clone().autodiff();
-    train_device.seed(settings.seed());
-    let model = info.model.init(&train_device);
+    let width = info.model.backbone.out_channels;
+    run.announce(&format!("Faster R-CNN (ResNet-FPN {width})"));
     let identity = json!({ "recipe": info.recipe, "model": info.model });
-    let outcome = settings.fit_and_save(
-        model,
-        &train_source,
-        Some(&valid_source),
-        &train_device,
-        identity,
-        &mut progress,
-    )?;
+    let (device, outcome) = run.fit(|device| info.model.init(device), identity)?;
     let model = outcome.model.clone();
-    let test = score(&model, &test_source, &info.class_names, &device, out)?;
-    let report = RunReport::new(
-        settings,
-        &outcome,
-        "Faster R-CNN, ResNet (basic 1-1-1-1, base 16) + FPN 64",
-        model.torchvision_params(),
-    );
-    let report = RunReport {
-        data: json!({ "source": info.data, "train_examples": train_source.len(), "valid_examples": valid_source.len(), "test_examples": test_source.len() }),
-        valid: json!({ "class_accuracy_at_objects": outcome.history.last().map(|h| h.valid_accuracy) }),
-        test: summary_json(&test),
-        ..report
-    };
-    let path = report.write(out)?;
-    progress.message(&format!(
-        "test AP {:.4}, AP50 {:.4}, AP75 {:.4} (COCO, {} scenes); {}",
-        test.ap,
-        test.ap50,
-        test.ap75,
-        test_source.len(),
-        path.display()
-    ));
-    Ok(report)
+    let test = score(&model, &run.test, &info.class_names, &device, out)?;
+    let described = "Faster R-CNN, ResNet (basic 1-1-1-1, base 16) + FPN 64".to_string();
+    run.finish(&outcome, (described, model.torchvision_params()), &test)
 }
 
 /// COCO scores of the run in `run` on the test scenes of `spec` (the data as
@@ -407,30 +344,8 @@ pub fn evaluate_run(
     let device = settings.device()?;
     let model = info.load_model(run, &device)?;
     let source = RcnnSceneSource::new(&test_scenes, 0..test_scenes.scenes.len());
-    // An evaluation writes its own report folder (by default RUN/eval), replacing an earlier one.
-    std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
-    let out = settings.out.as_path();
-    let start = std::time::Instant::now();
-    let test = score(&model, &source, &info.class_names, &device, out)?;
-    let report = EvalReport::new(
-        settings,
-        run,
-        json!({ "source": info.data, "test_scenes": source.len() }),
-        source.len(),
-        start.elapsed().as_secs_f64(),
-        summary_json(&test),
-    );
-    report.write(out)?;
-    settings.progress().message(&format!(
-        "{}: test AP {:.4}, AP50 {:.4}, AP75 {:.4} (COCO, {} scenes) -> {}",
-        settings.name,
-        test.ap,
-        test.ap50,
-        test.ap75,
-        source.len(),
-        out.join("metrics.json").display()
-    ));
-    Ok(report)
+    let score = |out: &Path| score(&model, &source, &info.class_names, &device, out);
+    write_evaluation(settings, run, &info.data, source.len(), score)
 }
 
 #[cfg(test)]

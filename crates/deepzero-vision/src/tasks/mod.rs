@@ -15,6 +15,7 @@
 
 pub mod classify;
 pub mod detect;
+mod detect_run;
 pub mod digits_rcnn;
 pub mod finetune;
 pub mod folder;

@@ -43,7 +43,7 @@ use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{TaskError, guard, load_run_info, model_file};
 use serde::{Deserialize, Serialize};
 
-use super::detect::{DetectOptions, Detector, ImageDetections, draw_all};
+use super::detect::{Detector, ImageDetections};
 use super::digits_rcnn::DigitsRcnnSpec;
 use crate::detect::yolo3::Detection;
 use crate::detect::{
@@ -418,16 +418,18 @@ impl Detector for Predictor {
         &self.info.class_names
     }
 
-    fn detect(
+    /// [`DEFAULT_SCORE_THRESHOLD`], the 0.5 of torchvision's detection demo.
+    fn default_score_threshold(&self) -> f32 {
+        DEFAULT_SCORE_THRESHOLD
+    }
+
+    fn find(
         &self,
-        options: &DetectOptions,
-    ) -> Result<(Vec<ImageDetections>, Vec<PathBuf>), TaskError> {
-        options.check()?;
-        let threshold = options.score_threshold.unwrap_or(DEFAULT_SCORE_THRESHOLD);
-        let max = options.max_detections.unwrap_or(usize::MAX);
-        let found = self.predict(&options.images, threshold, max)?;
-        let pictures = draw_all(&found, options, &self.info.class_names)?;
-        Ok((found, pictures))
+        images: &[PathBuf],
+        score_threshold: f32,
+        max_detections: usize,
+    ) -> Result<Vec<ImageDetections>, TaskError> {
+        self.predict(images, score_threshold, max_detections)
     }
 }
 
