@@ -5,27 +5,22 @@
 //! cargo run --release -p deepzero-graph --example sage_bench -- DATA_DIR cora 5
 //! ```
 
+#[path = "planetoid/mod.rs"]
+mod planetoid;
+
 use burn::prelude::Device;
-use deepzero_graph::data::{DatasetName, load_dataset};
 use deepzero_graph::sage::{SageConfig, SageData, SageTrainConfig, train_sage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = args
-        .first()
-        .map_or("../shared/datasets/graphs", String::as_str);
-    let name: DatasetName = args.get(1).map_or("cora", String::as_str).parse()?;
-    let seeds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let normalize = args.get(3).is_some_and(|s| s == "normalize");
+    let bench = planetoid::Planetoid::from_args()?;
+    let seeds: u64 = bench.rest.first().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let normalize = bench.rest.get(1).is_some_and(|s| s == "normalize");
     let device = Device::flex();
-    let data = load_dataset(name, std::path::Path::new(dir))?;
-    let features = data.features_or_identity().row_normalized();
-    let split = data.split.clone().ok_or("no split")?;
-    let sage_data = SageData::new(&data, &features, &split)?;
+    let sage_data = SageData::new(&bench.data, &bench.features, &bench.split)?;
     let mut accs = Vec::new();
     for seed in 0..seeds {
         device.seed(seed);
-        let model = SageConfig::new(features.dim, data.num_classes())
+        let model = SageConfig::new(bench.features.dim, bench.data.num_classes())
             .with_normalize(normalize)
             .init(&device.clone().autodiff());
         let cfg = SageTrainConfig {
@@ -48,11 +43,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         accs.push(out.test_accuracy);
     }
-    let n = accs.len() as f64;
-    let mean = accs.iter().sum::<f64>() / n;
-    let sd = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let (mean, sd) = planetoid::mean_and_std(&accs);
     println!(
-        "{name} graphsage-mean (fan-outs 25, 10): test {:.2} ± {:.2} % over {} seeds",
+        "{} graphsage-mean (fan-outs 25, 10): test {:.2} ± {:.2} % over {} seeds",
+        bench.name,
         100.0 * mean,
         100.0 * sd,
         accs.len()

@@ -124,6 +124,31 @@ pub struct GraphReport {
     pub skipgram_history: Vec<SkipGramEpoch>,
 }
 
+impl GraphReport {
+    /// The report of the run `spec` describes with the test scores `test`: what every method
+    /// records; the figures only some methods have (validation accuracy, link AUC, epochs,
+    /// timings, history) are left empty for the method to fill.
+    pub fn new(spec: &GraphTaskSpec, test: ClassificationScores) -> Self {
+        Self {
+            version: SPEC_VERSION,
+            name: spec.name.clone(),
+            dataset: spec.dataset,
+            method: spec.method_name().to_string(),
+            seed: spec.seed,
+            test,
+            test_connected: None,
+            valid_accuracy: None,
+            link_auc: None,
+            epochs: 0,
+            model_epoch: None,
+            mean_step_seconds: None,
+            seconds: 0.0,
+            node_history: Vec::new(),
+            skipgram_history: Vec::new(),
+        }
+    }
+}
+
 impl std::fmt::Display for GraphReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -505,21 +530,12 @@ fn train_gnn(
         .collect();
     draw_curves(&dir.join("curves.png"), &spec.name, &records)?;
     let report = GraphReport {
-        version: SPEC_VERSION,
-        name: spec.name.clone(),
-        dataset: spec.dataset,
-        method: spec.method_name().to_string(),
-        seed: spec.seed,
-        test,
-        test_connected: None,
         valid_accuracy: Some(summary.valid_accuracy),
-        link_auc: None,
         epochs: summary.epochs,
         model_epoch: Some(summary.model_epoch),
         mean_step_seconds: Some(summary.mean_step_seconds),
-        seconds: 0.0,
         node_history: history,
-        skipgram_history: Vec::new(),
+        ..GraphReport::new(spec, test)
     };
     Ok((report, d_input))
 }
@@ -554,16 +570,30 @@ fn full_graph_run<M: NodeModel>(
 /// Accuracy and F1 of a node classifier on the split's test nodes.
 fn test_scores<M: NodeModel>(model: &M, data: &NodeTensors) -> Result<ClassificationScores> {
     let predicted = predict_classes(model, data)?;
-    let mut cm = ConfusionMatrix::new(data.num_classes);
-    for &i in &data.split.test {
-        cm.add(predicted[i].0, data.host_labels[i].unwrap_or(0))
+    let labels = &data.host_labels;
+    scores_of(data.num_classes, &data.split.test, |i| {
+        (predicted[i].0, labels[i].unwrap_or(0))
+    })
+}
+
+/// Accuracy and F1 over the nodes `test` of `classes` classes; `predicted_and_true(i)` is node
+/// `i`'s predicted and true class (an unlabelled node counts as class 0).
+fn scores_of(
+    classes: usize,
+    test: &[usize],
+    predicted_and_true: impl Fn(usize) -> (usize, usize),
+) -> Result<ClassificationScores> {
+    let mut cm = ConfusionMatrix::new(classes);
+    for &i in test {
+        let (predicted, truth) = predicted_and_true(i);
+        cm.add(predicted, truth)
             .map_err(|e| GraphError::invalid(e.to_string()))?;
     }
     Ok(ClassificationScores {
         accuracy: cm.accuracy(),
         micro_f1: cm.micro_f1(),
         macro_f1: cm.macro_f1(),
-        support: data.split.test.len(),
+        support: test.len(),
     })
 }
 
@@ -694,21 +724,12 @@ fn train_embedding(
         .sum();
     let seconds: f64 = history.iter().map(|r| r.seconds).sum();
     Ok(GraphReport {
-        version: SPEC_VERSION,
-        name: spec.name.clone(),
-        dataset: spec.dataset,
-        method: spec.method_name().to_string(),
-        seed: spec.seed,
-        test,
         test_connected,
-        valid_accuracy: None,
         link_auc,
         epochs: history.len(),
-        model_epoch: None,
         mean_step_seconds: Some(seconds / steps.max(1) as f64),
-        seconds: 0.0,
-        node_history: Vec::new(),
         skipgram_history: history,
+        ..GraphReport::new(spec, test)
     })
 }
 
@@ -1052,16 +1073,8 @@ impl Predictor {
             )
         })?;
         let predicted = self.predict()?;
-        let mut cm = ConfusionMatrix::new(self.info.class_names.len());
-        for &i in &self.split.test {
-            cm.add(predicted[i].class, labels[i].unwrap_or(0))
-                .map_err(|e| GraphError::invalid(e.to_string()))?;
-        }
-        Ok(ClassificationScores {
-            accuracy: cm.accuracy(),
-            micro_f1: cm.micro_f1(),
-            macro_f1: cm.macro_f1(),
-            support: self.split.test.len(),
+        scores_of(self.info.class_names.len(), &self.split.test, |i| {
+            (predicted[i].class, labels[i].unwrap_or(0))
         })
     }
 }
