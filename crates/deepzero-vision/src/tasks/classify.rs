@@ -581,7 +581,38 @@ pub(crate) type Batches =
 pub(crate) type ValidBatches = DatasetBatches<ImageItem, Subset<InMemoryImages>, ImageBatcher>;
 pub(crate) type TestBatches = DatasetBatches<ImageItem, InMemoryImages, ImageBatcher>;
 
-pub(crate) fn split_batches(
+impl LoadedImages {
+    /// The training images split (stratified, seeded as `settings` say) into training batches
+    /// (augmented, and oversampled to balance the classes when asked) and validation batches,
+    /// and the test batches; all made by `batcher`.
+    pub(crate) fn into_batches(
+        self,
+        batcher: &ImageBatcher,
+        settings: &RunSettings,
+    ) -> (Batches, ValidBatches, TestBatches) {
+        split_batches(
+            self.train,
+            self.test,
+            (self.augment, self.balance),
+            batcher,
+            settings,
+        )
+    }
+}
+
+/// `(N train / N valid / N test), backend B, FIT, out DIR`: the end of the line that says what
+/// an image task trains.
+pub(crate) fn run_line(settings: &RunSettings, sizes: [usize; 3], out: &Path) -> String {
+    let [train, valid, test] = sizes;
+    format!(
+        "({train} train / {valid} valid / {test} test), backend {}, {}, out {}",
+        settings.backend,
+        settings.fit.describe(),
+        out.display()
+    )
+}
+
+fn split_batches(
     train: InMemoryImages,
     test: InMemoryImages,
     (augment, balance): (Augmentation, bool),
@@ -638,14 +669,7 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
     let skipped = data.skipped.len();
     let source = data.source.clone();
     let choices = data.choices.clone();
-    let (train_source, valid_source, test_source) = split_batches(
-        data.train,
-        data.test,
-        (data.augment, data.balance),
-        &batcher,
-        settings,
-    );
-    let config = &settings.fit;
+    let (train_source, valid_source, test_source) = data.into_batches(&batcher, settings);
     let mut progress = settings.progress();
     if let Some(choices) = &choices {
         progress.message(&format!(
@@ -654,17 +678,12 @@ pub fn train(spec: &ImageSpec, settings: &RunSettings) -> Result<RunReport, Task
             choices.reasons.join("; ")
         ));
     }
+    let sizes = [train_source.len(), valid_source.len(), test_source.len()];
     progress.message(&format!(
-        "{}: {} on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
+        "{}: {} on {source} {}",
         settings.name,
         spec.arch.name(),
-        source,
-        train_source.len(),
-        valid_source.len(),
-        test_source.len(),
-        settings.backend,
-        config.describe(),
-        out.display()
+        run_line(settings, sizes, out)
     ));
 
     let device = settings.device()?;

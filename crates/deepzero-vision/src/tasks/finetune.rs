@@ -35,7 +35,7 @@ use deepzero_train::{
 use serde_json::json;
 
 use super::classify::{
-    ImageData, ImageRunInfo, ImageSpec, Preprocess, RUN_VERSION, load_images, split_batches,
+    ImageData, ImageRunInfo, ImageSpec, Preprocess, RUN_VERSION, load_images, run_line,
 };
 use crate::finetune::{
     apply_lora, backbone_group, freeze_backbone, head_paths, lora_targets, merge_lora,
@@ -415,17 +415,11 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
 
     let data_source = data.source.clone();
     let choices = data.choices.clone();
-    let (train_source, valid_source, test_source) = split_batches(
-        data.train,
-        data.test,
-        (data.augment, data.balance),
-        &batcher,
-        settings,
-    );
-    let config = &settings.fit;
+    let (train_source, valid_source, test_source) = data.into_batches(&batcher, settings);
     let mut progress = settings.progress();
+    let sizes = [train_source.len(), valid_source.len(), test_source.len()];
     progress.message(&format!(
-        "{}: fine-tuning {} from {} with {}: {} of {} values train; {} classes on {} ({} train / {} valid / {} test), backend {}, {}, out {}",
+        "{}: fine-tuning {} from {} with {}: {} of {} values train; {} classes on {} {}",
         settings.name,
         arch.name(),
         from_label,
@@ -434,12 +428,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         total_values,
         classes,
         data_source,
-        train_source.len(),
-        valid_source.len(),
-        test_source.len(),
-        settings.backend,
-        config.describe(),
-        out.display()
+        run_line(settings, sizes, out)
     ));
 
     let mut hooks = FitHooks::default();
@@ -460,7 +449,7 @@ pub fn finetune(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport
         &train_source,
         valid,
         &train_device,
-        config,
+        &settings.fit,
         &settings.run_dir(identity),
         &mut progress,
         hooks,

@@ -28,7 +28,7 @@ use deepzero_data::ImageBatcher;
 use deepzero_train::lr_find::{self, LrFindConfig, LrFindResult};
 use deepzero_train::{RunSettings, TaskError};
 
-use super::classify::{ImageSpec, channel_stats, check_image_splits, load_images, split_batches};
+use super::classify::{ImageSpec, channel_stats, check_image_splits, load_images};
 
 /// Runs the range test of the classifier `spec` describes (see the module documentation).
 ///
@@ -51,13 +51,7 @@ pub fn lr_find(
         ImageBatcher::new(mean, std)
     });
     let (shape, classes) = (data.train.shape(), data.train.class_names().len());
-    let (train, _, _) = split_batches(
-        data.train,
-        data.test,
-        (data.augment, data.balance),
-        &batcher,
-        settings,
-    );
+    let (train, _, _) = data.into_batches(&batcher, settings);
     let device = settings.device()?.autodiff();
     device.seed(settings.seed());
     let model = spec.arch.build(shape, classes, &device);
