@@ -6,7 +6,7 @@ mod timing;
 use burn::nn::conv::Conv2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use timing::time;
+use timing::{max_diff_from_burn, time, time_burn_conv};
 
 fn conv1x1(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Tensor<4> {
     let [n, c, h, wd] = x.dims();
@@ -38,15 +38,9 @@ fn main() {
         let w = conv.weight.val();
         let bias = conv.bias.as_ref().unwrap().val();
         let ours = conv1x1(x.clone(), w.clone(), bias.clone());
-        let theirs = conv.forward(x.clone());
-        let diff = (ours - theirs).abs().max().into_scalar::<f32>();
+        let diff = max_diff_from_burn(ours, &conv, &x);
         println!("{name}: max |matmul − burn| = {diff:.2e}");
-        let burn_ms = time("  burn Conv2d fwd+bwd", 10, || {
-            let x = x.clone().require_grad();
-            let y = conv.forward(x.clone());
-            let g = y.sum().backward();
-            let _ = x.grad(&g);
-        });
+        let burn_ms = time_burn_conv(&conv, &x);
         let wp = w.clone().require_grad();
         let bp = bias.clone().require_grad();
         let mm_ms = time("  matmul fwd+bwd", 10, || {
@@ -56,10 +50,7 @@ fn main() {
             let _ = (x.grad(&g), wp.grad(&g), bp.grad(&g));
         });
         println!("  speed-up {:.2}x", burn_ms / mm_ms);
-        let diff = (conv1x1_cl(x.clone(), w.clone(), bias.clone()) - conv.forward(x.clone()))
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let diff = max_diff_from_burn(conv1x1_cl(x.clone(), w.clone(), bias.clone()), &conv, &x);
         let cl_ms = time("  channels-last GEMM fwd+bwd", 10, || {
             let x = x.clone().require_grad();
             let y = conv1x1_cl(x.clone(), wp.clone(), bp.clone());

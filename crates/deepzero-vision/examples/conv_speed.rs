@@ -7,7 +7,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use timing::time;
+use timing::{max_diff_from_burn, time, time_burn_conv};
 
 /// im2col by k² shifted slices of the padded input, then one batched matmul.
 fn conv_im2col(x: Tensor<4>, w: Tensor<4>, pad: usize) -> Tensor<4> {
@@ -50,15 +50,9 @@ fn main() {
         let x = Tensor::<4>::random([b, c, s, s], Distribution::Normal(0.0, 1.0), &device);
         let w = conv.weight.val();
         let ours = conv_im2col(x.clone(), w.clone(), pad);
-        let theirs = conv.forward(x.clone());
-        let diff = (ours - theirs).abs().max().into_scalar::<f32>();
+        let diff = max_diff_from_burn(ours, &conv, &x);
         println!("{name}: max |im2col − burn| = {diff:.2e}");
-        let burn_ms = time("  burn Conv2d fwd+bwd", 10, || {
-            let x = x.clone().require_grad();
-            let y = conv.forward(x.clone());
-            let g = y.sum().backward();
-            let _ = x.grad(&g);
-        });
+        let burn_ms = time_burn_conv(&conv, &x);
         let wp = w.clone().require_grad();
         let im_ms = time("  im2col+matmul fwd+bwd", 10, || {
             let x = x.clone().require_grad();
