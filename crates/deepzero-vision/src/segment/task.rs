@@ -70,8 +70,14 @@ impl Default for DigitScenes {
             max_side: 32,
             train_scenes: 3000,
             test_scenes: 1000,
+            // No scaling: a scene's mask is exactly its ink (pixels ≥ 64), and resampling the
+            // image moves its brightness off that rule (after a 0.8–1.2 zoom 15 % of the digit
+            // pixels disagree with it even with aligned resizes, 32 % with PyTorch's plain
+            // nearest mask). Fine-tuning the 2-epoch model one pass on 3 000 scenes: valid mIoU
+            // 0.887 unscaled, 0.865 aligned-scaled, 0.713 nearest-scaled. The scenes already
+            // vary the digits' size (20–32 px) and place.
             augment: MaskAugmentation {
-                scale: Some((0.8, 1.2)),
+                scale: None,
                 horizontal_flip: false,
                 pad_class: 0,
             },
@@ -230,7 +236,8 @@ pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
             "U-Net (width 12, depth 4) segmenting MNIST digit scenes: background + 10 digit classes",
             SegmentSpec {
                 // 3 000 scenes reached mIoU 0.61 in 10 epochs; 16 000 (distinct digits rather
-                // than more passes over the same ones) reached 0.71 in 2.
+                // than more passes over the same ones) reached 0.71 in 2, both with the zoom
+                // augmentation that moved labels off the ink (see `DigitScenes::default`).
                 data: DigitScenes {
                     train_scenes: 16_000,
                     ..DigitScenes::default()
@@ -241,8 +248,9 @@ pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
                     bilinear: false,
                 },
             },
-            // 2 epochs: what the measured run of docs/segmentation.md had time for.
-            FitConfig::recipe(2, 8, 2e-3, OptimizerKind::Adam, cosine),
+            // 5 epochs, the measured run of docs/segmentation.md (valid mIoU 0.73 after 1,
+            // 0.92 after 2: the later epochs mostly fix which digit a stroke belongs to).
+            FitConfig::recipe(5, 8, 2e-3, OptimizerKind::Adam, cosine),
         ),
         Recipe::new(
             "digits-deeplab",
