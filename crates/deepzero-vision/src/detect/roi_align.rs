@@ -117,23 +117,8 @@ fn bilinear(y: f32, x: f32, h: usize, w: usize) -> Vec<(usize, f32)> {
     if y < -1.0 || y > h as f32 || x < -1.0 || x > w as f32 {
         return Vec::new();
     }
-    let (mut y, mut x) = (y.max(0.0), x.max(0.0));
-    let (mut y_low, mut x_low) = (y as usize, x as usize);
-    let y_high = if y_low >= h - 1 {
-        y_low = h - 1;
-        y = y_low as f32;
-        y_low
-    } else {
-        y_low + 1
-    };
-    let x_high = if x_low >= w - 1 {
-        x_low = w - 1;
-        x = x_low as f32;
-        x_low
-    } else {
-        x_low + 1
-    };
-    let (ly, lx) = (y - y_low as f32, x - x_low as f32);
+    let (y_low, y_high, ly) = neighbours(y, h);
+    let (x_low, x_high, lx) = neighbours(x, w);
     let (hy, hx) = (1.0 - ly, 1.0 - lx);
     vec![
         (y_low * w + x_low, hy * hx),
@@ -143,9 +128,31 @@ fn bilinear(y: f32, x: f32, h: usize, w: usize) -> Vec<(usize, f32)> {
     ]
 }
 
+/// The two grid lines around the coordinate `v` (at least -1) of an axis of `size` positions,
+/// and `v`'s fraction of the way from the lower one: below 0 it is read as 0, and from the last
+/// position on both lines are the last one (torchvision's border rule).
+fn neighbours(v: f32, size: usize) -> (usize, usize, f32) {
+    let v = v.max(0.0);
+    let low = v as usize;
+    if low >= size - 1 {
+        (size - 1, size - 1, 0.0)
+    } else {
+        (low, low + 1, v - low as f32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neighbours_follow_the_border_rule() {
+        assert_eq!(neighbours(2.25, 5), (2, 3, 0.25));
+        assert_eq!(neighbours(-0.5, 5), (0, 1, 0.0));
+        assert_eq!(neighbours(3.5, 5), (3, 4, 0.5));
+        assert_eq!(neighbours(4.5, 5), (4, 4, 0.0));
+        assert_eq!(neighbours(0.75, 1), (0, 0, 0.0));
+    }
 
     #[test]
     fn one_bin_over_a_ramp_is_its_centre_value() {
