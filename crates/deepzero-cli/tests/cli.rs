@@ -518,3 +518,16 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
     assert_eq!(m["data"]["skipped_images"], 1, "{m}");
     assert_eq!(m["data"]["test_examples"], 12, "{m}");
 }
+
+#[test]
+fn recipe_names_are_unique_and_findable() {
+    use deepzero_cli::recipes::{all, find};
+    let all = all();
+    for r in &all {
+        assert_eq!(find(r.name).unwrap().name, r.name);
+        assert_eq!(all.iter().filter(|o| o.name == r.name).count(), 1);
+    }
+    let err = find("mnist-transformer").unwrap_err().to_string();
+    assert!(err.contains("unknown recipe `mnist-transformer`"), "{err}");
+    assert!(err.contains("mnist-lenet"));
+}

@@ -110,3 +110,45 @@ fn a_new_user_is_served_from_features_and_bad_ones_are_refused() {
     let err = refused("ml100k-popularity", &pop, &["--gender", "F"]);
     assert!(err.contains("has no side-feature model"), "{err}");
 }
+
+#[test]
+fn content_neumf_trains_recommends_new_films_and_refuses_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let data = generate(&SyntheticConfig {
+        n_users: 60,
+        n_items: 600,
+        ratings_per_user: 20,
+        ..Default::default()
+    })
+    .unwrap();
+    write_ml100k(&data_dir, &data).unwrap();
+    let run_dir = tmp.path().join("content");
+    train("ml100k-content-neumf", &data_dir, &run_dir);
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("metrics.json")).unwrap()).unwrap();
+    let rows = metrics["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["model"], "content-neumf (tags)");
+    assert_eq!(
+        rows[1]["among_new"]["hr"], 0.0,
+        "popularity ties every new item"
+    );
+
+    let user = data.user_ids.raw(0).unwrap().to_string();
+    let predict = |extra: &[&str]| {
+        let mut args = vec!["predict", "ml100k-content-neumf", "--run", path(&run_dir)];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = predict(&[&user, "--top", "3", "--json"]);
+    assert_ok(&out);
+    let picks: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(picks[0]["all"].as_array().unwrap().len(), 3);
+    let new = picks[0]["new"].as_array().unwrap();
+    assert!(new.iter().all(|r| r["new"] == true), "{new:?}");
+    assert!(stderr_line(&predict(&["x"])).contains("`x` is not a user id"));
+    assert!(stderr_line(&predict(&["999999"])).contains("user 999999 is not in the run's data"));
+    // The recommender commands of the ml100k-* runs name what this run is.
+    let err = refused("ml100k-content-neumf", &run_dir, &["--user", &user]);
+    assert!(err.contains("content-rec"), "{err}");
+}

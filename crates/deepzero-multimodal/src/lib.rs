@@ -18,6 +18,8 @@
 //! | the `scenes-vqa` tasks: accuracy per question kind and on held-out pairs | [`tasks::vqa`] |
 //! | the OpenAI CLIP architecture (ViT image tower, causal text tower) | [`models::openai_clip`] |
 //! | Hugging Face `CLIPModel` checkpoints into it (equal to `transformers` to 1e-4) | [`hf_clip`] |
+//! | items as title words and tags (genres, year) | [`item_content`] |
+//! | content-aware NeuMF: new items recommended from their title and tags | [`models::content_neumf`] |
 //!
 //! ## Quick start
 //! ```no_run
@@ -41,6 +43,7 @@ pub mod captions;
 pub mod data;
 pub mod error;
 pub mod hf_clip;
+pub mod item_content;
 pub mod metrics;
 pub mod models;
 pub mod retrieval;

@@ -1088,18 +1088,16 @@ impl Predictor {
             });
         }
         let value: serde_json::Value = read_json(&run_json)?;
+        // Ours keep them in the spec; other tasks' runs (content-rec, …) at the top.
+        let field = |name: &str| {
+            let in_spec = value.get("spec").and_then(|s| s.get(name));
+            in_spec.or_else(|| value.get(name)).cloned()
+        };
         let (task, version) = (
-            value
-                .get("spec")
-                .and_then(|s| s.get("task"))
-                .and_then(|t| t.as_str())
-                .unwrap_or(""),
-            value
-                .get("spec")
-                .and_then(|s| s.get("version"))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
+            field("task").and_then(|t| t.as_str().map(String::from)),
+            field("version").and_then(|v| v.as_u64()).unwrap_or(0),
         );
+        let task = task.unwrap_or_default();
         if task != TASK || version != SPEC_VERSION as u64 {
             return Err(RecsysError::Run {
                 path: run_json,

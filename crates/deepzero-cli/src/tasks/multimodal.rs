@@ -2,13 +2,14 @@
 //! predict) and `deepzero search`, which finds the indexed test scenes that best match a text
 //! and draws them in a grid; `scenes-caption[-global]` (train, eval, predict) and
 //! `deepzero caption`, which captions image files; `scenes-vqa*` (train, eval, predict);
-//! `deepzero zero-shot` with a Hugging Face CLIP checkpoint folder.
+//! `deepzero zero-shot` with a Hugging Face CLIP checkpoint folder; `ml100k-content-neumf`.
 
 use std::path::{Path, PathBuf};
 
 use deepzero_multimodal::hf_clip::{ZeroShotOptions, zero_shot_files};
 use deepzero_multimodal::tasks::caption::{CaptionOptions, CaptionPredictor, CaptionSpec};
 use deepzero_multimodal::tasks::clip::{ClipPredictor, ClipSpec, SearchOptions};
+use deepzero_multimodal::tasks::content_rec::{ContentPredictor, ContentRecSpec};
 use deepzero_multimodal::tasks::vqa::{VqaPredictor, VqaSpec};
 
 use super::{CliResult, device, print_items, print_json};
@@ -31,6 +32,22 @@ pub fn predict_vqa(_: &VqaSpec, recipe: &Recipe, run: &Path, args: &PredictArgs)
     let device = device(args.backend.as_deref())?;
     let predictor = VqaPredictor::load(run, Some(recipe.name), &device)?;
     print_items(&predictor.answer_inputs(&args.inputs)?, args.json);
+    Ok(())
+}
+
+/// `predict` of `ml100k-content-neumf`: user ids, each with their best films and best new films.
+pub fn predict_content(
+    _: &ContentRecSpec,
+    recipe: &Recipe,
+    run: &Path,
+    args: &PredictArgs,
+) -> CliResult {
+    let predictor =
+        ContentPredictor::load(run, Some(recipe.name), &device(args.backend.as_deref())?)?;
+    print_items(
+        &predictor.recommend_inputs(&args.inputs, args.top.max(1))?,
+        args.json,
+    );
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! The models, one a file: the scene CNN image tower, the convolutional auto-encoder, the
 //! CLIP-style two-tower model, the OpenAI CLIP architecture (for imported checkpoints), the
-//! captioner, the fusion modules, and the VQA model with its question tower.
+//! captioner, the fusion modules, the VQA model with its question tower, and the
+//! content-aware NeuMF recommender.
 
 pub mod autoencoder;
 pub mod captioner;
 pub mod clip;
+pub mod content_neumf;
 pub mod fusion;
 pub mod openai_clip;
 pub mod question_encoder;
@@ -14,6 +16,7 @@ pub mod vqa;
 pub use autoencoder::{ConvAutoencoder, ConvAutoencoderConfig};
 pub use captioner::{CaptionBatch, CaptionMemory, Captioner, CaptionerConfig};
 pub use clip::{Clip, ClipConfig, PairBatch, clip_loss, l2_normalize};
+pub use content_neumf::{ContentNcfNet, ContentNeuMf, ContentNeuMfConfig, ItemBatch};
 pub use fusion::{
     BilinearFusion, BilinearFusionConfig, ConcatFusion, ConcatFusionConfig, CrossAttentionFusion,
     CrossAttentionFusionConfig, CrossAttentionOutput, GatedFusion, GatedFusionConfig,

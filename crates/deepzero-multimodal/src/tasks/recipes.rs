@@ -5,6 +5,7 @@ use deepzero_train::{FitConfig, Recipe};
 
 use super::caption::CaptionSpec;
 use super::clip::ClipSpec;
+use super::content_rec::ContentRecSpec;
 use super::vqa::VqaSpec;
 
 /// `scenes-clip`: the CLIP-style joint embedding of captioned MNIST/Fashion-MNIST scenes.
@@ -92,4 +93,17 @@ pub fn vqa() -> Vec<Recipe<VqaSpec>> {
             fit,
         ),
     ]
+}
+
+/// `ml100k-content-neumf`: NeuMF whose items are also their tags (genres, year, decade; the
+/// title words are an option of the spec), so films nobody has rated yet are recommended (item
+/// cold start against popularity).
+pub fn content() -> Vec<Recipe<ContentRecSpec>> {
+    vec![Recipe::new(
+        "ml100k-content-neumf",
+        "6",
+        "NeuMF with item content (genres, year; titles optional): films nobody rated yet, HR@10 vs popularity",
+        ContentRecSpec::ml100k(),
+        FitConfig::recipe(10, 256, 1e-3, OptimizerKind::Adam, LrSchedule::Constant),
+    )]
 }
