@@ -144,7 +144,7 @@ fn with_enough_new_items(
 /// after fitting (they were trained as negatives only), which the others do not.
 enum Entry {
     Plain(Box<dyn Recommender>),
-    FeatureBpr(FeatureBpr),
+    FeatureBpr(Box<FeatureBpr>),
 }
 
 impl Entry {
@@ -157,12 +157,12 @@ impl Entry {
     fn recommender(&self) -> &dyn Recommender {
         match self {
             Entry::Plain(m) => m.as_ref(),
-            Entry::FeatureBpr(m) => m,
+            Entry::FeatureBpr(m) => m.as_ref(),
         }
     }
     fn as_any_feature_bpr(&mut self) -> Option<&mut FeatureBpr> {
         match self {
-            Entry::FeatureBpr(m) => Some(m),
+            Entry::FeatureBpr(m) => Some(&mut **m),
             Entry::Plain(_) => None,
         }
     }
@@ -208,7 +208,7 @@ fn models(
         };
         out.push((
             "side features (FeatureBpr)".into(),
-            Entry::FeatureBpr(FeatureBpr::new(config, features.clone())),
+            Entry::FeatureBpr(Box::new(FeatureBpr::new(config, features.clone()))),
         ));
     }
     out.push(("content-neumf: tags".into(), content_model(false, true)));

@@ -669,8 +669,8 @@ mod tests {
         m.fit(&train).unwrap();
         assert!(m.losses.last().unwrap() < &m.losses[0]);
         // Items 4 (comedy) and 9 (drama) were never rated: scored by content alone.
-        assert_eq!(m.warm_items()[4], false);
-        assert_eq!(m.warm_items()[9], false);
+        assert!(!m.warm_items()[4]);
+        assert!(!m.warm_items()[9]);
         for u in 0..n_users as u32 {
             let s = m.score_pairs(&[u, u], &[4, 9]);
             let prefers_comedy = s[0] > s[1];

@@ -456,7 +456,7 @@ impl ContentPredictor {
             })?;
         let warm = self.model.warm_items();
         let items: Vec<u32> = (0..warm.len() as u32)
-            .filter(|&i| !self.trained.train.contains(u as usize, i as usize))
+            .filter(|&i| !self.trained.train.contains(u, i as usize))
             .filter(|&i| !(new_only && warm[i as usize]))
             .collect();
         let scores = self.model.score_pairs(&vec![u as u32; items.len()], &items);
