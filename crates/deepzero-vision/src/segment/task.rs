@@ -257,7 +257,12 @@ pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
             "3.3",
             "DeepLab v3 (ASPP on a dilated bottleneck ResNet, width 8) segmenting MNIST digit scenes",
             SegmentSpec {
-                data: DigitScenes::default(),
+                // 2 700 training scenes reached test mIoU 0.716 in 6 epochs (3 min), the
+                // U-Net's 16 000 distinct scenes 0.789 (16 min; docs/segmentation.md).
+                data: DigitScenes {
+                    train_scenes: 16_000,
+                    ..DigitScenes::default()
+                },
                 arch: SegmentArch::DeepLabV3 {
                     width: 8,
                     blocks: [1, 1, 1, 1],
