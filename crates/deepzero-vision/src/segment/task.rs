@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::data::{
-    AugmentedMasks, MaskAugmentation, MaskedImage, MaskedImages, SegmentBatcher, resize_nearest_u8,
+    AugmentedMasks, MaskAugmentation, MaskedImage, MaskedImages, SegmentBatcher,
+    resize_nearest_exact_u8,
 };
 use super::{ConfusionMatrix, SegmentModel, Segmenter, UNetConfig, Upsampling};
 
@@ -683,8 +684,9 @@ impl Predictor {
         Ok((original, resized))
     }
 
-    /// Segments each image file: resized to the model's input, then the mask resized (nearest)
-    /// back to the file's size.
+    /// Segments each image file: resized to the model's input, then the mask resized back to
+    /// the file's size by nearest neighbour with half-pixel centres (as the image was resized),
+    /// so it does not shift by up to half a pixel at non-integer ratios.
     pub fn predict(&self, images: &[PathBuf]) -> Result<Vec<SegmentPrediction>, TaskError> {
         use burn::data::dataloader::batcher::Batcher;
         let [_, h, w] = self.info.input_shape;
@@ -706,7 +708,7 @@ impl Predictor {
             }
             let small: Vec<u8> = argmax_masks(logits)?.into_iter().map(|k| k as u8).collect();
             let [_, fh, fw] = original.shape;
-            let mask = resize_nearest_u8(&small, [h, w], [fh, fw]);
+            let mask = resize_nearest_exact_u8(&small, [h, w], [fh, fw]);
             let mut counts = vec![0usize; self.info.class_names.len()];
             for &k in &mask {
                 counts[usize::from(k)] += 1;
