@@ -27,6 +27,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use deepzero_recsys::data::{Csr, Interactions};
 use deepzero_recsys::models::neumf::bce_with_logits;
+use deepzero_recsys::models::score_in_chunks;
 use deepzero_recsys::{Recommender, RecsysError};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -506,41 +507,17 @@ impl Recommender for ContentNeuMf {
         let (Some(net), Some(tensors)) = (&self.net, &self.tensors) else {
             return vec![0.0; users.len()];
         };
-        let (n_u, n_i) = (self.seen.n_rows as u32, self.seen.n_cols as u32);
-        let mut out = Vec::with_capacity(users.len());
-        let pairs: Vec<(u32, u32)> = users.iter().copied().zip(items.iter().copied()).collect();
-        for chunk in pairs.chunks(16_384) {
-            let ok: Vec<bool> = chunk.iter().map(|&(u, i)| u < n_u && i < n_i).collect();
-            let b = chunk.len();
-            let us: Vec<i32> = chunk
-                .iter()
-                .zip(&ok)
-                .map(|(p, &k)| if k { p.0 as i32 } else { 0 })
-                .collect();
-            let is: Vec<i32> = chunk
-                .iter()
-                .zip(&ok)
-                .map(|(p, &k)| if k { p.1 as i32 } else { 0 })
-                .collect();
+        let shape = [self.seen.n_rows, self.seen.n_cols];
+        score_in_chunks(users, items, shape, |us, is| {
+            let b = us.len();
             let own = is
                 .iter()
-                .map(|&i| f32::from(u8::from(tensors.warm[i as usize])))
-                .collect();
-            let batch = tensors.batch(&is, own, &self.device);
+                .map(|&i| f32::from(u8::from(tensors.warm[i as usize])));
+            let batch = tensors.batch(&is, own.collect(), &self.device);
             let users = Tensor::from_data(TensorData::new(us, [b]), &self.device);
-            let logits = net
-                .forward(users, batch)
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_else(|_| vec![f32::MIN; b]);
-            out.extend(
-                logits
-                    .into_iter()
-                    .zip(&ok)
-                    .map(|(z, &k)| if k { z } else { f32::MIN }),
-            );
-        }
-        out
+            let logits = net.forward(users, batch).into_data();
+            logits.try_to_vec::<f32>().ok()
+        })
     }
 
     fn seen(&self) -> &Csr {

@@ -225,6 +225,26 @@ impl Protocol {
         }
     }
 
+    /// `metrics.json` of `recipe` with these `rows` (a refit: its epoch `losses` and seconds).
+    fn report(
+        &self,
+        recipe: &str,
+        rows: Vec<ColdStartRow>,
+        losses: Vec<f64>,
+        fit_seconds: f64,
+    ) -> ContentRecReport {
+        ContentRecReport {
+            recipe: recipe.into(),
+            new_items: self.cold_items.len(),
+            test_users_among_new: self.among_new.len(),
+            test_users_among_all: self.among_all.len(),
+            train_ratings: self.train.len(),
+            rows,
+            losses,
+            fit_seconds,
+        }
+    }
+
     /// The model's row, then the baselines'.
     fn rows(&self, model: &ContentNeuMf, data: &RatingsDataset, k: usize) -> Vec<ColdStartRow> {
         let mut popularity = Popularity::new();
@@ -316,16 +336,8 @@ pub fn train(spec: &ContentRecSpec, settings: &RunSettings) -> Result<ContentRec
         cold_items: protocol.cold_items.clone(),
     };
     write_json_atomic(&out.join("train.json"), &trained)?;
-    let report = ContentRecReport {
-        recipe: settings.name.clone(),
-        new_items: protocol.cold_items.len(),
-        test_users_among_new: protocol.among_new.len(),
-        test_users_among_all: protocol.among_all.len(),
-        train_ratings: protocol.train.len(),
-        rows: protocol.rows(&model, &data, spec.k),
-        losses: model.losses.clone(),
-        fit_seconds,
-    };
+    let rows = protocol.rows(&model, &data, spec.k);
+    let report = protocol.report(&settings.name, rows, model.losses.clone(), fit_seconds);
     write_json_atomic(&out.join("metrics.json"), &report)?;
     progress.message(&format!(
         "{report}-> {}",
@@ -366,16 +378,8 @@ pub fn evaluate_run(run: &Path, settings: &RunSettings) -> Result<ContentRecRepo
             run.display()
         )));
     }
-    let report = ContentRecReport {
-        recipe: settings.name.clone(),
-        new_items: protocol.cold_items.len(),
-        test_users_among_new: protocol.among_new.len(),
-        test_users_among_all: protocol.among_all.len(),
-        train_ratings: protocol.train.len(),
-        rows: protocol.rows(&predictor.model, &data, spec.k),
-        losses: Vec::new(),
-        fit_seconds: 0.0,
-    };
+    let rows = protocol.rows(&predictor.model, &data, spec.k);
+    let report = protocol.report(&settings.name, rows, Vec::new(), 0.0);
     std::fs::create_dir_all(&settings.out).map_err(TaskError::io(&settings.out))?;
     let path = settings.out.join("metrics.json");
     write_json_atomic(&path, &report)?;

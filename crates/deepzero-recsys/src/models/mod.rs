@@ -88,6 +88,39 @@ pub trait Recommender {
     }
 }
 
+/// Scores `(user, item)` pairs in device-sized chunks for models that batch on a device:
+/// `score(users, items)` gets each chunk's indices as `i32` (pairs outside `n_users × n_items`
+/// replaced by `(0, 0)`) and returns one score per pair, or `None` if the device's answer could
+/// not be read; out-of-range pairs and unreadable chunks score `f32::MIN`.
+pub fn score_in_chunks(
+    users: &[u32],
+    items: &[u32],
+    [n_users, n_items]: [usize; 2],
+    mut score: impl FnMut(Vec<i32>, Vec<i32>) -> Option<Vec<f32>>,
+) -> Vec<f32> {
+    let pairs: Vec<(u32, u32)> = users.iter().copied().zip(items.iter().copied()).collect();
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(16_384) {
+        let ok: Vec<bool> = chunk
+            .iter()
+            .map(|&(u, i)| (u as usize) < n_users && (i as usize) < n_items)
+            .collect();
+        let (us, is): (Vec<i32>, Vec<i32>) = chunk
+            .iter()
+            .zip(&ok)
+            .map(|(&(u, i), &k)| if k { (u as i32, i as i32) } else { (0, 0) })
+            .unzip();
+        let scores = score(us, is).unwrap_or_else(|| vec![f32::MIN; chunk.len()]);
+        out.extend(
+            scores
+                .into_iter()
+                .zip(&ok)
+                .map(|(z, &k)| if k { z } else { f32::MIN }),
+        );
+    }
+    out
+}
+
 /// The `k` highest-scoring `(item, score)` pairs, best first; equal scores by lower item.
 pub fn top_k(mut scored: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
     let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -122,6 +155,22 @@ pub(crate) fn normal_matrix(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_scores_mark_out_of_range_pairs_and_unreadable_chunks() {
+        let sum = |us: Vec<i32>, is: Vec<i32>| {
+            Some(
+                us.iter()
+                    .zip(&is)
+                    .map(|(u, i)| (u * 10 + i) as f32)
+                    .collect(),
+            )
+        };
+        let s = score_in_chunks(&[1, 2, 9], &[3, 0, 1], [3, 4], sum);
+        assert_eq!(s, [13.0, 20.0, f32::MIN]);
+        let s = score_in_chunks(&[1], &[1], [3, 4], |_, _| None);
+        assert_eq!(s, [f32::MIN]);
+    }
 
     #[test]
     fn top_k_orders_by_score_then_index() {

@@ -746,38 +746,15 @@ impl Recommender for NeuMf {
         let Some(net) = &self.net else {
             return vec![0.0; users.len()];
         };
-        let (n_u, n_i) = (self.seen.n_rows as u32, self.seen.n_cols as u32);
-        let mut out = Vec::with_capacity(users.len());
-        let pairs: Vec<(u32, u32)> = users.iter().copied().zip(items.iter().copied()).collect();
-        for chunk in pairs.chunks(16_384) {
-            let ok: Vec<bool> = chunk.iter().map(|&(u, i)| u < n_u && i < n_i).collect();
-            let b = chunk.len();
-            let us: Vec<i32> = chunk
-                .iter()
-                .zip(&ok)
-                .map(|(p, &k)| if k { p.0 as i32 } else { 0 })
-                .collect();
-            let is: Vec<i32> = chunk
-                .iter()
-                .zip(&ok)
-                .map(|(p, &k)| if k { p.1 as i32 } else { 0 })
-                .collect();
+        let shape = [self.seen.n_rows, self.seen.n_cols];
+        super::score_in_chunks(users, items, shape, |us, is| {
+            let b = us.len();
             let logits = net.forward(
                 Tensor::from_data(TensorData::new(us, [b]), &self.device),
                 Tensor::from_data(TensorData::new(is, [b]), &self.device),
             );
-            let logits: Vec<f32> = logits
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_else(|_| vec![f32::MIN; b]);
-            out.extend(
-                logits
-                    .into_iter()
-                    .zip(&ok)
-                    .map(|(z, &k)| if k { z } else { f32::MIN }),
-            );
-        }
-        out
+            logits.into_data().try_to_vec::<f32>().ok()
+        })
     }
 
     fn seen(&self) -> &Csr {
