@@ -1,11 +1,12 @@
 //! End-to-end tests of the `deepzero` binary: the happy path, every kind of bad input the
 //! foundation promises a one-line error for, and a kill during training.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use deepzero_data::write_idx_labels;
+use tempfile::TempDir;
 
 mod common;
 use common::{
@@ -13,17 +14,60 @@ use common::{
     stdout, synthetic_images, write_idx_corpus,
 };
 
+/// `deepzero train RECIPE --data-dir DATA EXTRA…`.
+fn train(recipe: &str, data: &Path, extra: &[&str]) -> Output {
+    let args = ["train", recipe, "--data-dir", path(data)];
+    run(&[args.as_slice(), extra].concat())
+}
+
 /// `deepzero train mnist-mlp --data-dir DATA --epochs 1 EXTRA…`.
-fn train_one_epoch(data: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let args = [
-        "train",
+fn train_one_epoch(data: &Path, extra: &[&str]) -> Output {
+    train(
         "mnist-mlp",
+        data,
+        &[["--epochs", "1"].as_slice(), extra].concat(),
+    )
+}
+
+/// A temporary MNIST-layout folder of `train` (gzipped) and `test` [`synthetic_images`].
+fn idx_corpus(train: usize, test: usize) -> TempDir {
+    let data = tempfile::tempdir().unwrap();
+    write_idx_corpus(data.path(), train, test, true);
+    data
+}
+
+/// Asserts that one epoch of mnist-mlp on `data` fails with a one-line error naming `file`
+/// and saying `why`.
+fn assert_training_refuses(data: &Path, file: &str, why: &str) {
+    let out = train_one_epoch(data, &[]);
+    assert_one_line_error(&out, file);
+    assert!(stderr(&out).contains(why), "{}", stderr(&out));
+}
+
+/// `deepzero eval RECIPE --checkpoint RUN --data-dir DATA [--out OUT]`.
+fn eval(recipe: &str, run_dir: &Path, data: &Path, out: Option<&Path>) -> Output {
+    let args = [
+        "eval",
+        recipe,
+        "--checkpoint",
+        path(run_dir),
         "--data-dir",
         path(data),
-        "--epochs",
-        "1",
     ];
-    run(&[args.as_slice(), extra].concat())
+    let out: Vec<&str> = out.map_or(Vec::new(), |out| vec!["--out", path(out)]);
+    run(&[args.as_slice(), &out].concat())
+}
+
+/// `deepzero predict RECIPE --checkpoint RUN ARGS…` (the inputs and options).
+fn predict(recipe: &str, run_dir: &Path, args: &[&str]) -> Output {
+    let command = ["predict", recipe, "--checkpoint", path(run_dir)];
+    run(&[command.as_slice(), args].concat())
+}
+
+/// `deepzero train image-folder --data-dir ROOT --image-size 16 EXTRA…`.
+fn train_image_folder(root: &Path, extra: &[&str]) -> Output {
+    let size = ["--image-size", "16"];
+    train("image-folder", root, &[size.as_slice(), extra].concat())
 }
 
 #[test]
@@ -51,23 +95,22 @@ fn list_names_every_recipe_and_its_chapter() {
 
 #[test]
 fn train_eval_predict_on_idx_data() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_corpus(data.path(), 300, 100, true);
+    let data = idx_corpus(300, 100);
     let out_dir = tempfile::tempdir().unwrap();
     let run_dir = out_dir.path().join("run");
-    let out = run(&[
-        "train",
+    let out = train(
         "mnist-mlp",
-        "--data-dir",
-        path(data.path()),
-        "--epochs",
-        "3",
-        "--batch-size",
-        "32",
-        "--out",
-        path(&run_dir),
-        "--quiet",
-    ]);
+        data.path(),
+        &[
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--out",
+            path(&run_dir),
+            "--quiet",
+        ],
+    );
     assert_ok(&out);
     let metrics = json(&run_dir.join("metrics.json"));
     assert_run_metrics(&metrics);
@@ -88,16 +131,7 @@ fn train_eval_predict_on_idx_data() {
 
     // eval writes its own metrics.json with the same test accuracy.
     let eval_dir = out_dir.path().join("eval");
-    let out = run(&[
-        "eval",
-        "mnist-mlp",
-        "--checkpoint",
-        path(&run_dir),
-        "--data-dir",
-        path(data.path()),
-        "--out",
-        path(&eval_dir),
-    ]);
+    let out = eval("mnist-mlp", &run_dir, data.path(), Some(&eval_dir));
     assert_ok(&out);
     let eval = json(&eval_dir.join("metrics.json"));
     assert!((eval["test"]["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9);
@@ -115,17 +149,11 @@ fn train_eval_predict_on_idx_data() {
     light.save(&a).unwrap();
     dark.save(&b).unwrap();
     let picture = out_dir.path().join("pred.png");
-    let out = run(&[
-        "predict",
+    let out = predict(
         "mnist-mlp",
-        "--checkpoint",
-        path(&run_dir),
-        path(&a),
-        path(&b),
-        "--json",
-        "--picture",
-        path(&picture),
-    ]);
+        &run_dir,
+        &[path(&a), path(&b), "--json", "--picture", path(&picture)],
+    );
     assert_ok(&out);
     let predictions: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     for p in predictions.as_array().unwrap() {
@@ -239,20 +267,16 @@ fn missing_data_directory_is_a_one_line_error() {
 
 #[test]
 fn truncated_idx_file_is_a_one_line_error_naming_the_file() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_corpus(data.path(), 50, 20, true);
+    let data = idx_corpus(50, 20);
     let file = data.path().join("t10k-images-idx3-ubyte");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    let out = train_one_epoch(data.path(), &[]);
-    assert_one_line_error(&out, "t10k-images-idx3-ubyte");
-    assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
+    assert_training_refuses(data.path(), "t10k-images-idx3-ubyte", "truncated");
 }
 
 #[test]
 fn label_out_of_range_is_a_one_line_error() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_corpus(data.path(), 50, 20, true);
+    let data = idx_corpus(50, 20);
     let (_, mut labels) = synthetic_images(50, 0);
     labels[7] = 12;
     write_idx_labels(
@@ -261,15 +285,12 @@ fn label_out_of_range_is_a_one_line_error() {
         true,
     )
     .unwrap();
-    let out = train_one_epoch(data.path(), &[]);
-    assert_one_line_error(&out, "train-labels-idx1-ubyte.gz");
-    assert!(stderr(&out).contains("12"), "{}", stderr(&out));
+    assert_training_refuses(data.path(), "train-labels-idx1-ubyte.gz", "12");
 }
 
 #[test]
 fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_corpus(data.path(), 100, 20, true);
+    let data = idx_corpus(100, 20);
     let run_dir = tempfile::tempdir().unwrap();
     let out = train_one_epoch(data.path(), &["--out", path(run_dir.path()), "--quiet"]);
     assert_ok(&out);
@@ -277,32 +298,13 @@ fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
     let bad = run_dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a png").unwrap();
     assert_one_line_error(
-        &run(&[
-            "predict",
-            "mnist-mlp",
-            "--checkpoint",
-            path(run_dir.path()),
-            path(&bad),
-        ]),
+        &predict("mnist-mlp", run_dir.path(), &[path(&bad)]),
         "broken.png",
     );
 
-    let out = run(&[
-        "eval",
-        "mnist-lenet",
-        "--checkpoint",
-        path(run_dir.path()),
-        "--data-dir",
-        path(data.path()),
-    ]);
+    let out = eval("mnist-lenet", run_dir.path(), data.path(), None);
     assert_one_line_error(&out, "was trained by recipe `mnist-mlp`, not `mnist-lenet`");
-    let out = run(&[
-        "predict",
-        "fashion-cnn",
-        "--checkpoint",
-        path(run_dir.path()),
-        path(&bad),
-    ]);
+    let out = predict("fashion-cnn", run_dir.path(), &[path(&bad)]);
     assert_one_line_error(&out, "was trained by recipe `mnist-mlp`");
     assert_one_line_error(
         &run(&["eval", "mnist-mlp", "--checkpoint", "/no/such/run"]),
@@ -314,12 +316,11 @@ fn undecodable_image_and_foreign_checkpoint_are_one_line_errors() {
 /// last complete checkpoint stays loadable, and `--resume` carries on from it.
 #[test]
 fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
-    let data = tempfile::tempdir().unwrap();
-    write_idx_corpus(data.path(), 600, 50, true);
+    let data = idx_corpus(600, 50);
     let out_dir = tempfile::tempdir().unwrap();
     let run_dir: PathBuf = out_dir.path().join("run");
     let latest = run_dir.join("checkpoints/latest.json");
-    let train = |resume: bool| {
+    let start_training = |resume: bool| {
         let mut cmd = deepzero();
         cmd.args([
             "train",
@@ -345,7 +346,7 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
 
     let mut last_epoch = 0u64;
     for (attempt, extra_ms) in [0u64, 37, 91].into_iter().enumerate() {
-        let mut child = train(attempt > 0);
+        let mut child = start_training(attempt > 0);
         // Wait until at least one more epoch has been checkpointed, then a little more.
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -373,34 +374,26 @@ fn killing_training_keeps_the_last_good_checkpoint_and_resume_continues() {
             "attempt {attempt}: epoch {epoch} after {last_epoch}"
         );
         last_epoch = epoch;
-        let out = run(&[
-            "eval",
-            "mnist-mlp",
-            "--checkpoint",
-            path(&run_dir),
-            "--data-dir",
-            path(data.path()),
-            "--out",
-            path(&out_dir.path().join("eval")),
-        ]);
+        let eval_dir = out_dir.path().join("eval");
+        let out = eval("mnist-mlp", &run_dir, data.path(), Some(&eval_dir));
         assert!(out.status.success(), "attempt {attempt}: {}", stderr(&out));
     }
 
     // A final resume with a reachable epoch count finishes and reports where it resumed.
     let total = (last_epoch + 2).to_string();
-    let out = run(&[
-        "train",
+    let out = train(
         "mnist-mlp",
-        "--data-dir",
-        path(data.path()),
-        "--epochs",
-        &total,
-        "--batch-size",
-        "64",
-        "--out",
-        path(&run_dir),
-        "--resume",
-    ]);
+        data.path(),
+        &[
+            "--epochs",
+            &total,
+            "--batch-size",
+            "64",
+            "--out",
+            path(&run_dir),
+            "--resume",
+        ],
+    );
     assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("resuming after epoch"), "{text}");
@@ -430,28 +423,22 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
         }
     }
     let run_dir = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "train",
-        "image-folder",
-        "--data-dir",
-        path(root.path()),
-        "--image-size",
-        "16",
-        "--epochs",
-        "10",
-        "--batch-size",
-        "8",
-        "--lr",
-        "0.003",
-        "--out",
-        path(run_dir.path()),
-        "--quiet",
-    ]);
+    let out = train_image_folder(
+        root.path(),
+        &[
+            "--epochs",
+            "10",
+            "--batch-size",
+            "8",
+            "--lr",
+            "0.003",
+            "--out",
+            path(run_dir.path()),
+            "--quiet",
+        ],
+    );
     assert_ok(&out);
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap(),
-    )
-    .unwrap();
+    let m = json(&run_dir.path().join("metrics.json"));
     assert_eq!(m["data"]["test_examples"], 12, "20 % of 60 held out: {m}");
     assert!(m["test"]["accuracy"].as_f64().unwrap() >= 0.9, "{m}");
     let info = json(&run_dir.path().join("run.json"));
@@ -459,13 +446,7 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
     assert_eq!(info["input_shape"], serde_json::json!([3, 16, 16]));
 
     let cat = root.path().join("cats/cats-0.png");
-    let out = run(&[
-        "predict",
-        "image-folder",
-        "--checkpoint",
-        path(run_dir.path()),
-        path(&cat),
-    ]);
+    let out = predict("image-folder", run_dir.path(), &[path(&cat)]);
     assert_ok(&out);
     assert!(
         stdout(&out).contains("cats-0.png: cats"),
@@ -475,46 +456,32 @@ fn image_folder_trains_on_a_class_per_folder_tree() {
 
     // A corrupt file in the tree is named in a one-line error.
     std::fs::write(root.path().join("dogs/broken.jpg"), b"garbage").unwrap();
-    let out = run(&[
-        "train",
-        "image-folder",
-        "--data-dir",
-        path(root.path()),
-        "--image-size",
-        "16",
-        "--epochs",
-        "1",
-        "--out",
-        path(run_dir.path()),
-    ]);
+    let out = train_image_folder(
+        root.path(),
+        &["--epochs", "1", "--out", path(run_dir.path())],
+    );
     assert_one_line_error(&out, "broken.jpg");
 
     // --skip-bad-images trains on the rest and counts what it left out.
-    let out = run(&[
-        "train",
-        "image-folder",
-        "--data-dir",
-        path(root.path()),
-        "--image-size",
-        "16",
-        "--epochs",
-        "1",
-        "--skip-bad-images",
-        "--overwrite",
-        "--quiet",
-        "--out",
-        path(run_dir.path()),
-    ]);
+    let out = train_image_folder(
+        root.path(),
+        &[
+            "--epochs",
+            "1",
+            "--skip-bad-images",
+            "--overwrite",
+            "--quiet",
+            "--out",
+            path(run_dir.path()),
+        ],
+    );
     assert_ok(&out);
     assert!(
         stdout(&out).contains("skipping 1 unreadable image(s)"),
         "{}",
         stdout(&out)
     );
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir.path().join("metrics.json")).unwrap(),
-    )
-    .unwrap();
+    let m = json(&run_dir.path().join("metrics.json"));
     assert_eq!(m["data"]["skipped_images"], 1, "{m}");
     assert_eq!(m["data"]["test_examples"], 12, "{m}");
 }

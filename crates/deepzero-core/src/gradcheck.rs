@@ -123,6 +123,19 @@ where
         .ok_or(CoreError::NoGradient)
 }
 
+/// The largest `|a_i − b_i|` of two lists of values: how the golden tests compare an output
+/// with a reference implementation's (PyTorch, `transformers`). Lists of different lengths
+/// are infinitely far apart.
+pub fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::INFINITY;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 /// Compares a candidate gradient `a` with a reference `b` under `cfg`'s tolerances.
 ///
 /// # Errors

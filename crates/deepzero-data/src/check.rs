@@ -868,23 +868,6 @@ impl CheckRequest {
     }
 }
 
-/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed). In
-/// WebAssembly plotters draws text with the browser's fonts, and there is nothing to register.
-fn register_font() {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static FONT: std::sync::Once = std::sync::Once::new();
-        FONT.call_once(|| {
-            // Registration only fails for a malformed font; the embedded one is valid.
-            let _ = plotters::style::register_font(
-                "sans-serif",
-                plotters::style::FontStyle::Normal,
-                dejavu::sans::regular(),
-            );
-        });
-    }
-}
-
 /// Samples drawn per class in the report picture, and classes drawn at most.
 const SAMPLES: usize = 8;
 const MAX_CLASS_ROWS: usize = 16;
@@ -902,6 +885,7 @@ pub fn write_report(report: &CheckReport, out: &Path) -> Result<(), DataError> {
 }
 
 fn draw_report(report: &CheckReport, path: &Path) -> Result<(), DataError> {
+    use crate::draw::{black_label, register_font};
     use plotters::prelude::*;
     register_font();
     const CELL: u32 = 72;
@@ -962,12 +946,9 @@ fn draw_report(report: &CheckReport, path: &Path) -> Result<(), DataError> {
         for (c, class) in report.classes.iter().enumerate().take(shown) {
             let (x, y) = chart.backend_coord(&(c as f64 + 0.5, 0.0));
             let name: String = class.chars().take(12).collect();
-            root.draw(&Text::new(
-                name,
-                (x - 4 * class.chars().count().min(12) as i32, y + 6),
-                ("sans-serif", 13).into_font().color(&BLACK),
-            ))
-            .map_err(|e| err(e.to_string()))?;
+            let at = (x - 4 * class.chars().count().min(12) as i32, y + 6);
+            root.draw(&black_label(name, at, 13))
+                .map_err(|e| err(e.to_string()))?;
         }
         let palette = [BLUE, RED, GREEN, MAGENTA];
         let k = report.splits.len().max(1) as f64;
@@ -997,20 +978,12 @@ fn draw_report(report: &CheckReport, path: &Path) -> Result<(), DataError> {
             .draw()
             .map_err(|e| err(e.to_string()))?;
         samples_area
-            .draw(&Text::new(
-                "samples per class",
-                (10, 6),
-                ("sans-serif", 16).into_font().color(&BLACK),
-            ))
+            .draw(&black_label("samples per class".into(), (10, 6), 16))
             .map_err(|e| err(e.to_string()))?;
         for (row, class) in report.classes.iter().take(MAX_CLASS_ROWS).enumerate() {
             let y = row as i32 * CELL as i32 + CELL as i32 / 2 - 8;
             samples_area
-                .draw(&Text::new(
-                    class.clone(),
-                    (10, y),
-                    ("sans-serif", 15).into_font().color(&BLACK),
-                ))
+                .draw(&black_label(class.clone(), (10, y), 15))
                 .map_err(|e| err(e.to_string()))?;
         }
         root.present().map_err(|e| err(e.to_string()))?;

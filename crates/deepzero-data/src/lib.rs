@@ -40,6 +40,7 @@ pub mod augment;
 pub mod batch;
 pub mod check;
 pub mod dataset;
+pub mod draw;
 pub mod error;
 pub mod few_shot;
 pub mod folder;

@@ -72,68 +72,69 @@ macro_rules! fashion_urls {
     };
 }
 
-/// Every dataset this crate knows how to fetch.
-pub const MANIFESTS: &[DatasetManifest] = &[
-    DatasetManifest {
-        name: "mnist",
-        files: &[
+/// The four files of an IDX dataset in MNIST's layout (Fashion-MNIST keeps MNIST's names and
+/// sizes), fetched from `$urls!(file)`, with the SHA-256 of each file's uncompressed contents.
+macro_rules! idx_files {
+    (
+        $urls:ident,
+        train_images: $train_images:literal,
+        train_labels: $train_labels:literal,
+        test_images: $test_images:literal,
+        test_labels: $test_labels:literal $(,)?
+    ) => {
+        &[
             ManifestFile {
                 name: "train-images-idx3-ubyte.gz",
-                urls: mnist_urls!("train-images-idx3-ubyte.gz"),
-                sha256_uncompressed: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                urls: $urls!("train-images-idx3-ubyte.gz"),
+                sha256_uncompressed: $train_images,
                 uncompressed_bytes: 47_040_016,
             },
             ManifestFile {
                 name: "train-labels-idx1-ubyte.gz",
-                urls: mnist_urls!("train-labels-idx1-ubyte.gz"),
-                sha256_uncompressed: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                urls: $urls!("train-labels-idx1-ubyte.gz"),
+                sha256_uncompressed: $train_labels,
                 uncompressed_bytes: 60_008,
             },
             ManifestFile {
                 name: "t10k-images-idx3-ubyte.gz",
-                urls: mnist_urls!("t10k-images-idx3-ubyte.gz"),
-                sha256_uncompressed: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                urls: $urls!("t10k-images-idx3-ubyte.gz"),
+                sha256_uncompressed: $test_images,
                 uncompressed_bytes: 7_840_016,
             },
             ManifestFile {
                 name: "t10k-labels-idx1-ubyte.gz",
-                urls: mnist_urls!("t10k-labels-idx1-ubyte.gz"),
-                sha256_uncompressed: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                urls: $urls!("t10k-labels-idx1-ubyte.gz"),
+                sha256_uncompressed: $test_labels,
                 uncompressed_bytes: 10_008,
             },
-        ],
+        ]
+    };
+}
+
+/// Every dataset this crate knows how to fetch.
+pub const MANIFESTS: &[DatasetManifest] = &[
+    DatasetManifest {
+        name: "mnist",
+        files: idx_files!(
+            mnist_urls,
+            train_images: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            train_labels: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            test_images: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            test_labels: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        ),
         licence: "© Yann LeCun and Corinna Cortes; commonly redistributed under CC BY-SA 3.0 with attribution",
         citation: "Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning applied to \
                    document recognition. Proceedings of the IEEE 86(11):2278–2324, 1998.",
     },
     DatasetManifest {
         name: "fashion-mnist",
-        files: &[
-            ManifestFile {
-                name: "train-images-idx3-ubyte.gz",
-                urls: fashion_urls!("train-images-idx3-ubyte.gz"),
-                sha256_uncompressed: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                uncompressed_bytes: 47_040_016,
-            },
-            ManifestFile {
-                name: "train-labels-idx1-ubyte.gz",
-                urls: fashion_urls!("train-labels-idx1-ubyte.gz"),
-                sha256_uncompressed: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                uncompressed_bytes: 60_008,
-            },
-            ManifestFile {
-                name: "t10k-images-idx3-ubyte.gz",
-                urls: fashion_urls!("t10k-images-idx3-ubyte.gz"),
-                sha256_uncompressed: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                uncompressed_bytes: 7_840_016,
-            },
-            ManifestFile {
-                name: "t10k-labels-idx1-ubyte.gz",
-                urls: fashion_urls!("t10k-labels-idx1-ubyte.gz"),
-                sha256_uncompressed: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-                uncompressed_bytes: 10_008,
-            },
-        ],
+        files: idx_files!(
+            fashion_urls,
+            train_images: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            train_labels: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            test_images: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            test_labels: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        ),
         licence: "MIT, © 2017 Zalando SE",
         citation: "H. Xiao, K. Rasul and R. Vollgraf. Fashion-MNIST: a novel image dataset for \
                    benchmarking machine learning algorithms. arXiv:1708.07747, 2017.",

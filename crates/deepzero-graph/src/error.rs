@@ -62,35 +62,4 @@ impl GraphError {
 /// `Result` with [`GraphError`].
 pub type Result<T> = std::result::Result<T, GraphError>;
 
-impl From<GraphError> for deepzero_train::TaskError {
-    /// As a task error: an I/O error stays one, a training failure stays one, the rest is an
-    /// invalid input with this error's one-line message.
-    fn from(e: GraphError) -> Self {
-        match e {
-            GraphError::Io { path, source } => Self::Io { path, source },
-            GraphError::Train(t) => Self::Train(t),
-            other => Self::Invalid(other.to_string()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use deepzero_train::TaskError;
-
-    use super::*;
-
-    #[test]
-    fn task_errors_keep_the_message_and_the_io_error() {
-        let invalid = GraphError::Invalid("k must be at least 1".into());
-        let message = invalid.to_string();
-        assert_eq!(TaskError::from(invalid).to_string(), message);
-        let io = GraphError::Io {
-            path: PathBuf::from("u.data"),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        };
-        assert!(
-            matches!(TaskError::from(io), TaskError::Io { path, .. } if path == Path::new("u.data"))
-        );
-    }
-}
+deepzero_train::impl_task_error_from!(GraphError);

@@ -761,6 +761,7 @@ fn fill_encoder(
 mod tests {
     use std::path::PathBuf;
 
+    use deepzero_core::gradcheck::max_abs_difference;
     use deepzero_sequence::hf::HfTokenizer;
 
     use super::*;
@@ -887,14 +888,6 @@ mod tests {
         assert_eq!(tokenizer.decode(&ids).unwrap(), "a photo of a cat");
     }
 
-    /// The largest difference between two equally long lists.
-    fn worst(a: &[f32], b: &[f32]) -> f32 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    }
-
     #[test]
     fn processed_pixels_are_within_one_grey_level_of_transformers() {
         let device = Device::flex();
@@ -918,7 +911,7 @@ mod tests {
                 .collect()
         };
         let (ours, theirs) = (levels(&ours), levels(theirs));
-        let diff = worst(&ours, &theirs);
+        let diff = max_abs_difference(&ours, &theirs);
         let mean = ours
             .iter()
             .zip(&theirs)
@@ -955,9 +948,9 @@ mod tests {
         .unwrap();
         let theirs = &floats(&golden["image_embeds"])[..ours.len()];
         assert!(
-            worst(&ours, theirs) < 1e-3,
+            max_abs_difference(&ours, theirs) < 1e-3,
             "image embedding off by {}",
-            worst(&ours, theirs)
+            max_abs_difference(&ours, theirs)
         );
         // Zero-shot: the softmax of transformers' logits for the first image.
         let probs = clip.zero_shot(&[image], &captions).unwrap();
@@ -967,7 +960,11 @@ mod tests {
         let want: Vec<f32> = logits.iter().map(|l| (l - top).exp() / total).collect();
         assert_eq!(probs.len(), 1);
         assert!((probs[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
-        assert!(worst(&probs[0], &want) < 1e-3, "{:?} vs {want:?}", probs[0]);
+        assert!(
+            max_abs_difference(&probs[0], &want) < 1e-3,
+            "{:?} vs {want:?}",
+            probs[0]
+        );
         assert!(clip.image_embeddings(&[]).is_err());
         assert!(clip.text_embeddings(&[]).is_err());
     }

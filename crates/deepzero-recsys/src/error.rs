@@ -67,35 +67,4 @@ impl RecsysError {
 /// `Result` with [`RecsysError`].
 pub type Result<T> = std::result::Result<T, RecsysError>;
 
-impl From<RecsysError> for deepzero_train::TaskError {
-    /// As a task error: an I/O error stays one, a training failure stays one, the rest is an
-    /// invalid input with this error's one-line message.
-    fn from(e: RecsysError) -> Self {
-        match e {
-            RecsysError::Io { path, source } => Self::Io { path, source },
-            RecsysError::Train(t) => Self::Train(t),
-            other => Self::Invalid(other.to_string()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use deepzero_train::TaskError;
-
-    use super::*;
-
-    #[test]
-    fn task_errors_keep_the_message_and_the_io_error() {
-        let invalid = RecsysError::InvalidArgument("k must be at least 1".into());
-        let message = invalid.to_string();
-        assert_eq!(TaskError::from(invalid).to_string(), message);
-        let io = RecsysError::Io {
-            path: PathBuf::from("u.data"),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        };
-        assert!(
-            matches!(TaskError::from(io), TaskError::Io { path, .. } if path == std::path::Path::new("u.data"))
-        );
-    }
-}
+deepzero_train::impl_task_error_from!(RecsysError);

@@ -2,60 +2,12 @@
 //! are compared exactly, and burn's generator (which initialises parameters) is global to the
 //! process, so no other test may seed it while they train.
 
-use std::path::Path;
-
-use deepzero_core::{LrSchedule, OptimizerKind};
 use deepzero_sequence::pretrain::{PretrainRunInfo, PretrainSource, PretrainSpec, train};
 use deepzero_train::burn::prelude::Device;
-use deepzero_train::{FitConfig, RunSettings};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
-/// A generated corpus: sentences over 40 words, in a `shakespeare-gutenberg` folder.
-fn tiny_corpus(dir: &Path) {
-    let folder = dir.join("shakespeare-gutenberg");
-    std::fs::create_dir_all(&folder).unwrap();
-    let mut rng = StdRng::seed_from_u64(5);
-    for f in 0..3 {
-        let words: Vec<String> = (0..400)
-            .map(|_| format!("w{}", rng.random_range(0..40)))
-            .collect();
-        std::fs::write(folder.join(format!("play{f}.txt")), words.join(" ")).unwrap();
-    }
-}
-
-fn tiny_spec() -> PretrainSpec {
-    PretrainSpec {
-        sources: vec![PretrainSource::ShakespeareGutenberg],
-        max_len: 16,
-        d_model: 16,
-        n_heads: 2,
-        d_ff: 32,
-        n_layers: 1,
-        dropout: 0.0,
-        steps_per_epoch: 2,
-        valid_windows: 8,
-        ..PretrainSpec::english()
-    }
-}
-
-fn tiny_settings(data: &Path, out: &Path, epochs: usize) -> RunSettings {
-    let fit = FitConfig::recipe(
-        epochs,
-        4,
-        1e-3,
-        OptimizerKind::AdamW,
-        LrSchedule::WarmupCosine {
-            warmup_steps: 2,
-            min_lr_factor: 0.1,
-        },
-    )
-    .with_weight_decay(0.01);
-    let mut s = RunSettings::new("en-bert-pretrain", out).with_fit(fit);
-    s.data_dir = Some(data.to_path_buf());
-    s.quiet = true;
-    s
-}
+#[path = "support/tiny_pretrain.rs"]
+mod tiny_pretrain;
+use tiny_pretrain::{tiny_corpus, tiny_settings, tiny_spec};
 
 /// Three epochs in one go, and two epochs then a resumed third, end with the same model:
 /// the resumed run draws the batches the uninterrupted one drew.

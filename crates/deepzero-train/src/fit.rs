@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{CheckpointState, Checkpoints};
 use crate::metrics_file::{EpochRecord, write_metrics_csv};
-use crate::progress::format_duration;
+use crate::progress::eta_text;
 use crate::{BatchSource, Progress, Supervised, TrainError, evaluate};
 
 /// Early stopping on the validation loss.
@@ -640,9 +640,6 @@ where
             (Some(l), Some(a)) => format!(" | valid loss {l:.4} acc {:.2}%", a * 100.0),
             _ => String::new(),
         };
-        let remaining = config.epochs - epoch;
-        let eta =
-            run_start.elapsed().as_secs_f64() / (epoch + 1 - first_epoch) as f64 * remaining as f64;
         progress.end_epoch(&format!(
             "epoch {epoch}/{} | lr {lr:.2e} | train loss {:.4} acc {:.2}%{valid_text} | {:.0} samples/s | {:.1}s{}{}",
             config.epochs,
@@ -651,7 +648,7 @@ where
             record.samples_per_second,
             epoch_seconds,
             if improved { " | best" } else { "" },
-            if remaining > 0 { format!(" | ETA {}", format_duration(Duration::from_secs_f64(eta))) } else { String::new() },
+            eta_text(run_start, first_epoch, epoch, config.epochs),
         ));
         if state
             .early_stopping

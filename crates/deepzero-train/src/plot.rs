@@ -4,6 +4,7 @@ use plotters::prelude::*;
 use std::path::Path;
 
 use deepzero_data::ImageItem;
+use deepzero_data::draw::black_label;
 
 use crate::{EpochRecord, TrainError};
 
@@ -22,22 +23,9 @@ pub const TAB10: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (no system fonts needed). In
-/// WebAssembly plotters draws text with the browser's fonts, and there is nothing to register.
-pub fn register_font() {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static FONT: std::sync::Once = std::sync::Once::new();
-        FONT.call_once(|| {
-            // Registration only fails for a malformed font; the embedded one is valid.
-            let _ = plotters::style::register_font(
-                "sans-serif",
-                plotters::style::FontStyle::Normal,
-                dejavu::sans::regular(),
-            );
-        });
-    }
-}
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (see
+/// [`deepzero_data::draw::register_font`]).
+pub use deepzero_data::draw::register_font;
 
 /// plotters' drawing area on a PNG file at `path` (`width × height`), written by `present`.
 /// WebAssembly has no files to write: there it is a [`TrainError::Plot`].
@@ -192,12 +180,9 @@ pub fn draw_image_grid(
                 (i as u32 % 5) * CELL,
                 (i as u32 / 5) * (CELL + CAPTION) + CELL,
             );
-            area.draw(&Text::new(
-                caption.clone(),
-                (x0 as i32 + 4, y0 as i32 + 4),
-                ("sans-serif", 15).into_font().color(&BLACK),
-            ))
-            .map_err(|e| err(e.to_string()))?;
+            let at = (x0 as i32 + 4, y0 as i32 + 4);
+            area.draw(&black_label(caption.clone(), at, 15))
+                .map_err(|e| err(e.to_string()))?;
         }
         area.present().map_err(|e| err(e.to_string()))?;
     }

@@ -116,6 +116,21 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// The ` | ETA 4m05s` an epoch line ends with after `epoch` of `epochs`: the epochs left at the
+/// mean pace of those this process ran since `run_start` (`first_epoch..=epoch`; a resumed
+/// run's earlier epochs took their time in another process). Empty after the last epoch.
+pub fn eta_text(run_start: Instant, first_epoch: usize, epoch: usize, epochs: usize) -> String {
+    let left = epochs.saturating_sub(epoch);
+    if left == 0 {
+        return String::new();
+    }
+    let per_epoch = run_start.elapsed().as_secs_f64() / (epoch + 1 - first_epoch) as f64;
+    format!(
+        " | ETA {}",
+        format_duration(Duration::from_secs_f64(per_epoch * left as f64))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -373,6 +373,27 @@ impl EvalReport {
         .with("train_samples_per_second", 0.0)
     }
 
+    /// The evaluation of a classifier of `num_classes` classes that began at `start`:
+    /// [`EvalReport::new`] with `result`'s
+    /// [`classification_report`](EvalResult::classification_report) as `test`.
+    pub fn classification(
+        settings: &RunSettings,
+        checkpoint: &Path,
+        data: impl Serialize,
+        result: &EvalResult,
+        num_classes: usize,
+        start: std::time::Instant,
+    ) -> Self {
+        Self::new(
+            settings,
+            checkpoint,
+            data,
+            result.examples,
+            start.elapsed().as_secs_f64(),
+            result.classification_report(num_classes),
+        )
+    }
+
     /// Adds a task-specific field.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
         insert_field(&mut self.extra, key, value);

@@ -71,6 +71,43 @@ impl TaskError {
     }
 }
 
+/// Implements `From<$error> for TaskError` for a domain crate's error enum that has an
+/// `Io { path, source }` and a `Train(TrainError)` variant: an I/O error stays one (naming
+/// its file), a training failure stays one, and every other variant becomes
+/// [`TaskError::Invalid`] with the error's one-line message.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// pub enum MyError {
+///     #[error("{}: {source}", path.display())]
+///     Io { path: std::path::PathBuf, source: std::io::Error },
+///     #[error("k must be at least 1")]
+///     BadK,
+///     #[error(transparent)]
+///     Train(#[from] deepzero_train::TrainError),
+/// }
+/// deepzero_train::impl_task_error_from!(MyError);
+///
+/// let e = deepzero_train::TaskError::from(MyError::BadK);
+/// assert!(matches!(e, deepzero_train::TaskError::Invalid(m) if m == "k must be at least 1"));
+/// ```
+#[macro_export]
+macro_rules! impl_task_error_from {
+    ($error:ident) => {
+        impl From<$error> for $crate::TaskError {
+            /// As a task error: an I/O error stays one, a training failure stays one, the rest
+            /// is an invalid input with this error's one-line message.
+            fn from(e: $error) -> Self {
+                match e {
+                    $error::Io { path, source } => Self::Io { path, source },
+                    $error::Train(t) => Self::Train(t),
+                    other => Self::Invalid(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
 /// A task's spec that trains a run and evaluates one: what lets a front end (the `deepzero`
 /// command's recipe registry) train and evaluate every such recipe the same way. Each task
 /// module implements it with its own `train` and `evaluate_run`, dropping what they return
@@ -405,6 +442,36 @@ pub fn recipe_table<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum DomainError {
+        #[error("{}: {source}", path.display())]
+        Io {
+            path: PathBuf,
+            source: std::io::Error,
+        },
+        #[error("k must be at least 1")]
+        BadK,
+        #[error(transparent)]
+        Train(#[from] TrainError),
+    }
+    crate::impl_task_error_from!(DomainError);
+
+    #[test]
+    fn domain_errors_keep_the_message_and_the_io_error() {
+        let invalid = DomainError::BadK;
+        let message = invalid.to_string();
+        assert_eq!(TaskError::from(invalid).to_string(), message);
+        let io = DomainError::Io {
+            path: PathBuf::from("u.data"),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert!(
+            matches!(TaskError::from(io), TaskError::Io { path, .. } if path == Path::new("u.data"))
+        );
+        let train = DomainError::from(TrainError::Data("bad batch".into()));
+        assert!(matches!(TaskError::from(train), TaskError::Train(_)));
+    }
 
     #[test]
     fn validation_names_the_setting() {

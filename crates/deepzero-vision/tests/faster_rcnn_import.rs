@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use common::{fixture, json_floats, max_difference, read_json};
+use deepzero_core::gradcheck::max_abs_difference;
 use deepzero_vision::detect::{
     BackboneWithFpnConfig, Bbox, FasterRcnn, FasterRcnnConfig, RcnnTransformConfig, RoiHeadsConfig,
     RpnConfig, load_torchvision_faster_rcnn,
@@ -69,14 +70,6 @@ fn boxes(value: &Value) -> Vec<Bbox> {
         .chunks(4)
         .map(|c| [c[0], c[1], c[2], c[3]])
         .collect()
-}
-
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -158,8 +151,11 @@ fn faster_rcnn_equals_torchvision_stage_by_stage() {
         let theirs = boxes(&golden["proposals"][i]);
         assert_eq!(p.boxes.len(), theirs.len(), "image {i}: proposal count");
         let ours: Vec<f32> = p.boxes.iter().flatten().copied().collect();
-        d_prop = d_prop.max(max_abs(&ours, &json_floats(&golden["proposals"][i])));
-        d_score = d_score.max(max_abs(
+        d_prop = d_prop.max(max_abs_difference(
+            &ours,
+            &json_floats(&golden["proposals"][i]),
+        ));
+        d_score = d_score.max(max_abs_difference(
             &p.scores,
             &json_floats(&golden["proposal_scores"][i]),
         ));
@@ -216,7 +212,10 @@ fn faster_rcnn_equals_torchvision_stage_by_stage() {
         }
         // in order, too: torchvision's scores are sorted, so are ours
         let ours_scores: Vec<f32> = ours.iter().map(|d| d.score).collect();
-        assert!(max_abs(&ours_scores, &ts) < 1e-4, "image {i}: score order");
+        assert!(
+            max_abs_difference(&ours_scores, &ts) < 1e-4,
+            "image {i}: score order"
+        );
     }
     assert!(
         d_box < 1e-3 && d_det_score < 1e-4,

@@ -21,12 +21,12 @@
 //! Training is NeuMF's (binary cross-entropy on logits, `negatives` fresh negatives per
 //! positive each epoch, Adam) without the branch pre-training.
 
-use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{Embedding, Linear};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use deepzero_recsys::data::{Csr, Interactions};
-use deepzero_recsys::models::neumf::bce_with_logits;
+use deepzero_recsys::models::neumf::{bce_with_logits, embedding, linear, save_fitted};
 use deepzero_recsys::models::score_in_chunks;
 use deepzero_recsys::{Recommender, RecsysError};
 use rand::rngs::StdRng;
@@ -155,22 +155,6 @@ impl ContentNeuMfConfig {
             ),
         }
     }
-}
-
-/// Embeddings `N(0, 0.01)`, as NeuMF's.
-fn embedding(n: usize, d: usize, device: &Device) -> Embedding {
-    EmbeddingConfig::new(n, d)
-        .with_initializer(Initializer::Normal {
-            mean: 0.0,
-            std: 0.01,
-        })
-        .init(device)
-}
-
-fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    LinearConfig::new(d_in, d_out)
-        .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-        .init(device)
 }
 
 /// The items of a batch as the network reads them.
@@ -349,12 +333,7 @@ impl ContentNeuMf {
     /// # Errors
     /// Not fitted, or the file cannot be written.
     pub fn save(&self, path: &std::path::Path) -> Result<(), RecsysError> {
-        let net = self
-            .net
-            .as_ref()
-            .ok_or_else(|| RecsysError::InvalidArgument("content NeuMF is not fitted".into()))?;
-        deepzero_train::checkpoint::save_model(net, path)?;
-        Ok(())
+        save_fitted(self.net.as_ref(), "content NeuMF", path)
     }
 
     /// A fitted model from saved weights and the training matrix it was fitted on (which

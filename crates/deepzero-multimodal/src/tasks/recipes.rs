@@ -8,6 +8,15 @@ use super::clip::ClipSpec;
 use super::content_rec::ContentRecSpec;
 use super::vqa::VqaSpec;
 
+/// How the scene models train: Adam at 2e-3, cosine decay to 5 % of it, for `epochs` epochs
+/// of `batch_size`.
+fn adam_cosine(epochs: usize, batch_size: usize) -> FitConfig {
+    let schedule = LrSchedule::Cosine {
+        min_lr_factor: 0.05,
+    };
+    FitConfig::recipe(epochs, batch_size, 2e-3, OptimizerKind::Adam, schedule)
+}
+
 /// `scenes-clip`: the CLIP-style joint embedding of captioned MNIST/Fashion-MNIST scenes.
 pub fn clip() -> Vec<Recipe<ClipSpec>> {
     vec![Recipe::new(
@@ -15,30 +24,14 @@ pub fn clip() -> Vec<Recipe<ClipSpec>> {
         "6",
         "CLIP-style image/caption embedding of digit scenes: Recall@K both ways, zero-shot on held-out pairs",
         ClipSpec::scenes_clip(),
-        FitConfig::recipe(
-            10,
-            128,
-            2e-3,
-            OptimizerKind::Adam,
-            LrSchedule::Cosine {
-                min_lr_factor: 0.05,
-            },
-        ),
+        adam_cosine(10, 128),
     )]
 }
 
 /// `scenes-caption` (cross-attention over the regions) and `scenes-caption-global` (one global
 /// memory slot: no attention over the image), trained alike.
 pub fn caption() -> Vec<Recipe<CaptionSpec>> {
-    let fit = FitConfig::recipe(
-        6,
-        128,
-        2e-3,
-        OptimizerKind::Adam,
-        LrSchedule::Cosine {
-            min_lr_factor: 0.05,
-        },
-    );
+    let fit = adam_cosine(6, 128);
     vec![
         Recipe::new(
             "scenes-caption",
@@ -61,15 +54,7 @@ pub fn caption() -> Vec<Recipe<CaptionSpec>> {
 /// its baselines trained alike: `scenes-vqa-text` (the question alone) and `scenes-vqa-image`
 /// (the image alone).
 pub fn vqa() -> Vec<Recipe<VqaSpec>> {
-    let fit = FitConfig::recipe(
-        8,
-        64,
-        2e-3,
-        OptimizerKind::Adam,
-        LrSchedule::Cosine {
-            min_lr_factor: 0.05,
-        },
-    );
+    let fit = adam_cosine(8, 64);
     vec![
         Recipe::new(
             "scenes-vqa",

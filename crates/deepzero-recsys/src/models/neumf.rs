@@ -161,7 +161,9 @@ pub struct NcfNet {
     pub out: Linear,
 }
 
-fn embedding(n: usize, d: usize, device: &Device) -> Embedding {
+/// An embedding table initialised `N(0, 0.01)`, as NeuMF's (He et al. 2017); shared with the
+/// content-aware NeuMF of `deepzero-multimodal`.
+pub fn embedding(n: usize, d: usize, device: &Device) -> Embedding {
     EmbeddingConfig::new(n, d)
         .with_initializer(Initializer::Normal {
             mean: 0.0,
@@ -170,7 +172,8 @@ fn embedding(n: usize, d: usize, device: &Device) -> Embedding {
         .init(device)
 }
 
-fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
+/// A linear layer with Xavier-uniform weights, as NeuMF's towers and output layer.
+pub fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
     LinearConfig::new(d_in, d_out)
         .with_initializer(Initializer::XavierUniform { gain: 1.0 })
         .init(device)
@@ -372,6 +375,14 @@ impl StagePlan {
 /// fitted model (its scores are what the trained model's would be).
 pub type EpochObserver<'a> = dyn FnMut(NcfStage, usize, &NeuMf) + 'a;
 
+/// Saves a fitted network as a burnpack record at `path`; `None` (the model `name` is not
+/// fitted yet) is an error.
+pub fn save_fitted<M: Module>(net: Option<&M>, name: &str, path: &std::path::Path) -> Result<()> {
+    let net = net.ok_or_else(|| RecsysError::InvalidArgument(format!("{name} is not fitted")))?;
+    deepzero_train::checkpoint::save_model(net, path)?;
+    Ok(())
+}
+
 /// `mean(softplus(z) − y z)`: binary cross-entropy on logits, written stably as
 /// `max(z, 0) − y z + ln(1 + e^{−|z|})`.
 pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
@@ -423,12 +434,7 @@ impl NeuMf {
 
     /// Saves the weights as a burnpack record.
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        let net = self
-            .net
-            .as_ref()
-            .ok_or_else(|| RecsysError::InvalidArgument("NeuMF is not fitted".into()))?;
-        deepzero_train::checkpoint::save_model(net, path)?;
-        Ok(())
+        save_fitted(self.net.as_ref(), "NeuMF", path)
     }
 
     /// Rebuilds a fitted model from saved weights and the training matrix.
@@ -1017,22 +1023,33 @@ mod tests {
         assert_eq!(a, m.score_pairs(&[0, 1, 2], &[3, 4, 5]));
     }
 
-    #[test]
-    fn learning_rate_decay_scales_later_epochs() {
-        let data = synthetic();
-        let loo = leave_one_out(&data.ratings).unwrap();
-        let dev = Device::flex();
-        let cfg = NeuMfConfig {
+    /// A small fine-tuning setup on the synthetic data: its leave-one-out training set, the
+    /// config `tuning` makes of a 4-factor network with an 8-4 MLP fine-tuned at rate 0.1,
+    /// a fresh network of that config, and the device.
+    fn fine_tuning(
+        tuning: impl FnOnce(NeuMfConfig) -> NeuMfConfig,
+    ) -> (Interactions, NeuMfConfig, NcfNet, Device) {
+        let train = leave_one_out(&synthetic().ratings).unwrap().train;
+        let cfg = tuning(NeuMfConfig {
             factors: 4,
             mlp_layers: vec![8, 4],
             finetune_lr: 0.1,
-            finetune_epochs: Some(1),
             ..Default::default()
-        };
-        let net = cfg.init(loo.train.n_users, loo.train.n_items, &dev);
+        });
+        let dev = Device::flex();
+        let net = cfg.init(train.n_users, train.n_items, &dev);
+        (train, cfg, net, dev)
+    }
+
+    #[test]
+    fn learning_rate_decay_scales_later_epochs() {
+        let (train, cfg, net, dev) = fine_tuning(|small| NeuMfConfig {
+            finetune_epochs: Some(1),
+            ..small
+        });
         let tuned = |cfg: NeuMfConfig| {
             let mut m = NeuMf::new(cfg, dev.clone());
-            m.fine_tune(net.clone(), &loo.train, None).unwrap();
+            m.fine_tune(net.clone(), &train, None).unwrap();
             m.score_pairs(&[0, 3, 5], &[1, 2, 7])
         };
         let one = tuned(cfg.clone());
@@ -1068,23 +1085,16 @@ mod tests {
 
     #[test]
     fn output_only_fine_tuning_moves_only_the_output_layer() {
-        let data = synthetic();
-        let loo = leave_one_out(&data.ratings).unwrap();
-        let dev = Device::flex();
-        let cfg = NeuMfConfig {
-            factors: 4,
-            mlp_layers: vec![8, 4],
-            finetune_lr: 0.1,
+        let (train, cfg, net, dev) = fine_tuning(|small| NeuMfConfig {
             finetune_output_epochs: 2,
             finetune_epochs: Some(0),
-            ..Default::default()
-        };
-        let net = cfg.init(loo.train.n_users, loo.train.n_items, &dev);
+            ..small
+        });
         let mut epochs = Vec::new();
         let mut m = NeuMf::new(cfg.clone(), dev.clone());
         m.fine_tune(
             net.clone(),
-            &loo.train,
+            &train,
             Some(&mut |stage, epoch, _: &NeuMf| epochs.push((stage, epoch))),
         )
         .unwrap();
@@ -1111,7 +1121,7 @@ mod tests {
         );
         m.fine_tune(
             net.clone(),
-            &loo.train,
+            &train,
             Some(&mut |stage, epoch, _: &NeuMf| epochs.push((stage, epoch))),
         )
         .unwrap();

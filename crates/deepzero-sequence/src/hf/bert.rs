@@ -383,6 +383,8 @@ fn fill_bert(
 
 #[cfg(test)]
 mod tests {
+    use deepzero_core::gradcheck::max_abs_difference;
+
     use super::*;
     use crate::hf::test_fixtures::{fixture, golden};
     use crate::test_util::{device, host};
@@ -391,14 +393,6 @@ mod tests {
         let rows: Vec<Vec<i64>> = serde_json::from_value(value.clone()).unwrap();
         let (b, t) = (rows.len(), rows[0].len());
         Tensor::from_data(TensorData::new(rows.concat(), [b, t]), dev)
-    }
-
-    fn worst(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
     }
 
     #[test]
@@ -415,11 +409,11 @@ mod tests {
             .bert
             .forward(ids.clone(), types.clone(), Some(padding.clone()));
         let want: Vec<f32> = serde_json::from_value(g["last_hidden_state"].clone()).unwrap();
-        let h = worst(&host(&hidden), &want);
+        let h = max_abs_difference(&host(&hidden), &want);
         assert!(h < 1e-4, "max |Δhidden| = {h}");
         let logits = model.forward(ids, types, Some(padding));
         let want: Vec<f32> = serde_json::from_value(g["logits"].clone()).unwrap();
-        let l = worst(&host(&logits), &want);
+        let l = max_abs_difference(&host(&logits), &want);
         assert!(l < 1e-4, "max |Δlogit| = {l}");
         eprintln!("bert-tiny: max |Δhidden| = {h:e}, max |Δlogit| = {l:e} vs transformers");
     }

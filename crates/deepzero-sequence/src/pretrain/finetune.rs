@@ -704,13 +704,13 @@ pub fn evaluate_run(run: &Path, settings: &RunSettings) -> Result<EvalReport, Ta
         settings.eval_batch_size.unwrap_or(64),
         &device,
     )?;
-    let report = EvalReport::new(
+    let report = EvalReport::classification(
         settings,
         run,
         &corpus.source,
-        test.examples,
-        start.elapsed().as_secs_f64(),
-        test.classification_report(info.class_names.len()),
+        &test,
+        info.class_names.len(),
+        start,
     );
     let path = report.write(&settings.out)?;
     settings.progress().message(&format!(

@@ -23,18 +23,27 @@ fn small_encoder() -> BertConfig {
         .with_max_len(spec.max_len)
 }
 
-fn warmup_cosine(warmup_steps: usize) -> LrSchedule {
-    LrSchedule::WarmupCosine {
+/// How every recipe here trains: AdamW with weight decay 0.01, the rate warmed up linearly
+/// over `warmup_steps` then decayed by a cosine to 10 % of `learning_rate`.
+fn adamw(epochs: usize, batch_size: usize, learning_rate: f64, warmup_steps: usize) -> FitConfig {
+    let schedule = LrSchedule::WarmupCosine {
         warmup_steps,
         min_lr_factor: 0.1,
-    }
+    };
+    FitConfig::recipe(
+        epochs,
+        batch_size,
+        learning_rate,
+        OptimizerKind::AdamW,
+        schedule,
+    )
+    .with_weight_decay(0.01)
 }
 
 /// `en-bert-pretrain` and `zh-bert-pretrain`: masked language modelling, AdamW (decay 0.01 on
 /// matrices only), linear warm-up then cosine, micro-batches of 32 windows, two per step.
 pub fn pretrain() -> Vec<Recipe<PretrainSpec>> {
-    let fit = FitConfig::recipe(8, 32, 1e-3, OptimizerKind::AdamW, warmup_cosine(80))
-        .with_weight_decay(0.01);
+    let fit = adamw(8, 32, 1e-3, 80);
     vec![
         Recipe::new(
             "en-bert-pretrain",
@@ -60,8 +69,7 @@ pub fn finetune() -> Vec<Recipe<FinetuneSpec>> {
         scratch: small_encoder(),
         ..FinetuneSpec::new(corpus)
     };
-    let fit = FitConfig::recipe(10, 16, 3e-4, OptimizerKind::AdamW, warmup_cosine(50))
-        .with_weight_decay(0.01);
+    let fit = adamw(10, 16, 3e-4, 50);
     vec![
         Recipe::new(
             "bbc-bert",
@@ -84,26 +92,26 @@ pub fn finetune() -> Vec<Recipe<FinetuneSpec>> {
 /// (full, `--freeze backbone`, `--lora R`) or `deepzero train RECIPE` from scratch; `--crf`
 /// puts a CRF on the tag scores (default: a softmax per token).
 pub fn ner() -> Vec<Recipe<BertNerSpec>> {
-    let spec = |corpus| BertNerSpec {
-        scratch: small_encoder(),
-        ..BertNerSpec::new(corpus)
+    // The chapter-4.3 recipe `name` of `corpus`, from scratch in the pre-training shape.
+    let recipe = |name, summary, corpus, fit| {
+        let spec = BertNerSpec {
+            scratch: small_encoder(),
+            ..BertNerSpec::new(corpus)
+        };
+        Recipe::new(name, "4.3", summary, spec, fit)
     };
     vec![
-        Recipe::new(
+        recipe(
             "peoples-daily-bert-ner",
-            "4.3",
             "character NER (PER/LOC/ORG) on People's Daily with a BERT-style encoder: fine-tuned --from zh-bert-pretrain or from scratch; --crf adds a CRF",
-            spec(NerCorpus::PeoplesDaily),
-            FitConfig::recipe(3, 32, 5e-4, OptimizerKind::AdamW, warmup_cosine(200))
-                .with_weight_decay(0.01),
+            NerCorpus::PeoplesDaily,
+            adamw(3, 32, 5e-4, 200),
         ),
-        Recipe::new(
+        recipe(
             "wnut17-bert-ner",
-            "4.3",
             "word NER (6 emerging-entity types) on WNUT-17 with a BERT-style encoder: fine-tuned --from en-bert-pretrain or from scratch; --crf adds a CRF",
-            spec(NerCorpus::Wnut17),
-            FitConfig::recipe(10, 16, 5e-4, OptimizerKind::AdamW, warmup_cosine(100))
-                .with_weight_decay(0.01),
+            NerCorpus::Wnut17,
+            adamw(10, 16, 5e-4, 100),
         ),
     ]
 }

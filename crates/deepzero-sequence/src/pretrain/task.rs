@@ -631,9 +631,6 @@ pub fn train(spec: &PretrainSpec, settings: &RunSettings) -> Result<RunReport, T
         {
             progress.message(&format!("warning: {e}"));
         }
-        let left = fit.epochs - epoch;
-        let eta =
-            run_start.elapsed().as_secs_f64() / (epoch + 1 - first_epoch) as f64 * left as f64;
         progress.end_epoch(&format!(
             "epoch {epoch}/{} | step {} | lr {lr:.2e} | MLM loss {:.4} acc {:.2}% | valid loss {valid_loss:.4} acc {:.2}% (perplexity {:.1}) | grad norm {:.2} | {:.1} windows/s | {:.1}s{}",
             fit.epochs,
@@ -645,14 +642,7 @@ pub fn train(spec: &PretrainSpec, settings: &RunSettings) -> Result<RunReport, T
             norm_sum / spec.steps_per_epoch as f64,
             record.samples_per_second,
             seconds,
-            if left > 0 {
-                format!(
-                    " | ETA {}",
-                    deepzero_train::progress::format_duration(Duration::from_secs_f64(eta))
-                )
-            } else {
-                String::new()
-            },
+            deepzero_train::progress::eta_text(run_start, first_epoch, epoch, fit.epochs),
         ));
     }
 
@@ -705,6 +695,11 @@ pub fn train(spec: &PretrainSpec, settings: &RunSettings) -> Result<RunReport, T
     Ok(report)
 }
 
+/// The tiny pre-training setup of these tests and the `pretrain_resume` test binary.
+#[cfg(test)]
+#[path = "../../tests/support/tiny_pretrain.rs"]
+mod tiny_pretrain;
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -750,52 +745,7 @@ pub(crate) mod tests {
         assert!((23..28).contains(&positions[3]));
     }
 
-    /// A generated corpus: sentences over 40 words, in a `shakespeare-gutenberg` folder.
-    pub(crate) fn tiny_corpus(dir: &Path) {
-        use rand::Rng;
-        let folder = dir.join("shakespeare-gutenberg");
-        std::fs::create_dir_all(&folder).unwrap();
-        let mut rng = StdRng::seed_from_u64(5);
-        for f in 0..3 {
-            let words: Vec<String> = (0..400)
-                .map(|_| format!("w{}", rng.random_range(0..40)))
-                .collect();
-            std::fs::write(folder.join(format!("play{f}.txt")), words.join(" ")).unwrap();
-        }
-    }
-
-    pub(crate) fn tiny_spec() -> PretrainSpec {
-        PretrainSpec {
-            sources: vec![PretrainSource::ShakespeareGutenberg],
-            max_len: 16,
-            d_model: 16,
-            n_heads: 2,
-            d_ff: 32,
-            n_layers: 1,
-            dropout: 0.0,
-            steps_per_epoch: 2,
-            valid_windows: 8,
-            ..PretrainSpec::english()
-        }
-    }
-
-    pub(crate) fn tiny_settings(data: &Path, out: &Path, epochs: usize) -> RunSettings {
-        let fit = deepzero_train::FitConfig::recipe(
-            epochs,
-            4,
-            1e-3,
-            OptimizerKind::AdamW,
-            deepzero_core::LrSchedule::WarmupCosine {
-                warmup_steps: 2,
-                min_lr_factor: 0.1,
-            },
-        )
-        .with_weight_decay(0.01);
-        let mut s = RunSettings::new("en-bert-pretrain", out).with_fit(fit);
-        s.data_dir = Some(data.to_path_buf());
-        s.quiet = true;
-        s
-    }
+    pub(crate) use super::tiny_pretrain::{tiny_corpus, tiny_settings, tiny_spec};
 
     // `a_resumed_run_continues_where_it_stopped` is in `tests/pretrain_resume.rs`: it compares
     // two runs exactly, and burn's generator (parameter initialisation) is global to the

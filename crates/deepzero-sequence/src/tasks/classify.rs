@@ -764,13 +764,13 @@ pub fn evaluate_run(
     let start = std::time::Instant::now();
     let batch_size = settings.eval_batch_size.unwrap_or(64);
     let test = evaluate(&model, &test_source, batch_size, &device)?;
-    let report = EvalReport::new(
+    let report = EvalReport::classification(
         settings,
         run,
         &corpus.source,
-        test.examples,
-        start.elapsed().as_secs_f64(),
-        test.classification_report(info.class_names.len()),
+        &test,
+        info.class_names.len(),
+        start,
     )
     .with("max_len", info.max_len)
     .with("truncated_documents", truncated);

@@ -407,18 +407,20 @@ impl Batcher<MaskedImage, SegmentBatch> for SegmentBatcher {
 mod tests {
     use super::*;
 
+    /// A `c × h × w` image with its mask (both must have the sizes the shape says).
+    fn masked(pixels: Vec<u8>, mask: Vec<u8>, [c, h, w]: [usize; 3]) -> MaskedImage {
+        let image = ImageItem {
+            pixels,
+            shape: [c, h, w],
+            label: 0,
+        };
+        MaskedImage::new(image, mask).unwrap()
+    }
+
     fn item(c: usize, h: usize, w: usize) -> MaskedImage {
         let pixels = (0..c * h * w).map(|i| (i * 7 % 256) as u8).collect();
         let mask = (0..h * w).map(|i| (i % 3) as u8).collect();
-        MaskedImage::new(
-            ImageItem {
-                pixels,
-                shape: [c, h, w],
-                label: 0,
-            },
-            mask,
-        )
-        .unwrap()
+        masked(pixels, mask, [c, h, w])
     }
 
     #[test]
@@ -498,15 +500,7 @@ mod tests {
         let (h, w) = (16, 16);
         let mask: Vec<u8> = (0..h * w).map(|i| ((i % w) / 4) as u8).collect(); // 4 stripes
         let pixels: Vec<u8> = mask.iter().map(|&k| k * 60).collect();
-        let original = MaskedImage::new(
-            ImageItem {
-                pixels,
-                shape: [1, h, w],
-                label: 0,
-            },
-            mask,
-        )
-        .unwrap();
+        let original = masked(pixels, mask, [1, h, w]);
         let aug = MaskAugmentation {
             scale: Some((0.5, 2.0)),
             horizontal_flip: true,
@@ -563,15 +557,7 @@ mod tests {
             .map(|i| if (i % w) % 5 < 2 { 220 } else { 0 })
             .collect();
         let mask = pixels.iter().map(|&p| u8::from(p >= 64)).collect();
-        let item = MaskedImage::new(
-            ImageItem {
-                pixels,
-                shape: [1, h, w],
-                label: 0,
-            },
-            mask,
-        )
-        .unwrap();
+        let item = masked(pixels, mask, [1, h, w]);
         let aug = MaskAugmentation {
             scale: Some((0.8, 1.2)),
             horizontal_flip: false,

@@ -783,13 +783,13 @@ pub fn evaluate_run(
         settings.eval_batch_size.unwrap_or(256),
         &device,
     )?;
-    let report = EvalReport::new(
+    let report = EvalReport::classification(
         settings,
         run,
         &data.source,
-        test.examples,
-        start.elapsed().as_secs_f64(),
-        test.classification_report(info.class_names.len()),
+        &test,
+        info.class_names.len(),
+        start,
     );
     if !test.loss.is_finite() {
         return Err(TaskError::invalid(format!(

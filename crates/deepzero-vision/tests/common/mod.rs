@@ -59,8 +59,5 @@ pub fn max_difference<const D: usize>(ours: Tensor<D>, theirs: &Value) -> f32 {
     let ours: Vec<f32> = ours.to_data().try_to_vec::<f32>().unwrap();
     let theirs = json_floats(theirs);
     assert_eq!(ours.len(), theirs.len());
-    ours.iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
+    deepzero_core::gradcheck::max_abs_difference(&ours, &theirs)
 }
