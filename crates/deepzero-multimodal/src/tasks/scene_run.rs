@@ -445,20 +445,7 @@ pub fn start_captioned_run<'a, M: CaptionedModelConfig>(
     Ok((prepared, info, out))
 }
 
-/// Creates the run folder `settings.out` and writes the vocabulary (`vocab.json`) and the run's
-/// description `info` (`run.json`) into it; returns the folder.
-pub fn write_run_files<'a>(
-    settings: &'a RunSettings,
-    vocab: &Vocab,
-    info: &impl Serialize,
-) -> Result<&'a Path, TaskError> {
-    let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), info)?;
-    Ok(out)
-}
+pub use deepzero_sequence::tasks::write_run_files;
 
 #[cfg(test)]
 mod tests {

@@ -34,7 +34,6 @@ use burn::tensor::activation::softmax;
 use deepzero_data::stratified_split;
 use deepzero_data::text::{CorpusOptions, LoadedCorpus, TextCorpus};
 use deepzero_train::checkpoint::{load_model, save_model};
-use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, DatasetBatches, EvalReport, RunReport, RunSettings, TaskError, evaluate,
     load_run_info, model_file,
@@ -47,8 +46,8 @@ use super::corpus::Language;
 use super::model::{BertConfig, BertEncoder};
 use super::optim::float_params;
 use super::task::{PretrainRunInfo, Specials};
-use crate::tasks::classify::split_train_test;
-use crate::tasks::{TextBatcher, TextItem};
+use crate::tasks::classify::{Splits, check_run_classes, split_documents, split_train_test};
+use crate::tasks::{TextBatcher, TextItem, write_run_files};
 use crate::text::{Vocab, VocabConfig};
 
 /// What trains.
@@ -497,20 +496,13 @@ pub fn train(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport, T
         None => None,
     };
     let corpus = load_corpus(spec.corpus, settings)?;
-    let (train_all, test_idx) = split_train_test(&corpus, seed);
-    let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
-    let (train_pos, valid_pos) = stratified_split(&train_labels, settings.valid_fraction, seed);
-    let train_idx: Vec<usize> = train_pos.iter().map(|&p| train_all[p]).collect();
-    let valid_idx: Vec<usize> = valid_pos.iter().map(|&p| train_all[p]).collect();
     // The splits as made are checked; `--label-fraction` may then leave a class without
     // validation documents (1 % of BBC's does), as documented in docs/pretrain.md.
-    crate::tasks::classify::check_splits(
-        &corpus,
-        &train_idx,
-        &valid_idx,
-        &test_idx,
-        settings.valid_fraction,
-    )?;
+    let Splits {
+        train: train_idx,
+        valid: valid_idx,
+        test: test_idx,
+    } = split_documents(&corpus, settings.valid_fraction, seed)?;
     let train_idx = keep_fraction(&corpus, train_idx, spec.label_fraction, seed);
     let valid_idx = keep_fraction(&corpus, valid_idx, spec.label_fraction, seed ^ 1);
 
@@ -556,11 +548,7 @@ pub fn train(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport, T
         seed,
         data: corpus.source.clone(),
     };
-    let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), &info)?;
+    let out = write_run_files(settings, &vocab, &info)?;
 
     let train_items = encode(&corpus, &train_idx, &vocab, &specials, max_len);
     let valid_items = encode(&corpus, &valid_idx, &vocab, &specials, max_len);
@@ -686,14 +674,7 @@ pub fn evaluate_run(run: &Path, settings: &RunSettings) -> Result<EvalReport, Ta
         }
     };
     let corpus = load_corpus(corpus_kind, settings)?;
-    if corpus.class_names != info.class_names {
-        return Err(TaskError::invalid(format!(
-            "the classes of {} ({}) are not those of the run ({})",
-            corpus.source,
-            corpus.class_names.join(", "),
-            info.class_names.join(", ")
-        )));
-    }
+    check_run_classes(&corpus, &info.class_names)?;
     let (_, test_idx) = split_train_test(&corpus, info.seed);
     let specials = Specials::after(vocab.len());
     let items = encode(&corpus, &test_idx, &vocab, &specials, info.max_len);

@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use deepzero_train::checkpoint::{load_model, save_model};
-use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
     BatchSource, EvalReport, RunReport, RunSettings, TaskError, TrainError, evaluate,
     load_run_info, model_file,
@@ -47,7 +46,11 @@ use super::model::BertConfig;
 use super::task::{PretrainRunInfo, Specials};
 use super::token_classifier::{BertTokenClassifier, TokenBatch};
 use crate::tagging::{EntityReport, TaggedSentence, entity_report};
-use crate::tasks::tag::{NerCorpus, NerData, TaggedLine, load_ner_splits, render, report_json};
+use crate::tasks::tag::{
+    NerCorpus, NerData, TaggedLine, entity_test_line, load_ner_splits, report_json, tag_names,
+    write_entity_eval,
+};
+use crate::tasks::write_run_files;
 use crate::text::{UNK_ID, Vocab, VocabConfig};
 
 /// What a BERT NER run reads and builds.
@@ -430,14 +433,7 @@ pub fn train(spec: &BertNerSpec, settings: &RunSettings) -> Result<RunReport, Ta
     let train_sentences = keep_fraction(&data.train, spec.label_fraction, seed);
     let valid_sentences = keep_fraction(&data.valid, spec.label_fraction, seed ^ 1);
 
-    let mut tags: Vec<String> = train_sentences
-        .iter()
-        .flat_map(|s| s.tags.iter().cloned())
-        .filter(|t| t != "O")
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    tags.insert(0, "O".into());
+    let tags = tag_names(&train_sentences);
     let (vocab, bert_config) = match &pretrained {
         Some((dir, info)) => (info.load_vocab(dir)?, info.bert.clone()),
         None => {
@@ -480,11 +476,7 @@ pub fn train(spec: &BertNerSpec, settings: &RunSettings) -> Result<RunReport, Ta
         seed,
         data: data.source.clone(),
     };
-    let out = settings.create_out()?;
-    vocab
-        .save(&out.join("vocab.json"))
-        .map_err(|e| TaskError::invalid(e.to_string()))?;
-    write_json_atomic(&out.join("run.json"), &info)?;
+    let out = write_run_files(settings, &vocab, &info)?;
 
     let tag_ids: HashMap<&str, usize> = info
         .tags
@@ -605,15 +597,12 @@ pub fn train(spec: &BertNerSpec, settings: &RunSettings) -> Result<RunReport, Ta
             "LoRA merged into the weights: the test emissions change by at most {diff:.2e}"
         ));
     }
-    progress.message(&format!(
-        "test: entity F1 {:.4} (precision {:.4}, recall {:.4}) on {} entities, token loss {:.4} (model of epoch {}) -> {}",
-        test_report.micro.f1,
-        test_report.micro.precision,
-        test_report.micro.recall,
-        test_report.micro.support,
+    progress.message(&entity_test_line(
+        &test_report,
+        "token loss",
         test_eval.loss,
         outcome.model_epoch,
-        path.display()
+        &path,
     ));
     Ok(report)
 }
@@ -635,28 +624,7 @@ pub fn evaluate_run(run: &Path, settings: &RunSettings) -> Result<EvalReport, Ta
         device: &device,
     };
     let report = tagger.score(&data.test);
-    let mut test_json = report_json(&report);
-    test_json["sentences"] = json!(data.test.len());
-    let eval = EvalReport::new(
-        settings,
-        run,
-        &data.source,
-        data.test.len(),
-        start.elapsed().as_secs_f64(),
-        test_json,
-    );
-    let path = eval.write(&settings.out)?;
-    settings.progress().message(&format!(
-        "{}: test entity F1 {:.4} (precision {:.4}, recall {:.4}) on {} sentences ({}) -> {}",
-        settings.name,
-        report.micro.f1,
-        report.micro.precision,
-        report.micro.recall,
-        data.test.len(),
-        data.source,
-        path.display()
-    ));
-    Ok(eval)
+    write_entity_eval(settings, run, &data, &report, start)
 }
 
 /// A trained BERT tagger loaded from its run folder, ready to tag lines.
@@ -687,16 +655,10 @@ impl Predictor {
     }
 
     /// The tokens of `line`: its non-blank characters (People's Daily) or its
-    /// whitespace-separated words (WNUT-17), as the corpus is tokenised.
+    /// whitespace-separated words (WNUT-17), as the corpus is tokenised
+    /// ([`NerCorpus::tokenize`]).
     pub fn tokenize(&self, line: &str) -> Vec<String> {
-        if self.info.corpus.char_level() {
-            line.chars()
-                .filter(|c| !c.is_whitespace())
-                .map(String::from)
-                .collect()
-        } else {
-            line.split_whitespace().map(String::from).collect()
-        }
+        self.info.corpus.tokenize(line)
     }
 
     /// Tags each line; every token is tagged (long lines piece by piece).
@@ -710,17 +672,8 @@ impl Predictor {
             device: &self.device,
         };
         let tags = tagger.tag(&tokens);
-        let char_level = self.info.corpus.char_level();
-        Ok(tokens
-            .into_iter()
-            .zip(tags)
-            .map(|(tokens, tags)| TaggedLine {
-                rendered: render(&tokens, &tags, char_level),
-                truncated: false,
-                tokens,
-                tags,
-            })
-            .collect())
+        // Long lines are tagged piece by piece: none is truncated.
+        Ok(TaggedLine::all(tokens, tags, self.info.corpus, None))
     }
 }
 

@@ -353,6 +353,46 @@ pub(crate) fn split_train_test(corpus: &LoadedCorpus, seed: u64) -> (Vec<usize>,
     stratified_split(&labels, 0.2, seed ^ 0x7e57)
 }
 
+/// Indices of the documents of each split of a corpus.
+pub(crate) struct Splits {
+    pub(crate) train: Vec<usize>,
+    pub(crate) valid: Vec<usize>,
+    pub(crate) test: Vec<usize>,
+}
+
+/// The train, validation and test documents of `corpus`: [`split_train_test`], then a
+/// stratified `valid_fraction` of the training part for validation, all with `seed`; splits
+/// too small to train on or evaluate are refused ([`check_splits`]).
+pub(crate) fn split_documents(
+    corpus: &LoadedCorpus,
+    valid_fraction: f64,
+    seed: u64,
+) -> Result<Splits, TaskError> {
+    let (train_all, test) = split_train_test(corpus, seed);
+    let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
+    let (train_pos, valid_pos) = stratified_split(&train_labels, valid_fraction, seed);
+    let train: Vec<usize> = train_pos.iter().map(|&p| train_all[p]).collect();
+    let valid: Vec<usize> = valid_pos.iter().map(|&p| train_all[p]).collect();
+    check_splits(corpus, &train, &valid, &test, valid_fraction)?;
+    Ok(Splits { train, valid, test })
+}
+
+/// Refuses a corpus whose classes are not `class_names`, those of the run being evaluated.
+pub(crate) fn check_run_classes(
+    corpus: &LoadedCorpus,
+    class_names: &[String],
+) -> Result<(), TaskError> {
+    if corpus.class_names != class_names {
+        return Err(TaskError::invalid(format!(
+            "the classes of {} ({}) are not those of the run ({})",
+            corpus.source,
+            corpus.class_names.join(", "),
+            class_names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses splits too small to train on or evaluate ([`deepzero_data::check_split`]): an
 /// empty training split, an empty validation split when one was asked for, a test split that
 /// is empty or holds one class. Fine-tuning ([`crate::pretrain`]) calls it too.
@@ -430,18 +470,11 @@ fn prepare(spec: &ClassifySpec, settings: &RunSettings) -> Result<Prepared, Task
     let drop_duplicates = !spec.keep_duplicates;
     let (corpus, duplicates) = load_corpus(spec, settings, spec.strip_headers, drop_duplicates)?;
     let settings = settings.with_data(&[settings.require_data_dir()?])?;
-    let (train_all, test_idx) = split_train_test(&corpus, seed);
-    let train_labels: Vec<usize> = train_all.iter().map(|&i| corpus.docs[i].label).collect();
-    let (train_pos, valid_pos) = stratified_split(&train_labels, settings.valid_fraction, seed);
-    let train_idx: Vec<usize> = train_pos.iter().map(|&p| train_all[p]).collect();
-    let valid_idx: Vec<usize> = valid_pos.iter().map(|&p| train_all[p]).collect();
-    check_splits(
-        &corpus,
-        &train_idx,
-        &valid_idx,
-        &test_idx,
-        settings.valid_fraction,
-    )?;
+    let Splits {
+        train: train_idx,
+        valid: valid_idx,
+        test: test_idx,
+    } = split_documents(&corpus, settings.valid_fraction, seed)?;
 
     // The vocabulary sees the training part only.
     let config = match spec.level {
@@ -750,14 +783,7 @@ pub fn evaluate_run(
     let device = settings.device()?;
     let model = info.load_model(run, &device)?;
     let (corpus, _) = load_corpus(spec, settings, info.strip_headers, info.drop_duplicates)?;
-    if corpus.class_names != info.class_names {
-        return Err(TaskError::invalid(format!(
-            "the classes of {} ({}) are not those of the run ({})",
-            corpus.source,
-            corpus.class_names.join(", "),
-            info.class_names.join(", ")
-        )));
-    }
+    check_run_classes(&corpus, &info.class_names)?;
     let (_, test_idx) = split_train_test(&corpus, info.seed);
     let (items, truncated) = encode(&corpus, &test_idx, &vocab, info.max_len);
     let test_source = source(items);

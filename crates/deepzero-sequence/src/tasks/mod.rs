@@ -21,7 +21,30 @@ pub mod translate;
 use std::io::Read;
 use std::path::Path;
 
-use deepzero_train::TaskError;
+use deepzero_train::metrics_file::write_json_atomic;
+use deepzero_train::{RunSettings, TaskError};
+use serde::Serialize;
+
+use crate::text::Vocab;
+
+/// Creates the run folder `settings.out` and writes the vocabulary (`vocab.json`) and the run's
+/// description `info` (`run.json`) into it; returns the folder. The BERT fine-tuning runs and
+/// the scene tasks of `deepzero-multimodal` start this way.
+///
+/// # Errors
+/// As [`RunSettings::create_out`], or a file that cannot be written.
+pub fn write_run_files<'a>(
+    settings: &'a RunSettings,
+    vocab: &Vocab,
+    info: &impl Serialize,
+) -> Result<&'a Path, TaskError> {
+    let out = settings.create_out()?;
+    vocab
+        .save(&out.join("vocab.json"))
+        .map_err(|e| TaskError::invalid(e.to_string()))?;
+    write_json_atomic(&out.join("run.json"), info)?;
+    Ok(out)
+}
 
 /// The lines of a UTF-8 text file, or of standard input when `path` is `None` or `-` (a
 /// predictor's inputs, one per line; `\r\n` endings read as `\n`).

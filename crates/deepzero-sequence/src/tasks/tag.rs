@@ -80,6 +80,19 @@ impl NerCorpus {
         self == NerCorpus::PeoplesDaily
     }
 
+    /// The tokens of `line` as the corpus is tokenised: its non-blank characters
+    /// (character-level) or its whitespace-separated words.
+    pub fn tokenize(self, line: &str) -> Vec<String> {
+        if self.char_level() {
+            line.chars()
+                .filter(|c| !c.is_whitespace())
+                .map(String::from)
+                .collect()
+        } else {
+            line.split_whitespace().map(String::from).collect()
+        }
+    }
+
     /// The files the data folder must hold.
     fn files(self) -> &'static str {
         match self {
@@ -462,15 +475,7 @@ pub fn train(spec: &TagSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
         })
         .collect();
     let vocab = Vocab::build(normalised.iter().map(String::as_str), spec.min_count);
-    let mut tag_names: Vec<String> = data
-        .train
-        .iter()
-        .flat_map(|s| s.tags.iter().cloned())
-        .filter(|t| t != "O")
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    tag_names.insert(0, "O".into());
+    let tag_names = tag_names(&data.train);
     let tags = Vocab::from_tokens(tag_names.clone());
     let info = TaggerInfo {
         version: RUN_VERSION,
@@ -553,17 +558,71 @@ pub fn train(spec: &TagSpec, settings: &RunSettings) -> Result<RunReport, TaskEr
     .with("model_config", &info.model)
     .with("max_len", info.max_len);
     let path = report.write(out)?;
-    progress.message(&format!(
-        "test: entity F1 {:.4} (precision {:.4}, recall {:.4}) on {} entities, token NLL {:.4} (model of epoch {}) -> {}",
-        test_report.micro.f1,
-        test_report.micro.precision,
-        test_report.micro.recall,
-        test_report.micro.support,
+    progress.message(&entity_test_line(
+        &test_report,
+        "token NLL",
         test_eval.loss,
         outcome.model_epoch,
-        path.display()
+        &path,
     ));
     Ok(report)
+}
+
+/// The tag set of `sentences`: `O` (id 0), then the others in sorted order.
+pub(crate) fn tag_names(sentences: &[TaggedSentence]) -> Vec<String> {
+    let others: std::collections::BTreeSet<&String> = sentences
+        .iter()
+        .flat_map(|s| &s.tags)
+        .filter(|t| *t != "O")
+        .collect();
+    std::iter::once("O".to_string())
+        .chain(others.into_iter().cloned())
+        .collect()
+}
+
+/// The line a tagger's training ends with: the kept model's seqeval scores on the test split,
+/// its per-token `loss` (named `loss_name`), and where the figures went.
+pub(crate) fn entity_test_line(
+    report: &EntityReport,
+    loss_name: &str,
+    loss: f64,
+    model_epoch: usize,
+    path: &Path,
+) -> String {
+    format!(
+        "test: entity F1 {:.4} (precision {:.4}, recall {:.4}) on {} entities, {loss_name} {loss:.4} (model of epoch {model_epoch}) -> {}",
+        report.micro.f1,
+        report.micro.precision,
+        report.micro.recall,
+        report.micro.support,
+        path.display()
+    )
+}
+
+/// Writes the evaluation of the tagger of `run` on the test split of `data` (its seqeval
+/// `report`, begun at `start`) to `settings.out/metrics.json`, and says so.
+pub(crate) fn write_entity_eval(
+    settings: &RunSettings,
+    run: &Path,
+    data: &NerData,
+    report: &EntityReport,
+    start: std::time::Instant,
+) -> Result<EvalReport, TaskError> {
+    let seconds = start.elapsed().as_secs_f64();
+    let (source, sentences) = (&data.source, data.test.len());
+    let mut test_json = report_json(report);
+    test_json["sentences"] = json!(sentences);
+    let eval = EvalReport::new(settings, run, source, sentences, seconds, test_json);
+    let path = eval.write(&settings.out)?;
+    settings.progress().message(&format!(
+        "{}: test entity F1 {:.4} (precision {:.4}, recall {:.4}) on {sentences} sentences ({source}) -> {}",
+        settings.name,
+        report.micro.f1,
+        report.micro.precision,
+        report.micro.recall,
+        path.display()
+    ));
+    Ok(eval)
 }
 
 /// Scores the run in `run` on the test split of the corpus in `settings.data_dir` (seqeval
@@ -588,29 +647,7 @@ pub fn evaluate_run(
     let model = info.load_model(run, &device)?;
     let start = std::time::Instant::now();
     let report = score(&model, &info, &vocab, &data.test, &device);
-    let seconds = start.elapsed().as_secs_f64();
-    let mut test_json = report_json(&report);
-    test_json["sentences"] = json!(data.test.len());
-    let eval = EvalReport::new(
-        settings,
-        run,
-        &data.source,
-        data.test.len(),
-        seconds,
-        test_json,
-    );
-    let path = eval.write(&settings.out)?;
-    settings.progress().message(&format!(
-        "{}: test entity F1 {:.4} (precision {:.4}, recall {:.4}) on {} sentences ({}) -> {}",
-        settings.name,
-        report.micro.f1,
-        report.micro.precision,
-        report.micro.recall,
-        data.test.len(),
-        data.source,
-        path.display()
-    ));
-    Ok(eval)
+    write_entity_eval(settings, run, &data, &report, start)
 }
 
 impl deepzero_train::Task for TagSpec {
@@ -659,6 +696,28 @@ pub struct TaggedLine {
     pub rendered: String,
     /// The line was longer than the model's `max_len` tokens; the rest is tagged `O`.
     pub truncated: bool,
+}
+
+impl TaggedLine {
+    /// Each sentence's `tokens` with its `tags`, rendered as `corpus` joins tokens;
+    /// `truncated` when longer than `max_len` tokens (`None`: the model tags any length).
+    pub(crate) fn all(
+        tokens: Vec<Vec<String>>,
+        tags: Vec<Vec<String>>,
+        corpus: NerCorpus,
+        max_len: Option<usize>,
+    ) -> Vec<TaggedLine> {
+        tokens
+            .into_iter()
+            .zip(tags)
+            .map(|(tokens, tags)| TaggedLine {
+                rendered: render(&tokens, &tags, corpus.char_level()),
+                truncated: max_len.is_some_and(|max| tokens.len() > max),
+                tokens,
+                tags,
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Display for TaggedLine {
@@ -718,34 +777,17 @@ impl Predictor {
         &self.info.tags
     }
 
-    /// The tokens of `line`: its non-blank characters for a character-level run, else its
-    /// whitespace-separated words.
+    /// The tokens of `line` ([`NerCorpus::tokenize`] of the run's corpus).
     pub fn tokenize(&self, line: &str) -> Vec<String> {
-        if self.info.corpus.char_level() {
-            line.chars()
-                .filter(|c| !c.is_whitespace())
-                .map(String::from)
-                .collect()
-        } else {
-            line.split_whitespace().map(String::from).collect()
-        }
+        self.info.corpus.tokenize(line)
     }
 
     /// Tags each line, in batches of 64.
     pub fn tag(&self, lines: &[String]) -> Result<Vec<TaggedLine>, TaskError> {
         let tokens: Vec<Vec<String>> = lines.iter().map(|l| self.tokenize(l)).collect();
         let tags = tag_sentences(&self.model, &self.info, &self.vocab, &tokens, &self.device);
-        let char_level = self.info.corpus.char_level();
-        Ok(tokens
-            .into_iter()
-            .zip(tags)
-            .map(|(tokens, tags)| TaggedLine {
-                rendered: render(&tokens, &tags, char_level),
-                truncated: tokens.len() > self.info.max_len,
-                tokens,
-                tags,
-            })
-            .collect())
+        let max_len = Some(self.info.max_len);
+        Ok(TaggedLine::all(tokens, tags, self.info.corpus, max_len))
     }
 }
 

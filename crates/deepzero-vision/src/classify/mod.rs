@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use deepzero_data::ImageBatch;
 use deepzero_train::{ClassificationStep, Supervised};
+use zoo::registry::ZooModel;
 
 /// A model that turns a batch of images into class logits.
 pub trait ImageClassifier: Module {
@@ -135,6 +136,9 @@ impl Architecture {
     /// small (28–32 px) images; their global pools accept larger ones too.
     pub fn build(self, input_shape: [usize; 3], num_classes: usize, device: &Device) -> ImageModel {
         let [channels, height, _] = input_shape;
+        // The zoo architectures are the registry's models in their small-input variants (the
+        // CIFAR ResNets have only the one).
+        let small = |model: ZooModel| model.build(num_classes, channels, true, device);
         match self {
             Architecture::Mlp => ImageModel::Mlp(
                 mlp::MlpClassifierConfig::new(input_shape, num_classes).init(device),
@@ -151,44 +155,13 @@ impl Architecture {
                     .with_input_size(height)
                     .init(device),
             ),
-            Architecture::AlexNetSmall => ImageModel::AlexNet(
-                zoo::alexnet::AlexNetConfig::new(num_classes)
-                    .with_in_channels(channels)
-                    .small_input()
-                    .init(device),
-            ),
-            Architecture::Vgg11BnSmall => ImageModel::Vgg(
-                zoo::vgg::VggConfig::new(zoo::vgg::VggCfg::A, num_classes)
-                    .with_batch_norm(true)
-                    .with_in_channels(channels)
-                    .small_input()
-                    .init(device),
-            ),
-            Architecture::ResNet18Small => ImageModel::ResNet(
-                zoo::resnet::ResNetConfig::resnet18(num_classes)
-                    .with_in_channels(channels)
-                    .small_input()
-                    .init(device),
-            ),
-            Architecture::GoogLeNetSmall => ImageModel::GoogLeNet(
-                zoo::googlenet::GoogLeNetConfig::new(num_classes)
-                    .with_in_channels(channels)
-                    .small_input()
-                    .init(device),
-            ),
+            Architecture::AlexNetSmall => small(ZooModel::AlexNet),
+            Architecture::Vgg11BnSmall => small(ZooModel::Vgg11Bn),
+            Architecture::ResNet18Small => small(ZooModel::ResNet18),
+            Architecture::GoogLeNetSmall => small(ZooModel::GoogLeNet),
+            Architecture::ResNet20 => small(ZooModel::ResNet20),
+            Architecture::ResNet56 => small(ZooModel::ResNet56),
             Architecture::Zoo(model) => model.build(num_classes, channels, false, device),
-            Architecture::ResNet20 | Architecture::ResNet56 => {
-                let depth = if self == Architecture::ResNet20 {
-                    20
-                } else {
-                    56
-                };
-                ImageModel::CifarResNet(
-                    zoo::cifar_resnet::CifarResNetConfig::with_depth(depth, num_classes)
-                        .with_in_channels(channels)
-                        .init(device),
-                )
-            }
         }
     }
 }
@@ -197,16 +170,19 @@ impl Architecture {
 mod tests {
     use super::*;
 
+    /// The architectures built from the zoo's models.
+    const ZOO_SMALL: [Architecture; 6] = [
+        Architecture::AlexNetSmall,
+        Architecture::Vgg11BnSmall,
+        Architecture::ResNet18Small,
+        Architecture::GoogLeNetSmall,
+        Architecture::ResNet20,
+        Architecture::ResNet56,
+    ];
+
     #[test]
     fn zoo_architectures_serialise_under_their_short_names() {
-        for arch in [
-            Architecture::AlexNetSmall,
-            Architecture::Vgg11BnSmall,
-            Architecture::ResNet18Small,
-            Architecture::GoogLeNetSmall,
-            Architecture::ResNet20,
-            Architecture::ResNet56,
-        ] {
+        for arch in ZOO_SMALL {
             let json = serde_json::to_string(&arch).unwrap();
             assert_eq!(json, format!("\"{}\"", arch.name()));
             assert_eq!(serde_json::from_str::<Architecture>(&json).unwrap(), arch);
@@ -226,17 +202,12 @@ mod tests {
     #[test]
     fn every_architecture_builds_and_classifies() {
         let device = Device::flex();
-        for arch in [
+        let own = [
             Architecture::Mlp,
             Architecture::LeNet5,
             Architecture::SmallCnn,
-            Architecture::AlexNetSmall,
-            Architecture::Vgg11BnSmall,
-            Architecture::ResNet18Small,
-            Architecture::GoogLeNetSmall,
-            Architecture::ResNet20,
-            Architecture::ResNet56,
-        ] {
+        ];
+        for arch in own.into_iter().chain(ZOO_SMALL) {
             for shape in [[1, 28, 28], [3, 32, 32]] {
                 let model = arch.build(shape, 4, &device);
                 let logits =
