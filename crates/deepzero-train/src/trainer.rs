@@ -33,10 +33,11 @@ use crate::{
 /// ```
 pub struct Trainer<'a, M> {
     config: FitConfig,
+    /// The run folder, when there is one.
     out: Option<PathBuf>,
-    identity: serde_json::Value,
-    resume: bool,
-    overwrite: bool,
+    /// What the run folder records and how it is opened (identity, resume, overwrite); its
+    /// path is `out`'s.
+    run: RunDir,
     progress: Progress,
     hooks: FitHooks<'a, M>,
 }
@@ -47,9 +48,7 @@ impl<'a, M: Supervised> Trainer<'a, M> {
         Self {
             config,
             out: None,
-            identity: serde_json::Value::Null,
-            resume: false,
-            overwrite: false,
+            run: RunDir::new(PathBuf::new(), serde_json::Value::Null),
             progress: Progress::auto(),
             hooks: FitHooks::default(),
         }
@@ -64,20 +63,20 @@ impl<'a, M: Supervised> Trainer<'a, M> {
     /// What the run is (stored in each checkpoint; a resume refuses a different one), and the
     /// title of its curves when it has a `recipe` field.
     pub fn identity(mut self, identity: serde_json::Value) -> Self {
-        self.identity = identity;
+        self.run.identity = identity;
         self
     }
 
     /// Continues from the latest checkpoint of the run folder, if there is one.
     pub fn resume(mut self, resume: bool) -> Self {
-        self.resume = resume;
+        self.run = self.run.resume(resume);
         self
     }
 
     /// Replaces a run already in the run folder (without it, training into a folder that holds
     /// checkpoints is an error).
     pub fn overwrite(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
+        self.run = self.run.overwrite(overwrite);
         self
     }
 
@@ -106,11 +105,7 @@ impl<'a, M: Supervised> Trainer<'a, M> {
         T: BatchSource<M::Batch> + ?Sized,
         V: BatchSource<M::Batch> + ?Sized,
     {
-        let run = self.out.map(|out| {
-            RunDir::new(out, self.identity)
-                .resume(self.resume)
-                .overwrite(self.overwrite)
-        });
+        let run = self.out.map(|path| RunDir { path, ..self.run });
         fit_loop(
             model,
             train,

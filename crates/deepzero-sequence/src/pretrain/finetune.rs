@@ -462,24 +462,20 @@ pub fn trainable_values<M: Module>(model: &M) -> usize {
     count.0
 }
 
-/// Largest absolute difference between the logits of two models over a source.
-fn max_logit_difference(
-    a: &BertClassifier,
-    b: &BertClassifier,
-    items: &[TextItem],
-    device: &Device,
+/// The largest absolute difference between the outputs of two models over `items`, in chunks
+/// of 64: `outputs(chunk)` runs both on one chunk. What merging LoRA adapters into the weights
+/// changed (the classifier's logits here, the tagger's emissions in [`super::ner`]).
+pub(crate) fn largest_difference<I, const D: usize>(
+    items: &[I],
+    outputs: impl Fn(&[I]) -> (Tensor<D>, Tensor<D>),
 ) -> f64 {
-    let mut worst = 0.0f64;
-    for chunk in items.chunks(64) {
-        let docs: Vec<&[usize]> = chunk.iter().map(|i| i.tokens.as_slice()).collect();
-        let (tokens, padding) = TextBatcher::tokens_tensor(&docs, device);
-        let diff = (a.forward(tokens.clone(), padding.clone()) - b.forward(tokens, padding))
-            .abs()
-            .max()
-            .into_scalar::<f32>() as f64;
-        worst = worst.max(diff);
-    }
-    worst
+    items
+        .chunks(64)
+        .map(|chunk| {
+            let (a, b) = outputs(chunk);
+            (a - b).abs().max().into_scalar::<f32>() as f64
+        })
+        .fold(0.0, f64::max)
 }
 
 /// Trains a classifier as `spec` says into `settings.out`; returns what it wrote to
@@ -610,8 +606,16 @@ pub fn train(spec: &FinetuneSpec, settings: &RunSettings) -> Result<RunReport, T
     let adapted = outcome.model.valid();
     // LoRA: fold the adapters into the weights; the saved model is a plain classifier.
     let merged = adapted.clone().materialize();
-    let merge_diff = matches!(spec.mode, FinetuneMode::Lora { .. })
-        .then(|| max_logit_difference(&adapted, &merged, &test_items, &device));
+    let merge_diff = matches!(spec.mode, FinetuneMode::Lora { .. }).then(|| {
+        largest_difference(&test_items, |chunk| {
+            let docs: Vec<&[usize]> = chunk.iter().map(|i| i.tokens.as_slice()).collect();
+            let (tokens, padding) = TextBatcher::tokens_tensor(&docs, &device);
+            (
+                adapted.forward(tokens.clone(), padding.clone()),
+                merged.forward(tokens, padding),
+            )
+        })
+    });
     save_model(&merged, &out.join("model.bpk"))?;
     let valid = evaluate(&merged, &valid_source, 64, &device)?;
     let test = evaluate(&merged, &test_source, 64, &device)?;

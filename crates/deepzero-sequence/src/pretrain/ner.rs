@@ -39,8 +39,8 @@ use serde_json::json;
 
 use super::corpus::Language;
 use super::finetune::{
-    FinetuneMode, adapt_encoder, check_language, check_settings, load_checked_vocab, require_kind,
-    trainable_values,
+    FinetuneMode, adapt_encoder, check_language, check_settings, largest_difference,
+    load_checked_vocab, require_kind, trainable_values,
 };
 use super::model::BertConfig;
 use super::task::{PretrainRunInfo, Specials};
@@ -390,27 +390,6 @@ pub fn initial_model(
     })
 }
 
-/// Largest absolute difference between the emissions of two taggers over `items`.
-fn max_emission_difference(
-    a: &BertTokenClassifier,
-    b: &BertTokenClassifier,
-    items: &[(Vec<usize>, Vec<usize>)],
-    specials: &Specials,
-    device: &Device,
-) -> f64 {
-    let mut worst = 0.0f64;
-    for chunk in items.chunks(64) {
-        let batch = TokenBatch::new(chunk, specials, device);
-        let (t, p) = (batch.tokens, batch.padding);
-        let diff = (a.emissions(t.clone(), p.clone()) - b.emissions(t, p))
-            .abs()
-            .max()
-            .into_scalar::<f32>() as f64;
-        worst = worst.max(diff);
-    }
-    worst
-}
-
 /// Trains a BERT tagger as `spec` says into `settings.out`; returns what it wrote to
 /// `metrics.json`.
 ///
@@ -549,7 +528,14 @@ pub fn train(spec: &BertNerSpec, settings: &RunSettings) -> Result<RunReport, Ta
     // LoRA: fold the adapters into the weights; the saved model is a plain tagger.
     let merged = adapted.clone().materialize();
     let merge_diff = matches!(spec.mode, FinetuneMode::Lora { .. }).then(|| {
-        max_emission_difference(&adapted, &merged, &test_source.items, &specials, &device)
+        largest_difference(&test_source.items, |chunk| {
+            let batch = TokenBatch::new(chunk, &specials, &device);
+            let (t, p) = (batch.tokens, batch.padding);
+            (
+                adapted.emissions(t.clone(), p.clone()),
+                merged.emissions(t, p),
+            )
+        })
     });
     save_model(&merged, &out.join("model.bpk"))?;
     let test_eval = evaluate(&merged, &test_source, 64, &device)?;
