@@ -7,6 +7,7 @@
 //! | [`overlay`], [`class_colour`] — masks drawn in PASCAL VOC's colours | `draw.rs` |
 //! | [`UNet`] — Ronneberger et al. 2015, width/depth knobs, transposed or bilinear upsampling | `unet.rs` |
 //! | [`DeepLabV3`] — DeepLab v3 (ASPP on a dilated ResNet), torchvision's `deeplabv3_resnet50` | `deeplab.rs`, `heads.rs`, `simple.rs` |
+//! | [`DeepLabV3Plus`] — DeepLab v3+ (v3's encoder + a decoder at `layer1`'s resolution) | `deeplab_plus.rs` |
 //! | [`PspNet`] — PSPNet (pyramid pooling module on a dilated ResNet; no torchvision weights exist) | `pspnet.rs` |
 //! | [`Fcn`] — torchvision's `fcn_resnet50` (FCN head on a dilated ResNet) | `fcn.rs` |
 //! | [`load_torchvision_segmenter`] — torchvision's FCN / DeepLab weights | `simple.rs` |
@@ -18,6 +19,7 @@
 
 pub mod data;
 pub mod deeplab;
+pub mod deeplab_plus;
 pub mod draw;
 pub mod fcn;
 pub mod heads;
@@ -38,6 +40,7 @@ pub use data::{
     write_mask_png,
 };
 pub use deeplab::{DeepLabV3, DeepLabV3Config};
+pub use deeplab_plus::{DeepLabV3Plus, DeepLabV3PlusConfig};
 pub use draw::{class_colour, mask_to_rgb, overlay};
 pub use fcn::{Fcn, FcnConfig};
 pub use metrics::{ConfusionMatrix, IGNORE_INDEX, MetricError};
@@ -112,7 +115,7 @@ macro_rules! supervised_segmenter {
         }
     )*};
 }
-supervised_segmenter!(UNet, SimpleSegmentationModel, SegmentModel);
+supervised_segmenter!(UNet, SimpleSegmentationModel, DeepLabV3Plus, SegmentModel);
 
 impl Segmenter for UNet {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
@@ -121,6 +124,12 @@ impl Segmenter for UNet {
 }
 
 impl Segmenter for SimpleSegmentationModel {
+    fn segment(&self, images: Tensor<4>) -> Tensor<4> {
+        self.forward(images)
+    }
+}
+
+impl Segmenter for DeepLabV3Plus {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
         self.forward(images)
     }
@@ -135,6 +144,8 @@ pub enum SegmentModel {
     UNet(UNet),
     /// DeepLab v3 or FCN on a ResNet.
     ResNetHead(SimpleSegmentationModel),
+    /// DeepLab v3+.
+    DeepLabV3Plus(DeepLabV3Plus),
 }
 
 impl Segmenter for SegmentModel {
@@ -142,6 +153,7 @@ impl Segmenter for SegmentModel {
         match self {
             SegmentModel::UNet(m) => m.forward(images),
             SegmentModel::ResNetHead(m) => m.forward(images),
+            SegmentModel::DeepLabV3Plus(m) => m.forward(images),
         }
     }
 }

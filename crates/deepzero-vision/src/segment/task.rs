@@ -111,6 +111,20 @@ pub enum SegmentArch {
         /// ASPP's dilation rates (torchvision: 12, 24, 36 at output stride 8 on 520 px).
         rates: [usize; 3],
     },
+    /// [`super::DeepLabV3Plus`]: the encoder of `DeepLabV3` (same backbone, same knobs) and a
+    /// decoder at `layer1`'s resolution (stride 2 with this stem) that sharpens the boundaries.
+    DeepLabV3Plus {
+        /// The ResNet's base width.
+        width: usize,
+        /// Bottleneck blocks per stage.
+        blocks: [usize; 4],
+        /// ASPP's channels, also the decoder's.
+        aspp_channels: usize,
+        /// ASPP's dilation rates.
+        rates: [usize; 3],
+        /// Channels `layer1` is projected to before the decoder (the paper: 48).
+        low_level_channels: usize,
+    },
 }
 
 impl SegmentArch {
@@ -132,6 +146,15 @@ impl SegmentArch {
                 rates,
             } => format!(
                 "deeplab-v3 resnet w{width} blocks {blocks:?}, aspp {aspp_channels} rates {rates:?}"
+            ),
+            SegmentArch::DeepLabV3Plus {
+                width,
+                blocks,
+                aspp_channels,
+                rates,
+                low_level_channels,
+            } => format!(
+                "deeplab-v3+ resnet w{width} blocks {blocks:?}, aspp {aspp_channels} rates {rates:?}, low-level {low_level_channels}"
             ),
         }
     }
@@ -159,20 +182,28 @@ impl SegmentArch {
                 blocks,
                 aspp_channels,
                 rates,
-            } => {
-                let backbone = crate::ResNetConfig::new(crate::BlockKind::Bottleneck, blocks, 1)
-                    .with_in_channels(in_channels)
-                    .with_base_channels(width)
-                    .with_stem_kernel(3)
-                    .with_stem_max_pool(false)
-                    .dilated();
-                SegmentModel::ResNetHead(
-                    super::DeepLabV3Config::new(backbone, num_classes)
-                        .with_aspp_channels(aspp_channels)
-                        .with_atrous_rates(rates.to_vec())
-                        .init(device),
+            } => SegmentModel::ResNetHead(
+                super::DeepLabV3Config::new(digit_resnet(in_channels, width, blocks), num_classes)
+                    .with_aspp_channels(aspp_channels)
+                    .with_atrous_rates(rates.to_vec())
+                    .init(device),
+            ),
+            SegmentArch::DeepLabV3Plus {
+                width,
+                blocks,
+                aspp_channels,
+                rates,
+                low_level_channels,
+            } => SegmentModel::DeepLabV3Plus(
+                super::DeepLabV3PlusConfig::new(
+                    digit_resnet(in_channels, width, blocks),
+                    num_classes,
                 )
-            }
+                .with_aspp_channels(aspp_channels)
+                .with_atrous_rates(rates.to_vec())
+                .with_low_level_channels(low_level_channels)
+                .init(device),
+            ),
         }
     }
 
@@ -191,16 +222,43 @@ impl SegmentArch {
                 blocks,
                 aspp_channels,
                 rates,
+            }
+            | SegmentArch::DeepLabV3Plus {
+                width,
+                blocks,
+                aspp_channels,
+                rates,
+                ..
             } => {
-                if width == 0 || aspp_channels == 0 || blocks.contains(&0) || rates.contains(&0) {
+                let low_level = match *self {
+                    SegmentArch::DeepLabV3Plus {
+                        low_level_channels, ..
+                    } => low_level_channels,
+                    _ => 1,
+                };
+                if [width, aspp_channels, low_level].contains(&0)
+                    || blocks.contains(&0)
+                    || rates.contains(&0)
+                {
                     return Err(TaskError::invalid(
-                        "a DeepLab v3 needs a width, ASPP channels, blocks per stage and rates of at least 1",
+                        "a DeepLab needs a width, ASPP (and low-level) channels, blocks per stage and rates of at least 1",
                     ));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The DeepLab backbones of the digit recipes: a bottleneck ResNet with a 3×3 stride-2 stem and
+/// no max-pool, `layer3`/`layer4` dilated (output stride 4: digit strokes are 2–3 px wide).
+fn digit_resnet(in_channels: usize, width: usize, blocks: [usize; 4]) -> crate::ResNetConfig {
+    crate::ResNetConfig::new(crate::BlockKind::Bottleneck, blocks, 1)
+        .with_in_channels(in_channels)
+        .with_base_channels(width)
+        .with_stem_kernel(3)
+        .with_stem_max_pool(false)
+        .dilated()
 }
 
 /// What a segmentation run trains on what.
@@ -847,5 +905,44 @@ mod tests {
         std::fs::write(&bad, b"not a png").unwrap();
         let err = predictor.predict(&[bad]).unwrap_err().to_string();
         assert!(err.contains("bad.png"), "{err}");
+    }
+
+    /// Both DeepLab variants survive run.json, build at the input's size, and refuse a zero knob.
+    #[test]
+    fn deeplab_architectures_round_trip_and_validate() {
+        let v3 = SegmentArch::DeepLabV3 {
+            width: 2,
+            blocks: [1, 1, 1, 1],
+            aspp_channels: 4,
+            rates: [1, 2, 3],
+        };
+        let plus = SegmentArch::DeepLabV3Plus {
+            width: 2,
+            blocks: [1, 1, 1, 1],
+            aspp_channels: 4,
+            rates: [1, 2, 3],
+            low_level_channels: 3,
+        };
+        for arch in [v3, plus] {
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(serde_json::from_str::<SegmentArch>(&json).unwrap(), arch);
+            arch.validate().unwrap();
+            let model = arch.build(1, 5, &Device::flex());
+            let logits = model.segment(Tensor::zeros([2, 1, 24, 16], &Device::flex()));
+            assert_eq!(logits.dims(), [2, 5, 24, 16]);
+        }
+        assert!(matches!(
+            plus.build(1, 5, &Device::flex()),
+            SegmentModel::DeepLabV3Plus(_)
+        ));
+        let no_decoder = SegmentArch::DeepLabV3Plus {
+            width: 2,
+            blocks: [1, 1, 1, 1],
+            aspp_channels: 4,
+            rates: [1, 2, 3],
+            low_level_channels: 0,
+        };
+        let err = no_decoder.validate().unwrap_err().to_string();
+        assert!(err.contains("low-level"), "{err}");
     }
 }
