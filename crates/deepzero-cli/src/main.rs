@@ -17,6 +17,7 @@ use deepzero_cli::tasks::zoo::ImportArgs;
 use deepzero_cli::{CliError, FinetuneArgs, PredictArgs, TrainArgs, tasks};
 use deepzero_graph::tasks::EmbedRequest;
 use deepzero_vision::SummaryOptions;
+use deepzero_vision::segment::import as segment_import;
 use deepzero_vision::tasks::rcnn;
 
 /// mimalloc, told by `main` to keep freed tensor buffers instead of returning them to the
@@ -107,8 +108,9 @@ enum Command {
     /// Score COCO-format detections against COCO-format ground truth (bbox): the twelve numbers
     /// of pycocotools' COCOeval.summarize().
     CocoEval(CocoEvalArgs),
-    /// Convert torchvision weights (.pth, .safetensors) into a run folder of `imagenet` (predict)
-    /// or `coco-faster-rcnn` (detect); or a Hugging Face GPT-2 folder (`import gpt2 DIR`).
+    /// Convert torchvision weights (.pth, .safetensors) into a run folder of `imagenet` (predict),
+    /// `coco-faster-rcnn` (detect) or `voc-segment` (segment); or a Hugging Face GPT-2 folder
+    /// (`import gpt2 DIR`).
     Import(ImportArgs),
     /// Serve trained image and text classifiers over HTTP (JSON, multipart or raw image
     /// bodies; dynamic batching; GET /health); Ctrl-C stops after answering open requests.
@@ -149,6 +151,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Summary(args) => tasks::zoo::summary(&args),
         Command::Import(args) if args.model == "gpt2" => tasks::hf::import(&args),
         Command::Import(args) if args.model == rcnn::IMPORT_NAME => tasks::detect::import(&args),
+        Command::Import(args) if segment_import::IMPORT_NAMES.contains(&args.model.as_str()) => {
+            tasks::segment::import(&args)
+        }
         Command::Import(args) => tasks::zoo::import(&args),
         Command::Serve(args) => tasks::serve::serve(&args),
         Command::Data(args) => tasks::data::data(&args),

@@ -1,15 +1,18 @@
-//! The segmentation recipes ([`deepzero_vision::segment::task`]): `digits-*`, and
+//! The segmentation recipes ([`deepzero_vision::segment::task`]): `digits-*`, `voc-segment`
+//! (torchvision's FCN / DeepLab v3 weights, [`deepzero_vision::segment::import`]), and
 //! `deepzero segment RECIPE --run DIR IMAGE…`.
 
 use std::path::{Path, PathBuf};
 
 use deepzero_train::RunSettings;
+use deepzero_vision::segment::import::{SegmentImportOptions, import_torchvision};
 use deepzero_vision::segment::task::{self, Predictor, SegmentSpec};
 
-use super::{device, print_items};
+use super::{CliResult, device, print_items};
 use crate::args::{Family, PredictArgs, RunArgs, TrainArgs};
 use crate::error::CliError;
 use crate::recipe::{Recipe, RecipeTask};
+use crate::tasks::zoo::ImportArgs;
 
 /// A trainable segmenter.
 pub struct SegmentTask(pub SegmentSpec);
@@ -32,13 +35,69 @@ impl RecipeTask for SegmentTask {
     }
 
     fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
-        segment_images(
-            &args.run_args(recipe.name),
-            &images,
-            args.picture.as_deref(),
-        )
+        predict(recipe, args)
     }
+}
+
+/// The `voc-segment` recipe: weights imported by `deepzero import`, nothing to train.
+pub struct ImportedSegmentTask;
+
+impl ImportedSegmentTask {
+    fn predict_only(name: &str) -> CliError {
+        CliError::Usage(format!(
+            "the `{name}` recipe holds torchvision weights imported by `deepzero import`; it \
+             predicts only (deepzero segment {name} --run DIR IMAGE...)"
+        ))
+    }
+}
+
+impl RecipeTask for ImportedSegmentTask {
+    fn family(&self) -> Family {
+        Family::Image
+    }
+
+    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        Err(Self::predict_only(&settings.name))
+    }
+
+    fn eval(&self, _: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
+        Err(Self::predict_only(&settings.name))
+    }
+
+    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        predict(recipe, args)
+    }
+}
+
+/// `deepzero predict RECIPE --run DIR IMAGE…` of a segmentation recipe.
+fn predict(recipe: &Recipe, args: &PredictArgs) -> Result<(), CliError> {
+    let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
+    segment_images(
+        &args.run_args(recipe.name),
+        &images,
+        args.picture.as_deref(),
+    )
+}
+
+/// `deepzero import fcn_resnet50|fcn_resnet101|deeplabv3_resnet50|deeplabv3_resnet101 FILE
+/// --out DIR`: a `voc-segment` run (the architecture read from FILE).
+pub fn import(args: &ImportArgs) -> CliResult {
+    if args.classes.is_some() || args.allow_partial {
+        return Err(CliError::Usage(
+            "--classes, --allow-partial: classifiers only".into(),
+        ));
+    }
+    let options = SegmentImportOptions {
+        overwrite: args.overwrite,
+        model_name: Some(args.model.clone()),
+        ..SegmentImportOptions::default()
+    };
+    let import = import_torchvision(&args.weights, &args.out, &options)?;
+    println!(
+        "{import}\nsegment images with: {}",
+        import.segment_command()
+    );
+    Ok(())
 }
 
 /// `deepzero segment`: per-class pixel counts of each image and its mask drawn onto it.

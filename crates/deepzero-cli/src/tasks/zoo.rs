@@ -23,7 +23,8 @@ use crate::error::CliError;
 #[derive(Clone, Debug, clap::Args)]
 pub struct ImportArgs {
     /// ImageNet model of the zoo: alexnet, vgg11 … vgg19-bn, resnet18 … resnet152, googlenet;
-    /// fasterrcnn_resnet50_fpn (COCO detector); gpt2 (a Hugging Face GPT-2 folder, for generate).
+    /// fasterrcnn_resnet50_fpn (COCO detector); fcn_resnet50, fcn_resnet101, deeplabv3_resnet50,
+    /// deeplabv3_resnet101 (VOC segmenters); gpt2 (a Hugging Face GPT-2 folder, for generate).
     pub model: String,
     /// torchvision weights: a PyTorch .pth/.pt file or a .safetensors file; for gpt2 the
     /// folder with config.json, model.safetensors and tokenizer.json.

@@ -11,6 +11,7 @@
 //! | [`PspNet`] — PSPNet (pyramid pooling module on a dilated ResNet; no torchvision weights exist) | `pspnet.rs` |
 //! | [`Fcn`] — torchvision's `fcn_resnet50` (FCN head on a dilated ResNet) | `fcn.rs` |
 //! | [`load_torchvision_segmenter`] — torchvision's FCN / DeepLab weights | `simple.rs` |
+//! | [`import`] — torchvision's FCN / DeepLab weights → a `voc-segment` run folder | `import.rs` |
 //! | [`task`] — digit scenes → trained segmenter in a run folder, evaluation, [`task::Predictor`] | `task.rs` |
 //!
 //! Every segmenter maps images `[B, C, H, W]` to per-pixel logits `[B, classes, H, W]`
@@ -23,6 +24,7 @@ pub mod deeplab_plus;
 pub mod draw;
 pub mod fcn;
 pub mod heads;
+pub mod import;
 pub mod metrics;
 pub mod pspnet;
 pub mod simple;
