@@ -27,17 +27,34 @@ pub struct EpochRecord {
     pub train_seconds: f64,
     /// Training throughput.
     pub samples_per_second: f64,
+    /// Further validation figures, by name (e.g. a segmenter's `mean_iou`), from
+    /// [`FitHooks::valid_metrics`](crate::FitHooks::valid_metrics); empty without that hook
+    /// (and in checkpoints written before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub valid_metrics: Vec<(String, f64)>,
 }
 
-/// Writes all records as `metrics.csv` (header + one row per epoch), atomically.
+/// Writes all records as `metrics.csv` (header + one row per epoch), atomically. Each name of
+/// [`EpochRecord::valid_metrics`] (in the order first seen) adds a column `valid_<name>` after
+/// the fixed ones, empty in the epochs that lack it.
 pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> Result<(), TrainError> {
+    let mut extra: Vec<&str> = Vec::new();
+    for (name, _) in records.iter().flat_map(|r| &r.valid_metrics) {
+        if !extra.contains(&name.as_str()) {
+            extra.push(name);
+        }
+    }
     let mut text = String::from(
-        "epoch,lr,train_loss,train_accuracy,valid_loss,valid_accuracy,train_seconds,samples_per_second\n",
+        "epoch,lr,train_loss,train_accuracy,valid_loss,valid_accuracy,train_seconds,samples_per_second",
     );
+    for name in &extra {
+        text.push_str(&format!(",valid_{name}"));
+    }
+    text.push('\n');
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
     for r in records {
         text.push_str(&format!(
-            "{},{:.6e},{:.6},{:.6},{},{},{:.3},{:.1}\n",
+            "{},{:.6e},{:.6},{:.6},{},{},{:.3},{:.1}",
             r.epoch,
             r.lr,
             r.train_loss,
@@ -47,6 +64,12 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> Result<(), Tra
             r.train_seconds,
             r.samples_per_second
         ));
+        for name in &extra {
+            let value = r.valid_metrics.iter().find(|(n, _)| n == name);
+            text.push(',');
+            text.push_str(&opt(value.map(|(_, v)| *v)));
+        }
+        text.push('\n');
     }
     write_atomic(path, text.as_bytes())
 }
@@ -171,6 +194,7 @@ mod tests {
             valid_accuracy: None,
             train_seconds: 1.5,
             samples_per_second: 1000.0,
+            valid_metrics: Vec::new(),
         }
     }
 
@@ -185,6 +209,38 @@ mod tests {
         assert!(lines[0].starts_with("epoch,lr,train_loss"));
         assert!(lines[2].starts_with("2,1.000000e-3,0.500000,0.800000,0.400000,,1.500,1000.0"));
         assert!(!dir.path().join("metrics.csv.tmp").exists());
+    }
+
+    /// Named validation figures become `valid_<name>` columns, empty where an epoch lacks one;
+    /// records written before the field existed still read.
+    #[test]
+    fn valid_metrics_become_columns_and_old_records_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let mut first = record(1);
+        first.valid_metrics = vec![("mean_iou".into(), 0.5)];
+        let mut second = record(2);
+        second.valid_metrics = vec![("dice".into(), 0.75), ("mean_iou".into(), 0.625)];
+        write_metrics_csv(&path, &[first, second]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with(",samples_per_second,valid_mean_iou,valid_dice"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(",1000.0,0.500000,"), "{}", lines[1]);
+        assert!(
+            lines[2].ends_with(",1000.0,0.625000,0.750000"),
+            "{}",
+            lines[2]
+        );
+
+        let mut json = serde_json::to_value(record(3)).unwrap();
+        assert!(json.get("valid_metrics").is_none(), "{json}");
+        json.as_object_mut().unwrap().remove("valid_metrics");
+        let back: EpochRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back, record(3));
     }
 
     #[test]

@@ -226,6 +226,7 @@ mod tests {
                 valid_accuracy: Some(0.45 + 0.1 * e as f64),
                 train_seconds: 1.0,
                 samples_per_second: 10.0,
+                valid_metrics: Vec::new(),
             })
             .collect();
         draw_curves(&path, "test run", &records).unwrap();

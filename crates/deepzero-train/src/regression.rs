@@ -212,6 +212,7 @@ pub fn train(kind: RegressionKind, settings: &RunSettings) -> Result<serde_json:
             valid_accuracy: None,
             train_seconds: seconds / epochs as f64,
             samples_per_second: (split * epochs) as f64 / seconds.max(1e-9),
+            valid_metrics: Vec::new(),
         })
         .collect();
     crate::write_metrics_csv(&out.join("metrics.csv"), &records)?;

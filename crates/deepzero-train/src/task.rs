@@ -353,8 +353,39 @@ impl RunSettings {
         T: BatchSource<M::Batch> + ?Sized,
         V: BatchSource<M::Batch> + ?Sized,
     {
+        self.fit_and_save_with(
+            model,
+            train,
+            valid,
+            device,
+            identity,
+            progress,
+            crate::FitHooks::default(),
+        )
+    }
+
+    /// [`Self::fit_and_save`] with [`FitHooks`](crate::FitHooks) (per-group learning rates,
+    /// a hook per epoch, further validation figures).
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_and_save_with<M, T, V>(
+        &self,
+        model: M,
+        train: &T,
+        valid: Option<&V>,
+        device: &Device,
+        identity: serde_json::Value,
+        progress: &mut Progress,
+        hooks: crate::FitHooks<'_, M>,
+    ) -> Result<FitOutcome<M>, TaskError>
+    where
+        M: Supervised,
+        T: BatchSource<M::Batch> + ?Sized,
+        V: BatchSource<M::Batch> + ?Sized,
+    {
         let run = self.run_dir(identity);
-        let mut outcome = crate::fit(model, train, valid, device, &self.fit, &run, progress)?;
+        let config = &self.fit;
+        let mut outcome =
+            crate::fit_with(model, train, valid, device, config, &run, progress, hooks)?;
         outcome.model = outcome.model.valid();
         crate::checkpoint::save_model(&outcome.model, &self.out.join("model.bpk"))?;
         Ok(outcome)

@@ -156,3 +156,59 @@ fn the_epoch_hook_sees_every_epoch_and_can_unfreeze() {
     .unwrap();
     assert_eq!(*seen.borrow(), [4, 5]);
 }
+
+/// Further validation figures: computed from each epoch's validation predictions, kept in the
+/// history and in `metrics.csv` as `valid_<name>`.
+#[test]
+fn valid_metrics_are_computed_every_epoch_and_written() {
+    let device = Device::flex().autodiff();
+    let dir = tempfile::tempdir().unwrap();
+    let valid = source(32, 1.0);
+    // Two figures from the predictions: the share predicted as class 1, and the accuracy
+    // counted again (which must equal the loop's own).
+    let hooks = FitHooks::default().valid_metrics(|r| {
+        assert_eq!(r.predictions.len(), 32);
+        let ones = r.predictions.iter().filter(|&&p| p == 1).count();
+        let right = r
+            .predictions
+            .iter()
+            .zip(&r.targets)
+            .filter(|(p, t)| p == t)
+            .count();
+        vec![
+            ("class1_share".into(), ones as f64 / 32.0),
+            ("recount".into(), right as f64 / 32.0),
+        ]
+    });
+    let out = deepzero_train::fit_with(
+        model(&device),
+        &source(64, 1.0),
+        Some(&valid),
+        &device,
+        &config(2),
+        &run(dir.path()),
+        &mut deepzero_train::Progress::quiet(),
+        hooks,
+    )
+    .unwrap();
+    for record in &out.history {
+        let names: Vec<&str> = record
+            .valid_metrics
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["class1_share", "recount"]);
+        // The recount from the predictions is the loop's validation accuracy.
+        let recount = record.valid_metrics[1].1;
+        assert!((recount - record.valid_accuracy.unwrap()).abs() < 1e-9);
+    }
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",valid_class1_share,valid_recount"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 3);
+}

@@ -526,6 +526,7 @@ fn train_gnn(
             valid_accuracy: Some(r.valid_accuracy).filter(|v| v.is_finite()),
             train_seconds: r.step_seconds,
             samples_per_second: n_train / r.step_seconds.max(1e-9),
+            valid_metrics: Vec::new(),
         })
         .collect();
     draw_curves(&dir.join("curves.png"), &spec.name, &records)?;

@@ -621,6 +621,7 @@ pub fn train(spec: &PretrainSpec, settings: &RunSettings) -> Result<RunReport, T
             valid_accuracy: Some(valid_accuracy),
             train_seconds: seconds,
             samples_per_second: seen as f64 / seconds.max(1e-9),
+            valid_metrics: Vec::new(),
         };
         state.history.push(record.clone());
         state.epoch = epoch;

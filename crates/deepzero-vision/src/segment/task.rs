@@ -26,8 +26,8 @@ use deepzero_data::{IdxCorpus, ImageItem, Split, load_image, train_valid_split};
 use deepzero_train::checkpoint::load_model;
 use deepzero_train::metrics_file::write_json_atomic;
 use deepzero_train::{
-    BatchSource, DatasetBatches, EvalReport, FitConfig, Recipe, RunReport, RunSettings, TaskError,
-    load_run_info, model_file,
+    BatchSource, DatasetBatches, EvalReport, FitConfig, FitHooks, Recipe, RunReport, RunSettings,
+    TaskError, load_run_info, model_file,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -692,13 +692,24 @@ pub fn train(spec: &SegmentSpec, settings: &RunSettings) -> Result<RunReport, Ta
         "input_shape": info.input_shape,
         "classes": info.class_names.len(),
     });
-    let outcome = settings.fit_and_save(
+    // The validation mean IoU of every epoch, on the epoch line and in metrics.csv (the loop's
+    // own figures are the loss and the pixel accuracy, which the background dominates).
+    let classes = info.class_names.len();
+    let hooks = FitHooks::default().valid_metrics(move |r| {
+        let mut matrix = ConfusionMatrix::new(classes);
+        match matrix.update(&r.targets, &r.predictions) {
+            Ok(()) => vec![("mean_iou".into(), matrix.mean_iou())],
+            Err(_) => Vec::new(), // a class id out of range: refused by the final evaluation
+        }
+    });
+    let outcome = settings.fit_and_save_with(
         model,
         &train_source,
         Some(&valid_source),
         &train_device,
         identity,
         &mut progress,
+        hooks,
     )?;
     let model = outcome.model.clone();
     let eval_batch = settings.eval_batch_size.unwrap_or(64);
@@ -983,6 +994,18 @@ mod tests {
         let miou = report.test["mean_iou"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&miou), "{miou}");
         assert_eq!(report.test["classes"].as_array().unwrap().len(), 11);
+        // Each epoch's validation mean IoU is in metrics.csv; the last epoch's is the final
+        // validation figure (the same model, the same scenes).
+        let csv = std::fs::read_to_string(settings.out.join("metrics.csv")).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let column = header.iter().position(|h| *h == "valid_mean_iou").unwrap();
+        let last = csv.lines().last().unwrap().split(',').nth(column).unwrap();
+        let per_epoch: f64 = last.parse().unwrap();
+        let final_valid = report.valid["mean_iou"].as_f64().unwrap();
+        assert!(
+            (per_epoch - final_valid).abs() < 1e-5,
+            "{per_epoch} vs {final_valid}"
+        );
 
         let eval_settings = RunSettings {
             out: dir.path().join("eval"),
