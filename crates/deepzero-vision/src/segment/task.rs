@@ -125,6 +125,18 @@ pub enum SegmentArch {
         /// Channels `layer1` is projected to before the decoder (the paper: 48).
         low_level_channels: usize,
     },
+    /// [`super::PspNet`] (Zhao et al. 2017) on the same digit backbone as `DeepLabV3`: the
+    /// pyramid pooling module over `layer4`, a 3×3 convolution, the classifier.
+    PspNet {
+        /// The ResNet's base width.
+        width: usize,
+        /// Bottleneck blocks per stage.
+        blocks: [usize; 4],
+        /// Channels of the 3×3 convolution after the pyramid (the paper: 512).
+        head_channels: usize,
+        /// The pooled grids' sides (the paper: 1, 2, 3, 6).
+        bins: [usize; 4],
+    },
     /// torchvision's `fcn_resnet50/101` or `deeplabv3_resnet50/101`, imported by
     /// [`super::import::import_torchvision`]: a bottleneck ResNet with the 7×7 stem and max-pool,
     /// `layer3`/`layer4` dilated (output stride 8), and its head.
@@ -184,6 +196,14 @@ impl SegmentArch {
                 low_level_channels,
             } => format!(
                 "deeplab-v3+ resnet w{width} blocks {blocks:?}, aspp {aspp_channels} rates {rates:?}, low-level {low_level_channels}"
+            ),
+            SegmentArch::PspNet {
+                width,
+                blocks,
+                head_channels,
+                bins,
+            } => format!(
+                "pspnet resnet w{width} blocks {blocks:?}, head {head_channels} bins {bins:?}"
             ),
             SegmentArch::Torchvision {
                 head,
@@ -249,6 +269,17 @@ impl SegmentArch {
                 .with_low_level_channels(low_level_channels)
                 .init(device),
             ),
+            SegmentArch::PspNet {
+                width,
+                blocks,
+                head_channels,
+                bins,
+            } => SegmentModel::ResNetHead(
+                super::PspNetConfig::new(digit_resnet(in_channels, width, blocks), num_classes)
+                    .with_head_channels(head_channels)
+                    .with_bins(bins.to_vec())
+                    .init(device),
+            ),
             SegmentArch::Torchvision {
                 head,
                 width,
@@ -311,6 +342,18 @@ impl SegmentArch {
                 {
                     return Err(TaskError::invalid(
                         "a DeepLab needs a width, ASPP (and low-level) channels, blocks per stage and rates of at least 1",
+                    ));
+                }
+            }
+            SegmentArch::PspNet {
+                width,
+                blocks,
+                head_channels,
+                bins,
+            } => {
+                if [width, head_channels].contains(&0) || blocks.contains(&0) || bins.contains(&0) {
+                    return Err(TaskError::invalid(
+                        "a PSPNet needs a width, head channels, blocks per stage and bins of at least 1",
                     ));
                 }
             }
@@ -437,6 +480,25 @@ pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
                     blocks: [1, 1, 1, 1],
                     aspp_channels: 32,
                     rates: [2, 4, 6],
+                },
+            },
+            FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
+        ),
+        Recipe::new(
+            "digits-pspnet",
+            "3.3",
+            "PSPNet (pyramid pooling 1-2-3-6 on the same dilated ResNet, width 8) segmenting MNIST digit scenes",
+            SegmentSpec {
+                // Trained as digits-deeplab-v3: the same encoder, PSPNet's head instead of ASPP.
+                data: DigitScenes {
+                    train_scenes: 16_000,
+                    ..DigitScenes::default()
+                },
+                arch: SegmentArch::PspNet {
+                    width: 8,
+                    blocks: [1, 1, 1, 1],
+                    head_channels: 32,
+                    bins: [1, 2, 3, 6],
                 },
             },
             FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
@@ -1065,9 +1127,9 @@ mod tests {
         assert!(err.contains("bad.png"), "{err}");
     }
 
-    /// Both DeepLab variants survive run.json, build at the input's size, and refuse a zero knob.
+    /// The DeepLab variants and PSPNet survive run.json, build at the input's size, and refuse a zero knob.
     #[test]
-    fn deeplab_architectures_round_trip_and_validate() {
+    fn resnet_architectures_round_trip_and_validate() {
         let v3 = SegmentArch::DeepLabV3 {
             width: 2,
             blocks: [1, 1, 1, 1],
@@ -1081,7 +1143,13 @@ mod tests {
             rates: [1, 2, 3],
             low_level_channels: 3,
         };
-        for arch in [v3, plus] {
+        let psp = SegmentArch::PspNet {
+            width: 2,
+            blocks: [1, 1, 1, 1],
+            head_channels: 4,
+            bins: [1, 2, 3, 6],
+        };
+        for arch in [v3, plus, psp] {
             let json = serde_json::to_string(&arch).unwrap();
             assert_eq!(serde_json::from_str::<SegmentArch>(&json).unwrap(), arch);
             arch.validate().unwrap();
