@@ -353,6 +353,29 @@ fn remapper(extra_remaps: &[(&str, &str)]) -> KeyRemapper {
     .expect("the remap patterns are valid regexes")
 }
 
+/// The blocks in each of a ResNet's four stages, counted from the keys of a state dict whose
+/// ResNet sits under `prefix` (`"backbone."`, `"backbone.body."`): one more than the highest
+/// index `i` of the keys `{prefix}layer{s}.{i}.…`, 0 for a stage with no key.
+pub fn resnet_blocks_per_stage(
+    shapes: &std::collections::BTreeMap<String, Vec<usize>>,
+    prefix: &str,
+) -> [usize; 4] {
+    std::array::from_fn(|stage| {
+        let layer = format!("{prefix}layer{}.", stage + 1);
+        shapes
+            .keys()
+            .filter_map(|k| {
+                k.strip_prefix(&layer)?
+                    .split('.')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+            .map_or(0, |last| last + 1)
+    })
+}
+
 /// The shape of every tensor of a weight file (`.pth` or `.safetensors`), by key after
 /// [`KEY_REMAPS`] and `extra_remaps`, in PyTorch's layout (a `Linear` weight is `[out, in]`),
 /// without reading the tensors' data: what an import reads an architecture's widths from

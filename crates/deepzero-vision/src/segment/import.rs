@@ -174,23 +174,12 @@ pub fn architecture_of(
     };
     let width = dim("backbone.conv1.weight")?;
     dim("backbone.layer1.0.conv3.weight")?; // bottleneck blocks: torchvision dilates no others
-    let mut blocks = [0; 4];
-    for (i, count) in blocks.iter_mut().enumerate() {
-        let prefix = format!("backbone.layer{}.", i + 1);
-        *count = shapes
-            .keys()
-            .filter_map(|k| {
-                k.strip_prefix(&prefix)?
-                    .split('.')
-                    .next()?
-                    .parse::<usize>()
-                    .ok()
-            })
-            .max()
-            .map_or(0, |last| last + 1);
-        if *count == 0 {
-            return Err(not_one(&format!("{prefix}0.conv1.weight")));
-        }
+    let blocks = crate::import::resnet_blocks_per_stage(&shapes, "backbone.");
+    if let Some(empty) = blocks.iter().position(|&n| n == 0) {
+        return Err(not_one(&format!(
+            "backbone.layer{}.0.conv1.weight",
+            empty + 1
+        )));
     }
     let head = if shapes.contains_key("classifier.0.convs.0.0.weight") {
         TorchvisionHead::DeepLabV3 {

@@ -234,23 +234,9 @@ pub fn faster_rcnn_config_of(path: &Path) -> Result<FasterRcnnConfig, TaskError>
     } else {
         BlockKind::Basic
     };
-    let mut layers = [0; 4];
-    for (i, blocks) in layers.iter_mut().enumerate() {
-        let prefix = format!("backbone.body.layer{}.", i + 1);
-        *blocks = shapes
-            .keys()
-            .filter_map(|k| {
-                k.strip_prefix(&prefix)?
-                    .split('.')
-                    .next()?
-                    .parse::<usize>()
-                    .ok()
-            })
-            .max()
-            .map_or(0, |last| last + 1);
-        if *blocks == 0 {
-            dim(&format!("{prefix}0.conv1.weight"))?;
-        }
+    let layers = crate::import::resnet_blocks_per_stage(&shapes, "backbone.body.");
+    if let Some(empty) = layers.iter().position(|&n| n == 0) {
+        dim(&format!("backbone.body.layer{}.0.conv1.weight", empty + 1))?;
     }
     let fpn = dim("backbone.fpn.layer_blocks.0.weight")?;
     let representation = dim("roi_heads.box_head.fc6.weight")?;
