@@ -14,9 +14,8 @@ use crate::args::Family;
 use crate::error::CliError;
 use crate::recipe::{Recipe, specs, wrap};
 use crate::tasks::{
-    BertClassifyTask, BertTagTask, GenerateTask, GraphTask, ImageNetTask, ImageTask,
-    ImportedSegmentTask, PretrainTask, RecsysTask, SegmentTask, TextTask, TranslateTask, detect,
-    multimodal, predict_tags,
+    BertClassifyTask, BertTagTask, GenerateTask, GraphTask, ImageNetTask, ImageTask, PretrainTask,
+    RecsysTask, SegmentTask, TextTask, TranslateTask, detect, multimodal, predict_tags, segment,
 };
 
 /// Every recipe, in the order of the seed's chapters: the libraries' own, plus the imported
@@ -38,8 +37,8 @@ pub fn all() -> Vec<Recipe> {
     all.extend(specs(rcnn::recipes(), Family::Detection, detect::predict));
     all.extend(wrap(vec![classify::imagenet_recipe()], |()| ImageNetTask));
     all.extend(wrap(deepzero_vision::segment::task::recipes(), SegmentTask));
-    let voc_segment = deepzero_vision::segment::import::recipe();
-    all.extend(wrap(vec![voc_segment], |()| ImportedSegmentTask));
+    let voc_segment = vec![deepzero_vision::segment::import::recipe()];
+    all.extend(specs(voc_segment, Family::Image, segment::predict));
     all.extend(specs(text::tag(), Family::Tagging, predict_tags));
     all.extend(wrap(text::classify(), TextTask));
     all.extend(wrap(text::generate(), GenerateTask));

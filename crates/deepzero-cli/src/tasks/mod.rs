@@ -20,7 +20,7 @@ pub use bert::{BertClassifyTask, BertTagTask, PretrainTask};
 pub use graph::GraphTask;
 pub use image::{ImageNetTask, ImageTask};
 pub use recsys::RecsysTask;
-pub use segment::{ImportedSegmentTask, SegmentTask};
+pub use segment::SegmentTask;
 pub use text::{GenerateTask, TextTask, TranslateTask, predict_tags};
 
 use crate::error::CliError;

@@ -34,43 +34,13 @@ impl RecipeTask for SegmentTask {
         Ok(())
     }
 
-    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        predict(recipe, args)
+    fn predict(&self, recipe: &Recipe, run: &Path, args: &PredictArgs) -> Result<(), CliError> {
+        predict(&self.0, recipe, run, args)
     }
 }
 
-/// The `voc-segment` recipe: weights imported by `deepzero import`, nothing to train.
-pub struct ImportedSegmentTask;
-
-impl ImportedSegmentTask {
-    fn predict_only(name: &str) -> CliError {
-        CliError::Usage(format!(
-            "the `{name}` recipe holds torchvision weights imported by `deepzero import`; it \
-             predicts only (deepzero segment {name} --run DIR IMAGE...)"
-        ))
-    }
-}
-
-impl RecipeTask for ImportedSegmentTask {
-    fn family(&self) -> Family {
-        Family::Image
-    }
-
-    fn train(&self, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        Err(Self::predict_only(&settings.name))
-    }
-
-    fn eval(&self, _: &Path, _: &TrainArgs, settings: &RunSettings) -> Result<(), CliError> {
-        Err(Self::predict_only(&settings.name))
-    }
-
-    fn predict(&self, recipe: &Recipe, _: &Path, args: &PredictArgs) -> Result<(), CliError> {
-        predict(recipe, args)
-    }
-}
-
-/// `deepzero predict RECIPE --run DIR IMAGE…` of a segmentation recipe.
-fn predict(recipe: &Recipe, args: &PredictArgs) -> Result<(), CliError> {
+/// `deepzero predict RECIPE --run DIR IMAGE…` of a segmentation recipe (trained or imported).
+pub fn predict<S>(_: &S, recipe: &Recipe, _: &Path, args: &PredictArgs) -> CliResult {
     let images: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
     segment_images(
         &args.run_args(recipe.name),

@@ -77,14 +77,36 @@ pub const VOC_CLASSES: [&str; 21] = [
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// The spec of the [`RECIPE`]: nothing to train or evaluate, [`import_torchvision`] makes its
+/// runs and [`Predictor`] uses them.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportedSegmenter;
+
+impl deepzero_train::Task for ImportedSegmenter {
+    fn train(&self, _: &deepzero_train::RunSettings) -> Result<(), TaskError> {
+        Err(predict_only())
+    }
+
+    fn evaluate_run(&self, _: &Path, _: &deepzero_train::RunSettings) -> Result<(), TaskError> {
+        Err(predict_only())
+    }
+}
+
+fn predict_only() -> TaskError {
+    TaskError::invalid(format!(
+        "the `{RECIPE}` recipe holds torchvision weights imported by `deepzero import`; it \
+         predicts only (deepzero segment {RECIPE} --run DIR IMAGE...)"
+    ))
+}
+
 /// The `voc-segment` recipe: nothing to train, [`import_torchvision`] makes its runs.
-pub fn recipe() -> Recipe<()> {
+pub fn recipe() -> Recipe<ImportedSegmenter> {
     use deepzero_core::{LrSchedule, OptimizerKind};
     let fit =
         deepzero_train::FitConfig::recipe(0, 0, 0.0, OptimizerKind::Sgd, LrSchedule::Constant);
     let summary = "torchvision FCN / DeepLab v3 with imported weights: 20 VOC classes in photos \
                    (deepzero import; predict only)";
-    Recipe::new(RECIPE, "3.3", summary, (), fit)
+    Recipe::new(RECIPE, "3.3", summary, ImportedSegmenter, fit)
 }
 
 /// How [`import_torchvision`] treats what the file does not say.
