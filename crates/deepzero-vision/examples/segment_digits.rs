@@ -6,7 +6,7 @@
 //! `cargo run --release -p deepzero-vision --example segment_digits [TRAIN_SCENES EPOCHS]`
 
 use deepzero_train::RunSettings;
-use deepzero_vision::segment::task::{self, Predictor};
+use deepzero_vision::segment::task::{self, Predictor, SegmentData};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
@@ -19,8 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|r| r.name == "digits-unet")
         .ok_or("no digits-unet recipe")?;
     let mut spec = recipe.spec.clone();
-    spec.data.train_scenes = args.first().copied().unwrap_or(240);
-    spec.data.test_scenes = 100;
+    if let SegmentData::Digits(scenes) = &mut spec.data {
+        scenes.train_scenes = args.first().copied().unwrap_or(240);
+        scenes.test_scenes = 100;
+    }
     let mut settings: RunSettings = recipe.settings(runs.join("digits-unet"));
     settings.fit.epochs = args.get(1).copied().unwrap_or(2);
     settings.quiet = true;
@@ -32,9 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Segment one test scene from a PNG file and draw the mask onto it.
-    let (_, test, _) = task::load_scenes(&spec.data, None, settings.seed())?;
+    let (_, test, _) = spec.data.load(None, settings.seed())?;
     let scene = runs.join("scene.png");
-    let side = spec.data.canvas as u32;
+    let [_, side, _] = test.shape();
+    let side = side as u32;
     image::GrayImage::from_raw(side, side, test.items[0].image.pixels.clone())
         .ok_or("scene size")?
         .save(&scene)?;

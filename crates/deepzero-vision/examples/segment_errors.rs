@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|r| r.name == "digits-unet")
         .ok_or("no digits-unet recipe")?;
     let seed = 42;
-    let (all_train, test, _) = task::load_scenes(&recipe.spec.data, Some(mnist.as_ref()), seed)?;
+    let (all_train, test, _) = recipe.spec.data.load(Some(mnist.as_ref()), seed)?;
     let (train_idx, valid_idx) = train_valid_split(all_train.len(), 0.1, seed);
     let set = match split {
         "valid" => all_train.select(&valid_idx),

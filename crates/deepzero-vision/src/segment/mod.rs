@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`ConfusionMatrix`] — pixel accuracy, per-class and mean IoU, Dice, ignore index 255 | `metrics.rs` |
 //! | [`MaskedImages`], [`read_mask_png`], [`MaskAugmentation`], [`SegmentBatcher`] — images with class-index masks | `data.rs` |
+//! | [`PhotoMasks`], [`ClassTable`] — photographs with masks in coco128's layout (`semantic.yaml`, `images/`, `semantic_masks/`) | `photos.rs` |
 //! | [`overlay`], [`class_colour`] — masks drawn in PASCAL VOC's colours | `draw.rs` |
 //! | [`UNet`] — Ronneberger et al. 2015, width/depth knobs, transposed or bilinear upsampling | `unet.rs` |
 //! | [`DeepLabV3`] — DeepLab v3 (ASPP on a dilated ResNet), torchvision's `deeplabv3_resnet50` | `deeplab.rs`, `heads.rs`, `simple.rs` |
@@ -26,6 +27,7 @@ pub mod fcn;
 pub mod heads;
 pub mod import;
 pub mod metrics;
+pub mod photos;
 pub mod pspnet;
 pub mod simple;
 pub mod task;
@@ -46,6 +48,7 @@ pub use deeplab_plus::{DeepLabV3Plus, DeepLabV3PlusConfig};
 pub use draw::{class_colour, mask_to_rgb, overlay};
 pub use fcn::{Fcn, FcnConfig};
 pub use metrics::{ConfusionMatrix, IGNORE_INDEX, MetricError};
+pub use photos::{ClassTable, PhotoMasks};
 pub use pspnet::{PspNet, PspNetConfig, PyramidPooling};
 pub use simple::{SimpleSegmentationModel, load_torchvision_segmenter};
 pub use unet::{UNet, UNetConfig, Upsampling};
