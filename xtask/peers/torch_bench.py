@@ -279,6 +279,141 @@ def neumf_step(batch=256):
     return model, step
 
 
+# The `digits-unet` recipe's U-Net (deepzero_vision::segment::task, `SegmentArch::UNet`): one
+# grey channel, background + 10 digits, width 12, depth 4, transposed-convolution up-sampling.
+UNET = (1, 11, 12, 4)  # in channels, classes, width, depth
+
+
+class DoubleConv(nn.Sequential):
+    """deepzero_vision::segment::unet::DoubleConv: (3x3 conv pad 1 without bias, BN, ReLU) x 2."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True),
+                         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))
+
+
+class UpBlock(nn.Module):
+    """deepzero's UpBlock: ConvTranspose2d(2c, c, 2, stride 2) with bias, then cat([skip, up])
+    on channels and DoubleConv 2c -> c. The sides here are multiples of 16, so the padding
+    deepzero applies to odd sides never happens on either side."""
+
+    def __init__(self, c_in):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(c_in, c_in // 2, 2, stride=2)
+        self.conv = DoubleConv(c_in, c_in // 2)
+
+    def forward(self, x, skip):
+        return self.conv(torch.cat([skip, self.up(x)], 1))
+
+
+class UNet(nn.Module):
+    """deepzero_vision::segment::unet::UNet: DoubleConv in -> w, `depth` levels of
+    max 2x2 + DoubleConv (doubling), the decoder deepest first, a 1x1 head with bias."""
+
+    def __init__(self, in_channels=UNET[0], classes=UNET[1], width=UNET[2], depth=UNET[3]):
+        super().__init__()
+        self.inc = DoubleConv(in_channels, width)
+        self.down = nn.ModuleList(DoubleConv(width << (i - 1), width << i)
+                                  for i in range(1, depth + 1))
+        self.up = nn.ModuleList(UpBlock(width << i) for i in range(depth, 0, -1))
+        self.head = nn.Conv2d(width, classes, 1)
+
+    def forward(self, x):
+        x = self.inc(x)
+        skips = []
+        for level in self.down:
+            skips.append(x)
+            x = level(F.max_pool2d(x, 2))
+        for block, skip in zip(self.up, reversed(skips)):
+            x = block(x, skip)
+        return self.head(x)
+
+
+def unet_step(batch=8, side=64):
+    """One U-Net training step as the `digits-unet` recipe takes it: per-pixel cross-entropy
+    (ignore index 255, as deepzero's `segmentation_step`; no pixel is ignored here), Adam lr 2e-3.
+    Pixel i of the batch is ((7919 i) mod 256)/255, its mask i mod 11."""
+    in_channels, classes, _, _ = UNET
+    model = UNet()
+    model.train()
+    images = host_data((batch, in_channels, side, side), 0.0)
+    masks = (torch.arange(batch * side * side, device="cpu") % classes).reshape(batch, side, side)
+    optim = torch.optim.Adam(model.parameters(), lr=2e-3, eps=1e-8)
+
+    def step():
+        optim.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(to_device(images)), to_device(masks), ignore_index=255)
+        value = loss.item()
+        loss.backward()
+        optim.step()
+        return value
+
+    return model, step
+
+
+# The `digits-yolo` recipe's detector (deepzero_vision::detect::yolo3 as tasks::detect builds it):
+# one grey channel, 10 classes, stem width 8, three anchors per cell at strides 4, 8, 16.
+YOLO = (1, 10, 8, 3)  # in channels, classes, width, anchors per scale
+
+
+class ConvBnLeaky(nn.Sequential):
+    """deepzero's ConvBnLeaky: k x k conv (padding k // 2, no bias), BN, leaky ReLU 0.1."""
+
+    def __init__(self, c_in, c_out, k, stride=1):
+        super().__init__(nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False),
+                         nn.BatchNorm2d(c_out), nn.LeakyReLU(0.1, inplace=True))
+
+
+class Yolo3(nn.Module):
+    """deepzero_vision::detect::yolo3::Yolo3: stem conv3 (w), four stages (3x3 stride-2 conv,
+    3x3 conv) doubling the channels, an FPN-style top-down neck (1x1 lateral, nearest 2x up,
+    cat([up, skip]), 3x3 merge), and per scale a head conv3 + 1x1 conv with bias to 3 (5 + K)."""
+
+    def __init__(self, in_channels=YOLO[0], classes=YOLO[1], w=YOLO[2], anchors=YOLO[3]):
+        super().__init__()
+        self.stem = ConvBnLeaky(in_channels, w, 3)
+        self.stages = nn.ModuleList(nn.Sequential(ConvBnLeaky(a, b, 3, 2), ConvBnLeaky(b, b, 3))
+                                    for a, b in [(w, 2 * w), (2 * w, 4 * w), (4 * w, 8 * w),
+                                                 (8 * w, 16 * w)])
+        self.reduce5 = ConvBnLeaky(16 * w, 8 * w, 1)
+        self.lateral4 = ConvBnLeaky(8 * w, 4 * w, 1)
+        self.merge4 = ConvBnLeaky(4 * w + 8 * w, 4 * w, 3)
+        self.lateral3 = ConvBnLeaky(4 * w, 2 * w, 1)
+        self.merge3 = ConvBnLeaky(2 * w + 4 * w, 2 * w, 3)
+        self.heads = nn.ModuleList(nn.Sequential(ConvBnLeaky(c, c, 3),
+                                                 nn.Conv2d(c, anchors * (5 + classes), 1))
+                                   for c in (2 * w, 4 * w, 8 * w))
+
+    def forward(self, x):
+        x = self.stem(x)
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        c3, c4, c5 = features[1:]
+        n5 = self.reduce5(c5)
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")
+        n4 = self.merge4(torch.cat([up(self.lateral4(n5)), c4], 1))
+        n3 = self.merge3(torch.cat([up(self.lateral3(n4)), c3], 1))
+        return [head(n) for head, n in zip(self.heads, (n3, n4, n5))]
+
+
+def yolo_step(batch=32, side=64):
+    """One inference step of the detector: the raw head outputs of the three scales read back;
+    decoding and NMS are not timed (on neither side). Eval mode (BN on running statistics)."""
+    model = Yolo3()
+    model.eval()
+    images = host_data((batch, YOLO[0], side, side), 0.0)
+
+    def step():
+        with torch.inference_mode():
+            return sum(m.cpu().numpy().sum() for m in model(to_device(images)))
+
+    return model, step
+
+
 # name: (builder, batch, input shape without the batch, kind, optimiser)
 WORKLOADS = {
     "mnist-mlp": (mlp, 128, (1, 28, 28), "classify", "adam"),
@@ -292,6 +427,8 @@ WORKLOADS = {
     # One step = one whole graph; the model and its step come from `gat_step`.
     "gat-cora-train": (gat_step, 1, None, "step", None),
     "neumf-train": (neumf_step, 256, None, "step", None),
+    "unet-training": (unet_step, 8, None, "step", None),
+    "yolo-inference": (yolo_step, 32, None, "step", None),
 }
 
 

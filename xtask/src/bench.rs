@@ -129,7 +129,7 @@ struct Workload {
 const OURS: &[Implementation] = &[Implementation::Deepzero];
 const OURS_AND_BURN: &[Implementation] = &[Implementation::Deepzero, Implementation::BurnNn];
 
-const WORKLOADS: [Workload; 10] = [
+const WORKLOADS: [Workload; 12] = [
     Workload {
         name: "mnist-mlp",
         batch_size: 128,
@@ -248,6 +248,30 @@ const WORKLOADS: [Workload; 10] = [
             warmup: 20,
             steps: 300,
             repeats: 3,
+        },
+    },
+    Workload {
+        name: "unet-training",
+        batch_size: 8,
+        description: "U-Net of the digits-unet recipe (width 12, depth 4, (3x3 conv-BN-ReLU) x 2 per level, transposed-conv up-sampling), 1x64x64 scenes, 11 classes per pixel, per-pixel cross-entropy, Adam lr 2e-3, batch 8, train step",
+        unit: "images/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 3,
+            steps: 15,
+            repeats: 5,
+        },
+    },
+    Workload {
+        name: "yolo-inference",
+        batch_size: 32,
+        description: "YOLOv3-style detector of the digits-yolo recipe (width 8, 10 classes, 3 anchors at strides 4, 8, 16), 1x64x64, eval mode, no autodiff, batch 32, forward to the raw head outputs read back (decoding and NMS not timed on either side)",
+        unit: "images/s",
+        implementations: OURS,
+        plan: Plan {
+            warmup: 10,
+            steps: 80,
+            repeats: 5,
         },
     },
 ];
@@ -769,6 +793,35 @@ mod tests {
         }
     }
 
+    /// The U-Net and YOLO workloads copy the `digits-unet` and `digits-yolo` recipes (and the
+    /// PyTorch peer copies them): a change to either recipe must show up here first.
+    #[test]
+    fn the_unet_and_yolo_workloads_are_the_recipes_models() {
+        use deepzero_core::OptimizerKind;
+        use workloads::{UNET, UNET_ARCH, UNET_LR, YOLO};
+        let unet = deepzero_vision::segment::task::recipes()
+            .into_iter()
+            .find(|r| r.name == "digits-unet")
+            .expect("the digits-unet recipe");
+        assert_eq!(unet.spec.arch, UNET_ARCH);
+        assert_eq!(unet.spec.data.canvas, UNET[2]);
+        let unet_workload = WORKLOADS
+            .iter()
+            .find(|w| w.name == "unet-training")
+            .unwrap();
+        assert_eq!(unet.fit.batch_size, unet_workload.batch_size);
+        assert_eq!(unet.fit.learning_rate, UNET_LR);
+        assert_eq!(unet.fit.optimizer, OptimizerKind::Adam);
+        assert_eq!(unet.fit.weight_decay, 0.0);
+        let yolo = deepzero_vision::tasks::detect::recipes()
+            .into_iter()
+            .find(|r| r.name == "digits-yolo")
+            .expect("the digits-yolo recipe");
+        assert_eq!(yolo.spec.width, YOLO[2]);
+        assert_eq!(yolo.spec.scenes.canvas, YOLO[3]);
+        assert_eq!(yolo.spec.corpus.class_names().len(), YOLO[1]);
+    }
+
     /// One step of each cheap workload runs on Flex and counts PyTorch's parameters
     /// (the figures `torch_bench.py` reports for the same models).
     #[test]
@@ -790,6 +843,9 @@ mod tests {
             ("neumf-train", Implementation::Deepzero, 256, 220_897),
             // GoogLeNet's step at the workload's batch of 128 takes seconds; 2 images will do.
             ("googlenet-train", Implementation::Deepzero, 2, 5_601_322),
+            // Likewise the U-Net's step at batch 8; the detector's forward at 32.
+            ("unet-training", Implementation::Deepzero, 2, 1_093_295),
+            ("yolo-inference", Implementation::Deepzero, 2, 394_223),
         ] {
             let m = workloads::measure(name, implementation, batch, &device, plan).unwrap();
             assert_eq!(m.params, params, "{name} {}", implementation.name());

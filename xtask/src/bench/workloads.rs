@@ -20,6 +20,9 @@ use deepzero_sequence::transformer::{
     FfnActivation, NormPosition, TransformerEncoderLayer, TransformerLayerConfig,
 };
 use deepzero_train::Supervised;
+use deepzero_vision::detect::yolo3::{Yolo3Config, anchors_from_sizes};
+use deepzero_vision::segment::SegmentBatch;
+use deepzero_vision::segment::task::SegmentArch;
 use deepzero_vision::{Architecture, ImageModel};
 
 use super::{Implementation, Plan};
@@ -41,6 +44,20 @@ const CLASSES: usize = 10;
 const CORA: [usize; 6] = [2708, 1433, 18, 5278, 7, 140];
 /// MovieLens-100k's users and items; NeuMF's GMF factors.
 const NEUMF: [usize; 3] = [943, 1682, 16];
+/// The `digits-unet` recipe's model (`deepzero_vision::segment::task::recipes`; a test checks
+/// that the recipe still builds this one, since the PyTorch peer copies it).
+pub(super) const UNET_ARCH: SegmentArch = SegmentArch::UNet {
+    width: 12,
+    depth: 4,
+    bilinear: false,
+};
+/// The `digits-unet` recipe's data and optimiser: input channels, classes (background + 10
+/// digits), canvas side; Adam's learning rate.
+pub(super) const UNET: [usize; 3] = [1, 11, 64];
+pub(super) const UNET_LR: f64 = 2e-3;
+/// The `digits-yolo` recipe's detector (deepzero_vision::tasks::detect): input channels,
+/// classes, stem width, canvas side.
+pub(super) const YOLO: [usize; 4] = [1, 10, 8, 64];
 
 /// Runs `workload` with `implementation` on `device` (a device without autodiff; training
 /// workloads add it).
@@ -102,6 +119,10 @@ pub fn measure(
         ("neumf-train", Implementation::Deepzero) => {
             neumf_training(&train_device, batch_size, plan)
         }
+        ("unet-training", Implementation::Deepzero) => {
+            unet_training(&train_device, batch_size, plan)
+        }
+        ("yolo-inference", Implementation::Deepzero) => yolo_inference(device, batch_size, plan),
         (name, imp) => return Err(format!("{name}: no {} implementation", imp.name())),
     })
 }
@@ -196,6 +217,58 @@ fn resnet18_inference(device: &Device, batch_size: usize, plan: Plan) -> Measure
             device,
         );
         let _logits = model.forward(images).into_data();
+        model
+    });
+    Measured { rates, params }
+}
+
+/// One training step of the `digits-unet` recipe's U-Net as the segmentation task takes it
+/// (`SegmentModel::step`: per-pixel cross-entropy over the unignored pixels), Adam at the
+/// recipe's learning rate. Pixel `i` of the batch is `host_data`'s, its mask `i mod 11`: the
+/// values do not change the work, only the shapes do.
+fn unet_training(device: &Device, batch_size: usize, plan: Plan) -> Measured {
+    let [channels, classes, side] = UNET;
+    let model = UNET_ARCH.build(channels, classes, device);
+    let pixels = host_data(batch_size * channels * side * side, 0.0);
+    let masks: Vec<i32> = (0..batch_size * side * side)
+        .map(|i| (i % classes) as i32)
+        .collect();
+    let adam = OptimizerKind::Adam.build(0.0);
+    train(model, device, batch_size, plan, adam, UNET_LR, |model| {
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels.clone(), [batch_size, channels, side, side]),
+            device,
+        );
+        let masks = Tensor::<3, Int>::from_data(
+            TensorData::new(masks.clone(), [batch_size, side, side]),
+            device,
+        );
+        model.step(SegmentBatch { images, masks }).loss
+    })
+}
+
+/// The `digits-yolo` recipe's detector (`Yolo3Config` as `tasks::detect::train` builds it; the
+/// anchors are the digit defaults, which change no shape), forward only on a device without
+/// autodiff (batch norm on its running statistics). A step ends with the three scales' raw head
+/// outputs read back: decoding and NMS are not timed, here or in the peer, so the figure is the
+/// network's alone.
+fn yolo_inference(device: &Device, batch_size: usize, plan: Plan) -> Measured {
+    let [channels, classes, width, side] = YOLO;
+    let model = Yolo3Config::new(classes, anchors_from_sizes(&[]))
+        .with_in_channels(channels)
+        .with_width(width)
+        .init(device)
+        .valid();
+    let params = deepzero_vision::trainable_params(&model);
+    let pixels = host_data(batch_size * channels * side * side, 0.0);
+    let rates = time_loop(model, device, batch_size, plan, |model| {
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels.clone(), [batch_size, channels, side, side]),
+            device,
+        );
+        for map in model.forward(images) {
+            let _outputs = map.into_data();
+        }
         model
     });
     Measured { rates, params }
