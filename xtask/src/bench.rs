@@ -804,7 +804,12 @@ mod tests {
             .find(|r| r.name == "digits-unet")
             .expect("the digits-unet recipe");
         assert_eq!(unet.spec.arch, UNET_ARCH);
-        assert_eq!(unet.spec.data.canvas, UNET[2]);
+        match &unet.spec.data {
+            deepzero_vision::segment::task::SegmentData::Digits(scenes) => {
+                assert_eq!(scenes.canvas, UNET[2])
+            }
+            other => panic!("digits-unet trains on digit scenes, not {other:?}"),
+        }
         let unet_workload = WORKLOADS
             .iter()
             .find(|w| w.name == "unet-training")
