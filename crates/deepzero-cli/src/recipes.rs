@@ -35,6 +35,8 @@ pub fn all() -> Vec<Recipe> {
     let detection = deepzero_vision::tasks::detect::recipes();
     all.extend(specs(detection, Family::Detection, detect::predict));
     all.extend(specs(rcnn::recipes(), Family::Detection, detect::predict));
+    let photos = deepzero_vision::tasks::detect_photos::recipes();
+    all.extend(specs(photos, Family::Detection, detect::predict));
     all.extend(wrap(vec![classify::imagenet_recipe()], |()| ImageNetTask));
     all.extend(wrap(deepzero_vision::segment::task::recipes(), SegmentTask));
     let voc_segment = vec![deepzero_vision::segment::import::recipe()];

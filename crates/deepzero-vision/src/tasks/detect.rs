@@ -125,9 +125,10 @@ impl DetectRunInfo {
             || info.class_names.len() != info.model.num_classes
             || !info.input_size.is_multiple_of(16)
             || info.input_size == 0
+            || ![1, 3].contains(&info.model.in_channels)
         {
             return Err(TaskError::invalid(format!(
-                "{}: run.json needs nine anchors, one name per class and an input size that is a multiple of 16",
+                "{}: run.json needs nine anchors, one name per class, 1 or 3 input channels and an input size that is a multiple of 16",
                 dir.display()
             )));
         }
@@ -685,9 +686,10 @@ impl Predictor {
         self.info.class_names.get(class).map_or("?", String::as_str)
     }
 
-    /// Finds objects scoring at least `score_threshold` in each image: the image is read as grey,
-    /// resized to the model's input (light objects on dark, as MNIST; use dark-on-light images
-    /// inverted), and the boxes scaled back to the image's own pixels.
+    /// Finds objects scoring at least `score_threshold` in each image: the image is read with
+    /// the model's channels (grey for the digit runs: light objects on dark, as MNIST; use
+    /// dark-on-light images inverted), resized to the model's input, and the boxes scaled back
+    /// to the image's own pixels.
     pub fn predict(
         &self,
         paths: &[PathBuf],
@@ -699,9 +701,10 @@ impl Predictor {
             let (w, h) = image::image_dimensions(path).map_err(|e| {
                 TaskError::invalid(format!("{}: not a readable image: {e}", path.display()))
             })?;
-            let item = load_image(path, 1, [s, s])?;
+            let c = self.info.model.in_channels;
+            let item = load_image(path, c, [s, s])?;
             let data: Vec<f32> = item.pixels.iter().map(|&p| p as f32 / 255.0).collect();
-            let images = Tensor::<4>::from_data(TensorData::new(data, [1, 1, s, s]), &self.device);
+            let images = Tensor::<4>::from_data(TensorData::new(data, [1, c, s, s]), &self.device);
             let options = DecodeOptions {
                 score_threshold,
                 ..DecodeOptions::default()

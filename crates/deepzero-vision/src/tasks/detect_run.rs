@@ -57,6 +57,25 @@ impl<'a, S> SceneRun<'a, S> {
         }
     }
 
+    /// The run `settings` describe on sources already split into training, validation and
+    /// test (holding `sizes` examples), from `data`.
+    pub fn from_sources(
+        settings: &'a RunSettings,
+        [train, valid, test]: [S; 3],
+        sizes: [usize; 3],
+        data: String,
+    ) -> Self {
+        Self {
+            settings,
+            train,
+            valid,
+            test,
+            sizes,
+            data,
+            progress: settings.progress(),
+        }
+    }
+
     /// Where the scenes came from.
     pub fn data(&self) -> &str {
         &self.data

@@ -15,6 +15,7 @@
 
 pub mod classify;
 pub mod detect;
+pub mod detect_photos;
 mod detect_run;
 pub mod digits_rcnn;
 pub mod finetune;
