@@ -94,6 +94,18 @@ pub struct LabelStats {
     pub clipped: usize,
     /// Boxes dropped because their area was 0 after clipping.
     pub dropped: usize,
+    /// Label files without an image, skipped ([`OrphanLabels::Skip`]).
+    pub orphan_labels: usize,
+}
+
+/// What [`read_yolo_split`] does with a label file whose image is not there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrphanLabels {
+    /// Refuse the folder, naming the file ([`DetectDataError::MissingImage`]).
+    Refuse,
+    /// Skip it and count it in [`LabelStats::orphan_labels`] (coco128 as shipped has two:
+    /// `000000000656.txt` and `000000000659.txt` of train2017).
+    Skip,
 }
 
 impl LabelStats {
@@ -205,6 +217,16 @@ pub fn read_yolo_dir(
     labels: &Path,
     num_classes: usize,
 ) -> Result<(Vec<DetectionSample>, LabelStats), DetectDataError> {
+    read_yolo_split(images, labels, num_classes, OrphanLabels::Refuse)
+}
+
+/// [`read_yolo_dir`], with a choice of what to do with label files that have no image.
+pub fn read_yolo_split(
+    images: &Path,
+    labels: &Path,
+    num_classes: usize,
+    orphans: OrphanLabels,
+) -> Result<(Vec<DetectionSample>, LabelStats), DetectDataError> {
     let mut stats = LabelStats::default();
     let image_files: Vec<PathBuf> = list_dir(images)?
         .into_iter()
@@ -227,7 +249,9 @@ pub fn read_yolo_dir(
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default();
-            if !stems.contains_key(stem) {
+            if !stems.contains_key(stem) && orphans == OrphanLabels::Skip {
+                stats.orphan_labels += 1;
+            } else if !stems.contains_key(stem) {
                 return Err(DetectDataError::MissingImage {
                     label,
                     images: images.to_path_buf(),
@@ -424,7 +448,8 @@ mod tests {
             LabelStats {
                 boxes: 3,
                 clipped: 2,
-                dropped: 1
+                dropped: 1,
+                orphan_labels: 0
             }
         );
         let e = parse_yolo_labels("2 0.5 0.5 0.1 0.1", p, 10, 10, 2, &mut stats).unwrap_err();
@@ -439,6 +464,24 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_label_without_its_image_is_refused_or_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (images, labels) = (dir.path().join("images"), dir.path().join("labels"));
+        std::fs::create_dir_all(&images).unwrap();
+        std::fs::create_dir_all(&labels).unwrap();
+        image::RgbImage::new(10, 10)
+            .save(images.join("a.jpg"))
+            .unwrap();
+        std::fs::write(labels.join("a.txt"), "0 0.5 0.5 0.2 0.2\n").unwrap();
+        std::fs::write(labels.join("lost.txt"), "0 0.5 0.5 0.2 0.2\n").unwrap();
+        let err = read_yolo_dir(&images, &labels, 1).unwrap_err().to_string();
+        assert!(err.contains("lost.txt: no image with this name"), "{err}");
+        let (samples, stats) = read_yolo_split(&images, &labels, 1, OrphanLabels::Skip).unwrap();
+        assert_eq!((samples.len(), samples[0].objects.len()), (1, 1));
+        assert_eq!((stats.boxes, stats.orphan_labels), (1, 1));
     }
 
     #[test]

@@ -41,7 +41,7 @@ use super::detect::{DetectBatch, DetectRunInfo, RUN_VERSION, coco_decode_options
 use super::detect_run::{SceneRun, write_evaluation};
 use crate::detect::augment::{Annotated, BoxAugmentation};
 use crate::detect::coco::{CocoParams, CocoSummary, evaluate};
-use crate::detect::data::{DetectionObject, read_yolo_dir};
+use crate::detect::data::{DetectionObject, OrphanLabels, read_yolo_split};
 use crate::detect::yolo_loss::YoloTarget;
 use crate::detect::yolo3::{Detection, Yolo3, Yolo3Config, anchors_from_sizes};
 use crate::segment::ClassTable;
@@ -103,19 +103,22 @@ pub struct PhotoSet {
     pub items: Vec<Annotated>,
     /// Each photo's file and its own `(width, height)`.
     pub originals: Vec<(PathBuf, (u32, u32))>,
+    /// Label files without a photo, skipped.
+    pub orphan_labels: usize,
 }
 
 impl PhotoSet {
     /// Reads `root/images/<split>` with `root/labels/<split>` (YOLO text; a photo without a
-    /// label file has no objects), each photo resized to `side × side`.
+    /// label file has no objects, a label file without a photo is skipped and counted), each
+    /// photo resized to `side × side`.
     ///
     /// # Errors
-    /// A one-line [`TaskError`] naming the file at fault (a label without its image, a class id
-    /// out of range, an unreadable photo) or the empty folder.
+    /// A one-line [`TaskError`] naming the file at fault (a class id out of range, an
+    /// unreadable photo) or the empty folder.
     pub fn read(root: &Path, split: &str, side: usize, classes: usize) -> Result<Self, TaskError> {
         let images = root.join("images").join(split);
         let labels = root.join("labels").join(split);
-        let (samples, _) = read_yolo_dir(&images, &labels, classes)
+        let (samples, stats) = read_yolo_split(&images, &labels, classes, OrphanLabels::Skip)
             .map_err(|e| TaskError::invalid(e.to_string()))?;
         if samples.is_empty() {
             return Err(TaskError::invalid(format!(
@@ -126,6 +129,7 @@ impl PhotoSet {
         let mut set = Self {
             items: Vec::with_capacity(samples.len()),
             originals: Vec::with_capacity(samples.len()),
+            orphan_labels: stats.orphan_labels,
         };
         for sample in samples {
             let (sx, sy) = (
@@ -161,6 +165,7 @@ impl PhotoSet {
         Self {
             items: self.items[indices.clone()].to_vec(),
             originals: self.originals[indices].to_vec(),
+            orphan_labels: 0,
         }
     }
 }
@@ -308,13 +313,18 @@ pub fn train(spec: &PhotoDetectSpec, settings: &RunSettings) -> Result<RunReport
     let (root, names) = class_names(settings.data_dir.as_deref())?;
     let all_train = PhotoSet::read(&root, &spec.train_split, spec.side, names.len())?;
     let test = PhotoSet::read(&root, &spec.test_split, spec.side, names.len())?;
+    let orphans = all_train.orphan_labels + test.orphan_labels;
     let data = format!(
-        "{} + {} photos ({} classes) from {}, resized to {}²",
+        "{} + {} photos ({} classes) from {}, resized to {}²{}",
         all_train.items.len(),
         test.items.len(),
         names.len(),
         root.display(),
-        spec.side
+        spec.side,
+        match orphans {
+            0 => String::new(),
+            n => format!(" ({n} label files without a photo skipped)"),
+        }
     );
     let n = all_train.items.len();
     let n_valid = ((n as f64 * settings.valid_fraction.clamp(0.0, 0.5)) as usize).clamp(1, n - 1);
@@ -467,7 +477,9 @@ mod tests {
     fn photos_resize_with_their_boxes() {
         let dir = tempfile::tempdir().unwrap();
         write_folder(dir.path(), 2);
+        std::fs::write(dir.path().join("labels/a/lost.txt"), "1 0.5 0.5 0.1 0.1\n").unwrap();
         let set = PhotoSet::read(dir.path(), "a", 32, 2).unwrap();
+        assert_eq!((set.items.len(), set.orphan_labels), (2, 1));
         assert_eq!(set.items[1].image.shape, [3, 32, 32]);
         assert_eq!(set.originals[1].1, (48, 32));
         // x 7–23 of 48 → 4.67–15.33 of 32; y 8–24 of 32 unchanged.
