@@ -2,9 +2,10 @@
 //!
 //! A training workload is one training step (batch to device → forward → loss → loss read back →
 //! backward → optimiser step) repeated on fixed data; an inference workload is one forward pass
-//! (batch to device → forward → logits read back) on a device without autodiff. We time
-//! `steps` steps after `warmup` steps, `repeats` times, and report the median samples/s (each
-//! workload has its own default plan, sized for ≈10–30 s of measurement on 2 cores). When
+//! (batch to device → forward → logits, or a detector's raw head maps, read back) on a device
+//! without autodiff. We time `steps` steps after `warmup` steps, `repeats` times, and report the
+//! median samples/s (each workload has its own default plan, sized for ≈10–30 s of measurement
+//! on 2 cores). When
 //! `python3 -c "import torch"` works, `xtask/peers/torch_bench.py` runs the identical workload
 //! in PyTorch (CPU) in the same run, with the same plan; the table shows ours / PyTorch, and the
 //! run fails if the two models' parameter counts differ.
@@ -258,7 +259,7 @@ const WORKLOADS: [Workload; 12] = [
         implementations: OURS,
         plan: Plan {
             warmup: 3,
-            steps: 15,
+            steps: 20,
             repeats: 5,
         },
     },
@@ -270,7 +271,7 @@ const WORKLOADS: [Workload; 12] = [
         implementations: OURS,
         plan: Plan {
             warmup: 10,
-            steps: 80,
+            steps: 120,
             repeats: 5,
         },
     },
