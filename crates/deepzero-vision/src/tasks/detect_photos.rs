@@ -412,7 +412,7 @@ pub fn recipes() -> Vec<deepzero_train::Recipe<PhotoDetectSpec>> {
         "YOLOv3-style detector from scratch on coco128's photographs (80 COCO classes, 256²): trained on train2017, COCO AP on val2017 (--data-dir required)",
         PhotoDetectSpec::coco128(),
         deepzero_train::FitConfig::recipe(
-            100,
+            60,
             8,
             2e-3,
             OptimizerKind::Adam,
