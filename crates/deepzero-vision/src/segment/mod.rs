@@ -11,6 +11,7 @@
 //! | [`DeepLabV3Plus`] — DeepLab v3+ (v3's encoder + a decoder at `layer1`'s resolution) | `deeplab_plus.rs` |
 //! | [`PspNet`] — PSPNet (pyramid pooling module on a dilated ResNet; no torchvision weights exist) | `pspnet.rs` |
 //! | [`Fcn`] — torchvision's `fcn_resnet50` (FCN head on a dilated ResNet) | `fcn.rs` |
+//! | [`FcnVgg`] — the paper's FCN-32s/16s/8s on a VGG trunk, skips fused by bilinear-initialised up-convolutions | `fcn_vgg.rs` |
 //! | [`load_torchvision_segmenter`] — torchvision's FCN / DeepLab weights | `simple.rs` |
 //! | [`import`] — torchvision's FCN / DeepLab weights → a `voc-segment` run folder | `import.rs` |
 //! | [`task`] — digit scenes → trained segmenter in a run folder, evaluation, [`task::Predictor`] | `task.rs` |
@@ -24,6 +25,7 @@ pub mod deeplab;
 pub mod deeplab_plus;
 pub mod draw;
 pub mod fcn;
+pub mod fcn_vgg;
 pub mod heads;
 pub mod import;
 pub mod metrics;
@@ -47,6 +49,7 @@ pub use deeplab::{DeepLabV3, DeepLabV3Config};
 pub use deeplab_plus::{DeepLabV3Plus, DeepLabV3PlusConfig};
 pub use draw::{class_colour, mask_to_rgb, overlay};
 pub use fcn::{Fcn, FcnConfig};
+pub use fcn_vgg::{FcnStride, FcnVgg, FcnVggConfig};
 pub use metrics::{ConfusionMatrix, IGNORE_INDEX, MetricError};
 pub use photos::{ClassTable, PhotoMasks};
 pub use pspnet::{PspNet, PspNetConfig, PyramidPooling};
@@ -120,7 +123,13 @@ macro_rules! supervised_segmenter {
         }
     )*};
 }
-supervised_segmenter!(UNet, SimpleSegmentationModel, DeepLabV3Plus, SegmentModel);
+supervised_segmenter!(
+    UNet,
+    SimpleSegmentationModel,
+    DeepLabV3Plus,
+    FcnVgg,
+    SegmentModel
+);
 
 impl Segmenter for UNet {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
@@ -129,6 +138,12 @@ impl Segmenter for UNet {
 }
 
 impl Segmenter for SimpleSegmentationModel {
+    fn segment(&self, images: Tensor<4>) -> Tensor<4> {
+        self.forward(images)
+    }
+}
+
+impl Segmenter for FcnVgg {
     fn segment(&self, images: Tensor<4>) -> Tensor<4> {
         self.forward(images)
     }
@@ -151,6 +166,8 @@ pub enum SegmentModel {
     ResNetHead(SimpleSegmentationModel),
     /// DeepLab v3+.
     DeepLabV3Plus(DeepLabV3Plus),
+    /// The paper's FCN on VGG.
+    FcnVgg(FcnVgg),
 }
 
 impl Segmenter for SegmentModel {
@@ -159,6 +176,7 @@ impl Segmenter for SegmentModel {
             SegmentModel::UNet(m) => m.forward(images),
             SegmentModel::ResNetHead(m) => m.forward(images),
             SegmentModel::DeepLabV3Plus(m) => m.forward(images),
+            SegmentModel::FcnVgg(m) => m.forward(images),
         }
     }
 }

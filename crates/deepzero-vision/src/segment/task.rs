@@ -202,6 +202,16 @@ pub enum SegmentArch {
         /// The pooled grids' sides (the paper: 1, 2, 3, 6).
         bins: [usize; 4],
     },
+    /// [`super::FcnVgg`]: the paper's FCN-32s/16s/8s on VGG-16's configuration, its channels
+    /// `width / 64` of the paper's (64-128-256-512-512 at 64).
+    FcnVgg {
+        /// How many skips the decoder fuses.
+        stride: super::FcnStride,
+        /// Channels of the first block (the paper: 64).
+        width: usize,
+        /// Channels of `fc6` and `fc7` (the paper: 4096).
+        hidden: usize,
+    },
     /// torchvision's `fcn_resnet50/101` or `deeplabv3_resnet50/101`, imported by
     /// [`super::import::import_torchvision`]: a bottleneck ResNet with the 7×7 stem and max-pool,
     /// `layer3`/`layer4` dilated (output stride 8), and its head.
@@ -270,6 +280,18 @@ impl SegmentArch {
             } => format!(
                 "pspnet resnet w{width} blocks {blocks:?}, head {head_channels} bins {bins:?}"
             ),
+            SegmentArch::FcnVgg {
+                stride,
+                width,
+                hidden,
+            } => {
+                let stride = match stride {
+                    super::FcnStride::S32 => 32,
+                    super::FcnStride::S16 => 16,
+                    super::FcnStride::S8 => 8,
+                };
+                format!("fcn-{stride}s vgg16 w{width} fc{hidden}")
+            }
             SegmentArch::Torchvision {
                 head,
                 width,
@@ -345,6 +367,21 @@ impl SegmentArch {
                     .with_bins(bins.to_vec())
                     .init(device),
             ),
+            SegmentArch::FcnVgg {
+                stride,
+                width,
+                hidden,
+            } => {
+                let vgg = crate::VggConfig::new(crate::VggCfg::D, num_classes)
+                    .with_in_channels(in_channels)
+                    .with_base_channels(width)
+                    .with_hidden(hidden);
+                SegmentModel::FcnVgg(
+                    super::FcnVggConfig::new(vgg, num_classes)
+                        .with_stride(stride)
+                        .init(device),
+                )
+            }
             SegmentArch::Torchvision {
                 head,
                 width,
@@ -419,6 +456,13 @@ impl SegmentArch {
                 if [width, head_channels].contains(&0) || blocks.contains(&0) || bins.contains(&0) {
                     return Err(TaskError::invalid(
                         "a PSPNet needs a width, head channels, blocks per stage and bins of at least 1",
+                    ));
+                }
+            }
+            SegmentArch::FcnVgg { width, hidden, .. } => {
+                if width == 0 || hidden == 0 {
+                    return Err(TaskError::invalid(
+                        "an FCN needs a width and fc6/fc7 channels of at least 1",
                     ));
                 }
             }
@@ -558,6 +602,23 @@ pub fn recipes() -> Vec<Recipe<SegmentSpec>> {
                     blocks: [1, 1, 1, 1],
                     head_channels: 32,
                     bins: [1, 2, 3, 6],
+                },
+            },
+            FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
+        ),
+        Recipe::new(
+            "digits-fcn8s",
+            "3.3",
+            "FCN-8s (the paper's VGG-16 FCN with pool3/pool4 skips, width 8, fc6/fc7 128) segmenting MNIST digit scenes",
+            SegmentSpec {
+                data: SegmentData::Digits(DigitScenes {
+                    train_scenes: 16_000,
+                    ..DigitScenes::default()
+                }),
+                arch: SegmentArch::FcnVgg {
+                    stride: super::FcnStride::S8,
+                    width: 8,
+                    hidden: 128,
                 },
             },
             FitConfig::recipe(6, 8, 2e-3, OptimizerKind::Adam, cosine),
@@ -1262,7 +1323,7 @@ mod tests {
         assert!(err.contains("--data-dir"), "{err}");
     }
 
-    /// The DeepLab variants and PSPNet survive run.json, build at the input's size, and refuse a zero knob.
+    /// The DeepLab variants, PSPNet and FCN-VGG survive run.json, build at the input's size, and refuse a zero knob.
     #[test]
     fn resnet_architectures_round_trip_and_validate() {
         let v3 = SegmentArch::DeepLabV3 {
@@ -1284,13 +1345,23 @@ mod tests {
             head_channels: 4,
             bins: [1, 2, 3, 6],
         };
-        for arch in [v3, plus, psp] {
+        let fcn = SegmentArch::FcnVgg {
+            stride: super::super::FcnStride::S16,
+            width: 2,
+            hidden: 4,
+        };
+        for arch in [v3, plus, psp, fcn] {
             let json = serde_json::to_string(&arch).unwrap();
             assert_eq!(serde_json::from_str::<SegmentArch>(&json).unwrap(), arch);
             arch.validate().unwrap();
             let model = arch.build(1, 5, &Device::flex());
-            let logits = model.segment(Tensor::zeros([2, 1, 24, 16], &Device::flex()));
-            assert_eq!(logits.dims(), [2, 5, 24, 16]);
+            // FCN's trunk pools five times: at least 32 pixels a side.
+            let [h, w] = match arch {
+                SegmentArch::FcnVgg { .. } => [32, 48],
+                _ => [24, 16],
+            };
+            let logits = model.segment(Tensor::zeros([2, 1, h, w], &Device::flex()));
+            assert_eq!(logits.dims(), [2, 5, h, w]);
         }
         assert!(matches!(
             plus.build(1, 5, &Device::flex()),
